@@ -1,0 +1,65 @@
+// swift-tools-version:6.1
+import PackageDescription
+
+/// The software token is loaded into foreign processes with dlopen: it must carry its own Swift
+/// runtime and must never be unloaded (a dlclose of a Swift library breaks the next one loaded).
+let softTokenLinkerFlags: [LinkerSetting] = [
+    .unsafeFlags(["-Xlinker", "-z", "-Xlinker", "nodelete"]),
+]
+
+let package = Package(
+    name: "CertBridge",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "certbridge", targets: ["certbridge"]),
+        .library(name: "CertStore", targets: ["CertStore"]),
+        .library(name: "certbridge-softtoken", type: .dynamic, targets: ["SoftTokenModule"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-certificates", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-asn1", from: "1.3.0"),
+        .package(url: "https://github.com/apple/swift-crypto", "3.12.0"..<"5.0.0"),
+    ],
+    targets: [
+        // C, from the metal up.
+        .systemLibrary(name: "CPKCS11", pkgConfig: "p11-kit-1",
+                       providers: [.apt(["libp11-kit-dev"])]),
+        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
+                       providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CPCSC", pkgConfig: "libpcsclite",
+                       providers: [.apt(["libpcsclite-dev"])]),
+
+        // Safe Swift layers.
+        .target(name: "PKCS11", dependencies: ["CPKCS11"]),
+        .target(name: "PCSC", dependencies: ["CPCSC"]),
+        .target(name: "PKCS12", dependencies: ["COpenSSL"]),
+        .target(name: "CertStore", dependencies: [
+            "PKCS11", "PCSC", "PKCS12",
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
+
+        // The software token: storage and policy, and the C ABI around it.
+        .target(name: "SoftToken", dependencies: ["CPKCS11", "COpenSSL"]),
+        .target(name: "SoftTokenModule", dependencies: ["SoftToken", "CPKCS11"],
+                linkerSettings: softTokenLinkerFlags),
+
+        // The CLI: parse, call CertStore, print.
+        .executableTarget(name: "certbridge", dependencies: [
+            "CertStore",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        ]),
+
+        // Test rig: real tokens in private temp directories.
+        .target(name: "TestSupport", dependencies: ["PKCS11"], path: "Tests/TestSupport"),
+        .testTarget(name: "PKCS11Tests", dependencies: ["PKCS11", "TestSupport"]),
+        .testTarget(name: "PKCS12Tests", dependencies: ["PKCS12", "TestSupport"]),
+        .testTarget(name: "CertStoreTests", dependencies: ["CertStore", "TestSupport"]),
+        .testTarget(name: "SoftTokenTests", dependencies: ["SoftToken", "PKCS11", "TestSupport"]),
+        .testTarget(name: "PCSCTests", dependencies: ["PCSC", "TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

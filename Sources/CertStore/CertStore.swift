@@ -1,0 +1,1 @@
+// CertStore: see DESIGN.md.

@@ -1,0 +1,1 @@
+// PKCS11: see DESIGN.md.

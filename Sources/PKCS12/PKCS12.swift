@@ -1,0 +1,1 @@
+// PKCS12: see DESIGN.md.

@@ -1,0 +1,1 @@
+// SoftToken: see DESIGN.md.

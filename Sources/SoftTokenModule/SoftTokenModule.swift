@@ -1,0 +1,1 @@
+// SoftTokenModule: see DESIGN.md.
