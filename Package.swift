@@ -23,16 +23,18 @@ let package = Package(
     ],
     targets: [
         // C, from the metal up.
-        .systemLibrary(name: "CPKCS11", pkgConfig: "p11-kit-1",
-                       providers: [.apt(["libp11-kit-dev"])]),
+        // Headers only (modules are dlopened); no pkg-config, whose -pthread SwiftPM warns about.
+        .systemLibrary(name: "CPKCS11", providers: [.apt(["libp11-kit-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
                        providers: [.apt(["libssl-dev"])]),
-        .systemLibrary(name: "CPCSC", pkgConfig: "libpcsclite",
-                       providers: [.apt(["libpcsclite-dev"])]),
+        .systemLibrary(name: "CPCSC", providers: [.apt(["libpcsclite-dev"])]),
 
         // Safe Swift layers.
         .target(name: "PKCS11", dependencies: ["CPKCS11"]),
-        .target(name: "PCSC", dependencies: ["CPCSC"]),
+        // pcsclite's headers include each other by bare name; its pkg-config adds -pthread,
+        // which SwiftPM warns about on every build, so the include path is given here instead.
+        .target(name: "PCSC", dependencies: ["CPCSC"],
+                swiftSettings: [.unsafeFlags(["-Xcc", "-I/usr/include/PCSC"])]),
         .target(name: "PKCS12", dependencies: ["COpenSSL"]),
         .target(name: "CertStore", dependencies: [
             "PKCS11", "PCSC", "PKCS12",

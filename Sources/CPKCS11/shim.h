@@ -2,6 +2,13 @@
 // Modules are loaded with dlopen, so nothing is linked here.
 #ifndef CERTBRIDGE_CPKCS11_SHIM_H
 #define CERTBRIDGE_CPKCS11_SHIM_H
-#include <p11-kit/pkcs11.h>
+#include "/usr/include/p11-kit-1/p11-kit/pkcs11.h"
 #include <dlfcn.h>
+#include <string.h>
+
+/// Wipes a secret so the compiler cannot elide the store (explicit_bzero).
+static inline void cb_wipe(void *p, size_t n) { if (p != NULL && n > 0) explicit_bzero(p, n); }
+
+/// dlerror() as a stable copy-free pointer; NULL when there is none.
+static inline const char *cb_dlerror(void) { return dlerror(); }
 #endif

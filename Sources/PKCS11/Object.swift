@@ -1,0 +1,13 @@
+/// An object on a token, as seen through one session (its handle is only valid there).
+public struct Object {
+    public let session: Session
+    public let handle: UInt
+
+    /// Reads attributes; see `Session.attributes(_:of:)`.
+    public func attributes(_ types: [AttributeType]) throws(PKCS11Error) -> AttributeValues {
+        try session.attributes(types, of: self)
+    }
+
+    /// C_DestroyObject.
+    public func destroy() throws(PKCS11Error) { try session.destroy(self) }
+}

@@ -1,1 +1,0 @@
-// PKCS11: see DESIGN.md.
