@@ -1,0 +1,88 @@
+import Foundation
+import PKCS11
+import Synchronization
+
+/// A private SoftHSM2 for this test process: its own token directory (via SOFTHSM2_CONF, set
+/// before the module is first loaded) and fresh tokens made on demand, found by label.
+public enum SoftHSM {
+    public static let modulePath = "/usr/lib/softhsm/libsofthsm2.so"
+    public static let userPIN = "1234"
+    public static let soPIN = "12345678"
+
+    private static let setup: Result<String, TestSupportError> = {
+        let base = NSTemporaryDirectory() + "/certbridge-softhsm-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let tokens = base + "/tokens"
+        do {
+            try FileManager.default.createDirectory(atPath: tokens, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            let conf = base + "/softhsm2.conf"
+            try "directories.tokendir = \(tokens)\nobjectstore.backend = file\nlog.level = ERROR\n"
+                .write(toFile: conf, atomically: true, encoding: .utf8)
+            setenv("SOFTHSM2_CONF", conf, 1)
+            return .success(conf)
+        } catch {
+            return .failure(TestSupportError("cannot set up SoftHSM2: \(error)"))
+        }
+    }()
+
+    /// SOFTHSM2_CONF for child processes (the CLI under test, softhsm2-util, pkcs11-tool).
+    public static func environment() throws -> [String: String] {
+        ["SOFTHSM2_CONF": try setup.get()]
+    }
+
+    /// The SoftHSM2 module, loaded after SOFTHSM2_CONF points at this process's directory.
+    public static func module() throws -> Module {
+        _ = try setup.get()
+        return try Module.load(path: modulePath)
+    }
+
+    private static let initLock = Mutex(())
+
+    /// A new, initialized token with a user PIN, labelled uniquely unless a label is given.
+    public static func freshToken(label: String? = nil) throws -> TestToken {
+        let module = try module()
+        let label = label ?? "cb-\(UInt32.random(in: 0...UInt32.max))"
+        // SoftHSM2 keeps one uninitialized slot; two tests must not race for it.
+        return try initLock.withLock { _ in
+            let free = try module.slots().first { slot in
+                (try? slot.token().info.flags.contains(.tokenInitialized)) == false
+            }
+            guard let free else { throw TestSupportError("SoftHSM2 has no free slot") }
+            try free.initializeToken(label: label, soPIN: PIN(bytes: Array(soPIN.utf8)))
+            // Slot ids change after init: find the token again by label.
+            let token = try TestToken.find(label: label, in: module)
+            let session = try token.openSession(readWrite: true)
+            try session.login(.securityOfficer, pin: PIN(bytes: Array(soPIN.utf8)))
+            try session.initializeUserPIN(PIN(bytes: Array(userPIN.utf8)))
+            try session.logout()
+            return TestToken(label: label, module: module, userPIN: userPIN, soPIN: soPIN)
+        }
+    }
+}
+
+/// A token made for one test.
+public struct TestToken: Sendable {
+    public let label: String
+    public let module: Module
+    public let userPIN: String
+    public let soPIN: String
+
+    public var pin: PIN { PIN(bytes: Array(userPIN.utf8)) }
+
+    /// The token as the PKCS11 layer sees it now.
+    public func token() throws -> Token { try Self.find(label: label, in: module) }
+
+    /// A read-write session logged in as the user.
+    public func userSession() throws -> Session {
+        let session = try token().openSession(readWrite: true)
+        try session.login(.user, pin: pin)
+        return session
+    }
+
+    static func find(label: String, in module: Module) throws -> Token {
+        for slot in try module.slots() {
+            if let token = try? slot.token(), token.info.label == label { return token }
+        }
+        throw TestSupportError("no token labelled \(label)")
+    }
+}
