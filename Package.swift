@@ -55,13 +55,17 @@ let package = Package(
         ]),
 
         // Test rig: real tokens in private temp directories.
-        .target(name: "TestSupport", dependencies: ["PKCS11"], path: "Tests/TestSupport"),
+        .target(name: "TestSupport", dependencies: [
+            "PKCS11",
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+        ], path: "Tests/TestSupport"),
         .testTarget(name: "PKCS11Tests", dependencies: ["PKCS11", "TestSupport"]),
         .testTarget(name: "PKCS12Tests", dependencies: ["PKCS12", "TestSupport"]),
         .testTarget(name: "CertStoreTests", dependencies: ["CertStore", "TestSupport"]),
         .testTarget(name: "SoftTokenTests", dependencies: ["SoftToken", "PKCS11", "TestSupport"]),
         .testTarget(name: "PCSCTests", dependencies: ["PCSC", "TestSupport"]),
-        .testTarget(name: "CLITests", dependencies: ["TestSupport"]),
+        .testTarget(name: "CLITests", dependencies: ["TestSupport", "PKCS11"]),
     ],
     swiftLanguageModes: [.v6]
 )

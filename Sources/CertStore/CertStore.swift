@@ -1,1 +1,0 @@
-// CertStore: see DESIGN.md.

@@ -1,0 +1,59 @@
+import PKCS11
+
+/// The Windows words for a key's protection, read back from the flags a token reports.
+public enum SecurityLevel: String, Sendable, Codable, CaseIterable {
+    /// Usable after the token login.
+    case standard
+    /// "Request my permission with a password when this item is to be used":
+    /// CKA_ALWAYS_AUTHENTICATE, a context-specific login before every use.
+    case high
+}
+
+/// The key flags that decide whether a key can leave its token, as the token reports them.
+/// A flag the token did not report is nil: we never fill in what we asked for.
+public struct KeyFlags: Sendable, Hashable, Codable {
+    public var sensitive: Bool?
+    public var extractable: Bool?
+    public var alwaysAuthenticate: Bool?
+    public var neverExtractable: Bool?
+    public var alwaysSensitive: Bool?
+    public var local: Bool?
+    public var `private`: Bool?
+
+    /// The attributes to read for `init(_:)`.
+    public static let attributes: [AttributeType] = [.sensitive, .extractable, .alwaysAuthenticate, .neverExtractable, .alwaysSensitive, .local, .private]
+
+    public init(_ values: AttributeValues) {
+        sensitive = values.bool(.sensitive)
+        extractable = values.bool(.extractable)
+        alwaysAuthenticate = values.bool(.alwaysAuthenticate)
+        neverExtractable = values.bool(.neverExtractable)
+        alwaysSensitive = values.bool(.alwaysSensitive)
+        local = values.bool(.local)
+        `private` = values.bool(.private)
+    }
+
+    /// Exportable: the token will let the key out, by C_WrapKey (CKA_EXTRACTABLE, and the token
+    /// does not say it never was) or by reading it (not CKA_SENSITIVE).
+    public var isExportable: Bool {
+        (extractable == true && neverExtractable != true) || sensitive == false
+    }
+
+    public var securityLevel: SecurityLevel { alwaysAuthenticate == true ? .high : .standard }
+
+    /// Why the key is or is not exportable, naming the flags.
+    public var exportabilityReason: String {
+        if sensitive == false { return "CKA_SENSITIVE=false: the token reveals the key's value" }
+        if extractable == true && neverExtractable != true { return "CKA_EXTRACTABLE=true: the token wraps the key out on request" }
+        if extractable == nil { return "the token does not report CKA_EXTRACTABLE, so the key is treated as non-exportable" }
+        return "CKA_EXTRACTABLE=false" + (neverExtractable == true ? ", CKA_NEVER_EXTRACTABLE=true" : "") + ": the token refuses to let the key out"
+    }
+
+    /// The flags as `name=value` words, unreported ones left out.
+    public var words: [String] {
+        let named: [(String, Bool?)] = [("sensitive", sensitive), ("extractable", extractable),
+            ("always-authenticate", alwaysAuthenticate), ("never-extractable", neverExtractable),
+            ("always-sensitive", alwaysSensitive), ("local", local), ("private", `private`)]
+        return named.compactMap { name, value in value.map { "\(name)=\($0 ? "yes" : "no")" } }
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+import PKCS11
+import X509
+import SwiftASN1
+
+/// What `certbridge objects` shows for one object: every flag as the token reported it.
+public struct ObjectSummary: Sendable, Codable, Hashable {
+    public var uri: String
+    public var `class`: String
+    public var label: String
+    /// CKA_ID in lower-case hex.
+    public var id: String
+    public var keyType: String?
+    public var keyBits: Int?
+    public var curve: String?
+    public var flags: KeyFlags?
+    /// `exportable` or `non-exportable`, for keys.
+    public var verdict: String?
+    public var verdictReason: String?
+    public var securityLevel: SecurityLevel?
+    public var certificate: CertificateSummary?
+    /// For a key: the label of the certificate with the same CKA_ID; for a certificate: the key's.
+    public var pairedWith: String?
+}
+
+/// A certificate's names and dates, for people and scripts.
+public struct CertificateSummary: Sendable, Codable, Hashable {
+    public var subject: String
+    public var issuer: String
+    public var serial: String
+    public var notBefore: Date
+    public var notAfter: Date
+    /// `authority`, `user`, `other-entity` or `unspecified` (CKA_CERTIFICATE_CATEGORY).
+    public var category: String?
+
+    public init(der: [UInt8], category: CertificateCategory? = nil) throws {
+        let certificate = try Certificate(derEncoded: der)
+        subject = certificate.subject.description
+        issuer = certificate.issuer.description
+        serial = certificate.serialNumber.bytes.map { String(format: "%02x", $0) }.joined()
+        notBefore = certificate.notValidBefore
+        notAfter = certificate.notValidAfter
+        self.category = category.map(Self.name)
+    }
+
+    static func name(_ category: CertificateCategory) -> String {
+        switch category {
+        case .authority: "authority"
+        case .tokenUser: "user"
+        case .otherEntity: "other-entity"
+        default: "unspecified"
+        }
+    }
+}
+
+/// The names CertBridge uses for object classes.
+func className(_ objectClass: ObjectClass?) -> String {
+    switch objectClass {
+    case .privateKey?: "private-key"
+    case .publicKey?: "public-key"
+    case .certificate?: "certificate"
+    case .secretKey?: "secret-key"
+    case .data?: "data"
+    default: objectClass.map { "vendor-\(String($0.rawValue, radix: 16))" } ?? "unknown"
+    }
+}
+
+/// Named curves by their CKA_EC_PARAMS (DER OID): name and size in bits.
+let namedCurves: [[UInt8]: (name: String, bits: Int)] = [
+    [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07]: ("P-256", 256),
+    [0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22]: ("P-384", 384),
+    [0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x23]: ("P-521", 521),
+    [0x06, 0x03, 0x2B, 0x65, 0x70]: ("Ed25519", 255),
+    [0x06, 0x03, 0x2B, 0x65, 0x71]: ("Ed448", 448),
+]
+
+/// The bit length of a big-endian unsigned integer (an RSA modulus).
+func bitLength(_ bytes: [UInt8]) -> Int {
+    guard let first = bytes.firstIndex(where: { $0 != 0 }) else { return 0 }
+    return (bytes.count - first - 1) * 8 + (8 - bytes[first].leadingZeroBitCount)
+}
+
+func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }

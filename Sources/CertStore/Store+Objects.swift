@@ -1,0 +1,124 @@
+import PKCS11
+
+extension Store {
+    /// How to get a token PIN when a login is needed. Called at most once per operation.
+    public typealias PINProvider = (_ token: Token) throws(StoreError) -> PIN
+
+    /// Opens a session on the token, logged in as the user when `pin` is given and the token
+    /// wants a login. A wrong PIN is a `wrongSecret` error with the tries left where known.
+    public func session(on token: Token, readWrite: Bool = false, pin: PINProvider?) throws(StoreError) -> Session {
+        let session: Session
+        do throws(PKCS11Error) {
+            session = try token.openSession(readWrite: readWrite)
+        } catch {
+            throw StoreError(error, doing: "opening a session on \"\(token.info.label)\"", token: token)
+        }
+        guard let pin, token.info.flags.contains(.loginRequired) else { return session }
+        if (try? session.state().isUserLoggedIn) == true { return session }
+        let usesPINPad = token.info.flags.contains(.protectedAuthenticationPath)
+        let secret: PIN? = usesPINPad ? nil : try pin(token)
+        do throws(PKCS11Error) {
+            try session.login(.user, pin: secret)
+        } catch where error.returnValue == .userAlreadyLoggedIn {
+            return session
+        } catch {
+            throw StoreError(error, doing: "logging in to \"\(token.info.label)\"", token: token)
+        }
+        return session
+    }
+
+    /// Every object on every token the URI names (all tokens for nil), as the tokens report them.
+    public func objects(matching uri: PKCS11URI?, pin: PINProvider?) throws(StoreError) -> [ObjectSummary] {
+        var summaries: [ObjectSummary] = []
+        let tokens = tokens(matching: uri)
+        if let uri, uri.token != nil || uri.serial != nil, tokens.isEmpty {
+            _ = try token(matching: uri)  // throws the "no token matches" error with the list
+        }
+        for token in tokens {
+            let session = try session(on: token, pin: pin)
+            summaries += try objects(in: session, token: token, template: uri?.objectTemplate ?? [])
+        }
+        return summaries
+    }
+
+    static let summaryAttributes: [AttributeType] = [.class, .label, .id, .keyType, .modulus, .modulusBits, .ecParams, .valueLen, .certificateCategory] + KeyFlags.attributes
+
+    func objects(in session: Session, token: Token, template: [Attribute]) throws(StoreError) -> [ObjectSummary] {
+        do throws(PKCS11Error) {
+            let found = try session.findObjects(template)
+            var summaries: [ObjectSummary] = []
+            summaries.reserveCapacity(found.count)
+            for object in found {
+                summaries.append(try summary(of: object, on: token))
+            }
+            pair(&summaries)
+            return summaries
+        } catch {
+            throw StoreError(error, doing: "listing objects on \"\(token.info.label)\"", token: token)
+        }
+    }
+
+    func summary(of object: Object, on token: Token) throws(PKCS11Error) -> ObjectSummary {
+        let values = try object.attributes(Self.summaryAttributes)
+        let objectClass = values.objectClass
+        var uri = token.uri
+        uri.object = values.label
+        uri.id = values.id
+        uri.type = PKCS11URI.ObjectType.allCases.first { $0.objectClass == objectClass }
+        var summary = ObjectSummary(uri: uri.description, class: className(objectClass), label: values.label ?? "",
+                                    id: hex(values.id ?? []))
+        switch objectClass {
+        case .privateKey?, .publicKey?, .secretKey?:
+            let keyType = values.keyType
+            summary.keyType = keyType.map(keyTypeName)
+            if keyType == .rsa {
+                summary.keyBits = values[.modulus].map(bitLength) ?? values.ulong(.modulusBits).map { Int($0) }
+            } else if let params = values[.ecParams] {
+                let curve = namedCurves[params]
+                summary.curve = curve?.name ?? "unknown (\(hex(params)))"
+                summary.keyBits = curve?.bits
+            } else if let length = values.ulong(.valueLen) {
+                summary.keyBits = Int(length) * 8
+            }
+            if objectClass != .publicKey {
+                let flags = KeyFlags(values)
+                summary.flags = flags
+                summary.verdict = flags.isExportable ? "exportable" : "non-exportable"
+                summary.verdictReason = flags.exportabilityReason
+                summary.securityLevel = flags.securityLevel
+            }
+        case .certificate?:
+            let der = try object.attributes([.value])[.value] ?? []
+            let category = values.ulong(.certificateCategory).map(CertificateCategory.init(rawValue:))
+            summary.certificate = try? CertificateSummary(der: der, category: category)
+        default:
+            break
+        }
+        return summary
+    }
+
+    /// Links keys and certificates that share a CKA_ID, as PKCS#11 applications pair them.
+    private func pair(_ summaries: inout [ObjectSummary]) {
+        var certificateLabels: [String: String] = [:]
+        var keyLabels: [String: String] = [:]
+        for summary in summaries where !summary.id.isEmpty {
+            if summary.class == "certificate" { certificateLabels[summary.id] = summary.label }
+            if summary.class == "private-key" { keyLabels[summary.id] = summary.label }
+        }
+        for i in summaries.indices where !summaries[i].id.isEmpty {
+            summaries[i].pairedWith = summaries[i].class == "certificate"
+                ? keyLabels[summaries[i].id] : certificateLabels[summaries[i].id]
+        }
+    }
+}
+
+func keyTypeName(_ keyType: KeyType) -> String {
+    switch keyType {
+    case .rsa: "RSA"
+    case .ec: "EC"
+    case .aes: "AES"
+    case .ecEdwards: "EdDSA"
+    case .genericSecret: "generic-secret"
+    default: keyType.name
+    }
+}

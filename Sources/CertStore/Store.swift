@@ -1,0 +1,88 @@
+import PKCS11
+
+/// The certificate store over every token CertBridge can reach: the PKCS#11 modules registered
+/// with p11-kit (or the ones named with --module), one code path for hardware and software.
+public final class Store {
+    /// The modules that loaded.
+    public let modules: [Module]
+    /// Modules that failed to load, with why; shown, not fatal, unless nothing loaded.
+    public let problems: [String]
+
+    /// Loads the named module paths, or, when none are named, every module registered with p11-kit.
+    public init(modulePaths: [String] = []) throws(StoreError) {
+        let explicit = !modulePaths.isEmpty
+        let paths = explicit ? modulePaths : ModuleRegistry.registeredModules().map(\.path)
+        var modules: [Module] = []
+        var problems: [String] = []
+        for path in paths {
+            do throws(PKCS11Error) {
+                let module = try Module.load(path: path)
+                if !modules.contains(where: { $0 === module }) { modules.append(module) }
+            } catch {
+                // A module named by the user that does not load is an error; a registered one
+                // that does not (a driver for absent hardware) is a note.
+                if explicit { throw StoreError(error, doing: "loading \(path)") }
+                problems.append(error.reason)
+            }
+        }
+        guard !modules.isEmpty else {
+            throw StoreError(.notFound, "no PKCS#11 module could be loaded" + (problems.isEmpty ? "" : ": " + problems.joined(separator: "; ")))
+        }
+        self.modules = modules
+        self.problems = problems
+    }
+
+    /// Every token present in every module's slots, with the slot and module it sits in.
+    public func tokens(matching uri: PKCS11URI? = nil) -> [Token] {
+        var found: [Token] = []
+        for module in modules where uri?.modulePath.map({ module.path.hasSuffix($0) || $0 == module.path }) ?? true {
+            guard let moduleInfo = try? module.info(), let slots = try? module.slots() else { continue }
+            for slot in slots {
+                guard let token = try? slot.token() else { continue }
+                if let uri {
+                    guard let slotInfo = try? slot.info(), uri.matches(token.info),
+                          uri.matches(slot: slot, slotInfo: slotInfo, module: moduleInfo) else { continue }
+                    if let name = uri.moduleName, !module.path.contains(name) { continue }
+                }
+                found.append(token)
+            }
+        }
+        return found
+    }
+
+    /// The one token a URI names: an error that lists the candidates when it names none or several.
+    public func token(matching uri: PKCS11URI) throws(StoreError) -> Token {
+        let matches = tokens(matching: uri)
+        if matches.count == 1 { return matches[0] }
+        let all = tokens().filter { $0.info.flags.contains(.tokenInitialized) }
+            .map { "\"\($0.info.label)\"" }.joined(separator: ", ")
+        if matches.isEmpty {
+            throw StoreError(.notFound, "no token matches \(uri.tokenPart); tokens present: \(all.isEmpty ? "none" : all)")
+        }
+        throw StoreError(.usage, "\(matches.count) tokens match \(uri.tokenPart) (\(matches.map { "\"\($0.info.label)\"" }.joined(separator: ", "))); name one with token=LABEL or serial=SERIAL")
+    }
+}
+
+extension PKCS11URI {
+    /// The URI cut down to what names a token, for messages.
+    var tokenPart: String {
+        var part = self
+        part.object = nil
+        part.id = nil
+        part.type = nil
+        part.pinSource = nil
+        return part.description
+    }
+}
+
+extension Token {
+    /// The URI that names this token.
+    public var uri: PKCS11URI {
+        var uri = PKCS11URI()
+        uri.token = info.label
+        uri.manufacturer = info.manufacturer
+        uri.serial = info.serialNumber
+        uri.model = info.model
+        return uri
+    }
+}

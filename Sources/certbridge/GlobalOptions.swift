@@ -1,0 +1,49 @@
+import ArgumentParser
+import CertStore
+
+/// Options every subcommand accepts, so a script can pass one set to all of them.
+struct GlobalOptions: ParsableArguments {
+    @Option(name: .customLong("module"), help: ArgumentHelp(
+        "A PKCS#11 module to use, by path (repeatable). Default: the modules registered with p11-kit.",
+        valueName: "PATH"))
+    var modules: [String] = []
+
+    @Option(help: ArgumentHelp("Where the token PIN comes from: tty, file:PATH, env:NAME or fd:N.", valueName: "SRC"))
+    var pinSource: String?
+
+    @Option(help: ArgumentHelp("Where a PFX or key password comes from: tty, file:PATH, env:NAME or fd:N.", valueName: "SRC"))
+    var passwordSource: String?
+
+    @Flag(help: "Print JSON for scripts instead of text.")
+    var json = false
+
+    func validate() throws {
+        for source in [pinSource, passwordSource].compactMap({ $0 }) {
+            do { _ = try SecretSource(source) } catch { throw ValidationError(error.reason) }
+        }
+    }
+
+    /// The store over the chosen modules.
+    func store() throws(StoreError) -> Store { try Store(modulePaths: modules) }
+
+    /// Where the PIN comes from: `--pin-source`, else a `pin-source` in the URI, else the terminal.
+    func pinSource(uri: String? = nil) throws(StoreError) -> SecretSource {
+        if let pinSource { return try SecretSource(pinSource) }
+        if let uri, let fromURI = uri.pinSource { return try SecretSource(fromURI) }
+        return .tty
+    }
+
+    /// A PIN provider that asks its source once per token.
+    func pinProvider(uri: String? = nil) throws(StoreError) -> Store.PINProvider {
+        let source = try pinSource(uri: uri)
+        return { token throws(StoreError) in try source.read(prompt: "PIN for token \"\(token.info.label)\": ") }
+    }
+}
+
+private extension String {
+    /// The `pin-source` query attribute of a PKCS#11 URI, if any.
+    var pinSource: String? {
+        guard let uri = try? PKCS11URI(self) else { return nil }
+        return uri.pinSource
+    }
+}

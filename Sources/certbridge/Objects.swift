@@ -1,0 +1,70 @@
+import ArgumentParser
+import CertStore
+import Foundation
+
+extension CertBridge {
+    struct Objects: StoreCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "List the objects on tokens: keys with every flag as read back, and certificates.",
+            discussion: """
+            Each key shows its class, label, id, type and size, the flags sensitive, extractable,
+            always-authenticate, never-extractable, always-sensitive, local and private, and a
+            verdict: exportable or non-exportable. Certificates show subject, issuer, serial,
+            validity, and the key they belong to (the same CKA_ID).
+
+            Private objects need a login: the PIN comes from --pin-source (default: asked on the
+            terminal). With --no-login only public objects are listed.
+
+            Examples:
+              certbridge objects 'pkcs11:token=Backup' --pin-source env:TOKEN_PIN
+              certbridge objects 'pkcs11:token=Backup;type=private' --json --pin-source fd:3
+            """)
+
+        @Argument(help: ArgumentHelp("Which token and objects (a PKCS#11 URI). Default: all tokens.", valueName: "URI"))
+        var uri: String?
+
+        @Flag(help: "Do not log in; list public objects only.")
+        var noLogin = false
+
+        @OptionGroup var global: GlobalOptions
+
+        func execute() throws(StoreError) {
+            let uri = try uri.map { (text) throws(StoreError) in try parseURI(text) }
+            let store = try global.store()
+            let pin = noLogin ? nil : try global.pinProvider(uri: self.uri)
+            let objects = try store.objects(matching: uri, pin: pin)
+            if global.json { return try printJSON(objects) }
+            if objects.isEmpty {
+                print(noLogin ? "No public objects. (Private keys need a login: drop --no-login.)" : "No objects.")
+                return
+            }
+            for object in objects { print(Self.render(object)); print() }
+        }
+
+        static func render(_ object: ObjectSummary) -> String {
+            var rows: [[String]] = [[object.class + ":", object.label.isEmpty ? "(no label)" : object.label]]
+            rows.append(["id:", object.id.isEmpty ? "(none)" : object.id])
+            if let keyType = object.keyType {
+                let size = [object.curve, object.keyBits.map { "\($0) bits" }].compactMap { $0 }.joined(separator: ", ")
+                rows.append(["type:", size.isEmpty ? keyType : "\(keyType) (\(size))"])
+            }
+            if let flags = object.flags {
+                rows.append(["flags:", flags.words.joined(separator: " ")])
+                rows.append(["verdict:", "\(object.verdict ?? "?") — \(object.verdictReason ?? "")"])
+                rows.append(["security:", object.securityLevel?.rawValue ?? "standard"])
+            }
+            if let cert = object.certificate {
+                rows.append(["subject:", cert.subject])
+                rows.append(["issuer:", cert.issuer])
+                rows.append(["serial:", cert.serial])
+                rows.append(["valid:", "\(cert.notBefore.formatted(.iso8601)) to \(cert.notAfter.formatted(.iso8601))"])
+                if let category = cert.category { rows.append(["category:", category]) }
+            }
+            if let paired = object.pairedWith {
+                rows.append([object.class == "certificate" ? "key:" : "certificate:", paired.isEmpty ? "(same id)" : paired])
+            }
+            rows.append(["uri:", object.uri])
+            return table(rows)
+        }
+    }
+}

@@ -1,0 +1,60 @@
+import ArgumentParser
+import CertStore
+import Foundation
+
+/// A subcommand that works on the store: it runs `execute`, and turns a StoreError into one
+/// sentence on stderr and the documented exit code.
+protocol StoreCommand: ParsableCommand {
+    var global: GlobalOptions { get }
+    func execute() throws(StoreError)
+}
+
+extension StoreCommand {
+    func run() throws {
+        do throws(StoreError) {
+            try execute()
+        } catch {
+            printError(error.reason)
+            throw ExitCode(error.code.rawValue)
+        }
+    }
+
+    /// Prints a value as pretty, stable JSON.
+    func printJSON(_ value: some Encodable) throws(StoreError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
+        do {
+            print(String(decoding: try encoder.encode(value), as: UTF8.self))
+        } catch {
+            throw StoreError(.failed, "cannot encode JSON: \(error)")
+        }
+    }
+
+    /// Parses a URI argument, turning a malformed one into a usage error.
+    func parseURI(_ text: String) throws(StoreError) -> PKCS11URI {
+        do throws(PKCS11Error) { return try PKCS11URI(text) } catch { throw StoreError(error, doing: "reading the URI") }
+    }
+}
+
+/// `certbridge: error: ...` on stderr.
+func printError(_ message: String) {
+    FileHandle.standardError.write(Data("certbridge: error: \(message)\n".utf8))
+}
+
+/// `certbridge: note: ...` on stderr: progress and hints that scripts can ignore.
+func printNote(_ message: String) {
+    FileHandle.standardError.write(Data("certbridge: \(message)\n".utf8))
+}
+
+/// A left-aligned text table.
+func table(_ rows: [[String]], indent: String = "") -> String {
+    guard let width = rows.map(\.count).max() else { return "" }
+    var widths = [Int](repeating: 0, count: width)
+    for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+    return rows.map { row in
+        indent + row.enumerated().map { i, cell in
+            i == row.count - 1 ? cell : cell.padding(toLength: widths[i], withPad: " ", startingAt: 0)
+        }.joined(separator: "  ")
+    }.joined(separator: "\n")
+}
