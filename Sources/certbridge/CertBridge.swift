@@ -9,10 +9,11 @@ struct CertBridge: ParsableCommand {
         discussion: """
         Tokens and objects are named by PKCS#11 URIs (RFC 7512), e.g.
           pkcs11:token=Backup;object=alice;type=private
-        PINs and passwords never come from the command line: use --pin-source and
+
+        PINs and passwords never come from the command line: use --pin-source and \
         --password-source with tty (the default: asked without echo), file:PATH, env:NAME or fd:N.
 
-        Exit codes: 0 ok, 1 error, 2 usage, 3 not exportable, 4 wrong PIN or password,
+        Exit codes: 0 ok, 1 error, 2 usage, 3 not exportable, 4 wrong PIN or password, \
         5 no such token, object or reader, 6 PIN locked.
         """,
         subcommands: [Tokens.self, Objects.self])
@@ -26,7 +27,6 @@ struct CertBridge: ParsableCommand {
             let code = exitCode(for: error)
             if code.rawValue == 64 {
                 printError(fullMessage(for: error).replacingOccurrences(of: "Error: ", with: ""))
-                FileHandle.standardError.write(Data("Run 'certbridge --help' or 'certbridge help <subcommand>' for usage.\n".utf8))
                 Foundation.exit(2)
             }
             exit(withError: error)

@@ -7,12 +7,12 @@ extension CertBridge {
         static let configuration = CommandConfiguration(
             abstract: "List the objects on tokens: keys with every flag as read back, and certificates.",
             discussion: """
-            Each key shows its class, label, id, type and size, the flags sensitive, extractable,
-            always-authenticate, never-extractable, always-sensitive, local and private, and a
-            verdict: exportable or non-exportable. Certificates show subject, issuer, serial,
+            Each key shows its class, label, id, type and size, the flags sensitive, extractable, \
+            always-authenticate, never-extractable, always-sensitive, local and private, and a \
+            verdict: exportable or non-exportable. Certificates show subject, issuer, serial, \
             validity, and the key they belong to (the same CKA_ID).
 
-            Private objects need a login: the PIN comes from --pin-source (default: asked on the
+            Private objects need a login: the PIN comes from --pin-source (default: asked on the \
             terminal). With --no-login only public objects are listed.
 
             Examples:

@@ -6,7 +6,7 @@ extension CertBridge {
         static let configuration = CommandConfiguration(
             abstract: "List PKCS#11 modules, slots and tokens with their flags and PIN state.",
             discussion: """
-            Every module registered with p11-kit is asked (or only those given with --module).
+            Every module registered with p11-kit is asked (or only those given with --module). \
             PIN state is ok, count-low, final-try, locked or not-initialized, as the token says.
             """)
 
