@@ -78,3 +78,63 @@ public func hexBytes(_ hex: some StringProtocol) -> [UInt8] {
 }
 
 public func hexString(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
+
+/// An EC key made by `openssl genpkey`, split into PKCS#11 components.
+public struct ECComponents: Sendable {
+    public let pem: String
+    /// CKA_EC_PARAMS (the curve's DER OID).
+    public let parameters: [UInt8]
+    public let privateValue: [UInt8]
+    /// CKA_EC_POINT: the uncompressed point wrapped in a DER OCTET STRING.
+    public let point: [UInt8]
+
+    static let curves: [String: [UInt8]] = [
+        "prime256v1": [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07],
+        "secp384r1": [0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22],
+        "secp521r1": [0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x23],
+    ]
+
+    public static func generate(curve: String = "prime256v1", in dir: TemporaryDirectory) throws -> ECComponents {
+        let path = dir.file("ec-\(UInt32.random(in: 0...UInt32.max)).pem")
+        let gen = try run("openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:\(curve)", "-out", path])
+        guard gen.status == 0 else { throw TestSupportError("openssl genpkey: \(gen.stderr)") }
+        let text = try run("openssl", ["pkey", "-in", path, "-text", "-noout"]).stdout
+        let fields = parseOpenSSLText(text)
+        guard let params = curves[curve], var priv = fields["priv"], let pub = fields["pub"] else {
+            throw TestSupportError("cannot read EC key fields")
+        }
+        // openssl prints the scalar with a leading 00 at times; PKCS#11 wants the field size.
+        let size = (pub.count - 1) / 2
+        while priv.count < size { priv.insert(0, at: 0) }
+        let point = [0x04] + derLength(pub.count) + pub
+        return ECComponents(pem: try String(contentsOfFile: path, encoding: .utf8), parameters: params, privateValue: priv, point: point)
+    }
+}
+
+func derLength(_ length: Int) -> [UInt8] {
+    length < 0x80 ? [UInt8(length)] : length < 0x100 ? [0x81, UInt8(length)] : [0x82, UInt8(length >> 8), UInt8(length & 0xFF)]
+}
+
+/// A certificate for a key, made by `openssl req -x509` (self-signed) or signed by an issuer.
+public func makeCertificate(keyPEM: String, subject: String, issuerKeyPEM: String? = nil, issuerCert: String? = nil,
+                            ca: Bool = false, in dir: TemporaryDirectory) throws -> (pemPath: String, der: [UInt8]) {
+    let tag = UInt32.random(in: 0...UInt32.max)
+    let keyPath = try dir.write("key-\(tag).pem", keyPEM)
+    let pemPath = dir.file("cert-\(tag).pem")
+    let ext = ca ? ["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"] : []
+    if let issuerKeyPEM, let issuerCert {
+        let issuerKey = try dir.write("issuer-\(tag).pem", issuerKeyPEM)
+        let csr = dir.file("csr-\(tag).pem")
+        var r = try run("openssl", ["req", "-new", "-key", keyPath, "-subj", subject, "-out", csr])
+        guard r.status == 0 else { throw TestSupportError("openssl req: \(r.stderr)") }
+        let extFile = try dir.write("ext-\(tag).cnf", ca ? "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n" : "basicConstraints=CA:FALSE\n")
+        r = try run("openssl", ["x509", "-req", "-in", csr, "-CA", issuerCert, "-CAkey", issuerKey, "-CAcreateserial",
+                                "-days", "365", "-extfile", extFile, "-out", pemPath])
+        guard r.status == 0 else { throw TestSupportError("openssl x509: \(r.stderr)") }
+    } else {
+        let r = try run("openssl", ["req", "-x509", "-key", keyPath, "-subj", subject, "-days", "365", "-out", pemPath] + ext)
+        guard r.status == 0 else { throw TestSupportError("openssl req -x509: \(r.stderr)") }
+    }
+    let der = try run("openssl", ["x509", "-in", pemPath, "-outform", "DER"]).stdoutData
+    return (pemPath, [UInt8](der))
+}
