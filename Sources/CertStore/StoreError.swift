@@ -26,6 +26,10 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
     }
 
     public var description: String { reason }
+
+    /// An outcome already told to the user (e.g. "not exportable" printed as the answer): the
+    /// CLI exits with its code and prints nothing more.
+    public static func silent(_ code: Code) -> StoreError { StoreError(code, "") }
 }
 
 extension StoreError: Equatable {

@@ -14,7 +14,7 @@ extension StoreCommand {
         do throws(StoreError) {
             try execute()
         } catch {
-            printError(error.reason)
+            if !error.reason.isEmpty { printError(error.reason) }
             throw ExitCode(error.code.rawValue)
         }
     }

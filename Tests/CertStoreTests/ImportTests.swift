@@ -12,6 +12,7 @@ struct ImportTests {
         let dir: TemporaryDirectory
         let item: ImportItem
         let leafPEM: String
+        let keyPEM: String
         static func make(ec: Bool = false) throws -> Fixture {
             let dir = try TemporaryDirectory()
             let root = try RSAComponents.generate(in: dir)
@@ -34,7 +35,7 @@ struct ImportTests {
             let leaf = try makeCertificate(keyPEM: keyPEM, subject: "/CN=Alice Example/O=CertBridge", issuerKeyPEM: mid.pem,
                                            issuerCert: midCert.pemPath, in: dir)
             return Fixture(dir: dir, item: ImportItem(key: key, certificate: leaf.der, chain: [midCert.der, rootCert.der], friendlyName: nil),
-                           leafPEM: leaf.pemPath)
+                           leafPEM: leaf.pemPath, keyPEM: keyPEM)
         }
     }
 

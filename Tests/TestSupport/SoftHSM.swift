@@ -75,7 +75,8 @@ public struct TestToken: Sendable {
     /// A read-write session logged in as the user.
     public func userSession() throws -> Session {
         let session = try token().openSession(readWrite: true)
-        try session.login(.user, pin: pin)
+        // Login state is shared by all sessions of this process on the token.
+        do { try session.login(.user, pin: pin) } catch where error.returnValue == .userAlreadyLoggedIn {}
         return session
     }
 

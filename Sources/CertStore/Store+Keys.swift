@@ -1,0 +1,73 @@
+import PKCS11
+
+/// A private key found on a token, with the session it was found in.
+public struct KeyHandle {
+    public let token: Token
+    public let session: Session
+    public let object: Object
+    public let label: String
+    public let id: [UInt8]
+    public let keyType: KeyType?
+    public let flags: KeyFlags
+}
+
+extension Store {
+    /// The one private key a URI names, looked up in a logged-in session on the token it names.
+    /// Names the tokens searched when there is none, and asks for an id when there are several.
+    public func privateKey(_ uri: PKCS11URI, readWrite: Bool = false, pin: PINProvider?) throws(StoreError) -> KeyHandle {
+        if let type = uri.type, type != .privateKey {
+            throw StoreError(.usage, "the URI names a \(type.rawValue) object; a private key is needed (type=private)")
+        }
+        var keyURI = uri
+        keyURI.type = .privateKey
+        let tokens = tokens(matching: uri)
+        guard !tokens.isEmpty else { _ = try token(matching: uri); fatalError("token(matching:) throws when none match") }
+        var found: [KeyHandle] = []
+        for token in tokens {
+            let session = try session(on: token, readWrite: readWrite, pin: pin)
+            do throws(PKCS11Error) {
+                for object in try session.findObjects(keyURI.objectTemplate) {
+                    let values = try object.attributes([.label, .id, .keyType] + KeyFlags.attributes)
+                    found.append(KeyHandle(token: token, session: session, object: object, label: values.label ?? "",
+                                           id: values.id ?? [], keyType: values.keyType, flags: KeyFlags(values)))
+                }
+            } catch {
+                throw StoreError(error, doing: "looking for the key on \"\(token.info.label)\"", token: token)
+            }
+        }
+        guard found.count == 1 else {
+            let searched = tokens.map { "\"\($0.info.label)\"" }.joined(separator: ", ")
+            if found.isEmpty {
+                throw StoreError(.notFound, "no private key matches \(keyURI) on \(searched)")
+            }
+            let names = found.map { "\"\($0.label)\" (id \(hex($0.id)))" }.joined(separator: ", ")
+            throw StoreError(.usage, "\(found.count) private keys match \(keyURI): \(names); name one with object=LABEL or id=%..")
+        }
+        return found[0]
+    }
+}
+
+/// The answer to "is this key exportable?", from the flags the token reports.
+public struct Exportability: Sendable, Codable {
+    public var uri: String
+    public var token: String
+    public var label: String
+    public var exportable: Bool
+    public var reason: String
+    public var flags: KeyFlags
+    public var securityLevel: SecurityLevel
+}
+
+extension Store {
+    /// Whether the key a URI names can leave its token, and why.
+    public func exportability(of uri: PKCS11URI, pin: PINProvider?) throws(StoreError) -> Exportability {
+        let key = try privateKey(uri, pin: pin)
+        var keyURI = key.token.uri
+        keyURI.object = key.label
+        keyURI.id = key.id
+        keyURI.type = .privateKey
+        return Exportability(uri: keyURI.description, token: key.token.info.label, label: key.label,
+                             exportable: key.flags.isExportable, reason: key.flags.exportabilityReason,
+                             flags: key.flags, securityLevel: key.flags.securityLevel)
+    }
+}
