@@ -1,0 +1,226 @@
+import Foundation
+import PKCS11
+import SwiftASN1
+import X509
+
+/// The key types `enroll new` offers.
+public enum KeySpec: String, Sendable, Codable, CaseIterable {
+    case rsa2048 = "rsa:2048", rsa3072 = "rsa:3072", rsa4096 = "rsa:4096"
+    case p256 = "ec:p256", p384 = "ec:p384", p521 = "ec:p521"
+
+    var curve: [UInt8]? {
+        switch self {
+        case .p256: [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07]
+        case .p384: [0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22]
+        case .p521: [0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x23]
+        default: nil
+        }
+    }
+
+    var rsaBits: UInt? {
+        switch self {
+        case .rsa2048: 2048
+        case .rsa3072: 3072
+        case .rsa4096: 4096
+        default: nil
+        }
+    }
+}
+
+/// What CertBridge records on the token beside an enrollment key pair while it waits for its
+/// certificate: a CKO_DATA object (application "CertBridge enrollment") holding this as JSON,
+/// so the pending state survives across runs and machines.
+public struct EnrollmentRecord: Sendable, Codable, Hashable {
+    public var version = 1
+    /// CKA_ID of the key pair, hex.
+    public var id: String
+    public var label: String
+    public var keySpec: KeySpec
+    public var subject: String
+    public var subjectAlternativeNames: [String]
+    public var created: Date
+}
+
+/// A pending enrollment key pair, as `enroll list` shows it.
+public struct PendingEnrollment: Sendable, Codable {
+    public var token: String
+    public var uri: String
+    public var record: EnrollmentRecord
+    public var exportable: Bool
+    public var securityLevel: SecurityLevel
+}
+
+/// What `install-cert` did.
+public struct InstallResult: Sendable, Codable {
+    public var token: String
+    public var label: String
+    public var id: String
+    /// False when the certificate was on the token already (reported, not duplicated).
+    public var installed: Bool
+    public var chainAdded: Int
+    public var chainAlreadyPresent: Int
+}
+
+extension Store {
+    static let enrollmentApplication = "CertBridge enrollment"
+
+    /// Generates an enrollment key pair on the token (CKA_LOCAL: the private key never existed
+    /// anywhere else), non-exportable unless asked, with CKA_ID = SHA-1 of the public key, and
+    /// records it as pending. Either all of it is written or none.
+    public func generateEnrollmentKeyPair(on token: Token, spec: KeySpec, label: String, subject: String, subjectAlternativeNames: [String],
+                                          exportable: Bool, securityLevel: SecurityLevel, pin: PINProvider?) throws(StoreError) -> KeyHandle {
+        let session = try session(on: token, readWrite: true, pin: pin)
+        var created: [Object] = []
+        do throws(PKCS11Error) {
+            let temporaryID = try session.generateRandom(count: 20)
+            let common = [Attribute(.token, true), Attribute(.label, string: label), Attribute(.id, bytes: temporaryID)]
+            var privateTemplate = common + [Attribute(.private, true), Attribute(.sign, true), Attribute(.sensitive, true),
+                                            Attribute(.extractable, exportable)]
+            var publicTemplate = common + [Attribute(.private, false), Attribute(.verify, true)]
+            let mechanism: Mechanism
+            if let bits = spec.rsaBits {
+                mechanism = Mechanism(.rsaPKCSKeyPairGen)
+                publicTemplate += [Attribute(.modulusBits, ulong: bits), Attribute(.publicExponent, bytes: [1, 0, 1]), Attribute(.encrypt, true)]
+                privateTemplate.append(Attribute(.decrypt, true))
+            } else {
+                mechanism = Mechanism(.ecKeyPairGen)
+                publicTemplate.append(Attribute(.ecParams, bytes: spec.curve ?? []))
+                privateTemplate.append(Attribute(.derive, true))
+            }
+            if securityLevel == .high { privateTemplate.append(Attribute(.alwaysAuthenticate, true)) }
+            let (publicKey, privateKey) = try session.generateKeyPair(mechanism, publicTemplate: publicTemplate, privateTemplate: privateTemplate)
+            created = [privateKey, publicKey]
+
+            let values = try publicKey.attributes([.modulus, .ecPoint])
+            let id = KeyMaterial.id(publicKey: [values[.modulus].map { Attribute(.modulus, bytes: $0) },
+                                                 values[.ecPoint].map { Attribute(.ecPoint, bytes: $0) }].compactMap { $0 })
+            for object in created { try session.setAttributes([Attribute(.id, bytes: id)], of: object) }
+
+            let record = EnrollmentRecord(id: hex(id), label: label, keySpec: spec, subject: subject,
+                                          subjectAlternativeNames: subjectAlternativeNames, created: Date())
+            let encoder = JSONEncoder()
+            encoder.dateEncodingStrategy = .iso8601
+            encoder.outputFormatting = .sortedKeys
+            let json = (try? encoder.encode(record)).map { [UInt8]($0) } ?? []
+            created.append(try session.createObject([
+                Attribute(.data), Attribute(.token, true), Attribute(.private, false), Attribute(.label, string: label),
+                Attribute(.application, string: Self.enrollmentApplication), Attribute(.value, bytes: json)]))
+
+            let flags = KeyFlags(try privateKey.attributes(KeyFlags.attributes))
+            if !exportable && flags.isExportable || securityLevel == .high && flags.alwaysAuthenticate != true {
+                throw PKCS11Error(.returned(.templateInconsistent), function: "C_GenerateKeyPair",
+                                  reason: "the token did not keep the key policy asked for")
+            }
+            return KeyHandle(token: token, session: session, object: privateKey, label: label, id: id,
+                             keyType: spec.rsaBits == nil ? .ec : .rsa, flags: flags)
+        } catch {
+            for object in created.reversed() { try? object.destroy() }
+            throw StoreError(error, doing: "generating the key pair on \"\(token.info.label)\"", token: token)
+        }
+    }
+
+    /// Every pending enrollment key pair on the tokens a URI names (all tokens for nil).
+    public func pendingEnrollments(matching uri: PKCS11URI?, pin: PINProvider?) throws(StoreError) -> [PendingEnrollment] {
+        var pending: [PendingEnrollment] = []
+        for token in tokens(matching: uri) where token.info.flags.contains(.tokenInitialized) {
+            let session = try session(on: token, pin: pin)
+            do throws(PKCS11Error) {
+                for (record, _) in try enrollmentRecords(in: session) {
+                    var keyURI = token.uri
+                    keyURI.object = record.label
+                    keyURI.id = bytes(fromHex: record.id)
+                    keyURI.type = .privateKey
+                    let key = try session.findObjects([Attribute(.privateKey), Attribute(.id, bytes: bytes(fromHex: record.id))]).first
+                    let flags = try key.map { (key) throws(PKCS11Error) in KeyFlags(try key.attributes(KeyFlags.attributes)) }
+                    pending.append(PendingEnrollment(token: token.info.label, uri: keyURI.description, record: record,
+                                                     exportable: flags?.isExportable ?? false, securityLevel: flags?.securityLevel ?? .standard))
+                }
+            } catch {
+                throw StoreError(error, doing: "reading enrollment records on \"\(token.info.label)\"", token: token)
+            }
+        }
+        return pending
+    }
+
+    func enrollmentRecords(in session: Session) throws(PKCS11Error) -> [(EnrollmentRecord, Object)] {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        var records: [(EnrollmentRecord, Object)] = []
+        for object in try session.findObjects([Attribute(.data), Attribute(.application, string: Self.enrollmentApplication)]) {
+            guard let value = try object.attributes([.value])[.value],
+                  let record = try? decoder.decode(EnrollmentRecord.self, from: Data(value)) else { continue }
+            records.append((record, object))
+        }
+        return records
+    }
+
+    /// Attaches an issued certificate to the key pair it certifies, on whichever token holds it:
+    /// same CKA_ID and label as the key, the chain as authority certificates, and the pair no
+    /// longer pending. A certificate already present is reported, not duplicated.
+    public func installCertificate(_ der: [UInt8], chain: [[UInt8]], on uri: PKCS11URI?, pin: PINProvider?) throws(StoreError) -> InstallResult {
+        let certificate = try CertificateObject(der: der)
+        let id = certificate.keyID
+        let candidates = tokens(matching: uri).filter { $0.info.flags.contains(.tokenInitialized) }
+        for token in candidates {
+            let session = try session(on: token, readWrite: true, pin: pin)
+            do {
+                guard let key = try session.findObjects([Attribute(.privateKey), Attribute(.id, bytes: id)]).first else { continue }
+                let label = try key.attributes([.label]).label ?? certificate.commonName ?? "certificate"
+                var created: [Object] = []
+                var result = InstallResult(token: token.info.label, label: label, id: hex(id), installed: false, chainAdded: 0, chainAlreadyPresent: 0)
+                do {
+                    if try session.findObjects([Attribute(.certificate), Attribute(.value, bytes: der)]).isEmpty {
+                        created.append(try session.createObject(try certificate.template(label: label, id: id, category: .tokenUser)))
+                        result.installed = true
+                    }
+                    for authority in chain {
+                        if try !session.findObjects([Attribute(.certificate), Attribute(.value, bytes: authority)]).isEmpty {
+                            result.chainAlreadyPresent += 1
+                            continue
+                        }
+                        let ca = try CertificateObject(der: authority)
+                        created.append(try session.createObject(try ca.template(label: ca.commonName ?? "CA certificate", id: ca.keyID, category: .authority)))
+                        result.chainAdded += 1
+                    }
+                    for (record, object) in try enrollmentRecords(in: session) where record.id == hex(id) {
+                        try object.destroy()
+                    }
+                } catch {
+                    for object in created.reversed() { try? object.destroy() }
+                    throw error
+                }
+                return result
+            } catch let error as StoreError {
+                throw error
+            } catch let error as PKCS11Error {
+                throw StoreError(error, doing: "installing the certificate on \"\(token.info.label)\"", token: token)
+            } catch {
+                throw StoreError(.failed, "installing the certificate failed: \(error)")
+            }
+        }
+        let searched = candidates.map { "\"\($0.info.label)\"" }.joined(separator: ", ")
+        throw StoreError(.notFound, "no key pair on \(searched.isEmpty ? "any token" : searched) matches the certificate \"\(certificate.certificate.subject)\"")
+    }
+}
+
+/// Certificates from a file: one DER certificate, or any number of PEM ones.
+public func readCertificates(_ bytes: [UInt8]) throws(StoreError) -> [[UInt8]] {
+    if let text = String(validating: bytes, as: UTF8.self), text.contains("-----BEGIN") {
+        do {
+            return try PEMDocument.parseMultiple(pemString: text).filter { $0.discriminator == "CERTIFICATE" }.map(\.derBytes)
+        } catch {
+            throw StoreError(.failed, "the PEM certificate file could not be read: \(error)")
+        }
+    }
+    guard (try? Certificate(derEncoded: bytes)) != nil else {
+        throw StoreError(.failed, "the file is neither a PEM nor a DER certificate")
+    }
+    return [bytes]
+}
+
+func bytes(fromHex hex: String) -> [UInt8] {
+    var out: [UInt8] = []
+    var chars = hex.makeIterator()
+    while let high = chars.next(), let low = chars.next(), let byte = UInt8(String([high, low]), radix: 16) { out.append(byte) }
+    return out
+}
