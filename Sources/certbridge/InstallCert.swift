@@ -1,0 +1,59 @@
+import ArgumentParser
+import CertStore
+import Foundation
+
+extension CertBridge {
+    struct InstallCert: StoreCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "install-cert",
+            abstract: "Attach an issued certificate to the enrollment key pair it belongs to.",
+            discussion: """
+            The key pair is found by its public key on any token (or the one --token names). \\
+            The certificate is written with the key's CKA_ID and label, the chain from --chain \\
+            as authority certificates, and the pair is no longer pending. A certificate that is \\
+            already there is reported, not written twice.
+
+            Example:
+              certbridge install-cert issued.pem --chain ca-chain.pem --pin-source env:PIN
+            """)
+
+        @Argument(help: ArgumentHelp("The issued certificate (PEM or DER).", valueName: "FILE"))
+        var certificate: String
+
+        @Option(help: ArgumentHelp("The issuing CA certificates (PEM bundle or DER).", valueName: "FILE"))
+        var chain: String?
+
+        @Option(help: ArgumentHelp("Search only this token (a PKCS#11 URI).", valueName: "URI"))
+        var token: String?
+
+        @OptionGroup var global: GlobalOptions
+
+        func execute() throws(StoreError) {
+            let certificates = try readCertificates(try readFile(certificate))
+            guard let leaf = certificates.first else { throw StoreError(.failed, "\(certificate) holds no certificate") }
+            let chainCertificates = try chain.map { (path) throws(StoreError) in try readCertificates(try readFile(path)) } ?? []
+            let store = try global.store()
+            let result = try store.installCertificate(leaf, chain: Array(certificates.dropFirst()) + chainCertificates,
+                                                      on: try token.map { (text) throws(StoreError) in try parseURI(text) },
+                                                      pin: try global.pinProvider(uri: token))
+            if global.json { return try printJSON(result) }
+            if result.installed {
+                print("Installed the certificate for \"\(result.label)\" on \"\(result.token)\" (id \(result.id)).")
+            } else {
+                print("The certificate is already on \"\(result.token)\" with \"\(result.label)\"; nothing written.")
+            }
+            if result.chainAdded + result.chainAlreadyPresent > 0 {
+                print("Chain: \(result.chainAdded) added, \(result.chainAlreadyPresent) already present.")
+            }
+        }
+    }
+}
+
+/// Reads a whole file, with a clear error naming it.
+func readFile(_ path: String) throws(StoreError) -> [UInt8] {
+    guard let data = FileManager.default.contents(atPath: path) else {
+        let exists = FileManager.default.fileExists(atPath: path)
+        throw StoreError(exists ? .failed : .notFound, exists ? "cannot read \(path)" : "\(path) does not exist")
+    }
+    return [UInt8](data)
+}
