@@ -47,6 +47,11 @@ public struct Inspection: Hashable, Sendable {
         public let digest: String
         public let iterations: Int
         public var description: String { "\(digest), \(iterations) iterations" }
+
+        public init(digest: String, iterations: Int) {
+            self.digest = digest
+            self.iterations = iterations
+        }
     }
 
     /// A weak or odd choice a person should hear about.
