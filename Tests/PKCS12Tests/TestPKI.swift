@@ -115,10 +115,16 @@ final class TestPKI: Sendable {
         return try bytes(out)
     }
 
+    /// Writes `bytes` to a new file in the PKI directory; returns its name.
+    func save(_ bytes: [UInt8], suffix: String = "p12") throws -> String {
+        let name = "\(UUID().uuidString).\(suffix)"
+        try Data(bytes).write(to: url(name))
+        return name
+    }
+
     /// `openssl pkcs12 -info -noout` on `pfx`; stdout and stderr together.
     func info(_ pfx: [UInt8], password: String) throws -> String {
-        let name = "info-\(UUID().uuidString).p12"
-        try Data(pfx).write(to: url(name))
+        let name = try save(pfx)
         let result = try run(["pkcs12", "-info", "-noout", "-in", name, "-passin", "file:" + (try passwordFile(password))])
         return result.stdout + result.stderr
     }
