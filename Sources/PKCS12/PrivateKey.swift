@@ -75,8 +75,17 @@ public final class PrivateKey: @unchecked Sendable {
     /// Reads a decoded PKCS#8 structure; the caller still owns and frees `info`.
     convenience init(pkcs8Info info: OpaquePointer) throws(PKCS12Error) {
         guard let key = EVP_PKCS82PKEY(info) else {
-            // An algorithm OpenSSL has no decoder for is as unsupported for us as it is for it.
-            throw OpenSSLRuntime.error(.unsupportedAlgorithm, "private key of an unsupported type", function: "EVP_PKCS82PKEY")
+            // RSA and EC keys OpenSSL cannot decode are damaged; any other type is one we do not
+            // take anyway.
+            var object: OpaquePointer? = nil
+            PKCS8_pkey_get0(&object, nil, nil, nil, info)
+            let nid = object.map(OBJ_obj2nid) ?? NID_undef
+            if nid == NID_rsaEncryption || nid == NID_X9_62_id_ecPublicKey {
+                throw OpenSSLRuntime.error(.corrupt, "damaged private key", function: "EVP_PKCS82PKEY")
+            }
+            throw OpenSSLRuntime.error(.unsupportedAlgorithm,
+                                       "\(OpenSSLRuntime.name(of: object)) keys are not supported; RSA and EC are",
+                                       function: "EVP_PKCS82PKEY")
         }
         try self.init(handle: KeyHandle(owning: key))
     }
@@ -124,6 +133,15 @@ public final class PrivateKey: @unchecked Sendable {
             components = [try Self.privateBN(key, OSSL_PKEY_PARAM_PRIV_KEY, paddedTo: curve.scalarByteCount)]
         default:
             throw PKCS12Error(.unsupportedAlgorithm, "\(typeName) keys are not supported; RSA and EC (P-256, P-384, P-521) are")
+        }
+        // A key whose halves disagree would import and then fail every signature: refuse it now.
+        guard let context = EVP_PKEY_CTX_new_from_pkey(nil, key, nil) else {
+            throw OpenSSLRuntime.error(.openSSL, "cannot check the key", function: "EVP_PKEY_CTX_new_from_pkey")
+        }
+        defer { EVP_PKEY_CTX_free(context) }
+        guard EVP_PKEY_pairwise_check(context) == 1 else {
+            throw OpenSSLRuntime.error(.corrupt, "the private and public halves of the key do not belong together",
+                                       function: "EVP_PKEY_pairwise_check")
         }
         publicKeyInfo = handle.publicKeyInfo
         guard let p8 = EVP_PKEY2PKCS8(key) else {

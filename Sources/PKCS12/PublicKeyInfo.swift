@@ -8,13 +8,12 @@ public enum PublicKeyInfo {
         guard !modulus.isEmpty, !publicExponent.isEmpty else {
             throw PKCS12Error(.corrupt, "empty RSA modulus or exponent")
         }
-        return try build(type: "RSA") { builder in
-            let n = BN_bin2bn(modulus, Int32(modulus.count), nil)
-            let e = BN_bin2bn(publicExponent, Int32(publicExponent.count), nil)
-            // The builder refers to the BIGNUMs until the params are made; free them after.
-            return ([n, e], n != nil && e != nil
-                && OSSL_PARAM_BLD_push_BN(builder, OSSL_PKEY_PARAM_RSA_N, n) == 1
-                && OSSL_PARAM_BLD_push_BN(builder, OSSL_PKEY_PARAM_RSA_E, e) == 1)
+        return try build(type: "RSA") { builder, keep in
+            let n = keep.bignum(modulus)
+            let e = keep.bignum(publicExponent)
+            return n != nil && e != nil
+                && OSSL_PARAM_BLD_push_BN(builder, keep.string(OSSL_PKEY_PARAM_RSA_N), n) == 1
+                && OSSL_PARAM_BLD_push_BN(builder, keep.string(OSSL_PKEY_PARAM_RSA_E), e) == 1
         }
     }
 
@@ -23,13 +22,11 @@ public enum PublicKeyInfo {
     public static func ec(parameters: [UInt8], point: [UInt8]) throws(PKCS12Error) -> [UInt8] {
         let curve = try Curve(parametersDER: parameters)
         let rawPoint = unwrapOctetString(point) ?? point
-        return try build(type: "EC") { builder in
-            let ok = curve.groupName.withCString { name in
-                OSSL_PARAM_BLD_push_utf8_string(builder, OSSL_PKEY_PARAM_GROUP_NAME, name, 0) == 1
-            } && rawPoint.withUnsafeBytes { bytes in
-                OSSL_PARAM_BLD_push_octet_string(builder, OSSL_PKEY_PARAM_PUB_KEY, bytes.baseAddress, bytes.count) == 1
-            }
-            return ([], ok)
+        return try build(type: "EC") { builder, keep in
+            OSSL_PARAM_BLD_push_utf8_string(builder, keep.string(OSSL_PKEY_PARAM_GROUP_NAME),
+                                            keep.string(curve.groupName), 0) == 1
+                && OSSL_PARAM_BLD_push_octet_string(builder, keep.string(OSSL_PKEY_PARAM_PUB_KEY),
+                                                    keep.bytes(rawPoint), rawPoint.count) == 1
         }
     }
 
@@ -75,17 +72,49 @@ public enum PublicKeyInfo {
         }
     }
 
-    /// Makes a public key from OSSL_PARAMs filled by `fill` and returns its SPKI.
-    private static func build(type: String,
-                              _ fill: (OpaquePointer) -> (bignums: [OpaquePointer?], ok: Bool)) throws(PKCS12Error) -> [UInt8] {
+    /// Keeps what an `OSSL_PARAM_BLD` points to alive until the params are built: the builder
+    /// stores the caller's pointers (names included) and copies them only in `OSSL_PARAM_BLD_to_param`.
+    private final class Kept {
+        private var strings: [UnsafeMutablePointer<CChar>] = []
+        private var buffers: [UnsafeMutableRawBufferPointer] = []
+        private var bignums: [OpaquePointer] = []
+
+        func string(_ text: String) -> UnsafePointer<CChar> {
+            let copy = strdup(text)!
+            strings.append(copy)
+            return UnsafePointer(copy)
+        }
+
+        func bytes(_ bytes: [UInt8]) -> UnsafeRawPointer {
+            let copy = UnsafeMutableRawBufferPointer.allocate(byteCount: max(bytes.count, 1), alignment: 1)
+            copy.copyBytes(from: bytes)
+            buffers.append(copy)
+            return UnsafeRawPointer(copy.baseAddress!)
+        }
+
+        func bignum(_ bytes: [UInt8]) -> OpaquePointer? {
+            guard let bignum = BN_bin2bn(bytes, Int32(bytes.count), nil) else { return nil }
+            bignums.append(bignum)
+            return bignum
+        }
+
+        deinit {
+            strings.forEach { free($0) }
+            buffers.forEach { $0.deallocate() }
+            bignums.forEach { BN_free($0) }
+        }
+    }
+
+    /// Makes a public key from OSSL_PARAMs pushed by `fill` and returns its SPKI.
+    private static func build(type: String, _ fill: (OpaquePointer, Kept) -> Bool) throws(PKCS12Error) -> [UInt8] {
         OpenSSLRuntime.ensureLoaded()
         guard let builder = OSSL_PARAM_BLD_new() else {
             throw OpenSSLRuntime.error(.openSSL, "out of memory", function: "OSSL_PARAM_BLD_new")
         }
         defer { OSSL_PARAM_BLD_free(builder) }
-        let (bignums, ok) = fill(builder)
-        defer { for bignum in bignums { BN_free(bignum) } }
-        guard ok, let params = OSSL_PARAM_BLD_to_param(builder) else {
+        let kept = Kept()
+        let built = withExtendedLifetime(kept) { fill(builder, kept) ? OSSL_PARAM_BLD_to_param(builder) : nil }
+        guard let params = built else {
             throw OpenSSLRuntime.error(.corrupt, "bad \(type) public key values", function: "OSSL_PARAM_BLD_push")
         }
         defer { OSSL_PARAM_free(params) }

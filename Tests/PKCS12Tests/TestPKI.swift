@@ -122,6 +122,13 @@ final class TestPKI: Sendable {
         return name
     }
 
+    /// The SubjectPublicKeyInfo DER of a leaf's key, as `openssl pkey -pubout` writes it.
+    func leafPublicKeyInfo(_ kind: LeafKind) throws -> [UInt8] {
+        let name = "\(kind.rawValue)-\(UUID().uuidString).spki"
+        try run(["pkey", "-in", "\(kind.rawValue).key", "-pubout", "-outform", "DER", "-out", name])
+        return try bytes(name)
+    }
+
     /// `openssl pkcs12 -info -noout` on `pfx`; stdout and stderr together.
     func info(_ pfx: [UInt8], password: String) throws -> String {
         let name = try save(pfx)
