@@ -26,4 +26,15 @@ static inline int CB_sk_X509_push(STACK_OF(X509) *sk, X509 *x) { return sk_X509_
 static inline void CB_sk_X509_pop_free(STACK_OF(X509) *sk) { sk_X509_pop_free(sk, X509_free); }
 static inline void CB_OPENSSL_free(void *p) { OPENSSL_free(p); }
 static inline void CB_OPENSSL_cleanse(void *p, size_t n) { OPENSSL_cleanse(p, n); }
+
+// PKCS12 target: stacks of the PFX structure, name printing and key import selections.
+static inline int CB_sk_PKCS7_num(const STACK_OF(PKCS7) *sk) { return sk_PKCS7_num(sk); }
+static inline PKCS7 *CB_sk_PKCS7_value(const STACK_OF(PKCS7) *sk, int i) { return sk_PKCS7_value(sk, i); }
+static inline void CB_sk_PKCS7_pop_free(STACK_OF(PKCS7) *sk) { sk_PKCS7_pop_free(sk, PKCS7_free); }
+static inline int CB_sk_PKCS12_SAFEBAG_num(const STACK_OF(PKCS12_SAFEBAG) *sk) { return sk_PKCS12_SAFEBAG_num(sk); }
+static inline PKCS12_SAFEBAG *CB_sk_PKCS12_SAFEBAG_value(const STACK_OF(PKCS12_SAFEBAG) *sk, int i) { return sk_PKCS12_SAFEBAG_value(sk, i); }
+static inline void CB_sk_PKCS12_SAFEBAG_pop_free(STACK_OF(PKCS12_SAFEBAG) *sk) { sk_PKCS12_SAFEBAG_pop_free(sk, PKCS12_SAFEBAG_free); }
+static inline unsigned long CB_XN_FLAG_RFC2253(void) { return XN_FLAG_RFC2253; }
+static inline int CB_EVP_PKEY_PUBLIC_KEY(void) { return EVP_PKEY_PUBLIC_KEY; }
+static inline long CB_BIO_get_mem_data(BIO *b, char **pp) { return BIO_get_mem_data(b, pp); }
 #endif

@@ -1,0 +1,18 @@
+/// The contents of a PFX backup: one private key, its certificate, the chain above it.
+public struct Backup: Sendable {
+    /// The private key (wiped from memory when the last reference goes).
+    public let privateKey: PrivateKey
+    /// The certificate whose public key is the private key's (the leaf).
+    public let certificate: Certificate
+    /// The issuers of `certificate`, in order: intermediate(s), then the root if present.
+    public let chain: [Certificate]
+    /// Certificates in the file that are not on the leaf's path, in file order.
+    public let otherCertificates: [Certificate]
+    /// The friendlyName attribute of the key (or else the leaf certificate), as UTF-8;
+    /// Windows shows it as the certificate's "Friendly Name".
+    public let friendlyName: String?
+    /// The localKeyID attribute of the key (or else the leaf certificate).
+    public let localKeyID: [UInt8]?
+    /// How the file was protected, and what is weak about it.
+    public let inspection: Inspection
+}

@@ -1,1 +1,0 @@
-// PKCS12: see DESIGN.md.

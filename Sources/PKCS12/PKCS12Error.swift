@@ -1,0 +1,52 @@
+/// A failure reading or writing a PFX, or handling a certificate or key.
+///
+/// Errors are equal when their codes are equal, so tests and callers can match
+/// `PKCS12Error.wrongPassword` whatever the reason text says. The reason never holds a password.
+public struct PKCS12Error: Error, Equatable, Hashable, Sendable, CustomStringConvertible {
+    /// A stable error code; an open set so new codes do not break callers' switches.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        public let name: String
+        public var description: String { name }
+
+        /// The password does not open the file (or the file is damaged in a way that hides which).
+        public static let wrongPassword = Code(name: "wrongPassword")
+        /// The bytes are not a well-formed PFX, certificate or key (truncated, altered, wrong format).
+        public static let corrupt = Code(name: "corrupt")
+        /// A key type, curve, cipher or digest this bridge does not handle.
+        public static let unsupportedAlgorithm = Code(name: "unsupportedAlgorithm")
+        /// The PFX holds no private key.
+        public static let noPrivateKey = Code(name: "noPrivateKey")
+        /// No certificate in the file belongs to the private key, or a key and certificate differ.
+        public static let keyDoesNotMatchCertificate = Code(name: "keyDoesNotMatchCertificate")
+        /// A caller-supplied value cannot be used (e.g. a password with a NUL byte).
+        public static let invalidArgument = Code(name: "invalidArgument")
+        /// OpenSSL failed in a way none of the codes above describe.
+        public static let openSSL = Code(name: "openSSL")
+    }
+
+    public let code: Code
+    /// One sentence for a person, with OpenSSL's own error text where it helps.
+    public let reason: String
+    public let file: String
+    public let line: Int
+
+    public init(_ code: Code, _ reason: String, file: String = #fileID, line: Int = #line) {
+        self.code = code
+        self.reason = reason
+        self.file = file
+        self.line = line
+    }
+
+    public var description: String { "\(code): \(reason)" }
+
+    public static func == (lhs: PKCS12Error, rhs: PKCS12Error) -> Bool { lhs.code == rhs.code }
+    public func hash(into hasher: inout Hasher) { hasher.combine(code) }
+
+    /// Matchers for `#expect(throws:)` and `catch` clauses; equal to any error with the same code.
+    public static let wrongPassword = PKCS12Error(.wrongPassword, "wrong password")
+    public static let corrupt = PKCS12Error(.corrupt, "damaged or not a PFX")
+    public static let unsupportedAlgorithm = PKCS12Error(.unsupportedAlgorithm, "unsupported algorithm")
+    public static let noPrivateKey = PKCS12Error(.noPrivateKey, "no private key")
+    public static let keyDoesNotMatchCertificate = PKCS12Error(.keyDoesNotMatchCertificate, "key does not match certificate")
+    public static let openSSL = PKCS12Error(.openSSL, "OpenSSL failure")
+}

@@ -1,0 +1,36 @@
+import Testing
+import PKCS12
+
+/// Files without the pieces an import needs, or with keys it cannot put on a token.
+@Suite struct KeyPresenceTests {
+    let pki = TestPKI.shared
+
+    @Test("an Ed25519 key is unsupportedAlgorithm")
+    func ed25519() throws {
+        let pfx = try pki.exportPFX(.ed25519)
+        #expect(throws: PKCS12Error.unsupportedAlgorithm) { try PFX.open(pfx, password: Secret(utf8: "secret")) }
+    }
+
+    @Test("a certificates-only file is noPrivateKey")
+    func certificatesOnly() throws {
+        let pfx = try pki.exportPFX(.p256, options: ["-nokeys"])
+        #expect(throws: PKCS12Error.noPrivateKey) { try PFX.open(pfx, password: Secret(utf8: "secret")) }
+    }
+
+    @Test("a key without its certificate is keyDoesNotMatchCertificate")
+    func keyOnly() throws {
+        let pfx = try pki.exportPFX(.p256, chain: false, options: ["-nocerts"])
+        #expect(throws: PKCS12Error.keyDoesNotMatchCertificate) { try PFX.open(pfx, password: Secret(utf8: "secret")) }
+    }
+
+    @Test("a key with only someone else's certificates is keyDoesNotMatchCertificate")
+    func keyWithForeignCertificates() throws {
+        // The P-256 key, with the chain but not its own leaf.
+        let name = "foreign.p12"
+        try pki.run(["pkcs12", "-export", "-inkey", "p256.key", "-in", "p384.pem", "-nocerts", "-certfile", "chain.pem",
+                     "-passout", "file:" + (try pki.passwordFile("secret")), "-out", name])
+        #expect(throws: PKCS12Error.keyDoesNotMatchCertificate) {
+            try PFX.open(try pki.bytes(name), password: Secret(utf8: "secret"))
+        }
+    }
+}

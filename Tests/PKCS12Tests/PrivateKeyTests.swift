@@ -1,0 +1,94 @@
+import Testing
+import PKCS12
+
+/// Private keys from PKCS#8 (what C_WrapKey yields) and their components for C_CreateObject.
+@Suite struct PrivateKeyTests {
+    let pki = TestPKI.shared
+
+    /// The leaf's key as unencrypted PKCS#8 DER, from `openssl pkcs8 -topk8 -nocrypt`.
+    private func pkcs8(_ kind: LeafKind) throws -> [UInt8] {
+        let name = "\(kind.rawValue)-\(Int.random(in: 0..<Int.max)).p8"
+        try pki.run(["pkcs8", "-topk8", "-nocrypt", "-in", "\(kind.rawValue).key", "-outform", "DER", "-out", name])
+        return try pki.bytes(name)
+    }
+
+    @Test("PKCS#8 with or without wrap padding reads as the same key, matching its certificate",
+          arguments: [LeafKind.rsa2048, .p256, .p521])
+    func pkcs8(kind: LeafKind) throws {
+        let der = try pkcs8(kind)
+        let plain = try PrivateKey(pkcs8DER: der)
+        let padded = try PrivateKey(pkcs8DER: der + [UInt8](repeating: 0, count: 7))
+        #expect(plain.publicKeyInfo == padded.publicKeyInfo)
+        #expect(plain.publicKeyInfo == (try pki.leafPublicKeyInfo(kind)))
+        #expect(plain.type == kind.expectedType)
+        let certificate = try #require(try Certificate.parseAll(try pki.bytes("\(kind.rawValue).pem")).first)
+        #expect(plain.matches(certificate))
+        #expect(plain.keyID == (try PublicKeyInfo.keyID(of: certificate.publicKeyInfo)))
+        plain.withPKCS8 { #expect(Array($0) == der) }
+    }
+
+    @Test("a key does not match another key's certificate or SPKI")
+    func mismatch() throws {
+        let key = try PrivateKey(pkcs8DER: try pkcs8(.p256))
+        #expect(!key.matches(publicKeyInfo: try pki.leafPublicKeyInfo(.p384)))
+        let other = try #require(try Certificate.parseAll(try pki.bytes("rsa2048.pem")).first)
+        #expect(!key.matches(other))
+    }
+
+    @Test("RSA components are the CRT set, sized for the modulus")
+    func rsaComponents() throws {
+        let key = try PrivateKey(pkcs8DER: try pkcs8(.rsa2048))
+        guard case .rsa(let modulus, let exponent) = key.publicKey else { Issue.record("not RSA"); return }
+        #expect(modulus.count == 256)
+        #expect(exponent == [0x01, 0x00, 0x01])
+        key.withPrivateComponents { components in
+            guard case .rsa(let d, let p, let q, let dp, let dq, let qinv) = components else {
+                Issue.record("not RSA components")
+                return
+            }
+            #expect(d.count <= 256 && d.count >= 250)
+            for half in [p, q, dp, dq, qinv] { #expect(half.count <= 128 && half.count >= 120) }
+            #expect(p.first.map { $0 != 0 } == true)
+        }
+    }
+
+    @Test("EC private values are padded to the curve size", arguments: [LeafKind.p256, .p384, .p521])
+    func ecValue(kind: LeafKind) throws {
+        let key = try PrivateKey(pkcs8DER: try pkcs8(kind))
+        guard case .ec(let curve) = key.type else { Issue.record("not EC"); return }
+        #expect(key.bits == curve.bits)
+        key.withPrivateComponents { components in
+            guard case .ec(let value) = components else { Issue.record("not EC components"); return }
+            #expect(value.count == (curve.bits + 7) / 8)
+        }
+        guard case .ec(let parameters, let point) = key.publicKey else { Issue.record("no EC point"); return }
+        #expect(parameters == curve.parametersDER)
+        #expect(try Curve(parametersDER: parameters) == curve)
+        // An OCTET STRING around 04‖X‖Y.
+        #expect(point.last.map { _ in point.contains(0x04) } == true)
+        #expect(point.count - (point[1] == 0x81 ? 3 : 2) == 1 + 2 * ((curve.bits + 7) / 8))
+    }
+
+    @Test("unsupported and damaged PKCS#8 are refused with the right code")
+    func refused() throws {
+        #expect(throws: PKCS12Error.unsupportedAlgorithm) { try PrivateKey(pkcs8DER: try pkcs8(.ed25519)) }
+        var damaged = try pkcs8(.p256)
+        damaged.removeLast(5)
+        #expect(throws: PKCS12Error.corrupt) { try PrivateKey(pkcs8DER: damaged) }
+        #expect(throws: PKCS12Error.corrupt) { try PrivateKey(pkcs8DER: [0, 0, 0, 0, 0, 0, 0, 0]) }
+    }
+
+    @Test("a key whose private and public halves disagree is refused")
+    func inconsistentKey() throws {
+        // OpenSSL's P-256 PKCS#8 ends with the public point (65 bytes); put the intermediate CA's
+        // valid P-256 point there instead, so only a pairwise check can notice.
+        var der = try pkcs8(.p256)
+        let intermediate = try #require(try Certificate.parseAll(try pki.bytes("intermediate.pem")).first)
+        der.replaceSubrange((der.count - 65)..., with: intermediate.publicKeyInfo.suffix(65))
+        #expect(throws: PKCS12Error.corrupt) { try PrivateKey(pkcs8DER: der) }
+        // A point off the curve fails earlier, with the same code.
+        var offCurve = try pkcs8(.p256)
+        offCurve[offCurve.count - 3] ^= 0x01
+        #expect(throws: PKCS12Error.corrupt) { try PrivateKey(pkcs8DER: offCurve) }
+    }
+}
