@@ -33,6 +33,11 @@ struct GlobalOptions: ParsableArguments {
         return .tty
     }
 
+    /// Where the PFX or key password comes from: `--password-source`, else the terminal.
+    func passwordSecretSource() throws(StoreError) -> SecretSource {
+        try passwordSource.map { (text) throws(StoreError) in try SecretSource(text) } ?? .tty
+    }
+
     /// A PIN provider that asks its source once per token.
     func pinProvider(uri: String? = nil) throws(StoreError) -> Store.PINProvider {
         let source = try pinSource(uri: uri)

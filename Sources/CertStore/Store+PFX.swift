@@ -1,0 +1,114 @@
+import Foundation
+import PKCS11
+import PKCS12
+
+/// What `pfx inspect` and `import` say about a backup file: its contents and its protection.
+public struct BackupDescription: Sendable, Codable {
+    public struct CertificateEntry: Sendable, Codable {
+        /// `leaf`, `chain` (in path order, leaf to root) or `other`.
+        public var role: String
+        public var subject: String
+        public var issuer: String
+        public var serial: String
+        public var notBefore: Date
+        public var notAfter: Date
+        public var isCA: Bool
+    }
+
+    public var keyType: String
+    public var keyBits: Int
+    public var friendlyName: String?
+    public var localKeyID: String?
+    public var certificates: [CertificateEntry]
+    /// Each part of the file and its encryption, e.g. "keys: PBES2/AES-256-CBC/PBKDF2-HMAC-SHA256, 2048 iterations".
+    public var protection: [String]
+    public var mac: String?
+    public var warnings: [String]
+
+    public init(_ backup: Backup) {
+        keyType = backup.privateKey.type.description
+        keyBits = backup.privateKey.bits
+        friendlyName = backup.friendlyName
+        localKeyID = backup.localKeyID.map(hex)
+        func entry(_ certificate: PKCS12.Certificate, _ role: String) -> CertificateEntry {
+            CertificateEntry(role: role, subject: certificate.subject, issuer: certificate.issuer, serial: certificate.serialNumber,
+                             notBefore: certificate.notBefore, notAfter: certificate.notAfter, isCA: certificate.isCA)
+        }
+        certificates = [entry(backup.certificate, "leaf")] + backup.chain.map { entry($0, "chain") }
+            + backup.otherCertificates.map { entry($0, "other") }
+        protection = backup.inspection.bagSets.map(\.description)
+        mac = backup.inspection.mac?.description
+        warnings = backup.inspection.warnings.map(\.description)
+    }
+}
+
+extension Store {
+    /// Opens a PFX backup with its password. Every problem — wrong password, damage,
+    /// an algorithm we cannot read — is found here, before anything is written anywhere.
+    public static func openBackup(_ bytes: [UInt8], password: borrowing PIN, file: String) throws(StoreError) -> Backup {
+        let opened: Result<Backup, PKCS12Error> = password.withUnsafeBytes { bytesOfPassword in
+            let secret = PKCS12.Secret(copying: bytesOfPassword)
+            do throws(PKCS12Error) { return .success(try PFX.open(bytes, password: secret)) } catch { return .failure(error) }
+        }
+        do throws(PKCS12Error) {
+            return try opened.get()
+        } catch {
+            throw StoreError(error, file: file)
+        }
+    }
+
+    /// Places a backup's key, certificate and (unless `options.includeChain` is off) chain on a
+    /// token; see `importItem`.
+    public func importBackup(_ backup: Backup, to token: Token, options: ImportOptions, pin: PINProvider?) throws(StoreError) -> ImportResult {
+        try importItem(ImportItem(backup), to: token, options: options, pin: pin)
+    }
+
+    /// The token an import or key generation goes to: the one `uri` names, else the only
+    /// initialized token present.
+    public func targetToken(_ uri: PKCS11URI?) throws(StoreError) -> Token {
+        if let uri { return try token(matching: uri) }
+        let initialized = tokens().filter { $0.info.flags.contains(.tokenInitialized) && !$0.info.flags.contains(.writeProtected) }
+        guard initialized.count == 1 else {
+            if initialized.isEmpty { throw StoreError(.notFound, "no token to write to is present") }
+            let labels = initialized.map { "\"\($0.info.label)\"" }.joined(separator: ", ")
+            throw StoreError(.usage, "several tokens are present (\(labels)); choose one with --token 'pkcs11:token=LABEL'")
+        }
+        return initialized[0]
+    }
+}
+
+extension ImportItem {
+    /// The backup's key as PKCS#11 components, its certificate and its chain.
+    public init(_ backup: Backup) {
+        let key: KeyMaterial = backup.privateKey.withPrivateComponents { components in
+            switch (backup.privateKey.publicKey, components) {
+            case (.rsa(let modulus, let exponent), .rsa(let d, let p, let q, let dp, let dq, let qi)):
+                return KeyMaterial(rsaModulus: modulus, publicExponent: exponent, privateExponent: Array(d),
+                                   prime1: Array(p), prime2: Array(q), exponent1: Array(dp), exponent2: Array(dq), coefficient: Array(qi))
+            case (.ec(let parameters, let point), .ec(let value)):
+                return KeyMaterial(ecParameters: parameters, value: Array(value), point: point)
+            default:
+                preconditionFailure("PKCS12.PrivateKey gave components of another key type than its public key")
+            }
+        }
+        self.init(key: key, certificate: backup.certificate.der, chain: backup.chain.map(\.der), friendlyName: backup.friendlyName)
+    }
+}
+
+extension StoreError {
+    /// Maps a PFX failure to the documented outcome.
+    init(_ error: PKCS12Error, file: String) {
+        switch error.code {
+        case .wrongPassword:
+            self.init(.wrongSecret, "\(file): wrong password, or the file is damaged")
+        case .corrupt:
+            self.init(.failed, "\(file) is damaged or not a PFX backup (\(error.reason))")
+        case .unsupportedAlgorithm:
+            self.init(.failed, "\(file) uses an algorithm CertBridge cannot place on a token: \(error.reason)")
+        case .noPrivateKey:
+            self.init(.failed, "\(file) holds no private key; import the certificates with install-cert")
+        default:
+            self.init(.failed, "\(file): \(error.reason)")
+        }
+    }
+}

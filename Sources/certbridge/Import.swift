@@ -1,0 +1,73 @@
+import ArgumentParser
+import CertStore
+
+extension CertBridge {
+    struct Import: StoreCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "import",
+            abstract: "Load a PFX/PKCS#12 backup onto a token: key, certificate and chain, all or nothing.",
+            discussion: """
+            Like Windows' Certificate Import Wizard: the key is placed non-exportable unless you \\
+            pass --exportable, at the High security level (a PIN for every use) with \\
+            --security-level high, and the whole certification path comes along unless \\
+            --no-chain. Afterwards the flags are read back from the token and shown: what you \\
+            see is what the token holds. If any step fails, everything this import wrote is \\
+            removed again.
+
+            The PFX password comes from --password-source, the token PIN from --pin-source.
+
+            Example:
+              certbridge import alice.pfx --token 'pkcs11:token=Backup' --security-level high \\
+                --password-source file:pfx-pass --pin-source env:TOKEN_PIN
+            """)
+
+        @Argument(help: ArgumentHelp("The PFX or P12 backup.", valueName: "FILE.pfx"))
+        var file: String
+
+        @Option(help: ArgumentHelp("The token to import onto (a PKCS#11 URI). Default: the only token present.", valueName: "URI"))
+        var token: String?
+
+        @Flag(help: "Mark the key as exportable (CKA_EXTRACTABLE=true), so it can be backed up again.")
+        var exportable = false
+
+        @Option(help: ArgumentHelp("standard: usable after the token login; high: the PIN for every use.", valueName: "LEVEL"))
+        var securityLevel: SecurityLevel = .standard
+
+        @Flag(help: "Leave out the chain (the CA certificates).")
+        var noChain = false
+
+        @Option(help: ArgumentHelp("Label for the key and certificate. Default: the friendly name, else the subject's CN.", valueName: "L"))
+        var label: String?
+
+        @Flag(help: "Replace the key if it is on the token already.")
+        var replace = false
+
+        @OptionGroup var global: GlobalOptions
+
+        func execute() throws(StoreError) {
+            let bytes = try readFile(file)
+            let password = try global.passwordSecretSource().read(prompt: "Password for \(file): ")
+            let backup = try Store.openBackup(bytes, password: password, file: file)
+            if !global.json {
+                for warning in BackupDescription(backup).warnings { printNote("warning: \(file): \(warning)") }
+            }
+            let store = try global.store()
+            let target = try store.targetToken(try token.map { (text) throws(StoreError) in try parseURI(text) })
+            var options = ImportOptions()
+            options.exportable = exportable
+            options.securityLevel = securityLevel
+            options.includeChain = !noChain
+            options.label = label
+            options.replace = replace
+            let result = try store.importBackup(backup, to: target, options: options, pin: try global.pinProvider(uri: token))
+            if global.json { return try printJSON(result) }
+            print("Imported \"\(result.label)\" onto \"\(result.token)\"\(result.replaced > 0 ? ", replacing the key that was there" : ""). As the token reports it:")
+            print()
+            for object in result.objects { print(Objects.render(object)); print() }
+            if result.chainAlreadyPresent > 0 { print("\(result.chainAlreadyPresent) chain certificate(s) were on the token already.") }
+            for note in result.notes { printNote("note: \(note)") }
+        }
+    }
+}
+
+extension SecurityLevel: ExpressibleByArgument {}

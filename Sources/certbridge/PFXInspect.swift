@@ -1,0 +1,59 @@
+import ArgumentParser
+import Foundation
+import CertStore
+
+extension CertBridge {
+    struct PFX: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            commandName: "pfx",
+            abstract: "Look inside PFX/PKCS#12 backups.",
+            subcommands: [Inspect.self])
+    }
+}
+
+extension CertBridge.PFX {
+    struct Inspect: StoreCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Show what a backup holds, how it is protected, and check its password (exit 4 if wrong).",
+            discussion: """
+            Shows the key type and size, each certificate (leaf, then the chain in path order, \\
+            then any others) with subject, issuer and validity, the friendly name, the \\
+            encryption and MAC algorithms with their iteration counts, and warnings for weak \\
+            choices (RC2-40, 3DES, a SHA-1 MAC, few iterations).
+            """)
+
+        @Argument(help: ArgumentHelp("The PFX or P12 backup.", valueName: "FILE"))
+        var file: String
+
+        @OptionGroup var global: GlobalOptions
+
+        func execute() throws(StoreError) {
+            let bytes = try readFile(file)
+            let password = try global.passwordSecretSource().read(prompt: "Password for \(file): ")
+            let description = BackupDescription(try Store.openBackup(bytes, password: password, file: file))
+            if global.json { return try printJSON(description) }
+            print(table([
+                ["file:", file],
+                ["key:", "\(description.keyType), \(description.keyBits) bits"],
+                ["friendly name:", description.friendlyName ?? "(none)"],
+                ["local key id:", description.localKeyID ?? "(none)"],
+            ]))
+            print("\nCertificates:")
+            for certificate in description.certificates {
+                print(table([
+                    ["\(certificate.role):", certificate.subject],
+                    ["issuer:", certificate.issuer],
+                    ["serial:", certificate.serial],
+                    ["valid:", "\(certificate.notBefore.formatted(.iso8601)) to \(certificate.notAfter.formatted(.iso8601))"],
+                ], indent: "  "))
+            }
+            print("\nProtection:")
+            for part in description.protection { print("  \(part)") }
+            print("  MAC: \(description.mac ?? "none")")
+            if !description.warnings.isEmpty {
+                print("\nWarnings:")
+                for warning in description.warnings { print("  - \(warning)") }
+            }
+        }
+    }
+}
