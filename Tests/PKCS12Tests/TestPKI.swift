@@ -49,7 +49,7 @@ final class TestPKI: Sendable {
         do { return try TestPKI(kinds: LeafKind.allCases.filter { $0 != .rsa4096 }) } catch { fatalError("test PKI: \(error)") }
     }()
 
-    /// RSA-4096 is slow to generate: only the one test that needs it pays.
+    /// RSA-4096 uses a fixed key (`rsa4096TestKeyPEM`); its certificate is issued fresh.
     static let withRSA4096: TestPKI = {
         do { return try TestPKI(kinds: [.rsa4096]) } catch { fatalError("test PKI: \(error)") }
     }()
@@ -137,7 +137,11 @@ final class TestPKI: Sendable {
     }
 
     private func issue(name: String, key: [String], subject: String, by issuer: String, extensions: String) throws {
-        try run(["genpkey"] + key + ["-out", "\(name).key"])
+        if name == LeafKind.rsa4096.rawValue {
+            try write(rsa4096TestKeyPEM + "\n", to: "\(name).key")
+        } else {
+            try run(["genpkey"] + key + ["-out", "\(name).key"])
+        }
         try run(["req", "-new", "-key", "\(name).key", "-out", "\(name).csr", "-utf8", "-subj", subject])
         try run(["x509", "-req", "-in", "\(name).csr", "-CA", "\(issuer).pem", "-CAkey", "\(issuer).key",
                  "-set_serial", "0x\(String(UInt32.random(in: 1...UInt32.max), radix: 16))", "-days", "30",
