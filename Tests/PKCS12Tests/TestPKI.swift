@@ -1,5 +1,6 @@
 import Foundation
 import PKCS12
+import Synchronization
 
 /// A leaf key type the tests cover.
 enum LeafKind: String, CaseIterable, Sendable {
@@ -60,10 +61,22 @@ final class TestPKI: Sendable {
 
     let directory: URL
 
+    /// Static fixtures are never deinitialised, so their directories go at process exit.
+    private static let directoriesToRemove = Mutex<[URL]>([])
+    private static let removeAtExit: Void = {
+        atexit {
+            for directory in TestPKI.directoriesToRemove.withLock({ $0 }) {
+                try? FileManager.default.removeItem(at: directory)
+            }
+        }
+    }()
+
     private init(kinds: [LeafKind]) throws {
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("certbridge-pkcs12-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        Self.removeAtExit
+        Self.directoriesToRemove.withLock { [directory] in $0.append(directory) }
         try write("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n", to: "ca.ext")
         try write("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n", to: "leaf.ext")
         try run(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
@@ -80,8 +93,6 @@ final class TestPKI: Sendable {
         let chain = try Data(contentsOf: url("root.pem")) + Data(contentsOf: url("intermediate.pem"))
         try chain.write(to: url("chain.pem"))
     }
-
-    deinit { try? FileManager.default.removeItem(at: directory) }
 
     func url(_ name: String) -> URL { directory.appendingPathComponent(name) }
 
