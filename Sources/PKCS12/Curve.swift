@@ -37,7 +37,7 @@ public enum Curve: String, Hashable, Sendable, CaseIterable, CustomStringConvert
         return OpenSSLRuntime.der { i2d_ASN1_OBJECT(object, $0) } ?? []
     }
 
-    /// The curve named by an OpenSSL NID, group name or long name.
+    /// The curve an OpenSSL NID names, if it is one of ours.
     init?(nid: Int32) {
         guard let curve = Curve.allCases.first(where: { $0.nid == nid }) else { return nil }
         self = curve

@@ -24,8 +24,10 @@ public struct Inspection: Hashable, Sendable {
         /// Whether the cipher is one this project calls weak (RC2, RC4, DES, 3DES).
         public let isWeakCipher: Bool
 
+        /// Not encrypted.
         public static let none = Encryption(algorithm: "none", iterations: nil, isWeakCipher: false)
 
+        /// Whether any encryption applies.
         public var isEncrypted: Bool { self != .none }
 
         public var description: String {
@@ -36,7 +38,9 @@ public struct Inspection: Hashable, Sendable {
     /// One group of bags protected the same way: an encrypted part of the file, a shrouded key
     /// bag, or the plain bags of a plain part.
     public struct BagSet: Hashable, Sendable, CustomStringConvertible {
+        /// What the bags hold.
         public let content: Content
+        /// How they are encrypted.
         public let encryption: Encryption
         public var description: String { "\(content): \(encryption)" }
     }
@@ -45,9 +49,11 @@ public struct Inspection: Hashable, Sendable {
     public struct MAC: Hashable, Sendable, CustomStringConvertible {
         /// The digest's name as OpenSSL gives it, e.g. "SHA256" or "SHA1".
         public let digest: String
+        /// Iterations of the RFC 7292 Appendix B key derivation for the MAC key.
         public let iterations: Int
         public var description: String { "\(digest), \(iterations) iterations" }
 
+        /// A MAC description, for comparing with what a file holds.
         public init(digest: String, iterations: Int) {
             self.digest = digest
             self.iterations = iterations

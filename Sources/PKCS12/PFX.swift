@@ -100,6 +100,7 @@ public enum PFX {
     /// and otherwise decides between wrong password and damage (see `open`).
     private static func decode(_ file: PFXFile, candidates: [PasswordCandidate]) throws(PKCS12Error) -> SafeContentsDecoder {
         let hasMAC = file.mac != nil
+        var attempts: [SafeContentsDecoder] = []
         if hasMAC {
             guard file.macDigestIsSupported else {
                 throw PKCS12Error(.unsupportedAlgorithm, "the PFX's MAC uses \(file.mac?.digest ?? "an unknown digest"), which OpenSSL lacks")
@@ -109,12 +110,13 @@ public enum PFX {
                 try requireClean(decoded, context: "the password is right (the MAC matches) but")
                 return decoded
             }
+            // Decrypting under each candidate shows whether the password is right after all.
+            attempts = candidates.map { SafeContentsDecoder(file: file, password: $0) }
         } else {
-            let attempts = candidates.map { SafeContentsDecoder(file: file, password: $0) }
+            attempts = candidates.map { SafeContentsDecoder(file: file, password: $0) }
             if let clean = attempts.first(where: \.isClean) { return clean }
         }
         // Nothing accepted the password. Damage that no password explains comes first.
-        let attempts = candidates.map { SafeContentsDecoder(file: file, password: $0) }
         if let unsupported = attempts.lazy.flatMap(\.unsupported).first {
             throw PKCS12Error(.unsupportedAlgorithm, unsupported)
         }

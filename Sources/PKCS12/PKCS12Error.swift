@@ -5,6 +5,7 @@
 public struct PKCS12Error: Error, Equatable, Hashable, Sendable, CustomStringConvertible {
     /// A stable error code; an open set so new codes do not break callers' switches.
     public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// The code's name, stable across releases (for logs and JSON).
         public let name: String
         public var description: String { name }
 
@@ -24,12 +25,15 @@ public struct PKCS12Error: Error, Equatable, Hashable, Sendable, CustomStringCon
         public static let openSSL = Code(name: "openSSL")
     }
 
+    /// What kind of failure, for programs.
     public let code: Code
     /// One sentence for a person, with OpenSSL's own error text where it helps.
     public let reason: String
+    /// Where in this library the error was raised (`#fileID`, `#line`).
     public let file: String
     public let line: Int
 
+    /// An error with `code` and a reason a person can read; never put a password in `reason`.
     public init(_ code: Code, _ reason: String, file: String = #fileID, line: Int = #line) {
         self.code = code
         self.reason = reason
@@ -48,5 +52,6 @@ public struct PKCS12Error: Error, Equatable, Hashable, Sendable, CustomStringCon
     public static let unsupportedAlgorithm = PKCS12Error(.unsupportedAlgorithm, "unsupported algorithm")
     public static let noPrivateKey = PKCS12Error(.noPrivateKey, "no private key")
     public static let keyDoesNotMatchCertificate = PKCS12Error(.keyDoesNotMatchCertificate, "key does not match certificate")
+    public static let invalidArgument = PKCS12Error(.invalidArgument, "invalid argument")
     public static let openSSL = PKCS12Error(.openSSL, "OpenSSL failure")
 }

@@ -18,6 +18,7 @@ public struct Profile: Hashable, Sendable, CustomStringConvertible {
     /// it costs this 2-core machine about a second per open or save.
     public static let modernIterations = 600_000
 
+    /// "modern" or "compat", as the CLI's `--profile` spells it.
     public let name: String
     let cipherNID: Int32
     let macDigest: String

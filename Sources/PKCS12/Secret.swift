@@ -25,7 +25,9 @@ public struct Secret: ~Copyable, @unchecked Sendable {
     /// An empty password (also tried as "no password").
     public static var empty: Secret { Secret(copying: [UInt8]()) }
 
+    /// The password's length in bytes.
     public var count: Int { storage.count - 1 }
+    /// Whether there is no password (tried as "" and as NULL when opening).
     public var isEmpty: Bool { count == 0 }
 
     /// The bytes, valid only inside `body`.
@@ -50,13 +52,14 @@ public struct Secret: ~Copyable, @unchecked Sendable {
 final class SecretBytes: @unchecked Sendable {
     let buffer: UnsafeMutableRawBufferPointer
 
+    /// How many bytes are in use (the allocation is at least one byte).
+    let count: Int
+
     init(count: Int) {
         buffer = .allocate(byteCount: max(count, 1), alignment: 1)
         buffer.initializeMemory(as: UInt8.self, repeating: 0)
         self.count = count
     }
-
-    let count: Int
 
     convenience init(copying bytes: UnsafeRawBufferPointer) {
         self.init(count: bytes.count)

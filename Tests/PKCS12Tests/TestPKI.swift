@@ -1,5 +1,6 @@
 import Foundation
 import PKCS12
+import Synchronization
 
 /// A leaf key type the tests cover.
 enum LeafKind: String, CaseIterable, Sendable {
@@ -49,7 +50,7 @@ final class TestPKI: Sendable {
         do { return try TestPKI(kinds: LeafKind.allCases.filter { $0 != .rsa4096 }) } catch { fatalError("test PKI: \(error)") }
     }()
 
-    /// RSA-4096 is slow to generate: only the one test that needs it pays.
+    /// RSA-4096 uses a fixed key (`rsa4096TestKeyPEM`); its certificate is issued fresh.
     static let withRSA4096: TestPKI = {
         do { return try TestPKI(kinds: [.rsa4096]) } catch { fatalError("test PKI: \(error)") }
     }()
@@ -60,10 +61,22 @@ final class TestPKI: Sendable {
 
     let directory: URL
 
+    /// Static fixtures are never deinitialised, so their directories go at process exit.
+    private static let directoriesToRemove = Mutex<[URL]>([])
+    private static let removeAtExit: Void = {
+        atexit {
+            for directory in TestPKI.directoriesToRemove.withLock({ $0 }) {
+                try? FileManager.default.removeItem(at: directory)
+            }
+        }
+    }()
+
     private init(kinds: [LeafKind]) throws {
         directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("certbridge-pkcs12-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        Self.removeAtExit
+        Self.directoriesToRemove.withLock { [directory] in $0.append(directory) }
         try write("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n", to: "ca.ext")
         try write("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n", to: "leaf.ext")
         try run(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
@@ -80,8 +93,6 @@ final class TestPKI: Sendable {
         let chain = try Data(contentsOf: url("root.pem")) + Data(contentsOf: url("intermediate.pem"))
         try chain.write(to: url("chain.pem"))
     }
-
-    deinit { try? FileManager.default.removeItem(at: directory) }
 
     func url(_ name: String) -> URL { directory.appendingPathComponent(name) }
 
@@ -137,7 +148,11 @@ final class TestPKI: Sendable {
     }
 
     private func issue(name: String, key: [String], subject: String, by issuer: String, extensions: String) throws {
-        try run(["genpkey"] + key + ["-out", "\(name).key"])
+        if name == LeafKind.rsa4096.rawValue {
+            try write(rsa4096TestKeyPEM + "\n", to: "\(name).key")
+        } else {
+            try run(["genpkey"] + key + ["-out", "\(name).key"])
+        }
         try run(["req", "-new", "-key", "\(name).key", "-out", "\(name).csr", "-utf8", "-subj", subject])
         try run(["x509", "-req", "-in", "\(name).csr", "-CA", "\(issuer).pem", "-CAkey", "\(issuer).key",
                  "-set_serial", "0x\(String(UInt32.random(in: 1...UInt32.max), radix: 16))", "-days", "30",
