@@ -46,12 +46,8 @@ extension Store {
     /// Opens a PFX backup with its password. Every problem — wrong password, damage,
     /// an algorithm we cannot read — is found here, before anything is written anywhere.
     public static func openBackup(_ bytes: [UInt8], password: borrowing PIN, file: String) throws(StoreError) -> Backup {
-        let opened: Result<Backup, PKCS12Error> = password.withUnsafeBytes { bytesOfPassword in
-            let secret = PKCS12.Secret(copying: bytesOfPassword)
-            do throws(PKCS12Error) { return .success(try PFX.open(bytes, password: secret)) } catch { return .failure(error) }
-        }
         do throws(PKCS12Error) {
-            return try opened.get()
+            return try withSecret(password) { (secret) throws(PKCS12Error) in try PFX.open(bytes, password: secret) }
         } catch {
             throw StoreError(error, file: file)
         }

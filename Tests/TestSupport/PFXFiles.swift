@@ -8,6 +8,14 @@ public struct PFXFixture: Sendable {
     public let certificatePEM: String
     public let chainPEMs: [String]
 
+    public init(path: String, passwordFile: String, keyPEM: String, certificatePEM: String, chainPEMs: [String]) {
+        self.path = path
+        self.passwordFile = passwordFile
+        self.keyPEM = keyPEM
+        self.certificatePEM = certificatePEM
+        self.chainPEMs = chainPEMs
+    }
+
     /// A key (RSA bits or EC curve), a leaf issued by an intermediate under a root, exported
     /// with `extra` openssl pkcs12 options (e.g. ["-legacy"]).
     public static func make(ec curve: String? = nil, rsaBits: Int = 2048, chain: Bool = true, name: String? = nil,

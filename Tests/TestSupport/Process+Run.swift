@@ -12,7 +12,7 @@ public struct RunResult: Sendable {
 /// tests hand PINs to tools the way a user's script would, never on argv.
 @discardableResult
 public func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                input: Data? = nil, extraFDs: [Int32: Data] = [:], currentDirectory: String? = nil) throws -> RunResult {
+                input: Data? = nil, currentDirectory: String? = nil) throws -> RunResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : try which(executable))
     process.arguments = arguments
