@@ -244,8 +244,12 @@ public final class Signer: @unchecked Sendable {
         sessionSuspect = false
     }
 
+    /// Failures that mean the session or its login went away under us. SoftHSM2 answers
+    /// C_SignInit on a private key after a logout with CKR_OBJECT_HANDLE_INVALID (the object is
+    /// hidden), others with CKR_USER_NOT_LOGGED_IN or CKR_KEY_HANDLE_INVALID.
     private static func lostLogin(_ error: PKCS11Error) -> Bool {
-        [.userNotLoggedIn, .sessionHandleInvalid, .sessionClosed, .operationActive].contains(error.returnValue)
+        [.userNotLoggedIn, .sessionHandleInvalid, .sessionClosed, .operationActive,
+         .objectHandleInvalid, .keyHandleInvalid].contains(error.returnValue)
     }
 
     private static func wrongSecret(_ error: PKCS11Error) -> Bool {

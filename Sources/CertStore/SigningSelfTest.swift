@@ -10,18 +10,20 @@ public struct SigningSelfTest: Sendable, Codable {
         public let name: String
         public let ok: Bool
         public let detail: String
+        /// For a failed step, the documented exit code of its error (4 for a wrong password).
+        public let exitCode: Int32?
     }
 
     public var key: String
     public var keyType: String
     public var securityLevel: SecurityLevel
     public var mechanism: String
-    public var steps: [Step] = []
+    public private(set) var steps: [Step] = []
     /// For a High key: the module signed without the context login (CertBridge logs in anyway).
     public var moduleLax: Bool?
-    /// Every step that matters passed: the key signs, the signature verifies, and an
-    /// unapproved use is refused or at least never relied on.
-    public var ok: Bool { steps.allSatisfy(\.ok) }
+    /// Every step passed: the key signs, the signature verifies, and for a High key an
+    /// unapproved use was refused (or the module is lax, which CertBridge never relies on).
+    public private(set) var ok = true
 
     /// Signs a fresh random challenge, verifies it with the public key, and for a High key
     /// proves that a signature without the context login is refused, then that the key still
@@ -31,9 +33,10 @@ public struct SigningSelfTest: Sendable, Codable {
         let algorithm = algorithm ?? signer.key.kind.defaultAlgorithm
         var report = SigningSelfTest(key: signer.key.uri.description, keyType: signer.key.kind.description,
                                      securityLevel: signer.key.securityLevel, mechanism: algorithm.name)
-        func step(_ name: String, _ ok: Bool, _ detail: String) {
-            let step = Step(name: name, ok: ok, detail: detail)
+        func step(_ name: String, _ ok: Bool, _ detail: String, _ error: StoreError? = nil) {
+            let step = Step(name: name, ok: ok, detail: detail, exitCode: ok ? nil : (error?.code ?? .failed).rawValue)
             report.steps.append(step)
+            report.ok = report.ok && ok
             progress(step)
         }
         let high = signer.key.securityLevel == .high
@@ -46,7 +49,7 @@ public struct SigningSelfTest: Sendable, Codable {
             signature = try signer.sign(challenge, algorithm: algorithm)
             step("sign", true, "signed a random 32-byte challenge with \(algorithm.name)" + (high ? " after the key's own login (High)" : ""))
         } catch {
-            step("sign", false, error.reason)
+            step("sign", false, error.reason, error)
             return report
         }
         do {
@@ -54,7 +57,7 @@ public struct SigningSelfTest: Sendable, Codable {
             let valid = try SignatureVerification.isValid(signature, of: challenge, algorithm: algorithm, publicKey: publicKey)
             step("verify", valid, valid ? "the signature verifies with the \(source)" : "the signature does NOT verify with the \(source): the key and its certificate do not match")
         } catch {
-            step("verify", false, error.reason)
+            step("verify", false, error.reason, error)
         }
         guard high else { return report }
 
@@ -68,7 +71,7 @@ public struct SigningSelfTest: Sendable, Codable {
                 step("refuse-unapproved", true, "the module is lax: it signed without the key's login; CertBridge enforces that login itself on every use")
             }
         } catch {
-            step("refuse-unapproved", false, error.reason)
+            step("refuse-unapproved", false, error.reason, error)
         }
         do {
             let again = try signer.sign(challenge, algorithm: algorithm)
@@ -76,7 +79,7 @@ public struct SigningSelfTest: Sendable, Codable {
             let valid = try SignatureVerification.isValid(again, of: challenge, algorithm: algorithm, publicKey: publicKey)
             step("sign-again", valid, valid ? "the key signs again with its login after the refusal" : "a second signature did not verify")
         } catch {
-            step("sign-again", false, error.reason)
+            step("sign-again", false, error.reason, error)
         }
         return report
     }

@@ -37,8 +37,10 @@ extension CertBridge {
             }
             if json { try printJSON(report) }
             guard report.ok else {
-                // A wrong password is exit 4 even when reported as a step.
-                throw StoreError(.failed, "test-sign failed: " + report.steps.filter { !$0.ok }.map(\.detail).joined(separator: "; "))
+                // The first failure decides the exit code: a wrong password is 4, a locked PIN 6.
+                let failed = report.steps.filter { !$0.ok }
+                let code = failed.first?.exitCode.flatMap(StoreError.Code.init(rawValue:)) ?? .failed
+                throw StoreError(code, "test-sign failed: " + failed.map(\.detail).joined(separator: "; "))
             }
             if !json { print("test-sign passed.") }
         }

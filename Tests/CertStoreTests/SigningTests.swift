@@ -181,13 +181,10 @@ struct SigningTests {
 
         let now = Date()
         let certificate = try Certificate(version: .v3, serialNumber: .init(), publicKey: key.publicKey,
-                                          notValidBefore: now, notValidAfter: now + 3600, issuer: name, subject: name,
+                                          notValidBefore: now - 300, notValidAfter: now + 3600, issuer: name, subject: name,
                                           signatureAlgorithm: key.defaultSignatureAlgorithm, extensions: Certificate.Extensions(),
                                           issuerPrivateKey: privateKey)
-        var serializer = DER.Serializer()
-        try serializer.serialize(certificate)
-        let certPath = rig.dir.file("self.der")
-        try Data(serializer.serializedBytes).write(to: URL(fileURLWithPath: certPath))
+        let certPath = try rig.dir.write("self.pem", try certificate.serializeAsPEM().pemString)
         let verified = try run("openssl", ["verify", "-CAfile", certPath, "-check_ss_sig", certPath])
         #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
         #expect(asked == 2, "one password per signature: the CSR and the certificate")
