@@ -55,6 +55,12 @@ let package = Package(
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
         ]),
 
+        // Signing throughput against a direct C PKCS#11 loop (not a test; run in release).
+        .executableTarget(name: "certbridge-bench-sign", dependencies: [
+            "CertStore", "CPKCS11",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ], path: "Benchmarks/SignBench"),
+
         // Test rig: real tokens in private temp directories.
         .target(name: "TestSupport", dependencies: [
             "PKCS11",
@@ -63,7 +69,11 @@ let package = Package(
         ], path: "Tests/TestSupport"),
         .testTarget(name: "PKCS11Tests", dependencies: ["PKCS11", "TestSupport"]),
         .testTarget(name: "PKCS12Tests", dependencies: ["PKCS12", "TestSupport"]),
-        .testTarget(name: "CertStoreTests", dependencies: ["CertStore", "TestSupport"]),
+        .testTarget(name: "CertStoreTests", dependencies: [
+            "CertStore", "TestSupport",
+            .product(name: "X509", package: "swift-certificates"),
+            .product(name: "SwiftASN1", package: "swift-asn1"),
+        ]),
         .testTarget(name: "SoftTokenTests", dependencies: ["SoftToken", "PKCS11", "TestSupport"]),
         .testTarget(name: "PCSCTests", dependencies: ["PCSC", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "PKCS11"]),

@@ -1,0 +1,157 @@
+import Crypto
+import _CryptoExtras
+import PKCS11
+import SwiftASN1
+import X509
+
+/// Checks signatures in software, with the semantics of `openssl dgst -verify` /
+/// `openssl pkeyutl -verify` (PSS: MGF1 over the same digest, salt as long as the digest).
+public enum SignatureVerification {
+    /// True when `signature` is a valid `algorithm` signature of `message` under `publicKey`.
+    /// An ECDSA signature is read as DER or raw r‖s according to `format`.
+    public static func isValid(_ signature: [UInt8], of message: [UInt8], algorithm: SignatureAlgorithm,
+                               format: SignatureFormat = .der, publicKey: Certificate.PublicKey) throws(StoreError) -> Bool {
+        switch algorithm {
+        case .rsaPKCS1(let digest), .rsaPSS(let digest):
+            guard let rsa = _RSA.Signing.PublicKey(publicKey) else { throw mismatch(algorithm) }
+            let padding: _RSA.Signing.Padding
+            if case .rsaPSS = algorithm { padding = .PSS } else { padding = .insecurePKCS1v1_5 }
+            let sig = _RSA.Signing.RSASignature(rawRepresentation: signature)
+            switch digest {
+            case .sha256: return rsa.isValidSignature(sig, for: SHA256.hash(data: message), padding: padding)
+            case .sha384: return rsa.isValidSignature(sig, for: SHA384.hash(data: message), padding: padding)
+            case .sha512: return rsa.isValidSignature(sig, for: SHA512.hash(data: message), padding: padding)
+            }
+        case .ecdsa(let digest):
+            return try ecdsa(signature, of: message, digest: digest, format: format, publicKey: publicKey)
+        case .eddsa:
+            guard let ed = Curve25519.Signing.PublicKey(publicKey) else { throw mismatch(algorithm) }
+            return ed.isValidSignature(signature, for: message)
+        }
+    }
+
+    private static func ecdsa(_ signature: [UInt8], of message: [UInt8], digest: DigestAlgorithm,
+                              format: SignatureFormat, publicKey: Certificate.PublicKey) throws(StoreError) -> Bool {
+        // Each curve has its own types in swift-crypto; the digest may differ from the curve's own.
+        func check<Key, Sig>(_ key: Key, _ parse: ([UInt8]) throws -> Sig, raw: Int,
+                             _ verify: (Key, Sig, [UInt8]) -> Bool) throws(StoreError) -> Bool {
+            do {
+                let der = format == .raw ? try ECDSAEncoding.der(fromRaw: signature) : signature
+                guard format == .der || signature.count == 2 * raw else { return false }
+                return verify(key, try parse(der), message)
+            } catch {
+                return false  // unparseable is simply not a valid signature
+            }
+        }
+        func hashed<H: HashFunction>(_: H.Type, _ message: [UInt8]) -> H.Digest { H.hash(data: message) }
+        if let key = P256.Signing.PublicKey(publicKey) {
+            return try check(key, { try P256.Signing.ECDSASignature(derRepresentation: $0) }, raw: 32) { key, sig, message in
+                switch digest {
+                case .sha256: key.isValidSignature(sig, for: hashed(SHA256.self, message))
+                case .sha384: key.isValidSignature(sig, for: hashed(SHA384.self, message))
+                case .sha512: key.isValidSignature(sig, for: hashed(SHA512.self, message))
+                }
+            }
+        }
+        if let key = P384.Signing.PublicKey(publicKey) {
+            return try check(key, { try P384.Signing.ECDSASignature(derRepresentation: $0) }, raw: 48) { key, sig, message in
+                switch digest {
+                case .sha256: key.isValidSignature(sig, for: hashed(SHA256.self, message))
+                case .sha384: key.isValidSignature(sig, for: hashed(SHA384.self, message))
+                case .sha512: key.isValidSignature(sig, for: hashed(SHA512.self, message))
+                }
+            }
+        }
+        if let key = P521.Signing.PublicKey(publicKey) {
+            return try check(key, { try P521.Signing.ECDSASignature(derRepresentation: $0) }, raw: 66) { key, sig, message in
+                switch digest {
+                case .sha256: key.isValidSignature(sig, for: hashed(SHA256.self, message))
+                case .sha384: key.isValidSignature(sig, for: hashed(SHA384.self, message))
+                case .sha512: key.isValidSignature(sig, for: hashed(SHA512.self, message))
+                }
+            }
+        }
+        throw mismatch(.ecdsa(digest))
+    }
+
+    private static func mismatch(_ algorithm: SignatureAlgorithm) -> StoreError {
+        StoreError(.usage, "the public key does not fit \(algorithm.name)")
+    }
+}
+
+extension Store {
+    /// The public half of a key: from the certificate with the same CKA_ID when there is one
+    /// (what relying parties check against), else from the public key object.
+    public func publicKey(matching uri: PKCS11URI, pin: PINProvider?) throws(StoreError) -> (key: Certificate.PublicKey, source: String) {
+        let token = try token(matching: uri)
+        // Certificates and public keys are usually public objects: look without a login first.
+        if let found = try publicKey(in: session(on: token, pin: nil), uri: uri, token: token) { return found }
+        if let pin, token.info.flags.contains(.loginRequired),
+           let found = try publicKey(in: session(on: token, pin: pin), uri: uri, token: token) {
+            return found
+        }
+        throw StoreError(.notFound, "no certificate or public key for \(uri.description) on \"\(token.info.label)\"")
+    }
+
+    private func publicKey(in session: Session, uri: PKCS11URI, token: Token) throws(StoreError) -> (key: Certificate.PublicKey, source: String)? {
+        var names: [Attribute] = []
+        if let label = uri.object { names.append(Attribute(.label, string: label)) }
+        if let id = uri.id { names.append(Attribute(.id, bytes: id)) }
+        var certificate: [UInt8]?
+        var publicObject: Object?
+        do throws(PKCS11Error) {
+            // The id ties a key to its certificate; a label alone is only a hint.
+            var keyID = uri.id
+            if keyID == nil, uri.type != .certificate, uri.type != .publicKey,
+               let key = try session.findObjects([Attribute(.privateKey)] + names).first {
+                keyID = try key.attributes([.id]).id
+            }
+            let byID = keyID.map { [Attribute(.id, bytes: $0)] } ?? names
+            if let cert = try session.findObjects([Attribute(.certificate)] + byID).first {
+                certificate = try cert.attributes([.value])[.value]
+            }
+            if certificate == nil { publicObject = try session.findObjects([Attribute(.publicKey)] + byID).first }
+        } catch {
+            throw StoreError(error, doing: "reading the public key", token: token)
+        }
+        if let certificate {
+            do {
+                return (try Certificate(derEncoded: certificate).publicKey, "certificate")
+            } catch {
+                throw StoreError(.failed, "the certificate for \(uri.description) does not parse: \(error)")
+            }
+        }
+        if let publicObject { return (try Self.publicKey(of: publicObject), "public key object") }
+        return nil
+    }
+
+    /// A public key object's value as swift-certificates' public key.
+    static func publicKey(of object: Object) throws(StoreError) -> Certificate.PublicKey {
+        let values: AttributeValues
+        do throws(PKCS11Error) {
+            values = try object.attributes([.keyType, .modulus, .publicExponent, .ecParams, .ecPoint])
+        } catch {
+            throw StoreError(error, doing: "reading a public key")
+        }
+        do {
+            switch values.keyType {
+            case .rsa?:
+                guard let n = values[.modulus], let e = values[.publicExponent] else { break }
+                return Certificate.PublicKey(try _RSA.Signing.PublicKey(n: n, e: e))
+            case .ec?, .ecEdwards?:
+                guard let point = values[.ecPoint].map(unwrapOctetString) else { break }
+                if values.keyType == .ecEdwards { return Certificate.PublicKey(try Curve25519.Signing.PublicKey(rawRepresentation: point)) }
+                switch namedCurves[values[.ecParams] ?? []]?.name {
+                case "P-256"?: return Certificate.PublicKey(try P256.Signing.PublicKey(x963Representation: point))
+                case "P-384"?: return Certificate.PublicKey(try P384.Signing.PublicKey(x963Representation: point))
+                case "P-521"?: return Certificate.PublicKey(try P521.Signing.PublicKey(x963Representation: point))
+                default: break
+                }
+            default: break
+            }
+        } catch {
+            throw StoreError(.failed, "the token's public key object does not parse: \(error)")
+        }
+        throw StoreError(.failed, "the token's public key object is of a kind CertBridge cannot read")
+    }
+}
