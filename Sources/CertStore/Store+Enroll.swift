@@ -224,3 +224,18 @@ func bytes(fromHex hex: String) -> [UInt8] {
     while let high = chars.next(), let low = chars.next(), let byte = UInt8(String([high, low]), radix: 16) { out.append(byte) }
     return out
 }
+
+extension Store {
+    /// Removes an enrollment key pair and its pending record (when its request could not be made).
+    public func removeEnrollment(_ key: KeyHandle) throws(StoreError) {
+        do throws(PKCS11Error) {
+            let session = key.session
+            for objectClass in [ObjectClass.privateKey, .publicKey] {
+                for object in try session.findObjects([Attribute(objectClass), Attribute(.id, bytes: key.id)]) { try object.destroy() }
+            }
+            for (record, object) in try enrollmentRecords(in: session) where record.id == hex(key.id) { try object.destroy() }
+        } catch {
+            throw StoreError(error, doing: "removing the unfinished key pair \"\(key.label)\"", token: key.token)
+        }
+    }
+}

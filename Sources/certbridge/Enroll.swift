@@ -1,19 +1,94 @@
 import ArgumentParser
 import CertStore
+import Foundation
 
 extension CertBridge {
     struct Enroll: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Enrollment key pairs: key pair and CSR now, certificate later.",
             discussion: """
-            A certificate request starts with a key pair made on the token. It waits, pending, \\
-            until the CA issues the certificate; then `certbridge install-cert` attaches it.
+            A certificate request starts with a key pair made on the token (`enroll new`). It \\
+            waits, pending, until the CA issues the certificate; `certbridge install-cert` then \\
+            attaches it. In between, `enroll verify` proves the key works and that you know its \\
+            password, and `enroll backup` saves it — if it was made exportable.
             """,
-            subcommands: [List.self])
+            subcommands: [New.self, List.self, Verify.self, Backup.self])
     }
 }
 
 extension CertBridge.Enroll {
+    struct New: StoreCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Generate a key pair on a token and write a PKCS#10 request signed by it.",
+            discussion: """
+            The key is generated on the token (CKA_LOCAL: it never existed anywhere else), \\
+            non-exportable unless --exportable — and a non-exportable enrollment key can never \\
+            be backed up, so decide now. The pair is recorded as pending on the token, so \\
+            `enroll list` finds it from any machine until its certificate is installed.
+
+            Example:
+              certbridge enroll new --subject 'CN=build.example.com,O=Example,C=DE' \\
+                --san DNS:build.example.com --key ec:p256 -o build.csr --pin-source env:PIN
+            """)
+
+        @Option(help: ArgumentHelp("The subject, most specific first: CN=...,O=...,C=...", valueName: "DN"))
+        var subject: String
+
+        @Option(help: ArgumentHelp("A subjectAltName (repeatable): DNS:name, email:addr, IP:addr, URI:uri.", valueName: "NAME"))
+        var san: [String] = []
+
+        @Option(help: ArgumentHelp("rsa:2048, rsa:3072, rsa:4096, ec:p256, ec:p384 or ec:p521.", valueName: "TYPE"))
+        var key: KeySpec = .p256
+
+        @Option(help: ArgumentHelp("The token (a PKCS#11 URI). Default: the only token present.", valueName: "URI"))
+        var token: String?
+
+        @Flag(help: "Make the key exportable, so it can be backed up.")
+        var exportable = false
+
+        @Option(help: ArgumentHelp("standard or high (a password for every use).", valueName: "LEVEL"))
+        var securityLevel: SecurityLevel = .standard
+
+        @Option(help: ArgumentHelp("Label for the key pair. Default: the subject's CN.", valueName: "L"))
+        var label: String?
+
+        @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Where to write the CSR (PEM).", valueName: "FILE"))
+        var output: String
+
+        @OptionGroup var keyPassword: KeyPasswordOptions
+        @OptionGroup var global: GlobalOptions
+
+        func execute() throws(StoreError) {
+            if FileManager.default.fileExists(atPath: output) { throw StoreError(.usage, "\(output) exists; choose another name") }
+            let store = try global.store()
+            let target = try store.targetToken(try token.map { (text) throws(StoreError) in try parseURI(text) })
+            let label = label ?? subject.split(separator: ",").first { $0.uppercased().hasPrefix("CN=") }.map { String($0.dropFirst(3)) } ?? "enrollment key"
+            let pin = try global.pinProvider(uri: token)
+            let handle = try store.generateEnrollmentKeyPair(on: target, spec: key, label: label, subject: subject, subjectAlternativeNames: san,
+                                                             exportable: exportable, securityLevel: securityLevel, pin: pin)
+            var keyURI = target.uri
+            keyURI.id = handle.id
+            keyURI.type = .privateKey
+            do throws(StoreError) {
+                let (provider, attempts) = try keyPassword.provider(global: global, uri: token ?? "")
+                let signer = try Signer(store: store, key: keyURI, pin: pin, keyPassword: provider, attempts: attempts)
+                let csr = try CertificateRequest.make(subject: subject, subjectAlternativeNames: san, signer: signer)
+                try writeFile(Array(csr.utf8), to: output)
+            } catch {
+                // Nothing half-done: a key pair without its request is removed again.
+                try? store.removeEnrollment(handle)
+                throw error
+            }
+            if global.json {
+                return try printJSON(["token": target.info.label, "label": label, "id": handle.id.map { String(format: "%02x", $0) }.joined(),
+                                      "uri": keyURI.description, "csr": output])
+            }
+            print("Generated \(key.rawValue) key pair \"\(label)\" on \"\(target.info.label)\" (\(exportable ? "exportable" : "non-exportable"), \(securityLevel.rawValue)).")
+            print("Wrote the request to \(output). When the certificate is issued: certbridge install-cert ISSUED.pem")
+            if !exportable { print("Note: this key is non-exportable; no backup of it can ever be made.") }
+        }
+    }
+
     struct List: StoreCommand {
         static let configuration = CommandConfiguration(abstract: "List the pending enrollment key pairs on all tokens.")
 
@@ -34,4 +109,60 @@ extension CertBridge.Enroll {
             }))
         }
     }
+
+    struct Verify: StoreCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Prove an enrollment key works and that you know its password (a PIN-gated sign/verify round trip).")
+
+        @Argument(help: ArgumentHelp("The key pair (a PKCS#11 URI, as `enroll list` shows it).", valueName: "URI"))
+        var uri: String
+
+        @OptionGroup var keyPassword: KeyPasswordOptions
+        @OptionGroup var global: GlobalOptions
+
+        func execute() throws(StoreError) {
+            let signer = try signer(for: uri, store: global.store(), keyPassword: keyPassword)
+            let json = global.json
+            let report = SigningSelfTest.run(signer) { step in
+                if !json { print("  \(step.ok ? "ok  " : "FAIL") \(step.name): \(step.detail)") }
+            }
+            if json { try printJSON(report) }
+            guard report.ok else {
+                let failed = report.steps.filter { !$0.ok }
+                let code = failed.first?.exitCode.flatMap(StoreError.Code.init(rawValue:)) ?? .failed
+                throw StoreError(code, "enroll verify failed: " + failed.map(\.detail).joined(separator: "; "))
+            }
+            if !json { print("The key \"\(signer.key.label)\" works, and the password is right.") }
+        }
+    }
+
+    struct Backup: StoreCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Back up an exportable enrollment key pair as a PFX (with a self-signed placeholder certificate).")
+
+        @Argument(help: ArgumentHelp("The key pair (a PKCS#11 URI).", valueName: "URI"))
+        var uri: String
+
+        @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Where to write the backup.", valueName: "FILE"))
+        var output: String
+
+        @OptionGroup var global: GlobalOptions
+
+        func execute() throws(StoreError) {
+            let store = try global.store()
+            let source = try global.passwordSecretSource()
+            do throws(StoreError) {
+                let result = try store.exportBackup(try parseURI(uri), to: output, options: ExportOptions(), pin: try global.pinProvider(uri: uri)) { () throws(StoreError) in
+                    try source.readNew(prompt: "Password for \(output): ")
+                }
+                if global.json { return try printJSON(result) }
+                for warning in result.warnings { printNote("note: \(warning)") }
+                print("Wrote \"\(result.label)\" to \(output).")
+            } catch where error.code == .notExportable {
+                throw StoreError(.notExportable, error.reason + ". A non-exportable enrollment key can never be backed up; if a backup is required, make the request again with --exportable")
+            }
+        }
+    }
 }
+
+extension KeySpec: ExpressibleByArgument {}
