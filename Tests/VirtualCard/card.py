@@ -245,6 +245,8 @@ class VirtualCard:
 
 
 def main() -> None:
+    # The card is stopped and pulled by signals: make sure its parent did not leave them blocked.
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
     parser = argparse.ArgumentParser(description="Virtual PIV card for vpcd (reversed mode).")
     parser.add_argument("--state", required=True, help="JSON file with the card's state")
     parser.add_argument("--vpcd", default="127.0.0.1:35963",

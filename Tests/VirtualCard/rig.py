@@ -237,6 +237,7 @@ def serve(paths: Paths, apdu_log: bool, detach: bool) -> int:
     signal.set_wakeup_fd(wake_w.fileno(), warn_on_full_buffer=False)
     for sig in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
         signal.signal(sig, lambda s, _f: stop_requested.append(s))
+    os.makedirs(paths.dir, exist_ok=True)
     with open(paths.pid, "w", encoding="utf-8") as f:
         f.write(str(os.getpid()))
     try:
@@ -287,6 +288,9 @@ def wait_for_presence(present: bool, timeout: float = 10.0) -> None:
 
 
 def main() -> int:
+    # Parents such as Swift's Foundation.Process start children with almost every signal
+    # blocked; unblock them, or SIGTERM would never stop pcscd and the card (they inherit this).
+    signal.pthread_sigmask(signal.SIG_SETMASK, set())
     if len(sys.argv) == 4 and sys.argv[1] == "_pcscd":
         exec_pcscd(sys.argv[2], sys.argv[3])
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
