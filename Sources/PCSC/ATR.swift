@@ -1,7 +1,9 @@
 /// A card's Answer To Reset: the bytes a card sends when powered, which name its kind.
 public struct ATR: Sendable, Hashable, CustomStringConvertible {
+    /// The ATR as the reader received it.
     public let bytes: [UInt8]
 
+    /// An ATR from its bytes.
     public init(_ bytes: [UInt8]) {
         self.bytes = bytes
     }
@@ -33,5 +35,6 @@ public struct ATR: Sendable, Hashable, CustomStringConvertible {
     /// The card's kind when the ATR is one CertBridge knows (`KnownCards`), else nil.
     public var cardName: String? { KnownCards.name(for: self) }
 
+    /// The hex form.
     public var description: String { hex }
 }

@@ -2,7 +2,9 @@ internal import CPCSC
 
 /// Transmission protocols a connection may use or uses (SCARD_PROTOCOL_*).
 public struct CardProtocols: OptionSet, Sendable, Hashable {
+    /// The SCARD_PROTOCOL_* bits.
     public let rawValue: UInt32
+    /// Protocols from SCARD_PROTOCOL_* bits.
     public init(rawValue: UInt32) { self.rawValue = rawValue }
 
     /// T=0, character-oriented.

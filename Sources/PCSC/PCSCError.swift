@@ -8,8 +8,9 @@ public struct PCSCError: Error, Sendable, Hashable, CustomStringConvertible {
     public let code: UInt32
     /// The SCard* function that failed, empty for the constants below.
     public let function: String
-    /// Where the failing call was made.
+    /// The file of the failing call (`#fileID`).
     public let fileID: String
+    /// The line of the failing call.
     public let line: Int
 
     /// Wraps a status code returned by `function`.
@@ -38,7 +39,9 @@ public struct PCSCError: Error, Sendable, Hashable, CustomStringConvertible {
         return "\(prefix)\(name) (\(hex)): \(reason)"
     }
 
+    /// Equal by code: the function and place do not matter when matching errors.
     public static func == (lhs: PCSCError, rhs: PCSCError) -> Bool { lhs.code == rhs.code }
+    /// Hashes the code only, to agree with `==`.
     public func hash(into hasher: inout Hasher) { hasher.combine(code) }
 }
 

@@ -10,6 +10,7 @@ internal import CPCSC
 ///
 /// Iteration throws a `PCSCError` when pcscd is not running or stops.
 public struct ReaderEvents: AsyncSequence, Sendable {
+    /// Each change is one event.
     public typealias Element = ReaderEvent
 
     /// With `includingCurrentState`, the sequence starts by reporting the readers and cards already
@@ -17,10 +18,12 @@ public struct ReaderEvents: AsyncSequence, Sendable {
     /// listing and cannot miss a change between listing and watching.
     public let includingCurrentState: Bool
 
+    /// A sequence that reports changes (and, if asked, the current state first).
     public init(includingCurrentState: Bool = false) {
         self.includingCurrentState = includingCurrentState
     }
 
+    /// Starts watching: opens a context (`SCardEstablishContext`) and the watching thread.
     public func makeAsyncIterator() -> AsyncThrowingStream<ReaderEvent, any Error>.Iterator {
         let (stream, continuation) = AsyncThrowingStream.makeStream(of: ReaderEvent.self,
                                                                     throwing: (any Error).self)

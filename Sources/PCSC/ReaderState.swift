@@ -7,6 +7,7 @@ public struct ReaderState: Sendable, Hashable {
     /// The card's ATR; empty when there is no card (or it is not powered yet).
     public let atr: ATR
 
+    /// A state as `SCardGetStatusChange` reports it.
     public init(reader: String, flags: UInt32, atr: ATR) {
         self.reader = reader
         self.flags = flags

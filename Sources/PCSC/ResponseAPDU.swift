@@ -12,6 +12,6 @@ public struct ResponseAPDU: Sendable, Hashable {
         statusWord = UInt16(raw[raw.count - 2]) << 8 | UInt16(raw[raw.count - 1])
     }
 
-    /// SW 9000.
+    /// True for SW 9000.
     public var isSuccess: Bool { statusWord == 0x9000 }
 }

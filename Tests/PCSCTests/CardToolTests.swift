@@ -10,6 +10,7 @@ struct CardToolTests {
     /// A key and a self-signed certificate made by openssl in a fresh directory.
     struct Credentials {
         let directory: URL
+        func remove() { try? FileManager.default.removeItem(at: directory) }
         var key: String { directory.appendingPathComponent("key.pem").path }
         var certificate: String { directory.appendingPathComponent("cert.pem").path }
         var publicKey: String { directory.appendingPathComponent("pub.pem").path }
@@ -78,6 +79,7 @@ struct CardToolTests {
     @Test("an RSA key imported with PIN policy always signs through OpenSC and ykcs11; openssl verifies")
     func rsaAlwaysAuthenticate() async throws {
         let credentials = try await Self.makeCredentials(["-newkey", "rsa:2048"])
+        defer { credentials.remove() }
         try await CardRig.withRig { rig in
             try await Self.importToCard(rig, credentials, slot: "9c", pinPolicy: "always")
             // 9C (digital signature) is PKCS#15 id 02 in both modules.
@@ -95,6 +97,7 @@ struct CardToolTests {
     func ecdsa() async throws {
         let credentials = try await Self.makeCredentials(
             ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"])
+        defer { credentials.remove() }
         try await CardRig.withRig { rig in
             try await Self.importToCard(rig, credentials, slot: "9a", pinPolicy: "once")
             for module in [CardRig.opensc, CardRig.ykcs11] {
@@ -108,6 +111,7 @@ struct CardToolTests {
     @Test("keys and certificates survive pulling and re-inserting the card")
     func statePersists() async throws {
         let credentials = try await Self.makeCredentials(["-newkey", "rsa:2048"])
+        defer { credentials.remove() }
         try await CardRig.withRig { rig in
             try await Self.importToCard(rig, credentials, slot: "9a", pinPolicy: "once")
             try await rig.pull()

@@ -127,12 +127,17 @@ public final class CardRig: @unchecked Sendable {
         return CardRig(process: process, input: input, environment: environment)
     }
 
-    /// Stops pcscd and the card and waits until they are gone. Safe to call twice.
+    /// Stops pcscd and the card and waits until they are gone, then removes the rig directory
+    /// (kept, with pcscd.log, card.log and apdu.log, when CERTBRIDGE_KEEP_CARD_RIG is set).
+    /// Safe to call twice.
     public func stop() async {
         guard !stopped else { return }
         stopped = true
         try? input.fileHandleForWriting.close()
         await CardRig.blocking { self.process.waitUntilExit() }
+        if ProcessInfo.processInfo.environment["CERTBRIDGE_KEEP_CARD_RIG"] == nil {
+            try? FileManager.default.removeItem(at: CardRig.directory)
+        }
         await CardRigGate.shared.release()
     }
 

@@ -222,7 +222,7 @@ class PIVApplet:
         return b""
 
     @staticmethod
-    def _valid_new_value(ref: int, value: bytes) -> bytes:
+    def _valid_new_value(value: bytes) -> bytes:
         value = _unpad_pin(value)
         if not 6 <= len(value) <= 8:
             raise CardError(apdu.SW_INCORRECT_DATA)
@@ -232,7 +232,7 @@ class PIVApplet:
         if len(cmd.data) != 16:
             raise CardError(apdu.SW_WRONG_LENGTH)
         secret, _, _ = self._counter_names(cmd.p2)
-        new = self._valid_new_value(cmd.p2, cmd.data[8:])
+        new = self._valid_new_value(cmd.data[8:])
         self._check_reference(cmd.p2, cmd.data[:8])
         self.state[secret] = new.decode("latin-1")
         self.state.save()
@@ -245,7 +245,7 @@ class PIVApplet:
             raise CardError(apdu.SW_REF_NOT_FOUND)
         if len(cmd.data) != 16:
             raise CardError(apdu.SW_WRONG_LENGTH)
-        new = self._valid_new_value(KEY_PIN, cmd.data[8:])
+        new = self._valid_new_value(cmd.data[8:])
         self._check_reference(KEY_PUK, cmd.data[:8])
         self.state["pin"] = new.decode("latin-1")
         self.state["pin_tries"] = self.state["pin_tries_max"]
