@@ -66,6 +66,8 @@ extension PCSCError {
     public static let cancelled = PCSCError(code: 0x8010_0002)
     /// SCARD_E_NO_SERVICE's sibling for a restarted pcscd: SCARD_E_SERVICE_STOPPED.
     public static let serviceStopped = PCSCError(code: 0x8010_001E)
+    /// SCARD_F_COMM_ERROR: the connection to pcscd broke, typically because pcscd stopped.
+    public static let commError = PCSCError(code: 0x8010_0013)
     /// SCARD_W_UNRESPONSIVE_CARD: the card does not answer to reset.
     public static let unresponsiveCard = PCSCError(code: 0x8010_0066)
 }

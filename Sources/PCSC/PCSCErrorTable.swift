@@ -20,7 +20,7 @@ extension PCSCError {
         0x8010_0010: ("SCARD_E_NOT_READY", "The reader or card is not ready."),
         0x8010_0011: ("SCARD_E_INVALID_VALUE", "A value given to PC/SC was invalid."),
         0x8010_0012: ("SCARD_E_SYSTEM_CANCELLED", "The system cancelled the operation."),
-        0x8010_0013: ("SCARD_F_COMM_ERROR", "Communication with the smart-card service failed."),
+        0x8010_0013: ("SCARD_F_COMM_ERROR", "Lost the connection to pcscd (did it stop?); start it and retry."),
         0x8010_0014: ("SCARD_F_UNKNOWN_ERROR", "The smart-card service failed for an unknown reason."),
         0x8010_0015: ("SCARD_E_INVALID_ATR", "The card's ATR is invalid."),
         0x8010_0016: ("SCARD_E_NOT_TRANSACTED", "The card was not in a transaction."),

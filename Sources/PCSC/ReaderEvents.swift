@@ -8,7 +8,8 @@ internal import CPCSC
 /// readers come and go). Ending the iteration — `break`, or cancelling the task that iterates —
 /// calls `SCardCancel`, which ends the wait at once and releases the context.
 ///
-/// Iteration throws a `PCSCError` when pcscd is not running or stops.
+/// Iteration throws a `PCSCError` when pcscd is not running (`.noService`) or stops while watched
+/// (pcsc-lite then reports `.commError`).
 public struct ReaderEvents: AsyncSequence, Sendable {
     /// Each change is one event.
     public typealias Element = ReaderEvent

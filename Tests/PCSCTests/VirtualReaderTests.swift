@@ -33,6 +33,41 @@ struct VirtualReaderTests {
         }
     }
 
+    @Test("a transaction brackets several APDUs")
+    func transaction() async throws {
+        try await CardRig.withRig { _ in
+            let card = try Context().connect(to: CardRig.readerName)
+            let words = try card.withTransaction {
+                [try card.transmit(PIV.select).statusWord,
+                 try card.transmit(PIV.verify("123456")).statusWord]
+            }
+            #expect(words == [0x9000, 0x9000])
+        }
+    }
+
+    @Test("the event sequence ends with an error when pcscd stops")
+    func pcscdStops() async throws {
+        let rig = try await CardRig.start()
+        let log = EventLog()
+        let watcher = Task {
+            do {
+                for try await event in ReaderEvents(includingCurrentState: true) {
+                    await log.append(event)
+                }
+                await log.finish(nil)
+            } catch {
+                await log.finish(error)
+            }
+        }
+        #expect(await eventually { await !log.events.isEmpty })
+        await rig.stop()
+        #expect(await eventually { await log.finished })
+        let failure = await log.failure as? PCSCError
+        #expect([PCSCError.commError, .noService, .serviceStopped].contains(failure),
+                "\(String(describing: failure))")
+        watcher.cancel()
+    }
+
     @Test("an exclusive connection keeps a shared one out")
     func exclusive() async throws {
         try await CardRig.withRig { _ in
