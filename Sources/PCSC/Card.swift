@@ -1,9 +1,13 @@
+import Foundation
 internal import CPCSC
 
 /// A connection to the card in one reader (an SCARDHANDLE from `SCardConnect`).
 ///
 /// Keeps its `Context` alive. `SCardDisconnect` (leaving the card as it is) runs in `deinit`
 /// unless `disconnect(_:)` ran first.
+///
+/// Sendable: pcsc-lite serialises calls on one handle; the only Swift state, whether the
+/// connection is still open, is behind a lock.
 public final class Card: @unchecked Sendable {
     /// The context the connection was made on; held so it outlives the connection.
     public let context: Context
@@ -12,6 +16,7 @@ public final class Card: @unchecked Sendable {
     /// The protocol pcscd negotiated (T=0 or T=1).
     public let activeProtocol: CardProtocols
     private let handle: SCARDHANDLE
+    private let lock = NSLock()
     private var isConnected = true
 
     init(context: Context, handle: SCARDHANDLE, reader: String, activeProtocol: CardProtocols) {
@@ -22,7 +27,7 @@ public final class Card: @unchecked Sendable {
     }
 
     deinit {
-        if isConnected {
+        if lock.withLock({ isConnected }) {
             SCardDisconnect(handle, DWORD(SCARD_LEAVE_CARD))
         }
     }
@@ -73,8 +78,11 @@ public final class Card: @unchecked Sendable {
 
     /// Ends the connection (`SCardDisconnect`) and tells the reader what to do with the card.
     public func disconnect(_ disposition: Disposition = .leave) throws(PCSCError) {
-        guard isConnected else { return }
-        isConnected = false
+        let wasConnected = lock.withLock {
+            defer { isConnected = false }
+            return isConnected
+        }
+        guard wasConnected else { return }
         try scardCall("SCardDisconnect") { SCardDisconnect(handle, disposition.rawValue) }
     }
 }

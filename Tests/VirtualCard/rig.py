@@ -8,6 +8,7 @@ in it. Nothing of it is visible to the machine's own pcscd or network:
   PCSCLITE_CSOCK_NAME=DIR/run/pcscd/pcscd.comm.
 - vpcd listens on every address of its network namespace, so pcscd also gets a network
   namespace of its own, with only loopback up, and the card is started inside it (nsenter).
+- /dev/bus/usb is hidden from it, so it never claims a real reader from the machine's pcscd.
 
 Usage:
     rig.py run [--dir DIR] [--state FILE] -- COMMAND...   start, run COMMAND with the rig's
@@ -134,6 +135,13 @@ def exec_pcscd(run_dir: str, conf_dir: str) -> None:
     _loopback_up()
     os.makedirs("/run/pcscd", exist_ok=True)
     subprocess.run(["mount", "--bind", run_dir, "/run/pcscd"], check=True)
+    if os.path.isdir("/dev/bus/usb"):
+        # Hide real USB readers from this pcscd: it would claim their CCID interface and take a
+        # developer's YubiKey away from the machine's own pcscd while tests run.
+        hidden = subprocess.run(["mount", "-t", "tmpfs", "-o", "ro,size=4k", "certbridge-no-usb",
+                                 "/dev/bus/usb"], check=False)
+        if hidden.returncode != 0:
+            print("rig: could not hide /dev/bus/usb; real readers may show up", flush=True)
     pcscd = shutil.which("pcscd") or "/usr/sbin/pcscd"
     os.execv(pcscd, [pcscd, "--foreground", "--config", conf_dir])
 
