@@ -45,7 +45,8 @@ let package = Package(
         ]),
 
         // The software token: storage and policy, and the C ABI around it.
-        .target(name: "SoftToken", dependencies: ["CPKCS11", "COpenSSL"]),
+        .target(name: "CSoftTokenCrypto", linkerSettings: [.linkedLibrary("crypto")]),
+        .target(name: "SoftToken", dependencies: ["CPKCS11", "CSoftTokenCrypto"]),
         .target(name: "SoftTokenModule", dependencies: ["SoftToken", "CPKCS11"],
                 linkerSettings: softTokenLinkerFlags),
 

@@ -1,0 +1,95 @@
+// The software token's crypto, over OpenSSL 3's libcrypto. Kept in C because key assembly,
+// ECDSA signature encoding and the EVP parameter calls are macros or many-step dances that read
+// plainly only in C. Every function returns 1 on success and 0 on failure unless it says otherwise;
+// buffers are caller-owned; nothing here keeps state.
+#ifndef CERTBRIDGE_SOFTTOKEN_CRYPTO_H
+#define CERTBRIDGE_SOFTTOKEN_CRYPTO_H
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct evp_pkey_st cbst_key;
+
+/// Wipes a secret so the compiler cannot elide the store.
+void cbst_wipe(void *p, size_t n);
+/// Fills `out` from OpenSSL's DRBG.
+int cbst_random(uint8_t *out, size_t n);
+/// Compares in constant time; 1 when equal.
+int cbst_equal(const uint8_t *a, const uint8_t *b, size_t n);
+
+/// PBKDF2-HMAC-SHA256 (PKCS #5 v2.1).
+int cbst_pbkdf2_sha256(const uint8_t *password, size_t password_len, const uint8_t *salt, size_t salt_len,
+                       uint32_t iterations, uint8_t *out, size_t out_len);
+/// AES-256-GCM with a 12-byte nonce and a 16-byte tag appended to the ciphertext (out: len + 16).
+int cbst_aes256gcm_seal(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
+                        const uint8_t *in, size_t len, uint8_t *out);
+/// The inverse of cbst_aes256gcm_seal; 0 when the tag does not match (wrong key or damage).
+int cbst_aes256gcm_open(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
+                        const uint8_t *in, size_t len, uint8_t *out);
+/// AES key wrap with padding (RFC 5649), keys of 16, 24 or 32 bytes. Returns the output length
+/// (at most in_len + 15 for wrap), or -1.
+long cbst_aes_wrap_pad(const uint8_t *key, size_t key_len, int unwrap, const uint8_t *in, size_t in_len, uint8_t *out);
+
+/// Digest names are OpenSSL's ("SHA256"); output length, or -1.
+long cbst_digest(const char *md, const uint8_t *in, size_t len, uint8_t *out);
+/// Streaming digest: a context that cbst_digest_final frees.
+void *cbst_digest_new(const char *md);
+int cbst_digest_update(void *ctx, const uint8_t *in, size_t len);
+long cbst_digest_final(void *ctx, uint8_t *out);
+void cbst_digest_free(void *ctx);
+
+/// Key generation: RSA with the modulus size and public exponent, EC on the curve's OpenSSL NID.
+cbst_key *cbst_generate_rsa(unsigned bits, const uint8_t *e, size_t e_len);
+cbst_key *cbst_generate_ec(int nid);
+/// Keys from PKCS#11 components (big-endian integers; optional CRT parts may be NULL).
+cbst_key *cbst_rsa_private(const uint8_t *n, size_t n_len, const uint8_t *e, size_t e_len,
+                           const uint8_t *d, size_t d_len, const uint8_t *p, size_t p_len,
+                           const uint8_t *q, size_t q_len, const uint8_t *dp, size_t dp_len,
+                           const uint8_t *dq, size_t dq_len, const uint8_t *qi, size_t qi_len);
+cbst_key *cbst_rsa_public(const uint8_t *n, size_t n_len, const uint8_t *e, size_t e_len);
+/// An EC private key from its scalar; the public point is computed.
+cbst_key *cbst_ec_private(int nid, const uint8_t *d, size_t d_len);
+/// An EC public key from its uncompressed or compressed point (octet string contents).
+cbst_key *cbst_ec_public(int nid, const uint8_t *point, size_t point_len);
+/// The curve NID for DER-encoded EC parameters (a named-curve OID), or 0.
+int cbst_ec_nid_from_params(const uint8_t *der, size_t len);
+/// The DER-encoded named-curve OID for a NID; length or -1 (out may be NULL to ask the length).
+long cbst_ec_params_for_nid(int nid, uint8_t *out);
+/// The key's curve NID (0 when not EC) and its size in bits.
+int cbst_key_ec_nid(const cbst_key *key);
+int cbst_key_bits(const cbst_key *key);
+/// 1 for RSA, 2 for EC, 0 otherwise.
+int cbst_key_kind(const cbst_key *key);
+void cbst_key_free(cbst_key *key);
+
+/// Component names: "n", "e", "d", "p", "q", "dp", "dq", "qi" (RSA), "ec_point" (the uncompressed
+/// point), "ec_d" (the scalar, padded to the field size). Length or -1; out may be NULL.
+long cbst_key_component(const cbst_key *key, const char *name, uint8_t *out, size_t cap);
+
+/// PKCS#8 PrivateKeyInfo DER of a private key; length or -1; out may be NULL.
+long cbst_key_to_pkcs8(const cbst_key *key, uint8_t *out, size_t cap);
+/// A private key from PKCS#8 PrivateKeyInfo DER (trailing zero padding is tolerated).
+cbst_key *cbst_key_from_pkcs8(const uint8_t *der, size_t len);
+
+/// Padding for the RSA calls below.
+enum { CBST_PAD_PKCS1 = 1, CBST_PAD_PSS = 2, CBST_PAD_OAEP = 3, CBST_PAD_NONE = 4 };
+
+/// Signs `in`. With md NULL, `in` is what the mechanism signs raw (a DigestInfo for PKCS#1,
+/// a hash for PSS and ECDSA); with md set, `in` is the message. ECDSA output is r||s, each
+/// padded to the group order size. For PSS, pss_md and mgf_md name the hash and MGF1 hash and
+/// salt_len the salt. Returns the signature length, or -1.
+long cbst_sign(cbst_key *key, int padding, const char *md, const char *pss_md, const char *mgf_md,
+               int salt_len, const uint8_t *in, size_t in_len, uint8_t *out, size_t cap);
+/// Verifies a signature made as cbst_sign describes; 1 valid, 0 invalid, -1 error.
+int cbst_verify(cbst_key *key, int padding, const char *md, const char *pss_md, const char *mgf_md,
+                int salt_len, const uint8_t *in, size_t in_len, const uint8_t *sig, size_t sig_len);
+/// The signature size for the key (RSA modulus bytes, or 2 × the EC order bytes).
+long cbst_signature_size(const cbst_key *key);
+/// RSA decryption with PKCS#1 v1.5 or OAEP (oaep_md, mgf_md; label may be NULL). Length or -1.
+long cbst_rsa_decrypt(cbst_key *key, int padding, const char *oaep_md, const char *mgf_md,
+                      const uint8_t *label, size_t label_len, const uint8_t *in, size_t in_len,
+                      uint8_t *out, size_t cap);
+/// RSA encryption with the public key, as cbst_rsa_decrypt. Length or -1.
+long cbst_rsa_encrypt(cbst_key *key, int padding, const char *oaep_md, const char *mgf_md,
+                      const uint8_t *label, size_t label_len, const uint8_t *in, size_t in_len,
+                      uint8_t *out, size_t cap);
+#endif

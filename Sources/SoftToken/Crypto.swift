@@ -1,0 +1,102 @@
+internal import CPKCS11
+import CSoftTokenCrypto
+
+/// An OpenSSL key (EVP_PKEY) owned by the token; freed with the object.
+final class CryptoKey: @unchecked Sendable {
+    let pointer: OpaquePointer
+
+    init?(_ pointer: OpaquePointer?) {
+        guard let pointer else { return nil }
+        self.pointer = pointer
+    }
+    deinit { cbst_key_free(pointer) }
+
+    var isRSA: Bool { cbst_key_kind(pointer) == 1 }
+    var isEC: Bool { cbst_key_kind(pointer) == 2 }
+    var bits: Int { Int(cbst_key_bits(pointer)) }
+    var signatureSize: Int { cbst_signature_size(pointer) }
+
+    /// A component (see cbst_key_component), or nil when the key has none.
+    func component(_ name: String) -> [UInt8]? {
+        let length = cbst_key_component(pointer, name, nil, 0)
+        guard length > 0 else { return nil }
+        var out = [UInt8](repeating: 0, count: length)
+        guard cbst_key_component(pointer, name, &out, out.count) == length else { return nil }
+        return out
+    }
+
+    /// PKCS#8 PrivateKeyInfo DER; the caller wipes it.
+    func pkcs8() throws(CKRError) -> [UInt8] {
+        let length = cbst_key_to_pkcs8(pointer, nil, 0)
+        guard length > 0 else { throw CKRError(CKR.functionFailed) }
+        var out = [UInt8](repeating: 0, count: length)
+        guard cbst_key_to_pkcs8(pointer, &out, out.count) == length else { throw CKRError(CKR.functionFailed) }
+        return out
+    }
+
+    static func fromPKCS8(_ der: [UInt8]) -> CryptoKey? {
+        CryptoKey(der.withUnsafeBufferPointer { cbst_key_from_pkcs8($0.baseAddress, $0.count) })
+    }
+}
+
+/// The curves the token generates and accepts.
+enum Curve {
+    static let nids: [Int32] = [415, 715, 716] // prime256v1, secp384r1, secp521r1
+
+    static func nid(params: [UInt8]) -> Int32? {
+        let nid = params.withUnsafeBufferPointer { cbst_ec_nid_from_params($0.baseAddress, $0.count) }
+        return nids.contains(nid) ? nid : nil
+    }
+
+    static func params(nid: Int32) -> [UInt8] {
+        let length = cbst_ec_params_for_nid(nid, nil)
+        var out = [UInt8](repeating: 0, count: max(length, 0))
+        _ = cbst_ec_params_for_nid(nid, &out)
+        return out
+    }
+}
+
+/// The KDF and AEAD that protect stored secrets.
+enum Sealing {
+    /// PBKDF2-HMAC-SHA256 of a PIN or password into a 32-byte key.
+    static func deriveKey(_ secret: [UInt8], salt: [UInt8], iterations: UInt32) throws(CKRError) -> [UInt8] {
+        var key = [UInt8](repeating: 0, count: 32)
+        guard cbst_pbkdf2_sha256(secret, secret.count, salt, salt.count, iterations, &key, 32) == 1 else {
+            throw CKRError(CKR.functionFailed)
+        }
+        return key
+    }
+
+    /// nonce (12) ‖ AES-256-GCM ciphertext ‖ tag (16).
+    static func seal(_ plain: [UInt8], key: [UInt8], aad: [UInt8]) throws(CKRError) -> [UInt8] {
+        let nonce = try randomBytes(12)
+        var out = [UInt8](repeating: 0, count: plain.count + 16)
+        guard cbst_aes256gcm_seal(key, nonce, aad, aad.count, plain, plain.count, &out) == 1 else {
+            throw CKRError(CKR.functionFailed)
+        }
+        return nonce + out
+    }
+
+    /// The plaintext, or nil when the key is wrong or the bytes are damaged.
+    static func open(_ sealed: [UInt8], key: [UInt8], aad: [UInt8]) -> [UInt8]? {
+        guard sealed.count >= 12 + 16 else { return nil }
+        let nonce = Array(sealed[0..<12])
+        let body = Array(sealed[12...])
+        var out = [UInt8](repeating: 0, count: body.count - 16)
+        guard cbst_aes256gcm_open(key, nonce, aad, aad.count, body, body.count, &out) == 1 else { return nil }
+        return out
+    }
+}
+
+// Streaming digests, for DigestOperation.
+func cbstDigestNew(_ name: String) -> UnsafeMutableRawPointer? { cbst_digest_new(name) }
+func cbstDigestUpdate(_ context: UnsafeMutableRawPointer, _ bytes: UnsafeRawBufferPointer) -> Bool {
+    cbst_digest_update(context, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count) == 1
+}
+func cbstDigestFinal(_ context: UnsafeMutableRawPointer, size: Int) throws(CKRError) -> [UInt8] {
+    var out = [UInt8](repeating: 0, count: 64)
+    let n = cbst_digest_final(context, &out)
+    guard n > 0 else { throw CKRError(CKR.functionFailed) }
+    return Array(out[0..<n])
+}
+func cbstDigestFree(_ context: UnsafeMutableRawPointer) { cbst_digest_free(context) }

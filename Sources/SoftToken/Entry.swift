@@ -1,0 +1,391 @@
+public import CPKCS11
+
+/// The C ABI of the software token: each function has the exact signature of its C_* entry
+/// point, checks its pointers, copies its inputs and calls the provider under its lock.
+/// SoftTokenModule puts these into the CK_FUNCTION_LIST.
+public enum SoftTokenEntry {
+    public typealias Bytes = UnsafeMutablePointer<CK_BYTE>?
+    public typealias Length = UnsafeMutablePointer<CK_ULONG>?
+
+    static func copy(_ pointer: Bytes, _ length: CK_ULONG) throws(CKRError) -> [UInt8] {
+        guard length > 0 else { return [] }
+        guard let pointer else { throw CKRError(CKR.argumentsBad) }
+        return Array(UnsafeBufferPointer(start: pointer, count: Int(length)))
+    }
+
+    static func raw(_ pointer: Bytes, _ length: CK_ULONG) throws(CKRError) -> UnsafeRawBufferPointer {
+        guard length > 0 else { return UnsafeRawBufferPointer(start: nil, count: 0) }
+        guard let pointer else { throw CKRError(CKR.argumentsBad) }
+        return UnsafeRawBufferPointer(start: pointer, count: Int(length))
+    }
+
+    static func output(_ buffer: Bytes, _ length: Length) throws(CKRError) -> Output {
+        guard let length else { throw CKRError(CKR.argumentsBad) }
+        return Output(buffer: buffer, length: length)
+    }
+
+    static func mechanism(_ pointer: UnsafeMutablePointer<CK_MECHANISM>?) throws(CKRError) -> CK_MECHANISM {
+        guard let pointer else { throw CKRError(CKR.argumentsBad) }
+        return pointer.pointee
+    }
+
+    /// Blank-padded text into a fixed-size field of a C struct.
+    static func fill<T>(_ field: inout T, _ text: String) {
+        withUnsafeMutableBytes(of: &field) { buffer in
+            buffer.initializeMemory(as: UInt8.self, repeating: 0x20)
+            for (i, byte) in text.utf8.prefix(buffer.count).enumerated() { buffer[i] = byte }
+        }
+    }
+
+    static func fill<T>(_ field: inout T, _ bytes: [UInt8]) {
+        withUnsafeMutableBytes(of: &field) { buffer in
+            buffer.initializeMemory(as: UInt8.self, repeating: 0x20)
+            for (i, byte) in bytes.prefix(buffer.count).enumerated() { buffer[i] = byte }
+        }
+    }
+
+    // MARK: - General
+
+    public static func initialize(_ args: UnsafeMutableRawPointer?) -> CK_RV { SoftTokenProvider.initialize(args) }
+    public static func finalize(_ reserved: UnsafeMutableRawPointer?) -> CK_RV { SoftTokenProvider.finalize(reserved) }
+
+    public static func getInfo(_ info: UnsafeMutablePointer<CK_INFO>?) -> CK_RV {
+        SoftTokenProvider.call { _ throws(CKRError) in
+            guard let info else { throw CKRError(CKR.argumentsBad) }
+            var value = CK_INFO()
+            value.cryptokiVersion = CK_VERSION(major: 2, minor: 40)
+            fill(&value.manufacturerID, "CertBridge")
+            fill(&value.libraryDescription, "CertBridge software token")
+            value.libraryVersion = CK_VERSION(major: 1, minor: 0)
+            info.pointee = value
+        }
+    }
+
+    // MARK: - Slots and tokens
+
+    public static func getSlotList(_ present: CK_BBOOL, _ list: UnsafeMutablePointer<CK_SLOT_ID>?, _ count: Length) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            guard let count else { throw CKRError(CKR.argumentsBad) }
+            let slots = provider.slotList()
+            guard let list else { count.pointee = CK_ULONG(slots.count); return }
+            guard count.pointee >= CK_ULONG(slots.count) else { count.pointee = CK_ULONG(slots.count); throw CKRError(CKR.bufferTooSmall) }
+            for (i, slot) in slots.enumerated() { list[i] = slot }
+            count.pointee = CK_ULONG(slots.count)
+        }
+    }
+
+    public static func getSlotInfo(_ slot: CK_SLOT_ID, _ info: UnsafeMutablePointer<CK_SLOT_INFO>?) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            guard let info else { throw CKRError(CKR.argumentsBad) }
+            let token = try provider.token(inSlot: slot)
+            var value = CK_SLOT_INFO()
+            fill(&value.slotDescription, token == nil ? "CertBridge software token (new token)" : "CertBridge software token")
+            fill(&value.manufacturerID, "CertBridge")
+            value.flags = CKF.tokenPresent
+            value.hardwareVersion = CK_VERSION(major: 1, minor: 0)
+            value.firmwareVersion = CK_VERSION(major: 1, minor: 0)
+            info.pointee = value
+        }
+    }
+
+    public static func getTokenInfo(_ slot: CK_SLOT_ID, _ info: UnsafeMutablePointer<CK_TOKEN_INFO>?) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            guard let info else { throw CKRError(CKR.argumentsBad) }
+            let token = try provider.token(inSlot: slot)
+            try token?.refresh()
+            var value = CK_TOKEN_INFO()
+            fill(&value.label, token?.label ?? [])
+            fill(&value.manufacturerID, "CertBridge")
+            fill(&value.model, "Software token")
+            fill(&value.serialNumber, token?.serial ?? "")
+            fill(&value.utcTime, "")
+            value.flags = token?.flags ?? (CKF.rng | CKF.loginRequired)
+            let sessions = token.map { provider.sessions(of: $0) } ?? []
+            value.ulMaxSessionCount = 0 // CK_EFFECTIVELY_INFINITE
+            value.ulSessionCount = CK_ULONG(sessions.count)
+            value.ulMaxRwSessionCount = 0
+            value.ulRwSessionCount = CK_ULONG(sessions.filter(\.readWrite).count)
+            value.ulMaxPinLen = 255
+            value.ulMinPinLen = 4
+            value.ulTotalPublicMemory = unavailable
+            value.ulFreePublicMemory = unavailable
+            value.ulTotalPrivateMemory = unavailable
+            value.ulFreePrivateMemory = unavailable
+            value.hardwareVersion = CK_VERSION(major: 1, minor: 0)
+            value.firmwareVersion = CK_VERSION(major: 1, minor: 0)
+            info.pointee = value
+        }
+    }
+
+    public static func getMechanismList(_ slot: CK_SLOT_ID, _ list: UnsafeMutablePointer<CK_MECHANISM_TYPE>?, _ count: Length) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            guard let count else { throw CKRError(CKR.argumentsBad) }
+            _ = try provider.token(inSlot: slot)
+            let all = Mechanisms.all
+            guard let list else { count.pointee = CK_ULONG(all.count); return }
+            guard count.pointee >= CK_ULONG(all.count) else { count.pointee = CK_ULONG(all.count); throw CKRError(CKR.bufferTooSmall) }
+            for (i, info) in all.enumerated() { list[i] = info.type }
+            count.pointee = CK_ULONG(all.count)
+        }
+    }
+
+    public static func getMechanismInfo(_ slot: CK_SLOT_ID, _ type: CK_MECHANISM_TYPE, _ info: UnsafeMutablePointer<CK_MECHANISM_INFO>?) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            guard let info else { throw CKRError(CKR.argumentsBad) }
+            _ = try provider.token(inSlot: slot)
+            guard let mechanism = Mechanisms.info(type) else { throw CKRError(CKR.mechanismInvalid) }
+            info.pointee = CK_MECHANISM_INFO(ulMinKeySize: mechanism.minKey, ulMaxKeySize: mechanism.maxKey, flags: mechanism.flags)
+        }
+    }
+
+    public static func initToken(_ slot: CK_SLOT_ID, _ pin: Bytes, _ pinLength: CK_ULONG, _ label: Bytes) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            var so = try copy(pin, pinLength)
+            defer { wipe(&so) }
+            guard let label else { throw CKRError(CKR.argumentsBad) }
+            try provider.initToken(slot: slot, soPIN: so, label: Array(UnsafeBufferPointer(start: label, count: 32)))
+        }
+    }
+
+    public static func initPIN(_ session: CK_SESSION_HANDLE, _ pin: Bytes, _ pinLength: CK_ULONG) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            var value = try copy(pin, pinLength)
+            defer { wipe(&value) }
+            try provider.initPIN(session, pin: value)
+        }
+    }
+
+    public static func setPIN(_ session: CK_SESSION_HANDLE, _ old: Bytes, _ oldLength: CK_ULONG, _ new: Bytes, _ newLength: CK_ULONG) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            var oldPIN = try copy(old, oldLength), newPIN = try copy(new, newLength)
+            defer { wipe(&oldPIN); wipe(&newPIN) }
+            try provider.setPIN(session, old: oldPIN, new: newPIN)
+        }
+    }
+
+    // MARK: - Sessions
+
+    public static func openSession(_ slot: CK_SLOT_ID, _ flags: CK_FLAGS, _ application: UnsafeMutableRawPointer?,
+                                   _ notify: CK_NOTIFY?, _ session: UnsafeMutablePointer<CK_SESSION_HANDLE>?) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            guard let session else { throw CKRError(CKR.argumentsBad) }
+            session.pointee = try provider.openSession(slot: slot, flags: flags)
+        }
+    }
+
+    public static func closeSession(_ session: CK_SESSION_HANDLE) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in try provider.closeSession(session) }
+    }
+
+    public static func closeAllSessions(_ slot: CK_SLOT_ID) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in try provider.closeAllSessions(slot: slot) }
+    }
+
+    public static func getSessionInfo(_ session: CK_SESSION_HANDLE, _ info: UnsafeMutablePointer<CK_SESSION_INFO>?) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            guard let info else { throw CKRError(CKR.argumentsBad) }
+            let value = try provider.session(session)
+            info.pointee = CK_SESSION_INFO(slotID: value.slot, state: value.state,
+                                           flags: CKF.serialSession | (value.readWrite ? CKF.rwSession : 0), ulDeviceError: 0)
+        }
+    }
+
+    public static func login(_ session: CK_SESSION_HANDLE, _ user: CK_USER_TYPE, _ pin: Bytes, _ pinLength: CK_ULONG) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            var value = try copy(pin, pinLength)
+            defer { wipe(&value) }
+            try provider.login(session, user: user, pin: value)
+        }
+    }
+
+    public static func logout(_ session: CK_SESSION_HANDLE) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in try provider.logout(session) }
+    }
+
+    // MARK: - Objects
+
+    public static func createObject(_ session: CK_SESSION_HANDLE, _ template: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ count: CK_ULONG,
+                                    _ object: UnsafeMutablePointer<CK_OBJECT_HANDLE>?) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            guard let object else { throw CKRError(CKR.argumentsBad) }
+            object.pointee = try provider.createObject(session, template: try Template(template, count: count))
+        }
+    }
+
+    public static func destroyObject(_ session: CK_SESSION_HANDLE, _ object: CK_OBJECT_HANDLE) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in try provider.destroyObject(session, object: object) }
+    }
+
+    public static func getAttributeValue(_ session: CK_SESSION_HANDLE, _ object: CK_OBJECT_HANDLE,
+                                         _ template: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ count: CK_ULONG) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            guard let template else { throw CKRError(CKR.argumentsBad) }
+            try provider.getAttributes(session, object: object, template: UnsafeMutableBufferPointer(start: template, count: Int(count)))
+        }
+    }
+
+    public static func setAttributeValue(_ session: CK_SESSION_HANDLE, _ object: CK_OBJECT_HANDLE,
+                                         _ template: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ count: CK_ULONG) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            try provider.setAttributes(session, object: object, template: try Template(template, count: count))
+        }
+    }
+
+    public static func findObjectsInit(_ session: CK_SESSION_HANDLE, _ template: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ count: CK_ULONG) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            try provider.findInit(session, template: try Template(template, count: count))
+        }
+    }
+
+    public static func findObjects(_ session: CK_SESSION_HANDLE, _ objects: UnsafeMutablePointer<CK_OBJECT_HANDLE>?, _ max: CK_ULONG,
+                                   _ count: Length) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            guard let objects, let count else { throw CKRError(CKR.argumentsBad) }
+            let batch = try provider.find(session, max: Int(max))
+            for (i, handle) in batch.enumerated() { objects[i] = handle }
+            count.pointee = CK_ULONG(batch.count)
+        }
+    }
+
+    public static func findObjectsFinal(_ session: CK_SESSION_HANDLE) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in try provider.findFinal(session) }
+    }
+
+    // MARK: - Crypto
+
+    public static func digestInit(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in try provider.digestInit(session, mechanism: try self.mechanism(mechanism)) }
+    }
+
+    public static func digest(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ out: Bytes, _ outLength: Length) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            try provider.digest(session, data: try raw(data, length), output: try output(out, outLength))
+        }
+    }
+
+    public static func digestUpdate(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in try provider.digestUpdate(session, data: try raw(data, length)) }
+    }
+
+    public static func digestFinal(_ session: CK_SESSION_HANDLE, _ out: Bytes, _ outLength: Length) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            try provider.digest(session, data: nil, output: try output(out, outLength))
+        }
+    }
+
+    public static func signInit(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?, _ key: CK_OBJECT_HANDLE) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in try provider.signInit(session, mechanism: try self.mechanism(mechanism), key: key) }
+    }
+
+    public static func sign(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ out: Bytes, _ outLength: Length) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            try provider.sign(session, data: try raw(data, length), output: try output(out, outLength), final: false)
+        }
+    }
+
+    public static func signUpdate(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            try provider.update(try provider.session(session).sign, try raw(data, length))
+        }
+    }
+
+    public static func signFinal(_ session: CK_SESSION_HANDLE, _ out: Bytes, _ outLength: Length) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            try provider.sign(session, data: nil, output: try output(out, outLength), final: true)
+        }
+    }
+
+    public static func verifyInit(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?, _ key: CK_OBJECT_HANDLE) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in try provider.verifyInit(session, mechanism: try self.mechanism(mechanism), key: key) }
+    }
+
+    public static func verify(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ signature: Bytes, _ signatureLength: CK_ULONG) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            try provider.verify(session, data: try copy(data, length), signature: try copy(signature, signatureLength))
+        }
+    }
+
+    public static func verifyUpdate(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            try provider.update(try provider.session(session).verify, try raw(data, length))
+        }
+    }
+
+    public static func verifyFinal(_ session: CK_SESSION_HANDLE, _ signature: Bytes, _ signatureLength: CK_ULONG) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            try provider.verify(session, data: nil, signature: try copy(signature, signatureLength))
+        }
+    }
+
+    public static func decryptInit(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?, _ key: CK_OBJECT_HANDLE) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in try provider.decryptInit(session, mechanism: try self.mechanism(mechanism), key: key) }
+    }
+
+    public static func decrypt(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ out: Bytes, _ outLength: Length) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            try provider.decrypt(session, data: try copy(data, length), output: try output(out, outLength))
+        }
+    }
+
+    public static func generateKey(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?,
+                                   _ template: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ count: CK_ULONG,
+                                   _ key: UnsafeMutablePointer<CK_OBJECT_HANDLE>?) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            guard let key else { throw CKRError(CKR.argumentsBad) }
+            key.pointee = try provider.generateKey(session, mechanism: try self.mechanism(mechanism), template: try Template(template, count: count))
+        }
+    }
+
+    public static func generateKeyPair(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?,
+                                       _ publicTemplate: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ publicCount: CK_ULONG,
+                                       _ privateTemplate: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ privateCount: CK_ULONG,
+                                       _ publicKey: UnsafeMutablePointer<CK_OBJECT_HANDLE>?,
+                                       _ privateKey: UnsafeMutablePointer<CK_OBJECT_HANDLE>?) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            guard let publicKey, let privateKey else { throw CKRError(CKR.argumentsBad) }
+            let (pub, priv) = try provider.generateKeyPair(session, mechanism: try self.mechanism(mechanism),
+                                                           publicTemplate: try Template(publicTemplate, count: publicCount),
+                                                           privateTemplate: try Template(privateTemplate, count: privateCount))
+            publicKey.pointee = pub
+            privateKey.pointee = priv
+        }
+    }
+
+    public static func wrapKey(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?, _ wrapping: CK_OBJECT_HANDLE,
+                               _ key: CK_OBJECT_HANDLE, _ out: Bytes, _ outLength: Length) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            try provider.wrapKey(session, mechanism: try self.mechanism(mechanism), wrapping: wrapping, key: key,
+                                 output: try output(out, outLength))
+        }
+    }
+
+    public static func unwrapKey(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?, _ unwrapping: CK_OBJECT_HANDLE,
+                                 _ wrapped: Bytes, _ wrappedLength: CK_ULONG, _ template: UnsafeMutablePointer<CK_ATTRIBUTE>?,
+                                 _ count: CK_ULONG, _ key: UnsafeMutablePointer<CK_OBJECT_HANDLE>?) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            guard let key else { throw CKRError(CKR.argumentsBad) }
+            key.pointee = try provider.unwrapKey(session, mechanism: try self.mechanism(mechanism), unwrapping: unwrapping,
+                                                 wrapped: try copy(wrapped, wrappedLength), template: try Template(template, count: count))
+        }
+    }
+
+    public static func generateRandom(_ session: CK_SESSION_HANDLE, _ out: Bytes, _ length: CK_ULONG) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            _ = try provider.session(session)
+            guard length > 0 else { return }
+            guard let out else { throw CKRError(CKR.argumentsBad) }
+            let bytes = try randomBytes(Int(length))
+            bytes.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: bytes.count) }
+        }
+    }
+
+    public static func seedRandom(_ session: CK_SESSION_HANDLE, _ seed: Bytes, _ length: CK_ULONG) -> CK_RV {
+        SoftTokenProvider.call { provider throws(CKRError) in
+            _ = try provider.session(session)
+            throw CKRError(0x120) // CKR_RANDOM_SEED_NOT_SUPPORTED: OpenSSL seeds itself
+        }
+    }
+
+    /// Everything the token does not do.
+    public static let notSupported = CKR.functionNotSupported
+}

@@ -1,0 +1,300 @@
+internal import CPKCS11
+import CSoftTokenCrypto
+
+/// Where a call puts variable-length output, by PKCS#11's two-call convention: no buffer asks
+/// for the length; a short buffer gets CKR_BUFFER_TOO_SMALL and the operation stays.
+struct Output {
+    let buffer: UnsafeMutablePointer<CK_BYTE>?
+    let length: UnsafeMutablePointer<CK_ULONG>
+
+    /// Whether there is room for `size` bytes; sets the length and throws when there is not.
+    func hasRoom(for size: Int) throws(CKRError) -> Bool {
+        guard buffer != nil else {
+            length.pointee = CK_ULONG(size)
+            return false
+        }
+        guard length.pointee >= CK_ULONG(size) else {
+            length.pointee = CK_ULONG(size)
+            throw CKRError(CKR.bufferTooSmall)
+        }
+        return true
+    }
+
+    func write(_ bytes: [UInt8]) {
+        if let buffer { bytes.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress!, count: bytes.count) } }
+        length.pointee = CK_ULONG(bytes.count)
+    }
+}
+
+extension Provider {
+    // MARK: - Sign, verify, decrypt
+
+    func signInit(_ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM, key: CK_OBJECT_HANDLE) throws(CKRError) {
+        let session = try session(handle)
+        guard session.sign == nil else { throw CKRError(CKR.operationActive) }
+        let scheme = try SignatureScheme.parse(mechanism)
+        let object = try usableKey(session, key, class: CKO.privateKey, type: scheme.keyType, permission: CKA.sign)
+        session.sign = KeyOperation(mechanism: mechanism.mechanism, scheme: scheme, key: object,
+                                    needsContextLogin: object.flag(CKA.alwaysAuthenticate))
+    }
+
+    func sign(_ handle: CK_SESSION_HANDLE, data: UnsafeRawBufferPointer?, output: Output, final: Bool) throws(CKRError) {
+        let session = try session(handle)
+        guard let operation = session.sign else { throw CKRError(CKR.operationNotInitialized) }
+        guard try output.hasRoom(for: try signatureSize(operation.key)) else { return }
+        defer { session.sign = nil }
+        guard !operation.needsContextLogin || operation.approved else { throw CKRError(CKR.userNotLoggedIn) }
+        let key = try operationKey(operation)
+        let scheme = operation.scheme!
+        var signature = [UInt8](repeating: 0, count: key.signatureSize)
+        let length = final
+            ? operation.data.withUnsafeBufferPointer { sign(key, scheme, $0.baseAddress, $0.count, &signature) }
+            : sign(key, scheme, data?.baseAddress?.assumingMemoryBound(to: UInt8.self), data?.count ?? 0, &signature)
+        guard length > 0 else { throw CKRError(scheme.digest == nil ? CKR.dataLenRange : CKR.functionFailed) }
+        output.write(Array(signature[0..<length]))
+    }
+
+    private func sign(_ key: CryptoKey, _ scheme: SignatureScheme, _ bytes: UnsafePointer<UInt8>?, _ count: Int, _ out: inout [UInt8]) -> Int {
+        cbst_sign(key.pointer, scheme.padding, scheme.digest, scheme.pssDigest, scheme.mgf, scheme.saltLength,
+                  bytes, count, &out, out.count)
+    }
+
+    func update(_ operation: KeyOperation?, _ data: UnsafeRawBufferPointer) throws(CKRError) {
+        guard let operation else { throw CKRError(CKR.operationNotInitialized) }
+        operation.data.append(contentsOf: data)
+    }
+
+    func verifyInit(_ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM, key: CK_OBJECT_HANDLE) throws(CKRError) {
+        let session = try session(handle)
+        guard session.verify == nil else { throw CKRError(CKR.operationActive) }
+        let scheme = try SignatureScheme.parse(mechanism)
+        guard let object = session.token.object(key) else { throw CKRError(CKR.keyHandleInvalid) }
+        guard object.objectClass == CKO.publicKey || object.objectClass == CKO.privateKey,
+              object.keyType == scheme.keyType else { throw CKRError(CKR.keyTypeInconsistent) }
+        if object.objectClass == CKO.publicKey && !object.flag(CKA.verify) { throw CKRError(CKR.keyFunctionNotPermitted) }
+        session.verify = KeyOperation(mechanism: mechanism.mechanism, scheme: scheme, key: object, needsContextLogin: false)
+    }
+
+    func verify(_ handle: CK_SESSION_HANDLE, data: [UInt8]?, signature: [UInt8]) throws(CKRError) {
+        let session = try session(handle)
+        guard let operation = session.verify else { throw CKRError(CKR.operationNotInitialized) }
+        defer { session.verify = nil }
+        let key = try self.key(of: operation.key)
+        let scheme = operation.scheme!
+        let message = data ?? operation.data
+        if key.isRSA && signature.count != key.signatureSize { throw CKRError(CKR.signatureLenRange) }
+        let valid = cbst_verify(key.pointer, scheme.padding, scheme.digest, scheme.pssDigest, scheme.mgf, scheme.saltLength,
+                                message, message.count, signature, signature.count)
+        guard valid == 1 else { throw CKRError(CKR.signatureInvalid) }
+    }
+
+    func decryptInit(_ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM, key: CK_OBJECT_HANDLE) throws(CKRError) {
+        let session = try session(handle)
+        guard session.decrypt == nil else { throw CKRError(CKR.operationActive) }
+        let decryption = try Decryption.parse(mechanism)
+        let object = try usableKey(session, key, class: CKO.privateKey, type: CKK.rsa, permission: CKA.decrypt)
+        session.decrypt = KeyOperation(mechanism: mechanism.mechanism, scheme: nil, decryption: decryption, key: object,
+                                       needsContextLogin: object.flag(CKA.alwaysAuthenticate))
+    }
+
+    func decrypt(_ handle: CK_SESSION_HANDLE, data: [UInt8], output: Output) throws(CKRError) {
+        let session = try session(handle)
+        guard let operation = session.decrypt, let decryption = operation.decryption else { throw CKRError(CKR.operationNotInitialized) }
+        guard try output.hasRoom(for: try signatureSize(operation.key)) else { return }
+        defer { session.decrypt = nil }
+        guard !operation.needsContextLogin || operation.approved else { throw CKRError(CKR.userNotLoggedIn) }
+        let key = try operationKey(operation)
+        var plain = [UInt8](repeating: 0, count: key.signatureSize)
+        defer { wipe(&plain) }
+        let length = cbst_rsa_decrypt(key.pointer, decryption.padding, decryption.oaepDigest, decryption.mgf,
+                                      decryption.label, decryption.label.count, data, data.count, &plain, plain.count)
+        guard length >= 0 else { throw CKRError(CKR.encryptedDataInvalid) }
+        guard length <= Int(output.length.pointee) else {
+            output.length.pointee = CK_ULONG(length)
+            throw CKRError(CKR.bufferTooSmall)
+        }
+        output.write(Array(plain[0..<length]))
+    }
+
+    /// A key object the session may use for an operation: visible, of the right class and type,
+    /// with the permission attribute set.
+    private func usableKey(_ session: Session, _ handle: CK_OBJECT_HANDLE, class objectClass: CK_OBJECT_CLASS,
+                           type: CK_KEY_TYPE?, permission: CK_ATTRIBUTE_TYPE) throws(CKRError) -> TokenObject {
+        guard let object = session.token.object(handle) else {
+            throw CKRError(session.token.loggedIn == CKU.user ? CKR.keyHandleInvalid : CKR.userNotLoggedIn)
+        }
+        guard object.objectClass == objectClass, type == nil || object.keyType == type else { throw CKRError(CKR.keyTypeInconsistent) }
+        guard object.flag(permission) else { throw CKRError(CKR.keyFunctionNotPermitted) }
+        return object
+    }
+
+    /// Signature (or RSA block) size from the public attributes, known before the key is opened.
+    private func signatureSize(_ object: TokenObject) throws(CKRError) -> Int {
+        if let modulus = object.attributes[CKA.modulus] { return modulus.count - (modulus.first == 0 ? 1 : 0) }
+        switch object.attributes[CKA.ecParams].flatMap(Curve.nid(params:)) {
+        case 415: return 64
+        case 715: return 96
+        case 716: return 132
+        default: throw CKRError(CKR.keyTypeInconsistent)
+        }
+    }
+
+    /// The key an operation uses: the one its context login opened, else the object's own.
+    private func operationKey(_ operation: KeyOperation) throws(CKRError) -> CryptoKey {
+        if let approved = operation.approvedKey { return approved }
+        return try key(of: operation.key)
+    }
+
+    // MARK: - Digest
+
+    func digestInit(_ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM) throws(CKRError) {
+        let session = try session(handle)
+        guard session.digest == nil else { throw CKRError(CKR.operationActive) }
+        guard let name = Mechanisms.digestName(mechanism.mechanism) else { throw CKRError(CKR.mechanismInvalid) }
+        let sizes = ["SHA1": 20, "SHA224": 28, "SHA256": 32, "SHA384": 48, "SHA512": 64]
+        session.digest = try DigestOperation(name: name, size: sizes[name]!)
+    }
+
+    func digest(_ handle: CK_SESSION_HANDLE, data: UnsafeRawBufferPointer?, output: Output) throws(CKRError) {
+        let session = try session(handle)
+        guard let operation = session.digest else { throw CKRError(CKR.operationNotInitialized) }
+        guard try output.hasRoom(for: operation.size) else { return }
+        defer { session.digest = nil }
+        if let data { try operation.update(data) }
+        output.write(try operation.finish())
+    }
+
+    func digestUpdate(_ handle: CK_SESSION_HANDLE, data: UnsafeRawBufferPointer) throws(CKRError) {
+        let session = try session(handle)
+        guard let operation = session.digest else { throw CKRError(CKR.operationNotInitialized) }
+        do { try operation.update(data) } catch { session.digest = nil; throw error }
+    }
+
+    // MARK: - Keys
+
+    func generateKeyPair(_ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM, publicTemplate: Template,
+                         privateTemplate: Template) throws(CKRError) -> (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE) {
+        let session = try session(handle)
+        var publicTemplate = publicTemplate, privateTemplate = privateTemplate
+        defer { privateTemplate.wipeAll() }
+        let key: CryptoKey
+        switch mechanism.mechanism {
+        case CKM.rsaKeyPairGen:
+            guard let bits = publicTemplate.ulong(CKA.modulusBits) else { throw CKRError(CKR.templateIncomplete) }
+            guard (1024...4096).contains(bits), bits % 8 == 0 else { throw CKRError(CKR.keySizeRange) }
+            let exponent = publicTemplate[CKA.publicExponent] ?? []
+            guard let made = CryptoKey(cbst_generate_rsa(UInt32(bits), exponent, exponent.count)) else { throw CKRError(CKR.functionFailed) }
+            key = made
+            publicTemplate[CKA.keyType] = [UInt8](ulong: CKK.rsa)
+            privateTemplate[CKA.keyType] = [UInt8](ulong: CKK.rsa)
+        case CKM.ecKeyPairGen:
+            guard let params = publicTemplate[CKA.ecParams] else { throw CKRError(CKR.templateIncomplete) }
+            guard let nid = Curve.nid(params: params) else { throw CKRError(CKR.curveNotSupported) }
+            guard let made = CryptoKey(cbst_generate_ec(nid)) else { throw CKRError(CKR.functionFailed) }
+            key = made
+            publicTemplate[CKA.keyType] = [UInt8](ulong: CKK.ec)
+            privateTemplate[CKA.keyType] = [UInt8](ulong: CKK.ec)
+        default:
+            throw CKRError(CKR.mechanismInvalid)
+        }
+        publicTemplate[CKA.class] = [UInt8](ulong: CKO.publicKey)
+        privateTemplate[CKA.class] = [UInt8](ulong: CKO.privateKey)
+        publicTemplate[CKA.modulusBits] = nil
+        let origin = Origin.generated(mechanism.mechanism)
+        let publicKey = try makeObject(session, template: &publicTemplate, origin: origin, key: key)
+        let privateKey = try makeObject(session, template: &privateTemplate, origin: origin, key: key)
+        try session.token.store(publicKey)
+        do {
+            try session.token.store(privateKey)
+        } catch {
+            try? session.token.destroy(publicKey)
+            throw error
+        }
+        return (publicKey.handle, privateKey.handle)
+    }
+
+    func generateKey(_ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM, template: Template) throws(CKRError) -> CK_OBJECT_HANDLE {
+        let session = try session(handle)
+        guard mechanism.mechanism == CKM.aesKeyGen else { throw CKRError(CKR.mechanismInvalid) }
+        var template = template
+        defer { template.wipeAll() }
+        guard let length = template.ulong(CKA.valueLen), [16, 24, 32].contains(length) else { throw CKRError(CKR.keySizeRange) }
+        template[CKA.valueLen] = nil
+        template[CKA.class] = [UInt8](ulong: CKO.secretKey)
+        template[CKA.keyType] = [UInt8](ulong: CKK.aes)
+        template[CKA.value] = try randomBytes(Int(length))
+        let object = try makeObject(session, template: &template, origin: .generated(CKM.aesKeyGen))
+        try session.token.store(object)
+        return object.handle
+    }
+
+    /// C_WrapKey with CKM_AES_KEY_WRAP_PAD: only a key with CKA_EXTRACTABLE leaves, and a key
+    /// sealed under its own password needs that password (a context login after the first refusal).
+    func wrapKey(_ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM, wrapping: CK_OBJECT_HANDLE, key: CK_OBJECT_HANDLE,
+                 output: Output) throws(CKRError) {
+        let session = try session(handle)
+        guard mechanism.mechanism == CKM.aesKeyWrapPad else { throw CKRError(CKR.mechanismInvalid) }
+        guard let wrapper = session.token.object(wrapping) else { throw CKRError(CKR.wrappingKeyHandleInvalid) }
+        guard wrapper.objectClass == CKO.secretKey, wrapper.keyType == CKK.aes else { throw CKRError(CKR.wrappingKeyTypeInconsistent) }
+        guard wrapper.flag(CKA.wrap) else { throw CKRError(CKR.keyFunctionNotPermitted) }
+        guard let target = session.token.object(key) else { throw CKRError(CKR.keyHandleInvalid) }
+        guard target.objectClass == CKO.privateKey || target.objectClass == CKO.secretKey else { throw CKRError(CKR.keyNotWrappable) }
+        guard target.flag(CKA.extractable) else { throw CKRError(CKR.keyUnextractable) }
+        if target.flag(CKA.wrapWithTrusted) && !wrapper.flag(CKA.trusted) { throw CKRError(CKR.keyNotWrappable) }
+        var material: [UInt8]
+        if target.hasKeyPassword {
+            guard let approved = session.approvedWrap, approved.handle == target.handle else {
+                session.pendingWrap = target.handle
+                throw CKRError(CKR.userNotLoggedIn)
+            }
+            material = try approved.key.pkcs8()
+        } else {
+            guard let stored = target.attributes[CKA.material] else { throw CKRError(CKR.generalError) }
+            material = stored
+        }
+        defer { wipe(&material) }
+        guard var wrapKey = wrapper.attributes[CKA.material] else { throw CKRError(CKR.wrappingKeyHandleInvalid) }
+        defer { wipe(&wrapKey) }
+        let size = (material.count + 7) / 8 * 8 + 8
+        guard try output.hasRoom(for: size) else { return }
+        session.approvedWrap = nil
+        var out = [UInt8](repeating: 0, count: size + 16)
+        let length = cbst_aes_wrap_pad(wrapKey, wrapKey.count, 0, material, material.count, &out)
+        guard length > 0 else { throw CKRError(CKR.functionFailed) }
+        output.write(Array(out[0..<length]))
+    }
+
+    func unwrapKey(_ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM, unwrapping: CK_OBJECT_HANDLE, wrapped: [UInt8],
+                   template: Template) throws(CKRError) -> CK_OBJECT_HANDLE {
+        let session = try session(handle)
+        guard mechanism.mechanism == CKM.aesKeyWrapPad else { throw CKRError(CKR.mechanismInvalid) }
+        guard let unwrapper = session.token.object(unwrapping) else { throw CKRError(CKR.unwrappingKeyHandleInvalid) }
+        guard unwrapper.objectClass == CKO.secretKey, unwrapper.keyType == CKK.aes else { throw CKRError(CKR.unwrappingKeyTypeInconsistent) }
+        guard unwrapper.flag(CKA.unwrap) else { throw CKRError(CKR.keyFunctionNotPermitted) }
+        guard var unwrapKey = unwrapper.attributes[CKA.material] else { throw CKRError(CKR.unwrappingKeyHandleInvalid) }
+        defer { wipe(&unwrapKey) }
+        guard wrapped.count >= 16, wrapped.count % 8 == 0 else { throw CKRError(CKR.wrappedKeyLenRange) }
+        var plain = [UInt8](repeating: 0, count: wrapped.count)
+        defer { wipe(&plain) }
+        let length = cbst_aes_wrap_pad(unwrapKey, unwrapKey.count, 1, wrapped, wrapped.count, &plain)
+        guard length > 0 else { throw CKRError(CKR.wrappedKeyInvalid) }
+        var material = Array(plain[0..<length])
+        defer { wipe(&material) }
+        var template = template
+        defer { template.wipeAll() }
+        switch template.ulong(CKA.class) {
+        case CKO.privateKey:
+            guard let key = CryptoKey.fromPKCS8(material) else { throw CKRError(CKR.wrappedKeyInvalid) }
+            let object = try makeObject(session, template: &template, origin: .imported, key: key)
+            try session.token.store(object)
+            return object.handle
+        case CKO.secretKey:
+            template[CKA.value] = material
+            let object = try makeObject(session, template: &template, origin: .imported)
+            try session.token.store(object)
+            return object.handle
+        default:
+            throw CKRError(CKR.templateIncomplete)
+        }
+    }
+}

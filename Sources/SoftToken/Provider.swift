@@ -1,0 +1,236 @@
+public import CPKCS11
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The software token's PKCS#11 provider: every C_* entry point of the module lands in one of
+/// these methods, under one lock (the module is CKF_OS_LOCKING_OK: callers may use it from any
+/// thread). State lives from C_Initialize to C_Finalize and is wiped there.
+public enum SoftTokenProvider {
+    private static let lock = Mutex(())
+    nonisolated(unsafe) private static var state: Provider?
+
+    /// Runs a call with the provider, mapping thrown CK_RVs to the return value.
+    static func call(_ body: (Provider) throws(CKRError) -> Void) -> CK_RV {
+        lock.withLock { _ in
+            guard let provider = state else { return CKR.cryptokiNotInitialized }
+            do throws(CKRError) {
+                try body(provider)
+                return CKR.ok
+            } catch {
+                return error.rv
+            }
+        }
+    }
+
+    /// C_Initialize: a fresh provider over the token directory.
+    public static func initialize(_ args: UnsafeMutableRawPointer?) -> CK_RV {
+        if let args {
+            let initArgs = args.loadUnaligned(as: CK_C_INITIALIZE_ARGS.self)
+            guard initArgs.pReserved == nil else { return CKR.argumentsBad }
+            let mutexes = [initArgs.CreateMutex != nil, initArgs.DestroyMutex != nil, initArgs.LockMutex != nil, initArgs.UnlockMutex != nil]
+            guard mutexes.allSatisfy({ $0 }) || mutexes.allSatisfy({ !$0 }) else { return CKR.argumentsBad }
+        }
+        return lock.withLock { _ in
+            guard state == nil else { return CKR.cryptokiAlreadyInitialized }
+            state = Provider(root: Provider.storeDirectory())
+            return CKR.ok
+        }
+    }
+
+    /// C_Finalize: every session closed, every secret wiped.
+    public static func finalize(_ reserved: UnsafeMutableRawPointer?) -> CK_RV {
+        guard reserved == nil else { return CKR.argumentsBad }
+        return lock.withLock { _ in
+            guard let provider = state else { return CKR.cryptokiNotInitialized }
+            provider.closeEverything()
+            state = nil
+            return CKR.ok
+        }
+    }
+}
+
+/// The provider's state: the store directory, its tokens and the open sessions.
+final class Provider {
+    let root: String
+    private var tokens: [String: Token] = [:]
+    private(set) var sessions: [CK_SESSION_HANDLE: Session] = [:]
+    private var nextSession: CK_SESSION_HANDLE = 1
+
+    /// The empty slot, where C_InitToken makes a new token.
+    static let emptySlot: CK_SLOT_ID = 0
+    /// PBKDF2 iterations for new tokens; CERTBRIDGE_SOFTTOKEN_KDF_ITERATIONS lowers it for tests
+    /// (never below 1,000).
+    static var defaultIterations: UInt32 {
+        if let text = getenv("CERTBRIDGE_SOFTTOKEN_KDF_ITERATIONS").map({ String(cString: $0) }), let value = UInt32(text) {
+            return max(value, 1000)
+        }
+        return 600_000
+    }
+
+    init(root: String) { self.root = root }
+
+    /// $CERTBRIDGE_SOFTTOKEN_DIR, else ~/.local/share/certbridge/softtoken.
+    static func storeDirectory() -> String {
+        if let dir = getenv("CERTBRIDGE_SOFTTOKEN_DIR"), dir.pointee != 0 { return String(cString: dir) }
+        var home = getenv("HOME").map { String(cString: $0) } ?? ""
+        if home.isEmpty, let entry = getpwuid(getuid()), let dir = entry.pointee.pw_dir { home = String(cString: dir) }
+        return home + "/.local/share/certbridge/softtoken"
+    }
+
+    func closeEverything() {
+        for session in sessions.values { session.endOperations() }
+        sessions.removeAll()
+        for token in tokens.values { token.logout() }
+        tokens.removeAll()
+    }
+
+    // MARK: - Slots
+
+    /// The slot id of a token: stable, from its serial, never 0.
+    static func slotID(serial: String) -> CK_SLOT_ID { (CK_SLOT_ID(serial.prefix(7), radix: 16) ?? 0) + 1 }
+
+    /// Tokens in the store directory, read again so tokens made by other processes appear.
+    func scanTokens() -> [(CK_SLOT_ID, Token)] {
+        var result: [(CK_SLOT_ID, Token)] = []
+        for name in TokenDirectory.tokens(in: root) {
+            if tokens[name] == nil, let token = try? Token(directory: TokenDirectory(path: root + "/" + name)) {
+                tokens[name] = token
+            }
+            if let token = tokens[name] { result.append((Self.slotID(serial: name), token)) }
+        }
+        return result
+    }
+
+    func slotList() -> [CK_SLOT_ID] { scanTokens().map(\.0) + [Self.emptySlot] }
+
+    /// The token in a slot; nil for the empty slot; CKR_SLOT_ID_INVALID for an unknown one.
+    func token(inSlot slot: CK_SLOT_ID) throws(CKRError) -> Token? {
+        if slot == Self.emptySlot { return nil }
+        if let token = tokens.first(where: { Self.slotID(serial: $0.key) == slot })?.value { return token }
+        if let token = scanTokens().first(where: { $0.0 == slot })?.1 { return token }
+        throw CKRError(CKR.slotIDInvalid)
+    }
+
+    func session(_ handle: CK_SESSION_HANDLE) throws(CKRError) -> Session {
+        guard let session = sessions[handle] else { throw CKRError(CKR.sessionHandleInvalid) }
+        return session
+    }
+
+    func sessions(of token: Token) -> [Session] { sessions.values.filter { $0.token === token } }
+
+    // MARK: - Tokens
+
+    func initToken(slot: CK_SLOT_ID, soPIN: [UInt8], label: [UInt8]) throws(CKRError) {
+        guard (4...255).contains(soPIN.count) else { throw CKRError(CKR.pinLenRange) }
+        let existing = try token(inSlot: slot)
+        if let existing, !sessions(of: existing).isEmpty { throw CKRError(CKR.sessionExists) }
+        let serial: String
+        let directory: TokenDirectory
+        if let existing {
+            serial = existing.serial
+            directory = existing.directory
+        } else {
+            try TokenDirectory.makeDirectories(root)
+            serial = try randomBytes(8).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+            directory = try TokenDirectory.create(path: root + "/" + serial)
+        }
+        let token = try Token.initialize(directory: directory, existing: existing, soPIN: soPIN, label: label, serial: serial,
+                                         iterations: existing?.record.iterations ?? Self.defaultIterations)
+        tokens[serial] = token
+    }
+
+    // MARK: - Sessions
+
+    func openSession(slot: CK_SLOT_ID, flags: CK_FLAGS) throws(CKRError) -> CK_SESSION_HANDLE {
+        guard flags & CKF.serialSession != 0 else { throw CKRError(CKR.sessionParallelNotSupported) }
+        guard let token = try token(inSlot: slot) else { throw CKRError(CKR.tokenNotRecognized) }
+        let readWrite = flags & CKF.rwSession != 0
+        if !readWrite && token.loggedIn == CKU.so { throw CKRError(CKR.sessionReadWriteSOExists) }
+        let handle = nextSession
+        nextSession += 1
+        sessions[handle] = Session(handle: handle, slot: slot, token: token, readWrite: readWrite)
+        return handle
+    }
+
+    func closeSession(_ handle: CK_SESSION_HANDLE) throws(CKRError) {
+        let session = try session(handle)
+        session.endOperations()
+        session.token.dropSessionObjects(of: handle)
+        sessions[handle] = nil
+        // The login ends with the token's last session.
+        if sessions(of: session.token).isEmpty { session.token.logout() }
+    }
+
+    func closeAllSessions(slot: CK_SLOT_ID) throws(CKRError) {
+        guard let token = try token(inSlot: slot) else { return }
+        for session in sessions(of: token) { try closeSession(session.handle) }
+    }
+
+    // MARK: - Login
+
+    func login(_ handle: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: [UInt8]) throws(CKRError) {
+        let session = try session(handle)
+        let token = session.token
+        switch user {
+        case CKU.contextSpecific:
+            try contextLogin(session, pin: pin)
+        case CKU.so, CKU.user:
+            if user == CKU.so, sessions(of: token).contains(where: { !$0.readWrite }) {
+                throw CKRError(CKR.sessionReadOnlyExists)
+            }
+            try token.login(user, pin: pin)
+        default:
+            throw CKRError(CKR.userTypeInvalid)
+        }
+    }
+
+    /// C_Login(CKU_CONTEXT_SPECIFIC): approves the operation begun on an always-authenticate key,
+    /// with the key's own password where it has one, else the user PIN.
+    private func contextLogin(_ session: Session, pin: [UInt8]) throws(CKRError) {
+        guard session.token.loggedIn == CKU.user else { throw CKRError(CKR.userNotLoggedIn) }
+        if let operation = session.operationAwaitingLogin {
+            if operation.key.hasKeyPassword {
+                operation.approvedKey = try openWithPassword(operation.key, password: pin)
+            } else if !session.token.checkUserPIN(pin) {
+                throw CKRError(CKR.pinIncorrect)
+            }
+            operation.approved = true
+            return
+        }
+        if let pending = session.pendingWrap, let key = session.token.object(pending) {
+            session.approvedWrap = (pending, try openWithPassword(key, password: pin))
+            session.pendingWrap = nil
+            return
+        }
+        throw CKRError(CKR.operationNotInitialized)
+    }
+
+    func logout(_ handle: CK_SESSION_HANDLE) throws(CKRError) {
+        let session = try session(handle)
+        guard session.token.loggedIn != nil else { throw CKRError(CKR.userNotLoggedIn) }
+        for other in sessions(of: session.token) { other.endOperations() }
+        session.token.logout()
+    }
+
+    func initPIN(_ handle: CK_SESSION_HANDLE, pin: [UInt8]) throws(CKRError) {
+        let session = try session(handle)
+        guard session.token.loggedIn == CKU.so else { throw CKRError(CKR.userNotLoggedIn) }
+        guard (4...255).contains(pin.count) else { throw CKRError(CKR.pinLenRange) }
+        try session.token.setPIN(CKU.user, to: pin)
+    }
+
+    /// C_SetPIN: the logged-in user's (or SO's) PIN, else the user's. The old PIN is proven by
+    /// a counted check of its own; the login state does not change.
+    func setPIN(_ handle: CK_SESSION_HANDLE, old: [UInt8], new: [UInt8]) throws(CKRError) {
+        let session = try session(handle)
+        guard session.readWrite else { throw CKRError(CKR.sessionReadOnly) }
+        guard (4...255).contains(new.count) else { throw CKRError(CKR.pinLenRange) }
+        let token = session.token
+        let user = token.loggedIn ?? CKU.user
+        var master = try token.unlock(user, pin: old)
+        defer { wipe(&master) }
+        try token.setPIN(user, to: new, masterKey: master)
+    }
+}

@@ -1,0 +1,136 @@
+internal import CPKCS11
+
+/// One open session: its token, whether it may write, and the operations under way.
+final class Session {
+    let handle: CK_SESSION_HANDLE
+    let slot: CK_SLOT_ID
+    let token: Token
+    let readWrite: Bool
+
+    /// C_FindObjects results not yet handed out.
+    var found: [CK_OBJECT_HANDLE]?
+    var sign: KeyOperation?
+    var verify: KeyOperation?
+    var decrypt: KeyOperation?
+    var digest: DigestOperation?
+    /// A C_WrapKey refused for want of the key's password: the next context login may approve it.
+    var pendingWrap: CK_OBJECT_HANDLE?
+    /// The key a context login opened for the next C_WrapKey of that key.
+    var approvedWrap: (handle: CK_OBJECT_HANDLE, key: CryptoKey)?
+
+    init(handle: CK_SESSION_HANDLE, slot: CK_SLOT_ID, token: Token, readWrite: Bool) {
+        self.handle = handle
+        self.slot = slot
+        self.token = token
+        self.readWrite = readWrite
+    }
+
+    var state: CK_STATE {
+        switch token.loggedIn {
+        case CKU.so: CKS.rwSO
+        case CKU.user: readWrite ? CKS.rwUser : CKS.roUser
+        default: readWrite ? CKS.rwPublic : CKS.roPublic
+        }
+    }
+
+    /// The operation a context-specific login would approve: the one begun last on a key that
+    /// needs it.
+    var operationAwaitingLogin: KeyOperation? {
+        [sign, decrypt].compactMap { $0 }.first { $0.needsContextLogin && !$0.approved }
+    }
+
+    func endOperations() {
+        sign = nil
+        verify = nil
+        decrypt = nil
+        digest?.cancel()
+        digest = nil
+        found = nil
+        approvedWrap = nil
+        pendingWrap = nil
+    }
+}
+
+/// A sign, verify or decrypt operation between its Init and its end.
+final class KeyOperation {
+    let mechanism: CK_MECHANISM_TYPE
+    let scheme: SignatureScheme?
+    let decryption: Decryption?
+    let key: TokenObject
+    /// CKA_ALWAYS_AUTHENTICATE: this operation needs C_Login(CKU_CONTEXT_SPECIFIC) first.
+    let needsContextLogin: Bool
+    var approved = false
+    /// The key opened with its own password by the context login, for this operation only.
+    var approvedKey: CryptoKey?
+    /// Input gathered by the *Update calls.
+    var data: [UInt8] = []
+
+    init(mechanism: CK_MECHANISM_TYPE, scheme: SignatureScheme?, decryption: Decryption? = nil, key: TokenObject, needsContextLogin: Bool) {
+        self.mechanism = mechanism
+        self.scheme = scheme
+        self.decryption = decryption
+        self.key = key
+        self.needsContextLogin = needsContextLogin
+    }
+
+    deinit { wipe(&data) }
+}
+
+/// RSA decryption parameters.
+struct Decryption {
+    let padding: Int32
+    let oaepDigest: String?
+    let mgf: String?
+    let label: [UInt8]
+
+    static func parse(_ mechanism: CK_MECHANISM) throws(CKRError) -> Decryption {
+        switch mechanism.mechanism {
+        case CKM.rsaPKCS:
+            return Decryption(padding: 1, oaepDigest: nil, mgf: nil, label: [])
+        case CKM.rsaPKCSOAEP:
+            guard let parameter = mechanism.pParameter, mechanism.ulParameterLen == CK_ULONG(MemoryLayout<CK_RSA_PKCS_OAEP_PARAMS>.size) else {
+                throw CKRError(CKR.mechanismParamInvalid)
+            }
+            let params = parameter.loadUnaligned(as: CK_RSA_PKCS_OAEP_PARAMS.self)
+            guard let hash = Mechanisms.digestName(params.hashAlg), let mgf = Mechanisms.mgfName(params.mgf) else {
+                throw CKRError(CKR.mechanismParamInvalid)
+            }
+            var label: [UInt8] = []
+            if params.source == 1, let data = params.pSourceData, params.ulSourceDataLen > 0 {
+                label = Array(UnsafeRawBufferPointer(start: data, count: Int(params.ulSourceDataLen)))
+            }
+            return Decryption(padding: 3, oaepDigest: hash, mgf: mgf, label: label)
+        default:
+            throw CKRError(CKR.mechanismInvalid)
+        }
+    }
+}
+
+/// A C_Digest* operation: an OpenSSL digest context.
+final class DigestOperation {
+    private var context: UnsafeMutableRawPointer?
+    let size: Int
+
+    init(name: String, size: Int) throws(CKRError) {
+        guard let context = cbstDigestNew(name) else { throw CKRError(CKR.mechanismInvalid) }
+        self.context = context
+        self.size = size
+    }
+
+    func update(_ bytes: UnsafeRawBufferPointer) throws(CKRError) {
+        guard let context, cbstDigestUpdate(context, bytes) else { throw CKRError(CKR.functionFailed) }
+    }
+
+    func finish() throws(CKRError) -> [UInt8] {
+        guard let context else { throw CKRError(CKR.operationNotInitialized) }
+        self.context = nil
+        return try cbstDigestFinal(context, size: size)
+    }
+
+    func cancel() {
+        if let context { cbstDigestFree(context) }
+        context = nil
+    }
+
+    deinit { cancel() }
+}

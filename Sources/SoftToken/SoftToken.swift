@@ -1,1 +1,0 @@
-// SoftToken: see DESIGN.md.

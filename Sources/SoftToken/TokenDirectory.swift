@@ -1,0 +1,154 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One token's directory: `token` (label, PIN-wrapped master keys), `pins` (failed-try counters),
+/// `objects/` (one file per token object) and `lock`. Every write goes to a temporary file that
+/// is fsynced and renamed over the old one, and the directory is fsynced after, so a kill at
+/// any instant leaves either the old or the new file. Writers hold an exclusive flock on `lock`,
+/// readers a shared one, so processes sharing the token see whole states.
+final class TokenDirectory {
+    let path: String
+    private var objectsPath: String { path + "/objects" }
+
+    init(path: String) { self.path = path }
+
+    /// Makes the directory (0700) with its objects folder.
+    static func create(path: String) throws(CKRError) -> TokenDirectory {
+        guard mkdir(path, 0o700) == 0 || errno == EEXIST, mkdir(path + "/objects", 0o700) == 0 || errno == EEXIST else {
+            throw CKRError(CKR.deviceError)
+        }
+        return TokenDirectory(path: path)
+    }
+
+    /// Runs `body` holding the token's lock, exclusive for writers.
+    func locked<R>(exclusive: Bool, _ body: () throws(CKRError) -> R) throws(CKRError) -> R {
+        let fd = open(path + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw CKRError(CKR.deviceError) }
+        defer { close(fd) }
+        while flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0 {
+            guard errno == EINTR else { throw CKRError(CKR.deviceError) }
+        }
+        defer { flock(fd, LOCK_UN) }
+        return try body()
+    }
+
+    /// The whole file, or nil when it does not exist.
+    func read(_ name: String) throws(CKRError) -> [UInt8]? {
+        let fd = open(path + "/" + name, O_RDONLY | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw CKRError(CKR.deviceError)
+        }
+        defer { close(fd) }
+        var out: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { if errno == EINTR { continue }; throw CKRError(CKR.deviceError) }
+            if n == 0 { break }
+            out.append(contentsOf: chunk[0..<n])
+        }
+        return out
+    }
+
+    /// Replaces `name` with `bytes` atomically and durably (0600).
+    func write(_ name: String, _ bytes: [UInt8]) throws(CKRError) {
+        let target = path + "/" + name
+        let temporary = target + ".tmp-\(getpid())"
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw CKRError(CKR.deviceError) }
+        var ok = true
+        bytes.withUnsafeBytes { buffer in
+            var done = 0
+            while done < buffer.count {
+                let n = Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done)
+                if n < 0 { if errno == EINTR { continue }; ok = false; return }
+                done += n
+            }
+        }
+        ok = ok && fsync(fd) == 0
+        close(fd)
+        guard ok, rename(temporary, target) == 0 else {
+            unlink(temporary)
+            throw CKRError(CKR.deviceError)
+        }
+        syncDirectory(of: target)
+    }
+
+    /// Removes `name` durably; a missing file is not an error.
+    func remove(_ name: String) throws(CKRError) {
+        let target = path + "/" + name
+        guard unlink(target) == 0 || errno == ENOENT else { throw CKRError(CKR.deviceError) }
+        syncDirectory(of: target)
+    }
+
+    /// The object file names (without temporaries a killed writer left behind).
+    func objectNames() throws(CKRError) -> [String] {
+        guard let dir = opendir(objectsPath) else { throw CKRError(CKR.deviceError) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name.hasPrefix(".") || name.contains(".tmp-") { continue }
+            names.append(name)
+        }
+        return names
+    }
+
+    /// What changes whenever an object or the token file is written, renamed or removed: the
+    /// modification and change times of `objects/`, `token` and `pins`.
+    func stamp() -> [Int] {
+        var result: [Int] = []
+        for name in ["/objects", "/token", "/pins"] {
+            var info = stat()
+            if stat(path + name, &info) == 0 {
+                result += [info.st_mtim.tv_sec, info.st_mtim.tv_nsec, info.st_ctim.tv_sec, info.st_ctim.tv_nsec,
+                           Int(info.st_ino), Int(info.st_size)]
+            } else {
+                result += [0, 0, 0, 0, 0, 0]
+            }
+        }
+        return result
+    }
+
+    /// Removes every object file and the PIN counters (C_InitToken).
+    func removeAllObjects() throws(CKRError) {
+        for name in try objectNames() { try remove("objects/" + name) }
+        try remove("pins")
+    }
+
+    private func syncDirectory(of file: String) {
+        guard let slash = file.lastIndex(of: "/") else { return }
+        let fd = open(String(file[..<slash]), O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        fsync(fd)
+        close(fd)
+    }
+
+    /// Subdirectories of `root` that hold a token file, sorted by name.
+    static func tokens(in root: String) -> [String] {
+        guard let dir = opendir(root) else { return [] }
+        defer { closedir(dir) }
+        var names: [String] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name.hasPrefix(".") { continue }
+            if access(root + "/" + name + "/token", F_OK) == 0 { names.append(name) }
+        }
+        return names.sorted()
+    }
+
+    /// Makes `path` and its missing parents (0700).
+    static func makeDirectories(_ path: String) throws(CKRError) {
+        var current = ""
+        for part in path.split(separator: "/", omittingEmptySubsequences: true) {
+            current += "/" + part
+            if mkdir(current, 0o700) != 0 && errno != EEXIST { throw CKRError(CKR.deviceError) }
+        }
+    }
+}

@@ -1,0 +1,85 @@
+internal import CPKCS11
+
+/// One object as the token holds it in memory. A private token object read while nobody is
+/// logged in keeps only its sealed bytes until the master key opens it.
+final class TokenObject {
+    let handle: CK_OBJECT_HANDLE
+    let isPrivate: Bool
+    /// nil for token objects; the session that made it for session objects.
+    let session: CK_SESSION_HANDLE?
+    var attributes: AttributeMap
+    /// The sealed file body of a private object not yet opened.
+    var sealed: [UInt8]?
+    /// The usable key, made from the material on first use and kept while the user is logged in.
+    var cachedKey: CryptoKey?
+    /// The file this token object was last read from or written as.
+    var file: [UInt8] = []
+
+    init(handle: CK_OBJECT_HANDLE, isPrivate: Bool, session: CK_SESSION_HANDLE?, attributes: AttributeMap, sealed: [UInt8]? = nil) {
+        self.handle = handle
+        self.isPrivate = isPrivate
+        self.session = session
+        self.attributes = attributes
+        self.sealed = sealed
+    }
+
+    var isToken: Bool { session == nil }
+    var isReadable: Bool { sealed == nil }
+    var objectClass: CK_OBJECT_CLASS? { attributes.ulong(CKA.class) }
+    var keyType: CK_KEY_TYPE? { attributes.ulong(CKA.keyType) }
+    func flag(_ type: CK_ATTRIBUTE_TYPE) -> Bool { attributes.bool(type) ?? false }
+
+    /// The key's own password protects its material (the High level with a key password).
+    var hasKeyPassword: Bool { attributes[CKA.sealedMaterial] != nil }
+
+    /// Drops decrypted state: called at logout for private objects.
+    func lock(sealed: [UInt8]) {
+        attributes.wipeAll()
+        cachedKey = nil
+        self.sealed = sealed
+    }
+
+    static let fileMagic: [UInt8] = Array("CBO1".utf8)
+
+    /// The additional data that binds a sealed object file to its handle.
+    static func aad(_ handle: CK_OBJECT_HANDLE) -> [UInt8] {
+        var out = fileMagic
+        out.append(u64: UInt64(handle))
+        return out
+    }
+
+    /// The object file: magic ‖ private flag ‖ attributes (sealed under the master key when private).
+    func fileBytes(masterKey: [UInt8]?) throws(CKRError) -> [UInt8] {
+        var plain = attributes.encoded()
+        defer { wipe(&plain) }
+        if isPrivate {
+            guard let masterKey else { throw CKRError(CKR.userNotLoggedIn) }
+            return Self.fileMagic + [1] + (try Sealing.seal(plain, key: masterKey, aad: Self.aad(handle)))
+        }
+        return Self.fileMagic + [0] + plain
+    }
+
+    /// An object read from its file; private ones stay sealed unless the master key is given.
+    static func read(handle: CK_OBJECT_HANDLE, bytes: [UInt8], masterKey: [UInt8]?) throws(CKRError) -> TokenObject {
+        guard bytes.count >= 5, Array(bytes[0..<4]) == fileMagic else { throw CKRError(CKR.deviceError) }
+        let body = Array(bytes[5...])
+        if bytes[4] == 0 {
+            let object = TokenObject(handle: handle, isPrivate: false, session: nil, attributes: try AttributeMap.decode(body))
+            object.file = bytes
+            return object
+        }
+        let object = TokenObject(handle: handle, isPrivate: true, session: nil, attributes: [:], sealed: body)
+        object.file = bytes
+        if let masterKey { try object.unseal(masterKey: masterKey) }
+        return object
+    }
+
+    /// Opens a sealed private object with the master key.
+    func unseal(masterKey: [UInt8]) throws(CKRError) {
+        guard let sealed else { return }
+        guard var plain = Sealing.open(sealed, key: masterKey, aad: Self.aad(handle)) else { throw CKRError(CKR.deviceError) }
+        defer { wipe(&plain) }
+        attributes = try AttributeMap.decode(plain)
+        self.sealed = nil
+    }
+}

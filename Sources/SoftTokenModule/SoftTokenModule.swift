@@ -1,1 +1,0 @@
-// SoftTokenModule: see DESIGN.md.
