@@ -97,7 +97,8 @@ final class Token {
             var derived = try Sealing.deriveKey(pin, salt: salt, iterations: record.iterations)
             defer { wipe(&derived) }
             guard let master = Sealing.open(wrapped, key: derived, aad: Self.wrapAAD(so: isSO)) else {
-                throw CKRError(CKR.pinIncorrect)
+                // The try that uses up the last one says so.
+                throw CKRError((isSO ? tries.so : tries.user) >= PINCounters.limit ? CKR.pinLocked : CKR.pinIncorrect)
             }
             if isSO { tries.so = 0 } else { tries.user = 0 }
             try writeCounters(tries)

@@ -1,8 +1,7 @@
 import Foundation
 import PKCS11
 
-/// A kind of token the signing tests run against. SoftHSM2 today; the software token joins by
-/// adding a fixture here, and every parametrized test runs on it too.
+/// A kind of token the parametrized tests run against: SoftHSM2 and CertBridge's software token.
 public protocol TokenFixture: Sendable, CustomStringConvertible {
     /// The module the CLI is given with --module, and the one the counting shim forwards to.
     var modulePath: String { get }
@@ -26,5 +25,5 @@ public struct SoftHSMFixture: TokenFixture {
 
 public enum TokenFixtures {
     /// Every token kind the signing tests run on.
-    public static let all: [any TokenFixture] = [SoftHSMFixture()]
+    public static let all: [any TokenFixture] = [SoftHSMFixture(), SoftTokenFixture()]
 }

@@ -1,0 +1,80 @@
+import Foundation
+import PKCS11
+import Synchronization
+
+/// CertBridge's own software token for this test process: its own store directory (via
+/// CERTBRIDGE_SOFTTOKEN_DIR, set before the module is first loaded), a low KDF cost so that
+/// logins stay fast, and fresh tokens made on demand in the empty slot, found by label.
+public enum SoftTokenRig {
+    public static let userPIN = "1234"
+    public static let soPIN = "12345678"
+    /// PBKDF2 iterations for test tokens (the module's floor; real tokens get 600,000).
+    public static let iterations = "1000"
+
+    /// `$CERTBRIDGE_SOFTTOKEN_MODULE`, else the library SwiftPM built beside this test bundle.
+    public static var modulePath: String {
+        if let path = ProcessInfo.processInfo.environment["CERTBRIDGE_SOFTTOKEN_MODULE"] { return path }
+        return URL(fileURLWithPath: CLI.path).deletingLastPathComponent().appendingPathComponent("libcertbridge-softtoken.so").path
+    }
+
+    private static let setup: Result<String, TestSupportError> = {
+        let dir = NSTemporaryDirectory() + "/certbridge-softtoken-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        do {
+            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
+                                                    attributes: [.posixPermissions: 0o700])
+            setenv("CERTBRIDGE_SOFTTOKEN_DIR", dir, 1)
+            setenv("CERTBRIDGE_SOFTTOKEN_KDF_ITERATIONS", iterations, 1)
+            // A static fixture is never deinitialised: its directory goes at process exit.
+            atexit {
+                if let dir = getenv("CERTBRIDGE_SOFTTOKEN_DIR") { try? FileManager.default.removeItem(atPath: String(cString: dir)) }
+            }
+            return .success(dir)
+        } catch {
+            return .failure(TestSupportError("cannot set up the software token: \(error)"))
+        }
+    }()
+
+    /// The store directory of this test process.
+    public static func storeDirectory() throws -> String { try setup.get() }
+
+    /// The environment a child process needs to see the same tokens.
+    public static func environment() throws -> [String: String] {
+        ["CERTBRIDGE_SOFTTOKEN_DIR": try setup.get(), "CERTBRIDGE_SOFTTOKEN_KDF_ITERATIONS": iterations]
+    }
+
+    public static func module() throws -> Module {
+        _ = try setup.get()
+        return try Module.load(path: modulePath)
+    }
+
+    private static let initLock = Mutex(())
+
+    /// A new, initialized token with a user PIN, labelled uniquely unless a label is given.
+    public static func freshToken(label: String? = nil) throws -> TestToken {
+        let module = try module()
+        let label = label ?? "st-\(UInt32.random(in: 0...UInt32.max))"
+        return try initLock.withLock { _ in
+            let free = try module.slots().first { slot in
+                (try? slot.token().info.flags.contains(.tokenInitialized)) == false
+            }
+            guard let free else { throw TestSupportError("the software token has no empty slot") }
+            try free.initializeToken(label: label, soPIN: PIN(bytes: Array(soPIN.utf8)))
+            let token = try TestToken.find(label: label, in: module)
+            let session = try token.openSession(readWrite: true)
+            try session.login(.securityOfficer, pin: PIN(bytes: Array(soPIN.utf8)))
+            try session.initializeUserPIN(PIN(bytes: Array(userPIN.utf8)))
+            try session.logout()
+            return TestToken(label: label, module: module, userPIN: userPIN, soPIN: soPIN)
+        }
+    }
+}
+
+/// CertBridge's software token: it locks the user PIN after five wrong tries.
+public struct SoftTokenFixture: TokenFixture {
+    public init() {}
+    public var description: String { "software token" }
+    public var modulePath: String { SoftTokenRig.modulePath }
+    public func freshToken() throws -> TestToken { try SoftTokenRig.freshToken() }
+    public func environment() throws -> [String: String] { try SoftTokenRig.environment() }
+    public var userPINLockout: Int? { 5 }
+}
