@@ -75,7 +75,7 @@ let package = Package(
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
-        .testTarget(name: "SoftTokenTests", dependencies: ["SoftToken", "PKCS11", "TestSupport"]),
+        .testTarget(name: "SoftTokenTests", dependencies: ["SoftToken", "PKCS11", "CPKCS11", "TestSupport"]),
         .testTarget(name: "PCSCTests", dependencies: ["PCSC", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "PKCS11"]),
     ],

@@ -28,7 +28,8 @@ public enum TestKeyType: String, Sendable, CaseIterable, CustomStringConvertible
         }
     }
 
-    var curveOID: [UInt8] {
+    /// CKA_EC_PARAMS: the DER of the curve's OID (empty for RSA).
+    public var curveOID: [UInt8] {
         switch self {
         case .p256: [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07]
         case .p384: [0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22]

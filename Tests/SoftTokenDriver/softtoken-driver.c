@@ -1,0 +1,144 @@
+/*
+ * A test-only PKCS#11 client: a second process that loads a module, as any application would,
+ * and does one job the software token's tests need from another process.
+ *
+ *   softtoken-driver MODULE TOKEN_LABEL write PREFIX COUNT private|public
+ *       logs in, creates COUNT token data objects labelled PREFIX0, PREFIX1, ... with the value
+ *       "value of <label>", and prints each label on its own line once C_CreateObject returned
+ *       CKR_OK (so a killed writer has reported exactly what it committed, or less).
+ *   softtoken-driver MODULE TOKEN_LABEL list
+ *       logs in and prints "label<TAB>value" for every data object it finds.
+ *   softtoken-driver MODULE TOKEN_LABEL login
+ *       prints "started", then C_Login(CKU_USER) and prints "rv=0x..".
+ *   softtoken-driver MODULE TOKEN_LABEL flags
+ *       prints the token's CK_TOKEN_INFO flags as "flags=0x..".
+ *
+ * The PIN comes from the environment (CB_DRIVER_PIN), never from argv. Errors go to stderr as
+ * "C_Function: rv=0x.." with exit status 2.
+ *
+ * Built by the tests themselves (cc), so it never ships in a product.
+ */
+#define _GNU_SOURCE
+#include <dlfcn.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "p11-kit/pkcs11.h"
+
+static CK_FUNCTION_LIST_PTR p11;
+
+static void check(const char *function, CK_RV rv) {
+    if (rv == CKR_OK) return;
+    fprintf(stderr, "%s: rv=0x%lx\n", function, rv);
+    exit(2);
+}
+
+/* The slot whose token has this label (blank-padded to 32 bytes in CK_TOKEN_INFO). */
+static CK_SLOT_ID find_slot(const char *label) {
+    CK_ULONG count = 0;
+    check("C_GetSlotList", p11->C_GetSlotList(CK_TRUE, NULL, &count));
+    CK_SLOT_ID *slots = calloc(count + 1, sizeof *slots);
+    check("C_GetSlotList", p11->C_GetSlotList(CK_TRUE, slots, &count));
+    char padded[32];
+    memset(padded, ' ', sizeof padded);
+    memcpy(padded, label, strlen(label) < 32 ? strlen(label) : 32);
+    for (CK_ULONG i = 0; i < count; i++) {
+        CK_TOKEN_INFO info;
+        if (p11->C_GetTokenInfo(slots[i], &info) == CKR_OK && memcmp(info.label, padded, 32) == 0) return slots[i];
+    }
+    fprintf(stderr, "no token labelled %s\n", label);
+    exit(2);
+}
+
+static void login(CK_SESSION_HANDLE session) {
+    const char *pin = getenv("CB_DRIVER_PIN");
+    if (!pin) { fprintf(stderr, "CB_DRIVER_PIN is not set\n"); exit(2); }
+    check("C_Login", p11->C_Login(session, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin)));
+}
+
+static int write_objects(CK_SESSION_HANDLE session, const char *prefix, long count, CK_BBOOL private) {
+    login(session);
+    CK_OBJECT_CLASS data = CKO_DATA;
+    CK_BBOOL yes = CK_TRUE;
+    for (long n = 0; n < count; n++) {
+        char label[128], value[160];
+        snprintf(label, sizeof label, "%s%ld", prefix, n);
+        snprintf(value, sizeof value, "value of %s", label);
+        CK_ATTRIBUTE template[] = {
+            {CKA_CLASS, &data, sizeof data}, {CKA_TOKEN, &yes, sizeof yes}, {CKA_PRIVATE, &private, sizeof private},
+            {CKA_LABEL, label, strlen(label)}, {CKA_VALUE, value, strlen(value)},
+        };
+        CK_OBJECT_HANDLE object;
+        check("C_CreateObject", p11->C_CreateObject(session, template, 5, &object));
+        /* One write(2) per line: a kill never leaves half a label in the pipe. */
+        printf("%s\n", label);
+        fflush(stdout);
+    }
+    return 0;
+}
+
+static int list_objects(CK_SESSION_HANDLE session) {
+    login(session);
+    CK_OBJECT_CLASS data = CKO_DATA;
+    CK_ATTRIBUTE filter[] = {{CKA_CLASS, &data, sizeof data}};
+    check("C_FindObjectsInit", p11->C_FindObjectsInit(session, filter, 1));
+    CK_OBJECT_HANDLE batch[1024];
+    CK_ULONG found;
+    CK_OBJECT_HANDLE *all = NULL;
+    size_t total = 0;
+    do {
+        check("C_FindObjects", p11->C_FindObjects(session, batch, 1024, &found));
+        all = realloc(all, (total + found + 1) * sizeof *all);
+        memcpy(all + total, batch, found * sizeof *batch);
+        total += found;
+    } while (found == 1024);
+    check("C_FindObjectsFinal", p11->C_FindObjectsFinal(session));
+    for (size_t i = 0; i < total; i++) {
+        char label[256], value[512];
+        CK_ATTRIBUTE read[] = {{CKA_LABEL, label, sizeof label - 1}, {CKA_VALUE, value, sizeof value - 1}};
+        check("C_GetAttributeValue", p11->C_GetAttributeValue(session, all[i], read, 2));
+        label[read[0].ulValueLen] = 0;
+        value[read[1].ulValueLen] = 0;
+        printf("%s\t%s\n", label, value);
+    }
+    return 0;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 4) { fprintf(stderr, "usage: %s MODULE TOKEN_LABEL write|list|login|flags ...\n", argv[0]); return 2; }
+    void *library = dlopen(argv[1], RTLD_NOW);
+    if (!library) { fprintf(stderr, "dlopen: %s\n", dlerror()); return 2; }
+    CK_C_GetFunctionList get = (CK_C_GetFunctionList)dlsym(library, "C_GetFunctionList");
+    if (!get) { fprintf(stderr, "no C_GetFunctionList\n"); return 2; }
+    check("C_GetFunctionList", get(&p11));
+    check("C_Initialize", p11->C_Initialize(NULL));
+    CK_SLOT_ID slot = find_slot(argv[2]);
+    const char *command = argv[3];
+    if (strcmp(command, "flags") == 0) {
+        CK_TOKEN_INFO info;
+        check("C_GetTokenInfo", p11->C_GetTokenInfo(slot, &info));
+        printf("flags=0x%lx\n", info.flags);
+        return 0;
+    }
+    CK_SESSION_HANDLE session;
+    check("C_OpenSession", p11->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &session));
+    int status = 2;
+    if (strcmp(command, "write") == 0 && argc == 7) {
+        status = write_objects(session, argv[4], atol(argv[5]), strcmp(argv[6], "private") == 0);
+    } else if (strcmp(command, "list") == 0) {
+        status = list_objects(session);
+    } else if (strcmp(command, "login") == 0) {
+        const char *pin = getenv("CB_DRIVER_PIN");
+        if (!pin) { fprintf(stderr, "CB_DRIVER_PIN is not set\n"); return 2; }
+        printf("started\n");
+        fflush(stdout);
+        CK_RV rv = p11->C_Login(session, CKU_USER, (CK_UTF8CHAR_PTR)pin, strlen(pin));
+        printf("rv=0x%lx\n", rv);
+        status = 0;
+    } else {
+        fprintf(stderr, "unknown command %s\n", command);
+    }
+    p11->C_CloseSession(session);
+    p11->C_Finalize(NULL);
+    return status;
+}

@@ -1,0 +1,140 @@
+import Foundation
+import Testing
+import TestSupport
+import PKCS11
+
+/// The store under processes that die mid-write or write at once, and PIN tries that a crash
+/// cannot undo. The writers are real processes (the C driver) loading the module, killed with
+/// SIGKILL, and every check after a kill is made by a fresh process.
+@Suite("software token: crashes, concurrent writers, durable PIN tries")
+struct CrashSafetyTests {
+    @Test("SIGKILL at random points of a writer, 30 times: the token still opens, with every object the writer reported committed, readable")
+    func killedWriters() throws {
+        let test = try SoftTokenRig.freshToken()
+        let env = try SoftTokenRig.environment()
+        let directory = try tokenDirectory(of: test)
+        // Leftovers like a writer killed between its write and its rename leaves: to be ignored.
+        try Data("torn".utf8).write(to: URL(fileURLWithPath: directory + "/objects/abcdef.tmp-999999"))
+        try Data("torn".utf8).write(to: URL(fileURLWithPath: directory + "/token.tmp-999999"))
+        try Data("torn".utf8).write(to: URL(fileURLWithPath: directory + "/pins.tmp-999999"))
+
+        let started = Date()
+        var committed: Set<String> = []
+        var roundsWithCommits = 0
+        for round in 0..<30 {
+            let writer = try Background(driver: ["write", "r\(round)-", "1000000", round % 2 == 0 ? "private" : "public"],
+                                        token: test.label, pin: test.userPIN, environment: env)
+            if round % 3 == 0 {
+                // Anywhere from loading the module through login to the first writes.
+                usleep(UInt32.random(in: 0...150_000))
+            } else {
+                // In the middle of the writes, at a random point of one.
+                writer.waitForLines(Int.random(in: 1...12))
+                usleep(UInt32.random(in: 0...4_000))
+            }
+            writer.kill()
+            let (lines, killed) = writer.finish()
+            try #require(killed, "round \(round): the writer ended before the kill (\(lines.count) lines)")
+            committed.formUnion(lines)
+            if !lines.isEmpty { roundsWithCommits += 1 }
+
+            let listed = try OtherProcess.listedObjects(token: test.label, pin: test.userPIN, environment: env)
+            let lost = committed.filter { listed[$0] != "value of \($0)" }
+            try #require(lost.isEmpty, "round \(round): committed objects lost or unreadable: \(lost.sorted().prefix(5))")
+            // Every object file (temporaries aside) is one the token can read: no torn object.
+            let files = try FileManager.default.contentsOfDirectory(atPath: directory + "/objects").filter { !$0.contains(".tmp-") }
+            #expect(files.count == listed.count, "round \(round): \(files.count) object files, \(listed.count) readable objects")
+        }
+        print("killed a writer 30 times in \(String(format: "%.1f", Date().timeIntervalSince(started))) s; "
+              + "\(roundsWithCommits) rounds had committed objects, \(committed.count) in all")
+        #expect(roundsWithCommits >= 15, "too few kills landed among the writes to prove anything")
+    }
+
+    @Test("two processes writing at once (15 objects each) end with all 30 objects, seen by a third process and by this one")
+    func concurrentWriters() throws {
+        let test = try SoftTokenRig.freshToken()
+        let env = try SoftTokenRig.environment()
+        let writers = try [("a-", "private"), ("b-", "public")].map { prefix, privacy in
+            try Background(driver: ["write", prefix, "15", privacy], token: test.label, pin: test.userPIN, environment: env)
+        }
+        for (writer, prefix) in zip(writers, ["a-", "b-"]) {
+            let (lines, killed) = writer.finish()
+            #expect(!killed && writer.process.terminationStatus == 0, "writer \(prefix) failed")
+            #expect(lines == (0..<15).map { "\(prefix)\($0)" })
+        }
+        let expected = Set((0..<15).flatMap { ["a-\($0)", "b-\($0)"] })
+
+        let listed = try OtherProcess.listedObjects(token: test.label, pin: test.userPIN, environment: env)
+        #expect(Set(listed.keys) == expected)
+        #expect(listed.allSatisfy { $0.value == "value of \($0.key)" })
+
+        let session = try test.userSession()
+        let here = try session.findObjects([Attribute(.data)]).map { try $0.attributes([.label]).label ?? "" }
+        #expect(here.count == 30)
+        #expect(Set(here) == expected)
+    }
+
+    @Test("a wrong PIN's try is counted before the check: killed during the KDF, it still shows as CKF_USER_PIN_COUNT_LOW")
+    func pinTryOutlivesCrash() throws {
+        // A costly KDF (fixed per token at C_InitToken) gives the kill a wide window.
+        let store = try PrivateStore(iterations: 1_000_000)
+        let label = "pins-\(UInt32.random(in: 0...UInt32.max))"
+        try store.initializeToken(label: label)
+        let pins = try store.tokenDirectory() + "/pins"
+        let before = try Data(contentsOf: URL(fileURLWithPath: pins))
+        func flags() throws -> TokenFlags {
+            let shown = try OtherProcess.runDriver(["flags"], token: label, pin: "", environment: store.environment)
+            guard shown.status == 0, let hex = shown.stdout.split(separator: "x").last?.dropLast(),
+                  let raw = UInt(hex, radix: 16) else { throw TestSupportError("driver flags: \(shown.stdout) \(shown.stderr)") }
+            return TokenFlags(rawValue: raw)
+        }
+        #expect(try !flags().contains(.userPINCountLow))
+
+        let login = try Background(driver: ["login"], token: label, pin: "0000", environment: store.environment)
+        let waiting = Date()
+        while (try? Data(contentsOf: URL(fileURLWithPath: pins))) == before {
+            guard Date().timeIntervalSince(waiting) < 60 else { login.kill(); Issue.record("the pins file never changed"); return }
+            usleep(200)
+        }
+        login.kill()
+        let (lines, killed) = login.finish()
+        #expect(killed && !lines.contains { $0.hasPrefix("rv=") }, "the login ended before the kill: \(lines)")
+
+        let after = try flags()
+        #expect(after.contains(.userPINCountLow), "the killed try was not counted: \(after.names)")
+        #expect(!after.contains(.userPINFinalTry) && !after.contains(.userPINLocked), "\(after.names)")
+
+        // The right PIN still opens the token and clears the count.
+        let right = try OtherProcess.runDriver(["login"], token: label, pin: SoftTokenRig.userPIN, environment: store.environment)
+        #expect(right.stdout.contains("rv=0x0\n"), "\(right.stdout) \(right.stderr)")
+        #expect(try !flags().contains(.userPINCountLow))
+    }
+
+    @Test("five wrong PINs lock the user PIN (the fifth says CKR_PIN_LOCKED); the right PIN is then refused until the SO's C_InitPIN")
+    func lockoutAndUnlock() throws {
+        let test = try SoftTokenRig.freshToken()
+        let session = try test.token().openSession(readWrite: true)
+        for attempt in 1...5 {
+            let error = #expect(throws: PKCS11Error.self) { try session.login(.user, pin: PIN(bytes: Array("9999".utf8))) }
+            #expect(error?.returnValue == (attempt < 5 ? .pinIncorrect : .pinLocked), "attempt \(attempt)")
+            let flags = try test.token().info.flags
+            switch attempt {
+            case 1...3: #expect(flags.contains(.userPINCountLow) && !flags.contains(.userPINFinalTry), "\(attempt): \(flags.names)")
+            case 4: #expect(flags.contains(.userPINFinalTry), "\(flags.names)")
+            default: #expect(flags.contains(.userPINLocked), "\(flags.names)")
+            }
+        }
+        let refused = #expect(throws: PKCS11Error.self) { try session.login(.user, pin: test.pin) }
+        #expect(refused?.returnValue == .pinLocked)
+        let elsewhere = try OtherProcess.runDriver(["login"], token: test.label, pin: test.userPIN, environment: try SoftTokenRig.environment())
+        #expect(elsewhere.stdout.contains("rv=0xa4\n"), "another process logs in to a locked token: \(elsewhere.stdout)")
+
+        try session.login(.securityOfficer, pin: PIN(bytes: Array(test.soPIN.utf8)))
+        try session.initializeUserPIN(test.pin)
+        try session.logout()
+        let flags = try test.token().info.flags
+        #expect(!flags.contains(.userPINLocked) && !flags.contains(.userPINCountLow), "\(flags.names)")
+        try session.login(.user, pin: test.pin)
+        #expect(try session.state().isUserLoggedIn)
+    }
+}
