@@ -36,9 +36,15 @@ static void check(const char *function, CK_RV rv) {
 /* The slot whose token has this label (blank-padded to 32 bytes in CK_TOKEN_INFO). */
 static CK_SLOT_ID find_slot(const char *label) {
     CK_ULONG count = 0;
-    check("C_GetSlotList", p11->C_GetSlotList(CK_TRUE, NULL, &count));
-    CK_SLOT_ID *slots = calloc(count + 1, sizeof *slots);
-    check("C_GetSlotList", p11->C_GetSlotList(CK_TRUE, slots, &count));
+    CK_SLOT_ID *slots = NULL;
+    CK_RV rv;
+    /* Other processes make tokens in the same store: the list may grow between the two calls. */
+    do {
+        check("C_GetSlotList", p11->C_GetSlotList(CK_TRUE, NULL, &count));
+        slots = realloc(slots, (count + 1) * sizeof *slots);
+        rv = p11->C_GetSlotList(CK_TRUE, slots, &count);
+    } while (rv == CKR_BUFFER_TOO_SMALL);
+    check("C_GetSlotList", rv);
     char padded[32];
     memset(padded, ' ', sizeof padded);
     memcpy(padded, label, strlen(label) < 32 ? strlen(label) : 32);

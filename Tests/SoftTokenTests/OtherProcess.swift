@@ -58,6 +58,7 @@ enum OtherProcess {
 final class Background {
     let process = Process()
     private let output = Pipe()
+    private let errors = Pipe()
     /// What the process wrote so far, read by `waitForLines`.
     private var received = Data()
 
@@ -70,7 +71,7 @@ final class Background {
         env["CB_DRIVER_PIN"] = pin
         process.environment = env
         process.standardOutput = output
-        process.standardError = FileHandle.nullDevice
+        process.standardError = errors
         process.standardInput = FileHandle.nullDevice
         try process.run()
     }
@@ -87,10 +88,14 @@ final class Background {
     /// SIGKILL: no handler runs, no buffer is flushed, no lock is released but by the kernel.
     func kill() { _ = Glibc.kill(process.processIdentifier, SIGKILL) }
 
+    /// What the process wrote to stderr, once it has ended.
+    private(set) var errorText = ""
+
     /// Waits for the end and returns the complete lines the process wrote, and whether it died
-    /// by a signal.
+    /// by a signal. (The driver says little on stderr, so reading it after stdout cannot block.)
     func finish() -> (lines: [String], killed: Bool) {
         received.append(output.fileHandleForReading.readDataToEndOfFile())
+        errorText = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
         process.waitUntilExit()
         var text = String(decoding: received, as: UTF8.self)
         // A line without its newline was cut by the kill: it does not count.

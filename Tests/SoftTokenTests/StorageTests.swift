@@ -108,8 +108,9 @@ struct StorageTests {
             }
             seen += 1
         }
-        // token, pins, lock, objects/ and its three objects.
-        #expect(seen >= 7, "only \(seen) entries under \(root)")
+        // At least the token file, objects/ and its three objects were looked at.
+        #expect(seen >= 5, "only \(seen) entries under \(root)")
+        #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/objects").count == 3)
     }
 
     @Test("a second module instance, in another process, sees what this process created, and this process sees what it created")
