@@ -19,9 +19,13 @@ public struct KeyFlags: Sendable, Hashable, Codable {
     public var alwaysSensitive: Bool?
     public var local: Bool?
     public var `private`: Bool?
+    /// The key has its own password for the High level (CertBridge's software token); nil on
+    /// tokens that have no such thing.
+    public var ownPassword: Bool?
 
     /// The attributes to read for `init(_:)`.
-    public static let attributes: [AttributeType] = [.sensitive, .extractable, .alwaysAuthenticate, .neverExtractable, .alwaysSensitive, .local, .private]
+    public static let attributes: [AttributeType] = [.sensitive, .extractable, .alwaysAuthenticate, .neverExtractable,
+                                                     .alwaysSensitive, .local, .private, .certBridgeHasKeyPassword]
 
     public init(_ values: AttributeValues) {
         sensitive = values.bool(.sensitive)
@@ -31,6 +35,7 @@ public struct KeyFlags: Sendable, Hashable, Codable {
         alwaysSensitive = values.bool(.alwaysSensitive)
         local = values.bool(.local)
         `private` = values.bool(.private)
+        ownPassword = values.bool(.certBridgeHasKeyPassword)
     }
 
     /// Exportable: the token will let the key out, by C_WrapKey (CKA_EXTRACTABLE, and the token
@@ -53,7 +58,7 @@ public struct KeyFlags: Sendable, Hashable, Codable {
     public var words: [String] {
         let named: [(String, Bool?)] = [("sensitive", sensitive), ("extractable", extractable),
             ("always-authenticate", alwaysAuthenticate), ("never-extractable", neverExtractable),
-            ("always-sensitive", alwaysSensitive), ("local", local), ("private", `private`)]
+            ("always-sensitive", alwaysSensitive), ("local", local), ("private", `private`), ("own-password", ownPassword)]
         return named.compactMap { name, value in value.map { "\(name)=\($0 ? "yes" : "no")" } }
     }
 }

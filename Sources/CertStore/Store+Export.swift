@@ -12,6 +12,9 @@ public struct ExportOptions: Sendable {
     public var profile: Profile = .modern
     /// Replace the output file if it exists.
     public var overwrite = false
+    /// The password of a key that has its own (a High-level key on the software token): the
+    /// token lets such a key out only after a context login with it.
+    public var keyPassword: KeyPasswordSource?
 
     public init() {}
 }
@@ -46,7 +49,7 @@ extension Store {
         let leafDER = try certificate(for: key)
         let chain = options.includeChain && leafDER != nil ? try certificationPath(from: leafDER!, session: key.session, extra: options.extraChain) : []
 
-        var pkcs8 = try extractPrivateKey(key)
+        var pkcs8 = try extractPrivateKey(key, keyPassword: options.keyPassword)
         defer { wipe(&pkcs8) }
         let privateKey: PKCS12.PrivateKey
         do throws(PKCS12Error) { privateKey = try PKCS12.PrivateKey(pkcs8DER: pkcs8) } catch {

@@ -29,9 +29,18 @@ public struct ImportOptions: Sendable {
     public var label: String?
     /// Replace a key that is already on the token (same public key).
     public var replace = false
+    /// The key's own password, for a High-level key on a token that has per-key passwords (the
+    /// CertBridge software token): Windows' "enter and confirm password for this item". Asked
+    /// only once the import is sure to write; without it the token PIN approves each use.
+    public var keyPassword: NewKeyPassword?
 
     public init() {}
 }
+
+/// Where a new key password comes from, for the token with this label.
+public typealias NewKeyPassword = @Sendable (_ tokenLabel: String) throws(StoreError) -> PIN
+/// Where an existing key's own password comes from, for the key with this label.
+public typealias KeyPasswordSource = @Sendable (_ keyLabel: String) throws(StoreError) -> PIN
 
 /// What an import placed, read back from the token.
 public struct ImportResult: Sendable, Codable {
@@ -98,7 +107,8 @@ extension Store {
         var step = ImportStep.privateKey
         do {
             try fault?(.privateKey)
-            let key = try createPrivateKey(item, label: label, id: id, subject: leaf.subjectDER, options: options, session: session, notes: &notes)
+            let key = try createPrivateKey(item, label: label, id: id, subject: leaf.subjectDER, options: options, session: session,
+                                           token: token, notes: &notes)
             created.append(key)
             try verifyPolicy(of: key, options: options, tokenName: tokenName)
             step = .publicKey
@@ -144,7 +154,26 @@ extension Store {
     /// template (some PIV modules do: their keys can never leave anyway), retry without it; the
     /// flags read back afterwards decide whether the result is strict enough.
     private func createPrivateKey(_ item: ImportItem, label: String, id: [UInt8], subject: [UInt8], options: ImportOptions,
-                                  session: Session, notes: inout [String]) throws(PKCS11Error) -> Object {
+                                  session: Session, token: Token, notes: inout [String]) throws(StoreError) -> Object {
+        var ownPassword: [Attribute] = []
+        defer { for i in ownPassword.indices { ownPassword[i].wipe() } }
+        if let keyPassword = options.keyPassword, options.securityLevel == .high {
+            guard token.hasKeyPasswords else {
+                throw StoreError(.usage, "\"\(token.info.label)\" has no per-key passwords: a High-level key there is approved with the token PIN at every use; leave out the key password")
+            }
+            let password = try keyPassword(token.info.label)
+            password.withUnsafeBytes { ownPassword = [Attribute(.certBridgeKeyPassword, bytes: Array($0))] }
+        }
+        do throws(PKCS11Error) {
+            return try createPrivateKey(item, label: label, id: id, subject: subject, options: options, session: session,
+                                        extra: ownPassword, notes: &notes)
+        } catch {
+            throw StoreError(error, doing: "writing the private key to \"\(token.info.label)\"", token: token)
+        }
+    }
+
+    private func createPrivateKey(_ item: ImportItem, label: String, id: [UInt8], subject: [UInt8], options: ImportOptions,
+                                  session: Session, extra: [Attribute], notes: inout [String]) throws(PKCS11Error) -> Object {
         let uses: [Attribute] = item.key.keyType == .rsa
             ? [Attribute(.sign, true), Attribute(.decrypt, true), Attribute(.unwrap, false)]
             : [Attribute(.sign, true), Attribute(.derive, true)]
@@ -153,9 +182,9 @@ extension Store {
         let base = [Attribute(.privateKey), Attribute(item.key.keyType), Attribute(.token, true), Attribute(.private, true),
                     Attribute(.label, string: label), Attribute(.id, bytes: id), Attribute(.subject, bytes: subject)]
         do {
-            return try session.createObject(base + uses + policy + item.key.privateAttributes)
+            return try session.createObject(base + uses + policy + extra + item.key.privateAttributes)
         } catch let error where !options.exportable && [.attributeTypeInvalid, .attributeValueInvalid, .templateInconsistent].contains(error.returnValue) {
-            let key = try session.createObject(base + uses + policy.filter { $0.type != .extractable } + item.key.privateAttributes)
+            let key = try session.createObject(base + uses + policy.filter { $0.type != .extractable } + extra + item.key.privateAttributes)
             notes.append("the token refused CKA_EXTRACTABLE in the template (\(error)); the key was placed with the token's own default, checked below")
             return key
         }
@@ -177,6 +206,10 @@ extension Store {
         }
         if options.securityLevel == .high && flags.alwaysAuthenticate != true {
             throw StoreError(.failed, "\(tokenName) cannot hold a key at the High level: it does not keep CKA_ALWAYS_AUTHENTICATE=true; refused")
+        }
+        if options.securityLevel == .high && options.keyPassword != nil,
+           (try? key.attributes([.certBridgeHasKeyPassword]).bool(.certBridgeHasKeyPassword)) != true {
+            throw StoreError(.failed, "\(tokenName) did not keep the key's own password; refused")
         }
     }
 

@@ -9,6 +9,9 @@ public struct KeyHandle {
     public let id: [UInt8]
     public let keyType: KeyType?
     public let flags: KeyFlags
+
+    /// The key has its own password (the software token's High level).
+    public var hasOwnPassword: Bool { flags.ownPassword == true }
 }
 
 extension Store {

@@ -60,16 +60,21 @@ extension Store {
     }
 
     /// The token an import or key generation goes to: the one `uri` names, else the only
-    /// initialized token present.
+    /// initialized token present, the software token being the fallback when no other is.
     public func targetToken(_ uri: PKCS11URI?) throws(StoreError) -> Token {
         if let uri { return try token(matching: uri) }
-        let initialized = tokens().filter { $0.info.flags.contains(.tokenInitialized) && !$0.info.flags.contains(.writeProtected) }
-        guard initialized.count == 1 else {
-            if initialized.isEmpty { throw StoreError(.notFound, "no token to write to is present") }
-            let labels = initialized.map { "\"\($0.info.label)\"" }.joined(separator: ", ")
-            throw StoreError(.usage, "several tokens are present (\(labels)); choose one with --token 'pkcs11:token=LABEL'")
+        let writable = tokens().filter { $0.info.flags.contains(.tokenInitialized) && !$0.info.flags.contains(.writeProtected) }
+        let hardware = writable.filter { !$0.isSoftToken }
+        let soft = writable.filter(\.isSoftToken)
+        if hardware.count == 1 { return hardware[0] }
+        if hardware.isEmpty && soft.count == 1 { return soft[0] }
+        if hardware.isEmpty, let standard = soft.first(where: { $0.info.label == SoftToken.defaultLabel }) { return standard }
+        if writable.isEmpty {
+            throw StoreError(.notFound, "no token to write to is present" + (softTokenEmptySlot == nil ? "" :
+                "; make the software token with 'certbridge softtoken init'"))
         }
-        return initialized[0]
+        let labels = (hardware.isEmpty ? soft : hardware).map { "\"\($0.info.label)\"" }.joined(separator: ", ")
+        throw StoreError(.usage, "several tokens are present (\(labels)); choose one with --token 'pkcs11:token=LABEL'")
     }
 }
 

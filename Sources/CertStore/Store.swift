@@ -8,10 +8,17 @@ public final class Store {
     /// Modules that failed to load, with why; shown, not fatal, unless nothing loaded.
     public let problems: [String]
 
-    /// Loads the named module paths, or, when none are named, every module registered with p11-kit.
+    /// Loads the named module paths, or, when none are named, every module registered with
+    /// p11-kit and the software token.
     public init(modulePaths: [String] = []) throws(StoreError) {
         let explicit = !modulePaths.isEmpty
-        let paths = explicit ? modulePaths : ModuleRegistry.registeredModules().map(\.path)
+        var paths = explicit ? modulePaths : ModuleRegistry.registeredModules().map(\.path)
+        // The software token is the fallback when no hardware is present: always there, whether
+        // or not p11-kit knows it.
+        if !explicit, let softToken = SoftToken.modulePath,
+           !paths.contains(where: { $0.hasSuffix("/" + SoftToken.libraryName) }) {
+            paths.append(softToken)
+        }
         var modules: [Module] = []
         var problems: [String] = []
         for path in paths {

@@ -114,6 +114,11 @@ public struct AttributeType: RawRepresentable, Hashable, Sendable, CustomStringC
 
     /// First value of the vendor-defined range (CKA_VENDOR_DEFINED).
     public static let vendorDefined = Self(rawValue: 0x8000_0000)
+    /// CertBridge's software token: the key's own password, given only when the key is made
+    /// (write-only; the Windows "High" level with a password for this item).
+    public static let certBridgeKeyPassword = Self(rawValue: 0x8000_0000 | 0x4342_0001)
+    /// CertBridge's software token: whether a key has its own password (read-only CK_BBOOL).
+    public static let certBridgeHasKeyPassword = Self(rawValue: 0x8000_0000 | 0x4342_0002)
 
     public var name: String {
         if let name = Names.attribute[rawValue] { return name }

@@ -61,7 +61,7 @@ extension CertBridge.Enroll {
         func execute() throws(StoreError) {
             if FileManager.default.fileExists(atPath: output) { throw StoreError(.usage, "\(output) exists; choose another name") }
             let store = try global.store()
-            let target = try store.targetToken(try token.map { (text) throws(StoreError) in try parseURI(text) })
+            let target = try global.targetToken(store, uri: token)
             let label = label ?? subject.split(separator: ",").first { $0.uppercased().hasPrefix("CN=") }.map { String($0.dropFirst(3)) } ?? "enrollment key"
             let pin = try global.pinProvider(uri: token)
             let handle = try store.generateEnrollmentKeyPair(on: target, spec: key, label: label, subject: subject, subjectAlternativeNames: san,

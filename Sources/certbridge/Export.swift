@@ -47,6 +47,9 @@ extension CertBridge {
         @Flag(help: "Replace FILE if it exists.")
         var force = false
 
+        @Option(help: ArgumentHelp("For a key with its own password (High level on the software token): where that password comes from: tty, file:PATH, env:NAME or fd:N.", valueName: "SRC"))
+        var keyPasswordSource: String?
+
         @OptionGroup var global: GlobalOptions
 
         enum ProfileName: String, ExpressibleByArgument, CaseIterable { case modern, compat }
@@ -67,6 +70,10 @@ extension CertBridge {
             options.extraChain = try chainFile.map { (path) throws(StoreError) in try readCertificates(try readFile(path)) } ?? []
             options.profile = profile == .compat ? .compat : .modern
             options.overwrite = force
+            if let keyPasswordSource {
+                let keySource = try SecretSource(keyPasswordSource)
+                options.keyPassword = { label throws(StoreError) in try keySource.read(prompt: "Password of the key \"\(label)\": ") }
+            }
             let source = try global.passwordSecretSource()
             let result = try store.exportBackup(uri, to: output, options: options, pin: pin) { () throws(StoreError) in
                 try source.readNew(prompt: "Password for \(output): ")

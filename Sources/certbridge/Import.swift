@@ -42,6 +42,16 @@ extension CertBridge {
         @Flag(help: "Replace the key if it is on the token already.")
         var replace = false
 
+        @Option(help: ArgumentHelp("With --security-level high on the software token: the key's own password, asked at every use instead of the token PIN (tty: asked twice, file:PATH, env:NAME or fd:N).", valueName: "SRC"))
+        var keyPasswordSource: String?
+
+        func validate() throws {
+            if let keyPasswordSource {
+                do { _ = try SecretSource(keyPasswordSource) } catch { throw ValidationError(error.reason) }
+                guard securityLevel == .high else { throw ValidationError("--key-password-source goes with --security-level high") }
+            }
+        }
+
         @OptionGroup var global: GlobalOptions
 
         func execute() throws(StoreError) {
@@ -52,13 +62,19 @@ extension CertBridge {
                 for warning in BackupDescription(backup).warnings { printNote("warning: \(file): \(warning)") }
             }
             let store = try global.store()
-            let target = try store.targetToken(try token.map { (text) throws(StoreError) in try parseURI(text) })
+            let target = try global.targetToken(store, uri: token)
             var options = ImportOptions()
             options.exportable = exportable
             options.securityLevel = securityLevel
             options.includeChain = !noChain
             options.label = label
             options.replace = replace
+            if let keyPasswordSource {
+                let source = try SecretSource(keyPasswordSource)
+                options.keyPassword = { label throws(StoreError) in
+                    try source.readNew(prompt: "New password for this key on \"\(label)\" (asked at every use): ")
+                }
+            }
             let result = try store.importBackup(backup, to: target, options: options, pin: try global.pinProvider(uri: token))
             if global.json { return try printJSON(result) }
             print("Imported \"\(result.label)\" onto \"\(result.token)\"\(result.replaced > 0 ? ", replacing the key that was there" : ""). As the token reports it:")
