@@ -3,7 +3,8 @@
  * module boundary, the calls the signing protocol is judged by: C_Login (with its user type),
  * C_SignInit, C_Sign, C_OpenSession, C_CloseSession, each with the CK_RV the real module gave.
  *
- * The real module is named by CERTBRIDGE_COUNTING_TARGET. The record goes to
+ * The real module is the one compiled in with -DCOUNTING_TARGET="path" (so that tests running
+ * in parallel against different modules cannot cross), else CERTBRIDGE_COUNTING_TARGET. The record goes to
  * CERTBRIDGE_COUNTING_LOG if set, else to "<path of this library>.log", so a test that copies
  * the library to its own directory gets its own record even when tests share a process.
  * Nothing secret is written: PIN bytes are never touched, only their length is forwarded.
@@ -76,7 +77,11 @@ static CK_RV counting_close_session(CK_SESSION_HANDLE session) {
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list) {
     if (list == NULL) return CKR_ARGUMENTS_BAD;
     if (real == NULL) {
+#ifdef COUNTING_TARGET
+        const char *target = COUNTING_TARGET;
+#else
         const char *target = getenv("CERTBRIDGE_COUNTING_TARGET");
+#endif
         if (target == NULL) return CKR_GENERAL_ERROR;
         void *handle = dlopen(target, RTLD_NOW | RTLD_LOCAL);
         if (handle == NULL) return CKR_GENERAL_ERROR;
