@@ -31,33 +31,49 @@ public enum KeySpec: String, Sendable, Codable, CaseIterable {
 /// certificate: a CKO_DATA object (application "CertBridge enrollment") holding this as JSON,
 /// so the pending state survives across runs and machines.
 public struct EnrollmentRecord: Sendable, Codable, Hashable {
+    /// The record format's version.
     public var version = 1
     /// CKA_ID of the key pair, hex.
     public var id: String
+    /// The key pair's label.
     public var label: String
+    /// The key type and size asked for.
     public var keySpec: KeySpec
+    /// The subject requested in the CSR.
     public var subject: String
+    /// The subjectAltNames requested, as given (`DNS:…`, `IP:…`).
     public var subjectAlternativeNames: [String]
+    /// When the key pair was made.
     public var created: Date
 }
 
 /// A pending enrollment key pair, as `enroll list` shows it.
 public struct PendingEnrollment: Sendable, Codable {
+    /// The label of the token holding the key pair.
     public var token: String
+    /// A PKCS#11 URI naming the private key.
     public var uri: String
+    /// What was recorded when the pair was made.
     public var record: EnrollmentRecord
+    /// Whether the token reports the key exportable (so it can be backed up).
     public var exportable: Bool
+    /// The key's security level, as the token reports it.
     public var securityLevel: SecurityLevel
 }
 
 /// What `install-cert` did.
 public struct InstallResult: Sendable, Codable {
+    /// The label of the token the certificate went to.
     public var token: String
+    /// The key pair's label, which the certificate now shares.
     public var label: String
+    /// The shared CKA_ID, hex.
     public var id: String
     /// False when the certificate was on the token already (reported, not duplicated).
     public var installed: Bool
+    /// Chain certificates written as authority certificates.
     public var chainAdded: Int
+    /// Chain certificates that were on the token already.
     public var chainAlreadyPresent: Int
 }
 

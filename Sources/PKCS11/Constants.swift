@@ -280,7 +280,9 @@ public struct UserType: RawRepresentable, Hashable, Sendable {
     /// Any value, including vendor-defined ones.
     public init(rawValue: UInt) { self.rawValue = rawValue }
 
+    /// CKU_SO.
     public static let securityOfficer = Self(rawValue: 0)
+    /// CKU_USER.
     public static let user = Self(rawValue: 1)
     /// A login for the one operation that follows (CKU_CONTEXT_SPECIFIC, for CKA_ALWAYS_AUTHENTICATE keys).
     public static let contextSpecific = Self(rawValue: 2)
@@ -293,8 +295,12 @@ public struct CertificateCategory: RawRepresentable, Hashable, Sendable {
     /// Any value, including vendor-defined ones.
     public init(rawValue: UInt) { self.rawValue = rawValue }
 
+    /// No category given.
     public static let unspecified = Self(rawValue: 0)
+    /// The token user's own certificate.
     public static let tokenUser = Self(rawValue: 1)
+    /// A CA certificate.
     public static let authority = Self(rawValue: 2)
+    /// Someone else's certificate.
     public static let otherEntity = Self(rawValue: 3)
 }

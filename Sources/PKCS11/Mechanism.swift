@@ -68,18 +68,24 @@ public struct MaskGeneration: RawRepresentable, Hashable, Sendable {
     public let rawValue: UInt
     /// Any value, including vendor-defined ones.
     public init(rawValue: UInt) { self.rawValue = rawValue }
+    /// CKG_MGF1_SHA1.
     public static let mgf1SHA1 = Self(rawValue: 1)
+    /// CKG_MGF1_SHA256.
     public static let mgf1SHA256 = Self(rawValue: 2)
+    /// CKG_MGF1_SHA384.
     public static let mgf1SHA384 = Self(rawValue: 3)
+    /// CKG_MGF1_SHA512.
     public static let mgf1SHA512 = Self(rawValue: 4)
 }
 
 /// A CK_MECHANISM: a type and its parameter block, laid out as the C struct it stands for.
 public struct Mechanism: Hashable, Sendable, CustomStringConvertible {
+    /// The CKM_* value.
     public let type: MechanismType
     /// The raw parameter bytes (e.g. a CK_RSA_PKCS_PSS_PARAMS or an IV); empty for none.
     public let parameter: [UInt8]
 
+    /// A mechanism with its parameter bytes (empty for none).
     public init(_ type: MechanismType, parameter: [UInt8] = []) {
         self.type = type
         self.parameter = parameter
