@@ -86,4 +86,39 @@ struct InstallCertCLITests {
         for label in labels { #expect(result.stderr.contains("\"\(label)\""), "\(label) was searched") }
         #expect(result.stderr.contains("Nobody Known"))
     }
+
+    @Test("a key pair made by another tool, with an id that is not CertBridge's, is found by its public key", arguments: ["rsa", "ec", "rsa-no-public"])
+    func foreignKeyPair(kind: String) throws {
+        let dir = try TemporaryDirectory()
+        let test = try SoftHSM.freshToken()
+        let id: [UInt8] = [0x0F, 0x0E]
+        let keyPEM: String
+        do {
+            let session = try test.userSession()
+            let flags = [Attribute(.sensitive, true), Attribute(.extractable, false)]
+            if kind == "ec" {
+                let ec = try ECComponents.generate(in: dir)
+                keyPEM = ec.pem
+                _ = try session.createObject([Attribute(.privateKey), Attribute(.ec), Attribute(.token, true), Attribute(.private, true),
+                                              Attribute(.sign, true), Attribute(.label, string: "foreign"), Attribute(.id, bytes: id),
+                                              Attribute(.ecParams, bytes: ec.parameters), Attribute(.value, bytes: ec.privateValue)] + flags)
+                _ = try session.createObject([Attribute(.publicKey), Attribute(.ec), Attribute(.token, true), Attribute(.verify, true),
+                                              Attribute(.label, string: "foreign"), Attribute(.id, bytes: id),
+                                              Attribute(.ecParams, bytes: ec.parameters), Attribute(.ecPoint, bytes: ec.point)])
+            } else {
+                let rsa = try RSAComponents.generate(in: dir)
+                keyPEM = rsa.pem
+                _ = try session.createObject(rsa.privateTemplate(label: "foreign", id: id, extraFlags: flags))
+                if kind == "rsa" { _ = try session.createObject(rsa.publicTemplate(label: "foreign", id: id)) }
+            }
+        }
+        let issued = try makeCertificate(keyPEM: keyPEM, subject: "/CN=Foreign Key", in: dir)
+        let installed = try CLI.json(InstallJSON.self, ["install-cert", issued.pemPath, "--token", "pkcs11:token=\(test.label)",
+                                                        "--pin-source", "env:PIN"] + module, environment: ["PIN": test.userPIN])
+        #expect(installed.installed)
+        #expect(installed.id == "0f0e", "the certificate takes the key's own id")
+        let objects = try CLI.json([ObjectJSON].self, ["objects", "pkcs11:token=\(test.label);type=cert", "--pin-source", "env:PIN"] + module,
+                                   environment: ["PIN": test.userPIN])
+        #expect(objects.count == 1 && objects.first?.id == "0f0e" && objects.first?.label == "foreign")
+    }
 }
