@@ -12,12 +12,19 @@ public enum SecurityLevel: String, Sendable, Codable, CaseIterable {
 /// The key flags that decide whether a key can leave its token, as the token reports them.
 /// A flag the token did not report is nil: we never fill in what we asked for.
 public struct KeyFlags: Sendable, Hashable, Codable {
+    /// CKA_SENSITIVE.
     public var sensitive: Bool?
+    /// CKA_EXTRACTABLE.
     public var extractable: Bool?
+    /// CKA_ALWAYS_AUTHENTICATE.
     public var alwaysAuthenticate: Bool?
+    /// CKA_NEVER_EXTRACTABLE.
     public var neverExtractable: Bool?
+    /// CKA_ALWAYS_SENSITIVE.
     public var alwaysSensitive: Bool?
+    /// CKA_LOCAL: generated on the token.
     public var local: Bool?
+    /// CKA_PRIVATE: visible only after a login.
     public var `private`: Bool?
     /// The key has its own password for the High level (CertBridge's software token); nil on
     /// tokens that have no such thing.
@@ -27,6 +34,7 @@ public struct KeyFlags: Sendable, Hashable, Codable {
     public static let attributes: [AttributeType] = [.sensitive, .extractable, .alwaysAuthenticate, .neverExtractable,
                                                      .alwaysSensitive, .local, .private, .certBridgeHasKeyPassword]
 
+    /// The flags from attributes read with `KeyFlags.attributes`; unreported ones stay nil.
     public init(_ values: AttributeValues) {
         sensitive = values.bool(.sensitive)
         extractable = values.bool(.extractable)
@@ -44,6 +52,7 @@ public struct KeyFlags: Sendable, Hashable, Codable {
         (extractable == true && neverExtractable != true) || sensitive == false
     }
 
+    /// High when CKA_ALWAYS_AUTHENTICATE is true.
     public var securityLevel: SecurityLevel { alwaysAuthenticate == true ? .high : .standard }
 
     /// Why the key is or is not exportable, naming the flags.

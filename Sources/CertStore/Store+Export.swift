@@ -16,18 +16,23 @@ public struct ExportOptions: Sendable {
     /// token lets such a key out only after a context login with it.
     public var keyPassword: KeyPasswordSource?
 
+    /// The defaults: chain included, modern profile, no overwrite.
     public init() {}
 }
 
 /// What an export wrote.
 public struct ExportResult: Sendable, Codable {
+    /// The file written.
     public var file: String
+    /// The key's label.
     public var label: String
+    /// `modern` or `compat`.
     public var profile: String
     /// Subjects of the certificates written, leaf first.
     public var certificates: [String]
     /// True when the key had no certificate and a self-signed placeholder was written, as Windows does.
     public var placeholderCertificate: Bool
+    /// Things the user should know, e.g. that compat protection is weak.
     public var warnings: [String]
 }
 
@@ -212,8 +217,11 @@ func withSecret<R>(_ pin: borrowing PIN, _ body: (borrowing PKCS12.Secret) throw
 
 /// What `export --cert-only` wrote.
 public struct CertificateExport: Sendable, Codable {
+    /// The file written.
     public var file: String
+    /// The certificate's subject.
     public var subject: String
+    /// `pem` or `der`.
     public var format: String
 }
 

@@ -2,6 +2,7 @@ import PKCS11
 
 /// What to place on a token: a key, its certificate and the rest of its certification path.
 public struct ImportItem {
+    /// The private key's components.
     public let key: KeyMaterial
     /// The certificate of the key (DER).
     public let certificate: [UInt8]
@@ -10,6 +11,7 @@ public struct ImportItem {
     /// The PFX friendlyName, if it had one.
     public let friendlyName: String?
 
+    /// An item from a key, its DER certificate, the CA certificates (leaf to root) and a friendlyName.
     public init(key: KeyMaterial, certificate: [UInt8], chain: [[UInt8]], friendlyName: String?) {
         self.key = key
         self.certificate = certificate
@@ -22,6 +24,7 @@ public struct ImportItem {
 public struct ImportOptions: Sendable {
     /// "Mark this key as exportable".
     public var exportable = false
+    /// standard, or high for CKA_ALWAYS_AUTHENTICATE.
     public var securityLevel = SecurityLevel.standard
     /// "Include all certificates in the certification path".
     public var includeChain = true
@@ -34,6 +37,7 @@ public struct ImportOptions: Sendable {
     /// only once the import is sure to write; without it the token PIN approves each use.
     public var keyPassword: NewKeyPassword?
 
+    /// The Import Wizard's defaults: non-exportable, standard, with the chain.
     public init() {}
 }
 
@@ -44,14 +48,19 @@ public typealias KeyPasswordSource = @Sendable (_ keyLabel: String) throws(Store
 
 /// What an import placed, read back from the token.
 public struct ImportResult: Sendable, Codable {
+    /// The label of the token imported onto.
     public var token: String
+    /// The label given to key and certificate.
     public var label: String
+    /// The CKA_ID shared by key, public key and certificate, hex.
     public var id: String
     /// The key, its public key and certificate, and the chain certificates placed, as the token reports them.
     public var objects: [ObjectSummary]
     /// Chain certificates that were on the token already and were left as they were.
     public var chainAlreadyPresent: Int
+    /// Key pairs removed because --replace was given.
     public var replaced: Int
+    /// Things the token did differently, e.g. a policy placed by its own means.
     public var notes: [String]
 }
 

@@ -4,27 +4,42 @@ import PKCS12
 
 /// What `pfx inspect` and `import` say about a backup file: its contents and its protection.
 public struct BackupDescription: Sendable, Codable {
+    /// One certificate of a backup, with its place in the path.
     public struct CertificateEntry: Sendable, Codable {
         /// `leaf`, `chain` (in path order, leaf to root) or `other`.
         public var role: String
+        /// The subject DN.
         public var subject: String
+        /// The issuer DN.
         public var issuer: String
+        /// The serial number in hex.
         public var serial: String
+        /// Start of validity.
         public var notBefore: Date
+        /// End of validity.
         public var notAfter: Date
+        /// Whether basicConstraints says CA.
         public var isCA: Bool
     }
 
+    /// The private key's type, e.g. `RSA` or `EC P-256`.
     public var keyType: String
+    /// The private key's size in bits.
     public var keyBits: Int
+    /// The friendlyName of the key (or else the leaf).
     public var friendlyName: String?
+    /// The localKeyID, hex.
     public var localKeyID: String?
+    /// Leaf, then the chain in path order, then any others.
     public var certificates: [CertificateEntry]
     /// Each part of the file and its encryption, e.g. "keys: PBES2/AES-256-CBC/PBKDF2-HMAC-SHA256, 2048 iterations".
     public var protection: [String]
+    /// The MAC digest and iteration count; nil when the file has no MAC.
     public var mac: String?
+    /// Weak protection, one sentence each.
     public var warnings: [String]
 
+    /// The description of an opened backup.
     public init(_ backup: Backup) {
         keyType = backup.privateKey.type.description
         keyBits = backup.privateKey.bits

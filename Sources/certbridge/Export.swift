@@ -7,19 +7,19 @@ extension CertBridge {
         static let configuration = CommandConfiguration(
             abstract: "Back up an exportable token key with its certificate and chain as a PFX.",
             discussion: """
-            Like Windows' Certificate Export Wizard with "Yes, export the private key": only keys \\
-            marked exportable can leave the token; for the rest the command says so (exit 3) \\
+            Like Windows' Certificate Export Wizard with "Yes, export the private key": only keys \
+            marked exportable can leave the token; for the rest the command says so (exit 3) \
             before asking for any password, and writes nothing.
 
-            The key leaves the token wrapped under a one-time AES key and is unwrapped only in \\
-            memory. The file is written 0600 under a temporary name, opened again with the \\
+            The key leaves the token wrapped under a one-time AES key and is unwrapped only in \
+            memory. The file is written 0600 under a temporary name, opened again with the \
             password and checked against the token's public key, and only then given its name.
 
-            Profiles: modern (the default, "strong protection": PBES2 AES-256-CBC, \\
-            PBKDF2-HMAC-SHA256 with 600,000 iterations, SHA-256 MAC) and compat (3DES and a \\
+            Profiles: modern (the default, "strong protection": PBES2 AES-256-CBC, \
+            PBKDF2-HMAC-SHA256 with 600,000 iterations, SHA-256 MAC) and compat (3DES and a \
             SHA-1 MAC, for old Windows Server, Java 8 and appliances).
 
-            With --cert-only only the certificate is written, as PEM or DER by the file's \\
+            With --cert-only only the certificate is written, as PEM or DER by the file's \
             extension (.pem, .crt: PEM; .der, .cer: DER); no key, no password.
 
             Example:

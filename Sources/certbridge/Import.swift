@@ -7,11 +7,11 @@ extension CertBridge {
             commandName: "import",
             abstract: "Load a PFX/PKCS#12 backup onto a token: key, certificate and chain, all or nothing.",
             discussion: """
-            Like Windows' Certificate Import Wizard: the key is placed non-exportable unless you \\
-            pass --exportable, at the High security level (a PIN for every use) with \\
-            --security-level high, and the whole certification path comes along unless \\
-            --no-chain. Afterwards the flags are read back from the token and shown: what you \\
-            see is what the token holds. If any step fails, everything this import wrote is \\
+            Like Windows' Certificate Import Wizard: the key is placed non-exportable unless you \
+            pass --exportable, at the High security level (a PIN for every use) with \
+            --security-level high, and the whole certification path comes along unless \
+            --no-chain. Afterwards the flags are read back from the token and shown: what you \
+            see is what the token holds. If any step fails, everything this import wrote is \
             removed again.
 
             The PFX password comes from --password-source, the token PIN from --pin-source.

@@ -6,7 +6,8 @@ import Foundation
 public struct CountingModule: Sendable {
     /// The library to load (or give the CLI with --module).
     public let path: String
-    /// The record: one line per C_Login, C_SignInit, C_Sign, C_OpenSession, C_CloseSession.
+    /// The record: one line per C_Login, C_SignInit, C_Sign, C_OpenSession, C_CloseSession,
+    /// C_GetAttributeValue.
     public var logPath: String { path + ".log" }
 
     /// Builds a shim in `dir` that forwards to `target`, compiled in, so that tests running in
