@@ -154,7 +154,7 @@ public final class Signer: @unchecked Sendable {
                 throw StoreError(error, doing: "reading the token's mechanisms", token: token)
             }
         }
-        let plan = try algorithm.plan(offered: offered ?? [])
+        let plan = try algorithm.plan(offered: offered ?? [], token: token)
         plans[algorithm] = plan
         return plan
     }

@@ -19,6 +19,12 @@ extension Store {
         if key.hasOwnPassword && keyPassword == nil {
             throw StoreError(.usage, "the key \"\(key.label)\" has its own password, which the token asks before letting it out; give it with --key-password-source")
         }
+        // A module that lists neither wrap mechanism (p11-kit remoting drops both) would only
+        // answer CKR_MECHANISM_INVALID: say which mechanism is missing and why, up front.
+        let wrapMechanisms: [MechanismType] = [.aesKeyWrapPad, .aesCBCPad]
+        if let offered = try? key.token.slot.mechanisms(), !offered.isEmpty, !wrapMechanisms.contains(where: offered.contains) {
+            throw StoreError.missingMechanism(wrapMechanisms, for: "exporting \"\(key.label)\" (wrapping it off the token)", token: key.token)
+        }
         var wrapKey = SymmetricKey(size: .bits256).withUnsafeBytes { Array($0) }
         defer { wipe(&wrapKey) }
         let session = key.session
@@ -57,6 +63,9 @@ extension Store {
             }
             return pkcs8
         } catch {
+            if error.returnValue == .mechanismInvalid {
+                throw StoreError.missingMechanism(wrapMechanisms, for: "exporting \"\(key.label)\" (wrapping it off the token)", token: key.token)
+            }
             if error.returnValue == .keyUnextractable {
                 throw StoreError(.notExportable, "the token refused to let \"\(key.label)\" out (\(error))")
             }
