@@ -142,7 +142,10 @@ extension Store {
                                           Attribute(.id, bytes: [slot.id]), Attribute(.token, true),
                                           Attribute(.value, bytes: item.certificate)])
         } catch {
-            let storeError = StoreError(error, doing: "writing the \(step) to \(slot.description) of \(tokenName)", token: token)
+            var storeError = StoreError(error, doing: "writing the \(step) to \(slot.description) of \(tokenName)", token: token)
+            if storeError.code != .notFound && Self.cardWasRemoved(from: token) {
+                storeError = StoreError(.notFound, "the card was removed while the \(step) was written to \(slot.description) of \(tokenName) (\(error))")
+            }
             let left = step == "private key"
                 ? "; the card did not take the key: \(slot.description) holds what it held before (or, if the card was pulled while writing, possibly the new key without a certificate)"
                 : "; left on the card: the private key in \(slot.description), without its certificate (PKCS#11 cannot delete a key from a PIV card; it is useless without its certificate; the same import with --replace overwrites it)"

@@ -1,3 +1,4 @@
+import Foundation
 import PCSC
 import PKCS11
 
@@ -109,6 +110,21 @@ extension Store {
                 }
             }
             continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+
+    /// Whether the card a token lives on has left its reader, looking for up to `seconds`: pcscd
+    /// notices a pull on its next poll, so a write that just failed may come before the news.
+    /// False when the token's reader is unknown to pcscd (not a card, or no pcscd).
+    static func cardWasRemoved(from token: Token, within seconds: Double = 1.5) -> Bool {
+        guard let description = try? token.slot.info().description else { return false }
+        let deadline = ContinuousClock.now + .milliseconds(Int(seconds * 1000))
+        while true {
+            guard let readers = try? Context().states() else { return false }
+            guard let reader = readers.first(where: { slot(description, isIn: $0.reader) }) else { return false }
+            if !reader.isCardPresent || reader.isUnavailable { return true }
+            if ContinuousClock.now >= deadline { return false }
+            Thread.sleep(forTimeInterval: 0.1)
         }
     }
 
