@@ -157,7 +157,8 @@ extension Store {
             let objects = try session.findObjects([Attribute(.id, bytes: [slot.id])])
             var summaries: [ObjectSummary] = []
             for object in objects { summaries.append(try summary(of: object, on: token)) }
-            summaries.sort { $0.class < $1.class }
+            let order = ["private-key", "public-key", "certificate"]
+            summaries.sort { (order.firstIndex(of: $0.class) ?? order.count) < (order.firstIndex(of: $1.class) ?? order.count) }
             guard let key = summaries.first(where: { $0.class == "private-key" }), let flags = key.flags else {
                 throw StoreError(.failed, "\(tokenName) does not show the key it was given in \(slot.description)")
             }
