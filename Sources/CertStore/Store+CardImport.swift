@@ -182,9 +182,13 @@ extension Store {
     static func pivKeyComponents(_ key: KeyMaterial) throws(StoreError) -> [Attribute] {
         let attributes = key.privateAttributes
         func value(_ type: AttributeType) -> [UInt8] { attributes.first { $0.type == type }?.value ?? [] }
+        // Written into one buffer of the final length, so no stray copy of a secret is left unwiped.
         func padded(_ bytes: [UInt8], to length: Int) -> [UInt8] {
-            let trimmed = Array(bytes.drop { $0 == 0 })
-            return [UInt8](repeating: 0, count: max(0, length - trimmed.count)) + trimmed
+            let significant = bytes.drop { $0 == 0 }
+            guard significant.count <= length else { return bytes }
+            var out = [UInt8](repeating: 0, count: length)
+            out.replaceSubrange((length - significant.count)..<length, with: significant)
+            return out
         }
         if key.keyType == .rsa {
             let bits = bitLength(value(.modulus))
