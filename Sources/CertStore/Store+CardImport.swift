@@ -41,6 +41,12 @@ struct PIVSlot: Sendable, Hashable {
         guard let info = try? token.slot.module.info() else { return false }
         return info.description.hasPrefix("PKCS#11 PIV Library") && info.manufacturer.hasPrefix("Yubico")
     }
+
+    /// Whether the token is a PIV card seen through OpenSC's PIV emulation, which reads and signs
+    /// but cannot write keys (C_CreateObject: CKR_FUNCTION_NOT_SUPPORTED).
+    static func isReadOnlyPIVView(_ token: Token) -> Bool {
+        token.info.manufacturer.trimmingTrailingSpaces == "piv_II"
+    }
 }
 
 extension Store {

@@ -61,6 +61,9 @@ extension Store {
         if PIVSlot.isPIVModule(token) {
             return try importOntoPIVCard(ImportItem(backup), to: token, options: options, pin: pin, securityOfficerPIN: securityOfficerPIN)
         }
+        if PIVSlot.isReadOnlyPIVView(token) {
+            throw StoreError(.failed, "\"\(token.info.label)\" is a PIV card seen through OpenSC, which cannot write keys to it; import through Yubico's ykcs11 instead (--module /usr/lib/x86_64-linux-gnu/libykcs11.so, see `certbridge readers` for its token URI); nothing was written")
+        }
         return try importItem(ImportItem(backup), to: token, options: options, pin: pin)
     }
 

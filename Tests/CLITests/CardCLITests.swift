@@ -235,6 +235,19 @@ struct CardCLITests {
         }
     }
 
+    @Test("an import onto the card's OpenSC token is refused up front, pointing at ykcs11")
+    func importThroughOpenSCIsRefused() async throws {
+        let files = try Files()
+        try await CardRig.withRig { rig in
+            let token = try await Self.tokenURI(rig, module: CardRig.opensc)
+            let result = try await Self.certbridge(rig, ["import", files.pfx.path, "--module", CardRig.opensc, "--token", token,
+                                                         "--password-source", "file:\(files.pfx.passwordFile)",
+                                                         "--pin-source", "file:\(files.pinFile)"])
+            #expect(result.status == 1, "\(result.combined)")
+            #expect(result.standardError.contains("ykcs11") && result.standardError.contains("nothing was written"), "\(result.standardError)")
+        }
+    }
+
     @Test("a wrong management key is exit 4 and writes nothing")
     func wrongManagementKey() async throws {
         let files = try Files()
