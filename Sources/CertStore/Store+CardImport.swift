@@ -24,6 +24,9 @@ struct PIVSlot: Sendable, Hashable {
         PIVSlot(id: UInt8(5 + $0), reference: UInt8(0x82 + $0), name: "Retired Key Management \($0 + 1)")
     }
 
+    /// Every slot a key can be imported to, except 9E (Card Authentication, PIN policy "never").
+    static let all: [PIVSlot] = [authentication, signature, keyManagement] + retired
+
     /// The slots a key at `level` may go to, in order of preference.
     static func candidates(for level: SecurityLevel) -> [PIVSlot] {
         level == .high ? [signature] : [authentication, keyManagement] + retired
@@ -55,7 +58,7 @@ extension Store {
     /// (no chain, no label, never exportable), never silently dropped; a key is never placed
     /// less strictly than asked. PKCS#11 cannot remove a key from a PIV card, so if a step fails
     /// after the key was written the error names the slot that holds it.
-    func importOntoPIVCard(_ item: ImportItem, to token: Token, options: ImportOptions, pin: PINProvider?,
+    func importOntoPIVCard(_ item: ImportItem, to token: Token, options: ImportOptions,
                            securityOfficerPIN: PINProvider?) throws(StoreError) -> ImportResult {
         // Everything that can be checked is checked before the first write.
         let leaf = try CertificateObject(der: item.certificate)
@@ -115,6 +118,10 @@ extension Store {
             throw StoreError(error, doing: "reading the slots of \(tokenName)", token: token)
         }
         let candidates = PIVSlot.candidates(for: options.securityLevel)
+        if !options.replace, let present = taken.first(where: { $0.value })?.key {
+            let name = PIVSlot.all.first { $0.id == present }?.description ?? "the slot with id \(present)"
+            throw StoreError(.failed, "this key is already on \(tokenName) in \(name); use --replace to write it again")
+        }
         let slot: PIVSlot
         if options.replace, let same = candidates.first(where: { taken[$0.id] == true }) {
             slot = same
@@ -122,8 +129,6 @@ extension Store {
             slot = free
         } else if options.replace {
             slot = candidates[0]
-        } else if let present = candidates.first(where: { taken[$0.id] == true }) {
-            throw StoreError(.failed, "this key is already on \(tokenName) in \(present.description); use --replace to write it again")
         } else {
             let which = options.securityLevel == .high
                 ? "\(PIVSlot.signature.description), the only slot that asks for the PIN on every use, holds a key already"

@@ -59,7 +59,7 @@ extension Store {
     public func importBackup(_ backup: Backup, to token: Token, options: ImportOptions, pin: PINProvider?,
                              securityOfficerPIN: PINProvider? = nil) throws(StoreError) -> ImportResult {
         if PIVSlot.isPIVModule(token) {
-            return try importOntoPIVCard(ImportItem(backup), to: token, options: options, pin: pin, securityOfficerPIN: securityOfficerPIN)
+            return try importOntoPIVCard(ImportItem(backup), to: token, options: options, securityOfficerPIN: securityOfficerPIN)
         }
         if PIVSlot.isReadOnlyPIVView(token) {
             throw StoreError(.failed, "\"\(token.info.label)\" is a PIV card seen through OpenSC, which cannot write keys to it; import through Yubico's ykcs11 instead (--module /usr/lib/x86_64-linux-gnu/libykcs11.so, see `certbridge readers` for its token URI); nothing was written")

@@ -178,6 +178,12 @@ struct CardCLITests {
             try #require(imported.status == 0, "\(imported.combined)")
             #expect(imported.standardError.contains("never lets a private key out"), "\(imported.combined)")
             #expect(imported.standardOutput.contains("extractable=no"), "\(imported.standardOutput)")
+            #expect(imported.standardError.contains("slot 9A (PIV Authentication)"), "\(imported.standardError)")
+
+            // The same backup again, even at another level, is refused: the key is on the card.
+            let twice = try await Self.importOntoCard(rig, files, level: "high")
+            #expect(twice.status == 1, "\(twice.combined)")
+            #expect(twice.standardError.contains("already on") && twice.standardError.contains("slot 9A"), "\(twice.standardError)")
 
             let opensc = try await Self.tokenURI(rig, module: CardRig.opensc)
             let signature = files.dir.file("data.sig")
