@@ -50,9 +50,9 @@ struct CardCLITests {
         let managementKeyFile: String
         let data: String
 
-        init() throws {
+        init(ec curve: String? = nil) throws {
             dir = try TemporaryDirectory("certbridge-cardcli")
-            pfx = try PFXFixture.make(rsaBits: 2048, chain: true, in: dir)
+            pfx = try PFXFixture.make(ec: curve, rsaBits: 2048, chain: true, in: dir)
             pinFile = try dir.write("pin", CardCLITests.cardPIN + "\n")
             managementKeyFile = try dir.write("mgm", CardCLITests.managementKey + "\n")
             data = try dir.write("data.txt", "CertBridge signs this on a card.\n")
@@ -194,6 +194,21 @@ struct CardCLITests {
             _ = try run("openssl", ["x509", "-in", files.pfx.certificatePEM, "-pubkey", "-noout", "-out", publicKey])
             let verified = try run("openssl", ["dgst", "-sha256", "-verify", publicKey, "-signature", signature, files.data])
             #expect(verified.status == 0 && verified.stdout.contains("Verified OK"), "\(verified.stdout)\(verified.stderr)")
+        }
+    }
+
+    @Test("an EC backup (P-256, P-384) imported at the High level passes test-sign through OpenSC", arguments: ["prime256v1", "secp384r1"])
+    func importECHigh(curve: String) async throws {
+        let files = try Files(ec: curve)
+        try await CardRig.withRig { rig in
+            let imported = try await Self.importOntoCard(rig, files, level: "high")
+            try #require(imported.status == 0, "\(imported.combined)")
+            let opensc = try await Self.tokenURI(rig, module: CardRig.opensc)
+            let selfTest = try await Self.certbridge(rig, ["test-sign", opensc + ";id=%02;type=private", "--module", CardRig.opensc,
+                                                           "--pin-source", "file:\(files.pinFile)", "--json"])
+            #expect(selfTest.status == 0, "\(selfTest.combined)")
+            let report = try JSONDecoder().decode(SelfTest.self, from: Data(selfTest.standardOutput.utf8))
+            #expect(report.ok && report.moduleLax == false, "\(report.steps)")
         }
     }
 
