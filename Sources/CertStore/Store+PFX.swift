@@ -69,9 +69,17 @@ extension Store {
     }
 
     /// Places a backup's key, certificate and (unless `options.includeChain` is off) chain on a
-    /// token; see `importItem`.
-    public func importBackup(_ backup: Backup, to token: Token, options: ImportOptions, pin: PINProvider?) throws(StoreError) -> ImportResult {
-        try importItem(ImportItem(backup), to: token, options: options, pin: pin)
+    /// token; see `importItem`. A PIV card (through ykcs11) takes it with its management key
+    /// from `securityOfficerPIN`; see `importOntoPIVCard`.
+    public func importBackup(_ backup: Backup, to token: Token, options: ImportOptions, pin: PINProvider?,
+                             securityOfficerPIN: PINProvider? = nil) throws(StoreError) -> ImportResult {
+        if PIVSlot.isPIVModule(token) {
+            return try importOntoPIVCard(ImportItem(backup), to: token, options: options, securityOfficerPIN: securityOfficerPIN)
+        }
+        if PIVSlot.isReadOnlyPIVView(token) {
+            throw StoreError(.failed, "\"\(token.info.label)\" is a PIV card seen through OpenSC, which cannot write keys to it; import through Yubico's ykcs11 instead (--module /usr/lib/x86_64-linux-gnu/libykcs11.so, see `certbridge readers` for its token URI); nothing was written")
+        }
+        return try importItem(ImportItem(backup), to: token, options: options, pin: pin)
     }
 
     /// The token an import or key generation goes to: the one `uri` names, else the only

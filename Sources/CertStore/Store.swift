@@ -64,9 +64,26 @@ public final class Store {
         let all = tokens().filter { $0.info.flags.contains(.tokenInitialized) }
             .map { "\"\($0.info.label)\"" }.joined(separator: ", ")
         if matches.isEmpty {
-            throw StoreError(.notFound, "no token matches \(uri.tokenPart); tokens present: \(all.isEmpty ? "none" : all)")
+            throw StoreError(.notFound, "no token matches \(uri.tokenPart); tokens present: \(all.isEmpty ? "none" : all)" + emptyReadersHint)
         }
         throw StoreError(.usage, "\(matches.count) tokens match \(uri.tokenPart) (\(matches.map { "\"\($0.info.label)\"" }.joined(separator: ", "))); name one with token=LABEL or serial=SERIAL")
+    }
+}
+
+extension Store {
+    /// For a "no such token" message: the card readers (removable slots) that are empty now,
+    /// since the usual reason a card's token is missing is that the card was pulled.
+    var emptyReadersHint: String {
+        var empty: [String] = []
+        for module in modules {
+            for slot in (try? module.slots(tokenPresent: false)) ?? [] {
+                guard let info = try? slot.info(), info.removableDevice, !info.tokenPresent else { continue }
+                let name = info.description.trimmingTrailingSpaces
+                if !empty.contains(name) { empty.append(name) }
+            }
+        }
+        guard !empty.isEmpty else { return "" }
+        return "; no card in " + empty.map { "\"\($0)\"" }.joined(separator: ", ") + ": was the card removed?"
     }
 }
 

@@ -16,9 +16,19 @@ extension CertBridge {
 
             The PFX password comes from --password-source, the token PIN from --pin-source.
 
+            Onto a smart card: a PIV card or YubiKey takes the key through Yubico's ykcs11 \
+            module, logged in with the card's management key (--so-pin-source, 48 hex digits). \
+            --security-level high places the key in slot 9C, where the card asks for the PIN \
+            before every signature (PIN policy "always"); standard uses 9A, 9D or a retired \
+            slot (PIN once per session). The card keeps no chain and no label, and never lets \
+            a key out: the import says so. The key is then usable through OpenSC too.
+
             Example:
               certbridge import alice.pfx --token 'pkcs11:token=Backup' --security-level high \\
                 --password-source file:pfx-pass --pin-source env:TOKEN_PIN
+              certbridge import alice.pfx --module /usr/lib/x86_64-linux-gnu/libykcs11.so \\
+                --token 'pkcs11:model=YubiKey%20YK5' --security-level high \\
+                --password-source file:pfx-pass --so-pin-source file:mgm-key
             """)
 
         @Argument(help: ArgumentHelp("The PFX or P12 backup.", valueName: "FILE.pfx"))
@@ -45,7 +55,13 @@ extension CertBridge {
         @Option(help: ArgumentHelp("With --security-level high on the software token: the key's own password, asked at every use instead of the token PIN (tty: asked twice, file:PATH, env:NAME or fd:N).", valueName: "SRC"))
         var keyPasswordSource: String?
 
+        @Option(help: ArgumentHelp("Where the security officer's PIN comes from (tty, file:PATH, env:NAME or fd:N); for a PIV card (ykcs11), the management key as 48 hex digits. Asked only by tokens that need it.", valueName: "SRC"))
+        var soPinSource: String?
+
         func validate() throws {
+            if let soPinSource {
+                do { _ = try SecretSource(soPinSource) } catch { throw ValidationError(error.reason) }
+            }
             if let keyPasswordSource {
                 do { _ = try SecretSource(keyPasswordSource) } catch { throw ValidationError(error.reason) }
                 guard securityLevel == .high else { throw ValidationError("--key-password-source goes with --security-level high") }
@@ -75,7 +91,10 @@ extension CertBridge {
                     try source.readNew(prompt: "New password for this key on \"\(label)\" (asked at every use): ")
                 }
             }
-            let result = try store.importBackup(backup, to: target, options: options, pin: try global.pinProvider(uri: token))
+            let soSource = try soPinSource.map { (text) throws(StoreError) in try SecretSource(text) } ?? .tty
+            let result = try store.importBackup(backup, to: target, options: options, pin: try global.pinProvider(uri: token)) { token throws(StoreError) in
+                try soSource.read(prompt: "SO PIN (for a PIV card: the management key, hex) for token \"\(token.info.label)\": ")
+            }
             if global.json { return try printJSON(result) }
             print("Imported \"\(result.label)\" onto \"\(result.token)\"\(result.replaced > 0 ? ", replacing the key that was there" : ""). As the token reports it:")
             print()
