@@ -444,3 +444,65 @@ long cbst_rsa_encrypt(cbst_key *key, int padding, const char *oaep_md, const cha
                       const uint8_t *label, size_t label_len, const uint8_t *in, size_t in_len, uint8_t *out, size_t cap) {
     return rsa_crypt(0, key, padding, oaep_md, mgf_md, label, label_len, in, in_len, out, cap);
 }
+
+struct cbst_signer {
+    EVP_PKEY_CTX *ctx;
+    int ec;
+    size_t half;
+};
+
+cbst_signer *cbst_signer_new(cbst_key *key, int padding, const char *pss_md, const char *mgf_md, int salt_len) {
+    cbst_signer *signer = OPENSSL_zalloc(sizeof *signer);
+    if (signer == NULL) return NULL;
+    signer->ec = EVP_PKEY_is_a(key, "EC");
+    signer->half = (size_t)(EVP_PKEY_get_bits(key) + 7) / 8;
+    signer->ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+    if (signer->ctx == NULL || EVP_PKEY_sign_init(signer->ctx) != 1
+        || (!signer->ec && !set_rsa_params(signer->ctx, padding, pss_md, mgf_md, salt_len))) {
+        cbst_signer_free(signer);
+        return NULL;
+    }
+    return signer;
+}
+
+long cbst_signer_sign(cbst_signer *signer, const uint8_t *in, size_t in_len, uint8_t *out, size_t cap) {
+    uint8_t der[160];
+    size_t len = signer->ec ? sizeof der : cap;
+    if (EVP_PKEY_sign(signer->ctx, signer->ec ? der : out, &len, in, in_len) != 1) {
+        ERR_clear_error();
+        return -1;
+    }
+    return signer->ec ? ecdsa_der_to_raw(der, len, signer->half, out, cap) : (long)len;
+}
+
+void cbst_signer_free(cbst_signer *signer) {
+    if (signer == NULL) return;
+    EVP_PKEY_CTX_free(signer->ctx);
+    OPENSSL_free(signer);
+}
+
+long cbst_digest_cached(const char *md, const uint8_t *in, size_t len, uint8_t *out) {
+    static const char *names[] = {"SHA1", "SHA224", "SHA256", "SHA384", "SHA512"};
+    static EVP_MD *fetched[5];
+    for (int i = 0; i < 5; i++) {
+        if (strcmp(md, names[i]) != 0) continue;
+        if (fetched[i] == NULL) fetched[i] = EVP_MD_fetch(NULL, md, NULL);
+        unsigned int n = 0;
+        return fetched[i] != NULL && EVP_Digest(in, len, out, &n, fetched[i], NULL) == 1 ? (long)n : -1;
+    }
+    return -1;
+}
+
+long cbst_digest_info_prefix(const char *md, const uint8_t **prefix) {
+    static const uint8_t sha1[] = {0x30,0x21,0x30,0x09,0x06,0x05,0x2b,0x0e,0x03,0x02,0x1a,0x05,0x00,0x04,0x14};
+    static const uint8_t sha224[] = {0x30,0x2d,0x30,0x0d,0x06,0x09,0x60,0x86,0x48,0x01,0x65,0x03,0x04,0x02,0x04,0x05,0x00,0x04,0x1c};
+    static const uint8_t sha256[] = {0x30,0x31,0x30,0x0d,0x06,0x09,0x60,0x86,0x48,0x01,0x65,0x03,0x04,0x02,0x01,0x05,0x00,0x04,0x20};
+    static const uint8_t sha384[] = {0x30,0x41,0x30,0x0d,0x06,0x09,0x60,0x86,0x48,0x01,0x65,0x03,0x04,0x02,0x02,0x05,0x00,0x04,0x30};
+    static const uint8_t sha512[] = {0x30,0x51,0x30,0x0d,0x06,0x09,0x60,0x86,0x48,0x01,0x65,0x03,0x04,0x02,0x03,0x05,0x00,0x04,0x40};
+    if (strcmp(md, "SHA1") == 0) { *prefix = sha1; return sizeof sha1; }
+    if (strcmp(md, "SHA224") == 0) { *prefix = sha224; return sizeof sha224; }
+    if (strcmp(md, "SHA256") == 0) { *prefix = sha256; return sizeof sha256; }
+    if (strcmp(md, "SHA384") == 0) { *prefix = sha384; return sizeof sha384; }
+    if (strcmp(md, "SHA512") == 0) { *prefix = sha512; return sizeof sha512; }
+    return -1;
+}

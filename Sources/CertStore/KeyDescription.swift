@@ -39,13 +39,18 @@ public enum KeyKind: Sendable, Hashable {
 /// What CertBridge knows about a private key it signs with: names, kind, and the flags read
 /// back from the token.
 public struct KeyDescription: Sendable, Hashable {
+    /// The key's CKA_LABEL.
     public let label: String
+    /// The key's CKA_ID.
     public let id: [UInt8]
+    /// RSA, EC or Edwards, with size or curve.
     public let kind: KeyKind
+    /// The flags the token reported for the key.
     public let flags: KeyFlags
     /// The URI that names exactly this key.
     public let uri: PKCS11URI
 
+    /// High when the token reports CKA_ALWAYS_AUTHENTICATE.
     public var securityLevel: SecurityLevel { flags.securityLevel }
 }
 

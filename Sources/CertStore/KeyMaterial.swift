@@ -8,6 +8,7 @@ import PKCS11
 public final class KeyMaterial: @unchecked Sendable {
     // @unchecked: immutable after init except for the wipe in deinit.
 
+    /// CKK_RSA or CKK_EC.
     public let keyType: KeyType
     private var attributes: [Attribute]
 

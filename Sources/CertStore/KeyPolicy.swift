@@ -12,17 +12,29 @@ public enum SecurityLevel: String, Sendable, Codable, CaseIterable {
 /// The key flags that decide whether a key can leave its token, as the token reports them.
 /// A flag the token did not report is nil: we never fill in what we asked for.
 public struct KeyFlags: Sendable, Hashable, Codable {
+    /// CKA_SENSITIVE.
     public var sensitive: Bool?
+    /// CKA_EXTRACTABLE.
     public var extractable: Bool?
+    /// CKA_ALWAYS_AUTHENTICATE.
     public var alwaysAuthenticate: Bool?
+    /// CKA_NEVER_EXTRACTABLE.
     public var neverExtractable: Bool?
+    /// CKA_ALWAYS_SENSITIVE.
     public var alwaysSensitive: Bool?
+    /// CKA_LOCAL: generated on the token.
     public var local: Bool?
+    /// CKA_PRIVATE: visible only after a login.
     public var `private`: Bool?
+    /// The key has its own password for the High level (CertBridge's software token); nil on
+    /// tokens that have no such thing.
+    public var ownPassword: Bool?
 
     /// The attributes to read for `init(_:)`.
-    public static let attributes: [AttributeType] = [.sensitive, .extractable, .alwaysAuthenticate, .neverExtractable, .alwaysSensitive, .local, .private]
+    public static let attributes: [AttributeType] = [.sensitive, .extractable, .alwaysAuthenticate, .neverExtractable,
+                                                     .alwaysSensitive, .local, .private, .certBridgeHasKeyPassword]
 
+    /// The flags from attributes read with `KeyFlags.attributes`; unreported ones stay nil.
     public init(_ values: AttributeValues) {
         sensitive = values.bool(.sensitive)
         extractable = values.bool(.extractable)
@@ -31,6 +43,7 @@ public struct KeyFlags: Sendable, Hashable, Codable {
         alwaysSensitive = values.bool(.alwaysSensitive)
         local = values.bool(.local)
         `private` = values.bool(.private)
+        ownPassword = values.bool(.certBridgeHasKeyPassword)
     }
 
     /// Exportable: the token will let the key out, by C_WrapKey (CKA_EXTRACTABLE, and the token
@@ -39,6 +52,7 @@ public struct KeyFlags: Sendable, Hashable, Codable {
         (extractable == true && neverExtractable != true) || sensitive == false
     }
 
+    /// High when CKA_ALWAYS_AUTHENTICATE is true.
     public var securityLevel: SecurityLevel { alwaysAuthenticate == true ? .high : .standard }
 
     /// Why the key is or is not exportable, naming the flags.
@@ -53,7 +67,7 @@ public struct KeyFlags: Sendable, Hashable, Codable {
     public var words: [String] {
         let named: [(String, Bool?)] = [("sensitive", sensitive), ("extractable", extractable),
             ("always-authenticate", alwaysAuthenticate), ("never-extractable", neverExtractable),
-            ("always-sensitive", alwaysSensitive), ("local", local), ("private", `private`)]
+            ("always-sensitive", alwaysSensitive), ("local", local), ("private", `private`), ("own-password", ownPassword)]
         return named.compactMap { name, value in value.map { "\(name)=\($0 ? "yes" : "no")" } }
     }
 }

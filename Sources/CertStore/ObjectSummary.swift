@@ -5,19 +5,29 @@ import SwiftASN1
 
 /// What `certbridge objects` shows for one object: every flag as the token reported it.
 public struct ObjectSummary: Sendable, Codable, Hashable {
+    /// A PKCS#11 URI that names this object.
     public var uri: String
+    /// `private-key`, `public-key`, `certificate`, `secret-key` or `data`.
     public var `class`: String
+    /// CKA_LABEL.
     public var label: String
     /// CKA_ID in lower-case hex.
     public var id: String
+    /// `RSA`, `EC`, `EdDSA`, `AES` or the CKK name, for keys.
     public var keyType: String?
+    /// The key size in bits, for keys.
     public var keyBits: Int?
+    /// The curve name, for EC keys.
     public var curve: String?
+    /// Every flag as the token reported it, for private and secret keys.
     public var flags: KeyFlags?
     /// `exportable` or `non-exportable`, for keys.
     public var verdict: String?
+    /// Which flags decide the verdict.
     public var verdictReason: String?
+    /// standard or high, for private keys.
     public var securityLevel: SecurityLevel?
+    /// Names and dates, for certificates.
     public var certificate: CertificateSummary?
     /// For a key: the label of the certificate with the same CKA_ID; for a certificate: the key's.
     public var pairedWith: String?
@@ -25,14 +35,20 @@ public struct ObjectSummary: Sendable, Codable, Hashable {
 
 /// A certificate's names and dates, for people and scripts.
 public struct CertificateSummary: Sendable, Codable, Hashable {
+    /// The subject DN (RFC 4514).
     public var subject: String
+    /// The issuer DN (RFC 4514).
     public var issuer: String
+    /// The serial number in hex.
     public var serial: String
+    /// Start of validity.
     public var notBefore: Date
+    /// End of validity.
     public var notAfter: Date
     /// `authority`, `user`, `other-entity` or `unspecified` (CKA_CERTIFICATE_CATEGORY).
     public var category: String?
 
+    /// The summary of a DER certificate, with its CKA_CERTIFICATE_CATEGORY if known.
     public init(der: [UInt8], category: CertificateCategory? = nil) throws {
         let certificate = try Certificate(derEncoded: der)
         subject = certificate.subject.description

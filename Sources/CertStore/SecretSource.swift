@@ -29,6 +29,7 @@ public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The source as it is written on the command line (never the secret).
     public var description: String {
         switch self {
         case .tty: "tty"

@@ -104,11 +104,15 @@ public enum SignatureAlgorithm: Sendable, Hashable {
 
     /// What to hand the token: the combined mechanism when the token has it (it hashes the
     /// message itself), else the raw mechanism over a digest made here.
-    func plan(offered: Set<MechanismType>) throws(StoreError) -> SigningPlan {
+    func plan(offered: Set<MechanismType>, token: Token? = nil) throws(StoreError) -> SigningPlan {
+        func missing(_ mechanisms: [MechanismType]) -> StoreError {
+            if let token { return .missingMechanism(mechanisms, for: "making \(name) signatures", token: token) }
+            return StoreError(.failed, "the token offers neither \(mechanisms.map(\.name).joined(separator: " nor ")), so it cannot make \(name) signatures")
+        }
         func pick(_ combined: MechanismType, _ raw: MechanismType) throws(StoreError) -> (MechanismType, Bool) {
             if offered.contains(combined) { return (combined, false) }
             if offered.contains(raw) { return (raw, true) }
-            throw StoreError(.failed, "the token offers neither \(combined) nor \(raw), so it cannot make \(name) signatures")
+            throw missing([combined, raw])
         }
         switch self {
         case .rsaPKCS1(let digest):
@@ -125,7 +129,10 @@ public enum SignatureAlgorithm: Sendable, Hashable {
             let (type, prehash) = try pick(combined, .ecdsa)
             return SigningPlan(mechanism: Mechanism(type), prehash: prehash ? digest : nil, digestInfo: false)
         case .eddsa:
-            guard offered.contains(.eddsa) else { throw StoreError(.failed, "the token does not offer CKM_EDDSA") }
+            guard offered.contains(.eddsa) else {
+                if let token { throw .missingMechanism([.eddsa], for: "making \(name) signatures", token: token) }
+                throw StoreError(.failed, "the token does not offer CKM_EDDSA")
+            }
             return SigningPlan(mechanism: Mechanism(.eddsa), prehash: nil, digestInfo: false)
         }
     }

@@ -5,7 +5,9 @@ import X509
 /// What a key password provider is asked for: the password that approves one use of a
 /// High-level key (its CKU_CONTEXT_SPECIFIC login).
 public struct KeyPasswordRequest: Sendable {
+    /// The key this signer uses, as the token described it.
     public let key: KeyDescription
+    /// The label of the token holding the key.
     public let tokenLabel: String
     /// 1 on the first ask for this use, 2 after one wrong entry, and so on.
     public let attempt: Int
@@ -100,6 +102,7 @@ public final class Signer: @unchecked Sendable {
     public struct UnapprovedUse: Sendable, Hashable {
         /// The token refused (the right answer); `returnValue` names how.
         public let refused: Bool
+        /// The CKR name of the refusal, e.g. `CKR_USER_NOT_LOGGED_IN`.
         public let returnValue: String?
         /// The module dropped the user login along with the refusal (OpenSC does).
         public let userLoginDropped: Bool
@@ -151,7 +154,7 @@ public final class Signer: @unchecked Sendable {
                 throw StoreError(error, doing: "reading the token's mechanisms", token: token)
             }
         }
-        let plan = try algorithm.plan(offered: offered ?? [])
+        let plan = try algorithm.plan(offered: offered ?? [], token: token)
         plans[algorithm] = plan
         return plan
     }

@@ -7,17 +7,25 @@ import _CryptoExtras
 public struct SigningSelfTest: Sendable, Codable {
     /// One step of the self-test.
     public struct Step: Sendable, Codable, Hashable {
+        /// What the step does, e.g. `sign` or `verify`.
         public let name: String
+        /// Whether the step passed.
         public let ok: Bool
+        /// One sentence on what happened.
         public let detail: String
         /// For a failed step, the documented exit code of its error (4 for a wrong password).
         public let exitCode: Int32?
     }
 
+    /// The key's label.
     public var key: String
+    /// The key's kind, e.g. `EC P-256`.
     public var keyType: String
+    /// The key's security level, as the token reports it.
     public var securityLevel: SecurityLevel
+    /// The signature mechanism used, e.g. `ecdsa-sha256`.
     public var mechanism: String
+    /// The steps run so far, in order.
     public private(set) var steps: [Step] = []
     /// For a High key: the module signed without the context login (CertBridge logs in anyway).
     public var moduleLax: Bool?

@@ -31,33 +31,49 @@ public enum KeySpec: String, Sendable, Codable, CaseIterable {
 /// certificate: a CKO_DATA object (application "CertBridge enrollment") holding this as JSON,
 /// so the pending state survives across runs and machines.
 public struct EnrollmentRecord: Sendable, Codable, Hashable {
+    /// The record format's version.
     public var version = 1
     /// CKA_ID of the key pair, hex.
     public var id: String
+    /// The key pair's label.
     public var label: String
+    /// The key type and size asked for.
     public var keySpec: KeySpec
+    /// The subject requested in the CSR.
     public var subject: String
+    /// The subjectAltNames requested, as given (`DNS:…`, `IP:…`).
     public var subjectAlternativeNames: [String]
+    /// When the key pair was made.
     public var created: Date
 }
 
 /// A pending enrollment key pair, as `enroll list` shows it.
 public struct PendingEnrollment: Sendable, Codable {
+    /// The label of the token holding the key pair.
     public var token: String
+    /// A PKCS#11 URI naming the private key.
     public var uri: String
+    /// What was recorded when the pair was made.
     public var record: EnrollmentRecord
+    /// Whether the token reports the key exportable (so it can be backed up).
     public var exportable: Bool
+    /// The key's security level, as the token reports it.
     public var securityLevel: SecurityLevel
 }
 
 /// What `install-cert` did.
 public struct InstallResult: Sendable, Codable {
+    /// The label of the token the certificate went to.
     public var token: String
+    /// The key pair's label, which the certificate now shares.
     public var label: String
+    /// The shared CKA_ID, hex.
     public var id: String
     /// False when the certificate was on the token already (reported, not duplicated).
     public var installed: Bool
+    /// Chain certificates written as authority certificates.
     public var chainAdded: Int
+    /// Chain certificates that were on the token already.
     public var chainAlreadyPresent: Int
 }
 
@@ -159,12 +175,11 @@ extension Store {
     /// longer pending. A certificate already present is reported, not duplicated.
     public func installCertificate(_ der: [UInt8], chain: [[UInt8]], on uri: PKCS11URI?, pin: PINProvider?) throws(StoreError) -> InstallResult {
         let certificate = try CertificateObject(der: der)
-        let id = certificate.keyID
         let candidates = tokens(matching: uri).filter { $0.info.flags.contains(.tokenInitialized) }
         for token in candidates {
             let session = try session(on: token, readWrite: true, pin: pin)
             do {
-                guard let key = try session.findObjects([Attribute(.privateKey), Attribute(.id, bytes: id)]).first else { continue }
+                guard let (key, id) = try keyPair(certifiedBy: certificate, in: session) else { continue }
                 let label = try key.attributes([.label]).label ?? certificate.commonName ?? "certificate"
                 var created: [Object] = []
                 var result = InstallResult(token: token.info.label, label: label, id: hex(id), installed: false, chainAdded: 0, chainAlreadyPresent: 0)
@@ -200,6 +215,25 @@ extension Store {
         }
         let searched = candidates.map { "\"\($0.info.label)\"" }.joined(separator: ", ")
         throw StoreError(.notFound, "no key pair on \(searched.isEmpty ? "any token" : searched) matches the certificate \"\(certificate.certificate.subject)\"")
+    }
+
+    /// The private key whose public key the certificate certifies, and the CKA_ID it goes by.
+    /// First by the id CertBridge gives keys (a hash of the public key); then, for key pairs
+    /// made by other tools with other ids, by the public key itself: a public key object with
+    /// the same modulus or point, or an RSA private key with the same modulus.
+    private func keyPair(certifiedBy certificate: CertificateObject, in session: Session) throws(PKCS11Error) -> (Object, [UInt8])? {
+        let hashID = certificate.keyID
+        if let key = try session.findObjects([Attribute(.privateKey), Attribute(.id, bytes: hashID)]).first { return (key, hashID) }
+        let publicKey = certificate.publicKeyAttributes
+        for candidate in try session.findObjects([Attribute(.publicKey)] + publicKey) {
+            guard let id = try candidate.attributes([.id]).id, !id.isEmpty else { continue }
+            if let key = try session.findObjects([Attribute(.privateKey), Attribute(.id, bytes: id)]).first { return (key, id) }
+        }
+        if publicKey.contains(where: { $0.type == .modulus }),
+           let key = try session.findObjects([Attribute(.privateKey)] + publicKey).first {
+            return (key, try key.attributes([.id]).id ?? [])
+        }
+        return nil
     }
 }
 

@@ -12,19 +12,27 @@ public struct ExportOptions: Sendable {
     public var profile: Profile = .modern
     /// Replace the output file if it exists.
     public var overwrite = false
+    /// The password of a key that has its own (a High-level key on the software token): the
+    /// token lets such a key out only after a context login with it.
+    public var keyPassword: KeyPasswordSource?
 
+    /// The defaults: chain included, modern profile, no overwrite.
     public init() {}
 }
 
 /// What an export wrote.
 public struct ExportResult: Sendable, Codable {
+    /// The file written.
     public var file: String
+    /// The key's label.
     public var label: String
+    /// `modern` or `compat`.
     public var profile: String
     /// Subjects of the certificates written, leaf first.
     public var certificates: [String]
     /// True when the key had no certificate and a self-signed placeholder was written, as Windows does.
     public var placeholderCertificate: Bool
+    /// Things the user should know, e.g. that compat protection is weak.
     public var warnings: [String]
 }
 
@@ -46,7 +54,7 @@ extension Store {
         let leafDER = try certificate(for: key)
         let chain = options.includeChain && leafDER != nil ? try certificationPath(from: leafDER!, session: key.session, extra: options.extraChain) : []
 
-        var pkcs8 = try extractPrivateKey(key)
+        var pkcs8 = try extractPrivateKey(key, keyPassword: options.keyPassword)
         defer { wipe(&pkcs8) }
         let privateKey: PKCS12.PrivateKey
         do throws(PKCS12Error) { privateKey = try PKCS12.PrivateKey(pkcs8DER: pkcs8) } catch {
@@ -209,8 +217,11 @@ func withSecret<R>(_ pin: borrowing PIN, _ body: (borrowing PKCS12.Secret) throw
 
 /// What `export --cert-only` wrote.
 public struct CertificateExport: Sendable, Codable {
+    /// The file written.
     public var file: String
+    /// The certificate's subject.
     public var subject: String
+    /// `pem` or `der`.
     public var format: String
 }
 

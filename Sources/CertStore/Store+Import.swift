@@ -2,6 +2,7 @@ import PKCS11
 
 /// What to place on a token: a key, its certificate and the rest of its certification path.
 public struct ImportItem {
+    /// The private key's components.
     public let key: KeyMaterial
     /// The certificate of the key (DER).
     public let certificate: [UInt8]
@@ -10,6 +11,7 @@ public struct ImportItem {
     /// The PFX friendlyName, if it had one.
     public let friendlyName: String?
 
+    /// An item from a key, its DER certificate, the CA certificates (leaf to root) and a friendlyName.
     public init(key: KeyMaterial, certificate: [UInt8], chain: [[UInt8]], friendlyName: String?) {
         self.key = key
         self.certificate = certificate
@@ -22,6 +24,7 @@ public struct ImportItem {
 public struct ImportOptions: Sendable {
     /// "Mark this key as exportable".
     public var exportable = false
+    /// standard, or high for CKA_ALWAYS_AUTHENTICATE.
     public var securityLevel = SecurityLevel.standard
     /// "Include all certificates in the certification path".
     public var includeChain = true
@@ -29,20 +32,35 @@ public struct ImportOptions: Sendable {
     public var label: String?
     /// Replace a key that is already on the token (same public key).
     public var replace = false
+    /// The key's own password, for a High-level key on a token that has per-key passwords (the
+    /// CertBridge software token): Windows' "enter and confirm password for this item". Asked
+    /// only once the import is sure to write; without it the token PIN approves each use.
+    public var keyPassword: NewKeyPassword?
 
+    /// The Import Wizard's defaults: non-exportable, standard, with the chain.
     public init() {}
 }
 
+/// Where a new key password comes from, for the token with this label.
+public typealias NewKeyPassword = @Sendable (_ tokenLabel: String) throws(StoreError) -> PIN
+/// Where an existing key's own password comes from, for the key with this label.
+public typealias KeyPasswordSource = @Sendable (_ keyLabel: String) throws(StoreError) -> PIN
+
 /// What an import placed, read back from the token.
 public struct ImportResult: Sendable, Codable {
+    /// The label of the token imported onto.
     public var token: String
+    /// The label given to key and certificate.
     public var label: String
+    /// The CKA_ID shared by key, public key and certificate, hex.
     public var id: String
     /// The key, its public key and certificate, and the chain certificates placed, as the token reports them.
     public var objects: [ObjectSummary]
     /// Chain certificates that were on the token already and were left as they were.
     public var chainAlreadyPresent: Int
+    /// Key pairs removed because --replace was given.
     public var replaced: Int
+    /// Things the token did differently, e.g. a policy placed by its own means.
     public var notes: [String]
 }
 
@@ -98,7 +116,8 @@ extension Store {
         var step = ImportStep.privateKey
         do {
             try fault?(.privateKey)
-            let key = try createPrivateKey(item, label: label, id: id, subject: leaf.subjectDER, options: options, session: session, notes: &notes)
+            let key = try createPrivateKey(item, label: label, id: id, subject: leaf.subjectDER, options: options, session: session,
+                                           token: token, notes: &notes)
             created.append(key)
             try verifyPolicy(of: key, options: options, tokenName: tokenName)
             step = .publicKey
@@ -144,7 +163,26 @@ extension Store {
     /// template (some PIV modules do: their keys can never leave anyway), retry without it; the
     /// flags read back afterwards decide whether the result is strict enough.
     private func createPrivateKey(_ item: ImportItem, label: String, id: [UInt8], subject: [UInt8], options: ImportOptions,
-                                  session: Session, notes: inout [String]) throws(PKCS11Error) -> Object {
+                                  session: Session, token: Token, notes: inout [String]) throws(StoreError) -> Object {
+        var ownPassword: [Attribute] = []
+        defer { for i in ownPassword.indices { ownPassword[i].wipe() } }
+        if let keyPassword = options.keyPassword, options.securityLevel == .high {
+            guard token.hasKeyPasswords else {
+                throw StoreError(.usage, "\"\(token.info.label)\" has no per-key passwords: a High-level key there is approved with the token PIN at every use; leave out the key password")
+            }
+            let password = try keyPassword(token.info.label)
+            password.withUnsafeBytes { ownPassword = [Attribute(.certBridgeKeyPassword, bytes: Array($0))] }
+        }
+        do throws(PKCS11Error) {
+            return try createPrivateKey(item, label: label, id: id, subject: subject, options: options, session: session,
+                                        extra: ownPassword, notes: &notes)
+        } catch {
+            throw StoreError(error, doing: "writing the private key to \"\(token.info.label)\"", token: token)
+        }
+    }
+
+    private func createPrivateKey(_ item: ImportItem, label: String, id: [UInt8], subject: [UInt8], options: ImportOptions,
+                                  session: Session, extra: [Attribute], notes: inout [String]) throws(PKCS11Error) -> Object {
         let uses: [Attribute] = item.key.keyType == .rsa
             ? [Attribute(.sign, true), Attribute(.decrypt, true), Attribute(.unwrap, false)]
             : [Attribute(.sign, true), Attribute(.derive, true)]
@@ -153,9 +191,9 @@ extension Store {
         let base = [Attribute(.privateKey), Attribute(item.key.keyType), Attribute(.token, true), Attribute(.private, true),
                     Attribute(.label, string: label), Attribute(.id, bytes: id), Attribute(.subject, bytes: subject)]
         do {
-            return try session.createObject(base + uses + policy + item.key.privateAttributes)
+            return try session.createObject(base + uses + policy + extra + item.key.privateAttributes)
         } catch let error where !options.exportable && [.attributeTypeInvalid, .attributeValueInvalid, .templateInconsistent].contains(error.returnValue) {
-            let key = try session.createObject(base + uses + policy.filter { $0.type != .extractable } + item.key.privateAttributes)
+            let key = try session.createObject(base + uses + policy.filter { $0.type != .extractable } + extra + item.key.privateAttributes)
             notes.append("the token refused CKA_EXTRACTABLE in the template (\(error)); the key was placed with the token's own default, checked below")
             return key
         }
@@ -177,6 +215,10 @@ extension Store {
         }
         if options.securityLevel == .high && flags.alwaysAuthenticate != true {
             throw StoreError(.failed, "\(tokenName) cannot hold a key at the High level: it does not keep CKA_ALWAYS_AUTHENTICATE=true; refused")
+        }
+        if options.securityLevel == .high && options.keyPassword != nil,
+           (try? key.attributes([.certBridgeHasKeyPassword]).bool(.certBridgeHasKeyPassword)) != true {
+            throw StoreError(.failed, "\(tokenName) did not keep the key's own password; refused")
         }
     }
 

@@ -2,13 +2,23 @@ import PKCS11
 
 /// A private key found on a token, with the session it was found in.
 public struct KeyHandle {
+    /// The token holding the key.
     public let token: Token
+    /// The logged-in session the key was found in.
     public let session: Session
+    /// The private key object.
     public let object: Object
+    /// CKA_LABEL.
     public let label: String
+    /// CKA_ID.
     public let id: [UInt8]
+    /// CKA_KEY_TYPE, when the token reports it.
     public let keyType: KeyType?
+    /// The flags as the token reported them.
     public let flags: KeyFlags
+
+    /// The key has its own password (the software token's High level).
+    public var hasOwnPassword: Bool { flags.ownPassword == true }
 }
 
 extension Store {
@@ -49,12 +59,19 @@ extension Store {
 
 /// The answer to "is this key exportable?", from the flags the token reports.
 public struct Exportability: Sendable, Codable {
+    /// A PKCS#11 URI naming the key.
     public var uri: String
+    /// The label of the token holding the key.
     public var token: String
+    /// The key's label.
     public var label: String
+    /// The answer.
     public var exportable: Bool
+    /// Why, naming the flags.
     public var reason: String
+    /// Every flag as the token reported it.
     public var flags: KeyFlags
+    /// The key's security level.
     public var securityLevel: SecurityLevel
 }
 

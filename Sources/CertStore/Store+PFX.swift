@@ -4,27 +4,42 @@ import PKCS12
 
 /// What `pfx inspect` and `import` say about a backup file: its contents and its protection.
 public struct BackupDescription: Sendable, Codable {
+    /// One certificate of a backup, with its place in the path.
     public struct CertificateEntry: Sendable, Codable {
         /// `leaf`, `chain` (in path order, leaf to root) or `other`.
         public var role: String
+        /// The subject DN.
         public var subject: String
+        /// The issuer DN.
         public var issuer: String
+        /// The serial number in hex.
         public var serial: String
+        /// Start of validity.
         public var notBefore: Date
+        /// End of validity.
         public var notAfter: Date
+        /// Whether basicConstraints says CA.
         public var isCA: Bool
     }
 
+    /// The private key's type, e.g. `RSA` or `EC P-256`.
     public var keyType: String
+    /// The private key's size in bits.
     public var keyBits: Int
+    /// The friendlyName of the key (or else the leaf).
     public var friendlyName: String?
+    /// The localKeyID, hex.
     public var localKeyID: String?
+    /// Leaf, then the chain in path order, then any others.
     public var certificates: [CertificateEntry]
     /// Each part of the file and its encryption, e.g. "keys: PBES2/AES-256-CBC/PBKDF2-HMAC-SHA256, 2048 iterations".
     public var protection: [String]
+    /// The MAC digest and iteration count; nil when the file has no MAC.
     public var mac: String?
+    /// Weak protection, one sentence each.
     public var warnings: [String]
 
+    /// The description of an opened backup.
     public init(_ backup: Backup) {
         keyType = backup.privateKey.type.description
         keyBits = backup.privateKey.bits
@@ -54,22 +69,35 @@ extension Store {
     }
 
     /// Places a backup's key, certificate and (unless `options.includeChain` is off) chain on a
-    /// token; see `importItem`.
-    public func importBackup(_ backup: Backup, to token: Token, options: ImportOptions, pin: PINProvider?) throws(StoreError) -> ImportResult {
-        try importItem(ImportItem(backup), to: token, options: options, pin: pin)
+    /// token; see `importItem`. A PIV card (through ykcs11) takes it with its management key
+    /// from `securityOfficerPIN`; see `importOntoPIVCard`.
+    public func importBackup(_ backup: Backup, to token: Token, options: ImportOptions, pin: PINProvider?,
+                             securityOfficerPIN: PINProvider? = nil) throws(StoreError) -> ImportResult {
+        if PIVSlot.isPIVModule(token) {
+            return try importOntoPIVCard(ImportItem(backup), to: token, options: options, securityOfficerPIN: securityOfficerPIN)
+        }
+        if PIVSlot.isReadOnlyPIVView(token) {
+            throw StoreError(.failed, "\"\(token.info.label)\" is a PIV card seen through OpenSC, which cannot write keys to it; import through Yubico's ykcs11 instead (--module /usr/lib/x86_64-linux-gnu/libykcs11.so, see `certbridge readers` for its token URI); nothing was written")
+        }
+        return try importItem(ImportItem(backup), to: token, options: options, pin: pin)
     }
 
     /// The token an import or key generation goes to: the one `uri` names, else the only
-    /// initialized token present.
+    /// initialized token present, the software token being the fallback when no other is.
     public func targetToken(_ uri: PKCS11URI?) throws(StoreError) -> Token {
         if let uri { return try token(matching: uri) }
-        let initialized = tokens().filter { $0.info.flags.contains(.tokenInitialized) && !$0.info.flags.contains(.writeProtected) }
-        guard initialized.count == 1 else {
-            if initialized.isEmpty { throw StoreError(.notFound, "no token to write to is present") }
-            let labels = initialized.map { "\"\($0.info.label)\"" }.joined(separator: ", ")
-            throw StoreError(.usage, "several tokens are present (\(labels)); choose one with --token 'pkcs11:token=LABEL'")
+        let writable = tokens().filter { $0.info.flags.contains(.tokenInitialized) && !$0.info.flags.contains(.writeProtected) }
+        let hardware = writable.filter { !$0.isSoftToken }
+        let soft = writable.filter(\.isSoftToken)
+        if hardware.count == 1 { return hardware[0] }
+        if hardware.isEmpty && soft.count == 1 { return soft[0] }
+        if hardware.isEmpty, let standard = soft.first(where: { $0.info.label == SoftToken.defaultLabel }) { return standard }
+        if writable.isEmpty {
+            throw StoreError(.notFound, "no token to write to is present" + (softTokenEmptySlot == nil ? "" :
+                "; make the software token with 'certbridge softtoken init'"))
         }
-        return initialized[0]
+        let labels = (hardware.isEmpty ? soft : hardware).map { "\"\($0.info.label)\"" }.joined(separator: ", ")
+        throw StoreError(.usage, "several tokens are present (\(labels)); choose one with --token 'pkcs11:token=LABEL'")
     }
 }
 

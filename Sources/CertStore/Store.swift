@@ -8,10 +8,17 @@ public final class Store {
     /// Modules that failed to load, with why; shown, not fatal, unless nothing loaded.
     public let problems: [String]
 
-    /// Loads the named module paths, or, when none are named, every module registered with p11-kit.
+    /// Loads the named module paths, or, when none are named, every module registered with
+    /// p11-kit and the software token.
     public init(modulePaths: [String] = []) throws(StoreError) {
         let explicit = !modulePaths.isEmpty
-        let paths = explicit ? modulePaths : ModuleRegistry.registeredModules().map(\.path)
+        var paths = explicit ? modulePaths : ModuleRegistry.registeredModules().map(\.path)
+        // The software token is the fallback when no hardware is present: always there, whether
+        // or not p11-kit knows it.
+        if !explicit, let softToken = SoftToken.modulePath,
+           !paths.contains(where: { $0.hasSuffix("/" + SoftToken.libraryName) }) {
+            paths.append(softToken)
+        }
         var modules: [Module] = []
         var problems: [String] = []
         for path in paths {
@@ -57,9 +64,26 @@ public final class Store {
         let all = tokens().filter { $0.info.flags.contains(.tokenInitialized) }
             .map { "\"\($0.info.label)\"" }.joined(separator: ", ")
         if matches.isEmpty {
-            throw StoreError(.notFound, "no token matches \(uri.tokenPart); tokens present: \(all.isEmpty ? "none" : all)")
+            throw StoreError(.notFound, "no token matches \(uri.tokenPart); tokens present: \(all.isEmpty ? "none" : all)" + emptyReadersHint)
         }
         throw StoreError(.usage, "\(matches.count) tokens match \(uri.tokenPart) (\(matches.map { "\"\($0.info.label)\"" }.joined(separator: ", "))); name one with token=LABEL or serial=SERIAL")
+    }
+}
+
+extension Store {
+    /// For a "no such token" message: the card readers (removable slots) that are empty now,
+    /// since the usual reason a card's token is missing is that the card was pulled.
+    var emptyReadersHint: String {
+        var empty: [String] = []
+        for module in modules {
+            for slot in (try? module.slots(tokenPresent: false)) ?? [] {
+                guard let info = try? slot.info(), info.removableDevice, !info.tokenPresent else { continue }
+                let name = info.description.trimmingTrailingSpaces
+                if !empty.contains(name) { empty.append(name) }
+            }
+        }
+        guard !empty.isEmpty else { return "" }
+        return "; no card in " + empty.map { "\"\($0)\"" }.joined(separator: ", ") + ": was the card removed?"
     }
 }
 

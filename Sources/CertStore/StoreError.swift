@@ -13,11 +13,16 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         case locked = 6
     }
 
+    /// The documented outcome.
     public let code: Code
+    /// One sentence for a person.
     public let reason: String
+    /// Where the error was thrown (`#fileID`).
     public let file: String
+    /// Where the error was thrown (`#line`).
     public let line: Int
 
+    /// An error with its outcome and sentence.
     public init(_ code: Code, _ reason: String, file: String = #fileID, line: Int = #line) {
         self.code = code
         self.reason = reason
@@ -25,6 +30,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
         self.line = line
     }
 
+    /// The sentence for a person.
     public var description: String { reason }
 
     /// An outcome already told to the user (e.g. "not exportable" printed as the answer): the
@@ -33,6 +39,7 @@ public struct StoreError: Error, Sendable, CustomStringConvertible {
 }
 
 extension StoreError: Equatable {
+    /// Equal by code, so tests match outcomes, not wording.
     public static func == (lhs: Self, rhs: Self) -> Bool { lhs.code == rhs.code }
 }
 

@@ -7,7 +7,9 @@ import X509
 /// with `Certificate.PrivateKey(TokenPrivateKey(signer))` while the key stays on its token. A
 /// High-level key asks its password for every signature, like any other use.
 public struct TokenPrivateKey: CustomPrivateKey {
+    /// The signer that reaches the key on its token.
     public let signer: Signer
+    /// The key's public half, as read from the token or its certificate.
     public let publicKey: Certificate.PublicKey
 
     /// Wraps a signer; the public key comes from the key's certificate or public key object.
@@ -16,6 +18,7 @@ public struct TokenPrivateKey: CustomPrivateKey {
         publicKey = try signer.publicKey().key
     }
 
+    /// The algorithm CSRs and certificates are signed with by default.
     public var defaultSignatureAlgorithm: Certificate.SignatureAlgorithm {
         switch signer.key.kind.defaultAlgorithm {
         case .ecdsa(.sha384): .ecdsaWithSHA384
@@ -26,6 +29,7 @@ public struct TokenPrivateKey: CustomPrivateKey {
         }
     }
 
+    /// The algorithms this key can sign with.
     public var supportedSignatureAlgorithms: [Certificate.SignatureAlgorithm] {
         switch signer.key.kind {
         case .rsa: [.sha256WithRSAEncryption, .sha384WithRSAEncryption, .sha512WithRSAEncryption]
@@ -51,11 +55,15 @@ public struct TokenPrivateKey: CustomPrivateKey {
         return try Certificate.Signature(signatureAlgorithm: signatureAlgorithm, signatureBytes: ASN1BitString(bytes: signature[...]))
     }
 
+    /// Equal when both use the same signer.
     public static func == (lhs: Self, rhs: Self) -> Bool { lhs.signer === rhs.signer }
+    /// Hashes the signer's identity.
     public func hash(into hasher: inout Hasher) { hasher.combine(ObjectIdentifier(signer)) }
 
     // A key that never leaves its token has no PEM or DER form.
+    /// Required by `PEMSerializable`; a token key is never serialized.
     public static var defaultPEMDiscriminator: String { "PRIVATE KEY" }
+    /// Always throws: the key never leaves the token.
     public func serialize(into coder: inout DER.Serializer) throws {
         throw StoreError(.notExportable, "key \"\(signer.key.label)\" stays on its token; it has no PEM or DER form")
     }

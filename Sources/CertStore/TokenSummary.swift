@@ -2,18 +2,28 @@ import PKCS11
 
 /// What `certbridge tokens` shows for one token.
 public struct TokenSummary: Sendable, Codable, Hashable {
+    /// A PKCS#11 URI naming the token.
     public var uri: String
+    /// The token label.
     public var label: String
+    /// The token manufacturer.
     public var manufacturer: String
+    /// The token model.
     public var model: String
+    /// The token serial number.
     public var serial: String
+    /// The module's path.
     public var module: String
+    /// The slot id (it may change between runs: name tokens by label).
     public var slot: UInt
+    /// The slot description, e.g. the reader name.
     public var slotDescription: String
     /// `ok`, `count-low`, `final-try`, `locked` or `not-initialized`.
     public var pinState: String
+    /// The token flags as words, e.g. `login-required`.
     public var flags: [String]
 
+    /// The summary of a token as it reports itself now.
     public init(_ token: Token) {
         let info = token.info
         uri = token.uri.description

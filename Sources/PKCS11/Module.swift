@@ -117,10 +117,15 @@ public final class Module: @unchecked Sendable {
 
 /// CK_INFO, as text.
 public struct ModuleInfo: Sendable, Hashable, Codable {
+    /// The path the module was loaded from.
     public let path: String
+    /// CK_INFO.manufacturerID.
     public let manufacturer: String
+    /// CK_INFO.libraryDescription.
     public let description: String
+    /// The Cryptoki version the module implements, e.g. `2.40`.
     public let cryptokiVersion: String
+    /// The module's own version.
     public let libraryVersion: String
 }
 

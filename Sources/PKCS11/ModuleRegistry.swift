@@ -12,6 +12,7 @@ public struct RegisteredModule: Sendable, Hashable {
     public let path: String
 }
 
+/// The modules registered with p11-kit, read from its module configuration directories.
 public enum ModuleRegistry {
     /// p11-kit's configuration directories, system first. p11-kit ignores the user's own
     /// directory when running as root, and so do we.

@@ -22,6 +22,7 @@ public struct PIN: ~Copyable, @unchecked Sendable {
     /// The number of bytes.
     public let count: Int
 
+    /// True for the empty PIN.
     public var isEmpty: Bool { count == 0 }
 
     /// Lends the bytes for one call; do not let them escape.

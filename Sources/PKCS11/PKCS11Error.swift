@@ -1,6 +1,7 @@
 /// An error from the PKCS#11 layer: a Cryptoki return value with the function that gave it, or a
 /// failure of the layer itself (a module that cannot load, a lookup that found 0 or 2+ objects).
 public struct PKCS11Error: Error, Sendable, CustomStringConvertible {
+    /// What went wrong, by kind.
     public enum Code: Hashable, Sendable {
         /// A Cryptoki function returned something other than CKR_OK.
         case returned(ReturnValue)
@@ -16,14 +17,18 @@ public struct PKCS11Error: Error, Sendable, CustomStringConvertible {
         case moreThanOne
     }
 
+    /// What went wrong.
     public let code: Code
     /// The Cryptoki function involved, e.g. `C_Login`.
     public let function: String?
     /// One sentence for a person. Never holds a PIN.
     public let reason: String
+    /// Where the error was thrown (`#fileID`).
     public let file: String
+    /// Where the error was thrown (`#line`).
     public let line: Int
 
+    /// An error with its code, the function involved and a sentence.
     public init(_ code: Code, function: String? = nil, reason: String, file: String = #fileID, line: Int = #line) {
         self.code = code
         self.function = function
@@ -38,6 +43,7 @@ public struct PKCS11Error: Error, Sendable, CustomStringConvertible {
         return nil
     }
 
+    /// `C_Login: CKR_PIN_INCORRECT (0xA0)` for a return value; else function and reason.
     public var description: String {
         switch code {
         case .returned(let rv): return "\(function ?? "PKCS#11"): \(rv)"

@@ -6,6 +6,7 @@ public struct PKCS11URI: Sendable, Hashable, CustomStringConvertible {
     public enum ObjectType: String, Sendable, CaseIterable {
         case publicKey = "public", privateKey = "private", certificate = "cert", secretKey = "secret-key", data
 
+        /// The CKO_* class this type names.
         public var objectClass: ObjectClass {
             switch self {
             case .publicKey: .publicKey
@@ -18,24 +19,41 @@ public struct PKCS11URI: Sendable, Hashable, CustomStringConvertible {
     }
 
     // Path attributes (what identifies a token or object).
+    /// `token`: the token label.
     public var token: String?
+    /// `manufacturer`: the token manufacturer.
     public var manufacturer: String?
+    /// `serial`: the token serial number.
     public var serial: String?
+    /// `model`: the token model.
     public var model: String?
+    /// `object`: the object label.
     public var object: String?
+    /// `id`: the object's CKA_ID bytes.
     public var id: [UInt8]?
+    /// `type`: the object class.
     public var type: ObjectType?
+    /// `slot-id`.
     public var slotID: UInt?
+    /// `slot-description`.
     public var slotDescription: String?
+    /// `slot-manufacturer`.
     public var slotManufacturer: String?
+    /// `library-manufacturer`.
     public var libraryManufacturer: String?
+    /// `library-description`.
     public var libraryDescription: String?
+    /// `library-version`.
     public var libraryVersion: String?
     // Query attributes.
+    /// `pin-source` (query): where the PIN comes from.
     public var pinSource: String?
+    /// `module-path` (query): the module to load.
     public var modulePath: String?
+    /// `module-name` (query): a p11-kit module name.
     public var moduleName: String?
 
+    /// The URI that matches everything: `pkcs11:`.
     public init() {}
 
     /// Parses `text`; throws `invalidURI` with a sentence naming the part that is wrong.

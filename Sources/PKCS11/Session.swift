@@ -3,6 +3,7 @@ internal import CPKCS11
 /// A PKCS#11 session on one token. It keeps its Module alive (so it can never outlive
 /// C_Finalize) and closes itself when it goes away. Use a session from one thread at a time.
 public final class Session {
+    /// The slot the session is open on; keeps its module loaded.
     public let slot: Slot
     let handle: CK_SESSION_HANDLE
     private var functions: CK_FUNCTION_LIST { slot.module.functions.pointee }
@@ -249,14 +250,22 @@ public final class Session {
 
 /// The state of a session (CKS_*).
 public struct SessionState: RawRepresentable, Hashable, Sendable {
+    /// The CKS_* value.
     public let rawValue: UInt
+    /// Any CKS_* value.
     public init(rawValue: UInt) { self.rawValue = rawValue }
+    /// CKS_RO_PUBLIC_SESSION.
     public static let readOnlyPublic = Self(rawValue: 0)
+    /// CKS_RO_USER_FUNCTIONS.
     public static let readOnlyUser = Self(rawValue: 1)
+    /// CKS_RW_PUBLIC_SESSION.
     public static let readWritePublic = Self(rawValue: 2)
+    /// CKS_RW_USER_FUNCTIONS.
     public static let readWriteUser = Self(rawValue: 3)
+    /// CKS_RW_SO_FUNCTIONS.
     public static let readWriteSO = Self(rawValue: 4)
 
+    /// True when the user is logged in.
     public var isUserLoggedIn: Bool { self == .readOnlyUser || self == .readWriteUser }
 }
 

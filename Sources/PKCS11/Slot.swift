@@ -2,10 +2,14 @@ internal import CPKCS11
 
 /// A slot of a module: a reader, or a place a token could be.
 public struct Slot: Sendable, Hashable {
+    /// The module the slot belongs to; kept loaded.
     public let module: Module
+    /// The CK_SLOT_ID (it may change after a token is initialized).
     public let id: UInt
 
+    /// Same module and slot id.
     public static func == (lhs: Slot, rhs: Slot) -> Bool { lhs.module === rhs.module && lhs.id == rhs.id }
+    /// Hashes module identity and slot id.
     public func hash(into hasher: inout Hasher) {
         hasher.combine(ObjectIdentifier(module))
         hasher.combine(id)
@@ -45,16 +49,23 @@ public struct Slot: Sendable, Hashable {
 
 /// CK_SLOT_INFO.
 public struct SlotInfo: Sendable, Hashable, Codable {
+    /// CK_SLOT_INFO.slotDescription, e.g. a reader name.
     public let description: String
+    /// CK_SLOT_INFO.manufacturerID.
     public let manufacturer: String
+    /// CKF_TOKEN_PRESENT.
     public let tokenPresent: Bool
+    /// CKF_REMOVABLE_DEVICE.
     public let removableDevice: Bool
+    /// CKF_HW_SLOT.
     public let hardwareSlot: Bool
 }
 
 /// A token: the slot it sits in and what it says about itself.
 public struct Token: Sendable {
+    /// The slot holding the token.
     public let slot: Slot
+    /// CK_TOKEN_INFO as read when the token was found.
     public let info: TokenInfo
 
     /// Opens a session (C_OpenSession); read-write when the caller will create or destroy objects.
@@ -68,22 +79,38 @@ public struct Token: Sendable {
 
 /// CK_TOKEN_INFO flags.
 public struct TokenFlags: OptionSet, Sendable, Hashable {
+    /// The CKF_* bits.
     public let rawValue: UInt
+    /// Any CKF_* bits.
     public init(rawValue: UInt) { self.rawValue = rawValue }
 
+    /// CKF_RNG.
     public static let rng = Self(rawValue: 1 << 0)
+    /// CKF_WRITE_PROTECTED.
     public static let writeProtected = Self(rawValue: 1 << 1)
+    /// CKF_LOGIN_REQUIRED.
     public static let loginRequired = Self(rawValue: 1 << 2)
+    /// CKF_USER_PIN_INITIALIZED.
     public static let userPINInitialized = Self(rawValue: 1 << 3)
+    /// CKF_PROTECTED_AUTHENTICATION_PATH: a PIN pad.
     public static let protectedAuthenticationPath = Self(rawValue: 1 << 8)
+    /// CKF_TOKEN_INITIALIZED.
     public static let tokenInitialized = Self(rawValue: 1 << 10)
+    /// CKF_USER_PIN_COUNT_LOW.
     public static let userPINCountLow = Self(rawValue: 1 << 16)
+    /// CKF_USER_PIN_FINAL_TRY.
     public static let userPINFinalTry = Self(rawValue: 1 << 17)
+    /// CKF_USER_PIN_LOCKED.
     public static let userPINLocked = Self(rawValue: 1 << 18)
+    /// CKF_USER_PIN_TO_BE_CHANGED.
     public static let userPINToBeChanged = Self(rawValue: 1 << 19)
+    /// CKF_SO_PIN_COUNT_LOW.
     public static let soPINCountLow = Self(rawValue: 1 << 20)
+    /// CKF_SO_PIN_FINAL_TRY.
     public static let soPINFinalTry = Self(rawValue: 1 << 21)
+    /// CKF_SO_PIN_LOCKED.
     public static let soPINLocked = Self(rawValue: 1 << 22)
+    /// CKF_SO_PIN_TO_BE_CHANGED.
     public static let soPINToBeChanged = Self(rawValue: 1 << 23)
 
     /// Each set flag by its spec name without the CKF_ prefix, lower-cased with dashes
@@ -104,12 +131,19 @@ public struct TokenFlags: OptionSet, Sendable, Hashable {
 
 /// CK_TOKEN_INFO, as text and flags.
 public struct TokenInfo: Sendable, Hashable {
+    /// The token label, trailing blanks trimmed.
     public let label: String
+    /// CK_TOKEN_INFO.manufacturerID.
     public let manufacturer: String
+    /// CK_TOKEN_INFO.model.
     public let model: String
+    /// CK_TOKEN_INFO.serialNumber.
     public let serialNumber: String
+    /// CK_TOKEN_INFO.flags.
     public let flags: TokenFlags
+    /// CK_TOKEN_INFO.ulMinPinLen.
     public let minPINLength: UInt
+    /// CK_TOKEN_INFO.ulMaxPinLen.
     public let maxPINLength: UInt
 
     init(_ info: CK_TOKEN_INFO) {

@@ -30,6 +30,7 @@ public struct Certificate: Hashable, Sendable, CustomStringConvertible {
     /// Whether basicConstraints says CA (`X509_get_extension_flags` & EXFLAG_CA).
     public let isCA: Bool
 
+    /// The subject.
     public var description: String { subject }
 
     /// Parses one DER certificate (`d2i_X509`).

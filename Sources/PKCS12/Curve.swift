@@ -6,6 +6,7 @@ public enum Curve: String, Hashable, Sendable, CaseIterable, CustomStringConvert
     case p384 = "P-384"
     case p521 = "P-521"
 
+    /// The curve's name, e.g. `P-256`.
     public var description: String { rawValue }
 
     /// Field size in bits (also the key size a person sees).

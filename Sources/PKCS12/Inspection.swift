@@ -11,6 +11,7 @@ public struct Inspection: Hashable, Sendable {
         /// Encrypted and not (yet) decrypted.
         case unknown
 
+        /// The content's name.
         public var description: String { rawValue }
     }
 
@@ -30,6 +31,7 @@ public struct Inspection: Hashable, Sendable {
         /// Whether any encryption applies.
         public var isEncrypted: Bool { self != .none }
 
+        /// The algorithm, with its iteration count where known.
         public var description: String {
             iterations.map { "\(algorithm), \($0) iterations" } ?? algorithm
         }
@@ -42,6 +44,7 @@ public struct Inspection: Hashable, Sendable {
         public let content: Content
         /// How they are encrypted.
         public let encryption: Encryption
+        /// `content: algorithm, N iterations`.
         public var description: String { "\(content): \(encryption)" }
     }
 
@@ -51,6 +54,7 @@ public struct Inspection: Hashable, Sendable {
         public let digest: String
         /// Iterations of the RFC 7292 Appendix B key derivation for the MAC key.
         public let iterations: Int
+        /// `digest, N iterations`.
         public var description: String { "\(digest), \(iterations) iterations" }
 
         /// A MAC description, for comparing with what a file holds.
@@ -75,6 +79,7 @@ public struct Inspection: Hashable, Sendable {
         /// More than one private key; only the first with a matching certificate is used.
         case severalKeys(Int)
 
+        /// The warning as one sentence.
         public var description: String {
             switch self {
             case .weakCipher(let name): "weak cipher \(name)"

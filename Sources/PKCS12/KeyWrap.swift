@@ -4,7 +4,9 @@ internal import COpenSSL
 /// token: the token wraps under a one-time AES key (C_WrapKey), and the key is unwrapped here,
 /// in memory, never touching disk.
 public enum KeyWrap {
+    /// Why a key could not be wrapped or unwrapped.
     public struct Failure: Error, Sendable, CustomStringConvertible {
+        /// One sentence for a person.
         public let description: String
     }
 

@@ -7,6 +7,7 @@ public struct PKCS12Error: Error, Equatable, Hashable, Sendable, CustomStringCon
     public struct Code: Hashable, Sendable, CustomStringConvertible {
         /// The code's name, stable across releases (for logs and JSON).
         public let name: String
+        /// The code's name.
         public var description: String { name }
 
         /// The password does not open the file (or the file is damaged in a way that hides which).
@@ -31,6 +32,7 @@ public struct PKCS12Error: Error, Equatable, Hashable, Sendable, CustomStringCon
     public let reason: String
     /// Where in this library the error was raised (`#fileID`, `#line`).
     public let file: String
+    /// Where the error was thrown (`#line`).
     public let line: Int
 
     /// An error with `code` and a reason a person can read; never put a password in `reason`.
@@ -41,17 +43,26 @@ public struct PKCS12Error: Error, Equatable, Hashable, Sendable, CustomStringCon
         self.line = line
     }
 
+    /// `code: reason`.
     public var description: String { "\(code): \(reason)" }
 
+    /// Equal by code, so tests match outcomes, not wording.
     public static func == (lhs: PKCS12Error, rhs: PKCS12Error) -> Bool { lhs.code == rhs.code }
+    /// Hashes the code.
     public func hash(into hasher: inout Hasher) { hasher.combine(code) }
 
     /// Matchers for `#expect(throws:)` and `catch` clauses; equal to any error with the same code.
     public static let wrongPassword = PKCS12Error(.wrongPassword, "wrong password")
+    /// Damaged or not a PFX, for matching in tests.
     public static let corrupt = PKCS12Error(.corrupt, "damaged or not a PFX")
+    /// An algorithm OpenSSL cannot handle, for matching in tests.
     public static let unsupportedAlgorithm = PKCS12Error(.unsupportedAlgorithm, "unsupported algorithm")
+    /// A file without a private key, for matching in tests.
     public static let noPrivateKey = PKCS12Error(.noPrivateKey, "no private key")
+    /// A key without its certificate, for matching in tests.
     public static let keyDoesNotMatchCertificate = PKCS12Error(.keyDoesNotMatchCertificate, "key does not match certificate")
+    /// A bad argument, for matching in tests.
     public static let invalidArgument = PKCS12Error(.invalidArgument, "invalid argument")
+    /// Another OpenSSL failure, for matching in tests.
     public static let openSSL = PKCS12Error(.openSSL, "OpenSSL failure")
 }

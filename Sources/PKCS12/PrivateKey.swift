@@ -5,6 +5,7 @@ public enum KeyType: Hashable, Sendable, CustomStringConvertible {
     case rsa
     case ec(Curve)
 
+    /// The key's kind (never its value).
     public var description: String {
         switch self {
         case .rsa: "RSA"

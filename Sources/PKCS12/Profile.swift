@@ -25,5 +25,6 @@ public struct Profile: Hashable, Sendable, CustomStringConvertible {
     /// Iterations of the key derivation and of the MAC.
     public let iterations: Int
 
+    /// The profile's name.
     public var description: String { name }
 }

@@ -145,11 +145,16 @@ final class SafeContentsDecoder {
         ERR_clear_error()
     }
 
-    /// The friendlyName attribute (a BMPString) as UTF-8 (`PKCS12_get_friendlyname`).
+    /// The friendlyName attribute (a BMPString, UTF-16BE) as a String. Decoded here rather than
+    /// with `PKCS12_get_friendlyname`, which in OpenSSL 3.0.19 returns NULL for any name with
+    /// a character beyond ASCII.
     private static func friendlyName(_ bag: OpaquePointer) -> String? {
-        guard let name = PKCS12_get_friendlyname(bag) else { return nil }
-        defer { CB_OPENSSL_free(name) }
-        return String(cString: name)
+        guard let attribute = PKCS12_SAFEBAG_get0_attr(bag, NID_friendlyName),
+              attribute.pointee.type == V_ASN1_BMPSTRING else { return nil }
+        let bytes = OpenSSLRuntime.bytes(of: attribute.pointee.value.bmpstring)
+        guard !bytes.isEmpty, bytes.count % 2 == 0 else { return nil }
+        let units = stride(from: 0, to: bytes.count, by: 2).map { UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]) }
+        return String(decoding: units, as: UTF16.self)
     }
 
     /// The localKeyID attribute's bytes (`PKCS12_SAFEBAG_get0_attr`).

@@ -60,6 +60,8 @@ enum CKA {
     /// template (C_CreateObject, C_GenerateKeyPair's private template, C_UnwrapKey); the token
     /// seals the key under it and never stores or returns it.
     static let keyPassword: CK_ATTRIBUTE_TYPE = 0x8000_0000 | 0x4342_0001
+    /// CertBridge's vendor attribute, read-only: whether the key has its own password.
+    static let hasKeyPassword: CK_ATTRIBUTE_TYPE = 0x8000_0000 | 0x4342_0002
     /// Internal: the key material (PKCS#8 or the AES value) as stored, never returned.
     static let material: CK_ATTRIBUTE_TYPE = 0x8000_0000 | 0x4342_00F0
     /// Internal: the material sealed under the key's own password, never returned.

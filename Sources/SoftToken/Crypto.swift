@@ -5,11 +5,38 @@ import CSoftTokenCrypto
 final class CryptoKey: @unchecked Sendable {
     let pointer: OpaquePointer
 
+    /// Signing contexts set up once per padding scheme and reused (see cbst_signer).
+    private var signers: [SignerKey: OpaquePointer] = [:]
+
     init?(_ pointer: OpaquePointer?) {
         guard let pointer else { return nil }
         self.pointer = pointer
     }
-    deinit { cbst_key_free(pointer) }
+    deinit {
+        for signer in signers.values { cbst_signer_free(signer) }
+        cbst_key_free(pointer)
+    }
+
+    struct SignerKey: Hashable {
+        let padding: Int32
+        let pssDigest: String?
+        let mgf: String?
+        let saltLength: Int32
+    }
+
+    /// Signs what the scheme signs raw (a DigestInfo, or a hash) into `out`; the length, or -1.
+    func signRaw(_ scheme: SignatureScheme, _ input: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) -> Int {
+        let key = SignerKey(padding: scheme.padding, pssDigest: scheme.pssDigest, mgf: scheme.mgf, saltLength: scheme.saltLength)
+        let signer: OpaquePointer
+        if let cached = signers[key] {
+            signer = cached
+        } else {
+            guard let made = cbst_signer_new(pointer, scheme.padding, scheme.pssDigest, scheme.mgf, scheme.saltLength) else { return -1 }
+            signers[key] = made
+            signer = made
+        }
+        return cbst_signer_sign(signer, input.baseAddress, input.count, &out, out.count)
+    }
 
     var isRSA: Bool { cbst_key_kind(pointer) == 1 }
     var isEC: Bool { cbst_key_kind(pointer) == 2 }

@@ -54,9 +54,28 @@ extension Provider {
         output.write(Array(signature[0..<length]))
     }
 
+    /// One signature: the message hashed here when the mechanism hashes (and wrapped in a
+    /// DigestInfo for PKCS#1 v1.5), then signed raw with the key's reused context.
     private func sign(_ key: CryptoKey, _ scheme: SignatureScheme, _ bytes: UnsafePointer<UInt8>?, _ count: Int, _ out: inout [UInt8]) -> Int {
-        cbst_sign(key.pointer, scheme.padding, scheme.digest, scheme.pssDigest, scheme.mgf, scheme.saltLength,
-                  bytes, count, &out, out.count)
+        guard let digest = scheme.digest else {
+            return key.signRaw(scheme, UnsafeBufferPointer(start: bytes, count: count), into: &out)
+        }
+        var prepared = [UInt8](repeating: 0, count: 19 + 64)
+        var start = 19
+        if scheme.padding == 1 {
+            var prefix: UnsafePointer<UInt8>?
+            let length = cbst_digest_info_prefix(digest, &prefix)
+            guard length > 0, let prefix else { return -1 }
+            start = 19 - length
+            for i in 0..<length { prepared[start + i] = prefix[i] }
+        }
+        let hashLength = prepared.withUnsafeMutableBufferPointer { buffer in
+            cbst_digest_cached(digest, bytes, count, buffer.baseAddress! + 19)
+        }
+        guard hashLength > 0 else { return -1 }
+        return prepared.withUnsafeBufferPointer { buffer in
+            key.signRaw(scheme, UnsafeBufferPointer(rebasing: buffer[start..<19 + hashLength]), into: &out)
+        }
     }
 
     func update(_ operation: KeyOperation?, _ data: UnsafeRawBufferPointer) throws(CKRError) {

@@ -296,6 +296,8 @@ extension Provider {
                 if isSensitive(target) { problem = CKR.attributeSensitive } else { value = try key(of: target).component("ec_d") }
             } else if type == CKA.value && target.objectClass == CKO.secretKey {
                 if isSensitive(target) { problem = CKR.attributeSensitive } else { value = target.attributes[CKA.material] }
+            } else if type == CKA.hasKeyPassword && (target.objectClass == CKO.privateKey || target.objectClass == CKO.secretKey) {
+                value = [UInt8](bool: target.hasKeyPassword)
             } else if !CKA.hidden.contains(type) {
                 value = target.attributes[type]
             }

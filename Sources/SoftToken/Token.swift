@@ -97,11 +97,14 @@ final class Token {
             var derived = try Sealing.deriveKey(pin, salt: salt, iterations: record.iterations)
             defer { wipe(&derived) }
             guard let master = Sealing.open(wrapped, key: derived, aad: Self.wrapAAD(so: isSO)) else {
+                stamp = directory.stamp()
                 // The try that uses up the last one says so.
                 throw CKRError((isSO ? tries.so : tries.user) >= PINCounters.limit ? CKR.pinLocked : CKR.pinIncorrect)
             }
             if isSO { tries.so = 0 } else { tries.user = 0 }
             try writeCounters(tries)
+            // We hold the lock since reload(): the directory changed only by our own writes.
+            stamp = directory.stamp()
             return master
         }
     }

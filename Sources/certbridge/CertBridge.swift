@@ -16,8 +16,8 @@ struct CertBridge: ParsableCommand {
         Exit codes: 0 ok, 1 error, 2 usage, 3 not exportable, 4 wrong PIN or password, \
         5 no such token, object or reader, 6 PIN locked.
         """,
-        subcommands: [Tokens.self, Objects.self, Import.self, Export.self, CheckExportable.self, PFX.self,
-                      Sign.self, Verify.self, TestSign.self, Pin.self, Enroll.self, InstallCert.self])
+        subcommands: [Tokens.self, Readers.self, Objects.self, Import.self, Export.self, CheckExportable.self, PFX.self,
+                      Sign.self, Verify.self, TestSign.self, Pin.self, Enroll.self, InstallCert.self, SoftTokenCommand.self])
 
     /// ArgumentParser's own usage errors exit with EX_USAGE (64); our documented code is 2.
     static func main() {

@@ -7,9 +7,9 @@ extension CertBridge {
         static let configuration = CommandConfiguration(
             abstract: "Enrollment key pairs: key pair and CSR now, certificate later.",
             discussion: """
-            A certificate request starts with a key pair made on the token (`enroll new`). It \\
-            waits, pending, until the CA issues the certificate; `certbridge install-cert` then \\
-            attaches it. In between, `enroll verify` proves the key works and that you know its \\
+            A certificate request starts with a key pair made on the token (`enroll new`). It \
+            waits, pending, until the CA issues the certificate; `certbridge install-cert` then \
+            attaches it. In between, `enroll verify` proves the key works and that you know its \
             password, and `enroll backup` saves it — if it was made exportable.
             """,
             subcommands: [New.self, List.self, Verify.self, Backup.self])
@@ -21,9 +21,9 @@ extension CertBridge.Enroll {
         static let configuration = CommandConfiguration(
             abstract: "Generate a key pair on a token and write a PKCS#10 request signed by it.",
             discussion: """
-            The key is generated on the token (CKA_LOCAL: it never existed anywhere else), \\
-            non-exportable unless --exportable — and a non-exportable enrollment key can never \\
-            be backed up, so decide now. The pair is recorded as pending on the token, so \\
+            The key is generated on the token (CKA_LOCAL: it never existed anywhere else), \
+            non-exportable unless --exportable — and a non-exportable enrollment key can never \
+            be backed up, so decide now. The pair is recorded as pending on the token, so \
             `enroll list` finds it from any machine until its certificate is installed.
 
             Example:
@@ -61,7 +61,7 @@ extension CertBridge.Enroll {
         func execute() throws(StoreError) {
             if FileManager.default.fileExists(atPath: output) { throw StoreError(.usage, "\(output) exists; choose another name") }
             let store = try global.store()
-            let target = try store.targetToken(try token.map { (text) throws(StoreError) in try parseURI(text) })
+            let target = try global.targetToken(store, uri: token)
             let label = label ?? subject.split(separator: ",").first { $0.uppercased().hasPrefix("CN=") }.map { String($0.dropFirst(3)) } ?? "enrollment key"
             let pin = try global.pinProvider(uri: token)
             let handle = try store.generateEnrollmentKeyPair(on: target, spec: key, label: label, subject: subject, subjectAlternativeNames: san,

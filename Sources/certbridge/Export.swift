@@ -7,19 +7,19 @@ extension CertBridge {
         static let configuration = CommandConfiguration(
             abstract: "Back up an exportable token key with its certificate and chain as a PFX.",
             discussion: """
-            Like Windows' Certificate Export Wizard with "Yes, export the private key": only keys \\
-            marked exportable can leave the token; for the rest the command says so (exit 3) \\
+            Like Windows' Certificate Export Wizard with "Yes, export the private key": only keys \
+            marked exportable can leave the token; for the rest the command says so (exit 3) \
             before asking for any password, and writes nothing.
 
-            The key leaves the token wrapped under a one-time AES key and is unwrapped only in \\
-            memory. The file is written 0600 under a temporary name, opened again with the \\
+            The key leaves the token wrapped under a one-time AES key and is unwrapped only in \
+            memory. The file is written 0600 under a temporary name, opened again with the \
             password and checked against the token's public key, and only then given its name.
 
-            Profiles: modern (the default, "strong protection": PBES2 AES-256-CBC, \\
-            PBKDF2-HMAC-SHA256 with 600,000 iterations, SHA-256 MAC) and compat (3DES and a \\
+            Profiles: modern (the default, "strong protection": PBES2 AES-256-CBC, \
+            PBKDF2-HMAC-SHA256 with 600,000 iterations, SHA-256 MAC) and compat (3DES and a \
             SHA-1 MAC, for old Windows Server, Java 8 and appliances).
 
-            With --cert-only only the certificate is written, as PEM or DER by the file's \\
+            With --cert-only only the certificate is written, as PEM or DER by the file's \
             extension (.pem, .crt: PEM; .der, .cer: DER); no key, no password.
 
             Example:
@@ -47,6 +47,9 @@ extension CertBridge {
         @Flag(help: "Replace FILE if it exists.")
         var force = false
 
+        @Option(help: ArgumentHelp("For a key with its own password (High level on the software token): where that password comes from: tty, file:PATH, env:NAME or fd:N.", valueName: "SRC"))
+        var keyPasswordSource: String?
+
         @OptionGroup var global: GlobalOptions
 
         enum ProfileName: String, ExpressibleByArgument, CaseIterable { case modern, compat }
@@ -67,6 +70,10 @@ extension CertBridge {
             options.extraChain = try chainFile.map { (path) throws(StoreError) in try readCertificates(try readFile(path)) } ?? []
             options.profile = profile == .compat ? .compat : .modern
             options.overwrite = force
+            if let keyPasswordSource {
+                let keySource = try SecretSource(keyPasswordSource)
+                options.keyPassword = { label throws(StoreError) in try keySource.read(prompt: "Password of the key \"\(label)\": ") }
+            }
             let source = try global.passwordSecretSource()
             let result = try store.exportBackup(uri, to: output, options: options, pin: pin) { () throws(StoreError) in
                 try source.readNew(prompt: "Password for \(output): ")

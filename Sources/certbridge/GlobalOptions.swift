@@ -1,5 +1,6 @@
 import ArgumentParser
 import CertStore
+import Foundation
 
 /// Options every subcommand accepts, so a script can pass one set to all of them.
 struct GlobalOptions: ParsableArguments {
@@ -36,6 +37,21 @@ struct GlobalOptions: ParsableArguments {
     /// Where the PFX or key password comes from: `--password-source`, else the terminal.
     func passwordSecretSource() throws(StoreError) -> SecretSource {
         try passwordSource.map { (text) throws(StoreError) in try SecretSource(text) } ?? .tty
+    }
+
+    /// The token an import or key generation goes to (see `Store.targetToken`). On a terminal,
+    /// when no token is present at all, the software token is made on the spot: the fallback
+    /// that lets a machine with no hardware work as a store.
+    func targetToken(_ store: Store, uri: String?) throws(StoreError) -> Token {
+        let parsed = try uri.map { (text) throws(StoreError) in
+            do throws(PKCS11Error) { return try PKCS11URI(text) } catch { throw StoreError(error, doing: "reading the URI") }
+        }
+        do throws(StoreError) {
+            return try store.targetToken(parsed)
+        } catch where error.code == .notFound && uri == nil && store.softTokenEmptySlot != nil && isatty(STDIN_FILENO) == 1 {
+            printNote("no token is present: making the software token \"\(SoftToken.defaultLabel)\"")
+            return try makeSoftToken(store, label: SoftToken.defaultLabel, soPIN: .tty, userPIN: try pinSource(uri: uri))
+        }
     }
 
     /// A PIN provider that asks its source once per token.

@@ -7,18 +7,28 @@ extension CertBridge {
             commandName: "import",
             abstract: "Load a PFX/PKCS#12 backup onto a token: key, certificate and chain, all or nothing.",
             discussion: """
-            Like Windows' Certificate Import Wizard: the key is placed non-exportable unless you \\
-            pass --exportable, at the High security level (a PIN for every use) with \\
-            --security-level high, and the whole certification path comes along unless \\
-            --no-chain. Afterwards the flags are read back from the token and shown: what you \\
-            see is what the token holds. If any step fails, everything this import wrote is \\
+            Like Windows' Certificate Import Wizard: the key is placed non-exportable unless you \
+            pass --exportable, at the High security level (a PIN for every use) with \
+            --security-level high, and the whole certification path comes along unless \
+            --no-chain. Afterwards the flags are read back from the token and shown: what you \
+            see is what the token holds. If any step fails, everything this import wrote is \
             removed again.
 
             The PFX password comes from --password-source, the token PIN from --pin-source.
 
+            Onto a smart card: a PIV card or YubiKey takes the key through Yubico's ykcs11 \
+            module, logged in with the card's management key (--so-pin-source, 48 hex digits). \
+            --security-level high places the key in slot 9C, where the card asks for the PIN \
+            before every signature (PIN policy "always"); standard uses 9A, 9D or a retired \
+            slot (PIN once per session). The card keeps no chain and no label, and never lets \
+            a key out: the import says so. The key is then usable through OpenSC too.
+
             Example:
               certbridge import alice.pfx --token 'pkcs11:token=Backup' --security-level high \\
                 --password-source file:pfx-pass --pin-source env:TOKEN_PIN
+              certbridge import alice.pfx --module /usr/lib/x86_64-linux-gnu/libykcs11.so \\
+                --token 'pkcs11:model=YubiKey%20YK5' --security-level high \\
+                --password-source file:pfx-pass --so-pin-source file:mgm-key
             """)
 
         @Argument(help: ArgumentHelp("The PFX or P12 backup.", valueName: "FILE.pfx"))
@@ -42,6 +52,22 @@ extension CertBridge {
         @Flag(help: "Replace the key if it is on the token already.")
         var replace = false
 
+        @Option(help: ArgumentHelp("With --security-level high on the software token: the key's own password, asked at every use instead of the token PIN (tty: asked twice, file:PATH, env:NAME or fd:N).", valueName: "SRC"))
+        var keyPasswordSource: String?
+
+        @Option(help: ArgumentHelp("Where the security officer's PIN comes from (tty, file:PATH, env:NAME or fd:N); for a PIV card (ykcs11), the management key as 48 hex digits. Asked only by tokens that need it.", valueName: "SRC"))
+        var soPinSource: String?
+
+        func validate() throws {
+            if let soPinSource {
+                do { _ = try SecretSource(soPinSource) } catch { throw ValidationError(error.reason) }
+            }
+            if let keyPasswordSource {
+                do { _ = try SecretSource(keyPasswordSource) } catch { throw ValidationError(error.reason) }
+                guard securityLevel == .high else { throw ValidationError("--key-password-source goes with --security-level high") }
+            }
+        }
+
         @OptionGroup var global: GlobalOptions
 
         func execute() throws(StoreError) {
@@ -52,14 +78,23 @@ extension CertBridge {
                 for warning in BackupDescription(backup).warnings { printNote("warning: \(file): \(warning)") }
             }
             let store = try global.store()
-            let target = try store.targetToken(try token.map { (text) throws(StoreError) in try parseURI(text) })
+            let target = try global.targetToken(store, uri: token)
             var options = ImportOptions()
             options.exportable = exportable
             options.securityLevel = securityLevel
             options.includeChain = !noChain
             options.label = label
             options.replace = replace
-            let result = try store.importBackup(backup, to: target, options: options, pin: try global.pinProvider(uri: token))
+            if let keyPasswordSource {
+                let source = try SecretSource(keyPasswordSource)
+                options.keyPassword = { label throws(StoreError) in
+                    try source.readNew(prompt: "New password for this key on \"\(label)\" (asked at every use): ")
+                }
+            }
+            let soSource = try soPinSource.map { (text) throws(StoreError) in try SecretSource(text) } ?? .tty
+            let result = try store.importBackup(backup, to: target, options: options, pin: try global.pinProvider(uri: token)) { token throws(StoreError) in
+                try soSource.read(prompt: "SO PIN (for a PIV card: the management key, hex) for token \"\(token.info.label)\": ")
+            }
             if global.json { return try printJSON(result) }
             print("Imported \"\(result.label)\" onto \"\(result.token)\"\(result.replaced > 0 ? ", replacing the key that was there" : ""). As the token reports it:")
             print()

@@ -8,9 +8,9 @@ extension CertBridge {
             commandName: "install-cert",
             abstract: "Attach an issued certificate to the enrollment key pair it belongs to.",
             discussion: """
-            The key pair is found by its public key on any token (or the one --token names). \\
-            The certificate is written with the key's CKA_ID and label, the chain from --chain \\
-            as authority certificates, and the pair is no longer pending. A certificate that is \\
+            The key pair is found by its public key on any token (or the one --token names). \
+            The certificate is written with the key's CKA_ID and label, the chain from --chain \
+            as authority certificates, and the pair is no longer pending. A certificate that is \
             already there is reported, not written twice.
 
             Example:

@@ -16,9 +16,9 @@ extension CertBridge.PFX {
         static let configuration = CommandConfiguration(
             abstract: "Show what a backup holds, how it is protected, and check its password (exit 4 if wrong).",
             discussion: """
-            Shows the key type and size, each certificate (leaf, then the chain in path order, \\
-            then any others) with subject, issuer and validity, the friendly name, the \\
-            encryption and MAC algorithms with their iteration counts, and warnings for weak \\
+            Shows the key type and size, each certificate (leaf, then the chain in path order, \
+            then any others) with subject, issuer and validity, the friendly name, the \
+            encryption and MAC algorithms with their iteration counts, and warnings for weak \
             choices (RC2-40, 3DES, a SHA-1 MAC, few iterations).
             """)
 

@@ -46,7 +46,9 @@ struct EnrollCLITests {
         #expect(verified.stdout.contains("DNS:build.example.com"))
         #expect(verified.stdout.contains("IP Address:192.0.2.7"))
 
-        let pending = try CLI.json([Pending].self, ["enroll", "list", "--pin-source", "env:PIN"] + module, environment: ["PIN": test.userPIN])
+        // Scoped to this test's token: other tests in this process change PINs on theirs.
+        let pending = try CLI.json([Pending].self, ["enroll", "list", "--token", "pkcs11:token=\(test.label)", "--pin-source", "env:PIN"] + module,
+                                   environment: ["PIN": test.userPIN])
         let mine = try #require(pending.first { $0.token == test.label })
         #expect(mine.record.label == "build.example.com" && mine.record.keySpec == key && !mine.exportable)
 
@@ -58,7 +60,8 @@ struct EnrollCLITests {
         #expect(again.status == 0)
         #expect(again.stdout.contains("already on"))
 
-        let after = try CLI.json([Pending].self, ["enroll", "list", "--pin-source", "env:PIN"] + module, environment: ["PIN": test.userPIN])
+        let after = try CLI.json([Pending].self, ["enroll", "list", "--token", "pkcs11:token=\(test.label)", "--pin-source", "env:PIN"] + module,
+                                 environment: ["PIN": test.userPIN])
         #expect(!after.contains { $0.token == test.label })
 
         let objects = try CLI.json([ObjectJSON].self, ["objects", "pkcs11:token=\(test.label)", "--pin-source", "env:PIN"] + module,

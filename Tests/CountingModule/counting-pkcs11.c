@@ -1,9 +1,11 @@
 /*
  * A test-only PKCS#11 module that forwards every call to a real module and records, at the
  * module boundary, the calls the signing protocol is judged by: C_Login (with its user type),
- * C_SignInit, C_Sign, C_OpenSession, C_CloseSession, each with the CK_RV the real module gave.
+ * C_SignInit, C_Sign, C_OpenSession, C_CloseSession and C_GetAttributeValue (with its object and
+ * attribute count), each with the CK_RV the real module gave.
  *
- * The real module is named by CERTBRIDGE_COUNTING_TARGET. The record goes to
+ * The real module is the one compiled in with -DCOUNTING_TARGET="path" (so that tests running
+ * in parallel against different modules cannot cross), else CERTBRIDGE_COUNTING_TARGET. The record goes to
  * CERTBRIDGE_COUNTING_LOG if set, else to "<path of this library>.log", so a test that copies
  * the library to its own directory gets its own record even when tests share a process.
  * Nothing secret is written: PIN bytes are never touched, only their length is forwarded.
@@ -73,10 +75,22 @@ static CK_RV counting_close_session(CK_SESSION_HANDLE session) {
     return rv;
 }
 
+static CK_RV counting_get_attribute_value(CK_SESSION_HANDLE session, CK_OBJECT_HANDLE object, CK_ATTRIBUTE_PTR template, CK_ULONG count) {
+    CK_RV rv = real->C_GetAttributeValue(session, object, template, count);
+    char line[160];
+    snprintf(line, sizeof line, "C_GetAttributeValue session=%lu object=%lu count=%lu rv=0x%lx\n", session, object, count, rv);
+    record(line);
+    return rv;
+}
+
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list) {
     if (list == NULL) return CKR_ARGUMENTS_BAD;
     if (real == NULL) {
+#ifdef COUNTING_TARGET
+        const char *target = COUNTING_TARGET;
+#else
         const char *target = getenv("CERTBRIDGE_COUNTING_TARGET");
+#endif
         if (target == NULL) return CKR_GENERAL_ERROR;
         void *handle = dlopen(target, RTLD_NOW | RTLD_LOCAL);
         if (handle == NULL) return CKR_GENERAL_ERROR;
@@ -100,6 +114,7 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list) {
         ours.C_Sign = counting_sign;
         ours.C_OpenSession = counting_open_session;
         ours.C_CloseSession = counting_close_session;
+        ours.C_GetAttributeValue = counting_get_attribute_value;
     }
     *list = &ours;
     return CKR_OK;

@@ -151,6 +151,12 @@ public final class CardRig: @unchecked Sendable {
         try await control("insert")
     }
 
+    /// Arms a fault: the card is pulled instead of carrying out the next PUT DATA (the write of
+    /// a certificate or other object), as if the user pulled it in the middle of that write.
+    public func pullOnNextObjectWrite() async throws {
+        try await control("pull-on-put-data")
+    }
+
     private func control(_ command: String) async throws {
         let result = try await CardRig.runProcess(
             CardRig.python,

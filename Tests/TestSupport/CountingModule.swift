@@ -6,19 +6,19 @@ import Foundation
 public struct CountingModule: Sendable {
     /// The library to load (or give the CLI with --module).
     public let path: String
-    /// The record: one line per C_Login, C_SignInit, C_Sign, C_OpenSession, C_CloseSession.
+    /// The record: one line per C_Login, C_SignInit, C_Sign, C_OpenSession, C_CloseSession,
+    /// C_GetAttributeValue.
     public var logPath: String { path + ".log" }
 
-    /// Builds a shim in `dir` that forwards to `target`. The target is named by environment
-    /// (CERTBRIDGE_COUNTING_TARGET), which this sets for the test process; pass
-    /// `environment` to child processes.
+    /// Builds a shim in `dir` that forwards to `target`, compiled in, so that tests running in
+    /// parallel against different modules cannot cross.
     public static func make(forwardingTo target: String, in dir: TemporaryDirectory) throws -> CountingModule {
         let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("CountingModule/counting-pkcs11.c").path
         let path = dir.file("libcounting-pkcs11-\(UInt32.random(in: 0...UInt32.max)).so")
-        let built = try run("cc", ["-shared", "-fPIC", "-O1", "-I/usr/include/p11-kit-1", "-o", path, source, "-ldl"])
+        let built = try run("cc", ["-shared", "-fPIC", "-O1", "-I/usr/include/p11-kit-1", "-DCOUNTING_TARGET=\"\(target)\"",
+                                   "-o", path, source, "-ldl"])
         guard built.status == 0 else { throw TestSupportError("cannot build the counting module: \(built.stderr)") }
-        setenv("CERTBRIDGE_COUNTING_TARGET", target, 1)
         return CountingModule(path: path)
     }
 

@@ -16,6 +16,8 @@ response APDU.
 
 Control: a unix socket (--control) that takes one line, "pull", "insert", "status" or "quit", and
 answers one JSON line; or signals: SIGUSR1 pulls, SIGUSR2 inserts, SIGTERM/SIGINT quit.
+"pull-on-put-data" arms a fault for tests: the next PUT DATA (a certificate or other object being
+written) is not carried out, and the card is pulled instead, as if the user pulled it mid-write.
 
     card.py --state card.json --vpcd 127.0.0.1:35963 --control card.sock [--log apdu.log]
 """
@@ -65,6 +67,7 @@ class VirtualCard:
         self.inserted = False
         self.running = True
         self.apdus = 0
+        self.pull_on_put_data = False  # the "pull-on-put-data" fault, armed by control
         # Signals only note what to do; the main loop does it (via the wake-up pipe).
         self.wake_r, self.wake_w = socket.socketpair()
         self.wake_r.setblocking(False)
@@ -176,6 +179,11 @@ class VirtualCard:
                 self._log({CTRL_OFF: "power off", CTRL_ON: "power on",
                            CTRL_RESET: "reset"}[code])
             return None
+        if self.pull_on_put_data and len(message) >= 2 and message[1] == 0xDB:
+            self.pull_on_put_data = False
+            self._log("PUT DATA arrived with the pull fault armed: pulling instead")
+            self.pull()
+            return None
         response = self.applet.process(message)
         self.apdus += 1
         if self.log:
@@ -205,6 +213,8 @@ class VirtualCard:
                 self.insert()
             elif command == "quit":
                 self.running = False
+            elif command == "pull-on-put-data":
+                self.pull_on_put_data = True
             elif command != "status":
                 client.sendall(json.dumps({"ok": False, "error": f"unknown command {command!r}"})
                                .encode() + b"\n")

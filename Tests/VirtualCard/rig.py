@@ -16,6 +16,8 @@ Usage:
     rig.py start --dir DIR [--state FILE]   start in the background; prints "export" lines
     rig.py stop --dir DIR                   stop what start started, wait for it to end
     rig.py pull|insert|status --dir DIR     take the card out, put it back, ask its state
+    rig.py pull-on-put-data --dir DIR       fault for tests: the card is pulled instead of
+                                            carrying out the next PUT DATA (an object write)
     rig.py serve --dir DIR [--state FILE]   the supervisor itself: prints "READY {json}" when the
                                             reader shows the card, stops everything when its
                                             standard input closes or on SIGTERM/SIGINT (this is
@@ -303,7 +305,7 @@ def main() -> int:
         exec_pcscd(sys.argv[2], sys.argv[3])
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("command", choices=["run", "start", "stop", "serve", "pull", "insert",
-                                            "status"])
+                                            "status", "pull-on-put-data"])
     parser.add_argument("--dir", help="rig directory (run: a temporary one by default)")
     parser.add_argument("--state", help="card state file (default DIR/card.json)")
     parser.add_argument("--apdu-log", action="store_true", help="log APDUs to DIR/apdu.log")

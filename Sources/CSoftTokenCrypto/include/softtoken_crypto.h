@@ -79,6 +79,19 @@ enum { CBST_PAD_PKCS1 = 1, CBST_PAD_PSS = 2, CBST_PAD_OAEP = 3, CBST_PAD_NONE = 
 /// salt_len the salt. Returns the signature length, or -1.
 long cbst_sign(cbst_key *key, int padding, const char *md, const char *pss_md, const char *mgf_md,
                int salt_len, const uint8_t *in, size_t in_len, uint8_t *out, size_t cap);
+/// A signing context kept with a key: one EVP_PKEY_CTX set up once for a padding scheme and
+/// reused for every signature (setting one up per signature costs as much as an ECDSA sign).
+/// Input is what the scheme signs raw: a DigestInfo (PKCS#1), a hash (PSS, ECDSA).
+typedef struct cbst_signer cbst_signer;
+cbst_signer *cbst_signer_new(cbst_key *key, int padding, const char *pss_md, const char *mgf_md, int salt_len);
+long cbst_signer_sign(cbst_signer *signer, const uint8_t *in, size_t in_len, uint8_t *out, size_t cap);
+void cbst_signer_free(cbst_signer *signer);
+/// A one-shot digest with the digest fetched once per process; length or -1. Not thread-safe
+/// on first use of a name (the token calls it under its lock).
+long cbst_digest_cached(const char *md, const uint8_t *in, size_t len, uint8_t *out);
+/// The DER DigestInfo prefix of a hash for PKCS#1 v1.5; its length, or -1.
+long cbst_digest_info_prefix(const char *md, const uint8_t **prefix);
+
 /// Verifies a signature made as cbst_sign describes; 1 valid, 0 invalid, -1 error.
 int cbst_verify(cbst_key *key, int padding, const char *md, const char *pss_md, const char *mgf_md,
                 int salt_len, const uint8_t *in, size_t in_len, const uint8_t *sig, size_t sig_len);

@@ -1,0 +1,124 @@
+import Foundation
+import Testing
+import TestSupport
+import PKCS11
+
+/// `certbridge install-cert` on its own: the chain goes on as authority certificates, the tokens
+/// searched are named when nothing matches, and a second install changes nothing.
+@Suite("install-cert through the CLI")
+struct InstallCertCLITests {
+    struct CertJSON: Decodable { let subject: String; let category: String? }
+    struct ObjectJSON: Decodable { let `class`: String; let label: String; let id: String; let certificate: CertJSON? }
+    struct InstallJSON: Decodable { let installed: Bool; let chainAdded: Int; let chainAlreadyPresent: Int; let id: String }
+
+    let module = ["--module", SoftHSM.modulePath]
+
+    /// Every object on the token as a comparable line, to prove "not duplicated".
+    func snapshot(_ test: TestToken) throws -> [String] {
+        try test.userSession().findObjects([]).map { object in
+            try object.attributes([.class, .label, .id, .value]).values
+                .sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key)=\(hexString($0.value))" }.joined(separator: ";")
+        }.sorted()
+    }
+
+    @Test("--chain adds the CAs as authority certificates; installing again reports and writes nothing")
+    func chainAndDuplicate() throws {
+        let dir = try TemporaryDirectory()
+        let test = try SoftHSM.freshToken()
+        let pin = ["--pin-source", "env:PIN"] + module
+        let env = ["PIN": test.userPIN]
+        let csr = dir.file("req.csr")
+        let made = try CLI.run(["enroll", "new", "--subject", "CN=chained.example", "--key", "ec:p256", "--token", "pkcs11:token=\(test.label)",
+                                "-o", csr] + pin, environment: env)
+        try #require(made.status == 0, "\(made.stderr)")
+
+        // A root and an issuing CA, made with openssl; the issuing CA signs the request.
+        let root = try RSAComponents.generate(in: dir)
+        let rootCert = try makeCertificate(keyPEM: root.pem, subject: "/CN=Install Root CA", ca: true, in: dir)
+        let mid = try RSAComponents.generate(in: dir)
+        let midCert = try makeCertificate(keyPEM: mid.pem, subject: "/CN=Install Issuing CA", issuerKeyPEM: root.pem,
+                                          issuerCert: rootCert.pemPath, ca: true, in: dir)
+        let midKey = try dir.write("mid-key.pem", mid.pem)
+        let issued = dir.file("issued.pem")
+        let signed = try run("openssl", ["x509", "-req", "-in", csr, "-CA", midCert.pemPath, "-CAkey", midKey, "-CAcreateserial",
+                                         "-days", "30", "-out", issued])
+        try #require(signed.status == 0, "\(signed.stderr)")
+        let chain = try dir.write("chain.pem", try String(contentsOfFile: midCert.pemPath, encoding: .utf8)
+                                                + String(contentsOfFile: rootCert.pemPath, encoding: .utf8))
+
+        let first = try CLI.json(InstallJSON.self, ["install-cert", issued, "--chain", chain] + pin, environment: env)
+        #expect(first.installed && first.chainAdded == 2 && first.chainAlreadyPresent == 0)
+        let objects = try CLI.json([ObjectJSON].self, ["objects", "pkcs11:token=\(test.label)"] + pin, environment: env)
+        let authorities = objects.filter { $0.certificate?.category == "authority" }.compactMap { $0.certificate?.subject }
+        #expect(authorities.count == 2)
+        #expect(authorities.contains { $0.contains("Install Root CA") } && authorities.contains { $0.contains("Install Issuing CA") })
+        let user = objects.filter { $0.certificate?.category == "user" }
+        #expect(user.count == 1 && user.first?.id == first.id && user.first?.label == "chained.example")
+
+        let before = try snapshot(test)
+        let again = try CLI.run(["install-cert", issued, "--chain", chain] + pin, environment: env)
+        #expect(again.status == 0)
+        #expect(again.stdout.contains("already on \"\(test.label)\""))
+        #expect(again.stdout.contains("Chain: 0 added, 2 already present."))
+        #expect(try snapshot(test) == before, "nothing is written twice")
+    }
+
+    @Test("a certificate that matches no key pair exits 5 naming every token searched")
+    func noMatchNamesAllTokens() throws {
+        let dir = try TemporaryDirectory()
+        // A SoftHSM2 of its own, so "every token" is exactly the two made here.
+        let tokens = dir.file("tokens")
+        try FileManager.default.createDirectory(atPath: tokens, withIntermediateDirectories: true)
+        let conf = try dir.write("softhsm2.conf", "directories.tokendir = \(tokens)\nobjectstore.backend = file\nlog.level = ERROR\n")
+        let labels = ["search-one", "search-two"]
+        for label in labels {
+            let made = try run("softhsm2-util", ["--init-token", "--free", "--label", label, "--so-pin", SoftHSM.soPIN, "--pin", SoftHSM.userPIN],
+                               environment: ["SOFTHSM2_CONF": conf])
+            try #require(made.status == 0, "\(made.stderr)")
+        }
+        let stranger = try makeCertificate(keyPEM: try ECComponents.generate(in: dir).pem, subject: "/CN=Nobody Known", in: dir)
+        let pins = try dir.write("pin", SoftHSM.userPIN + "\n")
+        // No --token: every token is searched, each asked for its PIN.
+        let result = try CLI.run(["install-cert", stranger.pemPath, "--pin-source", "file:\(pins)"] + module,
+                                 environment: ["SOFTHSM2_CONF": conf])
+        #expect(result.status == 5, "\(result.stderr)")
+        #expect(result.stderr.contains("no key pair on \""), "\(result.stderr)")
+        for label in labels { #expect(result.stderr.contains("\"\(label)\""), "\(label) was searched") }
+        #expect(result.stderr.contains("Nobody Known"))
+    }
+
+    @Test("a key pair made by another tool, with an id that is not CertBridge's, is found by its public key", arguments: ["rsa", "ec", "rsa-no-public"])
+    func foreignKeyPair(kind: String) throws {
+        let dir = try TemporaryDirectory()
+        let test = try SoftHSM.freshToken()
+        let id: [UInt8] = [0x0F, 0x0E]
+        let keyPEM: String
+        do {
+            let session = try test.userSession()
+            let flags = [Attribute(.sensitive, true), Attribute(.extractable, false)]
+            if kind == "ec" {
+                let ec = try ECComponents.generate(in: dir)
+                keyPEM = ec.pem
+                _ = try session.createObject([Attribute(.privateKey), Attribute(.ec), Attribute(.token, true), Attribute(.private, true),
+                                              Attribute(.sign, true), Attribute(.label, string: "foreign"), Attribute(.id, bytes: id),
+                                              Attribute(.ecParams, bytes: ec.parameters), Attribute(.value, bytes: ec.privateValue)] + flags)
+                _ = try session.createObject([Attribute(.publicKey), Attribute(.ec), Attribute(.token, true), Attribute(.verify, true),
+                                              Attribute(.label, string: "foreign"), Attribute(.id, bytes: id),
+                                              Attribute(.ecParams, bytes: ec.parameters), Attribute(.ecPoint, bytes: ec.point)])
+            } else {
+                let rsa = try RSAComponents.generate(in: dir)
+                keyPEM = rsa.pem
+                _ = try session.createObject(rsa.privateTemplate(label: "foreign", id: id, extraFlags: flags))
+                if kind == "rsa" { _ = try session.createObject(rsa.publicTemplate(label: "foreign", id: id)) }
+            }
+        }
+        let issued = try makeCertificate(keyPEM: keyPEM, subject: "/CN=Foreign Key", in: dir)
+        let installed = try CLI.json(InstallJSON.self, ["install-cert", issued.pemPath, "--token", "pkcs11:token=\(test.label)",
+                                                        "--pin-source", "env:PIN"] + module, environment: ["PIN": test.userPIN])
+        #expect(installed.installed)
+        #expect(installed.id == "0f0e", "the certificate takes the key's own id")
+        let objects = try CLI.json([ObjectJSON].self, ["objects", "pkcs11:token=\(test.label);type=cert", "--pin-source", "env:PIN"] + module,
+                                   environment: ["PIN": test.userPIN])
+        #expect(objects.count == 1 && objects.first?.id == "0f0e" && objects.first?.label == "foreign")
+    }
+}
