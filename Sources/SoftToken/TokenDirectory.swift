@@ -104,19 +104,36 @@ final class TokenDirectory {
 
     /// What changes whenever an object or the token file is written, renamed or removed: the
     /// modification and change times of `objects/`, `token` and `pins`.
+    ///
+    /// Kernels before 6.13 stamp files from a coarse clock (one tick, up to 10 ms), so two
+    /// changes within a tick leave `objects/` with the same times, and a process that looked
+    /// between them would never see the second. A stamp taken within two ticks of a change is
+    /// therefore made unique (git's "racily clean" rule): the next look reads the directory again.
     func stamp() -> [Int] {
         var result: [Int] = []
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var racy = false
         for name in ["/objects", "/token", "/pins"] {
             var info = stat()
             if stat(path + name, &info) == 0 {
                 result += [info.st_mtim.tv_sec, info.st_mtim.tv_nsec, info.st_ctim.tv_sec, info.st_ctim.tv_nsec,
                            Int(info.st_ino), Int(info.st_size)]
+                let age = (now.tv_sec - info.st_ctim.tv_sec) * 1_000_000_000 + (now.tv_nsec - info.st_ctim.tv_nsec)
+                if age < 20_000_000 { racy = true }
             } else {
                 result += [0, 0, 0, 0, 0, 0]
             }
         }
+        if racy {
+            Self.racyStamps += 1
+            result.append(Self.racyStamps)
+        }
         return result
     }
+
+    /// Makes each racy stamp differ from every other (all calls run under the provider's lock).
+    nonisolated(unsafe) private static var racyStamps = 0
 
     /// Removes every object file and the PIN counters (C_InitToken).
     func removeAllObjects() throws(CKRError) {

@@ -1,0 +1,26 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import SoftToken
+
+/// How a process notices that another one changed the token: the directory's stamp. File times
+/// come from a coarse clock on kernels before 6.13 (this machine's kernel has fine-grained ones,
+/// so the miss itself cannot be shown here), and two changes within one tick look alike; a
+/// stamp that young must never match a later one.
+@Suite("software token: noticing other processes' changes")
+struct ChangeDetectionTests {
+    @Test("a stamp taken right after a change matches no later stamp; once the change is two ticks old, stamps are stable")
+    func racyStampsNeverMatch() throws {
+        let dir = try TemporaryDirectory()
+        let directory = try TokenDirectory.create(path: dir.file("token"))
+        try directory.write("token", [1])
+        try directory.write("objects/1", [2])
+        let early = directory.stamp()
+        #expect(directory.stamp() != early, "a change in this clock tick would go unseen")
+        usleep(30_000)
+        let settled = directory.stamp()
+        #expect(directory.stamp() == settled, "an old change makes every look re-read the token")
+        try directory.write("objects/2", [3])
+        #expect(directory.stamp() != settled)
+    }
+}
