@@ -45,8 +45,9 @@ struct CrashSafetyTests {
             let files = try FileManager.default.contentsOfDirectory(atPath: directory + "/objects").filter { !$0.contains(".tmp-") }
             #expect(files.count == listed.count, "round \(round): \(files.count) object files, \(listed.count) readable objects")
         }
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory + "/objects").filter { $0.contains(".tmp-") }
         print("killed a writer 30 times in \(String(format: "%.1f", Date().timeIntervalSince(started))) s; "
-              + "\(roundsWithCommits) rounds had committed objects, \(committed.count) in all")
+              + "\(roundsWithCommits) rounds had committed objects, \(committed.count) in all; \(leftovers.count) temporary files left")
         #expect(roundsWithCommits >= 15, "too few kills landed among the writes to prove anything")
     }
 
