@@ -83,23 +83,19 @@ struct StorageTests {
         }
     }
 
-    @Test("the token's files are 0600 and its directories 0700")
-    func permissions() throws {
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
-        _ = try session.createObject([Attribute(.data), Attribute(.token, true), Attribute(.label, string: "mode")])
-        _ = try PolicyTests.generate(session, flags: [])
-        let root = try tokenDirectory(of: test)
-        var seen = 0
+    /// Checks that `root` and everything under it are 0700 directories and 0600 files; returns
+    /// how many entries it looked at.
+    static func expectPrivateModes(under root: String) throws -> Int {
         func mode(_ path: String) throws -> mode_t {
             var info = stat()
             guard lstat(path, &info) == 0 else { throw TestSupportError("cannot stat \(path)") }
             return info.st_mode
         }
-        #expect(try mode(root) & 0o7777 == 0o700)
+        let top = try mode(root) & 0o7777
+        #expect(top == 0o700, "\(root) has mode \(String(top, radix: 8))")
+        var seen = 0
         for case let name as String in FileManager.default.enumerator(atPath: root)! {
-            let path = root + "/" + name
-            let kind = try mode(path)
+            let kind = try mode(root + "/" + name)
             if kind & S_IFMT == S_IFDIR {
                 #expect(kind & 0o7777 == 0o700, "\(name) is a directory with mode \(String(kind & 0o7777, radix: 8))")
             } else {
@@ -108,12 +104,38 @@ struct StorageTests {
             }
             seen += 1
         }
+        return seen
+    }
+
+    @Test("the token's files are 0600 and its directories 0700")
+    func permissions() throws {
+        let test = try SoftTokenRig.freshToken()
+        let session = try test.userSession()
+        _ = try session.createObject([Attribute(.data), Attribute(.token, true), Attribute(.label, string: "mode")])
+        _ = try PolicyTests.generate(session, flags: [])
+        let root = try tokenDirectory(of: test)
         // At least the token file, objects/ and its three objects were looked at.
-        #expect(seen >= 5, "only \(seen) entries under \(root)")
+        #expect(try Self.expectPrivateModes(under: root) >= 5)
         #expect(try FileManager.default.contentsOfDirectory(atPath: root + "/objects").count == 3)
     }
 
-    @Test("a second module instance, in another process, sees what this process created, and this process sees what it created")
+    @Test("a store the module makes from nothing is private even under umask 000")
+    func permissionsWhateverTheUmask() throws {
+        let store = try PrivateStore()
+        let label = "umask-\(UInt32.random(in: 0...UInt32.max))"
+        func tool(_ arguments: [String]) throws {
+            let quoted = (["pkcs11-tool", "--module", SoftTokenRig.modulePath] + arguments).map { "'\($0)'" }.joined(separator: " ")
+            let result = try run("/bin/sh", ["-c", "umask 000 && exec " + quoted], environment: store.environment)
+            guard result.status == 0 else { throw TestSupportError("pkcs11-tool \(arguments): \(result.stderr)") }
+        }
+        try tool(["--init-token", "--label", label, "--so-pin", SoftTokenRig.soPIN])
+        try tool(["--token-label", label, "--init-pin", "--login", "--login-type", "so", "--so-pin", SoftTokenRig.soPIN, "--pin", SoftTokenRig.userPIN])
+        try tool(["--token-label", label, "--login", "--pin", SoftTokenRig.userPIN, "--keypairgen", "--key-type", "EC:prime256v1", "--label", "k"])
+        // store/, its token directory with token, pins, lock and objects/, and the two keys.
+        #expect(try Self.expectPrivateModes(under: store.path) >= 7)
+    }
+
+    @Test("a second module instance, in another process, sees what this process created; this process sees what it created and destroyed")
     func otherProcessesSeeObjects() throws {
         let test = try SoftTokenRig.freshToken()
         let session = try test.userSession()
@@ -133,6 +155,13 @@ struct StorageTests {
         let seen = try session.findObjects([Attribute(.data)]).map { try $0.attributes([.label, .value]) }
         let byLabel = Dictionary(uniqueKeysWithValues: seen.map { ($0.label ?? "", $0.string(.value) ?? "") })
         for n in 0..<3 { #expect(byLabel["from-child-\(n)"] == "value of from-child-\(n)") }
+        // What another process destroys is gone here too.
+        let deleted = try OtherProcess.pkcs11Tool(["--token-label", test.label, "--login", "--pin", test.userPIN,
+                                                   "--delete-object", "--type", "data", "--label", "from-test"], environment: env)
+        #expect(deleted.status == 0, "\(deleted.stderr)")
+        #expect(try session.findObjects([Attribute(.label, string: "from-test")]).isEmpty)
+        #expect(try session.findObjects([Attribute(.data)]).count == 3)
+
         // The other process's login and writes left this process's key usable.
         try session.signInit(Mechanism(.ecdsaSHA256), key: key)
         #expect(try session.sign(Array("still mine".utf8)).count == 64)
