@@ -106,9 +106,11 @@ final class TokenDirectory {
     /// modification and change times of `objects/`, `token` and `pins`.
     ///
     /// Kernels before 6.13 stamp files from a coarse clock (one tick, up to 10 ms), so two
-    /// changes within a tick leave `objects/` with the same times, and a process that looked
-    /// between them would never see the second. A stamp taken within two ticks of a change is
-    /// therefore made unique (git's "racily clean" rule): the next look reads the directory again.
+    /// changes within a tick leave `objects/` with the same times (and, unlike `token` and
+    /// `pins`, which each write replaces, the same inode and size), and a process that looked
+    /// between them would never see the second. A stamp taken within two ticks of a change to
+    /// `objects/` is therefore made unique (git's "racily clean" rule): the next look reads the
+    /// directory again.
     func stamp() -> [Int] {
         var result: [Int] = []
         var now = timespec()
@@ -120,7 +122,7 @@ final class TokenDirectory {
                 result += [info.st_mtim.tv_sec, info.st_mtim.tv_nsec, info.st_ctim.tv_sec, info.st_ctim.tv_nsec,
                            Int(info.st_ino), Int(info.st_size)]
                 let age = (now.tv_sec - info.st_ctim.tv_sec) * 1_000_000_000 + (now.tv_nsec - info.st_ctim.tv_nsec)
-                if age < 20_000_000 { racy = true }
+                if name == "/objects" && age < 20_000_000 { racy = true }
             } else {
                 result += [0, 0, 0, 0, 0, 0]
             }
