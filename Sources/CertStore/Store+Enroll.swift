@@ -176,7 +176,13 @@ extension Store {
     public func installCertificate(_ der: [UInt8], chain: [[UInt8]], on uri: PKCS11URI?, pin: PINProvider?) throws(StoreError) -> InstallResult {
         let certificate = try CertificateObject(der: der)
         let candidates = tokens(matching: uri).filter { $0.info.flags.contains(.tokenInitialized) }
-        for token in candidates {
+        // Public key objects are readable without a login: where one matches, only that token
+        // is logged in to, so a PIN meant for it is never tried (and counted) on the others.
+        let withPublicKey = candidates.filter { token in
+            guard let session = try? token.openSession(readWrite: false) else { return false }
+            return (try? hasPublicKey(certifiedBy: certificate, in: session)) == true
+        }
+        for token in withPublicKey.isEmpty ? candidates : withPublicKey {
             let session = try session(on: token, readWrite: true, pin: pin)
             do {
                 guard let (key, id) = try keyPair(certifiedBy: certificate, in: session) else { continue }
@@ -215,6 +221,12 @@ extension Store {
         }
         let searched = candidates.map { "\"\($0.info.label)\"" }.joined(separator: ", ")
         throw StoreError(.notFound, "no key pair on \(searched.isEmpty ? "any token" : searched) matches the certificate \"\(certificate.certificate.subject)\"")
+    }
+
+    /// A public key object for the certificate's key, found without logging in.
+    private func hasPublicKey(certifiedBy certificate: CertificateObject, in session: Session) throws(PKCS11Error) -> Bool {
+        if try !session.findObjects([Attribute(.publicKey), Attribute(.id, bytes: certificate.keyID)]).isEmpty { return true }
+        return try !session.findObjects([Attribute(.publicKey)] + certificate.publicKeyAttributes).isEmpty
     }
 
     /// The private key whose public key the certificate certifies, and the CKA_ID it goes by.

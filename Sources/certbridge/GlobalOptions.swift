@@ -5,7 +5,7 @@ import Foundation
 /// Options every subcommand accepts, so a script can pass one set to all of them.
 struct GlobalOptions: ParsableArguments {
     @Option(name: .customLong("module"), help: ArgumentHelp(
-        "A PKCS#11 module to use, by path (repeatable). Default: the modules registered with p11-kit.",
+        "A PKCS#11 module to use, by path (repeatable). Default: the modules registered with p11-kit, and the software token.",
         valueName: "PATH"))
     var modules: [String] = []
 

@@ -16,6 +16,12 @@ extension CertBridge {
 
             The PFX password comes from --password-source, the token PIN from --pin-source.
 
+            Without --token the key goes to the only token present; with no hardware that is \
+            CertBridge's software token (made on the spot on a terminal, or with 'certbridge \
+            softtoken init'). There --key-password-source gives a High-level key a password of \
+            its own, asked at every use instead of the token PIN (Windows' "password for this \
+            item").
+
             Onto a smart card: a PIV card or YubiKey takes the key through Yubico's ykcs11 \
             module, logged in with the card's management key (--so-pin-source, 48 hex digits). \
             --security-level high places the key in slot 9C, where the card asks for the PIN \

@@ -7,9 +7,9 @@ import PKCS11
 struct CheckExportableTests {
     struct Answer: Decodable { let exportable: Bool; let reason: String; let label: String }
 
-    @Test("exit 0 for an exportable key, 3 for a non-exportable one, 5 for none; --json carries the reason")
-    func exitCodes() throws {
-        let test = try SoftHSM.freshToken()
+    @Test("exit 0 for an exportable key, 3 for a non-exportable one, 5 for none; --json carries the reason", arguments: TokenFixtures.all)
+    func exitCodes(fixture: any TokenFixture) throws {
+        let test = try fixture.freshToken()
         let dir = try TemporaryDirectory()
         let session = try test.userSession()
         let rsa = try RSAComponents.generate(in: dir)
@@ -18,7 +18,7 @@ struct CheckExportableTests {
             publicTemplate: [Attribute(.ecParams, bytes: p256)],
             privateTemplate: [Attribute(.token, true), Attribute(.private, true), Attribute(.sign, true), Attribute(.sensitive, true),
                               Attribute(.extractable, false), Attribute(.label, string: "closed"), Attribute(.id, bytes: [2])])
-        let pin = ["--pin-source", "env:PIN", "--module", SoftHSM.modulePath]
+        let pin = ["--pin-source", "env:PIN", "--module", fixture.modulePath]
         let env = ["PIN": test.userPIN]
 
         let open = try CLI.run(["check-exportable", "pkcs11:token=\(test.label);object=open"] + pin, environment: env)

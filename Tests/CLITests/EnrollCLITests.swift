@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 import PKCS11
 
-/// Enrollment key pairs end to end: key pair and CSR on a SoftHSM2 token, a test CA made with
+/// Enrollment key pairs end to end: key pair and CSR on SoftHSM2 and the software token, a test CA made with
 /// openssl issues the certificate, install-cert attaches it, test-sign checks it.
 @Suite("enrollment through the CLI")
 struct EnrollCLITests {
@@ -11,7 +11,8 @@ struct EnrollCLITests {
     struct Record: Decodable { let label: String; let subject: String; let keySpec: String }
     struct ObjectJSON: Decodable { let `class`: String; let label: String; let id: String }
 
-    let module = ["--module", SoftHSM.modulePath]
+    /// Both token kinds are loaded; each test names its token by label.
+    let module = ["--module", SoftHSM.modulePath, "--module", SoftTokenRig.modulePath]
 
     func cli(_ args: [String], _ test: TestToken) throws -> RunResult {
         try CLI.run(args + ["--pin-source", "env:PIN"] + module, environment: ["PIN": test.userPIN])
@@ -29,10 +30,10 @@ struct EnrollCLITests {
         return issued
     }
 
-    @Test("new → openssl accepts the CSR → a CA issues → install-cert → objects pairs them → test-sign verifies", arguments: ["ec:p256", "rsa:2048"])
-    func lifecycle(key: String) throws {
+    @Test("new → openssl accepts the CSR → a CA issues → install-cert → objects pairs them → test-sign verifies", arguments: TokenFixtures.all, ["ec:p256", "rsa:2048"])
+    func lifecycle(fixture: any TokenFixture, key: String) throws {
         let dir = try TemporaryDirectory()
-        let test = try SoftHSM.freshToken()
+        let test = try fixture.freshToken()
         let csr = dir.file("request.csr")
         let made = try cli(["enroll", "new", "--subject", "CN=build.example.com,O=Example Org,C=DE", "--san", "DNS:build.example.com",
                             "--san", "IP:192.0.2.7", "--key", key, "--token", "pkcs11:token=\(test.label)", "-o", csr], test)
@@ -76,10 +77,10 @@ struct EnrollCLITests {
         #expect(selfTest.stdout.contains("certificate"))
     }
 
-    @Test("an exportable enrollment key backs up and restores; a non-exportable one exits 3 and explains")
-    func backups() throws {
+    @Test("an exportable enrollment key backs up and restores; a non-exportable one exits 3 and explains", arguments: TokenFixtures.all)
+    func backups(fixture: any TokenFixture) throws {
         let dir = try TemporaryDirectory()
-        let test = try SoftHSM.freshToken(), second = try SoftHSM.freshToken()
+        let test = try fixture.freshToken(), second = try fixture.freshToken()
         for (name, exportable) in [("open", true), ("closed", false)] {
             let made = try cli(["enroll", "new", "--subject", "CN=\(name)", "--key", "ec:p384", "--token", "pkcs11:token=\(test.label)",
                                 "-o", dir.file("\(name).csr")] + (exportable ? ["--exportable"] : []), test)
@@ -101,10 +102,10 @@ struct EnrollCLITests {
         #expect(!FileManager.default.fileExists(atPath: dir.file("closed.pfx")))
     }
 
-    @Test("install-cert refuses a certificate that matches no key pair, naming the tokens searched")
-    func noMatch() throws {
+    @Test("install-cert refuses a certificate that matches no key pair, naming the tokens searched", arguments: TokenFixtures.all)
+    func noMatch(fixture: any TokenFixture) throws {
         let dir = try TemporaryDirectory()
-        let test = try SoftHSM.freshToken()
+        let test = try fixture.freshToken()
         let stranger = try makeCertificate(keyPEM: try ECComponents.generate(in: dir).pem, subject: "/CN=Stranger", in: dir)
         let result = try cli(["install-cert", stranger.pemPath, "--token", "pkcs11:token=\(test.label)"], test)
         #expect(result.status == 5)

@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 import PKCS11
 
-/// `certbridge export` end to end against SoftHSM2: backups that really restore, refusals that
+/// `certbridge export` end to end against SoftHSM2 and the software token: backups that really restore, refusals that
 /// write nothing, and the profiles' algorithms as openssl sees them.
 @Suite("export through the CLI")
 struct ExportCLITests {
@@ -11,7 +11,8 @@ struct ExportCLITests {
     struct ObjectJSON: Decodable { let `class`: String; let id: String; let certificate: CertJSON? }
     struct CertJSON: Decodable { let subject: String; let category: String? }
 
-    let module = ["--module", SoftHSM.modulePath]
+    /// Both token kinds are loaded; each test names its token by label.
+    let module = ["--module", SoftHSM.modulePath, "--module", SoftTokenRig.modulePath]
 
     func importBackup(_ pfx: PFXFixture, _ test: TestToken, exportable: Bool, label: String = "alice") throws -> ResultJSON {
         var args = ["import", pfx.path, "--token", "pkcs11:token=\(test.label)", "--password-source", "file:\(pfx.passwordFile)",
@@ -20,11 +21,11 @@ struct ExportCLITests {
         return try CLI.json(ResultJSON.self, args, environment: ["PIN": test.userPIN])
     }
 
-    @Test("round trip: import exportable, export, import the export on a second token: same key and chain", arguments: [nil, "prime256v1"])
-    func roundTrip(curve: String?) throws {
+    @Test("round trip: import exportable, export, import the export on a second token: same key and chain", arguments: TokenFixtures.all, [nil, "prime256v1"])
+    func roundTrip(fixture: any TokenFixture, curve: String?) throws {
         let dir = try TemporaryDirectory()
         let pfx = try PFXFixture.make(ec: curve, in: dir)
-        let first = try SoftHSM.freshToken(), second = try SoftHSM.freshToken()
+        let first = try fixture.freshToken(), second = try fixture.freshToken()
         let imported = try importBackup(pfx, first, exportable: true)
         let out = dir.file("exported.pfx")
         let password = try dir.write("export-pass", "n3w-backup-password\n")
@@ -58,11 +59,11 @@ struct ExportCLITests {
         #expect(chain(restored).count == 2)
     }
 
-    @Test("a non-exportable key: check-exportable and export exit 3, no password asked, no file written")
-    func nonExportable() throws {
+    @Test("a non-exportable key: check-exportable and export exit 3, no password asked, no file written", arguments: TokenFixtures.all)
+    func nonExportable(fixture: any TokenFixture) throws {
         let dir = try TemporaryDirectory()
         let pfx = try PFXFixture.make(chain: false, in: dir)
-        let test = try SoftHSM.freshToken()
+        let test = try fixture.freshToken()
         _ = try importBackup(pfx, test, exportable: false)
         let out = dir.file("never.pfx")
         // A password source that cannot be read proves the refusal comes before any password.
@@ -78,11 +79,11 @@ struct ExportCLITests {
         #expect(check.status == 3)
     }
 
-    @Test("compat output opens with openssl and shows 3DES and a SHA-1 MAC")
-    func compat() throws {
+    @Test("compat output opens with openssl and shows 3DES and a SHA-1 MAC", arguments: TokenFixtures.all)
+    func compat(fixture: any TokenFixture) throws {
         let dir = try TemporaryDirectory()
         let pfx = try PFXFixture.make(chain: false, in: dir)
-        let test = try SoftHSM.freshToken()
+        let test = try fixture.freshToken()
         _ = try importBackup(pfx, test, exportable: true)
         let out = dir.file("compat.pfx")
         let password = try dir.write("pass", "compat-pass")
@@ -95,11 +96,11 @@ struct ExportCLITests {
         #expect(info.stderr.contains("pbeWithSHA1And3-KeyTripleDES-CBC"))
     }
 
-    @Test("an existing file is not replaced without --force; --cert-only writes the certificate alone")
-    func files() throws {
+    @Test("an existing file is not replaced without --force; --cert-only writes the certificate alone", arguments: TokenFixtures.all)
+    func files(fixture: any TokenFixture) throws {
         let dir = try TemporaryDirectory()
         let pfx = try PFXFixture.make(chain: false, in: dir)
-        let test = try SoftHSM.freshToken()
+        let test = try fixture.freshToken()
         _ = try importBackup(pfx, test, exportable: true)
         let existing = try dir.write("taken.pfx", "keep me")
         let password = try dir.write("pass", "p")

@@ -3,8 +3,9 @@ import Testing
 import TestSupport
 import PKCS11
 
-/// `certbridge import` end to end: PFX files made by openssl onto a SoftHSM2 token, flags read
-/// back, signatures that verify against the imported certificate, and nothing lost on failure.
+/// `certbridge import` end to end: PFX files made by openssl onto SoftHSM2 and the software token,
+/// flags read back, signatures that verify against the imported certificate, and nothing lost
+/// on failure.
 @Suite("import through the CLI")
 struct ImportCLITests {
     struct FlagsJSON: Decodable { let sensitive: Bool?; let extractable: Bool?; let alwaysAuthenticate: Bool? }
@@ -14,7 +15,7 @@ struct ImportCLITests {
 
     func importArgs(_ pfx: PFXFixture, _ test: TestToken, _ extra: [String] = []) -> [String] {
         ["import", pfx.path, "--token", "pkcs11:token=\(test.label)", "--password-source", "file:\(pfx.passwordFile)",
-         "--pin-source", "env:PIN", "--module", SoftHSM.modulePath] + extra
+         "--pin-source", "env:PIN", "--module", test.module.path] + extra
     }
 
     /// Every object on the token, with its readable attributes, so "exactly as before" is checked.
@@ -54,17 +55,19 @@ struct ImportCLITests {
         return try run("openssl", ["dgst", "-sha256", "-verify", pub, "-signature", sigFile, messageFile]).status == 0
     }
 
-    @Test("modern and legacy, RSA and EC, chain and not, exportable and not, standard and high: flags read back match", arguments: [
+    @Test("modern and legacy, RSA and EC, chain and not, exportable and not, standard and high: flags read back match",
+          arguments: TokenFixtures.all, [
         ([String](), nil as String?, true, false, "standard"),
         (["-legacy"], nil, true, true, "high"),
         ([], "prime256v1", false, true, "standard"),
         (["-legacy"], "secp384r1", true, false, "high"),
         (["-keypbe", "NONE", "-certpbe", "NONE"], nil, false, false, "standard"),
     ])
-    func lands(pkcs12Options: [String], curve: String?, chain: Bool, exportable: Bool, level: String) throws {
+    func lands(fixture: any TokenFixture, landing: ([String], String?, Bool, Bool, String)) throws {
+        let (pkcs12Options, curve, chain, exportable, level) = landing
         let dir = try TemporaryDirectory()
         let pfx = try PFXFixture.make(ec: curve, chain: chain, extra: pkcs12Options, in: dir)
-        let test = try SoftHSM.freshToken()
+        let test = try fixture.freshToken()
         var extra = ["--security-level", level, "--json"]
         if exportable { extra.append("--exportable") }
         let run = try CLI.run(importArgs(pfx, test, extra), environment: ["PIN": test.userPIN])
@@ -79,28 +82,28 @@ struct ImportCLITests {
         #expect(try signatureVerifies(test, id: result.id, pfx: pfx, ec: curve != nil, high: level == "high", dir: dir))
     }
 
-    @Test("--no-chain leaves the CA certificates out; --label names key and certificate")
-    func noChainAndLabel() throws {
+    @Test("--no-chain leaves the CA certificates out; --label names key and certificate", arguments: TokenFixtures.all)
+    func noChainAndLabel(fixture: any TokenFixture) throws {
         let dir = try TemporaryDirectory()
         let pfx = try PFXFixture.make(name: "Zoë Müller 証明書", in: dir)
-        let test = try SoftHSM.freshToken()
+        let test = try fixture.freshToken()
         let result = try CLI.json(ResultJSON.self, importArgs(pfx, test, ["--no-chain"]), environment: ["PIN": test.userPIN])
         #expect(result.label == "Zoë Müller 証明書", "the friendlyName is the default label")
         #expect(result.objects.filter { $0.class == "certificate" }.count == 1)
-        let other = try SoftHSM.freshToken()
+        let other = try fixture.freshToken()
         let labelled = try CLI.json(ResultJSON.self, importArgs(pfx, other, ["--label", "alice"]), environment: ["PIN": other.userPIN])
         #expect(labelled.objects.allSatisfy { $0.class != "private-key" || $0.label == "alice" })
     }
 
-    @Test("a wrong password exits 4 and leaves the token exactly as it was")
-    func wrongPassword() throws {
+    @Test("a wrong password exits 4 and leaves the token exactly as it was", arguments: TokenFixtures.all)
+    func wrongPassword(fixture: any TokenFixture) throws {
         let dir = try TemporaryDirectory()
         let pfx = try PFXFixture.make(in: dir)
-        let test = try SoftHSM.freshToken()
+        let test = try fixture.freshToken()
         let before = try snapshot(test)
         let wrong = try dir.write("wrong", "not-the-password")
         let args = ["import", pfx.path, "--token", "pkcs11:token=\(test.label)", "--password-source", "file:\(wrong)",
-                    "--pin-source", "env:PIN", "--module", SoftHSM.modulePath]
+                    "--pin-source", "env:PIN", "--module", test.module.path]
         let result = try CLI.run(args, environment: ["PIN": test.userPIN])
         #expect(result.status == 4)
         #expect(result.stderr.contains("wrong password"))
@@ -108,14 +111,15 @@ struct ImportCLITests {
         #expect(try snapshot(test) == before)
     }
 
-    @Test("a truncated file and a file with a flipped byte are refused and leave the token as it was", arguments: ["truncate", "flip"])
-    func damaged(how: String) throws {
+    @Test("a truncated file and a file with a flipped byte are refused and leave the token as it was",
+          arguments: TokenFixtures.all, ["truncate", "flip"])
+    func damaged(fixture: any TokenFixture, how: String) throws {
         let dir = try TemporaryDirectory()
         let pfx = try PFXFixture.make(in: dir)
         var bytes = [UInt8](try Data(contentsOf: URL(fileURLWithPath: pfx.path)))
         if how == "truncate" { bytes.removeLast(bytes.count / 3) } else { bytes[bytes.count / 2] ^= 0x5A }
         try Data(bytes).write(to: URL(fileURLWithPath: pfx.path))
-        let test = try SoftHSM.freshToken()
+        let test = try fixture.freshToken()
         let before = try snapshot(test)
         let result = try CLI.run(importArgs(pfx, test), environment: ["PIN": test.userPIN])
         #expect(result.status == 1 || result.status == 4, "damage is an error (1), or indistinguishable from a wrong password (4)")
@@ -123,11 +127,11 @@ struct ImportCLITests {
         #expect(try snapshot(test) == before)
     }
 
-    @Test("importing the same key again is refused without --replace")
-    func duplicate() throws {
+    @Test("importing the same key again is refused without --replace", arguments: TokenFixtures.all)
+    func duplicate(fixture: any TokenFixture) throws {
         let dir = try TemporaryDirectory()
         let pfx = try PFXFixture.make(ec: "prime256v1", chain: false, in: dir)
-        let test = try SoftHSM.freshToken()
+        let test = try fixture.freshToken()
         #expect(try CLI.run(importArgs(pfx, test), environment: ["PIN": test.userPIN]).status == 0)
         let again = try CLI.run(importArgs(pfx, test), environment: ["PIN": test.userPIN])
         #expect(again.status == 1)

@@ -124,6 +124,27 @@ struct SoftTokenCLITests {
         #expect(result.stderr.contains("certbridge softtoken init"))
     }
 
+    @Test("first use on a terminal: with no token at all, import makes the software token, asking a new SO PIN and PIN twice each")
+    func firstUseOnTerminal() throws {
+        let rig = try Rig()
+        let pfx = try PFXFixture.make(ec: "prime256v1", chain: false, in: rig.dir)
+        let password = try String(contentsOfFile: pfx.passwordFile, encoding: .utf8).trimmingCharacters(in: .newlines)
+        let shown = try TerminalPasswordTests.onTerminal(
+            ["import", pfx.path, "--label", "alice", "--module", SoftTokenRig.modulePath],
+            answers: [("Password for", password), ("New SO PIN", "so-Secret-77"), ("Confirm new SO PIN", "so-Secret-77"),
+                      ("New PIN", "pin-Secret-88"), ("Confirm new PIN", "pin-Secret-88"), ("PIN for token", "pin-Secret-88")],
+            environment: rig.environment)
+        #expect(shown.status == 0, "\(shown.stdout)")
+        #expect(shown.stdout.contains("making the software token \"CertBridge\""))
+        #expect(shown.stdout.contains("onto \"CertBridge\""))
+        #expect(!shown.stdout.contains("so-Secret-77") && !shown.stdout.contains("pin-Secret-88"), "nothing typed is echoed")
+        // The new PIN is the token's PIN from now on.
+        try rig.dir.write("new-pin", "pin-Secret-88\n")
+        let listed = try rig.certbridge(["objects", "pkcs11:token=CertBridge", "--pin-source", "file:\(rig.dir.file("new-pin"))"])
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(listed.stdout.contains("private-key:  alice"))
+    }
+
     @Test("a key password is refused on a token without per-key passwords (SoftHSM2), and nothing is written")
     func keyPasswordElsewhere() throws {
         let test = try SoftHSM.freshToken()

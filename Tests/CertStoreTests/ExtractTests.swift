@@ -3,11 +3,11 @@ import Testing
 import TestSupport
 @testable import CertStore
 
-/// Taking exportable keys off a real SoftHSM2 token, and refusing the rest.
+/// Taking exportable keys off real tokens (SoftHSM2 and the software token), and refusing the rest.
 @Suite("extracting keys")
 struct ExtractTests {
     func importFixture(_ fixture: ImportTests.Fixture, exportable: Bool, into test: TestToken) throws -> (Store, PKCS11URI) {
-        let store = try Store(modulePaths: [SoftHSM.modulePath])
+        let store = try Store(modulePaths: [test.module.path])
         var options = ImportOptions()
         options.exportable = exportable
         options.label = "k"
@@ -20,10 +20,10 @@ struct ExtractTests {
         try run("openssl", ["pkey", "-in", path] + (der ? ["-inform", "DER"] : []) + ["-pubout"]).stdout
     }
 
-    @Test("an exportable key comes off as the same key, by AES key wrap", arguments: [false, true])
-    func exportable(ec: Bool) throws {
+    @Test("an exportable key comes off as the same key, by AES key wrap", arguments: TokenFixtures.all, [false, true])
+    func exportable(token: any TokenFixture, ec: Bool) throws {
         let fixture = try ImportTests.Fixture.make(ec: ec)
-        let test = try SoftHSM.freshToken()
+        let test = try token.freshToken()
         let (store, uri) = try importFixture(fixture, exportable: true, into: test)
         let key = try store.privateKey(uri, pin: { _ in test.pin })
         let pkcs8 = try store.extractPrivateKey(key)
@@ -35,10 +35,10 @@ struct ExtractTests {
         #expect(try store.exportability(of: uri, pin: { _ in test.pin }).exportable)
     }
 
-    @Test("a non-exportable key is refused by us, and by the token when asked directly")
-    func nonExportable() throws {
+    @Test("a non-exportable key is refused by us, and by the token when asked directly", arguments: TokenFixtures.all)
+    func nonExportable(token: any TokenFixture) throws {
         let fixture = try ImportTests.Fixture.make()
-        let test = try SoftHSM.freshToken()
+        let test = try token.freshToken()
         let (store, uri) = try importFixture(fixture, exportable: false, into: test)
         let key = try store.privateKey(uri, pin: { _ in test.pin })
         let error = #expect(throws: StoreError.self) { try store.extractPrivateKey(key) }
@@ -54,16 +54,16 @@ struct ExtractTests {
         let aes = try session.generateKey(Mechanism(.aesKeyGen), template: [Attribute(.valueLen, ulong: 32), Attribute(.wrap, true), Attribute(.token, false)])
         let refused = #expect(throws: PKCS11Error.self) { try session.wrapKey(Mechanism(.aesKeyWrapPad), wrappingKey: aes, key: object) }
         #expect(refused?.returnValue == .keyUnextractable)
-        // SoftHSM2 offers no other route for private keys; whatever it answers, nothing comes out.
+        // Neither token offers another route for private keys; whatever it answers, nothing comes out.
         for mechanism in [Mechanism(.aesKeyWrap), Mechanism(.aesCBCPad, parameter: [UInt8](repeating: 1, count: 16))] {
             #expect(throws: PKCS11Error.self) { try session.wrapKey(mechanism, wrappingKey: aes, key: object) }
         }
     }
 
-    @Test("a URI that names no key, or several, says so")
-    func lookups() throws {
+    @Test("a URI that names no key, or several, says so", arguments: TokenFixtures.all)
+    func lookups(token: any TokenFixture) throws {
         let fixture = try ImportTests.Fixture.make()
-        let test = try SoftHSM.freshToken()
+        let test = try token.freshToken()
         let (store, _) = try importFixture(fixture, exportable: false, into: test)
         let none = #expect(throws: StoreError.self) { try store.privateKey(try PKCS11URI("pkcs11:token=\(test.label);object=nope"), pin: { _ in test.pin }) }
         #expect(none?.code == .notFound)

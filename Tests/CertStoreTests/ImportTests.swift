@@ -3,7 +3,7 @@ import Testing
 import TestSupport
 @testable import CertStore
 
-/// Placing a key, its certificate and chain on a real SoftHSM2 token, atomically, with the flags
+/// Placing a key, its certificate and chain on real tokens (SoftHSM2 and the software token), atomically, with the flags
 /// read back.
 @Suite("import onto a token")
 struct ImportTests {
@@ -39,7 +39,7 @@ struct ImportTests {
         }
     }
 
-    func store() throws -> Store { try Store(modulePaths: [SoftHSM.modulePath]) }
+    func store(_ test: TestToken) throws -> Store { try Store(modulePaths: [test.module.path]) }
     func pin(_ test: TestToken) -> Store.PINProvider { { _ in test.pin } }
 
     /// Every object on the token with its readable attributes, to prove "exactly as before".
@@ -51,16 +51,17 @@ struct ImportTests {
         }.sorted()
     }
 
-    @Test("key, public key, certificate and chain land with the flags asked for", arguments: [
+    @Test("key, public key, certificate and chain land with the flags asked for", arguments: TokenFixtures.all, [
         (false, SecurityLevel.standard, false), (true, .standard, false), (false, .high, false), (true, .high, true),
     ])
-    func lands(exportable: Bool, level: SecurityLevel, ec: Bool) throws {
+    func lands(token: any TokenFixture, flags: (Bool, SecurityLevel, Bool)) throws {
+        let (exportable, level, ec) = flags
         let fixture = try Fixture.make(ec: ec)
-        let test = try SoftHSM.freshToken()
+        let test = try token.freshToken()
         var options = ImportOptions()
         options.exportable = exportable
         options.securityLevel = level
-        let store = try store()
+        let store = try store(test)
         let result = try store.importItem(fixture.item, to: try test.token(), options: options, pin: pin(test))
         #expect(result.label == "Alice Example")
         let key = try #require(result.objects.first { $0.class == "private-key" })
@@ -75,22 +76,22 @@ struct ImportTests {
         #expect(cert.id == key.id && cert.label == key.label)
     }
 
-    @Test("--no-chain places only the key and its certificate; an existing CA is not duplicated")
-    func chainOptions() throws {
+    @Test("--no-chain places only the key and its certificate; an existing CA is not duplicated", arguments: TokenFixtures.all)
+    func chainOptions(token: any TokenFixture) throws {
         let fixture = try Fixture.make()
-        let test = try SoftHSM.freshToken()
+        let test = try token.freshToken()
         var options = ImportOptions()
         options.includeChain = false
-        let store = try store()
+        let store = try store(test)
         let result = try store.importItem(fixture.item, to: try test.token(), options: options, pin: pin(test))
         #expect(result.objects.filter { $0.class == "certificate" }.count == 1)
     }
 
-    @Test("a key already on the token is refused unless replace, which leaves one copy")
-    func duplicates() throws {
+    @Test("a key already on the token is refused unless replace, which leaves one copy", arguments: TokenFixtures.all)
+    func duplicates(token: any TokenFixture) throws {
         let fixture = try Fixture.make(ec: true)
-        let test = try SoftHSM.freshToken()
-        let store = try store()
+        let test = try token.freshToken()
+        let store = try store(test)
         _ = try store.importItem(fixture.item, to: try test.token(), options: ImportOptions(), pin: pin(test))
         let before = try snapshot(test)
         let error = #expect(throws: StoreError.self) {
@@ -109,13 +110,13 @@ struct ImportTests {
         #expect(try keys[0].attributes([.label]).label == "renamed")
     }
 
-    @Test("a failure after any write leaves the token exactly as before", arguments: [
+    @Test("a failure after any write leaves the token exactly as before", arguments: TokenFixtures.all, [
         ImportStep.publicKey, .certificate, .chainCertificate, .replaceOld,
     ])
-    func rollsBack(failingAt step: ImportStep) throws {
+    func rollsBack(token: any TokenFixture, failingAt step: ImportStep) throws {
         let fixture = try Fixture.make()
-        let test = try SoftHSM.freshToken()
-        let store = try store()
+        let test = try token.freshToken()
+        let store = try store(test)
         let before = try snapshot(test)
         let error = #expect(throws: StoreError.self) {
             try store.importItem(fixture.item, to: try test.token(), options: ImportOptions(), pin: pin(test)) { (current) throws(PKCS11Error) in
@@ -127,15 +128,15 @@ struct ImportTests {
         #expect(try snapshot(test) == before)
     }
 
-    @Test("a certificate that is not the key's is refused before anything is written")
-    func mismatchedCertificate() throws {
+    @Test("a certificate that is not the key's is refused before anything is written", arguments: TokenFixtures.all)
+    func mismatchedCertificate(token: any TokenFixture) throws {
         let fixture = try Fixture.make()
         let other = try Fixture.make(ec: true)
-        let test = try SoftHSM.freshToken()
+        let test = try token.freshToken()
         let before = try snapshot(test)
         let item = ImportItem(key: other.item.key, certificate: fixture.item.certificate, chain: [], friendlyName: nil)
         let error = #expect(throws: StoreError.self) {
-            try store().importItem(item, to: try test.token(), options: ImportOptions(), pin: pin(test))
+            try store(test).importItem(item, to: try test.token(), options: ImportOptions(), pin: pin(test))
         }
         #expect(error?.reason.contains("does not belong to the private key") == true)
         #expect(try snapshot(test) == before)

@@ -9,11 +9,11 @@ public enum CLI {
         return URL(fileURLWithPath: exe).deletingLastPathComponent().appendingPathComponent("certbridge").path
     }
 
-    /// Runs certbridge with SoftHSM2's private configuration in its environment. Standard input
-    /// is empty unless given, so nothing can wait on a terminal.
+    /// Runs certbridge with this test process's SoftHSM2 configuration and software token store
+    /// in its environment. Standard input is empty unless given, so nothing can wait on a terminal.
     @discardableResult
     public static func run(_ arguments: [String], environment: [String: String] = [:], input: String? = nil) throws -> RunResult {
-        var env = try SoftHSM.environment()
+        var env = try SoftHSM.environment().merging(SoftTokenRig.environment()) { $1 }
         for (key, value) in environment { env[key] = value }
         return try TestSupport.run(path, arguments, environment: env, input: input.map { Data($0.utf8) } ?? Data())
     }

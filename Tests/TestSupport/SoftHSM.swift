@@ -44,18 +44,7 @@ public enum SoftHSM {
         let label = label ?? "cb-\(UInt32.random(in: 0...UInt32.max))"
         // SoftHSM2 keeps one uninitialized slot; two tests must not race for it.
         return try initLock.withLock { _ in
-            let free = try module.slots().first { slot in
-                (try? slot.token().info.flags.contains(.tokenInitialized)) == false
-            }
-            guard let free else { throw TestSupportError("SoftHSM2 has no free slot") }
-            try free.initializeToken(label: label, soPIN: PIN(bytes: Array(soPIN.utf8)))
-            // Slot ids change after init: find the token again by label.
-            let token = try TestToken.find(label: label, in: module)
-            let session = try token.openSession(readWrite: true)
-            try session.login(.securityOfficer, pin: PIN(bytes: Array(soPIN.utf8)))
-            try session.initializeUserPIN(PIN(bytes: Array(userPIN.utf8)))
-            try session.logout()
-            return TestToken(label: label, module: module, userPIN: userPIN, soPIN: soPIN)
+            try TestToken.initialize(in: module, label: label, soPIN: soPIN, userPIN: userPIN)
         }
     }
 }
@@ -78,6 +67,22 @@ public struct TestToken: Sendable {
         // Login state is shared by all sessions of this process on the token.
         do { try session.login(.user, pin: pin) } catch where error.returnValue == .userAlreadyLoggedIn {}
         return session
+    }
+
+    /// Initializes the module's empty slot as a token with this label, SO PIN and user PIN, and
+    /// finds it again by label (slot ids may change after C_InitToken).
+    static func initialize(in module: Module, label: String, soPIN: String, userPIN: String) throws -> TestToken {
+        let free = try module.slots().first { slot in
+            (try? slot.token().info.flags.contains(.tokenInitialized)) == false
+        }
+        guard let free else { throw TestSupportError("\(module.path) has no free slot") }
+        try free.initializeToken(label: label, soPIN: PIN(bytes: Array(soPIN.utf8)))
+        let token = try find(label: label, in: module)
+        let session = try token.openSession(readWrite: true)
+        try session.login(.securityOfficer, pin: PIN(bytes: Array(soPIN.utf8)))
+        try session.initializeUserPIN(PIN(bytes: Array(userPIN.utf8)))
+        try session.logout()
+        return TestToken(label: label, module: module, userPIN: userPIN, soPIN: soPIN)
     }
 
     static func find(label: String, in module: Module) throws -> Token {

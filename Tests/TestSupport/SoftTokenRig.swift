@@ -54,17 +54,7 @@ public enum SoftTokenRig {
         let module = try module()
         let label = label ?? "st-\(UInt32.random(in: 0...UInt32.max))"
         return try initLock.withLock { _ in
-            let free = try module.slots().first { slot in
-                (try? slot.token().info.flags.contains(.tokenInitialized)) == false
-            }
-            guard let free else { throw TestSupportError("the software token has no empty slot") }
-            try free.initializeToken(label: label, soPIN: PIN(bytes: Array(soPIN.utf8)))
-            let token = try TestToken.find(label: label, in: module)
-            let session = try token.openSession(readWrite: true)
-            try session.login(.securityOfficer, pin: PIN(bytes: Array(soPIN.utf8)))
-            try session.initializeUserPIN(PIN(bytes: Array(userPIN.utf8)))
-            try session.logout()
-            return TestToken(label: label, module: module, userPIN: userPIN, soPIN: soPIN)
+            try TestToken.initialize(in: module, label: label, soPIN: soPIN, userPIN: userPIN)
         }
     }
 }
