@@ -23,6 +23,8 @@ final class Token {
         guard let bytes = try directory.read("token") else { throw CKRError(CKR.tokenNotRecognized) }
         record = try TokenRecord.decode(bytes)
         try directory.locked(exclusive: false) { () throws(CKRError) in try reload() }
+        // Opening the token clears what killed writers left; a failure leaves only garbage.
+        try? directory.removeLeftovers()
     }
 
     // MARK: - Reading what other processes wrote

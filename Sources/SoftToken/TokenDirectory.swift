@@ -87,17 +87,49 @@ final class TokenDirectory {
         syncDirectory(of: target)
     }
 
+    /// Whether the last objectNames() passed over temporaries a killed writer left behind.
+    private(set) var sawLeftovers = false
+
     /// The object file names (without temporaries a killed writer left behind).
     func objectNames() throws(CKRError) -> [String] {
         guard let dir = opendir(objectsPath) else { throw CKRError(CKR.deviceError) }
+        defer { closedir(dir) }
+        var names: [String] = []
+        sawLeftovers = false
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name.contains(".tmp-") { sawLeftovers = true }
+            if name.hasPrefix(".") || name.contains(".tmp-") { continue }
+            names.append(name)
+        }
+        return names
+    }
+
+    /// Removes the temporary files of writers killed between their write and their rename, if
+    /// the last objectNames() or a look at the token directory found any. Every writer holds the
+    /// exclusive lock from its temporary file to its rename, so under that lock any temporary
+    /// file is a dead writer's.
+    func removeLeftovers() throws(CKRError) {
+        guard sawLeftovers || !Self.temporaries(in: path).isEmpty else { return }
+        try locked(exclusive: true) { () throws(CKRError) in
+            for folder in [path, objectsPath] {
+                for name in Self.temporaries(in: folder) { unlink(folder + "/" + name) }
+            }
+        }
+        sawLeftovers = false
+    }
+
+    private static func temporaries(in folder: String) -> [String] {
+        guard let dir = opendir(folder) else { return [] }
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
-            if name.hasPrefix(".") || name.contains(".tmp-") { continue }
-            names.append(name)
+            if name.contains(".tmp-") { names.append(name) }
         }
         return names
     }

@@ -8,19 +8,26 @@ import PKCS11
 /// SIGKILL, and every check after a kill is made by a fresh process.
 @Suite("software token: crashes, concurrent writers, durable PIN tries")
 struct CrashSafetyTests {
-    @Test("SIGKILL at random points of a writer, 30 times: the token still opens, with every object the writer reported committed, readable")
+    @Test("SIGKILL at random points of a writer, 30 times: the token still opens, with every object the writer reported committed, readable, and clears the writer's temporary files")
     func killedWriters() throws {
         let test = try SoftTokenRig.freshToken()
         let env = try SoftTokenRig.environment()
         let directory = try tokenDirectory(of: test)
-        // Leftovers like a writer killed between its write and its rename leaves: to be ignored.
+        // Leftovers like a writer killed between its write and its rename leaves: to be ignored,
+        // then cleared.
         try Data("torn".utf8).write(to: URL(fileURLWithPath: directory + "/objects/abcdef.tmp-999999"))
         try Data("torn".utf8).write(to: URL(fileURLWithPath: directory + "/token.tmp-999999"))
         try Data("torn".utf8).write(to: URL(fileURLWithPath: directory + "/pins.tmp-999999"))
 
+        func temporaries() throws -> [String] {
+            try (FileManager.default.contentsOfDirectory(atPath: directory).map { directory + "/" + $0 }
+                 + FileManager.default.contentsOfDirectory(atPath: directory + "/objects").map { directory + "/objects/" + $0 })
+                .filter { $0.contains(".tmp-") }
+        }
         let started = Date()
         var committed: Set<String> = []
         var roundsWithCommits = 0
+        var leftoversCleared = 0
         for round in 0..<30 {
             let writer = try Background(driver: ["write", "r\(round)-", "1000000", round % 2 == 0 ? "private" : "public"],
                                         token: test.label, pin: test.userPIN, environment: env)
@@ -34,6 +41,7 @@ struct CrashSafetyTests {
             }
             writer.kill()
             let (lines, killed) = writer.finish()
+            let left = try temporaries()
             try #require(killed, "round \(round): the writer ended before the kill (\(lines.count) lines): status \(writer.process.terminationStatus), \(writer.errorText)")
             committed.formUnion(lines)
             if !lines.isEmpty { roundsWithCommits += 1 }
@@ -44,11 +52,15 @@ struct CrashSafetyTests {
             // Every object file (temporaries aside) is one the token can read: no torn object.
             let files = try FileManager.default.contentsOfDirectory(atPath: directory + "/objects").filter { !$0.contains(".tmp-") }
             #expect(files.count == listed.count, "round \(round): \(files.count) object files, \(listed.count) readable objects")
+            // Opening the token (the lister did) cleared what the killed writer left.
+            let surviving = try temporaries()
+            #expect(surviving.isEmpty, "round \(round): temporary files survive a fresh open: \(surviving)")
+            leftoversCleared += left.count
         }
-        let leftovers = try FileManager.default.contentsOfDirectory(atPath: directory + "/objects").filter { $0.contains(".tmp-") }
         print("killed a writer 30 times in \(String(format: "%.1f", Date().timeIntervalSince(started))) s; "
-              + "\(roundsWithCommits) rounds had committed objects, \(committed.count) in all; \(leftovers.count) temporary files left")
+              + "\(roundsWithCommits) rounds had committed objects, \(committed.count) in all; \(leftoversCleared) temporary files cleared")
         #expect(roundsWithCommits >= 15, "too few kills landed among the writes to prove anything")
+        #expect(leftoversCleared > 3, "the planted temporaries were not cleared")
     }
 
     @Test("two processes writing at once (15 objects each) end with all 30 objects, seen by a third process and by this one")
