@@ -60,7 +60,7 @@ struct CrashSafetyTests {
         print("killed a writer 30 times in \(String(format: "%.1f", Date().timeIntervalSince(started))) s; "
               + "\(roundsWithCommits) rounds had committed objects, \(committed.count) in all; \(leftoversCleared) temporary files cleared")
         #expect(roundsWithCommits >= 15, "too few kills landed among the writes to prove anything")
-        #expect(leftoversCleared > 3, "the planted temporaries were not cleared")
+        #expect(leftoversCleared >= 3, "the planted temporaries were not cleared")
     }
 
     @Test("two processes writing at once (15 objects each) end with all 30 objects, seen by a third process and by this one")
