@@ -45,14 +45,20 @@ final class TokenDirectory {
             throw CKRError(CKR.deviceError)
         }
         defer { close(fd) }
-        var out: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16384)
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw CKRError(CKR.deviceError) }
+        // Sized from fstat, so a token of many small objects loads without scratch buffers;
+        // reading goes on past that size in case the file grew meanwhile.
+        var out = [UInt8](repeating: 0, count: max(Int(info.st_size), 0))
+        var done = 0
         while true {
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress, $0.count) }
+            if done == out.count { out.append(contentsOf: [UInt8](repeating: 0, count: 4096)) }
+            let n = out.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + done, $0.count - done) }
             if n < 0 { if errno == EINTR { continue }; throw CKRError(CKR.deviceError) }
             if n == 0 { break }
-            out.append(contentsOf: chunk[0..<n])
+            done += n
         }
+        out.removeLast(out.count - done)
         return out
     }
 
