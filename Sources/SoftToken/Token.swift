@@ -41,13 +41,22 @@ final class Token {
         counters = try PINCounters.decode(try directory.read("pins"))
         var fresh = objects.filter { !$0.value.isToken }
         for name in try directory.objectNames() {
-            guard let handle = CK_OBJECT_HANDLE(name, radix: 16), let bytes = try directory.read("objects/" + name) else { continue }
-            // Unchanged files keep their object (and its opened key).
+            guard let handle = CK_OBJECT_HANDLE(name, radix: 16) else { continue }
+            // Every write renames a new file into place, so an unchanged identity (inode, size,
+            // times) is an unchanged object: it keeps its object (and its opened key) unread.
+            let identity = directory.identity(of: "objects/" + name)
+            if let old = objects[handle], old.isToken, identity != nil, old.fileIdentity == identity {
+                fresh[handle] = old
+                continue
+            }
+            guard let bytes = try directory.read("objects/" + name) else { continue }
             if let old = objects[handle], old.isToken, old.file == bytes {
+                old.fileIdentity = identity
                 fresh[handle] = old
                 continue
             }
             guard let object = try? TokenObject.read(handle: handle, bytes: bytes, masterKey: masterKey) else { continue }
+            object.fileIdentity = identity
             fresh[handle] = object
         }
         objects = fresh
@@ -212,6 +221,7 @@ final class Token {
             try directory.locked(exclusive: true) { () throws(CKRError) in
                 let before = directory.stamp()
                 try directory.write("objects/" + String(object.handle, radix: 16), bytes)
+                object.fileIdentity = directory.identity(of: "objects/" + String(object.handle, radix: 16))
                 // Only our own write changed the directory: no reload needed.
                 if before == stamp { stamp = directory.stamp() }
             }

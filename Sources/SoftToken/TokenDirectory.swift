@@ -175,6 +175,13 @@ final class TokenDirectory {
     /// Makes each racy stamp differ from every other (all calls run under the provider's lock).
     nonisolated(unsafe) private static var racyStamps = 0
 
+    /// A file's identity: inode, size, modification and change times; nil when it is gone.
+    func identity(of name: String) -> [Int]? {
+        var info = stat()
+        guard stat(path + "/" + name, &info) == 0 else { return nil }
+        return [Int(info.st_ino), Int(info.st_size), info.st_mtim.tv_sec, info.st_mtim.tv_nsec, info.st_ctim.tv_sec, info.st_ctim.tv_nsec]
+    }
+
     /// Removes every object file and the PIN counters (C_InitToken).
     func removeAllObjects() throws(CKRError) {
         for name in try objectNames() { try remove("objects/" + name) }

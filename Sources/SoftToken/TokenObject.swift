@@ -12,8 +12,10 @@ final class TokenObject {
     var sealed: [UInt8]?
     /// The usable key, made from the material on first use and kept while the user is logged in.
     var cachedKey: CryptoKey?
-    /// The file this token object was last read from or written as.
+    /// The file this token object was last read from or written as, and that file's identity
+    /// (TokenDirectory.identity), by which a reload knows it unchanged without reading it.
     var file: [UInt8] = []
+    var fileIdentity: [Int]?
 
     init(handle: CK_OBJECT_HANDLE, isPrivate: Bool, session: CK_SESSION_HANDLE?, attributes: AttributeMap, sealed: [UInt8]? = nil) {
         self.handle = handle
