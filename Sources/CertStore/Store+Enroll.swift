@@ -176,8 +176,19 @@ extension Store {
     public func installCertificate(_ der: [UInt8], chain: [[UInt8]], on uri: PKCS11URI?, pin: PINProvider?) throws(StoreError) -> InstallResult {
         let certificate = try CertificateObject(der: der)
         let candidates = tokens(matching: uri).filter { $0.info.flags.contains(.tokenInitialized) }
+        // Searching every token, one that will not let us in (another PIN, a locked PIN) must not
+        // hide the key pair on the next: it is skipped, and named if the search fails.
+        var refused: [StoreError] = []
+        var searched: [String] = []
         for token in candidates {
-            let session = try session(on: token, readWrite: true, pin: pin)
+            let session: Session
+            do {
+                session = try self.session(on: token, readWrite: true, pin: pin)
+            } catch where uri == nil && [.wrongSecret, .locked].contains(error.code) {
+                refused.append(error)
+                continue
+            }
+            searched.append("\"\(token.info.label)\"")
             do {
                 guard let (key, id) = try keyPair(certifiedBy: certificate, in: session) else { continue }
                 let label = try key.attributes([.label]).label ?? certificate.commonName ?? "certificate"
@@ -213,8 +224,13 @@ extension Store {
                 throw StoreError(.failed, "installing the certificate failed: \(error)")
             }
         }
-        let searched = candidates.map { "\"\($0.info.label)\"" }.joined(separator: ", ")
-        throw StoreError(.notFound, "no key pair on \(searched.isEmpty ? "any token" : searched) matches the certificate \"\(certificate.certificate.subject)\"")
+        let notFound = "no key pair on \(searched.isEmpty ? "any token" : searched.joined(separator: ", ")) matches the certificate \"\(certificate.certificate.subject)\""
+        if let first = refused.first, searched.isEmpty { throw first }
+        if let first = refused.first {
+            // The key pair may be on a token we could not search: say so, with the login's code.
+            throw StoreError(first.code, notFound + "; not searched: " + refused.map(\.reason).joined(separator: "; "))
+        }
+        throw StoreError(.notFound, notFound)
     }
 
     /// The private key whose public key the certificate certifies, and the CKA_ID it goes by.
