@@ -262,7 +262,7 @@ public func readCertificates(_ bytes: [UInt8]) throws(StoreError) -> [[UInt8]] {
             throw StoreError(.failed, "the PEM certificate file could not be read: \(error)")
         }
     }
-    guard (try? Certificate(derEncoded: bytes)) != nil else {
+    guard (try? CertificateObject(der: bytes)) != nil else {
         throw StoreError(.failed, "the file is neither a PEM nor a DER certificate")
     }
     return [bytes]

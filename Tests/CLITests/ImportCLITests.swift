@@ -79,6 +79,25 @@ struct ImportCLITests {
         #expect(try signatureVerifies(test, id: result.id, pfx: pfx, ec: curve != nil, high: level == "high", dir: dir))
     }
 
+    @Test("RSA 1024 and 4096 and EC P-521 land with their size read back, and sign for the imported certificate", arguments: [
+        (1024, nil as String?), (4096, nil), (2048, "secp521r1"),
+    ])
+    func keySizes(rsaBits: Int, curve: String?) throws {
+        struct SizedJSON: Decodable { let objects: [Sized]; let id: String }
+        struct Sized: Decodable { let `class`: String; let keyBits: Int?; let curve: String? }
+        let dir = try TemporaryDirectory()
+        let pfx = try PFXFixture.make(ec: curve, rsaBits: rsaBits, chain: false, in: dir)
+        let test = try SoftHSM.freshToken()
+        let result = try CLI.json(SizedJSON.self, importArgs(pfx, test), environment: ["PIN": test.userPIN])
+        let key = try #require(result.objects.first { $0.class == "private-key" })
+        if curve != nil {
+            #expect(key.curve == "P-521" && key.keyBits == 521)
+        } else {
+            #expect(key.keyBits == rsaBits)
+        }
+        #expect(try signatureVerifies(test, id: result.id, pfx: pfx, ec: curve != nil, high: false, dir: dir))
+    }
+
     @Test("--no-chain leaves the CA certificates out; --label names key and certificate")
     func noChainAndLabel() throws {
         let dir = try TemporaryDirectory()
