@@ -136,10 +136,22 @@ extension Store {
     }
 
     /// Every pending enrollment key pair on the tokens a URI names (all tokens for nil).
-    public func pendingEnrollments(matching uri: PKCS11URI?, pin: PINProvider?) throws(StoreError) -> [PendingEnrollment] {
+    /// Tokens that refused the login are skipped when every token is searched (nil URI), and
+    /// returned in `refused` so the caller can say the list may be incomplete; if none let us
+    /// in, the first refusal is thrown.
+    public func pendingEnrollments(matching uri: PKCS11URI?, pin: PINProvider?) throws(StoreError) -> (pending: [PendingEnrollment], refused: [StoreError]) {
         var pending: [PendingEnrollment] = []
+        var refused: [StoreError] = []
+        var searched = 0
         for token in tokens(matching: uri) where token.info.flags.contains(.tokenInitialized) {
-            let session = try session(on: token, pin: pin)
+            let session: Session
+            do {
+                session = try self.session(on: token, pin: pin)
+            } catch where uri == nil && [.wrongSecret, .locked].contains(error.code) {
+                refused.append(error)
+                continue
+            }
+            searched += 1
             do throws(PKCS11Error) {
                 for (record, _) in try enrollmentRecords(in: session) {
                     var keyURI = token.uri
@@ -155,7 +167,8 @@ extension Store {
                 throw StoreError(error, doing: "reading enrollment records on \"\(token.info.label)\"", token: token)
             }
         }
-        return pending
+        if searched == 0, let first = refused.first { throw first }
+        return (pending, refused)
     }
 
     func enrollmentRecords(in session: Session) throws(PKCS11Error) -> [(EnrollmentRecord, Object)] {

@@ -122,7 +122,7 @@ struct InstallCertCLITests {
         #expect(objects.count == 1 && objects.first?.id == "0f0e" && objects.first?.label == "foreign")
     }
 
-    @Test("searching every token, one that refuses the PIN is skipped: the key pair on the next is found; with no match, the skipped token is named and the exit code is the login's")
+    @Test("searching every token, one that refuses the PIN is skipped by enroll list and install-cert: the pair on the next is listed and found; the skipped token is named and the exit code is the login's")
     func tokenWithAnotherPIN() throws {
         let dir = try TemporaryDirectory()
         let tokens = dir.file("tokens")
@@ -145,6 +145,16 @@ struct InstallCertCLITests {
         let issued = dir.file("issued.pem")
         try #require(try run("openssl", ["x509", "-req", "-in", csr, "-CA", caCert.pemPath, "-CAkey", caKey, "-CAcreateserial",
                                          "-days", "30", "-out", issued]).status == 0)
+
+        // enroll list over every token: the pair on "holder" is listed, and the exit code (4)
+        // and a note say that "other-pin" could not be searched.
+        struct Pending: Decodable { let token: String }
+        let listed = try CLI.run(["enroll", "list", "--json"] + pin, environment: env)
+        #expect(listed.status == 4, "\(listed.stderr)")
+        #expect(try JSONDecoder().decode([Pending].self, from: listed.stdoutData).map(\.token) == ["holder"])
+        #expect(listed.stderr.contains("not searched: logging in to \"other-pin\" failed: wrong PIN"), "\(listed.stderr)")
+        let named = try CLI.run(["enroll", "list", "--token", "pkcs11:token=other-pin"] + pin, environment: env)
+        #expect(named.status == 4, "a token named in the URI is not skipped: \(named.stdout)")
 
         let installed = try CLI.run(["install-cert", issued] + pin, environment: env)
         #expect(installed.status == 0, "\(installed.stderr)")
