@@ -17,15 +17,6 @@ struct ImportCLITests {
          "--pin-source", "env:PIN", "--module", SoftHSM.modulePath] + extra
     }
 
-    /// Every object on the token, with its readable attributes, so "exactly as before" is checked.
-    func snapshot(_ test: TestToken) throws -> [String] {
-        let session = try test.userSession()
-        return try session.findObjects([]).map { object in
-            try object.attributes([.class, .label, .id, .value, .modulus, .ecPoint, .extractable]).values
-                .sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key)=\(hexString($0.value))" }.joined(separator: ";")
-        }.sorted()
-    }
-
     /// Signs a digest with the imported key through PKCS#11 (with a context login for High
     /// keys) and checks the signature with openssl against the imported certificate.
     func signatureVerifies(_ test: TestToken, id: String, pfx: PFXFixture, ec: Bool, high: Bool, dir: TemporaryDirectory) throws -> Bool {
@@ -116,7 +107,7 @@ struct ImportCLITests {
         let dir = try TemporaryDirectory()
         let pfx = try PFXFixture.make(in: dir)
         let test = try SoftHSM.freshToken()
-        let before = try snapshot(test)
+        let before = try test.snapshot()
         let wrong = try dir.write("wrong", "not-the-password")
         let args = ["import", pfx.path, "--token", "pkcs11:token=\(test.label)", "--password-source", "file:\(wrong)",
                     "--pin-source", "env:PIN", "--module", SoftHSM.modulePath]
@@ -124,7 +115,7 @@ struct ImportCLITests {
         #expect(result.status == 4)
         #expect(result.stderr.contains("wrong password"))
         #expect(!result.stderr.contains("not-the-password"))
-        #expect(try snapshot(test) == before)
+        #expect(try test.snapshot() == before)
     }
 
     @Test("a truncated file and a file with a flipped byte are refused and leave the token as it was", arguments: ["truncate", "flip"])
@@ -135,11 +126,11 @@ struct ImportCLITests {
         if how == "truncate" { bytes.removeLast(bytes.count / 3) } else { bytes[bytes.count / 2] ^= 0x5A }
         try Data(bytes).write(to: URL(fileURLWithPath: pfx.path))
         let test = try SoftHSM.freshToken()
-        let before = try snapshot(test)
+        let before = try test.snapshot()
         let result = try CLI.run(importArgs(pfx, test), environment: ["PIN": test.userPIN])
         #expect(result.status == 1 || result.status == 4, "damage is an error (1), or indistinguishable from a wrong password (4)")
         #expect(result.stderr.contains("damaged"))
-        #expect(try snapshot(test) == before)
+        #expect(try test.snapshot() == before)
     }
 
     @Test("importing the same key again is refused without --replace")

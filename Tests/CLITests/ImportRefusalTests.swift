@@ -7,9 +7,6 @@ import PKCS11
 /// the token layer does not take, and a file without a private key.
 @Suite("import refusals through the CLI")
 struct ImportRefusalTests {
-    /// Every object on the token, to prove nothing was written.
-    func objectCount(_ test: TestToken) throws -> Int { try test.userSession().findObjects([]).count }
-
     @Test("an Ed25519 backup and a certificates-only backup are refused with a clear message; the token is untouched",
           arguments: ["ed25519", "certificates-only"])
     func refused(kind: String) throws {
@@ -26,11 +23,11 @@ struct ImportRefusalTests {
         try #require(made.status == 0, "\(made.stderr)")
 
         let test = try SoftHSM.freshToken()
-        let before = try objectCount(test)
+        let before = try test.snapshot()
         let result = try CLI.run(["import", pfx, "--token", "pkcs11:token=\(test.label)", "--password-source", "file:\(password)",
                                   "--pin-source", "env:PIN", "--module", SoftHSM.modulePath], environment: ["PIN": test.userPIN])
         #expect(result.status == 1, "\(result.stdout) \(result.stderr)")
         #expect(result.stderr.contains(kind == "ed25519" ? "ED25519 keys are not supported" : "no private key"), "\(result.stderr)")
-        #expect(try objectCount(test) == before)
+        #expect(try test.snapshot() == before)
     }
 }

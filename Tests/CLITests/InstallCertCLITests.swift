@@ -13,14 +13,6 @@ struct InstallCertCLITests {
 
     let module = ["--module", SoftHSM.modulePath]
 
-    /// Every object on the token as a comparable line, to prove "not duplicated".
-    func snapshot(_ test: TestToken) throws -> [String] {
-        try test.userSession().findObjects([]).map { object in
-            try object.attributes([.class, .label, .id, .value]).values
-                .sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key)=\(hexString($0.value))" }.joined(separator: ";")
-        }.sorted()
-    }
-
     @Test("--chain adds the CAs as authority certificates; installing again reports and writes nothing")
     func chainAndDuplicate() throws {
         let dir = try TemporaryDirectory()
@@ -55,12 +47,12 @@ struct InstallCertCLITests {
         let user = objects.filter { $0.certificate?.category == "user" }
         #expect(user.count == 1 && user.first?.id == first.id && user.first?.label == "chained.example")
 
-        let before = try snapshot(test)
+        let before = try test.snapshot()
         let again = try CLI.run(["install-cert", issued, "--chain", chain, "--token", "pkcs11:token=\(test.label)"] + pin, environment: env)
         #expect(again.status == 0)
         #expect(again.stdout.contains("already on \"\(test.label)\""))
         #expect(again.stdout.contains("Chain: 0 added, 2 already present."))
-        #expect(try snapshot(test) == before, "nothing is written twice")
+        #expect(try test.snapshot() == before, "nothing is written twice")
     }
 
     @Test("a certificate that matches no key pair exits 5 naming every token searched")
