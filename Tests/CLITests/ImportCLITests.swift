@@ -70,7 +70,7 @@ struct ImportCLITests {
         #expect(try signatureVerifies(test, id: result.id, pfx: pfx, ec: curve != nil, high: level == "high", dir: dir))
     }
 
-    @Test("RSA 1024 and 4096 and EC P-521 land with their size read back, and sign for the imported certificate", arguments: [
+    @Test("RSA 1024 and 4096 and EC P-521 land with their size read back, sign for the imported certificate, and pass test-sign", arguments: [
         (1024, nil as String?), (4096, nil), (2048, "secp521r1"),
     ])
     func keySizes(rsaBits: Int, curve: String?) throws {
@@ -79,7 +79,7 @@ struct ImportCLITests {
         let dir = try TemporaryDirectory()
         let pfx = try PFXFixture.make(ec: curve, rsaBits: rsaBits, chain: false, in: dir)
         let test = try SoftHSM.freshToken()
-        let result = try CLI.json(SizedJSON.self, importArgs(pfx, test), environment: ["PIN": test.userPIN])
+        let result = try CLI.json(SizedJSON.self, importArgs(pfx, test, ["--label", "sized"]), environment: ["PIN": test.userPIN])
         let key = try #require(result.objects.first { $0.class == "private-key" })
         if curve != nil {
             #expect(key.curve == "P-521" && key.keyBits == 521)
@@ -87,6 +87,10 @@ struct ImportCLITests {
             #expect(key.keyBits == rsaBits)
         }
         #expect(try signatureVerifies(test, id: result.id, pfx: pfx, ec: curve != nil, high: false, dir: dir))
+        // CertBridge's own self-test signs and checks against the certificate, whatever the size.
+        let selfTest = try CLI.run(["test-sign", "pkcs11:token=\(test.label);object=sized", "--pin-source", "env:PIN", "--module", SoftHSM.modulePath],
+                                   environment: ["PIN": test.userPIN])
+        #expect(selfTest.status == 0, "\(selfTest.stdout) \(selfTest.stderr)")
     }
 
     @Test("--no-chain leaves the CA certificates out; --label names key and certificate")
