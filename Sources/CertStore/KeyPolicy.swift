@@ -46,10 +46,11 @@ public struct KeyFlags: Sendable, Hashable, Codable {
         ownPassword = values.bool(.certBridgeHasKeyPassword)
     }
 
-    /// Exportable: the token will let the key out, by C_WrapKey (CKA_EXTRACTABLE, and the token
-    /// does not say it never was) or by reading it (not CKA_SENSITIVE).
+    /// Exportable: the token will let the key out: CKA_EXTRACTABLE (and the token does not say it
+    /// never was). CKA_SENSITIVE=false alone is not enough: PKCS#11 (v2.40, footnote 7 of the attribute tables)
+    /// hides a private key's value when CKA_SENSITIVE is true *or* CKA_EXTRACTABLE is false.
     public var isExportable: Bool {
-        (extractable == true && neverExtractable != true) || sensitive == false
+        extractable == true && neverExtractable != true
     }
 
     /// High when CKA_ALWAYS_AUTHENTICATE is true.
@@ -57,10 +58,13 @@ public struct KeyFlags: Sendable, Hashable, Codable {
 
     /// Why the key is or is not exportable, naming the flags.
     public var exportabilityReason: String {
-        if sensitive == false { return "CKA_SENSITIVE=false: the token reveals the key's value" }
-        if extractable == true && neverExtractable != true { return "CKA_EXTRACTABLE=true: the token wraps the key out on request" }
+        if isExportable {
+            return "CKA_EXTRACTABLE=true: the token wraps the key out on request"
+                + (sensitive == false ? " (and CKA_SENSITIVE=false: it shows the key's value)" : "")
+        }
         if extractable == nil { return "the token does not report CKA_EXTRACTABLE, so the key is treated as non-exportable" }
         return "CKA_EXTRACTABLE=false" + (neverExtractable == true ? ", CKA_NEVER_EXTRACTABLE=true" : "") + ": the token refuses to let the key out"
+            + (sensitive == false ? " (CKA_SENSITIVE=false does not reveal a key that is not extractable)" : "")
     }
 
     /// The flags as `name=value` words, unreported ones left out.

@@ -50,12 +50,12 @@ public struct CertificateSummary: Sendable, Codable, Hashable {
 
     /// The summary of a DER certificate, with its CKA_CERTIFICATE_CATEGORY if known.
     public init(der: [UInt8], category: CertificateCategory? = nil) throws {
-        let certificate = try Certificate(derEncoded: der)
-        subject = certificate.subject.description
-        issuer = certificate.issuer.description
-        serial = certificate.serialNumber.bytes.map { String(format: "%02x", $0) }.joined()
-        notBefore = certificate.notValidBefore
-        notAfter = certificate.notValidAfter
+        let certificate = try CertificateObject(der: der).certificate
+        subject = certificate.subject
+        issuer = certificate.issuer
+        serial = certificate.serialNumber.lowercased()
+        notBefore = certificate.notBefore
+        notAfter = certificate.notAfter
         self.category = category.map(Self.name)
     }
 

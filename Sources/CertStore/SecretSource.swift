@@ -15,9 +15,10 @@ public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
     public init(_ text: String) throws(StoreError) {
         if text == "tty" { self = .tty; return }
         let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
-        guard parts.count == 2, !parts[1].isEmpty else {
-            throw StoreError(.usage, "secret source \"\(text)\" is not one of tty, file:PATH, env:NAME, fd:N")
-        }
+        // The text is not echoed: a user who typed the PIN itself here must not see it printed.
+        let unknown = StoreError(.usage, "the secret source \(parts.count == 2 ? "\"\(parts[0]):…\"" : "given") is not one of tty, "
+                                 + "file:PATH, env:NAME, fd:N (a PIN or password itself is never taken from the command line)")
+        guard parts.count == 2, !parts[1].isEmpty else { throw unknown }
         switch parts[0] {
         case "file": self = .file(parts[1])
         case "env": self = .environment(parts[1])
@@ -25,7 +26,7 @@ public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
             guard let fd = Int32(parts[1]), fd >= 0 else { throw StoreError(.usage, "fd:N needs a file descriptor number") }
             self = .fileDescriptor(fd)
         default:
-            throw StoreError(.usage, "secret source \"\(text)\" is not one of tty, file:PATH, env:NAME, fd:N")
+            throw unknown
         }
     }
 

@@ -1,6 +1,7 @@
 import Crypto
 import _CryptoExtras
 import PKCS11
+import enum PKCS12.PublicKeyInfo
 import SwiftASN1
 import X509
 
@@ -115,14 +116,22 @@ extension Store {
             throw StoreError(error, doing: "reading the public key", token: token)
         }
         if let certificate {
+            let spki = try CertificateObject(der: certificate).certificate.publicKeyInfo
             do {
-                return (try Certificate(derEncoded: certificate).publicKey, "certificate")
+                return (try Self.publicKey(spki: spki), "certificate")
             } catch {
-                throw StoreError(.failed, "the certificate for \(uri.description) does not parse: \(error)")
+                throw StoreError(.failed, "the public key in the certificate for \(uri.description) does not parse: \(error)")
             }
         }
         if let publicObject { return (try Self.publicKey(of: publicObject), "public key object") }
         return nil
+    }
+
+    /// A SubjectPublicKeyInfo as swift-certificates' public key. RSA keys of 1024 bits and more
+    /// are taken (swift-crypto's checked initializers stop at 2048), since backups hold them.
+    static func publicKey(spki: [UInt8]) throws -> Certificate.PublicKey {
+        if let rsa = try? _RSA.Signing.PublicKey(unsafeDERRepresentation: spki) { return Certificate.PublicKey(rsa) }
+        return try Certificate.PublicKey(derEncoded: spki)
     }
 
     /// A public key object's value as swift-certificates' public key.
@@ -137,7 +146,7 @@ extension Store {
             switch values.keyType {
             case .rsa?:
                 guard let n = values[.modulus], let e = values[.publicExponent] else { break }
-                return Certificate.PublicKey(try _RSA.Signing.PublicKey(n: n, e: e))
+                return try publicKey(spki: try PublicKeyInfo.rsa(modulus: n, publicExponent: e))
             case .ec?, .ecEdwards?:
                 guard let point = values[.ecPoint].map(unwrapOctetString) else { break }
                 if values.keyType == .ecEdwards { return Certificate.PublicKey(try Curve25519.Signing.PublicKey(rawRepresentation: point)) }

@@ -136,10 +136,22 @@ extension Store {
     }
 
     /// Every pending enrollment key pair on the tokens a URI names (all tokens for nil).
-    public func pendingEnrollments(matching uri: PKCS11URI?, pin: PINProvider?) throws(StoreError) -> [PendingEnrollment] {
+    /// Tokens that refused the login are skipped when every token is searched (nil URI), and
+    /// returned in `refused` so the caller can say the list may be incomplete; if none let us
+    /// in, the first refusal is thrown.
+    public func pendingEnrollments(matching uri: PKCS11URI?, pin: PINProvider?) throws(StoreError) -> (pending: [PendingEnrollment], refused: [StoreError]) {
         var pending: [PendingEnrollment] = []
+        var refused: [StoreError] = []
+        var searched = 0
         for token in tokens(matching: uri) where token.info.flags.contains(.tokenInitialized) {
-            let session = try session(on: token, pin: pin)
+            let session: Session
+            do {
+                session = try self.session(on: token, pin: pin)
+            } catch where uri == nil && [.wrongSecret, .locked].contains(error.code) {
+                refused.append(error)
+                continue
+            }
+            searched += 1
             do throws(PKCS11Error) {
                 for (record, _) in try enrollmentRecords(in: session) {
                     var keyURI = token.uri
@@ -155,7 +167,8 @@ extension Store {
                 throw StoreError(error, doing: "reading enrollment records on \"\(token.info.label)\"", token: token)
             }
         }
-        return pending
+        if searched == 0, let first = refused.first { throw first }
+        return (pending, refused)
     }
 
     func enrollmentRecords(in session: Session) throws(PKCS11Error) -> [(EnrollmentRecord, Object)] {
@@ -182,8 +195,19 @@ extension Store {
             guard let session = try? token.openSession(readWrite: false) else { return false }
             return (try? hasPublicKey(certifiedBy: certificate, in: session)) == true
         }
+        // Searching every token, one that will not let us in (another PIN, a locked PIN) must not
+        // hide the key pair on the next: it is skipped, and named if the search fails.
+        var refused: [StoreError] = []
+        var searched: [String] = []
         for token in withPublicKey.isEmpty ? candidates : withPublicKey {
-            let session = try session(on: token, readWrite: true, pin: pin)
+            let session: Session
+            do {
+                session = try self.session(on: token, readWrite: true, pin: pin)
+            } catch where uri == nil && [.wrongSecret, .locked].contains(error.code) {
+                refused.append(error)
+                continue
+            }
+            searched.append("\"\(token.info.label)\"")
             do {
                 guard let (key, id) = try keyPair(certifiedBy: certificate, in: session) else { continue }
                 let label = try key.attributes([.label]).label ?? certificate.commonName ?? "certificate"
@@ -219,8 +243,13 @@ extension Store {
                 throw StoreError(.failed, "installing the certificate failed: \(error)")
             }
         }
-        let searched = candidates.map { "\"\($0.info.label)\"" }.joined(separator: ", ")
-        throw StoreError(.notFound, "no key pair on \(searched.isEmpty ? "any token" : searched) matches the certificate \"\(certificate.certificate.subject)\"")
+        let notFound = "no key pair on \(searched.isEmpty ? "any token" : searched.joined(separator: ", ")) matches the certificate \"\(certificate.certificate.subject)\""
+        if let first = refused.first, searched.isEmpty { throw first }
+        if let first = refused.first {
+            // The key pair may be on a token we could not search: say so, with the login's code.
+            throw StoreError(first.code, notFound + "; not searched: " + refused.map(\.reason).joined(separator: "; "))
+        }
+        throw StoreError(.notFound, notFound)
     }
 
     /// A public key object for the certificate's key, found without logging in.
@@ -258,7 +287,7 @@ public func readCertificates(_ bytes: [UInt8]) throws(StoreError) -> [[UInt8]] {
             throw StoreError(.failed, "the PEM certificate file could not be read: \(error)")
         }
     }
-    guard (try? Certificate(derEncoded: bytes)) != nil else {
+    guard (try? CertificateObject(der: bytes)) != nil else {
         throw StoreError(.failed, "the file is neither a PEM nor a DER certificate")
     }
     return [bytes]

@@ -8,7 +8,7 @@ extension CertBridge {
             abstract: "Say whether a token key can be exported, and why (exit 0 yes, 3 no, 5 no such key).",
             discussion: """
             The answer comes from the flags the token reports for the key: exportable means \
-            CKA_EXTRACTABLE=true (and not CKA_NEVER_EXTRACTABLE), or CKA_SENSITIVE=false. \
+            CKA_EXTRACTABLE=true (and not CKA_NEVER_EXTRACTABLE). \
             This is the command scripts call before a backup.
 
             Example:

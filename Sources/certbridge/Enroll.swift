@@ -90,7 +90,13 @@ extension CertBridge.Enroll {
     }
 
     struct List: StoreCommand {
-        static let configuration = CommandConfiguration(abstract: "List the pending enrollment key pairs on all tokens.")
+        static let configuration = CommandConfiguration(
+            abstract: "List the pending enrollment key pairs on all tokens.",
+            discussion: """
+            Every token is searched unless --token names one. A token that refuses the PIN is \
+            skipped and named on stderr, and the exit code (4, or 6 for a locked PIN) says the \
+            list may be incomplete.
+            """)
 
         @Option(help: ArgumentHelp("Only this token (a PKCS#11 URI).", valueName: "URI"))
         var token: String?
@@ -99,14 +105,23 @@ extension CertBridge.Enroll {
 
         func execute() throws(StoreError) {
             let store = try global.store()
-            let pending = try store.pendingEnrollments(matching: try token.map { (text) throws(StoreError) in try parseURI(text) },
-                                                       pin: try global.pinProvider(uri: token))
-            if global.json { return try printJSON(pending) }
-            if pending.isEmpty { print("No pending enrollment key pairs."); return }
-            print(table([["TOKEN", "LABEL", "KEY", "CREATED", "EXPORTABLE", "SUBJECT"]] + pending.map { item in
-                [item.token, item.record.label, item.record.keySpec.rawValue, item.record.created.formatted(.iso8601),
-                 item.exportable ? "yes" : "no", item.record.subject]
-            }))
+            let (pending, refused) = try store.pendingEnrollments(matching: try token.map { (text) throws(StoreError) in try parseURI(text) },
+                                                                  pin: try global.pinProvider(uri: token))
+            if global.json {
+                try printJSON(pending)
+            } else if pending.isEmpty {
+                print("No pending enrollment key pairs\(refused.isEmpty ? "" : " on the tokens searched").")
+            } else {
+                print(table([["TOKEN", "LABEL", "KEY", "CREATED", "EXPORTABLE", "SUBJECT"]] + pending.map { item in
+                    [item.token, item.record.label, item.record.keySpec.rawValue, item.record.created.formatted(.iso8601),
+                     item.exportable ? "yes" : "no", item.record.subject]
+                }))
+            }
+            // A token that would not let us in may hold more: the list is incomplete, and the
+            // exit code says so.
+            if let first = refused.first {
+                throw StoreError(first.code, "not searched: " + refused.map(\.reason).joined(separator: "; "))
+            }
         }
     }
 

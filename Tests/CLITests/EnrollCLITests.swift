@@ -54,10 +54,10 @@ struct EnrollCLITests {
         #expect(mine.record.label == "build.example.com" && mine.record.keySpec == key && !mine.exportable)
 
         let issued = try issue(csr, in: dir)
-        let installed = try cli(["install-cert", issued], test)
+        let installed = try cli(["install-cert", issued, "--token", "pkcs11:token=\(test.label)"], test)
         #expect(installed.status == 0, "\(installed.stderr)")
         #expect(installed.stdout.contains("Installed the certificate for \"build.example.com\""))
-        let again = try cli(["install-cert", issued], test)
+        let again = try cli(["install-cert", issued, "--token", "pkcs11:token=\(test.label)"], test)
         #expect(again.status == 0)
         #expect(again.stdout.contains("already on"))
 

@@ -18,15 +18,6 @@ struct ImportCLITests {
          "--pin-source", "env:PIN", "--module", test.module.path] + extra
     }
 
-    /// Every object on the token, with its readable attributes, so "exactly as before" is checked.
-    func snapshot(_ test: TestToken) throws -> [String] {
-        let session = try test.userSession()
-        return try session.findObjects([]).map { object in
-            try object.attributes([.class, .label, .id, .value, .modulus, .ecPoint, .extractable]).values
-                .sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key)=\(hexString($0.value))" }.joined(separator: ";")
-        }.sorted()
-    }
-
     /// Signs a digest with the imported key through PKCS#11 (with a context login for High
     /// keys) and checks the signature with openssl against the imported certificate.
     func signatureVerifies(_ test: TestToken, id: String, pfx: PFXFixture, ec: Bool, high: Bool, dir: TemporaryDirectory) throws -> Bool {
@@ -82,6 +73,30 @@ struct ImportCLITests {
         #expect(try signatureVerifies(test, id: result.id, pfx: pfx, ec: curve != nil, high: level == "high", dir: dir))
     }
 
+    @Test("RSA 1024 and 4096 and EC P-521 land with their size read back, sign for the imported certificate, and pass test-sign", arguments: TokenFixtures.all, [
+        (1024, nil as String?), (4096, nil), (2048, "secp521r1"),
+    ])
+    func keySizes(fixture: any TokenFixture, size: (Int, String?)) throws {
+        let (rsaBits, curve) = size
+        struct SizedJSON: Decodable { let objects: [Sized]; let id: String }
+        struct Sized: Decodable { let `class`: String; let keyBits: Int?; let curve: String? }
+        let dir = try TemporaryDirectory()
+        let pfx = try PFXFixture.make(ec: curve, rsaBits: rsaBits, chain: false, in: dir)
+        let test = try fixture.freshToken()
+        let result = try CLI.json(SizedJSON.self, importArgs(pfx, test, ["--label", "sized"]), environment: ["PIN": test.userPIN])
+        let key = try #require(result.objects.first { $0.class == "private-key" })
+        if curve != nil {
+            #expect(key.curve == "P-521" && key.keyBits == 521)
+        } else {
+            #expect(key.keyBits == rsaBits)
+        }
+        #expect(try signatureVerifies(test, id: result.id, pfx: pfx, ec: curve != nil, high: false, dir: dir))
+        // CertBridge's own self-test signs and checks against the certificate, whatever the size.
+        let selfTest = try CLI.run(["test-sign", "pkcs11:token=\(test.label);object=sized", "--pin-source", "env:PIN", "--module", test.module.path],
+                                   environment: ["PIN": test.userPIN])
+        #expect(selfTest.status == 0, "\(selfTest.stdout) \(selfTest.stderr)")
+    }
+
     @Test("--no-chain leaves the CA certificates out; --label names key and certificate", arguments: TokenFixtures.all)
     func noChainAndLabel(fixture: any TokenFixture) throws {
         let dir = try TemporaryDirectory()
@@ -100,7 +115,7 @@ struct ImportCLITests {
         let dir = try TemporaryDirectory()
         let pfx = try PFXFixture.make(in: dir)
         let test = try fixture.freshToken()
-        let before = try snapshot(test)
+        let before = try test.snapshot()
         let wrong = try dir.write("wrong", "not-the-password")
         let args = ["import", pfx.path, "--token", "pkcs11:token=\(test.label)", "--password-source", "file:\(wrong)",
                     "--pin-source", "env:PIN", "--module", test.module.path]
@@ -108,7 +123,7 @@ struct ImportCLITests {
         #expect(result.status == 4)
         #expect(result.stderr.contains("wrong password"))
         #expect(!result.stderr.contains("not-the-password"))
-        #expect(try snapshot(test) == before)
+        #expect(try test.snapshot() == before)
     }
 
     @Test("a truncated file and a file with a flipped byte are refused and leave the token as it was",
@@ -120,11 +135,11 @@ struct ImportCLITests {
         if how == "truncate" { bytes.removeLast(bytes.count / 3) } else { bytes[bytes.count / 2] ^= 0x5A }
         try Data(bytes).write(to: URL(fileURLWithPath: pfx.path))
         let test = try fixture.freshToken()
-        let before = try snapshot(test)
+        let before = try test.snapshot()
         let result = try CLI.run(importArgs(pfx, test), environment: ["PIN": test.userPIN])
         #expect(result.status == 1 || result.status == 4, "damage is an error (1), or indistinguishable from a wrong password (4)")
         #expect(result.stderr.contains("damaged"))
-        #expect(try snapshot(test) == before)
+        #expect(try test.snapshot() == before)
     }
 
     @Test("importing the same key again is refused without --replace", arguments: TokenFixtures.all)

@@ -13,14 +13,6 @@ struct InstallCertCLITests {
 
     let module = ["--module", SoftHSM.modulePath]
 
-    /// Every object on the token as a comparable line, to prove "not duplicated".
-    func snapshot(_ test: TestToken) throws -> [String] {
-        try test.userSession().findObjects([]).map { object in
-            try object.attributes([.class, .label, .id, .value]).values
-                .sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key)=\(hexString($0.value))" }.joined(separator: ";")
-        }.sorted()
-    }
-
     @Test("--chain adds the CAs as authority certificates; installing again reports and writes nothing")
     func chainAndDuplicate() throws {
         let dir = try TemporaryDirectory()
@@ -46,7 +38,7 @@ struct InstallCertCLITests {
         let chain = try dir.write("chain.pem", try String(contentsOfFile: midCert.pemPath, encoding: .utf8)
                                                 + String(contentsOfFile: rootCert.pemPath, encoding: .utf8))
 
-        let first = try CLI.json(InstallJSON.self, ["install-cert", issued, "--chain", chain] + pin, environment: env)
+        let first = try CLI.json(InstallJSON.self, ["install-cert", issued, "--chain", chain, "--token", "pkcs11:token=\(test.label)"] + pin, environment: env)
         #expect(first.installed && first.chainAdded == 2 && first.chainAlreadyPresent == 0)
         let objects = try CLI.json([ObjectJSON].self, ["objects", "pkcs11:token=\(test.label)"] + pin, environment: env)
         let authorities = objects.filter { $0.certificate?.category == "authority" }.compactMap { $0.certificate?.subject }
@@ -55,12 +47,12 @@ struct InstallCertCLITests {
         let user = objects.filter { $0.certificate?.category == "user" }
         #expect(user.count == 1 && user.first?.id == first.id && user.first?.label == "chained.example")
 
-        let before = try snapshot(test)
-        let again = try CLI.run(["install-cert", issued, "--chain", chain] + pin, environment: env)
+        let before = try test.snapshot()
+        let again = try CLI.run(["install-cert", issued, "--chain", chain, "--token", "pkcs11:token=\(test.label)"] + pin, environment: env)
         #expect(again.status == 0)
         #expect(again.stdout.contains("already on \"\(test.label)\""))
         #expect(again.stdout.contains("Chain: 0 added, 2 already present."))
-        #expect(try snapshot(test) == before, "nothing is written twice")
+        #expect(try test.snapshot() == before, "nothing is written twice")
     }
 
     @Test("a certificate that matches no key pair exits 5 naming every token searched")
@@ -120,5 +112,50 @@ struct InstallCertCLITests {
         let objects = try CLI.json([ObjectJSON].self, ["objects", "pkcs11:token=\(test.label);type=cert", "--pin-source", "env:PIN"] + module,
                                    environment: ["PIN": test.userPIN])
         #expect(objects.count == 1 && objects.first?.id == "0f0e" && objects.first?.label == "foreign")
+    }
+
+    @Test("searching every token, one that refuses the PIN is skipped by enroll list and install-cert: the pair on the next is listed and found; the skipped token is named and the exit code is the login's")
+    func tokenWithAnotherPIN() throws {
+        let dir = try TemporaryDirectory()
+        let tokens = dir.file("tokens")
+        try FileManager.default.createDirectory(atPath: tokens, withIntermediateDirectories: true)
+        let conf = try dir.write("softhsm2.conf", "directories.tokendir = \(tokens)\nobjectstore.backend = file\nlog.level = ERROR\n")
+        let env = ["SOFTHSM2_CONF": conf]
+        // "other-pin" sorts and is made first, so it is met before the token that holds the key.
+        for (label, pin) in [("other-pin", "86420"), ("holder", SoftHSM.userPIN)] {
+            let made = try run("softhsm2-util", ["--init-token", "--free", "--label", label, "--so-pin", SoftHSM.soPIN, "--pin", pin], environment: env)
+            try #require(made.status == 0, "\(made.stderr)")
+        }
+        let pinFile = try dir.write("pin", SoftHSM.userPIN + "\n")
+        let pin = ["--pin-source", "file:\(pinFile)"] + module
+        let csr = dir.file("req.csr")
+        let made = try CLI.run(["enroll", "new", "--subject", "CN=on.holder", "--token", "pkcs11:token=holder", "-o", csr] + pin, environment: env)
+        try #require(made.status == 0, "\(made.stderr)")
+        let ca = try RSAComponents.generate(in: dir)
+        let caCert = try makeCertificate(keyPEM: ca.pem, subject: "/CN=Holder CA", ca: true, in: dir)
+        let caKey = try dir.write("ca-key.pem", ca.pem)
+        let issued = dir.file("issued.pem")
+        try #require(try run("openssl", ["x509", "-req", "-in", csr, "-CA", caCert.pemPath, "-CAkey", caKey, "-CAcreateserial",
+                                         "-days", "30", "-out", issued]).status == 0)
+
+        // enroll list over every token: the pair on "holder" is listed, and the exit code (4)
+        // and a note say that "other-pin" could not be searched.
+        struct Pending: Decodable { let token: String }
+        let listed = try CLI.run(["enroll", "list", "--json"] + pin, environment: env)
+        #expect(listed.status == 4, "\(listed.stderr)")
+        #expect(try JSONDecoder().decode([Pending].self, from: listed.stdoutData).map(\.token) == ["holder"])
+        #expect(listed.stderr.contains("not searched: logging in to \"other-pin\" failed: wrong PIN"), "\(listed.stderr)")
+        let named = try CLI.run(["enroll", "list", "--token", "pkcs11:token=other-pin"] + pin, environment: env)
+        #expect(named.status == 4, "a token named in the URI is not skipped: \(named.stdout)")
+
+        let installed = try CLI.run(["install-cert", issued] + pin, environment: env)
+        #expect(installed.status == 0, "\(installed.stderr)")
+        #expect(installed.stdout.contains("on \"holder\""))
+
+        let stranger = try makeCertificate(keyPEM: try ECComponents.generate(in: dir).pem, subject: "/CN=Nobody Here", in: dir)
+        let missed = try CLI.run(["install-cert", stranger.pemPath] + pin, environment: env)
+        #expect(missed.status == 4, "\(missed.stderr)")
+        #expect(missed.stderr.contains("no key pair on \"holder\" matches"), "\(missed.stderr)")
+        #expect(missed.stderr.contains("not searched: logging in to \"other-pin\" failed: wrong PIN"), "\(missed.stderr)")
     }
 }

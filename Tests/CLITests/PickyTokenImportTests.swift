@@ -19,14 +19,6 @@ struct PickyTokenImportTests {
         return path
     }
 
-    /// Every object on the token with its readable attributes, to prove "exactly as before".
-    func snapshot(_ test: TestToken) throws -> [String] {
-        try test.userSession().findObjects([]).map { object in
-            try object.attributes([.class, .label, .id, .value, .modulus, .ecPoint, .extractable, .alwaysAuthenticate]).values
-                .sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key)=\(hexString($0.value))" }.joined(separator: ";")
-        }.sorted()
-    }
-
     struct FlagsJSON: Decodable { let sensitive: Bool?; let extractable: Bool?; let alwaysAuthenticate: Bool? }
     struct ObjectJSON: Decodable { let `class`: String; let flags: FlagsJSON?; let verdict: String? }
     struct ResultJSON: Decodable { let objects: [ObjectJSON]; let notes: [String] }
@@ -45,12 +37,12 @@ struct PickyTokenImportTests {
         let picky = try Self.pickyModule(in: dir)
         let pfx = try PFXFixture.make(ec: "prime256v1", in: dir)
         let test = try SoftHSM.freshToken()
-        let before = try snapshot(test)
+        let before = try test.snapshot()
         let result = try importThroughPicky(picky, test, pfx: pfx, drop: "0x202", ["--security-level", "high"])
         #expect(result.status == 1, "\(result.stdout) \(result.stderr)")
         #expect(result.stderr.contains("cannot hold a key at the High level"), "\(result.stderr)")
         #expect(result.stderr.contains("nothing was left on the token"))
-        #expect(try snapshot(test) == before)
+        #expect(try test.snapshot() == before)
 
         // The same token takes a standard key: the shim is not simply broken.
         let standard = try importThroughPicky(picky, test, pfx: pfx, drop: "0x202", [])
@@ -78,10 +70,10 @@ struct PickyTokenImportTests {
         let picky = try Self.pickyModule(in: dir)
         let pfx = try PFXFixture.make(ec: "prime256v1", chain: false, in: dir)
         let test = try SoftHSM.freshToken()
-        let before = try snapshot(test)
+        let before = try test.snapshot()
         let result = try importThroughPicky(picky, test, pfx: pfx, refuse: "0x162", ["--exportable"])
         #expect(result.status == 1, "\(result.stdout) \(result.stderr)")
         #expect(result.stderr.contains("C_CreateObject: CKR_ATTRIBUTE_TYPE_INVALID"), "\(result.stderr)")
-        #expect(try snapshot(test) == before)
+        #expect(try test.snapshot() == before)
     }
 }

@@ -42,15 +42,6 @@ struct ImportTests {
     func store(_ test: TestToken) throws -> Store { try Store(modulePaths: [test.module.path]) }
     func pin(_ test: TestToken) -> Store.PINProvider { { _ in test.pin } }
 
-    /// Every object on the token with its readable attributes, to prove "exactly as before".
-    func snapshot(_ test: TestToken) throws -> [String] {
-        let session = try test.userSession()
-        return try session.findObjects([]).map { object in
-            let values = try object.attributes([.class, .label, .id, .value, .modulus, .ecPoint, .extractable, .alwaysAuthenticate])
-            return values.values.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key)=\(hexString($0.value))" }.joined(separator: ";")
-        }.sorted()
-    }
-
     @Test("key, public key, certificate and chain land with the flags asked for", arguments: TokenFixtures.all, [
         (false, SecurityLevel.standard, false), (true, .standard, false), (false, .high, false), (true, .high, true),
     ])
@@ -93,12 +84,12 @@ struct ImportTests {
         let test = try token.freshToken()
         let store = try store(test)
         _ = try store.importItem(fixture.item, to: try test.token(), options: ImportOptions(), pin: pin(test))
-        let before = try snapshot(test)
+        let before = try test.snapshot()
         let error = #expect(throws: StoreError.self) {
             try store.importItem(fixture.item, to: try test.token(), options: ImportOptions(), pin: pin(test))
         }
         #expect(error?.reason.contains("already on") == true)
-        #expect(try snapshot(test) == before)
+        #expect(try test.snapshot() == before)
         var replace = ImportOptions()
         replace.replace = true
         replace.label = "renamed"
@@ -117,7 +108,7 @@ struct ImportTests {
         let fixture = try Fixture.make()
         let test = try token.freshToken()
         let store = try store(test)
-        let before = try snapshot(test)
+        let before = try test.snapshot()
         let error = #expect(throws: StoreError.self) {
             try store.importItem(fixture.item, to: try test.token(), options: ImportOptions(), pin: pin(test)) { (current) throws(PKCS11Error) in
                 if current == step { throw PKCS11Error(.returned(.deviceMemory), function: "C_CreateObject", reason: "injected") }
@@ -125,7 +116,7 @@ struct ImportTests {
         }
         #expect(error?.reason.contains("CKR_DEVICE_MEMORY") == true)
         #expect(error?.reason.contains("nothing was left on the token") == true)
-        #expect(try snapshot(test) == before)
+        #expect(try test.snapshot() == before)
     }
 
     @Test("a certificate that is not the key's is refused before anything is written", arguments: TokenFixtures.all)
@@ -133,12 +124,12 @@ struct ImportTests {
         let fixture = try Fixture.make()
         let other = try Fixture.make(ec: true)
         let test = try token.freshToken()
-        let before = try snapshot(test)
+        let before = try test.snapshot()
         let item = ImportItem(key: other.item.key, certificate: fixture.item.certificate, chain: [], friendlyName: nil)
         let error = #expect(throws: StoreError.self) {
             try store(test).importItem(item, to: try test.token(), options: ImportOptions(), pin: pin(test))
         }
         #expect(error?.reason.contains("does not belong to the private key") == true)
-        #expect(try snapshot(test) == before)
+        #expect(try test.snapshot() == before)
     }
 }

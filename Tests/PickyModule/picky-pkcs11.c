@@ -6,6 +6,8 @@
  *                                      of these attribute types returns CKR_ATTRIBUTE_TYPE_INVALID.
  *   CERTBRIDGE_PICKY_DROP=0x202,...    those attributes are silently left out of the template
  *                                      (a token that ignores what it does not support).
+ *   CERTBRIDGE_PICKY_NO_WRAP=1         C_WrapKey returns CKR_MECHANISM_INVALID for every
+ *                                      mechanism (a token with no key wrapping).
  *
  * The real module is named by CERTBRIDGE_PICKY_TARGET. Built by the tests (cc -shared), so it
  * never ships in a product.
@@ -54,6 +56,13 @@ static CK_RV picky_create_object(CK_SESSION_HANDLE session, CK_ATTRIBUTE_PTR tem
     return rv;
 }
 
+static CK_RV picky_wrap_key(CK_SESSION_HANDLE session, CK_MECHANISM_PTR mechanism, CK_OBJECT_HANDLE wrapping,
+                            CK_OBJECT_HANDLE key, CK_BYTE_PTR wrapped, CK_ULONG_PTR wrapped_len) {
+    const char *no_wrap = getenv("CERTBRIDGE_PICKY_NO_WRAP");
+    if (no_wrap != NULL && strcmp(no_wrap, "1") == 0) return CKR_MECHANISM_INVALID;
+    return real->C_WrapKey(session, mechanism, wrapping, key, wrapped, wrapped_len);
+}
+
 CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list) {
     if (list == NULL) return CKR_ARGUMENTS_BAD;
     if (real == NULL) {
@@ -66,6 +75,7 @@ CK_RV C_GetFunctionList(CK_FUNCTION_LIST_PTR_PTR list) {
         ours = *real;
         ours.C_GetFunctionList = C_GetFunctionList;
         ours.C_CreateObject = picky_create_object;
+        ours.C_WrapKey = picky_wrap_key;
     }
     *list = &ours;
     return CKR_OK;
