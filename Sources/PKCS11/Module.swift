@@ -89,6 +89,9 @@ public final class Module: @unchecked Sendable {
         while true {
             var count: CK_ULONG = 0
             try check("C_GetSlotList", functions.pointee.C_GetSlotList?(tokenPresent ? 1 : 0, nil, &count))
+            // No slots: asking again with an empty buffer makes some modules (p11-kit's RPC
+            // client) answer CKR_BUFFER_TOO_SMALL forever.
+            if count == 0 { return [] }
             ids = Array(repeating: 0, count: Int(count))
             let rv = functions.pointee.C_GetSlotList?(tokenPresent ? 1 : 0, &ids, &count)
             if rv == ReturnValue.bufferTooSmall.rawValue { continue }

@@ -92,7 +92,8 @@ public enum SoftTokenEntry {
         SoftTokenProvider.call { provider throws(CKRError) in
             guard let info else { throw CKRError(CKR.argumentsBad) }
             let token = try provider.token(inSlot: slot)
-            try token?.refresh()
+            // A failed re-read (another process mid-change) keeps the last state rather than hiding the token.
+            try? token?.refresh()
             var value = CK_TOKEN_INFO()
             fill(&value.label, token?.label ?? [])
             fill(&value.manufacturerID, "CertBridge")

@@ -95,12 +95,27 @@ final class Provider {
     func scanTokens() -> [(CK_SLOT_ID, Token)] {
         var result: [(CK_SLOT_ID, Token)] = []
         for name in TokenDirectory.tokens(in: root) {
-            if tokens[name] == nil, let token = try? Token(directory: TokenDirectory(path: root + "/" + name)) {
+            if tokens[name] == nil, let token = Self.open(TokenDirectory(path: root + "/" + name)) {
                 tokens[name] = token
             }
             if let token = tokens[name] { result.append((Self.slotID(serial: name), token)) }
         }
         return result
+    }
+
+    /// Opens a token; a read that fails while another process is changing it is tried again
+    /// a few times, so that a token is not left out of a slot list for a passing moment.
+    private static func open(_ directory: TokenDirectory) -> Token? {
+        for attempt in 0..<3 {
+            do throws(CKRError) {
+                return try Token(directory: directory)
+            } catch where error.rv == CKR.tokenNotRecognized {
+                return nil
+            } catch {
+                if attempt < 2 { usleep(20_000) }
+            }
+        }
+        return nil
     }
 
     func slotList() -> [CK_SLOT_ID] { scanTokens().map(\.0) + [Self.emptySlot] }
