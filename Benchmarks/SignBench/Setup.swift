@@ -87,15 +87,16 @@ func populate(modulePath: String, label: String, count: Int, certificateDER: [UI
     let components = parts.compactMap { type in values[type].map { Attribute(type, bytes: $0) } }
     guard components.count == parts.count else { fail("the source key's components are not readable") }
     let publicComponents = components.filter { $0.type == .modulus || $0.type == .publicExponent }
-    let existing = try session.findObjects([]).count
-    var made = existing
+    guard let subject = subjectName(certificateDER) else { fail("cannot find the subject in the certificate") }
+    var made = try session.findObjects([Attribute(.token, true)]).count
     var n = 0
     while made < count {
         n += 1
         let id = withUnsafeBytes(of: UInt32(n).bigEndian) { Array($0) }
         let common = [Attribute(.token, true), Attribute(.private, false), Attribute(.id, bytes: id)]
         let kinds: [[Attribute]] = [
-            [Attribute(.certificate), Attribute(.certificateType, ulong: 0), Attribute(.label, string: "cert \(n)"), Attribute(.value, bytes: certificateDER)],
+            [Attribute(.certificate), Attribute(.certificateType, ulong: 0), Attribute(.label, string: "cert \(n)"),
+             Attribute(.subject, bytes: subject), Attribute(.value, bytes: certificateDER)],
             [Attribute(.privateKey), Attribute(.rsa), Attribute(.label, string: "key \(n)"), Attribute(.sign, true),
              Attribute(.sensitive, true), Attribute(.extractable, false)] + components,
             [Attribute(.publicKey), Attribute(.rsa), Attribute(.label, string: "key \(n)"), Attribute(.verify, true)] + publicComponents,
@@ -107,4 +108,31 @@ func populate(modulePath: String, label: String, count: Int, certificateDER: [UI
     }
     try? source.privateKey.destroy()
     try? source.publicKey.destroy()
+}
+
+/// The subject Name (DER) of an X.509 certificate, which SoftHSM2 wants as CKA_SUBJECT:
+/// Certificate → tbsCertificate → [version], serial, signature, issuer, validity, subject.
+func subjectName(_ der: [UInt8]) -> [UInt8]? {
+    /// The element at `offset`: its tag, where its contents start, and where it ends.
+    func element(at offset: Int) -> (tag: UInt8, contents: Int, end: Int)? {
+        guard offset + 2 <= der.count else { return nil }
+        var length = Int(der[offset + 1]), start = offset + 2
+        if length & 0x80 != 0 {
+            let count = length & 0x7F
+            guard count > 0, count <= 4, start + count <= der.count else { return nil }
+            length = der[start..<(start + count)].reduce(0) { $0 << 8 | Int($1) }
+            start += count
+        }
+        guard start + length <= der.count else { return nil }
+        return (der[offset], start, start + length)
+    }
+    guard let certificate = element(at: 0), let tbs = element(at: certificate.contents) else { return nil }
+    var offset = tbs.contents
+    if let version = element(at: offset), version.tag == 0xA0 { offset = version.end }
+    for _ in 0..<4 {  // serial, signature, issuer, validity
+        guard let skipped = element(at: offset) else { return nil }
+        offset = skipped.end
+    }
+    guard let subject = element(at: offset) else { return nil }
+    return Array(der[offset..<subject.end])
 }
