@@ -87,24 +87,70 @@ func populate(modulePath: String, label: String, count: Int, certificateDER: [UI
     let components = parts.compactMap { type in values[type].map { Attribute(type, bytes: $0) } }
     guard components.count == parts.count else { fail("the source key's components are not readable") }
     let publicComponents = components.filter { $0.type == .modulus || $0.type == .publicExponent }
-    let existing = try session.findObjects([]).count
-    var made = existing
+    guard let subject = subjectName(certificateDER) else { fail("cannot find the subject in the certificate") }
+    var made = try session.findObjects([Attribute(.token, true)]).count
+    var refused: Set<String> = []
     var n = 0
     while made < count {
         n += 1
         let id = withUnsafeBytes(of: UInt32(n).bigEndian) { Array($0) }
         let common = [Attribute(.token, true), Attribute(.private, false), Attribute(.id, bytes: id)]
-        let kinds: [[Attribute]] = [
-            [Attribute(.certificate), Attribute(.certificateType, ulong: 0), Attribute(.label, string: "cert \(n)"), Attribute(.value, bytes: certificateDER)],
-            [Attribute(.privateKey), Attribute(.rsa), Attribute(.label, string: "key \(n)"), Attribute(.sign, true),
-             Attribute(.sensitive, true), Attribute(.extractable, false)] + components,
-            [Attribute(.publicKey), Attribute(.rsa), Attribute(.label, string: "key \(n)"), Attribute(.verify, true)] + publicComponents,
+        let kinds: [(String, [Attribute])] = [
+            ("certificate", [Attribute(.certificate), Attribute(.certificateType, ulong: 0), Attribute(.label, string: "cert \(n)"),
+                             Attribute(.subject, bytes: subject), Attribute(.value, bytes: certificateDER)]),
+            ("private key", [Attribute(.privateKey), Attribute(.rsa), Attribute(.label, string: "key \(n)"), Attribute(.sign, true),
+                             Attribute(.sensitive, true), Attribute(.extractable, false)] + components),
+            ("public key", [Attribute(.publicKey), Attribute(.rsa), Attribute(.label, string: "key \(n)"), Attribute(.verify, true)] + publicComponents),
         ]
-        for template in kinds where made < count {
-            _ = try session.createObject(common + template)
-            made += 1
+        for (kind, template) in kinds where made < count && !refused.contains(kind) {
+            if let error = create(common + template, in: session) {
+                // A token may refuse a kind of public object (a private key without CKA_PRIVATE,
+                // say): fill the token with the other kinds, and say so.
+                FileHandle.standardError.write(Data("certbridge-bench-sign: the token refuses a public \(kind) (\(error)); filling with the other kinds\n".utf8))
+                refused.insert(kind)
+            } else {
+                made += 1
+            }
         }
+        if refused.count == kinds.count { fail("the token refuses every kind of public object") }
     }
     try? source.privateKey.destroy()
     try? source.publicKey.destroy()
+}
+
+/// C_CreateObject, answering its error instead of throwing it.
+func create(_ template: [Attribute], in session: Session) -> PKCS11Error? {
+    do throws(PKCS11Error) {
+        _ = try session.createObject(template)
+        return nil
+    } catch {
+        return error
+    }
+}
+
+/// The subject Name (DER) of an X.509 certificate, which SoftHSM2 wants as CKA_SUBJECT:
+/// Certificate → tbsCertificate → [version], serial, signature, issuer, validity, subject.
+func subjectName(_ der: [UInt8]) -> [UInt8]? {
+    /// The element at `offset`: its tag, where its contents start, and where it ends.
+    func element(at offset: Int) -> (tag: UInt8, contents: Int, end: Int)? {
+        guard offset + 2 <= der.count else { return nil }
+        var length = Int(der[offset + 1]), start = offset + 2
+        if length & 0x80 != 0 {
+            let count = length & 0x7F
+            guard count > 0, count <= 4, start + count <= der.count else { return nil }
+            length = der[start..<(start + count)].reduce(0) { $0 << 8 | Int($1) }
+            start += count
+        }
+        guard start + length <= der.count else { return nil }
+        return (der[offset], start, start + length)
+    }
+    guard let certificate = element(at: 0), let tbs = element(at: certificate.contents) else { return nil }
+    var offset = tbs.contents
+    if let version = element(at: offset), version.tag == 0xA0 { offset = version.end }
+    for _ in 0..<4 {  // serial, signature, issuer, validity
+        guard let skipped = element(at: offset) else { return nil }
+        offset = skipped.end
+    }
+    guard let subject = element(at: offset) else { return nil }
+    return Array(der[offset..<subject.end])
 }

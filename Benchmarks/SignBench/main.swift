@@ -7,24 +7,29 @@
 //   certbridge-bench-sign [MODULE]                      private SoftHSM2 dir, token, keys, then sign
 //   certbridge-bench-sign setup MODULE LABEL            init a token (PINs: the bench's) and its keys
 //   certbridge-bench-sign populate MODULE LABEL N CERT  fill it to N objects (CERT: a DER file)
-//   certbridge-bench-sign sign MODULE LABEL             sign on an existing token (e.g. remote)
+//   certbridge-bench-sign sign MODULE LABEL             sign on an existing token
+//   certbridge-bench-sign compare MODULE OTHER LABEL    CertStore through OTHER (e.g. p11-kit-client.so
+//                                                       to the same token) vs CertStore through MODULE
 //
 // The token's directory comes from the caller's SOFTHSM2_CONF (or the software token's
-// CERTBRIDGE_SOFTTOKEN_DIR), except in the first form. BENCH_COUNT sets the inputs per run
-// (10,000), BENCH_HIGH_COUNT those of the High runs (200). Each result is also printed as a
-// tab-separated `ROW name ours peer` line for scripts/bench.
+// CERTBRIDGE_SOFTTOKEN_DIR), except in the first form. BENCH_COUNT sets the RSA inputs per run
+// (10,000; EC runs take 5× as many, being that much faster), BENCH_HIGH_COUNT those of the High
+// runs (200), BENCH_ROUNDS the interleaved runs whose best counts (3). Each result is also
+// printed as a tab-separated `ROW name ours peer` line for scripts/bench.
 import CertStore
 import CPKCS11
 import Crypto
 import Foundation
 
 var arguments = Array(CommandLine.arguments.dropFirst())
-let command = ["setup", "populate", "sign"].contains(arguments.first ?? "") ? arguments.removeFirst() : "all"
+let command = ["setup", "populate", "sign", "compare"].contains(arguments.first ?? "") ? arguments.removeFirst() : "all"
 let modulePath = arguments.first ?? "/usr/lib/softhsm/libsofthsm2.so"
+if command == "compare" && arguments.count < 3 { fail("usage: compare MODULE OTHER LABEL") }
+let otherModulePath = command == "compare" ? arguments.remove(at: 1) : nil
 let label = arguments.count > 1 ? arguments[1] : "bench"
 let count = Int(ProcessInfo.processInfo.environment["BENCH_COUNT"] ?? "") ?? 10_000
 let highCount = Int(ProcessInfo.processInfo.environment["BENCH_HIGH_COUNT"] ?? "") ?? 200
-let rounds = 3
+let rounds = Int(ProcessInfo.processInfo.environment["BENCH_ROUNDS"] ?? "") ?? 3
 
 switch command {
 case "setup":
@@ -65,15 +70,37 @@ do { store = try Store(modulePaths: [modulePath]) } catch { fail("store: \(error
 /// A signer for one bench key; a High key's use is approved with the user PIN (SoftHSM2's
 /// context login takes the user PIN; so does the software token's unless the key has its own).
 @MainActor
-func signer(_ name: String) -> Signer {
+func signer(_ name: String, in store: Store = store) -> Signer {
     do {
         return try Signer(store: store, key: PKCS11URI("pkcs11:token=\(label);object=\(name)"),
                           pin: { _ in PIN(bytes: benchUserPIN) }, keyPassword: { _ in PIN(bytes: benchUserPIN) })
     } catch { fail("signer: \(error)") }
 }
 
-let inputs = (0..<max(count, highCount)).map { Array("small input #\($0) for the signing benchmark".utf8) }
-print("certbridge-bench-sign: \(count) signatures per run (\(highCount) for High keys), best of \(rounds) interleaved runs, module \(modulePath)")
+let inputs = (0..<max(5 * count, highCount)).map { Array("small input #\($0) for the signing benchmark".utf8) }
+if let otherModulePath {
+    // The same keys through two modules, CertStore on both, interleaved in one process.
+    let other: Store
+    do { other = try Store(modulePaths: [otherModulePath]) } catch { fail("store on \(otherModulePath): \(error)") }
+    print("certbridge-bench-sign: CertStore through \(otherModulePath) vs through \(modulePath), best of \(rounds) interleaved runs")
+    for (name, keyLabel, algorithm, format, n) in [("RSA-2048", "rsa", SignatureAlgorithm.rsaPKCS1(.sha256), SignatureFormat.der, count),
+                                                   ("P-256", "p256", .ecdsa(.sha256), .raw, 5 * count)] {
+        let here = signer(keyLabel), there = signer(keyLabel, in: other)
+        let runInputs = Array(inputs.prefix(n))
+        _ = ours(here, Array(inputs.prefix(200)), algorithm: algorithm, format: format)
+        _ = ours(there, Array(inputs.prefix(200)), algorithm: algorithm, format: format)
+        var bestHere = 0.0, bestThere = 0.0
+        for _ in 0..<rounds {
+            bestHere = max(bestHere, ours(here, runInputs, algorithm: algorithm, format: format))
+            bestThere = max(bestThere, ours(there, runInputs, algorithm: algorithm, format: format))
+        }
+        print(String(format: "%-20@ %@: %8.0f/s vs %8.0f/s   ratio %.3f", name as NSString, algorithm.name as NSString, bestThere, bestHere, bestThere / bestHere))
+        print("ROW\t\(name) sign/s\t\(bestThere)\t\(bestHere)")
+    }
+    exit(0)
+}
+
+print("certbridge-bench-sign: \(count) signatures per RSA run, \(5 * count) per EC run (\(highCount) for High keys), best of \(rounds) interleaved runs, module \(modulePath)")
 let cases: [(String, String, UInt8, CK_MECHANISM_TYPE, Bool, SignatureAlgorithm, SignatureFormat, Bool)] = [
     ("RSA-2048", "rsa", 1, CK_MECHANISM_TYPE(CKM_SHA256_RSA_PKCS), false, .rsaPKCS1(.sha256), .der, false),
     ("P-256", "p256", 2, CK_MECHANISM_TYPE(CKM_ECDSA), true, .ecdsa(.sha256), .raw, false),
@@ -84,7 +111,7 @@ let cases: [(String, String, UInt8, CK_MECHANISM_TYPE, Bool, SignatureAlgorithm,
 for (name, keyLabel, id, mechanism, prehash, algorithm, format, high) in cases {
     let direct = Direct(modulePath: modulePath, tokenLabel: label, keyID: id)
     let ourSigner = signer(keyLabel)
-    let runInputs = Array(inputs.prefix(high ? highCount : count))
+    let runInputs = Array(inputs.prefix(high ? highCount : keyLabel.hasPrefix("rsa") ? count : 5 * count))
     // Warm up both paths, then interleave so drift in the machine hits both alike.
     let warmUp = Array(inputs.prefix(high ? 20 : 200))
     _ = direct.run(warmUp, mechanism: mechanism, prehash: prehash, contextLogin: high)

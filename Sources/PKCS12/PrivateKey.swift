@@ -136,13 +136,20 @@ public final class PrivateKey: @unchecked Sendable {
             throw PKCS12Error(.unsupportedAlgorithm, "\(typeName) keys are not supported; RSA and EC (P-256, P-384, P-521) are")
         }
         // A key whose halves disagree would import and then fail every signature: refuse it now.
-        guard let context = EVP_PKEY_CTX_new_from_pkey(nil, key, nil) else {
-            throw OpenSSLRuntime.error(.openSSL, "cannot check the key", function: "EVP_PKEY_CTX_new_from_pkey")
-        }
-        defer { EVP_PKEY_CTX_free(context) }
-        guard EVP_PKEY_pairwise_check(context) == 1 else {
-            throw OpenSSLRuntime.error(.corrupt, "the private and public halves of the key do not belong together",
-                                       function: "EVP_PKEY_pairwise_check")
+        if baseID == EVP_PKEY_RSA {
+            guard Self.rsaHalvesAgree(key) else {
+                ERR_clear_error()
+                throw PKCS12Error(.corrupt, "the private and public halves of the key do not belong together")
+            }
+        } else {
+            guard let context = EVP_PKEY_CTX_new_from_pkey(nil, key, nil) else {
+                throw OpenSSLRuntime.error(.openSSL, "cannot check the key", function: "EVP_PKEY_CTX_new_from_pkey")
+            }
+            defer { EVP_PKEY_CTX_free(context) }
+            guard EVP_PKEY_pairwise_check(context) == 1 else {
+                throw OpenSSLRuntime.error(.corrupt, "the private and public halves of the key do not belong together",
+                                           function: "EVP_PKEY_pairwise_check")
+            }
         }
         publicKeyInfo = handle.publicKeyInfo
         guard let p8 = EVP_PKEY2PKCS8(key) else {
@@ -222,6 +229,41 @@ public final class PrivateKey: @unchecked Sendable {
         let out = SecretBytes(count: count)
         _ = BN_bn2binpad(bn, out.buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), Int32(count))
         return out
+    }
+
+    /// Whether an RSA key's private half fits its public half: n = p·q, e·d ≡ 1 modulo p−1 and
+    /// q−1, the CRT exponents are d modulo p−1 and q−1, and q·qInv ≡ 1 (mod p). This is the
+    /// arithmetic of EVP_PKEY_pairwise_check without its primality tests of p and q, which take
+    /// about 35 ms for a 2048-bit key — most of a PFX import — and prove nothing about whether
+    /// the halves belong together.
+    static func rsaHalvesAgree(_ key: OpaquePointer) -> Bool {
+        guard let context = BN_CTX_new() else { return false }
+        defer { BN_CTX_free(context) }
+        var values: [OpaquePointer?] = []
+        defer { values.forEach { BN_clear_free($0) } }
+        for name in [OSSL_PKEY_PARAM_RSA_N, OSSL_PKEY_PARAM_RSA_E, OSSL_PKEY_PARAM_RSA_D,
+                     "rsa-factor1", "rsa-factor2", "rsa-exponent1", "rsa-exponent2", "rsa-coefficient1"] {
+            var bn: OpaquePointer? = nil
+            guard EVP_PKEY_get_bn_param(key, name, &bn) == 1, bn != nil else { return false }
+            values.append(bn)
+        }
+        let (n, e, d, p, q, dP, dQ, qInv) = (values[0], values[1], values[2], values[3], values[4], values[5], values[6], values[7])
+        var scratch: [OpaquePointer?] = []
+        defer { scratch.forEach { BN_clear_free($0) } }
+        func make() -> OpaquePointer? {
+            let bn = BN_new()
+            scratch.append(bn)
+            return bn
+        }
+        guard let product = make(), let pMinus1 = make(), let qMinus1 = make(), let reduced = make(), let check = make(),
+              BN_copy(pMinus1, p) != nil, BN_sub_word(pMinus1, 1) == 1,
+              BN_copy(qMinus1, q) != nil, BN_sub_word(qMinus1, 1) == 1,
+              BN_mul(product, p, q, context) == 1, BN_cmp(product, n) == 0 else { return false }
+        for (modulus, crtExponent) in [(pMinus1, dP), (qMinus1, dQ)] {
+            guard BN_nnmod(reduced, d, modulus, context) == 1, BN_cmp(reduced, crtExponent) == 0,
+                  BN_mod_mul(check, e, d, modulus, context) == 1, BN_is_one(check) == 1 else { return false }
+        }
+        return BN_mod_mul(check, q, qInv, p, context) == 1 && BN_is_one(check) == 1
     }
 
     /// Wraps bytes in a DER OCTET STRING (CKA_EC_POINT's form).

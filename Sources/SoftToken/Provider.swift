@@ -110,15 +110,30 @@ final class Provider {
             do throws(CKRError) {
                 return try Token(directory: directory)
             } catch where error.rv == CKR.tokenNotRecognized {
+                trace("open \(directory.path): not a token")
                 return nil
             } catch {
+                trace("open \(directory.path) attempt \(attempt): rv 0x\(String(error.rv, radix: 16)) errno \(errno)")
                 if attempt < 2 { usleep(20_000) }
             }
         }
         return nil
     }
 
-    func slotList() -> [CK_SLOT_ID] { scanTokens().map(\.0) + [Self.emptySlot] }
+    static func trace(_ line: String) {
+        guard let path = getenv("CERTBRIDGE_SOFTTOKEN_TRACE") else { return }
+        let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT, 0o600)
+        guard fd >= 0 else { return }
+        let text = "\(getpid()): \(line)\n"
+        _ = text.withCString { Glibc.write(fd, $0, strlen($0)) }
+        close(fd)
+    }
+
+    func slotList() -> [CK_SLOT_ID] {
+        let list = scanTokens().map(\.0) + [Self.emptySlot]
+        Self.trace("slotList root \(root): \(list.count) slots, \(TokenDirectory.tokens(in: root).count) dirs")
+        return list
+    }
 
     /// The token in a slot; nil for the empty slot; CKR_SLOT_ID_INVALID for an unknown one.
     func token(inSlot slot: CK_SLOT_ID) throws(CKRError) -> Token? {

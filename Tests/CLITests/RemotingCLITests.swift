@@ -1,4 +1,5 @@
 import Foundation
+import PKCS11
 import Testing
 import TestSupport
 
@@ -121,7 +122,7 @@ struct RemotingCLITests {
         }
     }
 
-    @Test("High-level signing through remoting: test-sign passes (the token refuses an unapproved use), and N signatures send exactly N context logins across the socket, each accepted",
+    @Test("High-level signing through remoting: test-sign passes (the token refuses an unapproved use), N signatures send exactly N context logins across the socket, RSA-PSS works, EdDSA's absence is named",
           arguments: TokenFixtures.all)
     func highLevelSigning(fixture: any TokenFixture) throws {
         let rig = try Rig(fixture)
@@ -165,6 +166,15 @@ struct RemotingCLITests {
         let checked = try run("openssl", ["dgst", "-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:digest",
                                           "-verify", standard.publicKeyPEM, "-signature", pss, data])
         #expect(checked.status == 0, "\(checked.stdout) \(checked.stderr)")
+
+        // Ed25519, where the provider has CKM_EDDSA but the socket does not carry it: the
+        // refusal names the mechanism and p11-kit remoting, instead of CKR_MECHANISM_INVALID.
+        guard try rig.test.token().slot.mechanisms().contains(.eddsa),
+              try !Self.remoteOffers(rig, mechanism: "EDDSA", hex: "0x1057") else { return }
+        let edwards = try rig.install(.ed25519, label: "ed", id: [8])
+        let refused = try rig.remote(["sign", edwards.uri, "--in", data, "--out", rig.dir.file("ed.sig")] + rig.pin)
+        #expect(refused.status == 1, "\(refused.stderr)")
+        #expect(refused.stderr.contains("CKM_EDDSA") && refused.stderr.contains("p11-kit remoting"), "\(refused.stderr)")
     }
 
     @Test("the pipe transport ssh carries (P11_KIT_SERVER_ADDRESS=\"|p11-kit remote …\"): list and sign, run here without ssh",

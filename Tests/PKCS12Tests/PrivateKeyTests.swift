@@ -93,4 +93,22 @@ import PKCS12
         offCurve[offCurve.count - 3] ^= 0x01
         #expect(throws: PKCS12Error.corrupt) { try PrivateKey(pkcs8DER: offCurve) }
     }
+
+    @Test("an RSA key whose private exponent or CRT coefficient does not fit its modulus is refused")
+    func inconsistentRSAKey() throws {
+        let der = try pkcs8(.rsa2048)
+        #expect(throws: Never.self) { try PrivateKey(pkcs8DER: der) }
+        // RSAPrivateKey: version, n, e (02 03 01 00 01), d, p, q, dP, dQ, qInv — qInv last.
+        let e: [UInt8] = [0x02, 0x03, 0x01, 0x00, 0x01]
+        let eAt = try #require(der.indices.first { der[$0...].starts(with: e) })
+        var wrongD = der
+        wrongD[eAt + e.count + 4 + 100] ^= 0x01  // past d's header (02 82 len len), inside d
+        var wrongQInv = der
+        wrongQInv[der.count - 2] ^= 0x01
+        for damaged in [wrongD, wrongQInv] {
+            let error = #expect(throws: PKCS12Error.self) { try PrivateKey(pkcs8DER: damaged) }
+            #expect(error?.code == .corrupt)
+            #expect(error?.reason.contains("do not belong together") == true)
+        }
+    }
 }
