@@ -66,7 +66,7 @@ public enum SoftTokenEntry {
     public static func getSlotList(_ present: CK_BBOOL, _ list: UnsafeMutablePointer<CK_SLOT_ID>?, _ count: Length) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             guard let count else { throw CKRError(CKR.argumentsBad) }
-            let slots = provider.slotList()
+            let slots = provider.slotList(fresh: list == nil)
             guard let list else { count.pointee = CK_ULONG(slots.count); return }
             guard count.pointee >= CK_ULONG(slots.count) else { count.pointee = CK_ULONG(slots.count); throw CKRError(CKR.bufferTooSmall) }
             for (i, slot) in slots.enumerated() { list[i] = slot }

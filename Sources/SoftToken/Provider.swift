@@ -57,6 +57,7 @@ final class Provider {
     private var tokens: [String: Token] = [:]
     private(set) var sessions: [CK_SESSION_HANDLE: Session] = [:]
     private var nextSession: CK_SESSION_HANDLE = 1
+    private var lastSlotList: [CK_SLOT_ID]?
 
     /// The empty slot, where C_InitToken makes a new token.
     static let emptySlot: CK_SLOT_ID = 0
@@ -110,29 +111,21 @@ final class Provider {
             do throws(CKRError) {
                 return try Token(directory: directory)
             } catch where error.rv == CKR.tokenNotRecognized {
-                trace("open \(directory.path): not a token")
                 return nil
             } catch {
-                trace("open \(directory.path) attempt \(attempt): rv 0x\(String(error.rv, radix: 16)) errno \(errno)")
                 if attempt < 2 { usleep(20_000) }
             }
         }
         return nil
     }
 
-    static func trace(_ line: String) {
-        guard let path = getenv("CERTBRIDGE_SOFTTOKEN_TRACE") else { return }
-        let fd = Glibc.open(path, O_WRONLY | O_APPEND | O_CREAT, 0o600)
-        guard fd >= 0 else { return }
-        let text = "\(getpid()): \(line)\n"
-        _ = text.withCString { Glibc.write(fd, $0, strlen($0)) }
-        close(fd)
-    }
-
-    func slotList() -> [CK_SLOT_ID] {
-        let list = scanTokens().map(\.0) + [Self.emptySlot]
-        Self.trace("slotList root \(root): \(list.count) slots, \(TokenDirectory.tokens(in: root).count) dirs")
-        return list
+    /// The slots, read afresh for the length query (no buffer) and given again unchanged for the
+    /// call that fills the buffer, so the two-call pattern holds while other processes make
+    /// tokens (a list that grew between the calls would be CKR_BUFFER_TOO_SMALL, which many
+    /// applications do not retry).
+    func slotList(fresh: Bool) -> [CK_SLOT_ID] {
+        if fresh || lastSlotList == nil { lastSlotList = scanTokens().map(\.0) + [Self.emptySlot] }
+        return lastSlotList!
     }
 
     /// The token in a slot; nil for the empty slot; CKR_SLOT_ID_INVALID for an unknown one.
