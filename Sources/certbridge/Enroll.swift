@@ -5,6 +5,7 @@ import Foundation
 extension CertBridge {
     struct Enroll: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "enroll",
             abstract: "Enrollment key pairs: key pair and CSR now, certificate later.",
             discussion: """
             A certificate request starts with a key pair made on the token (`enroll new`). It \
@@ -19,6 +20,7 @@ extension CertBridge {
 extension CertBridge.Enroll {
     struct New: StoreCommand {
         static let configuration = CommandConfiguration(
+            commandName: "new",
             abstract: "Generate a key pair on a token and write a PKCS#10 request signed by it.",
             discussion: """
             The key is generated on the token (CKA_LOCAL: it never existed anywhere else), \
@@ -91,6 +93,7 @@ extension CertBridge.Enroll {
 
     struct List: StoreCommand {
         static let configuration = CommandConfiguration(
+            commandName: "list",
             abstract: "List the pending enrollment key pairs on all tokens.",
             discussion: """
             Every token is searched unless --token names one. A token that refuses the PIN is \
@@ -127,6 +130,7 @@ extension CertBridge.Enroll {
 
     struct Verify: StoreCommand {
         static let configuration = CommandConfiguration(
+            commandName: "verify",
             abstract: "Prove an enrollment key works and that you know its password (a PIN-gated sign/verify round trip).")
 
         @Argument(help: ArgumentHelp("The key pair (a PKCS#11 URI, as `enroll list` shows it).", valueName: "URI"))
@@ -153,6 +157,7 @@ extension CertBridge.Enroll {
 
     struct Backup: StoreCommand {
         static let configuration = CommandConfiguration(
+            commandName: "backup",
             abstract: "Back up an exportable enrollment key pair as a PFX (with a self-signed placeholder certificate).")
 
         @Argument(help: ArgumentHelp("The key pair (a PKCS#11 URI).", valueName: "URI"))

@@ -5,6 +5,7 @@ import Foundation
 extension CertBridge {
     struct Export: StoreCommand {
         static let configuration = CommandConfiguration(
+            commandName: "export",
             abstract: "Back up an exportable token key with its certificate and chain as a PFX.",
             discussion: """
             Like Windows' Certificate Export Wizard with "Yes, export the private key": only keys \

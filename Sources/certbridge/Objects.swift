@@ -5,6 +5,7 @@ import Foundation
 extension CertBridge {
     struct Objects: StoreCommand {
         static let configuration = CommandConfiguration(
+            commandName: "objects",
             abstract: "List the objects on tokens: keys with every flag as read back, and certificates.",
             discussion: """
             Each key shows its class, label, id, type and size, the flags sensitive, extractable, \

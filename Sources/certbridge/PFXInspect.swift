@@ -14,6 +14,7 @@ extension CertBridge {
 extension CertBridge.PFX {
     struct Inspect: StoreCommand {
         static let configuration = CommandConfiguration(
+            commandName: "inspect",
             abstract: "Show what a backup holds, how it is protected, and check its password (exit 4 if wrong).",
             discussion: """
             Shows the key type and size, each certificate (leaf, then the chain in path order, \

@@ -4,6 +4,7 @@ import CertStore
 extension CertBridge {
     struct Pin: ParsableCommand {
         static let configuration = CommandConfiguration(
+            commandName: "pin",
             abstract: "Change or unblock a token PIN.",
             subcommands: [Change.self, Unblock.self])
     }
@@ -27,6 +28,7 @@ struct NewPINOptions: ParsableArguments {
 extension CertBridge.Pin {
     struct Change: StoreCommand {
         static let configuration = CommandConfiguration(
+            commandName: "change",
             abstract: "Change the user PIN (or with --so the security officer's).",
             discussion: """
             The current PIN comes from --pin-source, the new one from --new-pin-source (asked \
@@ -59,6 +61,7 @@ extension CertBridge.Pin {
 
     struct Unblock: StoreCommand {
         static let configuration = CommandConfiguration(
+            commandName: "unblock",
             abstract: "Set a new user PIN with the security officer's PIN (unblocks a locked PIN).",
             discussion: """
             The SO PIN comes from --so-pin-source, the new user PIN from --new-pin-source (asked \

@@ -5,6 +5,7 @@ import Foundation
 extension CertBridge {
     struct Readers: StoreCommand {
         static let configuration = CommandConfiguration(
+            commandName: "readers",
             abstract: "List PC/SC smart-card readers, their cards, and the PKCS#11 token each card is.",
             discussion: """
             Each reader pcscd knows, whether a card is in it, the card's ATR (and its kind where \

@@ -49,6 +49,7 @@ func readInput(_ path: String) throws(StoreError) -> [UInt8] {
 extension CertBridge {
     struct Sign: StoreCommand {
         static let configuration = CommandConfiguration(
+            commandName: "sign",
             abstract: "Sign a file with a key on a token; the key never leaves the token.",
             discussion: """
             Mechanisms: rsa-pkcs-sha256|384|512 (PKCS#1 v1.5), rsa-pss-sha256|384|512 (MGF1 with \

@@ -20,6 +20,7 @@ extension CertBridge {
 extension CertBridge.SoftTokenCommand {
     struct Init: StoreCommand {
         static let configuration = CommandConfiguration(
+            commandName: "init",
             abstract: "Make a software token (with a user PIN and a security officer PIN).",
             discussion: """
             The user PIN comes from --new-pin-source and the SO PIN (which unblocks a locked \

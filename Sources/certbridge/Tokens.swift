@@ -4,6 +4,7 @@ import CertStore
 extension CertBridge {
     struct Tokens: StoreCommand {
         static let configuration = CommandConfiguration(
+            commandName: "tokens",
             abstract: "List PKCS#11 modules, slots and tokens with their flags and PIN state.",
             discussion: """
             Every module registered with p11-kit is asked (or only those given with --module). \

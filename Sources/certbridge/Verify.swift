@@ -5,6 +5,7 @@ import Foundation
 extension CertBridge {
     struct Verify: StoreCommand {
         static let configuration = CommandConfiguration(
+            commandName: "verify",
             abstract: "Check a signature with a key's certificate (or its public key object).",
             discussion: """
             The public key is the certificate with the same id as the key the URI names, else \
