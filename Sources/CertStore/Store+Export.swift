@@ -235,7 +235,7 @@ extension Store {
         var certificateURI = uri
         certificateURI.type = .certificate
         var found: [[UInt8]] = []
-        for token in tokens(matching: uri) {
+        for token in tokens(matching: uri) where token.info.flags.contains(.tokenInitialized) {
             let session = try session(on: token, pin: pin)
             do throws(PKCS11Error) {
                 for object in try session.findObjects(certificateURI.objectTemplate) {

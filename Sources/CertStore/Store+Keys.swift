@@ -30,8 +30,11 @@ extension Store {
         }
         var keyURI = uri
         keyURI.type = .privateKey
-        let tokens = tokens(matching: uri)
-        guard !tokens.isEmpty else { _ = try token(matching: uri); fatalError("token(matching:) throws when none match") }
+        let tokens = tokens(matching: uri).filter { $0.info.flags.contains(.tokenInitialized) }
+        guard !tokens.isEmpty else {
+            let only = try token(matching: uri)  // throws the "no token matches" error with the list
+            throw StoreError(.notFound, "the token in slot \"\(only.slot.id)\" is not initialized, so it holds no keys")
+        }
         var found: [KeyHandle] = []
         for token in tokens {
             let session = try session(on: token, readWrite: readWrite, pin: pin)

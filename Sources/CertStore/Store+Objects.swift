@@ -30,7 +30,8 @@ extension Store {
     /// Every object on every token the URI names (all tokens for nil), as the tokens report them.
     public func objects(matching uri: PKCS11URI?, pin: PINProvider?) throws(StoreError) -> [ObjectSummary] {
         var summaries: [ObjectSummary] = []
-        let tokens = tokens(matching: uri)
+        // A slot with no token initialized (the software token keeps one for C_InitToken) holds nothing.
+        let tokens = tokens(matching: uri).filter { $0.info.flags.contains(.tokenInitialized) }
         if let uri, uri.token != nil || uri.serial != nil, tokens.isEmpty {
             _ = try token(matching: uri)  // throws the "no token matches" error with the list
         }

@@ -115,6 +115,19 @@ struct SoftTokenCLITests {
         #expect(!original.isEmpty && original == restored, "the exported key is the imported one")
     }
 
+    @Test("objects and check-exportable without a token in the URI pass over the empty slot kept for new tokens")
+    func emptySlotIsSkipped() throws {
+        let rig = try Rig()
+        #expect(try rig.initToken("Backup").status == 0)
+        let pfx = try PFXFixture.make(ec: "prime256v1", chain: false, in: rig.dir)
+        #expect(try rig.certbridge(["import", pfx.path, "--label", "carol", "--password-source", "file:\(pfx.passwordFile)"] + rig.pin).status == 0)
+        let listed = try rig.certbridge(["objects"] + rig.pin)
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(listed.stdout.contains("private-key:  carol"))
+        let checked = try rig.certbridge(["check-exportable", "pkcs11:object=carol"] + rig.pin)
+        #expect(checked.status == 3, "\(checked.stderr)")
+    }
+
     @Test("with no token at all and no terminal, import says how to make the software token (exit 5)")
     func noTokenYet() throws {
         let rig = try Rig()

@@ -9,6 +9,9 @@ public enum SoftHSM {
     public static let userPIN = "1234"
     public static let soPIN = "12345678"
 
+    /// This process's SoftHSM2 directory, removed at exit.
+    nonisolated(unsafe) private static var removeAtExit: String?
+
     private static let setup: Result<String, TestSupportError> = {
         let base = NSTemporaryDirectory() + "/certbridge-softhsm-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let tokens = base + "/tokens"
@@ -16,9 +19,13 @@ public enum SoftHSM {
             try FileManager.default.createDirectory(atPath: tokens, withIntermediateDirectories: true,
                                                     attributes: [.posixPermissions: 0o700])
             let conf = base + "/softhsm2.conf"
-            try "directories.tokendir = \(tokens)\nobjectstore.backend = file\nlog.level = ERROR\n"
-                .write(toFile: conf, atomically: true, encoding: .utf8)
+            // Not `atomically:`, which leaves a TemporaryDirectory.* behind in /tmp on Linux.
+            try Data("directories.tokendir = \(tokens)\nobjectstore.backend = file\nlog.level = ERROR\n".utf8)
+                .write(to: URL(fileURLWithPath: conf))
             setenv("SOFTHSM2_CONF", conf, 1)
+            // A static fixture is never deinitialised: its tokens go at process exit.
+            removeAtExit = base
+            atexit { if let base = SoftHSM.removeAtExit { try? FileManager.default.removeItem(atPath: base) } }
             return .success(conf)
         } catch {
             return .failure(TestSupportError("cannot set up SoftHSM2: \(error)"))
