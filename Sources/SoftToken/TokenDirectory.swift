@@ -98,17 +98,21 @@ final class TokenDirectory {
 
     /// The object file names (without temporaries a killed writer left behind).
     func objectNames() throws(CKRError) -> [String] {
-        guard let dir = opendir(objectsPath) else { throw CKRError(CKR.deviceError) }
+        guard let all = Self.entries(of: objectsPath) else { throw CKRError(CKR.deviceError) }
+        sawLeftovers = all.contains { $0.contains(".tmp-") }
+        return all.filter { !$0.hasPrefix(".") && !$0.contains(".tmp-") }
+    }
+
+    /// The names in a folder (without "." and ".."), or nil when it cannot be read.
+    static func entries(of folder: String) -> [String]? {
+        guard let dir = opendir(folder) else { return nil }
         defer { closedir(dir) }
         var names: [String] = []
-        sawLeftovers = false
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
                 String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
             }
-            if name.contains(".tmp-") { sawLeftovers = true }
-            if name.hasPrefix(".") || name.contains(".tmp-") { continue }
-            names.append(name)
+            if name != "." && name != ".." { names.append(name) }
         }
         return names
     }
@@ -128,16 +132,7 @@ final class TokenDirectory {
     }
 
     private static func temporaries(in folder: String) -> [String] {
-        guard let dir = opendir(folder) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name.contains(".tmp-") { names.append(name) }
-        }
-        return names
+        (entries(of: folder) ?? []).filter { $0.contains(".tmp-") }
     }
 
     /// What changes whenever an object or the token file is written, renamed or removed: the
@@ -198,17 +193,7 @@ final class TokenDirectory {
 
     /// Subdirectories of `root` that hold a token file, sorted by name.
     static func tokens(in root: String) -> [String] {
-        guard let dir = opendir(root) else { return [] }
-        defer { closedir(dir) }
-        var names: [String] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name.hasPrefix(".") { continue }
-            if access(root + "/" + name + "/token", F_OK) == 0 { names.append(name) }
-        }
-        return names.sorted()
+        (entries(of: root) ?? []).filter { !$0.hasPrefix(".") && access(root + "/" + $0 + "/token", F_OK) == 0 }.sorted()
     }
 
     /// Makes `path` and its missing parents (0700).
