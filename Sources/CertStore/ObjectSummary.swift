@@ -1,5 +1,6 @@
 import Foundation
 import PKCS11
+import PKCS12
 import X509
 import SwiftASN1
 
@@ -50,7 +51,7 @@ public struct CertificateSummary: Sendable, Codable, Hashable {
 
     /// The summary of a DER certificate, with its CKA_CERTIFICATE_CATEGORY if known.
     public init(der: [UInt8], category: CertificateCategory? = nil) throws {
-        let certificate = try CertificateObject(der: der).certificate
+        let certificate = try CertificateFields(der: der)
         subject = certificate.subject
         issuer = certificate.issuer
         serial = certificate.serialNumber.lowercased()

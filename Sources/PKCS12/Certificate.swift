@@ -118,7 +118,7 @@ public struct Certificate: Hashable, Sendable, CustomStringConvertible {
         return X509_verify(child.pointer, key) == 1
     }
 
-    private static func rfc4514(_ name: OpaquePointer) -> String {
+    static func rfc4514(_ name: OpaquePointer) -> String {
         guard let bio = BIO_new(BIO_s_mem()) else { return "" }
         defer { BIO_free(bio) }
         // RFC 2253 flags escape every byte above 0x7F; RFC 4514 allows UTF-8 as is, and people
@@ -128,7 +128,7 @@ public struct Certificate: Hashable, Sendable, CustomStringConvertible {
         return OpenSSLRuntime.string(of: bio)
     }
 
-    private static func hex(_ serial: UnsafePointer<ASN1_INTEGER>) -> String {
+    static func hex(_ serial: UnsafePointer<ASN1_INTEGER>) -> String {
         guard let bn = ASN1_INTEGER_to_BN(serial, nil) else { return "" }
         defer { BN_free(bn) }
         guard let text = BN_bn2hex(bn) else { return "" }
@@ -136,7 +136,7 @@ public struct Certificate: Hashable, Sendable, CustomStringConvertible {
         return String(cString: text)
     }
 
-    private static func date(_ time: UnsafePointer<ASN1_TIME>) -> Date? {
+    static func date(_ time: UnsafePointer<ASN1_TIME>) -> Date? {
         var parts = tm()
         guard ASN1_TIME_to_tm(time, &parts) == 1 else { return nil }
         return Date(timeIntervalSince1970: TimeInterval(timegm(&parts)))

@@ -23,6 +23,21 @@ import PKCS12
         #expect(certificates[0].isSelfIssued)
     }
 
+    @Test("the listing's fields, read without decoding the key, are exactly the full parse's; damage is refused")
+    func listingFields() throws {
+        let certificates = try Certificate.parseAll(try pki.bytes("chain.pem")) + Certificate.parseAll(try pki.bytes("p256.pem"))
+        #expect(certificates.count == 3)
+        for certificate in certificates {
+            let fields = try CertificateFields(der: certificate.der)
+            #expect(fields.subject == certificate.subject && fields.issuer == certificate.issuer)
+            #expect(fields.serialNumber == certificate.serialNumber)
+            #expect(fields.notBefore == certificate.notBefore && fields.notAfter == certificate.notAfter)
+        }
+        let der = try #require(certificates.last).der
+        #expect(throws: PKCS12Error.self) { try CertificateFields(der: Array(der.prefix(der.count / 2))) }
+        #expect(throws: PKCS12Error.self) { try CertificateFields(der: [0x30, 0x03, 0x02, 0x01, 0x01]) }
+    }
+
     @Test("DER and PEM of one certificate give the same fields, matching openssl x509")
     func fields() throws {
         try pki.run(["x509", "-in", "p256.pem", "-outform", "DER", "-out", "p256.der"])
