@@ -174,7 +174,7 @@ public struct PKCS11URI: Sendable, Hashable, CustomStringConvertible {
         add("serial", serial)
         add("token", token)
         add("object", object)
-        if let id { path.append("id=" + id.map { "%" + Self.hex($0) }.joined()) }
+        if let id { path.append("id=" + Self.percentEncodeAll(id)) }
         if let type { path.append("type=\(type.rawValue)") }
         var query: [String] = []
         func addQuery(_ name: String, _ value: String?) { if let value { query.append("\(name)=\(Self.percentEncode(Array(value.utf8)))") } }
@@ -184,15 +184,34 @@ public struct PKCS11URI: Sendable, Hashable, CustomStringConvertible {
         return "pkcs11:" + path.joined(separator: ";") + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
     }
 
-    // RFC 7512's pchar minus the separators it reserves (";", "?", "&", "=" inside values).
-    private static let unreserved = Set("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:[]@!$'()*+,/".utf8)
+    // RFC 7512's pchar minus the separators it reserves (";", "?", "&", "=" inside values),
+    // as a table by byte: a URI is printed for every object a listing shows.
+    private static let unreserved: [Bool] = {
+        var table = [Bool](repeating: false, count: 256)
+        for byte in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:[]@!$'()*+,/".utf8 { table[Int(byte)] = true }
+        return table
+    }()
+    private static let hexDigits = Array("0123456789ABCDEF".utf8)
 
     static func percentEncode(_ bytes: [UInt8]) -> String {
-        var out = ""
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count)
         for byte in bytes {
-            if unreserved.contains(byte) { out.unicodeScalars.append(Unicode.Scalar(byte)) } else { out += "%" + hex(byte) }
+            if unreserved[Int(byte)] {
+                out.append(byte)
+            } else {
+                out += [UInt8(ascii: "%"), hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0F)]]
+            }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// Every byte as %XX (CKA_ID, which is binary).
+    static func percentEncodeAll(_ bytes: [UInt8]) -> String {
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.count * 3)
+        for byte in bytes { out += [UInt8(ascii: "%"), hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0F)]] }
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func percentDecode(_ text: String) -> [UInt8]? {
@@ -208,8 +227,7 @@ public struct PKCS11URI: Sendable, Hashable, CustomStringConvertible {
     }
 
     private static func hex(_ byte: UInt8) -> String {
-        let digits = Array("0123456789ABCDEF")
-        return String([digits[Int(byte >> 4)], digits[Int(byte & 0xF)]])
+        String(decoding: [hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0xF)]], as: UTF8.self)
     }
 }
 
