@@ -13,7 +13,9 @@ public struct CertificateFields: Hashable, Sendable {
     public let issuer: String
     /// Serial number in upper-case hex, as `Certificate.serialNumber`.
     public let serialNumber: String
+    /// Validity start, as `Certificate.notBefore`.
     public let notBefore: Date
+    /// Validity end, as `Certificate.notAfter`.
     public let notAfter: Date
 
     /// Reads the fields of one DER certificate; `PKCS12Error` `.corrupt` when it is not one.

@@ -4,7 +4,9 @@ public import CPKCS11
 /// point, checks its pointers, copies its inputs and calls the provider under its lock.
 /// SoftTokenModule puts these into the CK_FUNCTION_LIST.
 public enum SoftTokenEntry {
+    /// A C byte buffer argument (CK_BYTE_PTR).
     public typealias Bytes = UnsafeMutablePointer<CK_BYTE>?
+    /// A C length argument (CK_ULONG_PTR).
     public typealias Length = UnsafeMutablePointer<CK_ULONG>?
 
     static func copy(_ pointer: Bytes, _ length: CK_ULONG) throws(CKRError) -> [UInt8] {
@@ -46,9 +48,12 @@ public enum SoftTokenEntry {
 
     // MARK: - General
 
+    /// C_Initialize.
     public static func initialize(_ args: UnsafeMutableRawPointer?) -> CK_RV { SoftTokenProvider.initialize(args) }
+    /// C_Finalize.
     public static func finalize(_ reserved: UnsafeMutableRawPointer?) -> CK_RV { SoftTokenProvider.finalize(reserved) }
 
+    /// C_GetInfo.
     public static func getInfo(_ info: UnsafeMutablePointer<CK_INFO>?) -> CK_RV {
         SoftTokenProvider.call { _ throws(CKRError) in
             guard let info else { throw CKRError(CKR.argumentsBad) }
@@ -63,6 +68,7 @@ public enum SoftTokenEntry {
 
     // MARK: - Slots and tokens
 
+    /// C_GetSlotList.
     public static func getSlotList(_ present: CK_BBOOL, _ list: UnsafeMutablePointer<CK_SLOT_ID>?, _ count: Length) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             guard let count else { throw CKRError(CKR.argumentsBad) }
@@ -74,6 +80,7 @@ public enum SoftTokenEntry {
         }
     }
 
+    /// C_GetSlotInfo.
     public static func getSlotInfo(_ slot: CK_SLOT_ID, _ info: UnsafeMutablePointer<CK_SLOT_INFO>?) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             guard let info else { throw CKRError(CKR.argumentsBad) }
@@ -88,6 +95,7 @@ public enum SoftTokenEntry {
         }
     }
 
+    /// C_GetTokenInfo.
     public static func getTokenInfo(_ slot: CK_SLOT_ID, _ info: UnsafeMutablePointer<CK_TOKEN_INFO>?) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             guard let info else { throw CKRError(CKR.argumentsBad) }
@@ -118,6 +126,7 @@ public enum SoftTokenEntry {
         }
     }
 
+    /// C_GetMechanismList.
     public static func getMechanismList(_ slot: CK_SLOT_ID, _ list: UnsafeMutablePointer<CK_MECHANISM_TYPE>?, _ count: Length) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             guard let count else { throw CKRError(CKR.argumentsBad) }
@@ -130,6 +139,7 @@ public enum SoftTokenEntry {
         }
     }
 
+    /// C_GetMechanismInfo.
     public static func getMechanismInfo(_ slot: CK_SLOT_ID, _ type: CK_MECHANISM_TYPE, _ info: UnsafeMutablePointer<CK_MECHANISM_INFO>?) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             guard let info else { throw CKRError(CKR.argumentsBad) }
@@ -139,6 +149,7 @@ public enum SoftTokenEntry {
         }
     }
 
+    /// C_InitToken.
     public static func initToken(_ slot: CK_SLOT_ID, _ pin: Bytes, _ pinLength: CK_ULONG, _ label: Bytes) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             var so = try copy(pin, pinLength)
@@ -148,6 +159,7 @@ public enum SoftTokenEntry {
         }
     }
 
+    /// C_InitPIN.
     public static func initPIN(_ session: CK_SESSION_HANDLE, _ pin: Bytes, _ pinLength: CK_ULONG) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             var value = try copy(pin, pinLength)
@@ -156,6 +168,7 @@ public enum SoftTokenEntry {
         }
     }
 
+    /// C_SetPIN.
     public static func setPIN(_ session: CK_SESSION_HANDLE, _ old: Bytes, _ oldLength: CK_ULONG, _ new: Bytes, _ newLength: CK_ULONG) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             var oldPIN = try copy(old, oldLength), newPIN = try copy(new, newLength)
@@ -166,6 +179,7 @@ public enum SoftTokenEntry {
 
     // MARK: - Sessions
 
+    /// C_OpenSession.
     public static func openSession(_ slot: CK_SLOT_ID, _ flags: CK_FLAGS, _ application: UnsafeMutableRawPointer?,
                                    _ notify: CK_NOTIFY?, _ session: UnsafeMutablePointer<CK_SESSION_HANDLE>?) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
@@ -174,14 +188,17 @@ public enum SoftTokenEntry {
         }
     }
 
+    /// C_CloseSession.
     public static func closeSession(_ session: CK_SESSION_HANDLE) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in try provider.closeSession(session) }
     }
 
+    /// C_CloseAllSessions.
     public static func closeAllSessions(_ slot: CK_SLOT_ID) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in try provider.closeAllSessions(slot: slot) }
     }
 
+    /// C_GetSessionInfo.
     public static func getSessionInfo(_ session: CK_SESSION_HANDLE, _ info: UnsafeMutablePointer<CK_SESSION_INFO>?) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             guard let info else { throw CKRError(CKR.argumentsBad) }
@@ -191,6 +208,7 @@ public enum SoftTokenEntry {
         }
     }
 
+    /// C_Login.
     public static func login(_ session: CK_SESSION_HANDLE, _ user: CK_USER_TYPE, _ pin: Bytes, _ pinLength: CK_ULONG) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             var value = try copy(pin, pinLength)
@@ -199,12 +217,14 @@ public enum SoftTokenEntry {
         }
     }
 
+    /// C_Logout.
     public static func logout(_ session: CK_SESSION_HANDLE) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in try provider.logout(session) }
     }
 
     // MARK: - Objects
 
+    /// C_CreateObject.
     public static func createObject(_ session: CK_SESSION_HANDLE, _ template: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ count: CK_ULONG,
                                     _ object: UnsafeMutablePointer<CK_OBJECT_HANDLE>?) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
@@ -213,10 +233,12 @@ public enum SoftTokenEntry {
         }
     }
 
+    /// C_DestroyObject.
     public static func destroyObject(_ session: CK_SESSION_HANDLE, _ object: CK_OBJECT_HANDLE) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in try provider.destroyObject(session, object: object) }
     }
 
+    /// C_GetAttributeValue.
     public static func getAttributeValue(_ session: CK_SESSION_HANDLE, _ object: CK_OBJECT_HANDLE,
                                          _ template: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ count: CK_ULONG) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
@@ -225,6 +247,7 @@ public enum SoftTokenEntry {
         }
     }
 
+    /// C_SetAttributeValue.
     public static func setAttributeValue(_ session: CK_SESSION_HANDLE, _ object: CK_OBJECT_HANDLE,
                                          _ template: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ count: CK_ULONG) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
@@ -232,12 +255,14 @@ public enum SoftTokenEntry {
         }
     }
 
+    /// C_FindObjectsInit.
     public static func findObjectsInit(_ session: CK_SESSION_HANDLE, _ template: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ count: CK_ULONG) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             try provider.findInit(session, template: try Template(template, count: count))
         }
     }
 
+    /// C_FindObjects.
     public static func findObjects(_ session: CK_SESSION_HANDLE, _ objects: UnsafeMutablePointer<CK_OBJECT_HANDLE>?, _ max: CK_ULONG,
                                    _ count: Length) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
@@ -248,86 +273,102 @@ public enum SoftTokenEntry {
         }
     }
 
+    /// C_FindObjectsFinal.
     public static func findObjectsFinal(_ session: CK_SESSION_HANDLE) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in try provider.findFinal(session) }
     }
 
     // MARK: - Crypto
 
+    /// C_DigestInit.
     public static func digestInit(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in try provider.digestInit(session, mechanism: try self.mechanism(mechanism)) }
     }
 
+    /// C_Digest.
     public static func digest(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ out: Bytes, _ outLength: Length) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             try provider.digest(session, data: try raw(data, length), output: try output(out, outLength))
         }
     }
 
+    /// C_DigestUpdate.
     public static func digestUpdate(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in try provider.digestUpdate(session, data: try raw(data, length)) }
     }
 
+    /// C_DigestFinal.
     public static func digestFinal(_ session: CK_SESSION_HANDLE, _ out: Bytes, _ outLength: Length) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             try provider.digest(session, data: nil, output: try output(out, outLength))
         }
     }
 
+    /// C_SignInit.
     public static func signInit(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?, _ key: CK_OBJECT_HANDLE) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in try provider.signInit(session, mechanism: try self.mechanism(mechanism), key: key) }
     }
 
+    /// C_Sign.
     public static func sign(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ out: Bytes, _ outLength: Length) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             try provider.sign(session, data: try raw(data, length), output: try output(out, outLength), final: false)
         }
     }
 
+    /// C_SignUpdate.
     public static func signUpdate(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             try provider.update(try provider.session(session).sign, try raw(data, length))
         }
     }
 
+    /// C_SignFinal.
     public static func signFinal(_ session: CK_SESSION_HANDLE, _ out: Bytes, _ outLength: Length) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             try provider.sign(session, data: nil, output: try output(out, outLength), final: true)
         }
     }
 
+    /// C_VerifyInit.
     public static func verifyInit(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?, _ key: CK_OBJECT_HANDLE) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in try provider.verifyInit(session, mechanism: try self.mechanism(mechanism), key: key) }
     }
 
+    /// C_Verify.
     public static func verify(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ signature: Bytes, _ signatureLength: CK_ULONG) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             try provider.verify(session, data: try copy(data, length), signature: try copy(signature, signatureLength))
         }
     }
 
+    /// C_VerifyUpdate.
     public static func verifyUpdate(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             try provider.update(try provider.session(session).verify, try raw(data, length))
         }
     }
 
+    /// C_VerifyFinal.
     public static func verifyFinal(_ session: CK_SESSION_HANDLE, _ signature: Bytes, _ signatureLength: CK_ULONG) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             try provider.verify(session, data: nil, signature: try copy(signature, signatureLength))
         }
     }
 
+    /// C_DecryptInit.
     public static func decryptInit(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?, _ key: CK_OBJECT_HANDLE) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in try provider.decryptInit(session, mechanism: try self.mechanism(mechanism), key: key) }
     }
 
+    /// C_Decrypt.
     public static func decrypt(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ out: Bytes, _ outLength: Length) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             try provider.decrypt(session, data: try copy(data, length), output: try output(out, outLength))
         }
     }
 
+    /// C_GenerateKey.
     public static func generateKey(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?,
                                    _ template: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ count: CK_ULONG,
                                    _ key: UnsafeMutablePointer<CK_OBJECT_HANDLE>?) -> CK_RV {
@@ -337,6 +378,7 @@ public enum SoftTokenEntry {
         }
     }
 
+    /// C_GenerateKeyPair.
     public static func generateKeyPair(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?,
                                        _ publicTemplate: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ publicCount: CK_ULONG,
                                        _ privateTemplate: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ privateCount: CK_ULONG,
@@ -352,6 +394,7 @@ public enum SoftTokenEntry {
         }
     }
 
+    /// C_WrapKey.
     public static func wrapKey(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?, _ wrapping: CK_OBJECT_HANDLE,
                                _ key: CK_OBJECT_HANDLE, _ out: Bytes, _ outLength: Length) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
@@ -360,6 +403,7 @@ public enum SoftTokenEntry {
         }
     }
 
+    /// C_UnwrapKey.
     public static func unwrapKey(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?, _ unwrapping: CK_OBJECT_HANDLE,
                                  _ wrapped: Bytes, _ wrappedLength: CK_ULONG, _ template: UnsafeMutablePointer<CK_ATTRIBUTE>?,
                                  _ count: CK_ULONG, _ key: UnsafeMutablePointer<CK_OBJECT_HANDLE>?) -> CK_RV {
@@ -370,6 +414,7 @@ public enum SoftTokenEntry {
         }
     }
 
+    /// C_GenerateRandom.
     public static func generateRandom(_ session: CK_SESSION_HANDLE, _ out: Bytes, _ length: CK_ULONG) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             _ = try provider.session(session)
@@ -380,6 +425,7 @@ public enum SoftTokenEntry {
         }
     }
 
+    /// C_SeedRandom.
     public static func seedRandom(_ session: CK_SESSION_HANDLE, _ seed: Bytes, _ length: CK_ULONG) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             _ = try provider.session(session)

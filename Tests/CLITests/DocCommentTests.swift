@@ -7,12 +7,12 @@ import Testing
 struct DocCommentTests {
     static let sources = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("../../Sources").standardized
 
-    @Test("every public declaration in PKCS11, PKCS12, PCSC and CertStore has a /// comment")
+    @Test("every public declaration in PKCS11, PKCS12, PCSC, CertStore and the software token has a /// comment")
     func everyPublicDeclarationDocumented() throws {
         let declaration = try Regex(#"^\s*(@[\w.]+(\([^)]*\))?\s+)*(public|open)\s+(?!import\b)"#)
         var missing: [String] = []
         var checked = 0
-        for target in ["PKCS11", "PKCS12", "PCSC", "CertStore"] {
+        for target in ["PKCS11", "PKCS12", "PCSC", "CertStore", "SoftToken", "SoftTokenModule"] {
             let directory = Self.sources.appendingPathComponent(target)
             for file in try FileManager.default.contentsOfDirectory(atPath: directory.path) where file.hasSuffix(".swift") {
                 let lines = try String(contentsOf: directory.appendingPathComponent(file), encoding: .utf8).components(separatedBy: "\n")
