@@ -58,6 +58,8 @@ extension Provider {
         for type in template.keys where type == CKA.material || type == CKA.sealedMaterial {
             throw CKRError(CKR.attributeTypeInvalid)
         }
+        // Whether a key has its own password is the token's to say, from what it sealed.
+        if template[CKA.hasKeyPassword] != nil { throw CKRError(CKR.attributeReadOnly) }
         let isKey = objectClass == CKO.privateKey || objectClass == CKO.secretKey
         let isToken = template.bool(CKA.token) ?? false
         let isPrivate = template.bool(CKA.private) ?? isKey

@@ -58,6 +58,23 @@ struct StorageTests {
         }
     }
 
+    @Test("whether a key has its own password is read back from the token, and cannot be claimed in a template")
+    func ownPasswordFlagIsTheTokens() throws {
+        let test = try SoftTokenRig.freshToken()
+        let session = try test.userSession()
+        let key = try ECComponents.generate(in: try TemporaryDirectory())
+        let base = [Attribute(.privateKey), Attribute(.ec), Attribute(.token, false), Attribute(.private, true), Attribute(.sign, true),
+                    Attribute(.ecParams, bytes: key.parameters), Attribute(.value, bytes: key.privateValue)]
+        let claimed = #expect(throws: PKCS11Error.self) {
+            try session.createObject(base + [Attribute(.alwaysAuthenticate, true), Attribute(.certBridgeHasKeyPassword, true)])
+        }
+        #expect(claimed?.returnValue == .attributeReadOnly)
+        let plain = try session.createObject(base)
+        #expect(try plain.attributes([.certBridgeHasKeyPassword]).bool(.certBridgeHasKeyPassword) == false)
+        let sealed = try session.createObject(base + [Attribute(.alwaysAuthenticate, true), Attribute(Self.keyPassword, string: "own-1234")])
+        #expect(try sealed.attributes([.certBridgeHasKeyPassword]).bool(.certBridgeHasKeyPassword) == true)
+    }
+
     @Test("private objects are encrypted at rest: no private label, value or key component is on disk; public ones are")
     func encryptedAtRest() throws {
         let test = try SoftTokenRig.freshToken()
