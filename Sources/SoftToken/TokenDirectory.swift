@@ -149,16 +149,11 @@ final class TokenDirectory {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         var racy = false
-        for name in ["/objects", "/token", "/pins"] {
-            var info = stat()
-            if stat(path + name, &info) == 0 {
-                result += [info.st_mtim.tv_sec, info.st_mtim.tv_nsec, info.st_ctim.tv_sec, info.st_ctim.tv_nsec,
-                           Int(info.st_ino), Int(info.st_size)]
-                let age = (now.tv_sec - info.st_ctim.tv_sec) * 1_000_000_000 + (now.tv_nsec - info.st_ctim.tv_nsec)
-                if name == "/objects" && age < 20_000_000 { racy = true }
-            } else {
-                result += [0, 0, 0, 0, 0, 0]
-            }
+        for name in ["objects", "token", "pins"] {
+            guard let identity = identity(of: name) else { result += [0, 0, 0, 0, 0, 0]; continue }
+            result += identity
+            let age = (now.tv_sec - identity[4]) * 1_000_000_000 + (now.tv_nsec - identity[5])
+            if name == "objects" && age < 20_000_000 { racy = true }
         }
         if racy {
             Self.racyStamps += 1
@@ -170,7 +165,8 @@ final class TokenDirectory {
     /// Makes each racy stamp differ from every other (all calls run under the provider's lock).
     nonisolated(unsafe) private static var racyStamps = 0
 
-    /// A file's identity: inode, size, modification and change times; nil when it is gone.
+    /// A file's identity: inode, size, modification and change times (seconds, nanoseconds);
+    /// nil when it is gone.
     func identity(of name: String) -> [Int]? {
         var info = stat()
         guard stat(path + "/" + name, &info) == 0 else { return nil }
