@@ -42,29 +42,26 @@ public struct CertificateFields: Hashable, Sendable {
     private static func corrupt() -> PKCS12Error { OpenSSLRuntime.error(.corrupt, "not a DER certificate", function: "d2i_X509_NAME") }
 
     private static func name(_ bytes: ArraySlice<UInt8>) -> String? {
-        bytes.withUnsafeBufferPointer { buffer -> String? in
-            var pointer: UnsafePointer<UInt8>? = buffer.baseAddress
-            guard let name = d2i_X509_NAME(nil, &pointer, buffer.count) else { return nil }
-            defer { X509_NAME_free(name) }
-            return Certificate.rfc4514(name)
-        }
+        decode(bytes, { d2i_X509_NAME(nil, $0, $1) }, free: X509_NAME_free, Certificate.rfc4514)
     }
 
     private static func serial(_ bytes: ArraySlice<UInt8>) -> String? {
-        bytes.withUnsafeBufferPointer { buffer -> String? in
-            var pointer: UnsafePointer<UInt8>? = buffer.baseAddress
-            guard let integer = d2i_ASN1_INTEGER(nil, &pointer, buffer.count) else { return nil }
-            defer { ASN1_INTEGER_free(integer) }
-            return Certificate.hex(integer)
-        }
+        decode(bytes, { d2i_ASN1_INTEGER(nil, $0, $1) }, free: ASN1_INTEGER_free) { Certificate.hex($0) }
     }
 
     private static func time(_ bytes: ArraySlice<UInt8>) -> Date? {
-        bytes.withUnsafeBufferPointer { buffer -> Date? in
+        decode(bytes, { d2i_ASN1_TIME(nil, $0, $1) }, free: ASN1_TIME_free) { Certificate.date($0) }
+    }
+
+    /// One DER element through an OpenSSL `d2i_*` function, `body` on the result, then freed.
+    private static func decode<Value, Result>(_ bytes: ArraySlice<UInt8>,
+                                              _ d2i: (UnsafeMutablePointer<UnsafePointer<UInt8>?>, Int) -> Value?,
+                                              free: (Value) -> Void, _ body: (Value) -> Result?) -> Result? {
+        bytes.withUnsafeBufferPointer { buffer -> Result? in
             var pointer: UnsafePointer<UInt8>? = buffer.baseAddress
-            guard let time = d2i_ASN1_TIME(nil, &pointer, buffer.count) else { return nil }
-            defer { ASN1_TIME_free(time) }
-            return Certificate.date(time)
+            guard let value = d2i(&pointer, buffer.count) else { return nil }
+            defer { free(value) }
+            return body(value)
         }
     }
 }
