@@ -43,9 +43,7 @@ struct GlobalOptions: ParsableArguments {
     /// when no token is present at all, the software token is made on the spot: the fallback
     /// that lets a machine with no hardware work as a store.
     func targetToken(_ store: Store, uri: String?) throws(StoreError) -> Token {
-        let parsed = try uri.map { (text) throws(StoreError) in
-            do throws(PKCS11Error) { return try PKCS11URI(text) } catch { throw StoreError(error, doing: "reading the URI") }
-        }
+        let parsed = try uri.map { (text) throws(StoreError) in try uriArgument(text) }
         do throws(StoreError) {
             return try store.targetToken(parsed)
         } catch where error.code == .notFound && uri == nil && store.softTokenEmptySlot != nil && isatty(STDIN_FILENO) == 1 {

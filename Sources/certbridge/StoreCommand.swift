@@ -32,9 +32,12 @@ extension StoreCommand {
     }
 
     /// Parses a URI argument, turning a malformed one into a usage error.
-    func parseURI(_ text: String) throws(StoreError) -> PKCS11URI {
-        do throws(PKCS11Error) { return try PKCS11URI(text) } catch { throw StoreError(error, doing: "reading the URI") }
-    }
+    func parseURI(_ text: String) throws(StoreError) -> PKCS11URI { try uriArgument(text) }
+}
+
+/// A URI argument parsed, a malformed one a usage error.
+func uriArgument(_ text: String) throws(StoreError) -> PKCS11URI {
+    do throws(PKCS11Error) { return try PKCS11URI(text) } catch { throw StoreError(error, doing: "reading the URI") }
 }
 
 /// `certbridge: error: ...` on stderr.
