@@ -88,7 +88,7 @@ final class Token {
         loggedIn = user
         if user == CKU.user {
             let salt = try randomBytes(32)
-            pinCheck = (salt, Self.digest(salt + pin))
+            pinCheck = (salt, Self.pinDigest(salt: salt, pin: pin))
         }
         for object in objects.values where !object.isReadable { try? object.unseal(masterKey: key) }
     }
@@ -124,7 +124,7 @@ final class Token {
     /// digest kept since the user login.
     func checkUserPIN(_ pin: [UInt8]) -> Bool {
         guard let pinCheck else { return false }
-        let digest = Self.digest(pinCheck.salt + pin)
+        let digest = Self.pinDigest(salt: pinCheck.salt, pin: pin)
         return digest.count == pinCheck.digest.count && cbst_equal(digest, pinCheck.digest, digest.count) == 1
     }
 
@@ -168,7 +168,7 @@ final class Token {
         }
         if user == CKU.user && loggedIn == CKU.user {
             let salt = try randomBytes(32)
-            pinCheck = (salt, Self.digest(salt + pin))
+            pinCheck = (salt, Self.pinDigest(salt: salt, pin: pin))
         }
     }
 
@@ -179,6 +179,13 @@ final class Token {
     }
 
     static func wrapAAD(so: Bool) -> [UInt8] { Array((so ? "certbridge master key: so" : "certbridge master key: user").utf8) }
+
+    /// SHA-256 of salt ‖ PIN; the concatenation, which holds the PIN, is wiped.
+    static func pinDigest(salt: [UInt8], pin: [UInt8]) -> [UInt8] {
+        var salted = salt + pin
+        defer { wipe(&salted) }
+        return digest(salted)
+    }
 
     static func digest(_ bytes: [UInt8]) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
