@@ -63,6 +63,10 @@ final class KeyUse {
         let doing = "decrypting the content key with \"\(label)\""
         do throws(PKCS11Error) {
             try session.decryptInit(mechanism, key: handle.object)
+        } catch where [.mechanismInvalid, .mechanismParamInvalid, ReturnValue(rawValue: 0x7)].contains(error.returnValue) {
+            // SoftHSM2 2.6 answers CKR_ARGUMENTS_BAD to OAEP with any digest but SHA-1.
+            throw StoreError(.failed, "token \"\(token.info.label)\" does not decrypt with \(mechanism.type.name)"
+                             + (mechanism.type == .rsaPKCSOAEP ? " and this OAEP digest (the sender's choice; SHA-1 is what most tokens do)" : "") + " (\(error))")
         } catch {
             throw StoreError(error, doing: doing, token: token)
         }

@@ -91,13 +91,14 @@ extension Store {
                 throw StoreError(.failed, "key agreement scheme \(agreement.algorithm) is not supported (dhSinglePass-stdDH/cofactorDH with SHA-1/256/384/512 are)")
             }
             guard let kekLength = Self.wrapKeyLength(agreement.wrapOID) else {
-                throw StoreError(.failed, "key wrap \(agreement.wrapOID) is not supported (AES-128/192/256 key wrap are)")
+                throw StoreError(.failed, "key wrap \(agreement.wrapOID) is not supported (AES-128/192/256 and 3DES key wrap are)")
             }
             var shared = try use.derive(publicPoint: originator)
             defer { wipe(&shared) }
             var kek = X963KDF.derive(secret: shared, sharedInfo: Self.sharedInfo(agreement, kekLength: kekLength), length: kekLength, hash: hash)
             defer { wipe(&kek) }
             do {
+                if agreement.wrapOID == Self.tripleDESWrap { return try TripleDESKeyWrap.unwrap(encryptedKey, kek: kek) }
                 let unwrapped = try AES.KeyWrap.unwrap(encryptedKey, using: SymmetricKey(data: kek))
                 return unwrapped.withUnsafeBytes { Array($0) }
             } catch {
@@ -168,8 +169,12 @@ extension Store {
         }
     }
 
+    /// id-alg-CMS3DESwrap (RFC 3217), what openssl uses with its default 3DES content cipher.
+    static let tripleDESWrap = "1.2.840.113549.1.9.16.3.6"
+
     static func wrapKeyLength(_ oid: String) -> Int? {
         switch oid {
+        case tripleDESWrap: 24
         case "2.16.840.1.101.3.4.1.5": 16
         case "2.16.840.1.101.3.4.1.25": 24
         case "2.16.840.1.101.3.4.1.45": 32
@@ -204,7 +209,7 @@ enum RecipientEntry: CustomStringConvertible {
         case .keyTransport(let entry):
             entry.algorithm == "1.2.840.113549.1.1.7" ? "RSA-OAEP key transport (C_Decrypt)" : "RSA PKCS#1 v1.5 key transport (C_Decrypt)"
         case .keyAgreement(let entry, _, _):
-            "ECDH key agreement (C_DeriveKey CKM_ECDH1_DERIVE), X9.63 KDF with \(Store.kdfHash(entry.algorithm)?.rawValue ?? "?"), AES-\((Store.wrapKeyLength(entry.wrapOID) ?? 0) * 8) key wrap"
+            "ECDH key agreement (C_DeriveKey CKM_ECDH1_DERIVE), X9.63 KDF with \(Store.kdfHash(entry.algorithm)?.rawValue ?? "?"), \(entry.wrapOID == Store.tripleDESWrap ? "3DES" : "AES-\((Store.wrapKeyLength(entry.wrapOID) ?? 0) * 8)") key wrap"
         }
     }
 }

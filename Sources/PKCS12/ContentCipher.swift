@@ -29,8 +29,9 @@ public enum ContentCipher {
     /// Decrypts `ciphertext` with the content-encryption key. For CBC the IV is the algorithm's
     /// parameter and the padding is checked; for GCM `iv` is the nonce and `tag` the MAC of
     /// AuthEnvelopedData, checked with `additionalData` (the DER of its authAttrs, if any).
+    /// `padded: false` is for key wrap (RFC 3217), which decrypts whole blocks without padding.
     public static func decrypt(oid: String, key: [UInt8], iv: [UInt8], ciphertext: [UInt8], tag: [UInt8]? = nil,
-                               additionalData: [UInt8] = []) throws(PKCS12Error) -> [UInt8] {
+                               additionalData: [UInt8] = [], padded: Bool = true) throws(PKCS12Error) -> [UInt8] {
         OpenSSLRuntime.ensureLoaded()
         guard let name = name(forOID: oid), let cipher = EVP_get_cipherbyname(name) else {
             throw PKCS12Error(.unsupportedAlgorithm, "content encryption \(oid) is not supported (AES-CBC, AES-GCM and 3DES-CBC are)")
@@ -56,6 +57,7 @@ public enum ContentCipher {
         guard EVP_DecryptInit_ex(context, nil, nil, key, iv) == 1 else {
             throw OpenSSLRuntime.error(.openSSL, "cannot key \(name)", function: "EVP_DecryptInit_ex")
         }
+        if !padded { EVP_CIPHER_CTX_set_padding(context, 0) }
         var length: Int32 = 0
         if gcm, !additionalData.isEmpty {
             guard EVP_DecryptUpdate(context, nil, &length, additionalData, Int32(additionalData.count)) == 1 else {
