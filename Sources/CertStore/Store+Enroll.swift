@@ -45,6 +45,8 @@ public struct EnrollmentRecord: Sendable, Codable, Hashable {
     public var subjectAlternativeNames: [String]
     /// When the key pair was made.
     public var created: Date
+    /// What the key pair is for; nil in records made before usages existed (signing).
+    public var usage: KeyUsage?
 }
 
 /// A pending enrollment key pair, as `enroll list` shows it.
@@ -84,7 +86,8 @@ extension Store {
     /// anywhere else), non-exportable unless asked, with CKA_ID = SHA-1 of the public key, and
     /// records it as pending. Either all of it is written or none.
     public func generateEnrollmentKeyPair(on token: Token, spec: KeySpec, label: String, subject: String, subjectAlternativeNames: [String],
-                                          exportable: Bool, securityLevel: SecurityLevel, pin: PINProvider?) throws(StoreError) -> KeyHandle {
+                                          exportable: Bool, securityLevel: SecurityLevel, pin: PINProvider?,
+                                          usage: KeyUsage = .signing) throws(StoreError) -> KeyHandle {
         let session = try session(on: token, readWrite: true, pin: pin)
         var created: [Object] = []
         do throws(PKCS11Error) {
@@ -94,14 +97,18 @@ extension Store {
                                             Attribute(.extractable, exportable)]
             var publicTemplate = common + [Attribute(.private, false), Attribute(.verify, true)]
             let mechanism: Mechanism
+            // An encryption key signs once, its own request (proof of possession); CKA_SIGN is
+            // taken away after that (restrictToUsage).
+            let encryption = usage == .encryption
             if let bits = spec.rsaBits {
                 mechanism = Mechanism(.rsaPKCSKeyPairGen)
-                publicTemplate += [Attribute(.modulusBits, ulong: bits), Attribute(.publicExponent, bytes: [1, 0, 1]), Attribute(.encrypt, true)]
-                privateTemplate.append(Attribute(.decrypt, true))
+                publicTemplate += [Attribute(.modulusBits, ulong: bits), Attribute(.publicExponent, bytes: [1, 0, 1]),
+                                   Attribute(.encrypt, encryption), Attribute(.wrap, encryption)]
+                privateTemplate += [Attribute(.decrypt, encryption), Attribute(.unwrap, encryption)]
             } else {
                 mechanism = Mechanism(.ecKeyPairGen)
                 publicTemplate.append(Attribute(.ecParams, bytes: spec.curve ?? []))
-                privateTemplate.append(Attribute(.derive, true))
+                privateTemplate.append(Attribute(.derive, encryption))
             }
             if securityLevel == .high { privateTemplate.append(Attribute(.alwaysAuthenticate, true)) }
             let (publicKey, privateKey) = try session.generateKeyPair(mechanism, publicTemplate: publicTemplate, privateTemplate: privateTemplate)
@@ -113,7 +120,7 @@ extension Store {
             for object in created { try session.setAttributes([Attribute(.id, bytes: id)], of: object) }
 
             let record = EnrollmentRecord(id: hex(id), label: label, keySpec: spec, subject: subject,
-                                          subjectAlternativeNames: subjectAlternativeNames, created: Date())
+                                          subjectAlternativeNames: subjectAlternativeNames, created: Date(), usage: usage)
             let encoder = JSONEncoder()
             encoder.dateEncodingStrategy = .iso8601
             encoder.outputFormatting = .sortedKeys
@@ -301,6 +308,21 @@ func bytes(fromHex hex: String) -> [UInt8] {
 }
 
 extension Store {
+    /// After an encryption key pair signed its request: CKA_SIGN=false on the private key, so
+    /// the token refuses signatures with it from now on. False when the token keeps CKA_SIGN
+    /// read-only (the certificate's keyUsage still makes `sign` refuse).
+    public func restrictToUsage(_ key: KeyHandle, _ usage: KeyUsage) throws(StoreError) -> Bool {
+        guard usage == .encryption else { return true }
+        do throws(PKCS11Error) {
+            try key.session.setAttributes([Attribute(.sign, false)], of: key.object)
+            return try key.object.attributes([.sign]).bool(.sign) == false
+        } catch where [ReturnValue.attributeReadOnly, ReturnValue(rawValue: 0x1B)].contains(error.returnValue) {  // 0x1B: CKR_ACTION_PROHIBITED
+            return false
+        } catch {
+            throw StoreError(error, doing: "taking the signing use away from \"\(key.label)\"", token: key.token)
+        }
+    }
+
     /// Removes an enrollment key pair and its pending record (when its request could not be made).
     public func removeEnrollment(_ key: KeyHandle) throws(StoreError) {
         do throws(PKCS11Error) {

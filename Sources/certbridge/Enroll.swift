@@ -45,6 +45,9 @@ extension CertBridge.Enroll {
         @Option(help: ArgumentHelp("The token (a PKCS#11 URI). Default: the only token present.", valueName: "URI"))
         var token: String?
 
+        @Option(help: ArgumentHelp("signing (keyUsage digitalSignature, nonRepudiation) or encryption (keyEncipherment for RSA, keyAgreement for EC). Default: signing.", valueName: "USAGE"))
+        var usage: KeyUsage = .signing
+
         @Flag(help: "Make the key exportable, so it can be backed up.")
         var exportable = false
 
@@ -67,15 +70,18 @@ extension CertBridge.Enroll {
             let label = label ?? subject.split(separator: ",").first { $0.uppercased().hasPrefix("CN=") }.map { String($0.dropFirst(3)) } ?? "enrollment key"
             let pin = try global.pinProvider(uri: token)
             let handle = try store.generateEnrollmentKeyPair(on: target, spec: key, label: label, subject: subject, subjectAlternativeNames: san,
-                                                             exportable: exportable, securityLevel: securityLevel, pin: pin)
+                                                             exportable: exportable, securityLevel: securityLevel, pin: pin, usage: usage)
             var keyURI = target.uri
             keyURI.id = handle.id
             keyURI.type = .privateKey
             do throws(StoreError) {
                 let (provider, attempts) = try keyPassword.provider(global: global, uri: token ?? "")
                 let signer = try Signer(store: store, key: keyURI, pin: pin, keyPassword: provider, attempts: attempts)
-                let csr = try CertificateRequest.make(subject: subject, subjectAlternativeNames: san, signer: signer)
+                let csr = try CertificateRequest.make(subject: subject, subjectAlternativeNames: san, signer: signer, usage: usage)
                 try writeFile(Array(csr.utf8), to: output)
+                if try !store.restrictToUsage(handle, usage) {
+                    printNote("note: the token keeps CKA_SIGN read-only, so the key could still sign; its certificate's keyUsage will make `sign` refuse")
+                }
             } catch {
                 // Nothing half-done: a key pair without its request is removed again.
                 try? store.removeEnrollment(handle)
@@ -83,9 +89,9 @@ extension CertBridge.Enroll {
             }
             if global.json {
                 return try printJSON(["token": target.info.label, "label": label, "id": handle.id.map { String(format: "%02x", $0) }.joined(),
-                                      "uri": keyURI.description, "csr": output])
+                                      "uri": keyURI.description, "csr": output, "usage": usage.rawValue])
             }
-            print("Generated \(key.rawValue) key pair \"\(label)\" on \"\(target.info.label)\" (\(exportable ? "exportable" : "non-exportable"), \(securityLevel.rawValue)).")
+            print("Generated \(key.rawValue) \(usage.rawValue) key pair \"\(label)\" on \"\(target.info.label)\" (\(exportable ? "exportable" : "non-exportable"), \(securityLevel.rawValue)).")
             print("Wrote the request to \(output). When the certificate is issued: certbridge install-cert ISSUED.pem")
             if !exportable { print("Note: this key is non-exportable; no backup of it can ever be made.") }
         }
@@ -131,7 +137,8 @@ extension CertBridge.Enroll {
     struct Verify: StoreCommand {
         static let configuration = CommandConfiguration(
             commandName: "verify",
-            abstract: "Prove an enrollment key works and that you know its password (a PIN-gated sign/verify round trip).")
+            abstract: "Prove an enrollment key works and that you know its password (a PIN-gated sign/verify round trip).",
+            discussion: "An encryption key gets an encrypt → decrypt round trip instead; the output says which test ran.")
 
         @Argument(help: ArgumentHelp("The key pair (a PKCS#11 URI, as `enroll list` shows it).", valueName: "URI"))
         var uri: String
@@ -140,8 +147,10 @@ extension CertBridge.Enroll {
         @OptionGroup var global: GlobalOptions
 
         func execute() throws(StoreError) {
+            if try runEncryptionRoundTripIfEncryptionKey(uri, keyPassword: keyPassword, command: "enroll verify") { return }
             let signer = try signer(for: uri, store: global.store(), keyPassword: keyPassword)
             let json = global.json
+            if !json { print("Signing key: running the signing round trip (sign a challenge, verify it).") }
             let report = SigningSelfTest.run(signer) { step in
                 if !json { print("  \(step.ok ? "ok  " : "FAIL") \(step.name): \(step.detail)") }
             }
@@ -186,3 +195,4 @@ extension CertBridge.Enroll {
 }
 
 extension KeySpec: ExpressibleByArgument {}
+extension KeyUsage: ExpressibleByArgument {}
