@@ -17,9 +17,9 @@ public enum KeyUsage: String, Sendable, Codable, CaseIterable {
 }
 
 extension Store {
-    /// What a private key is for, from its flags and its certificate's keyUsage: encryption
-    /// when the token will not sign with it, or when its certificate allows key encipherment or
-    /// agreement but not signatures; signing otherwise.
+    /// What a private key is for: encryption when the token will not sign with it, when its
+    /// enrollment record says so, or when its certificate allows key encipherment or agreement
+    /// but not signatures; signing otherwise.
     public func usage(of uri: PKCS11URI, pin: PINProvider?) throws(StoreError) -> KeyUsage {
         let key = try privateKey(uri, pin: pin)
         do throws(PKCS11Error) {
@@ -27,32 +27,40 @@ extension Store {
         } catch {
             throw StoreError(error, doing: "reading key \"\(key.label)\"", token: key.token)
         }
-        if let usage = try certificateKeyUsage(of: key), !usage.allowsSigning, usage.keyEncipherment || usage.keyAgreement {
-            return .encryption
-        }
+        let (usage, recorded) = try publicUsage(id: key.id, token: key.token)
+        if recorded == .encryption { return .encryption }
+        if let usage, !usage.allowsSigning, usage.keyEncipherment || usage.keyAgreement { return .encryption }
         return .signing
     }
 
-    /// The one sentence `sign` refuses with when the key's certificate does not allow
-    /// signatures (keyUsage without digitalSignature and nonRepudiation); nil when it does, or
-    /// when there is no certificate or no keyUsage.
-    public func signingRefusal(for uri: PKCS11URI, pin: PINProvider?) throws(StoreError) -> String? {
-        let key = try privateKey(uri, pin: pin)
-        guard let usage = try certificateKeyUsage(of: key), !usage.allowsSigning else { return nil }
-        return "the certificate of key \"\(key.label)\" does not allow signing (its keyUsage is \(usage.names)); it is an encryption key: use `certbridge decrypt`"
+    /// The one sentence `sign` refuses with when the key is for encryption: its certificate's
+    /// keyUsage has neither digitalSignature nor nonRepudiation, or its enrollment record says
+    /// encryption. Read from public objects only: no second login.
+    public func signingRefusal(for key: KeyDescription) throws(StoreError) -> String? {
+        let token = try token(matching: key.uri)
+        let (usage, recorded) = try publicUsage(id: key.id, token: token)
+        if let usage, !usage.allowsSigning {
+            return "the certificate of key \"\(key.label)\" does not allow signing (its keyUsage is \(usage.names)); it is an encryption key: use `certbridge decrypt`"
+        }
+        if recorded == .encryption {
+            return "key \"\(key.label)\" was made for encryption (enroll new --usage encryption), not for signing: use `certbridge decrypt`"
+        }
+        return nil
     }
 
-    /// The keyUsage of the certificate beside the key (same CKA_ID), if both exist.
-    private func certificateKeyUsage(of key: KeyHandle) throws(StoreError) -> X509.KeyUsage? {
-        guard !key.id.isEmpty else { return nil }
-        let der: [UInt8]?
+    /// The keyUsage of the certificate with the key's CKA_ID, and the usage its enrollment
+    /// record names: both public objects, read without a login.
+    private func publicUsage(id: [UInt8], token: Token) throws(StoreError) -> (X509.KeyUsage?, KeyUsage?) {
+        guard !id.isEmpty else { return (nil, nil) }
+        let session = try session(on: token, pin: nil)
         do throws(PKCS11Error) {
-            der = try key.session.findObjects([Attribute(.certificate), Attribute(.id, bytes: key.id)]).first?.attributes([.value])[.value]
+            let der = try session.findObjects([Attribute(.certificate), Attribute(.id, bytes: id)]).first?.attributes([.value])[.value]
+            let recorded = try enrollmentRecords(in: session).first { $0.0.id == hex(id) }?.0.usage
+            let usage = der.flatMap { try? Certificate(derEncoded: $0) }.flatMap { try? $0.extensions.keyUsage }
+            return (usage, recorded)
         } catch {
-            throw StoreError(error, doing: "reading the certificate of \"\(key.label)\"", token: key.token)
+            throw StoreError(error, doing: "reading the certificate and record of a key", token: token)
         }
-        guard let der, let certificate = try? Certificate(derEncoded: der) else { return nil }
-        return try? certificate.extensions.keyUsage
     }
 }
 

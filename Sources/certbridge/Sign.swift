@@ -93,10 +93,8 @@ extension CertBridge {
             let algorithm = try mechanism.map { (name) throws(StoreError) in try SignatureAlgorithm(name: name) }
             let message = try readInput(input)
             let store = try global.store()
-            if let refusal = try store.signingRefusal(for: parseURI(uri), pin: global.pinProvider(uri: uri)) {
-                throw StoreError(.usage, refusal)
-            }
             let signer = try signer(for: uri, store: store, keyPassword: keyPassword)
+            if let refusal = try store.signingRefusal(for: signer.key) { throw StoreError(.usage, refusal) }
             let used = algorithm ?? signer.key.kind.defaultAlgorithm
             let signature = try signer.sign(message, algorithm: used, format: format)
             guard FileManager.default.createFile(atPath: output, contents: Data(signature)) else {

@@ -48,7 +48,7 @@ extension CertBridge {
                 let code = failed.first?.exitCode.flatMap(StoreError.Code.init(rawValue:)) ?? .failed
                 throw StoreError(code, "test-sign failed: " + failed.map(\.detail).joined(separator: "; "))
             }
-            if !json { print("test-sign passed: the signing round trip (sign, verify) works.") }
+            if !json { print("test-sign passed. It ran the signing round trip (sign, verify).") }
         }
     }
 }

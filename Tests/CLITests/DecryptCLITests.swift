@@ -167,6 +167,15 @@ struct DecryptCLITests {
         }
     }
 
+    @Test("sign refuses a key whose certificate allows only keyEncipherment, with one sentence", arguments: [SoftHSMFixture()])
+    func signRefusesEncryptionCertificate(fixture: SoftHSMFixture) throws {
+        let rig = try Rig(fixture, .rsa)
+        let signed = try rig.certbridge(["sign", rig.uri, "--in", rig.message, "--out", rig.dir.file("sig")])
+        #expect(signed.status == 2, "\(signed.status): \(signed.stderr)")
+        #expect(signed.stderr.contains("does not allow signing") && signed.stderr.contains("keyEncipherment"), "\(signed.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: rig.dir.file("sig")))
+    }
+
     @Test("decrypting with a key the file is not for names the certificate and fails", arguments: [SoftHSMFixture()])
     func otherRecipientIsRefused(fixture: SoftHSMFixture) throws {
         let rig = try Rig(fixture, .rsa)
