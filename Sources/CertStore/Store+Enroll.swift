@@ -77,6 +77,8 @@ public struct InstallResult: Sendable, Codable {
     public var chainAdded: Int
     /// Chain certificates that were on the token already.
     public var chainAlreadyPresent: Int
+    /// A placeholder certificate (from a restored enrollment backup) was removed.
+    public var placeholderRemoved = false
 }
 
 extension Store {
@@ -236,6 +238,13 @@ extension Store {
                     }
                     for (record, object) in try enrollmentRecords(in: session) where record.id == hex(id) {
                         try object.destroy()
+                    }
+                    // The placeholder a restored enrollment backup brought along is replaced
+                    // by the issued certificate, not left beside it under the same id.
+                    for object in try session.findObjects([Attribute(.certificate), Attribute(.id, bytes: id)]) {
+                        guard let value = try object.attributes([.value])[.value], value != der, isPlaceholderCertificate(value) else { continue }
+                        try object.destroy()
+                        result.placeholderRemoved = true
                     }
                 } catch {
                     for object in created.reversed() { try? object.destroy() }

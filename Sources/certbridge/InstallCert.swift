@@ -42,6 +42,9 @@ extension CertBridge {
             } else {
                 print("The certificate is already on \"\(result.token)\" with \"\(result.label)\"; nothing written.")
             }
+            if result.placeholderRemoved {
+                print("Removed the placeholder certificate the restored backup brought: the issued certificate replaces it.")
+            }
             if result.chainAdded + result.chainAlreadyPresent > 0 {
                 print("Chain: \(result.chainAdded) added, \(result.chainAlreadyPresent) already present.")
             }
