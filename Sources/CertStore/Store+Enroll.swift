@@ -89,7 +89,18 @@ extension Store {
     /// records it as pending. Either all of it is written or none.
     public func generateEnrollmentKeyPair(on token: Token, spec: KeySpec, label: String, subject: String, subjectAlternativeNames: [String],
                                           exportable: Bool, securityLevel: SecurityLevel, pin: PINProvider?,
-                                          usage: KeyUsage = .signing) throws(StoreError) -> KeyHandle {
+                                          usage: KeyUsage = .signing, ownPassword: borrowing PIN? = nil) throws(StoreError) -> KeyHandle {
+        // A High key's own password (the software token's CKA_VENDOR_DEFINED|0x43420001), as import sets it.
+        var passwordAttribute: [Attribute] = []
+        defer { for i in passwordAttribute.indices { passwordAttribute[i].wipe() } }
+        switch ownPassword {
+        case .none: break
+        case .some(let ownPassword):
+            guard securityLevel == .high, token.hasKeyPasswords else {
+                throw StoreError(.usage, "a key password of its own goes with --security-level high on a token with per-key passwords (the software token); \"\(token.info.label)\" approves High keys with the token PIN")
+            }
+            ownPassword.withUnsafeBytes { passwordAttribute = [Attribute(.certBridgeKeyPassword, bytes: Array($0))] }
+        }
         let session = try session(on: token, readWrite: true, pin: pin)
         var created: [Object] = []
         do throws(PKCS11Error) {
@@ -113,6 +124,7 @@ extension Store {
                 privateTemplate.append(Attribute(.derive, encryption))
             }
             if securityLevel == .high { privateTemplate.append(Attribute(.alwaysAuthenticate, true)) }
+            privateTemplate += passwordAttribute
             let (publicKey, privateKey) = try session.generateKeyPair(mechanism, publicTemplate: publicTemplate, privateTemplate: privateTemplate)
             created = [privateKey, publicKey]
 
@@ -132,7 +144,8 @@ extension Store {
                 Attribute(.application, string: Self.enrollmentApplication), Attribute(.value, bytes: json)]))
 
             let flags = KeyFlags(try privateKey.attributes(KeyFlags.attributes))
-            if !exportable && flags.isExportable || securityLevel == .high && flags.alwaysAuthenticate != true {
+            if !exportable && flags.isExportable || securityLevel == .high && flags.alwaysAuthenticate != true
+                || !passwordAttribute.isEmpty && flags.ownPassword != true {
                 throw PKCS11Error(.returned(.templateInconsistent), function: "C_GenerateKeyPair",
                                   reason: "the token did not keep the key policy asked for")
             }

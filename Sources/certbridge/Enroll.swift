@@ -25,7 +25,9 @@ extension CertBridge.Enroll {
             discussion: """
             The key is generated on the token (CKA_LOCAL: it never existed anywhere else), \
             non-exportable unless --exportable — and a non-exportable enrollment key can never \
-            be backed up, so decide now. The pair is recorded as pending on the token, so \
+            be backed up, so decide now. With --security-level high on the software token, \
+            --key-password-source sets the key's own password (asked twice on a terminal), asked \
+            at every use instead of the token PIN. The pair is recorded as pending on the token, so \
             `enroll list` finds it from any machine until its certificate is installed.
 
             Example:
@@ -69,13 +71,27 @@ extension CertBridge.Enroll {
             let target = try global.targetToken(store, uri: token)
             let label = label ?? subject.split(separator: ",").first { $0.uppercased().hasPrefix("CN=") }.map { String($0.dropFirst(3)) } ?? "enrollment key"
             let pin = try global.pinProvider(uri: token)
+            // On the software token a High key may get a password of its own, set now (asked twice
+            // on a terminal) and used at once to approve the request's signature.
+            var ownPassword: [UInt8]?
+            defer { if ownPassword != nil { wipe(&ownPassword!) } }
+            if securityLevel == .high, target.hasKeyPasswords, let text = keyPassword.keyPasswordSource {
+                let secret = try SecretSource(text).readNew(prompt: "New password for this key on \"\(target.info.label)\" (asked at every use): ")
+                ownPassword = secret.withUnsafeBytes { Array($0) }
+            }
             let handle = try store.generateEnrollmentKeyPair(on: target, spec: key, label: label, subject: subject, subjectAlternativeNames: san,
-                                                             exportable: exportable, securityLevel: securityLevel, pin: pin, usage: usage)
+                                                             exportable: exportable, securityLevel: securityLevel, pin: pin, usage: usage,
+                                                             ownPassword: ownPassword.map { PIN(bytes: $0) })
             var keyURI = target.uri
             keyURI.id = handle.id
             keyURI.type = .privateKey
             do throws(StoreError) {
-                let (provider, attempts) = try keyPassword.provider(global: global, uri: token ?? "")
+                var (provider, attempts) = try keyPassword.provider(global: global, uri: token ?? "")
+                if ownPassword != nil {
+                    // Captures the variable itself, so the wipe on the way out covers this use too.
+                    provider = { _ throws(StoreError) in PIN(bytes: ownPassword ?? []) }
+                    attempts = 1
+                }
                 let signer = try Signer(store: store, key: keyURI, pin: pin, keyPassword: provider, attempts: attempts)
                 let csr = try CertificateRequest.make(subject: subject, subjectAlternativeNames: san, signer: signer, usage: usage)
                 try writeFile(Array(csr.utf8), to: output)
