@@ -117,11 +117,11 @@ extension Store {
                 mechanism = Mechanism(.rsaPKCSKeyPairGen)
                 publicTemplate += [Attribute(.modulusBits, ulong: bits), Attribute(.publicExponent, bytes: [1, 0, 1]),
                                    Attribute(.encrypt, encryption), Attribute(.wrap, encryption)]
-                privateTemplate += [Attribute(.decrypt, encryption), Attribute(.unwrap, encryption)]
+                privateTemplate += [Attribute(.decrypt, encryption), Attribute(.unwrap, encryption), Attribute(.derive, false)]
             } else {
                 mechanism = Mechanism(.ecKeyPairGen)
                 publicTemplate.append(Attribute(.ecParams, bytes: spec.curve ?? []))
-                privateTemplate.append(Attribute(.derive, encryption))
+                privateTemplate += [Attribute(.derive, encryption), Attribute(.decrypt, false), Attribute(.unwrap, false)]
             }
             if securityLevel == .high { privateTemplate.append(Attribute(.alwaysAuthenticate, true)) }
             privateTemplate += passwordAttribute

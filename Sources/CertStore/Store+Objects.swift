@@ -42,7 +42,8 @@ extension Store {
         return summaries
     }
 
-    static let summaryAttributes: [AttributeType] = [.class, .label, .id, .keyType, .modulus, .modulusBits, .ecParams, .valueLen, .certificateCategory] + KeyFlags.attributes
+    static let summaryAttributes: [AttributeType] = [.class, .label, .id, .keyType, .modulus, .modulusBits, .ecParams, .valueLen, .certificateCategory,
+                                                         .sign, .decrypt, .unwrap, .derive] + KeyFlags.attributes
 
     func objects(in session: Session, token: Token, template: [Attribute]) throws(StoreError) -> [ObjectSummary] {
         do throws(PKCS11Error) {
@@ -87,6 +88,10 @@ extension Store {
                 summary.verdict = flags.isExportable ? "exportable" : "non-exportable"
                 summary.verdictReason = flags.exportabilityReason
                 summary.securityLevel = flags.securityLevel
+                if objectClass == .privateKey {
+                    summary.usage = [(AttributeType.sign, "sign"), (.decrypt, "decrypt"), (.unwrap, "unwrap"), (.derive, "derive")]
+                        .filter { values.bool($0.0) == true }.map(\.1)
+                }
             }
         case .certificate?:
             let der = try object.attributes([.value])[.value] ?? []

@@ -54,6 +54,7 @@ extension CertBridge {
                 rows.append(["verdict:", "\(object.verdict ?? "?") — \(object.verdictReason ?? "")"])
                 rows.append(["security:", object.securityLevel?.rawValue ?? "standard"])
             }
+            if let usage = object.usage { rows.append(["usage:", usage.isEmpty ? "(none)" : usage.joined(separator: " ")]) }
             if let cert = object.certificate {
                 rows.append(["subject:", cert.subject])
                 rows.append(["issuer:", cert.issuer])

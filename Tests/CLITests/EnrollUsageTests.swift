@@ -7,6 +7,8 @@ import TestSupport
 /// flags, and `enroll verify` / `sign` choosing by usage, on both tokens.
 @Suite("enrollment key usage through the CLI")
 struct EnrollUsageTests {
+    struct ObjectJSON: Decodable { let label: String; let usage: [String]? }
+
     struct Rig {
         let fixture: any TokenFixture
         let test: TestToken
@@ -43,6 +45,11 @@ struct EnrollUsageTests {
         #expect(usage == (rsa ? "Key Encipherment" : "Key Agreement"), "\(text.stdout)")
 
         let uri = "pkcs11:token=\(rig.test.label);object=enc.example"
+        let listed = try rig.certbridge(["objects", uri + ";type=private", "--json"])
+        let objects = try JSONDecoder().decode([ObjectJSON].self, from: listed.stdoutData)
+        let usageListed = try #require(objects.first?.usage, "objects shows no usage: \(listed.stdout)")
+        #expect(usageListed.contains(rsa ? "decrypt" : "derive"), "\(usageListed)")
+        #expect(!usageListed.contains(rsa ? "derive" : "decrypt"), "\(usageListed)")
         let offered = Set(try rig.test.token().slot.mechanisms())
         try withKnownIssue("\(fixture) does not offer CKM_ECDH1_DERIVE yet (the module branch adds it)") {
             let verified = try rig.certbridge(["enroll", "verify", uri])
