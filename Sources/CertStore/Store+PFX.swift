@@ -83,21 +83,18 @@ extension Store {
     }
 
     /// The token an import or key generation goes to: the one `uri` names, else the only
-    /// initialized token present, the software token being the fallback when no other is.
+    /// initialized, writable token present. It is never chosen silently: with several present
+    /// this is a usage error that lists each one's URI.
     public func targetToken(_ uri: PKCS11URI?) throws(StoreError) -> Token {
         if let uri { return try token(matching: uri) }
         let writable = tokens().filter { $0.info.flags.contains(.tokenInitialized) && !$0.info.flags.contains(.writeProtected) }
-        let hardware = writable.filter { !$0.isSoftToken }
-        let soft = writable.filter(\.isSoftToken)
-        if hardware.count == 1 { return hardware[0] }
-        if hardware.isEmpty && soft.count == 1 { return soft[0] }
-        if hardware.isEmpty, let standard = soft.first(where: { $0.info.label == SoftToken.defaultLabel }) { return standard }
+        if writable.count == 1 { return writable[0] }
         if writable.isEmpty {
             throw StoreError(.notFound, "no token to write to is present" + (softTokenEmptySlot == nil ? "" :
                 "; make the software token with 'certbridge softtoken init'"))
         }
-        let labels = (hardware.isEmpty ? soft : hardware).map { "\"\($0.info.label)\"" }.joined(separator: ", ")
-        throw StoreError(.usage, "several tokens are present (\(labels)); choose one with --token 'pkcs11:token=LABEL'")
+        let candidates = writable.map { "  --token '\($0.uri.tokenPart)'" }.joined(separator: "\n")
+        throw StoreError(.usage, "\(writable.count) tokens are present; choose one with --token (nothing was written):\n" + candidates)
     }
 }
 

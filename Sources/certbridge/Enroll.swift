@@ -65,7 +65,7 @@ extension CertBridge.Enroll {
             let store = try global.store()
             let target = try global.targetToken(store, uri: token)
             let label = label ?? subject.split(separator: ",").first { $0.uppercased().hasPrefix("CN=") }.map { String($0.dropFirst(3)) } ?? "enrollment key"
-            let pin = try global.pinProvider(uri: token)
+            let pin = try global.pinProvider(for: target, uri: token)
             let handle = try store.generateEnrollmentKeyPair(on: target, spec: key, label: label, subject: subject, subjectAlternativeNames: san,
                                                              exportable: exportable, securityLevel: securityLevel, pin: pin)
             var keyURI = target.uri
@@ -109,7 +109,7 @@ extension CertBridge.Enroll {
         func execute() throws(StoreError) {
             let store = try global.store()
             let (pending, refused) = try store.pendingEnrollments(matching: try token.map { (text) throws(StoreError) in try parseURI(text) },
-                                                                  pin: try global.pinProvider(uri: token))
+                                                                  pin: try global.pinProvider(store, uri: token))
             if global.json {
                 try printJSON(pending)
             } else if pending.isEmpty {
@@ -122,9 +122,7 @@ extension CertBridge.Enroll {
             }
             // A token that would not let us in may hold more: the list is incomplete, and the
             // exit code says so.
-            if let first = refused.first {
-                throw StoreError(first.code, "not searched: " + refused.map(\.reason).joined(separator: "; "))
-            }
+            if let reasons = refused.notSearched { throw StoreError(refused.searchCode, reasons) }
         }
     }
 
@@ -172,7 +170,7 @@ extension CertBridge.Enroll {
             let store = try global.store()
             let source = try global.passwordSecretSource()
             do throws(StoreError) {
-                let result = try store.exportBackup(try parseURI(uri), to: output, options: ExportOptions(), pin: try global.pinProvider(uri: uri)) { () throws(StoreError) in
+                let result = try store.exportBackup(try parseURI(uri), to: output, options: ExportOptions(), pin: try global.pinProvider(store, uri: uri)) { () throws(StoreError) in
                     try source.readNew(prompt: "Password for \(output): ")
                 }
                 if global.json { return try printJSON(result) }

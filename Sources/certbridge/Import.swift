@@ -98,7 +98,7 @@ extension CertBridge {
                 }
             }
             let soSource = try soPinSource.map { (text) throws(StoreError) in try SecretSource(text) } ?? .tty
-            let result = try store.importBackup(backup, to: target, options: options, pin: try global.pinProvider(uri: token)) { token throws(StoreError) in
+            let result = try store.importBackup(backup, to: target, options: options, pin: try global.pinProvider(for: target, uri: token)) { token throws(StoreError) in
                 try soSource.read(prompt: "SO PIN (for a PIV card: the management key, hex) for token \"\(token.info.label)\": ")
             }
             if global.json { return try printJSON(result) }

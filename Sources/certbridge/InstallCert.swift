@@ -35,7 +35,7 @@ extension CertBridge {
             let store = try global.store()
             let result = try store.installCertificate(leaf, chain: Array(certificates.dropFirst()) + chainCertificates,
                                                       on: try token.map { (text) throws(StoreError) in try parseURI(text) },
-                                                      pin: try global.pinProvider(uri: token))
+                                                      pin: try global.pinProvider(store, uri: token))
             if global.json { return try printJSON(result) }
             if result.installed {
                 print("Installed the certificate for \"\(result.label)\" on \"\(result.token)\" (id \(result.id)).")
