@@ -76,8 +76,10 @@ extension Store {
         try importItem(item, to: token, options: options, pin: pin, fault: nil)
     }
 
+    /// `written` is handed every object created, once the item has landed (for an import of
+    /// several items that must roll back the earlier ones when a later one fails).
     func importItem(_ item: ImportItem, to token: Token, options: ImportOptions, pin: PINProvider?,
-                    fault: ((ImportStep) throws(PKCS11Error) -> Void)?) throws(StoreError) -> ImportResult {
+                    fault: ((ImportStep) throws(PKCS11Error) -> Void)?, written: (([Object]) -> Void)? = nil) throws(StoreError) -> ImportResult {
         // Everything that can be checked is checked before the first write.
         let leaf = try CertificateObject(der: item.certificate)
         let label = options.label ?? item.friendlyName ?? leaf.commonName ?? "imported key"
@@ -149,6 +151,7 @@ extension Store {
             throw StoreError(storeError.code, storeError.reason + (left.isEmpty ? "; nothing was left on the token" : "; could not remove: \(left.joined(separator: ", "))"))
         }
 
+        written?(created)
         do throws(PKCS11Error) {
             var summaries: [ObjectSummary] = []
             for object in created { summaries.append(try summary(of: object, on: token)) }

@@ -38,6 +38,26 @@ public struct BackupDescription: Sendable, Codable {
     public var mac: String?
     /// Weak protection, one sentence each.
     public var warnings: [String]
+    /// Every key entry of the file (the first is the one described above), with its certificate.
+    public var keys: [KeyEntry]
+    /// Private keys in the file that no certificate in it belongs to.
+    public var keysWithoutCertificate: Int
+
+    /// One key entry of a backup: a private key and the certificate that belongs to it.
+    public struct KeyEntry: Sendable, Codable {
+        /// The private key's type, e.g. `RSA` or `EC P-256`.
+        public var keyType: String
+        /// The private key's size in bits.
+        public var keyBits: Int
+        /// The entry's friendlyName (a keytool alias).
+        public var friendlyName: String?
+        /// The localKeyID, hex.
+        public var localKeyID: String?
+        /// The subject DN of the entry's certificate.
+        public var subject: String
+        /// How many chain certificates the entry's path has in the file.
+        public var chainLength: Int
+    }
 
     /// The description of an opened backup.
     public init(_ backup: Backup) {
@@ -54,6 +74,18 @@ public struct BackupDescription: Sendable, Codable {
         protection = backup.inspection.bagSets.map(\.description)
         mac = backup.inspection.mac?.description
         warnings = backup.inspection.warnings.map(\.description)
+        keys = backup.entries.map { entry in
+            KeyEntry(keyType: entry.privateKey.type.description, keyBits: entry.privateKey.bits, friendlyName: entry.friendlyName,
+                     localKeyID: entry.localKeyID.map(hex), subject: entry.certificate.subject, chainLength: entry.chain.count)
+        }
+        keysWithoutCertificate = backup.keysWithoutCertificate
+        // The other entries' certificates are listed with their entries, not as strays.
+        for other in backup.otherEntries {
+            certificates.append(entry(other.certificate, "leaf of entry \"\(other.friendlyName ?? other.certificate.subject)\""))
+            for issuer in other.chain where !certificates.contains(where: { $0.subject == issuer.subject && $0.serial == issuer.serialNumber }) {
+                certificates.append(entry(issuer, "chain"))
+            }
+        }
     }
 }
 

@@ -42,7 +42,7 @@ extension CertBridge.Enroll {
         @Option(help: ArgumentHelp("rsa:2048, rsa:3072, rsa:4096, ec:p256, ec:p384 or ec:p521.", valueName: "TYPE"))
         var key: KeySpec = .p256
 
-        @Option(help: ArgumentHelp("The token (a PKCS#11 URI). Default: the only token present.", valueName: "URI"))
+        @Option(help: ArgumentHelp("The token (a PKCS#11 URI). Default: the only token present; with several, refused.", valueName: "URI"))
         var token: String?
 
         @Flag(help: "Make the key exportable, so it can be backed up.")
@@ -96,9 +96,13 @@ extension CertBridge.Enroll {
             commandName: "list",
             abstract: "List the pending enrollment key pairs on all tokens.",
             discussion: """
-            Every token is searched unless --token names one. A token that refuses the PIN is \
-            skipped and named on stderr, and the exit code (4, or 6 for a locked PIN) says the \
-            list may be incomplete.
+            Every token is searched unless --token names one. --pin-source is the PIN of the \
+            token --token names: a token the search meets without being told about it is \
+            logged in to only after asking on the terminal with its name (Enter skips it), and \
+            only if it holds pending pairs. A token skipped, or one that refuses the PIN, is \
+            named on stderr, and the exit code (2 for a token with no PIN given, 4 for a wrong \
+            PIN, 6 for a locked one) says the list may be incomplete. \
+            'pkcs11:token=A?pin-source=file:PATH' gives a token its own PIN source.
             """)
 
         @Option(help: ArgumentHelp("Only this token (a PKCS#11 URI).", valueName: "URI"))

@@ -9,7 +9,7 @@ struct GlobalOptions: ParsableArguments {
         valueName: "PATH"))
     var modules: [String] = []
 
-    @Option(help: ArgumentHelp("Where the token PIN comes from: tty, file:PATH, env:NAME or fd:N.", valueName: "SRC"))
+    @Option(help: ArgumentHelp("Where the PIN of the token the command names comes from: tty, file:PATH, env:NAME or fd:N. Another token is asked for on the terminal, never given this PIN.", valueName: "SRC"))
     var pinSource: String?
 
     @Option(help: ArgumentHelp("Where a PFX or key password comes from: tty, file:PATH, env:NAME or fd:N.", valueName: "SRC"))

@@ -9,6 +9,9 @@ extension CertBridge {
             abstract: "Attach an issued certificate to the enrollment key pair it belongs to.",
             discussion: """
             The key pair is found by its public key on any token (or the one --token names). \
+            The PIN from --pin-source goes only to the token --token names; a token found \
+            without being named is asked for on the terminal, or named with the --token to \
+            add. A certificate that matches no key pair exits 5. \
             The certificate is written with the key's CKA_ID and label, the chain from --chain \
             as authority certificates, and the pair is no longer pending. A certificate that is \
             already there is reported, not written twice.
