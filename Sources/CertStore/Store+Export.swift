@@ -87,6 +87,8 @@ extension Store {
         }
         if placeholder {
             warnings.append("the key has no certificate yet; a self-signed placeholder certificate was written with it")
+        } else if options.includeChain, let warning = CertificationPath.incompleteWarning(leaf: certificateDER, chain: chain, option: "--chain-file") {
+            warnings.append(warning)
         }
         let subjects = ([certificateDER] + chain).compactMap { try? PKCS12.Certificate(der: $0).subject }
         return ExportResult(file: path, label: key.label, profile: options.profile.name, certificates: subjects,

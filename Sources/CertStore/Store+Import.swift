@@ -62,6 +62,8 @@ public struct ImportResult: Sendable, Codable {
     public var replaced: Int
     /// Things the token did differently, e.g. a policy placed by its own means.
     public var notes: [String]
+    /// Things the user should act on, e.g. a certification path that stops short of its root.
+    public var warnings: [String] = []
 }
 
 /// A step of an import, named so a test can make one fail.

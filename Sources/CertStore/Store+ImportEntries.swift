@@ -24,11 +24,26 @@ extension Store {
     /// Places several key entries of one backup on a token, each with its certificate and chain,
     /// as one import: when one fails, the entries placed before it are removed again, so the
     /// token is left as it was. One entry is `importBackup`.
-    public func importBackupEntries(_ entries: [Backup], to token: Token, options: ImportOptions, pin: PINProvider?,
-                                    securityOfficerPIN: PINProvider? = nil) throws(StoreError) -> [ImportResult] {
-        guard entries.count > 1 else {
-            return try entries.map { (entry) throws(StoreError) in
-                try importBackup(entry, to: token, options: options, pin: pin, securityOfficerPIN: securityOfficerPIN)
+    /// `extraChain` (CA certificates, DER) completes each entry's path beyond the file's; a path
+    /// that still stops short of a self-signed root gives a warning naming the missing issuer.
+    public func importBackupEntries(_ entries: [Backup], to token: Token, options: ImportOptions, extraChain: [[UInt8]] = [],
+                                    pin: PINProvider?, securityOfficerPIN: PINProvider? = nil) throws(StoreError) -> [ImportResult] {
+        let items = entries.map { entry in
+            let item = ImportItem(entry)
+            return ImportItem(key: item.key, certificate: item.certificate,
+                              chain: CertificationPath.completing(leaf: item.certificate, chain: item.chain, with: extraChain),
+                              friendlyName: item.friendlyName)
+        }
+        func warned(_ result: ImportResult, _ item: ImportItem) -> ImportResult {
+            guard options.includeChain,
+                  let warning = CertificationPath.incompleteWarning(leaf: item.certificate, chain: item.chain, option: "--chain-file") else { return result }
+            var result = result
+            result.warnings.append(warning)
+            return result
+        }
+        guard items.count > 1 else {
+            return try items.map { (item) throws(StoreError) in
+                warned(try importBackupItem(item, to: token, options: options, pin: pin, securityOfficerPIN: securityOfficerPIN), item)
             }
         }
         let pick = "pick one with --friendly-name (\(entries.map { $0.friendlyName.map { "\"\($0)\"" } ?? "(no name)" }.joined(separator: ", "))); nothing was written"
@@ -46,7 +61,7 @@ extension Store {
         var placed: [Object] = []
         for (index, entry) in entries.enumerated() {
             do {
-                results.append(try importItem(ImportItem(entry), to: token, options: options, pin: pin, fault: nil) { placed += $0 })
+                results.append(warned(try importItem(items[index], to: token, options: options, pin: pin, fault: nil) { placed += $0 }, items[index]))
             } catch {
                 var left: [String] = []
                 for object in placed.reversed() {

@@ -105,13 +105,19 @@ extension Store {
     /// from `securityOfficerPIN`; see `importOntoPIVCard`.
     public func importBackup(_ backup: Backup, to token: Token, options: ImportOptions, pin: PINProvider?,
                              securityOfficerPIN: PINProvider? = nil) throws(StoreError) -> ImportResult {
+        try importBackupItem(ImportItem(backup), to: token, options: options, pin: pin, securityOfficerPIN: securityOfficerPIN)
+    }
+
+    /// `importBackup` for a backup's key entry already made an item.
+    func importBackupItem(_ item: ImportItem, to token: Token, options: ImportOptions, pin: PINProvider?,
+                          securityOfficerPIN: PINProvider?) throws(StoreError) -> ImportResult {
         if PIVSlot.isPIVModule(token) {
-            return try importOntoPIVCard(ImportItem(backup), to: token, options: options, securityOfficerPIN: securityOfficerPIN)
+            return try importOntoPIVCard(item, to: token, options: options, securityOfficerPIN: securityOfficerPIN)
         }
         if PIVSlot.isReadOnlyPIVView(token) {
             throw StoreError(.failed, "\"\(token.info.label)\" is a PIV card seen through OpenSC, which cannot write keys to it; import through Yubico's ykcs11 instead (--module /usr/lib/x86_64-linux-gnu/libykcs11.so, see `certbridge readers` for its token URI); nothing was written")
         }
-        return try importItem(ImportItem(backup), to: token, options: options, pin: pin)
+        return try importItem(item, to: token, options: options, pin: pin)
     }
 
     /// The token an import or key generation goes to: the one `uri` names, else the only

@@ -10,7 +10,8 @@ extension CertBridge {
             Like Windows' Certificate Import Wizard: the key is placed non-exportable unless you \
             pass --exportable, at the High security level (a PIN for every use) with \
             --security-level high, and the whole certification path comes along unless \
-            --no-chain. Afterwards the flags are read back from the token and shown: what you \
+            --no-chain; --chain-file adds CA certificates the PFX lacks, and a path that stops \
+            short of a self-signed root is warned about, naming the missing issuer. Afterwards the flags are read back from the token and shown: what you \
             see is what the token holds. If any step fails, everything this import wrote is \
             removed again.
 
@@ -57,6 +58,9 @@ extension CertBridge {
 
         @Flag(help: "Leave out the chain (the CA certificates).")
         var noChain = false
+
+        @Option(help: ArgumentHelp("CA certificates (PEM bundle or DER) that complete the chain beyond those in the PFX.", valueName: "FILE"))
+        var chainFile: String?
 
         @Option(help: ArgumentHelp("Label for the key and certificate. Default: the friendly name, else the subject's CN.", valueName: "L"))
         var label: String?
@@ -108,7 +112,8 @@ extension CertBridge {
             }
             let soSource = try soPinSource.map { (text) throws(StoreError) in try SecretSource(text) } ?? .tty
             let entries = try Store.entries(of: backup, friendlyName: friendlyName, file: file)
-            let results = try store.importBackupEntries(entries, to: target, options: options, pin: try global.pinProvider(for: target, uri: token)) { token throws(StoreError) in
+            let extraChain = try chainFile.map { (path) throws(StoreError) in try readCertificates(try readFile(path)) } ?? []
+            let results = try store.importBackupEntries(entries, to: target, options: options, extraChain: extraChain, pin: try global.pinProvider(for: target, uri: token)) { token throws(StoreError) in
                 try soSource.read(prompt: "SO PIN (for a PIV card: the management key, hex) for token \"\(token.info.label)\": ")
             }
             // One entry prints one object, as always; several print a list.
@@ -120,6 +125,7 @@ extension CertBridge {
                 for object in result.objects { print(Objects.render(object)); print() }
                 if result.chainAlreadyPresent > 0 { print("\(result.chainAlreadyPresent) chain certificate(s) were on the token already.") }
                 for note in result.notes { printNote("note: \(note)") }
+                for warning in result.warnings { printNote("warning: \(warning)") }
             }
         }
     }
