@@ -101,6 +101,9 @@ extension Store {
         var values: AttributeValues
         do throws(PKCS11Error) {
             values = try key.object.attributes([.modulus, .publicExponent, .ecParams])
+            if key.keyType == .ecEdwards, let publicKey = try key.session.findObjects([Attribute(.publicKey), Attribute(.id, bytes: key.id)]).first {
+                values = try publicKey.attributes([.ecParams, .ecPoint])
+            }
             if values[.modulus] == nil, let publicKey = try key.session.findObjects([Attribute(.publicKey), Attribute(.id, bytes: key.id)]).first {
                 values = try publicKey.attributes([.modulus, .publicExponent, .ecParams, .ecPoint])
             }
@@ -113,7 +116,8 @@ extension Store {
                 return try PublicKeyInfo.rsa(modulus: modulus, publicExponent: exponent)
             }
             if let parameters = values[.ecParams], let point = values[.ecPoint] {
-                return try PublicKeyInfo.ec(parameters: parameters, point: point)
+                return key.keyType == .ecEdwards ? try PublicKeyInfo.edwards(parameters: parameters, point: point)
+                    : try PublicKeyInfo.ec(parameters: parameters, point: point)
             }
             if let certificate { return try PKCS12.Certificate(der: certificate).publicKeyInfo }
         } catch {

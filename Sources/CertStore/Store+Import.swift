@@ -190,7 +190,7 @@ extension Store {
                                   session: Session, extra: [Attribute], notes: inout [String]) throws(PKCS11Error) -> Object {
         let uses: [Attribute] = item.key.keyType == .rsa
             ? [Attribute(.sign, true), Attribute(.decrypt, true), Attribute(.unwrap, false)]
-            : [Attribute(.sign, true), Attribute(.derive, true)]
+            : item.key.keyType == .ecEdwards ? [Attribute(.sign, true)] : [Attribute(.sign, true), Attribute(.derive, true)]
         var policy = [Attribute(.sensitive, true), Attribute(.extractable, options.exportable)]
         if options.securityLevel == .high { policy.append(Attribute(.alwaysAuthenticate, true)) }
         let base = [Attribute(.privateKey), Attribute(item.key.keyType), Attribute(.token, true), Attribute(.private, true),

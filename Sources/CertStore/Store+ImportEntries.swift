@@ -34,6 +34,10 @@ extension Store {
                               chain: CertificationPath.completing(leaf: item.certificate, chain: item.chain, with: extraChain),
                               friendlyName: item.friendlyName)
         }
+        // An EdDSA key is refused before anything is written on a token that cannot use it.
+        if items.contains(where: { $0.key.keyType == .ecEdwards }), (try? token.slot.mechanisms().contains(.eddsa)) != true {
+            throw StoreError(.failed, "\"\(token.info.label)\" does not offer CKM_EDDSA, so it cannot sign with an Ed25519 or Ed448 key; nothing was written")
+        }
         func warned(_ result: ImportResult, _ item: ImportItem) -> ImportResult {
             guard options.includeChain,
                   let warning = CertificationPath.incompleteWarning(leaf: item.certificate, chain: item.chain, option: "--chain-file") else { return result }

@@ -146,6 +146,8 @@ extension ImportItem {
                                    prime1: Array(p), prime2: Array(q), exponent1: Array(dp), exponent2: Array(dq), coefficient: Array(qi))
             case (.ec(let parameters, let point), .ec(let value)):
                 return KeyMaterial(ecParameters: parameters, value: Array(value), point: point)
+            case (.edwards(let parameters, let point), .edwards(let value)):
+                return KeyMaterial(edwardsParameters: parameters, value: Array(value), point: point)
             default:
                 preconditionFailure("PKCS12.PrivateKey gave components of another key type than its public key")
             }
