@@ -41,7 +41,7 @@ extension CertBridge {
             let key = try parseURI(uri)
             let (provider, attempts) = try keyPassword.provider(global: global, uri: uri)
             let store = try global.store()
-            var decryption = try store.decrypt(file, with: key, pin: global.pinProvider(uri: uri), keyPassword: provider, attempts: attempts)
+            var decryption = try store.decrypt(file, with: key, pin: global.pinProvider(store, uri: uri), keyPassword: provider, attempts: attempts)
             defer { wipe(&decryption.plaintext) }
             if output == "-" {
                 FileHandle.standardOutput.write(Data(decryption.plaintext))

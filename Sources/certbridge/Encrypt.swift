@@ -53,7 +53,7 @@ extension CertBridge {
             for recipient in to {
                 if recipient.hasPrefix("pkcs11:") {
                     if store == nil { store = try global.store() }
-                    certificates.append(try store!.certificate(matching: parseURI(recipient), pin: global.pinProvider(uri: recipient)))
+                    certificates.append(try store!.certificate(matching: parseURI(recipient), pin: global.pinProvider(store!, uri: recipient)))
                 } else {
                     guard let first = try readCertificates(readInput(recipient)).first else {
                         throw StoreError(.failed, "\(recipient) holds no certificate")

@@ -6,7 +6,7 @@ extension StoreCommand {
     func runEncryptionRoundTripIfEncryptionKey(_ text: String, keyPassword: KeyPasswordOptions, command: String) throws(StoreError) -> Bool {
         let uri = try parseURI(text)
         let store = try global.store()
-        let pin = try global.pinProvider(uri: text)
+        let pin = try global.pinProvider(store, uri: text)
         guard try store.usage(of: uri, pin: pin) == .encryption else { return false }
         let (provider, attempts) = try keyPassword.provider(global: global, uri: text)
         let json = global.json
