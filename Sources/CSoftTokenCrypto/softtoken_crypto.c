@@ -486,9 +486,22 @@ long cbst_digest_cached(const char *md, const uint8_t *in, size_t len, uint8_t *
     static EVP_MD *fetched[5];
     for (int i = 0; i < 5; i++) {
         if (strcmp(md, names[i]) != 0) continue;
-        if (fetched[i] == NULL) fetched[i] = EVP_MD_fetch(NULL, md, NULL);
+        /* Sessions sign on several threads at once: the first fetch is published atomically
+           and a thread that lost the race frees its own. */
+        EVP_MD *digest = __atomic_load_n(&fetched[i], __ATOMIC_ACQUIRE);
+        if (digest == NULL) {
+            EVP_MD *mine = EVP_MD_fetch(NULL, md, NULL);
+            if (mine == NULL) return -1;
+            EVP_MD *expected = NULL;
+            if (__atomic_compare_exchange_n(&fetched[i], &expected, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+                digest = mine;
+            } else {
+                EVP_MD_free(mine);
+                digest = expected;
+            }
+        }
         unsigned int n = 0;
-        return fetched[i] != NULL && EVP_Digest(in, len, out, &n, fetched[i], NULL) == 1 ? (long)n : -1;
+        return EVP_Digest(in, len, out, &n, digest, NULL) == 1 ? (long)n : -1;
     }
     return -1;
 }

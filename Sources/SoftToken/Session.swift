@@ -1,11 +1,18 @@
 internal import CPKCS11
 
 /// One open session: its token, whether it may write, and the operations under way.
+/// The operations (sign … approvedWrap) are guarded by `lock`; `found` and `operationsEnded`
+/// by the provider's shared lock (see SoftTokenProvider).
 final class Session {
     let handle: CK_SESSION_HANDLE
     let slot: CK_SLOT_ID
     let token: Token
     let readWrite: Bool
+    /// Held by every operation call on this session.
+    let lock = Lock()
+    /// A logout or close ended the operations while a call was running here: the next call
+    /// drops them before it starts.
+    var operationsEnded = false
 
     /// C_FindObjects results not yet handed out.
     var found: [CK_OBJECT_HANDLE]?
@@ -64,13 +71,17 @@ final class KeyOperation {
     var approvedKey: CryptoKey?
     /// Input gathered by the *Update calls.
     var data: [UInt8] = []
+    /// The longest output (signature or RSA block), known from the public attributes at Init.
+    let outputSize: Int
 
-    init(mechanism: CK_MECHANISM_TYPE, scheme: SignatureScheme?, decryption: Decryption? = nil, key: TokenObject, needsContextLogin: Bool) {
+    init(mechanism: CK_MECHANISM_TYPE, scheme: SignatureScheme?, decryption: Decryption? = nil, key: TokenObject,
+         needsContextLogin: Bool, outputSize: Int = 0) {
         self.mechanism = mechanism
         self.scheme = scheme
         self.decryption = decryption
         self.key = key
         self.needsContextLogin = needsContextLogin
+        self.outputSize = outputSize
     }
 
     deinit { wipe(&data) }
