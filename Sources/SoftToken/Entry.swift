@@ -364,7 +364,7 @@ public enum SoftTokenEntry {
     /// C_Decrypt.
     public static func decrypt(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ out: Bytes, _ outLength: Length) -> CK_RV {
         SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
-            try provider.decrypt(session, data: try copy(data, length), output: try output(out, outLength))
+            try provider.crypt(session, encrypting: false, input: try raw(data, length), output: try output(out, outLength), part: .single)
         }
     }
 

@@ -121,32 +121,6 @@ extension Provider {
         guard valid == 1 else { throw CKRError(CKR.signatureInvalid) }
     }
 
-    func decryptInit(_ session: Session, mechanism: CK_MECHANISM, key: CK_OBJECT_HANDLE) throws(CKRError) {
-        guard session.decrypt == nil else { throw CKRError(CKR.operationActive) }
-        let decryption = try Decryption.parse(mechanism)
-        session.decrypt = try shared { () throws(CKRError) in
-            let object = try usableKey(session, key, class: CKO.privateKey, type: CKK.rsa, permission: CKA.decrypt)
-            return try beginKeyOperation(mechanism, decryption: decryption, key: object)
-        }
-    }
-
-    func decrypt(_ session: Session, data: [UInt8], output: Output) throws(CKRError) {
-        guard let operation = session.decrypt, let decryption = operation.decryption else { throw CKRError(CKR.operationNotInitialized) }
-        guard try output.hasRoom(for: operation.outputSize) else { return }
-        defer { session.decrypt = nil }
-        let key = try authorizedKey(session, operation)
-        var plain = [UInt8](repeating: 0, count: key.signatureSize)
-        defer { wipe(&plain) }
-        let length = cbst_rsa_decrypt(key.pointer, decryption.padding, decryption.oaepDigest, decryption.mgf,
-                                      decryption.label, decryption.label.count, data, data.count, &plain, plain.count)
-        guard length >= 0 else { throw CKRError(CKR.encryptedDataInvalid) }
-        guard length <= Int(output.length.pointee) else {
-            output.length.pointee = CK_ULONG(length)
-            throw CKRError(CKR.bufferTooSmall)
-        }
-        output.write(Array(plain[0..<length]))
-    }
-
     /// A key object the session may use for an operation: visible, of the right class and type,
     /// with the permission attribute set.
     func usableKey(_ session: Session, _ handle: CK_OBJECT_HANDLE, class objectClass: CK_OBJECT_CLASS,
@@ -161,6 +135,7 @@ extension Provider {
 
     /// Signature (or RSA block) size from the public attributes, known before the key is opened.
     func signatureSize(_ object: TokenObject) throws(CKRError) -> Int {
+        if object.objectClass == CKO.secretKey { return 0 }
         if let modulus = object.attributes[CKA.modulus] { return modulus.count - (modulus.first == 0 ? 1 : 0) }
         switch object.attributes[CKA.ecParams].flatMap(Curve.nid(params:)) {
         case 415: return 64

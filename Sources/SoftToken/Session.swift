@@ -19,6 +19,7 @@ final class Session {
     var sign: KeyOperation?
     var verify: KeyOperation?
     var decrypt: KeyOperation?
+    var encrypt: KeyOperation?
     var digest: DigestOperation?
     /// A C_WrapKey refused for want of the key's password: the next context login may approve it.
     var pendingWrap: CK_OBJECT_HANDLE?
@@ -43,13 +44,14 @@ final class Session {
     /// The operation a context-specific login would approve: the one begun last on a key that
     /// needs it.
     var operationAwaitingLogin: KeyOperation? {
-        [sign, decrypt].compactMap { $0 }.first { $0.needsContextLogin && !$0.approved }
+        [sign, decrypt, encrypt].compactMap { $0 }.first { $0.needsContextLogin && !$0.approved }
     }
 
     func endOperations() {
         sign = nil
         verify = nil
         decrypt = nil
+        encrypt = nil
         digest?.cancel()
         digest = nil
         found = nil
@@ -71,6 +73,8 @@ final class KeyOperation {
     var approvedKey: CryptoKey?
     /// Input gathered by the *Update calls.
     var data: [UInt8] = []
+    /// An AES encryption or decryption's cipher context.
+    var cipher: CipherOperation?
     /// The longest output (signature or RSA block), known from the public attributes at Init.
     let outputSize: Int
 
@@ -87,7 +91,7 @@ final class KeyOperation {
     deinit { wipe(&data) }
 }
 
-/// RSA decryption parameters.
+/// RSA encryption and decryption parameters.
 struct Decryption {
     let padding: Int32
     let oaepDigest: String?
