@@ -574,3 +574,29 @@ int cbst_cipher_gcm_tag(void *ctx, int get, uint8_t *tag, size_t tag_len) {
 }
 
 void cbst_cipher_free(void *ctx) { EVP_CIPHER_CTX_free(ctx); }
+
+void *cbst_mac_new(const char *mac, const char *param, const uint8_t *key, size_t key_len) {
+    EVP_MAC *algorithm = EVP_MAC_fetch(NULL, mac, NULL);
+    EVP_MAC_CTX *ctx = algorithm ? EVP_MAC_CTX_new(algorithm) : NULL;
+    EVP_MAC_free(algorithm);
+    OSSL_PARAM params[2] = {
+        OSSL_PARAM_construct_utf8_string(strcmp(mac, "HMAC") == 0 ? OSSL_MAC_PARAM_DIGEST : OSSL_MAC_PARAM_CIPHER, (char *)param, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (ctx == NULL || EVP_MAC_init(ctx, key, key_len, params) != 1) {
+        EVP_MAC_CTX_free(ctx);
+        ERR_clear_error();
+        return NULL;
+    }
+    return ctx;
+}
+
+int cbst_mac_update(void *ctx, const uint8_t *in, size_t len) { return len == 0 || EVP_MAC_update(ctx, in, len) == 1; }
+
+long cbst_mac_final(void *ctx, uint8_t *out, size_t cap) {
+    size_t len = 0;
+    if (EVP_MAC_final(ctx, out, &len, cap) != 1) { ERR_clear_error(); return -1; }
+    return (long)len;
+}
+
+void cbst_mac_free(void *ctx) { EVP_MAC_CTX_free(ctx); }

@@ -28,7 +28,12 @@ enum Mechanisms {
         Info(type: CKM.aesKeyWrapPad, minKey: 16, maxKey: 32, flags: CKF.wrap | CKF.unwrap),
     ] + [CKM.aesECB, CKM.aesCBC, CKM.aesCBCPad, CKM.aesCTR, CKM.aesGCM].map {
         Info(type: $0, minKey: 16, maxKey: 32, flags: CKF.encrypt | CKF.decrypt)
-    } + [CKM.sha1, CKM.sha224, CKM.sha256, CKM.sha384, CKM.sha512].map {
+    } + [CKM.sha1HMAC, CKM.sha224HMAC, CKM.sha256HMAC, CKM.sha384HMAC, CKM.sha512HMAC].map {
+        Info(type: $0, minKey: 1, maxKey: 512, flags: CKF.sign | CKF.verify)
+    } + [
+        Info(type: CKM.aesCMAC, minKey: 16, maxKey: 32, flags: CKF.sign | CKF.verify),
+        Info(type: CKM.genericSecretKeyGen, minKey: 1, maxKey: 512, flags: CKF.generate),
+    ] + [CKM.sha1, CKM.sha224, CKM.sha256, CKM.sha384, CKM.sha512].map {
         Info(type: $0, minKey: 0, maxKey: 0, flags: CKF.digest)
     }
 

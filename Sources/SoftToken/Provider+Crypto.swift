@@ -31,10 +31,28 @@ extension Provider {
 
     func signInit(_ session: Session, mechanism: CK_MECHANISM, key: CK_OBJECT_HANDLE) throws(CKRError) {
         guard session.sign == nil else { throw CKRError(CKR.operationActive) }
+        if let mac = MacScheme.parse(mechanism) {
+            session.sign = try macInit(session, mechanism, mac, key, permission: CKA.sign)
+            return
+        }
         let scheme = try SignatureScheme.parse(mechanism)
         session.sign = try shared { () throws(CKRError) in
             let object = try usableKey(session, key, class: CKO.privateKey, type: scheme.keyType, permission: CKA.sign)
             return try beginKeyOperation(mechanism, scheme: scheme, key: object)
+        }
+    }
+
+    /// An HMAC or CMAC operation with a secret key.
+    private func macInit(_ session: Session, _ mechanism: CK_MECHANISM, _ scheme: MacScheme, _ key: CK_OBJECT_HANDLE,
+                         permission: CK_ATTRIBUTE_TYPE) throws(CKRError) -> KeyOperation {
+        try shared { () throws(CKRError) in
+            let object = try usableKey(session, key, class: CKO.secretKey, type: nil, permission: permission)
+            guard scheme.accepts(object.keyType) else { throw CKRError(CKR.keyTypeInconsistent) }
+            guard var material = object.attributes[CKA.material] else { throw CKRError(CKR.keyFunctionNotPermitted) }
+            defer { wipe(&material) }
+            let operation = try beginKeyOperation(mechanism, key: object)
+            operation.mac = try MacOperation(scheme: scheme, key: material)
+            return operation
         }
     }
 
@@ -55,6 +73,14 @@ extension Provider {
 
     func sign(_ session: Session, data: UnsafeRawBufferPointer?, output: Output, final: Bool) throws(CKRError) {
         guard let operation = session.sign else { throw CKRError(CKR.operationNotInitialized) }
+        if let mac = operation.mac {
+            guard try output.hasRoom(for: mac.size) else { return }
+            defer { session.sign = nil }
+            try requireContextLogin(session, operation)
+            if !final, let data { try mac.update(data) }
+            output.write(try mac.finish())
+            return
+        }
         guard try output.hasRoom(for: operation.outputSize) else { return }
         defer { session.sign = nil }
         let key = try authorizedKey(session, operation)
@@ -93,11 +119,16 @@ extension Provider {
 
     func update(_ operation: KeyOperation?, _ data: UnsafeRawBufferPointer) throws(CKRError) {
         guard let operation else { throw CKRError(CKR.operationNotInitialized) }
+        if let mac = operation.mac { return try mac.update(data) }
         operation.data.append(contentsOf: data)
     }
 
     func verifyInit(_ session: Session, mechanism: CK_MECHANISM, key: CK_OBJECT_HANDLE) throws(CKRError) {
         guard session.verify == nil else { throw CKRError(CKR.operationActive) }
+        if let mac = MacScheme.parse(mechanism) {
+            session.verify = try macInit(session, mechanism, mac, key, permission: CKA.verify)
+            return
+        }
         let scheme = try SignatureScheme.parse(mechanism)
         session.verify = try shared { () throws(CKRError) in
             guard let object = session.token.object(key) else { throw CKRError(CKR.keyHandleInvalid) }
@@ -111,6 +142,18 @@ extension Provider {
     }
 
     func verify(_ session: Session, data: [UInt8]?, signature: [UInt8]) throws(CKRError) {
+        if let operation = session.verify, let mac = operation.mac {
+            defer { session.verify = nil }
+            try requireContextLogin(session, operation)
+            if let data {
+                let ok = data.withUnsafeBytes { bytes in (try? mac.update(bytes)) != nil }
+                guard ok else { throw CKRError(CKR.functionFailed) }
+            }
+            let expected = try mac.finish()
+            guard signature.count == expected.count else { throw CKRError(CKR.signatureLenRange) }
+            guard cbst_equal(expected, signature, expected.count) == 1 else { throw CKRError(CKR.signatureInvalid) }
+            return
+        }
         guard let operation = session.verify, let key = operation.approvedKey else { throw CKRError(CKR.operationNotInitialized) }
         defer { session.verify = nil }
         let scheme = operation.scheme!
@@ -218,15 +261,17 @@ extension Provider {
 
     func generateKey(_ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM, template: Template) throws(CKRError) -> CK_OBJECT_HANDLE {
         let session = try session(handle)
-        guard mechanism.mechanism == CKM.aesKeyGen else { throw CKRError(CKR.mechanismInvalid) }
+        let aes = mechanism.mechanism == CKM.aesKeyGen
+        guard aes || mechanism.mechanism == CKM.genericSecretKeyGen else { throw CKRError(CKR.mechanismInvalid) }
         var template = template
         defer { template.wipeAll() }
-        guard let length = template.ulong(CKA.valueLen), [16, 24, 32].contains(length) else { throw CKRError(CKR.keySizeRange) }
+        guard let length = template.ulong(CKA.valueLen) else { throw CKRError(CKR.templateIncomplete) }
+        guard aes ? [16, 24, 32].contains(length) : (1...512).contains(length) else { throw CKRError(CKR.keySizeRange) }
         template[CKA.valueLen] = nil
         template[CKA.class] = [UInt8](ulong: CKO.secretKey)
-        template[CKA.keyType] = [UInt8](ulong: CKK.aes)
+        template[CKA.keyType] = [UInt8](ulong: aes ? CKK.aes : CKK.genericSecret)
         template[CKA.value] = try randomBytes(Int(length))
-        let object = try makeObject(session, template: &template, origin: .generated(CKM.aesKeyGen))
+        let object = try makeObject(session, template: &template, origin: .generated(mechanism.mechanism))
         try session.token.store(object)
         return object.handle
     }

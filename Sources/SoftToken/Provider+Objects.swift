@@ -112,8 +112,10 @@ extension Provider {
             defer { wipe(&material) }
             try applyMaterial(material, password: password, to: &attributes)
         case CKO.secretKey:
-            guard template.ulong(CKA.keyType) == CKK.aes else { throw CKRError(CKR.templateInconsistent) }
-            guard var value = attributes.removeValue(forKey: CKA.value), [16, 24, 32].contains(value.count) else {
+            let keyType = template.ulong(CKA.keyType)
+            guard keyType == CKK.aes || keyType == CKK.genericSecret else { throw CKRError(CKR.templateInconsistent) }
+            guard var value = attributes.removeValue(forKey: CKA.value),
+                  keyType == CKK.aes ? [16, 24, 32].contains(value.count) : (1...512).contains(value.count) else {
                 throw CKRError(CKR.attributeValueInvalid)
             }
             defer { wipe(&value) }

@@ -75,6 +75,8 @@ final class KeyOperation {
     var data: [UInt8] = []
     /// An AES encryption or decryption's cipher context.
     var cipher: CipherOperation?
+    /// An HMAC or CMAC signature's or verification's context.
+    var mac: MacOperation?
     /// The longest output (signature or RSA block), known from the public attributes at Init.
     let outputSize: Int
 

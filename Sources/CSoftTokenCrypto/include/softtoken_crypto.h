@@ -122,4 +122,12 @@ long cbst_cipher_final(void *ctx, uint8_t *out);
 int cbst_cipher_gcm_tag(void *ctx, int get, uint8_t *tag, size_t tag_len);
 void cbst_cipher_free(void *ctx);
 
+/// A MAC context: `mac` "HMAC" with `param` a digest name, or "CMAC" with a cipher name.
+/// NULL on failure.
+void *cbst_mac_new(const char *mac, const char *param, const uint8_t *key, size_t key_len);
+int cbst_mac_update(void *ctx, const uint8_t *in, size_t len);
+/// The MAC into `out` (room for `cap`); its length, or -1.
+long cbst_mac_final(void *ctx, uint8_t *out, size_t cap);
+void cbst_mac_free(void *ctx);
+
 #endif
