@@ -97,8 +97,12 @@ final class Provider {
     private var nextSession: CK_SESSION_HANDLE = 1
     private var lastSlotList: [CK_SLOT_ID]?
 
-    /// The empty slot, where C_InitToken makes a new token.
-    static let emptySlot: CK_SLOT_ID = 0
+    /// The empty slot, where C_InitToken makes a new token. A token made there keeps this slot
+    /// id until C_Finalize (the program holds it), and the empty slot moves to a fresh id above
+    /// every id derived from a serial.
+    private(set) var emptySlot: CK_SLOT_ID = 0
+    /// Tokens made here in the empty slot, by serial: the slot id they were made in.
+    private var madeInSlot: [String: CK_SLOT_ID] = [:]
     /// PBKDF2 iterations for new tokens; CERTBRIDGE_SOFTTOKEN_KDF_ITERATIONS lowers it for tests
     /// (never below 1,000).
     static var defaultIterations: UInt32 {
@@ -143,6 +147,9 @@ final class Provider {
     /// The slot id of a token: stable, from its serial, never 0.
     static func slotID(serial: String) -> CK_SLOT_ID { (CK_SLOT_ID(serial.prefix(7), radix: 16) ?? 0) + 1 }
 
+    /// The slot id of a token in this provider: the one it was made in, else from its serial.
+    func slotID(serial: String) -> CK_SLOT_ID { madeInSlot[serial] ?? Self.slotID(serial: serial) }
+
     /// Tokens in the store directory, read again so tokens made by other processes appear.
     func scanTokens() -> [(CK_SLOT_ID, Token)] {
         var result: [(CK_SLOT_ID, Token)] = []
@@ -150,7 +157,7 @@ final class Provider {
             if tokens[name] == nil, let token = Self.open(TokenDirectory(path: root + "/" + name)) {
                 tokens[name] = token
             }
-            if let token = tokens[name] { result.append((Self.slotID(serial: name), token)) }
+            if let token = tokens[name] { result.append((slotID(serial: name), token)) }
         }
         return result
     }
@@ -175,14 +182,14 @@ final class Provider {
     /// tokens (a list that grew between the calls would be CKR_BUFFER_TOO_SMALL, which many
     /// applications do not retry).
     func slotList(fresh: Bool) -> [CK_SLOT_ID] {
-        if fresh || lastSlotList == nil { lastSlotList = scanTokens().map(\.0) + [Self.emptySlot] }
+        if fresh || lastSlotList == nil { lastSlotList = scanTokens().map(\.0) + [emptySlot] }
         return lastSlotList!
     }
 
     /// The token in a slot; nil for the empty slot; CKR_SLOT_ID_INVALID for an unknown one.
     func token(inSlot slot: CK_SLOT_ID) throws(CKRError) -> Token? {
-        if slot == Self.emptySlot { return nil }
-        if let token = tokens.first(where: { Self.slotID(serial: $0.key) == slot })?.value { return token }
+        if slot == emptySlot { return nil }
+        if let token = tokens.first(where: { slotID(serial: $0.key) == slot })?.value { return token }
         if let token = scanTokens().first(where: { $0.0 == slot })?.1 { return token }
         throw CKRError(CKR.slotIDInvalid)
     }
@@ -213,6 +220,10 @@ final class Provider {
         let token = try Token.initialize(directory: directory, existing: existing, soPIN: soPIN, label: label, serial: serial,
                                          iterations: existing?.record.iterations ?? Self.defaultIterations)
         tokens[serial] = token
+        if existing == nil {
+            madeInSlot[serial] = slot
+            emptySlot = 0x1000_0001 + CK_SLOT_ID(madeInSlot.count)
+        }
     }
 
     // MARK: - Sessions
