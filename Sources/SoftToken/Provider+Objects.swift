@@ -60,6 +60,9 @@ extension Provider {
         }
         // Whether a key has its own password is the token's to say, from what it sealed.
         if template[CKA.hasKeyPassword] != nil { throw CKRError(CKR.attributeReadOnly) }
+        // CKA_TRUSTED is the SO's to set (PKCS#11 2.40 §4.8): a user's own trusted key would
+        // defeat CKA_WRAP_WITH_TRUSTED.
+        if template.bool(CKA.trusted) == true && session.token.loggedIn != CKU.so { throw CKRError(CKR.attributeReadOnly) }
         let isKey = objectClass == CKO.privateKey || objectClass == CKO.secretKey
         let isToken = template.bool(CKA.token) ?? false
         let isPrivate = template.bool(CKA.private) ?? isKey
