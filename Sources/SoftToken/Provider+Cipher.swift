@@ -44,6 +44,7 @@ extension Provider {
             guard let object = session.token.object(key) else { throw CKRError(CKR.keyHandleInvalid) }
             guard object.objectClass == CKO.publicKey, object.keyType == CKK.rsa else { throw CKRError(CKR.keyTypeInconsistent) }
             guard object.flag(permission) else { throw CKRError(CKR.keyFunctionNotPermitted) }
+            try checkAllowed(mechanism.mechanism, for: object)
             let operation = KeyOperation(mechanism: mechanism.mechanism, scheme: nil, decryption: rsa, key: object,
                                          needsContextLogin: false, outputSize: try signatureSize(object))
             operation.approvedKey = try self.key(of: object)

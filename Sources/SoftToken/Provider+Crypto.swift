@@ -60,8 +60,20 @@ extension Provider {
     /// the one place that marks an operation as needing a context login (requireContextLogin).
     func beginKeyOperation(_ mechanism: CK_MECHANISM, scheme: SignatureScheme? = nil, decryption: Decryption? = nil,
                            key object: TokenObject) throws(CKRError) -> KeyOperation {
-        KeyOperation(mechanism: mechanism.mechanism, scheme: scheme, decryption: decryption, key: object,
+        try checkAllowed(mechanism.mechanism, for: object)
+        return KeyOperation(mechanism: mechanism.mechanism, scheme: scheme, decryption: decryption, key: object,
                      needsContextLogin: object.flag(CKA.alwaysAuthenticate), outputSize: try signatureSize(object))
+    }
+
+    /// CKA_ALLOWED_MECHANISMS, where the key has it: a mechanism not in the list is
+    /// CKR_MECHANISM_INVALID (as SoftHSM2 answers).
+    func checkAllowed(_ mechanism: CK_MECHANISM_TYPE, for object: TokenObject) throws(CKRError) {
+        guard let list = object.attributes[CKA.allowedMechanisms] else { return }
+        let size = MemoryLayout<CK_ULONG>.size
+        let allowed = stride(from: 0, to: list.count - list.count % size, by: size).map { start in
+            list[start..<start + size].withUnsafeBytes { $0.loadUnaligned(as: CK_ULONG.self) }
+        }
+        guard allowed.contains(mechanism) else { throw CKRError(CKR.mechanismInvalid) }
     }
 
     /// The key of an operation that passed the always-authenticate gate; the session's lock
@@ -135,6 +147,7 @@ extension Provider {
             guard object.objectClass == CKO.publicKey || object.objectClass == CKO.privateKey,
                   object.keyType == scheme.keyType else { throw CKRError(CKR.keyTypeInconsistent) }
             if object.objectClass == CKO.publicKey && !object.flag(CKA.verify) { throw CKRError(CKR.keyFunctionNotPermitted) }
+            try checkAllowed(mechanism.mechanism, for: object)
             let operation = KeyOperation(mechanism: mechanism.mechanism, scheme: scheme, key: object, needsContextLogin: false)
             operation.approvedKey = try self.key(of: object)
             return operation
