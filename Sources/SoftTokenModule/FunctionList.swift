@@ -1,5 +1,6 @@
 import CPKCS11
 import SoftToken
+import CSoftTokenExports
 
 /// The module's one exported symbol: PKCS#11 applications dlopen libcertbridge-softtoken.so and
 /// find every other entry point through this table.
