@@ -13,6 +13,8 @@ extension Template {
         for attribute in UnsafeBufferPointer(start: pointer, count: Int(count)) {
             guard attribute.ulValueLen != unavailable else { throw CKRError(CKR.attributeValueInvalid) }
             let length = Int(attribute.ulValueLen)
+            // A CK_BBOOL is one byte (PKCS#11 2.40 §4.1): any other length is an invalid value.
+            if Self.booleans.contains(attribute.type) && length != 1 { throw CKRError(CKR.attributeValueInvalid) }
             if length > 0 {
                 guard let value = attribute.pValue else { throw CKRError(CKR.attributeValueInvalid) }
                 self[attribute.type] = Array(UnsafeRawBufferPointer(start: value, count: length))
@@ -21,6 +23,12 @@ extension Template {
             }
         }
     }
+
+    /// The CK_BBOOL attributes.
+    static let booleans: Set<CK_ATTRIBUTE_TYPE> = [
+        0x1, 0x2, 0x86, 0x103, 0x104, 0x105, 0x106, 0x107, 0x108, 0x109, 0x10A, 0x10B, 0x10C,
+        0x162, 0x163, 0x164, 0x165, 0x170, 0x171, 0x172, 0x202, 0x210,
+    ]
 }
 
 /// Private-key components that leave the token only from a key that is neither sensitive nor
