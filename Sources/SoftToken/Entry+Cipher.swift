@@ -46,3 +46,10 @@ extension SoftTokenEntry {
         }
     }
 }
+
+extension SoftTokenEntry {
+    /// C_DigestKey.
+    public static func digestKey(_ session: CK_SESSION_HANDLE, _ key: CK_OBJECT_HANDLE) -> CK_RV {
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in try provider.digestKey(session, key: key) }
+    }
+}

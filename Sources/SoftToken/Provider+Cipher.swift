@@ -100,3 +100,24 @@ extension Provider {
         }
     }
 }
+
+extension Provider {
+    /// C_DigestKey: a secret key's value into the digest under way (it never leaves the token).
+    func digestKey(_ session: Session, key: CK_OBJECT_HANDLE) throws(CKRError) {
+        guard let operation = session.digest else { throw CKRError(CKR.operationNotInitialized) }
+        var material = try shared { () throws(CKRError) -> [UInt8] in
+            guard let object = session.token.object(key) else { throw CKRError(CKR.keyHandleInvalid) }
+            guard object.objectClass == CKO.secretKey, let value = object.attributes[CKA.material] else {
+                throw CKRError(0x67) // CKR_KEY_INDIGESTIBLE
+            }
+            return value
+        }
+        defer { wipe(&material) }
+        do {
+            try material.withUnsafeBytes { bytes in try operation.update(bytes) }
+        } catch {
+            session.digest = nil
+            throw CKRError(CKR.functionFailed)
+        }
+    }
+}

@@ -64,7 +64,7 @@ private func makeFunctionList() -> CK_FUNCTION_LIST {
     f.C_DigestInit = { SoftTokenEntry.digestInit($0, $1) }
     f.C_Digest = { SoftTokenEntry.digest($0, $1, $2, $3, $4) }
     f.C_DigestUpdate = { SoftTokenEntry.digestUpdate($0, $1, $2) }
-    f.C_DigestKey = { _, _ in notSupported }
+    f.C_DigestKey = { SoftTokenEntry.digestKey($0, $1) }
     f.C_DigestFinal = { SoftTokenEntry.digestFinal($0, $1, $2) }
     f.C_SignInit = { SoftTokenEntry.signInit($0, $1, $2) }
     f.C_Sign = { SoftTokenEntry.sign($0, $1, $2, $3, $4) }
