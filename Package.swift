@@ -47,7 +47,9 @@ let package = Package(
         // The software token: storage and policy, and the C ABI around it.
         .target(name: "CSoftTokenCrypto", linkerSettings: [.linkedLibrary("crypto")]),
         .target(name: "SoftToken", dependencies: ["CPKCS11", "CSoftTokenCrypto"]),
-        .target(name: "SoftTokenModule", dependencies: ["SoftToken", "CPKCS11"],
+        // Every C_* entry point as an exported symbol, forwarding to the module's function list.
+        .target(name: "CSoftTokenExports"),
+        .target(name: "SoftTokenModule", dependencies: ["SoftToken", "CPKCS11", "CSoftTokenExports"],
                 linkerSettings: softTokenLinkerFlags),
 
         // The CLI: parse, call CertStore, print.
