@@ -74,12 +74,12 @@ extension CertBridge {
             }
         }
 
+        @OptionGroup var backupFile: BackupFileOptions
+
         @OptionGroup var global: GlobalOptions
 
         func execute() throws(StoreError) {
-            let bytes = try readFile(file)
-            let password = try global.passwordSecretSource().read(prompt: "Password for \(file): ")
-            let backup = try Store.openBackup(bytes, password: password, file: file)
+            let backup = try backupFile.open(file, global: global)
             if !global.json {
                 for warning in BackupDescription(backup).warnings { printNote("warning: \(file): \(warning)") }
             }

@@ -26,12 +26,12 @@ extension CertBridge.PFX {
         @Argument(help: ArgumentHelp("The PFX or P12 backup.", valueName: "FILE"))
         var file: String
 
+        @OptionGroup var backupFile: BackupFileOptions
+
         @OptionGroup var global: GlobalOptions
 
         func execute() throws(StoreError) {
-            let bytes = try readFile(file)
-            let password = try global.passwordSecretSource().read(prompt: "Password for \(file): ")
-            let description = BackupDescription(try Store.openBackup(bytes, password: password, file: file))
+            let description = BackupDescription(try backupFile.open(file, global: global))
             if global.json { return try printJSON(description) }
             print(table([
                 ["file:", file],
