@@ -102,7 +102,7 @@ extension CertBridge {
                 try soSource.read(prompt: "SO PIN (for a PIV card: the management key, hex) for token \"\(token.info.label)\": ")
             }
             if global.json { return try printJSON(result) }
-            print("Imported \"\(result.label)\" onto \"\(result.token)\"\(result.replaced > 0 ? ", replacing the key that was there" : ""). As the token reports it:")
+            print("Imported \"\(result.label.visible)\" onto \"\(result.token.visible)\"\(result.replaced > 0 ? ", replacing the key that was there" : ""). As the token reports it:")
             print()
             for object in result.objects { print(Objects.render(object)); print() }
             if result.chainAlreadyPresent > 0 { print("\(result.chainAlreadyPresent) chain certificate(s) were on the token already.") }

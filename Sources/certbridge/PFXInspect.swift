@@ -49,8 +49,8 @@ extension CertBridge.PFX {
                 ], indent: "  "))
             }
             print("\nProtection:")
-            for part in description.protection { print("  \(part)") }
-            print("  MAC: \(description.mac ?? "none")")
+            for part in description.protection { print("  \(part.visible)") }
+            print("  MAC: \((description.mac ?? "none").visible)")
             if !description.warnings.isEmpty {
                 print("\nWarnings:")
                 for warning in description.warnings { print("  - \(warning)") }
