@@ -1,5 +1,6 @@
 import Foundation
 import ArgumentParser
+import CertStore
 
 @main
 struct CertBridge: ParsableCommand {
@@ -21,6 +22,9 @@ struct CertBridge: ParsableCommand {
 
     /// ArgumentParser's own usage errors exit with EX_USAGE (64); our documented code is 2.
     static func main() {
+        // Before the first PIN or password is read: no core dump or same-user ptrace of a
+        // process that holds them.
+        SecretMemory.protectProcess()
         do {
             var command = try parseAsRoot()
             try command.run()

@@ -23,7 +23,7 @@ extension CertBridge {
                 return
             }
             for (module, group) in Dictionary(grouping: tokens, by: \.module).sorted(by: { $0.key < $1.key }) {
-                print("Module \(module)")
+                print("Module \(module.visible)")
                 for token in group {
                     print(table([
                         ["token:", token.pinState == "not-initialized" && token.label.isEmpty ? "(empty slot: no token initialized)" : token.label],
