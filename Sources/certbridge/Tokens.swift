@@ -18,6 +18,9 @@ extension CertBridge {
             let tokens = store.tokenSummaries()
             if global.json { return try printJSON(tokens) }
             for problem in store.problems { printNote("note: \(problem)") }
+            for token in tokens where token.slotDescription.hasPrefix("refused: ") {
+                printNote("note: token \(token.label) is \(token.slotDescription)")
+            }
             if tokens.isEmpty {
                 print("No tokens present (modules asked: \(store.modules.map(\.path).joined(separator: ", "))).")
                 return
