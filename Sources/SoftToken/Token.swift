@@ -7,9 +7,19 @@ final class Token {
     let directory: TokenDirectory
     private(set) var record: TokenRecord
     private(set) var counters = PINCounters()
-    /// Token and session objects by handle.
-    private(set) var objects: [CK_OBJECT_HANDLE: TokenObject] = [:]
+    /// Token and session objects by handle; token objects are read on first use, not at open,
+    /// so C_GetSlotList and C_GetTokenInfo read only the token and PIN files.
+    private var objects: [CK_OBJECT_HANDLE: TokenObject] = [:]
+    private var objectsLoaded = false
     private var stamp: [Int] = []
+    /// Lookup by class, id and label over the readable objects.
+    private var index = ObjectIndex()
+    /// Private token objects still sealed, and those opened since the login (sealed again at
+    /// logout), so neither a find nor a logout walks every object.
+    private var sealedObjects: Set<CK_OBJECT_HANDLE> = []
+    private var openedObjects: Set<CK_OBJECT_HANDLE> = []
+    /// Session objects by the session that made them, dropped when it closes.
+    private var sessionObjects: [CK_SESSION_HANDLE: Set<CK_OBJECT_HANDLE>] = [:]
 
     /// Who is logged in from this process, and the master key while someone is.
     private(set) var loggedIn: CK_USER_TYPE?
@@ -22,8 +32,15 @@ final class Token {
         self.directory = directory
         guard let bytes = try directory.read("token") else { throw CKRError(CKR.tokenNotRecognized) }
         record = try TokenRecord.decode(bytes)
-        try directory.locked(exclusive: false) { () throws(CKRError) in try reload() }
+        try directory.locked(exclusive: false) { () throws(CKRError) in try reloadHeader() }
         // Opening the token clears what killed writers left; a failure leaves only garbage.
+        try? directory.removeLeftovers()
+    }
+
+    /// Reads the object files the first time objects are needed.
+    private func loadObjects() throws(CKRError) {
+        guard !objectsLoaded else { return }
+        try directory.locked(exclusive: false) { () throws(CKRError) in try reload() }
         try? directory.removeLeftovers()
     }
 
@@ -32,13 +49,25 @@ final class Token {
     /// Re-reads the directory when another process changed it since we last looked.
     func refresh() throws(CKRError) {
         guard directory.stamp() != stamp else { return }
-        try directory.locked(exclusive: false) { () throws(CKRError) in try reload() }
+        try directory.locked(exclusive: false) { () throws(CKRError) in
+            try reloadWhatIsLoaded()
+        }
     }
 
-    private func reload() throws(CKRError) {
+    /// Everything this process holds read: the objects too once they were loaded.
+    private func reloadWhatIsLoaded() throws(CKRError) {
+        if objectsLoaded { try reload() } else { try reloadHeader() }
+    }
+
+    /// The token and PIN files only.
+    private func reloadHeader() throws(CKRError) {
         stamp = directory.stamp()
         if let bytes = try directory.read("token") { record = try TokenRecord.decode(bytes) }
         counters = try PINCounters.decode(try directory.read("pins"))
+    }
+
+    private func reload() throws(CKRError) {
+        try reloadHeader()
         var fresh = objects.filter { !$0.value.isToken }
         for name in try directory.objectNames() {
             guard let handle = CK_OBJECT_HANDLE(name, radix: 16) else { continue }
@@ -55,11 +84,28 @@ final class Token {
                 fresh[handle] = old
                 continue
             }
-            guard let object = try? TokenObject.read(handle: handle, bytes: bytes, masterKey: masterKey) else { continue }
+            // Private objects stay sealed until used (object(_:), a find).
+            guard let object = try? TokenObject.read(handle: handle, bytes: bytes, masterKey: nil) else { continue }
             object.fileIdentity = identity
             fresh[handle] = object
         }
         objects = fresh
+        objectsLoaded = true
+        index.removeAll()
+        sealedObjects = []
+        openedObjects = []
+        for object in fresh.values {
+            if object.isReadable { index.add(object) } else { sealedObjects.insert(object.handle) }
+            if object.isReadable && object.isPrivate && object.isToken { openedObjects.insert(object.handle) }
+        }
+    }
+
+    /// Opens a sealed private object with the master key, while the user is logged in.
+    private func open(_ object: TokenObject) {
+        guard !object.isReadable, canSeePrivate, let masterKey, (try? object.unseal(masterKey: masterKey)) != nil else { return }
+        sealedObjects.remove(object.handle)
+        openedObjects.insert(object.handle)
+        index.add(object)
     }
 
     // MARK: - Info
@@ -90,13 +136,13 @@ final class Token {
             let salt = try randomBytes(32)
             pinCheck = (salt, Self.pinDigest(salt: salt, pin: pin))
         }
-        for object in objects.values where !object.isReadable { try? object.unseal(masterKey: key) }
+        // Private objects are opened when used, not here.
     }
 
     /// The counted PIN check: the master key, opened with the PIN; the caller wipes it.
     func unlock(_ user: CK_USER_TYPE, pin: [UInt8]) throws(CKRError) -> [UInt8] {
         try directory.locked(exclusive: true) { () throws(CKRError) -> [UInt8] in
-            try reload()
+            try reloadWhatIsLoaded()
             let isSO = user == CKU.so
             guard isSO || record.userPINInitialized else { throw CKRError(CKR.userPINNotInitialized) }
             let salt = isSO ? record.soSalt : record.userSalt!
@@ -134,11 +180,17 @@ final class Token {
         masterKey = nil
         loggedIn = nil
         pinCheck = nil
-        for object in objects.values where object.isPrivate && object.isToken {
+        for handle in openedObjects {
+            guard let object = objects[handle] else { continue }
+            index.remove(object)
             object.lock(sealed: object.file.count > 5 ? Array(object.file[5...]) : [])
+            sealedObjects.insert(handle)
         }
+        openedObjects = []
         // Private session objects die with the login.
-        objects = objects.filter { $0.value.isToken || !$0.value.isPrivate }
+        for (session, handles) in sessionObjects {
+            for handle in handles where objects[handle]?.isPrivate == true { forget(handle, session: session) }
+        }
     }
 
     /// C_InitPIN (SO logged in) and C_SetPIN: the master key rewrapped under a new PIN.
@@ -149,7 +201,7 @@ final class Token {
         defer { wipe(&derived) }
         let wrapped = try Sealing.seal(masterKey, key: derived, aad: Self.wrapAAD(so: user == CKU.so))
         try directory.locked(exclusive: true) { () throws(CKRError) in
-            try reload()
+            try reloadWhatIsLoaded()
             var updated = record
             var tries = counters
             if user == CKU.so {
@@ -200,17 +252,30 @@ final class Token {
 
     /// The object for a handle, if it exists and this login may see it.
     func object(_ handle: CK_OBJECT_HANDLE) -> TokenObject? {
-        guard let object = objects[handle], object.isReadable, !object.isPrivate || canSeePrivate else { return nil }
+        try? loadObjects()
+        guard let object = objects[handle] else { return nil }
+        open(object)
+        guard object.isReadable, !object.isPrivate || canSeePrivate else { return nil }
         return object
     }
 
-    /// Every object this login may see.
-    var visibleObjects: [TokenObject] {
-        objects.values.filter { $0.isReadable && (!$0.isPrivate || canSeePrivate) }
+    /// The objects this login may see whose attributes equal `template`'s (C_FindObjectsInit);
+    /// hidden attributes match nothing.
+    func matching(_ template: AttributeMap) throws(CKRError) -> [CK_OBJECT_HANDLE] {
+        try loadObjects()
+        if canSeePrivate && !sealedObjects.isEmpty {
+            for handle in sealedObjects { if let object = objects[handle] { open(object) } }
+        }
+        let candidates = index.candidates(for: template).map { $0.compactMap { objects[$0] } } ?? Array(objects.values)
+        return candidates.filter { object in
+            object.isReadable && (!object.isPrivate || canSeePrivate)
+                && template.allSatisfy { type, value in !CKA.hidden.contains(type) && object.attributes[type] == value }
+        }.map(\.handle)
     }
 
     /// A handle no object uses, token or session.
     func newHandle() throws(CKRError) -> CK_OBJECT_HANDLE {
+        try loadObjects()
         while true {
             var raw = try randomBytes(6)
             defer { wipe(&raw) }
@@ -223,6 +288,7 @@ final class Token {
     /// Adds (or replaces) an object: token objects are written first, so the cache never holds
     /// what the disk does not.
     func store(_ object: TokenObject) throws(CKRError) {
+        try loadObjects()
         if object.isToken {
             let bytes = try object.fileBytes(masterKey: masterKey)
             try directory.locked(exclusive: true) { () throws(CKRError) in
@@ -234,7 +300,23 @@ final class Token {
             }
             object.file = bytes
         }
+        if let old = objects[object.handle] { index.remove(old) }
         objects[object.handle] = object
+        index.add(object)
+        if let session = object.session { sessionObjects[session, default: []].insert(object.handle) }
+        if object.isToken && object.isPrivate { openedObjects.insert(object.handle) }
+    }
+
+    /// Drops an object from memory and from every lookup.
+    private func forget(_ handle: CK_OBJECT_HANDLE, session: CK_SESSION_HANDLE?) {
+        guard let object = objects.removeValue(forKey: handle) else { return }
+        index.remove(object)
+        sealedObjects.remove(handle)
+        openedObjects.remove(handle)
+        if let session {
+            sessionObjects[session]?.remove(handle)
+            if sessionObjects[session]?.isEmpty == true { sessionObjects[session] = nil }
+        }
     }
 
     /// Removes an object from the disk and the cache.
@@ -246,12 +328,12 @@ final class Token {
                 if before == stamp { stamp = directory.stamp() }
             }
         }
-        objects[object.handle] = nil
+        forget(object.handle, session: object.session)
     }
 
     /// Drops the session objects of a closed session.
     func dropSessionObjects(of session: CK_SESSION_HANDLE) {
-        objects = objects.filter { $0.value.session != session }
+        for handle in sessionObjects[session] ?? [] { forget(handle, session: session) }
     }
 
     // MARK: - Creating a token
