@@ -79,7 +79,7 @@ final class Token {
                 continue
             }
             guard let bytes = try directory.read("objects/" + name) else { continue }
-            if let old = objects[handle], old.isToken, old.file == bytes {
+            if let old = objects[handle], old.isToken, old.isPrivate, old.file == bytes {
                 old.fileIdentity = identity
                 fresh[handle] = old
                 continue
@@ -263,7 +263,8 @@ final class Token {
     /// hidden attributes match nothing.
     func matching(_ template: AttributeMap) throws(CKRError) -> [CK_OBJECT_HANDLE] {
         try loadObjects()
-        if canSeePrivate && !sealedObjects.isEmpty {
+        // A find for public objects only leaves the sealed ones sealed.
+        if canSeePrivate && !sealedObjects.isEmpty && template[CKA.private]?.bool != false {
             for handle in sealedObjects { if let object = objects[handle] { open(object) } }
         }
         let candidates = index.candidates(for: template).map { $0.compactMap { objects[$0] } } ?? Array(objects.values)
@@ -298,7 +299,7 @@ final class Token {
                 // Only our own write changed the directory: no reload needed.
                 if before == stamp { stamp = directory.stamp() }
             }
-            object.file = bytes
+            object.file = object.isPrivate ? bytes : []
         }
         if let old = objects[object.handle] { index.remove(old) }
         objects[object.handle] = object

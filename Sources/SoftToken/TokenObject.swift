@@ -12,8 +12,9 @@ final class TokenObject {
     var sealed: [UInt8]?
     /// The usable key, made from the material on first use and kept while the user is logged in.
     var cachedKey: CryptoKey?
-    /// The file this token object was last read from or written as, and that file's identity
-    /// (TokenDirectory.identity), by which a reload knows it unchanged without reading it.
+    /// The file this private token object was last read from or written as (sealed again from
+    /// it at logout; empty for public objects), and the file's identity (TokenDirectory.identity),
+    /// by which a reload knows it unchanged without reading it.
     var file: [UInt8] = []
     var fileIdentity: [Int]?
 
@@ -66,9 +67,8 @@ final class TokenObject {
         guard bytes.count >= 5, Array(bytes[0..<4]) == fileMagic else { throw CKRError(CKR.deviceError) }
         let body = Array(bytes[5...])
         if bytes[4] == 0 {
-            let object = TokenObject(handle: handle, isPrivate: false, session: nil, attributes: try AttributeMap.decode(body))
-            object.file = bytes
-            return object
+            // A public object keeps no copy of its file: its attributes are that file.
+            return TokenObject(handle: handle, isPrivate: false, session: nil, attributes: try AttributeMap.decode(body))
         }
         let object = TokenObject(handle: handle, isPrivate: true, session: nil, attributes: [:], sealed: body)
         object.file = bytes
