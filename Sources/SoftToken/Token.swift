@@ -18,6 +18,12 @@ final class Token {
     /// logout), so neither a find nor a logout walks every object.
     private var sealedObjects: Set<CK_OBJECT_HANDLE> = []
     private var openedObjects: Set<CK_OBJECT_HANDLE> = []
+    /// The rollback evidence, read while someone is logged in (it opens with the master key);
+    /// nil otherwise, or when the manifest file does not open (then no private object is used).
+    private var manifest: Manifest?
+    /// Token objects refused for failing their integrity check, with the reason: kept out of
+    /// every lookup, never used.
+    private(set) var integrityFailures: [CK_OBJECT_HANDLE: String] = [:]
     /// Session objects by the session that made them, dropped when it closes.
     private var sessionObjects: [CK_SESSION_HANDLE: Set<CK_OBJECT_HANDLE>] = [:]
 
@@ -89,6 +95,14 @@ final class Token {
             object.fileIdentity = identity
             fresh[handle] = object
         }
+        if masterKey != nil { readManifest() }
+        if let manifest {
+            for (handle, _) in manifest.floors {
+                guard let object = fresh[handle], object.isToken, let problem = manifest.problem(handle, generation: object.generation) else { continue }
+                fresh[handle] = nil
+                integrityFailures[handle] = problem
+            }
+        }
         objects = fresh
         objectsLoaded = true
         index.removeAll()
@@ -100,9 +114,29 @@ final class Token {
         }
     }
 
-    /// Opens a sealed private object with the master key, while the user is logged in.
+    /// Reads the manifest with the master key (under the token's lock).
+    private func readManifest() {
+        guard let masterKey else { manifest = nil; return }
+        do throws(CKRError) {
+            manifest = try Manifest.open(try directory.read("manifest"), masterKey: masterKey, serial: record.serial)
+        } catch {
+            manifest = nil
+        }
+    }
+
+    /// Opens a sealed private object with the master key, while the user is logged in; one that
+    /// does not open (damaged, foreign, its generation forged) is refused and reported.
     private func open(_ object: TokenObject) {
-        guard !object.isReadable, canSeePrivate, let masterKey, (try? object.unseal(masterKey: masterKey)) != nil else { return }
+        guard !object.isReadable, canSeePrivate, let masterKey else { return }
+        guard manifest != nil else {
+            integrityFailures[object.handle] = "the token's manifest does not open under the token key"
+            return
+        }
+        guard (try? object.unseal(masterKey: masterKey)) != nil else {
+            integrityFailures[object.handle] = "object \(String(object.handle, radix: 16)) does not open under the token key (damaged or foreign)"
+            forget(object.handle, session: nil)
+            return
+        }
         sealedObjects.remove(object.handle)
         openedObjects.insert(object.handle)
         index.add(object)
@@ -132,6 +166,14 @@ final class Token {
         let key = try unlock(user, pin: pin)
         masterKey = key
         loggedIn = user
+        try directory.locked(exclusive: false) { () throws(CKRError) in readManifest() }
+        if objectsLoaded, let manifest {
+            for (handle, _) in manifest.floors {
+                guard let object = objects[handle], object.isToken, let problem = manifest.problem(handle, generation: object.generation) else { continue }
+                forget(handle, session: nil)
+                integrityFailures[handle] = problem
+            }
+        }
         if user == CKU.user {
             let salt = try randomBytes(32)
             pinCheck = (salt, Self.pinDigest(salt: salt, pin: pin))
@@ -180,10 +222,11 @@ final class Token {
         masterKey = nil
         loggedIn = nil
         pinCheck = nil
+        manifest = nil
         for handle in openedObjects {
             guard let object = objects[handle] else { continue }
             index.remove(object)
-            object.lock(sealed: object.file.count > 5 ? Array(object.file[5...]) : [])
+            object.lock(sealed: object.file.count > object.bodyOffset ? Array(object.file[object.bodyOffset...]) : [])
             sealedObjects.insert(handle)
         }
         openedObjects = []
@@ -281,7 +324,8 @@ final class Token {
             var raw = try randomBytes(6)
             defer { wipe(&raw) }
             let handle = raw.reduce(CK_OBJECT_HANDLE(0)) { $0 << 8 | CK_OBJECT_HANDLE($1) }
-            guard handle != 0, objects[handle] == nil else { continue }
+            // Not a destroyed object's either: its tombstone would refuse the new one.
+            guard handle != 0, objects[handle] == nil, manifest?.floors[handle] == nil else { continue }
             if try directory.read("objects/" + String(handle, radix: 16)) == nil { return handle }
         }
     }
@@ -291,11 +335,15 @@ final class Token {
     func store(_ object: TokenObject) throws(CKRError) {
         try loadObjects()
         if object.isToken {
+            // A rewrite is a new generation: the manifest then refuses every older copy.
+            if let old = objects[object.handle], old.isToken { object.generation = old.generation + 1 }
             let bytes = try object.fileBytes(masterKey: masterKey)
             try directory.locked(exclusive: true) { () throws(CKRError) in
                 let before = directory.stamp()
                 try directory.write("objects/" + String(object.handle, radix: 16), bytes)
                 object.fileIdentity = directory.identity(of: "objects/" + String(object.handle, radix: 16))
+                // After the object file: a crash between the two leaves a file newer than its floor.
+                if object.generation > 0 { try raiseFloor(object.handle, to: object.generation) }
                 // Only our own write changed the directory: no reload needed.
                 if before == stamp { stamp = directory.stamp() }
             }
@@ -325,11 +373,25 @@ final class Token {
         if object.isToken {
             try directory.locked(exclusive: true) { () throws(CKRError) in
                 let before = directory.stamp()
+                // The tombstone first: a crash between the two leaves a file that is refused.
+                try raiseFloor(object.handle, to: Manifest.destroyed)
                 try directory.remove("objects/" + String(object.handle, radix: 16))
                 if before == stamp { stamp = directory.stamp() }
             }
         }
         forget(object.handle, session: object.session)
+    }
+
+    /// Records in the manifest (read afresh, as other processes write it too) that the object's
+    /// files below `generation` are stale. Without a login there is no key to seal it with, and
+    /// the change leaves no evidence (public objects only: private ones need the login).
+    private func raiseFloor(_ handle: CK_OBJECT_HANDLE, to generation: UInt64) throws(CKRError) {
+        guard let masterKey else { return }
+        readManifest()
+        guard var updated = manifest else { throw CKRError(CKR.deviceError) }
+        updated.floors[handle] = max(updated.floors[handle] ?? 0, generation)
+        try directory.write("manifest", try updated.sealed(masterKey: masterKey, serial: record.serial))
+        manifest = updated
     }
 
     /// Drops the session objects of a closed session.
@@ -357,6 +419,7 @@ final class Token {
                                  soWrapped: try Sealing.seal(master, key: derived, aad: wrapAAD(so: true)))
         try directory.locked(exclusive: true) { () throws(CKRError) in
             try directory.removeAllObjects()
+            try directory.remove("manifest")
             try directory.write("token", record.encoded())
         }
         return try Token(directory: directory)
