@@ -38,6 +38,7 @@ extension Store {
         for token in tokens {
             let session = try session(on: token, pin: pin)
             summaries += try objects(in: session, token: token, template: uri?.objectTemplate ?? [])
+            integrityFailures += integrityFailures(in: session, token: token)
         }
         return summaries
     }

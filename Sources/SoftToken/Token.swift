@@ -74,6 +74,8 @@ final class Token {
 
     private func reload() throws(CKRError) {
         try reloadHeader()
+        // Found again by this reading and by the opening of private objects after it.
+        integrityFailures = [:]
         var fresh = objects.filter { !$0.value.isToken }
         for name in try directory.objectNames() {
             guard let handle = CK_OBJECT_HANDLE(name, radix: 16) else { continue }
@@ -91,7 +93,10 @@ final class Token {
                 continue
             }
             // Private objects stay sealed until used (object(_:), a find).
-            guard let object = try? TokenObject.read(handle: handle, bytes: bytes, masterKey: nil) else { continue }
+            guard let object = try? TokenObject.read(handle: handle, bytes: bytes, masterKey: nil) else {
+                integrityFailures[handle] = "object \(String(handle, radix: 16)) is damaged (not an object file)"
+                continue
+            }
             object.fileIdentity = identity
             fresh[handle] = object
         }
@@ -295,6 +300,7 @@ final class Token {
 
     /// The object for a handle, if it exists and this login may see it.
     func object(_ handle: CK_OBJECT_HANDLE) -> TokenObject? {
+        if handle == Self.reportHandle { return integrityReport }
         try? loadObjects()
         guard let object = objects[handle] else { return nil }
         open(object)
@@ -306,6 +312,11 @@ final class Token {
     /// hidden attributes match nothing.
     func matching(_ template: AttributeMap) throws(CKRError) -> [CK_OBJECT_HANDLE] {
         try loadObjects()
+        if template[CKA.class]?.ulong == CKO.integrityReport {
+            // Asked for: every object this login can check is checked now.
+            if canSeePrivate { for handle in sealedObjects { if let object = objects[handle] { open(object) } } }
+            return [Self.reportHandle]
+        }
         // A find for public objects only leaves the sealed ones sealed.
         if canSeePrivate && !sealedObjects.isEmpty && template[CKA.private]?.bool != false {
             for handle in sealedObjects { if let object = objects[handle] { open(object) } }
@@ -315,6 +326,20 @@ final class Token {
             object.isReadable && (!object.isPrivate || canSeePrivate)
                 && template.allSatisfy { type, value in !CKA.hidden.contains(type) && object.attributes[type] == value }
         }.map(\.handle)
+    }
+
+    /// The handle of the integrity report (outside the 48-bit range of object handles).
+    static let reportHandle: CK_OBJECT_HANDLE = 0x1_0000_0000_0001
+
+    /// The integrity report object (CKO.integrityReport): the number of objects that failed
+    /// their check and, in its label, why; read-only, not destroyable.
+    private var integrityReport: TokenObject {
+        let reasons = integrityFailures.sorted { $0.key < $1.key }.map(\.value).joined(separator: "\n")
+        return TokenObject(handle: Self.reportHandle, isPrivate: false, session: nil, attributes: [
+            CKA.class: [UInt8](ulong: CKO.integrityReport), CKA.token: [1], CKA.private: [0], CKA.modifiable: [0],
+            CKA.destroyable: [0], CKA.copyable: [0], CKA.label: Array(reasons.utf8),
+            CKA.integrityFailures: [UInt8](ulong: CK_ULONG(integrityFailures.count)),
+        ])
     }
 
     /// A handle no object uses, token or session.

@@ -34,12 +34,13 @@ extension CertBridge {
             let store = try global.store()
             let pin = noLogin ? nil : try global.pinProvider(uri: self.uri)
             let objects = try store.objects(matching: uri, pin: pin)
-            if global.json { return try printJSON(objects) }
+            if global.json { try printJSON(objects); return try store.checkIntegrity() }
             if objects.isEmpty {
                 print(noLogin ? "No public objects. (Private keys need a login: drop --no-login.)" : "No objects.")
                 return
             }
             for object in objects { print(Self.render(object)); print() }
+            try store.checkIntegrity()
         }
 
         static func render(_ object: ObjectSummary) -> String {
