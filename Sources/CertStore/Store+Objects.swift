@@ -39,6 +39,7 @@ extension Store {
         let (sessions, skipped) = try searchSessions(tokens, pin: pin, search: tokens.count > 1)
         for (token, session) in sessions {
             summaries += try objects(in: session, token: token, template: uri?.objectTemplate ?? [])
+            integrityFailures += integrityFailures(in: session, token: token)
         }
         return (summaries, skipped)
     }

@@ -62,6 +62,10 @@ enum CKA {
     static let keyPassword: CK_ATTRIBUTE_TYPE = 0x8000_0000 | 0x4342_0001
     /// CertBridge's vendor attribute, read-only: whether the key has its own password.
     static let hasKeyPassword: CK_ATTRIBUTE_TYPE = 0x8000_0000 | 0x4342_0002
+    /// CertBridge's vendor attribute, read-only, on the integrity report object: how many of
+    /// the token's objects failed their integrity check (CK_ULONG); its CKA_LABEL gives the
+    /// reasons, one per line.
+    static let integrityFailures: CK_ATTRIBUTE_TYPE = 0x8000_0000 | 0x4342_0003
     /// Internal: the key material (PKCS#8 or the AES value) as stored, never returned.
     static let material: CK_ATTRIBUTE_TYPE = 0x8000_0000 | 0x4342_00F0
     /// Internal: the material sealed under the key's own password, never returned.
@@ -72,6 +76,9 @@ enum CKA {
 }
 
 enum CKO {
+    /// CertBridge's vendor class: the token's integrity report, found only by asking for this
+    /// class (a find for it checks every object first), never listed otherwise.
+    static let integrityReport: CK_OBJECT_CLASS = 0x8000_0000 | 0x4342_0001
     static let data: CK_OBJECT_CLASS = 0, certificate: CK_OBJECT_CLASS = 1, publicKey: CK_OBJECT_CLASS = 2
     static let privateKey: CK_OBJECT_CLASS = 3, secretKey: CK_OBJECT_CLASS = 4
 }

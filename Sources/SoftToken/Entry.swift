@@ -84,8 +84,15 @@ public enum SoftTokenEntry {
     public static func getSlotInfo(_ slot: CK_SLOT_ID, _ info: UnsafeMutablePointer<CK_SLOT_INFO>?) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             guard let info else { throw CKRError(CKR.argumentsBad) }
-            let token = try provider.token(inSlot: slot)
             var value = CK_SLOT_INFO()
+            if let refusal = provider.refusals[slot] {
+                fill(&value.slotDescription, "refused: " + refusal.reason)
+                fill(&value.manufacturerID, "CertBridge")
+                value.flags = CKF.tokenPresent
+                info.pointee = value
+                return
+            }
+            let token = try provider.token(inSlot: slot)
             fill(&value.slotDescription, token == nil ? "CertBridge software token (new token)" : "CertBridge software token")
             fill(&value.manufacturerID, "CertBridge")
             value.flags = CKF.tokenPresent
@@ -99,6 +106,16 @@ public enum SoftTokenEntry {
     public static func getTokenInfo(_ slot: CK_SLOT_ID, _ info: UnsafeMutablePointer<CK_TOKEN_INFO>?) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             guard let info else { throw CKRError(CKR.argumentsBad) }
+            if let refusal = provider.refusals[slot] {
+                // Shown, so that `certbridge tokens` can say why; no session opens on it.
+                var value = CK_TOKEN_INFO()
+                fill(&value.label, refusal.label)
+                fill(&value.manufacturerID, "CertBridge")
+                fill(&value.model, "refused")
+                fill(&value.utcTime, "")
+                info.pointee = value
+                return
+            }
             let token = try provider.token(inSlot: slot)
             // A failed re-read (another process mid-change) keeps the last state rather than hiding the token.
             try? token?.refresh()

@@ -392,10 +392,7 @@ extension Provider {
         let session = try session(handle)
         guard session.found == nil else { throw CKRError(CKR.operationActive) }
         try session.token.refresh()
-        let matches = session.token.visibleObjects.filter { object in
-            template.allSatisfy { type, value in !CKA.hidden.contains(type) && object.attributes[type] == value }
-        }
-        session.found = matches.map(\.handle).sorted(by: >)
+        session.found = try session.token.matching(template).sorted(by: >)
     }
 
     func find(_ handle: CK_SESSION_HANDLE, max: Int) throws(CKRError) -> [CK_OBJECT_HANDLE] {

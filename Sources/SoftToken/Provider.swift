@@ -96,6 +96,9 @@ final class Provider {
     private(set) var sessions: [CK_SESSION_HANDLE: Session] = [:]
     private var nextSession: CK_SESSION_HANDLE = 1
     private var lastSlotList: [CK_SLOT_ID]?
+    /// Tokens refused for their directory's owner or mode (TokenDirectory.refusal), by slot:
+    /// the reason, and the label from the token file, for C_GetSlotInfo and C_GetTokenInfo.
+    private(set) var refusals: [CK_SLOT_ID: (reason: String, label: [UInt8])] = [:]
 
     /// The empty slot, where C_InitToken makes a new token. A token made there keeps this slot
     /// id until C_Finalize (the program holds it), and the empty slot moves to a fresh id above
@@ -151,9 +154,18 @@ final class Provider {
     func slotID(serial: String) -> CK_SLOT_ID { madeInSlot[serial] ?? Self.slotID(serial: serial) }
 
     /// Tokens in the store directory, read again so tokens made by other processes appear.
-    func scanTokens() -> [(CK_SLOT_ID, Token)] {
-        var result: [(CK_SLOT_ID, Token)] = []
+    func scanTokens() -> [(CK_SLOT_ID, Token?)] {
+        var result: [(CK_SLOT_ID, Token?)] = []
+        refusals = [:]
         for name in TokenDirectory.tokens(in: root) {
+            if let reason = TokenDirectory.refusal(root: root, token: name) {
+                let label = (try? TokenDirectory(path: root + "/" + name).read("token")).flatMap { $0 }
+                    .flatMap { try? TokenRecord.decode($0) }?.label ?? Array("refused token".utf8)
+                tokens[name] = nil
+                refusals[slotID(serial: name)] = (reason, label)
+                result.append((slotID(serial: name), nil))
+                continue
+            }
             if tokens[name] == nil, let token = Self.open(TokenDirectory(path: root + "/" + name)) {
                 tokens[name] = token
             }
@@ -190,7 +202,9 @@ final class Provider {
     func token(inSlot slot: CK_SLOT_ID) throws(CKRError) -> Token? {
         if slot == emptySlot { return nil }
         if let token = tokens.first(where: { slotID(serial: $0.key) == slot })?.value { return token }
-        if let token = scanTokens().first(where: { $0.0 == slot })?.1 { return token }
+        let scanned = scanTokens()
+        if let token = scanned.first(where: { $0.0 == slot })?.1 { return token }
+        if refusals[slot] != nil { throw CKRError(CKR.tokenNotRecognized) }
         throw CKRError(CKR.slotIDInvalid)
     }
 

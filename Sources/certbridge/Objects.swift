@@ -43,6 +43,7 @@ extension CertBridge {
             }
             // A token passed over may hold more: the listing is incomplete, and the exit code says so.
             if let reasons = skipped.notSearched { throw StoreError(skipped.searchCode, reasons) }
+            try store.checkIntegrity()
         }
 
         static func render(_ object: ObjectSummary) -> String {
