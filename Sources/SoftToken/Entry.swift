@@ -210,9 +210,9 @@ public enum SoftTokenEntry {
 
     /// C_Login.
     public static func login(_ session: CK_SESSION_HANDLE, _ user: CK_USER_TYPE, _ pin: Bytes, _ pinLength: CK_ULONG) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in
-            var value = try copy(pin, pinLength)
-            defer { wipe(&value) }
+        SoftTokenProvider.approving(session, rerun: false) { provider throws(CKRError) in
+            var value: [UInt8]? = pin == nil && user == CKU.contextSpecific ? nil : try copy(pin, pinLength)
+            defer { if value != nil { wipe(&value!) } }
             try provider.login(session, user: user, pin: value)
         }
     }
@@ -311,7 +311,7 @@ public enum SoftTokenEntry {
 
     /// C_Sign.
     public static func sign(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ out: Bytes, _ outLength: Length) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in
+        SoftTokenProvider.approving(session, rerun: true) { provider throws(CKRError) in
             try provider.sign(session, data: try raw(data, length), output: try output(out, outLength), final: false)
         }
     }
@@ -325,7 +325,7 @@ public enum SoftTokenEntry {
 
     /// C_SignFinal.
     public static func signFinal(_ session: CK_SESSION_HANDLE, _ out: Bytes, _ outLength: Length) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in
+        SoftTokenProvider.approving(session, rerun: true) { provider throws(CKRError) in
             try provider.sign(session, data: nil, output: try output(out, outLength), final: true)
         }
     }
@@ -363,7 +363,7 @@ public enum SoftTokenEntry {
 
     /// C_Decrypt.
     public static func decrypt(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ out: Bytes, _ outLength: Length) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in
+        SoftTokenProvider.approving(session, rerun: true) { provider throws(CKRError) in
             try provider.decrypt(session, data: try copy(data, length), output: try output(out, outLength))
         }
     }

@@ -42,6 +42,7 @@ extension Provider {
         let session = try session(handle)
         guard let operation = session.sign else { throw CKRError(CKR.operationNotInitialized) }
         guard try output.hasRoom(for: try signatureSize(operation.key)) else { return }
+        try awaitApproval(session, operation, what: "sign")
         defer { session.sign = nil }
         guard !operation.needsContextLogin || operation.approved else { throw CKRError(CKR.userNotLoggedIn) }
         let key = try operationKey(operation)
@@ -120,6 +121,7 @@ extension Provider {
         let session = try session(handle)
         guard let operation = session.decrypt, let decryption = operation.decryption else { throw CKRError(CKR.operationNotInitialized) }
         guard try output.hasRoom(for: try signatureSize(operation.key)) else { return }
+        try awaitApproval(session, operation, what: "decrypt")
         defer { session.decrypt = nil }
         guard !operation.needsContextLogin || operation.approved else { throw CKRError(CKR.userNotLoggedIn) }
         let key = try operationKey(operation)
@@ -229,6 +231,7 @@ extension Provider {
             try? session.token.destroy(publicKey)
             throw error
         }
+        auditKey(session, privateKey, "generate (C_GenerateKeyPair)")
         return (publicKey.handle, privateKey.handle)
     }
 
@@ -281,6 +284,7 @@ extension Provider {
         let length = cbst_aes_wrap_pad(wrapKey, wrapKey.count, 0, material, material.count, &out)
         guard length > 0 else { throw CKRError(CKR.functionFailed) }
         output.write(Array(out[0..<length]))
+        if output.buffer != nil { session.token.audit(key: target.labelText, operation: "export (C_WrapKey)", outcome: "done") }
     }
 
     func unwrapKey(_ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM, unwrapping: CK_OBJECT_HANDLE, wrapped: [UInt8],
@@ -306,6 +310,7 @@ extension Provider {
             guard let key = CryptoKey.fromPKCS8(material) else { throw CKRError(CKR.wrappedKeyInvalid) }
             let object = try makeObject(session, template: &template, origin: .imported, key: key)
             try session.token.store(object)
+            auditKey(session, object, "import (C_UnwrapKey)")
             return object.handle
         case CKO.secretKey:
             template[CKA.value] = material

@@ -193,17 +193,24 @@ final class Provider {
 
     // MARK: - Login
 
-    func login(_ handle: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: [UInt8]) throws(CKRError) {
+    func login(_ handle: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: [UInt8]?) throws(CKRError) {
         let session = try session(handle)
         let token = session.token
         switch user {
         case CKU.contextSpecific:
+            // A NULL PIN (the protected authentication path): the module asks the person.
+            guard let pin else { return try awaitLoginApproval(session) }
             try contextLogin(session, pin: pin)
         case CKU.so, CKU.user:
             if user == CKU.so, sessions(of: token).contains(where: { !$0.readWrite }) {
                 throw CKRError(CKR.sessionReadOnlyExists)
             }
-            try token.login(user, pin: pin)
+            do throws(CKRError) {
+                try token.login(user, pin: pin ?? [])
+            } catch where error.rv == CKR.pinIncorrect || error.rv == CKR.pinLocked {
+                token.audit(key: "", operation: user == CKU.so ? "SO login" : "user login", outcome: "failed: wrong PIN")
+                throw error
+            }
         default:
             throw CKRError(CKR.userTypeInvalid)
         }
@@ -214,12 +221,7 @@ final class Provider {
     private func contextLogin(_ session: Session, pin: [UInt8]) throws(CKRError) {
         guard session.token.loggedIn == CKU.user else { throw CKRError(CKR.userNotLoggedIn) }
         if let operation = session.operationAwaitingLogin {
-            if operation.key.hasKeyPassword {
-                operation.approvedKey = try openWithPassword(operation.key, password: pin)
-            } else if !session.token.checkUserPIN(pin) {
-                throw CKRError(CKR.pinIncorrect)
-            }
-            operation.approved = true
+            try approve(session, operation, secret: pin)
             return
         }
         if let pending = session.pendingWrap, let key = session.token.object(pending) {

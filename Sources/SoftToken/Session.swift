@@ -17,6 +17,8 @@ final class Session {
     var pendingWrap: CK_OBJECT_HANDLE?
     /// The key a context login opened for the next C_WrapKey of that key.
     var approvedWrap: (handle: CK_OBJECT_HANDLE, key: CryptoKey)?
+    /// The question a call stopped to ask the person (Approval.swift), taken up outside the lock.
+    var approvalRequest: ApprovalRequest?
 
     init(handle: CK_SESSION_HANDLE, slot: CK_SLOT_ID, token: Token, readWrite: Bool) {
         self.handle = handle

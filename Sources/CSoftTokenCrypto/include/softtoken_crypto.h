@@ -105,4 +105,9 @@ long cbst_rsa_decrypt(cbst_key *key, int padding, const char *oaep_md, const cha
 long cbst_rsa_encrypt(cbst_key *key, int padding, const char *oaep_md, const char *mgf_md,
                       const uint8_t *label, size_t label_len, const uint8_t *in, size_t in_len,
                       uint8_t *out, size_t cap);
+
+/// posix_spawn_file_actions_addclosefrom_np (glibc 2.34, a GNU extension Swift's Glibc does not
+/// show): every descriptor from `from` up is closed in the spawned child. `actions` is a
+/// posix_spawn_file_actions_t. Kept here, with the module's other C, for lack of a second shim target.
+int cbst_spawn_closefrom(void *actions, int from);
 #endif

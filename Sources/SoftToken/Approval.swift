@@ -1,0 +1,180 @@
+internal import CPKCS11
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The approval one use of a key needs: the Windows levels Low, Medium and High.
+enum Approval: CK_ULONG {
+    /// Usable after the token login (standard, Windows "Low").
+    case none = 0
+    /// A yes/no at every use (Windows "Medium"): pinentry CONFIRM.
+    case confirm = 1
+    /// A password at every use (Windows "High"): the key's own, else the token PIN; pinentry GETPIN.
+    case password = 2
+}
+
+extension TokenObject {
+    /// What a use of this key needs. CKA_ALWAYS_AUTHENTICATE decides whether anything is asked;
+    /// the recorded approval only softens a password to a yes/no when the key was made Medium.
+    var approval: Approval {
+        guard flag(CKA.alwaysAuthenticate) else { return .none }
+        return attributes.ulong(CKA.approval) == Approval.confirm.rawValue ? .confirm : .password
+    }
+}
+
+/// A question for the person, prepared under the lock and asked outside it, for the one
+/// operation it approves.
+final class ApprovalRequest {
+    let session: CK_SESSION_HANDLE
+    let operation: KeyOperation
+    let approval: Approval
+    /// What the operation does, in the prompt's words ("sign", "decrypt").
+    let what: String
+    let keyLabel: String
+    let tokenLabel: String
+    let directory: TokenDirectory
+    /// Asked for by C_Login(CKU_CONTEXT_SPECIFIC, NULL): a refusal leaves the operation as it is
+    /// (a failed login ends nothing); asked for by the operation itself, a refusal ends it.
+    let fromLogin: Bool
+
+    init(session: Session, operation: KeyOperation, what: String, fromLogin: Bool) {
+        self.session = session.handle
+        self.operation = operation
+        self.approval = operation.key.approval
+        self.what = what
+        self.keyLabel = operation.key.labelText
+        self.tokenLabel = Token.text(session.token.label)
+        self.directory = session.token.directory
+        self.fromLogin = fromLogin
+    }
+
+    /// Runs the pinentry (no lock held); the trail records that the question was put.
+    func ask() -> Pinentry.Answer {
+        AuditLog.append(directory, token: tokenLabel, key: keyLabel, operation: what, outcome: "approval asked")
+        guard let pinentry = Pinentry.forCaller() else { return .unavailable }
+        let program = AuditLog.program()
+        let name = program.split(separator: "/").last.map(String.init) ?? program
+        var description = "\(name) (\(program), pid \(getpid())) wants to \(what) with the key \"\(keyLabel)\" "
+            + "on the token \"\(tokenLabel)\".\n\n"
+        description += approval == .confirm
+            ? "Allow this one use?"
+            : (operation.key.hasKeyPassword ? "Enter the key's password" : "Enter the token PIN") + " to allow this one use."
+        let question = Pinentry.Question(title: "CertBridge: approve the use of a key", description: description,
+                                         prompt: approval == .confirm ? "Allow" : "Password:",
+                                         wantsPassword: approval == .password)
+        return pinentry.ask(question)
+    }
+}
+
+extension SoftTokenProvider {
+    /// Runs a call that may need the person's approval: when `body` stops for one (it prepared
+    /// an ApprovalRequest on the session), the prompt runs with no provider lock held, its answer
+    /// is applied under the lock, and `body` runs again to finish the operation (`rerun`; a
+    /// C_Login has nothing left to do).
+    static func approving(_ handle: CK_SESSION_HANDLE, rerun: Bool, _ body: (Provider) throws(CKRError) -> Void) -> CK_RV {
+        let first = call(body)
+        guard first == CKR.approvalPending else { return first }
+        var request: ApprovalRequest?
+        _ = call { provider throws(CKRError) in
+            let session = try provider.session(handle)
+            request = session.approvalRequest
+            session.approvalRequest = nil
+        }
+        guard let request else { return CKR.generalError }
+        let answer = request.ask()
+        let applied = call { provider throws(CKRError) in try provider.apply(request, answer) }
+        guard applied == CKR.ok, rerun else { return applied }
+        return call(body)
+    }
+}
+
+extension Provider {
+    /// Whether the module may ask the person itself: not when `$CERTBRIDGE_SOFTTOKEN_STRICT` is
+    /// set (other than "0"), nor for a token whose directory holds a file named `strict`. A
+    /// strict token answers CKR_USER_NOT_LOGGED_IN, as plain PKCS#11 has it.
+    static func isStrict(_ token: Token) -> Bool {
+        if let value = Pinentry.environment("CERTBRIDGE_SOFTTOKEN_STRICT"), value != "0" { return true }
+        return access(token.directory.path + "/strict", F_OK) == 0
+    }
+
+    /// An operation on an always-authenticate key reached its use without a context login:
+    /// unless the token is strict, the call stops here to ask (CKR.approvalPending, which
+    /// `SoftTokenProvider.approving` takes up and never returns).
+    func awaitApproval(_ session: Session, _ operation: KeyOperation, what: String) throws(CKRError) {
+        guard operation.needsContextLogin, !operation.approved, !Self.isStrict(session.token) else { return }
+        session.approvalRequest = ApprovalRequest(session: session, operation: operation, what: what, fromLogin: false)
+        throw CKRError(CKR.approvalPending)
+    }
+
+    /// C_Login(CKU_CONTEXT_SPECIFIC) with a NULL PIN: the module asks the person for the
+    /// operation awaiting the login.
+    func awaitLoginApproval(_ session: Session) throws(CKRError) {
+        guard session.token.loggedIn == CKU.user else { throw CKRError(CKR.userNotLoggedIn) }
+        guard let operation = session.operationAwaitingLogin else { throw CKRError(CKR.operationNotInitialized) }
+        guard !Self.isStrict(session.token) else { throw CKRError(CKR.argumentsBad) }
+        let what = operation === session.decrypt ? "decrypt" : "sign"
+        session.approvalRequest = ApprovalRequest(session: session, operation: operation, what: what, fromLogin: true)
+        throw CKRError(CKR.approvalPending)
+    }
+
+    /// The person's answer, under the lock: a yes approves a Medium key's operation, a password
+    /// a High key's (as a counted try); anything else is CKR_FUNCTION_CANCELED.
+    func apply(_ request: ApprovalRequest, _ answer: Pinentry.Answer) throws(CKRError) {
+        let session = try session(request.session)
+        let operation = request.operation
+        guard session.sign === operation || session.decrypt === operation else { throw CKRError(CKR.operationNotInitialized) }
+        let token = session.token
+        func refuse(_ rv: CK_RV, _ outcome: String) -> CKRError {
+            token.audit(key: request.keyLabel, operation: request.what, outcome: outcome)
+            if !request.fromLogin {
+                if session.sign === operation { session.sign = nil }
+                if session.decrypt === operation { session.decrypt = nil }
+            }
+            return CKRError(rv)
+        }
+        switch answer {
+        case .confirmed where request.approval == .confirm:
+            operation.approved = true
+            token.audit(key: request.keyLabel, operation: request.what, outcome: "approved")
+        case .password(var secret) where request.approval == .password:
+            defer { wipe(&secret) }
+            do throws(CKRError) {
+                try approve(session, operation, secret: secret)
+            } catch {
+                throw refuse(error.rv, error.rv == CKR.pinLocked ? "refused: key locked" : "refused: wrong password")
+            }
+            token.audit(key: request.keyLabel, operation: request.what, outcome: "approved")
+        case .password(var secret):
+            wipe(&secret)
+            throw refuse(CKR.functionCanceled, "refused")
+        case .confirmed, .refused:
+            throw refuse(CKR.functionCanceled, "refused")
+        case .timedOut:
+            throw refuse(CKR.functionCanceled, "timed out")
+        case .unavailable:
+            throw refuse(CKR.functionCanceled, "no pinentry, terminal or display")
+        }
+    }
+
+    /// The context login's check of a secret for one operation: the key's own password where it
+    /// has one, else the user PIN, as a counted try of that key.
+    func approve(_ session: Session, _ operation: KeyOperation, secret: [UInt8]) throws(CKRError) {
+        let token = session.token
+        let key = operation.key
+        do throws(CKRError) {
+            try token.countedKeyTry(key.handle) { () throws(CKRError) in
+                if key.hasKeyPassword {
+                    operation.approvedKey = try openWithPassword(key, password: secret)
+                } else if !token.checkUserPIN(secret) {
+                    throw CKRError(CKR.pinIncorrect)
+                }
+            }
+        } catch {
+            if error.rv == CKR.pinIncorrect || error.rv == CKR.pinLocked {
+                token.audit(key: key.labelText, operation: "context login", outcome: error.rv == CKR.pinLocked ? "failed: key locked" : "failed: wrong password")
+            }
+            throw error
+        }
+        operation.approved = true
+    }
+}
