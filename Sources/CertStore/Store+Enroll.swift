@@ -103,7 +103,10 @@ extension Store {
                 publicTemplate.append(Attribute(.ecParams, bytes: spec.curve ?? []))
                 privateTemplate.append(Attribute(.derive, true))
             }
-            if securityLevel == .high { privateTemplate.append(Attribute(.alwaysAuthenticate, true)) }
+            if securityLevel.alwaysAuthenticates { privateTemplate.append(Attribute(.alwaysAuthenticate, true)) }
+            if securityLevel.alwaysAuthenticates && token.isSoftToken {
+                privateTemplate.append(Attribute(.certBridgeApproval, ulong: securityLevel.approvalValue))
+            }
             let (publicKey, privateKey) = try session.generateKeyPair(mechanism, publicTemplate: publicTemplate, privateTemplate: privateTemplate)
             created = [privateKey, publicKey]
 
@@ -123,7 +126,7 @@ extension Store {
                 Attribute(.application, string: Self.enrollmentApplication), Attribute(.value, bytes: json)]))
 
             let flags = KeyFlags(try privateKey.attributes(KeyFlags.attributes))
-            if !exportable && flags.isExportable || securityLevel == .high && flags.alwaysAuthenticate != true {
+            if !exportable && flags.isExportable || securityLevel.alwaysAuthenticates && flags.alwaysAuthenticate != true {
                 throw PKCS11Error(.returned(.templateInconsistent), function: "C_GenerateKeyPair",
                                   reason: "the token did not keep the key policy asked for")
             }

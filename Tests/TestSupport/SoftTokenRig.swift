@@ -27,6 +27,10 @@ public enum SoftTokenRig {
             // Throwaway tokens: writes stay atomic for a killed process (what the crash tests
             // prove) without an fsync per object, which made 10,000 objects take a minute.
             setenv("CERTBRIDGE_SOFTTOKEN_FSYNC", "0", 1)
+            // Strict PKCS#11 for every test that does not ask for the module's own prompt:
+            // CKR_USER_NOT_LOGGED_IN without a context login, as before (ApprovalRig unsets it
+            // for the programs it runs).
+            setenv("CERTBRIDGE_SOFTTOKEN_STRICT", "1", 1)
             // A static fixture is never deinitialised: its directory goes at process exit.
             atexit {
                 if let dir = getenv("CERTBRIDGE_SOFTTOKEN_DIR") { try? FileManager.default.removeItem(atPath: String(cString: dir)) }
@@ -43,7 +47,7 @@ public enum SoftTokenRig {
     /// The environment a child process needs to see the same tokens.
     public static func environment() throws -> [String: String] {
         ["CERTBRIDGE_SOFTTOKEN_DIR": try setup.get(), "CERTBRIDGE_SOFTTOKEN_KDF_ITERATIONS": iterations,
-         "CERTBRIDGE_SOFTTOKEN_FSYNC": "0"]
+         "CERTBRIDGE_SOFTTOKEN_FSYNC": "0", "CERTBRIDGE_SOFTTOKEN_STRICT": "1"]
     }
 
     public static func module() throws -> Module {
