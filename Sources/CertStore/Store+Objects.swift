@@ -15,7 +15,9 @@ extension Store {
         }
         guard let pin, token.info.flags.contains(.loginRequired) else { return session }
         if (try? session.state().isUserLoggedIn) == true { return session }
-        let usesPINPad = token.info.flags.contains(.protectedAuthenticationPath)
+        // CertBridge's software token offers the protected path for programs that cannot ask
+        // (it then runs a pinentry); the store has its PIN source and uses it.
+        let usesPINPad = token.info.flags.contains(.protectedAuthenticationPath) && !token.isSoftToken
         let secret: PIN? = usesPINPad ? nil : try pin(token)
         do throws(PKCS11Error) {
             try session.login(.user, pin: secret)

@@ -26,7 +26,8 @@ extension TokenObject {
 /// operation it approves.
 final class ApprovalRequest {
     let session: CK_SESSION_HANDLE
-    let operation: KeyOperation
+    /// The operation approved; nil for C_Login(CKU_USER, NULL), which asks for the token PIN.
+    let operation: KeyOperation?
     let approval: Approval
     /// What the operation does, in the prompt's words ("sign", "decrypt").
     let what: String
@@ -37,12 +38,12 @@ final class ApprovalRequest {
     /// (a failed login ends nothing); asked for by the operation itself, a refusal ends it.
     let fromLogin: Bool
 
-    init(session: Session, operation: KeyOperation, what: String, fromLogin: Bool) {
+    init(session: Session, operation: KeyOperation?, what: String, fromLogin: Bool) {
         self.session = session.handle
         self.operation = operation
-        self.approval = operation.key.approval
+        self.approval = operation?.key.approval ?? .password
         self.what = what
-        self.keyLabel = operation.key.labelText
+        self.keyLabel = operation?.key.labelText ?? ""
         self.tokenLabel = Token.text(session.token.label)
         self.directory = session.token.directory
         self.fromLogin = fromLogin
@@ -54,13 +55,19 @@ final class ApprovalRequest {
         guard let pinentry = Pinentry.forCaller() else { return .unavailable }
         let program = AuditLog.program()
         let name = program.split(separator: "/").last.map(String.init) ?? program
-        var description = "\(name) (\(program), pid \(getpid())) wants to \(what) with the key \"\(keyLabel)\" "
-            + "on the token \"\(tokenLabel)\".\n\n"
-        description += approval == .confirm
-            ? "Allow this one use?"
-            : (operation.key.hasKeyPassword ? "Enter the key's password" : "Enter the token PIN") + " to allow this one use."
-        let question = Pinentry.Question(title: "CertBridge: approve the use of a key", description: description,
-                                         prompt: approval == .confirm ? "Allow" : "Password:",
+        var description: String
+        if let operation {
+            description = "\(name) (\(program), pid \(getpid())) wants to \(what) with the key \"\(keyLabel)\" "
+                + "on the token \"\(tokenLabel)\".\n\n"
+            description += approval == .confirm
+                ? "Allow this one use?"
+                : (operation.key.hasKeyPassword ? "Enter the key's password" : "Enter the token PIN") + " to allow this one use."
+        } else {
+            description = "\(name) (\(program), pid \(getpid())) wants to log in to the token \"\(tokenLabel)\".\n\nEnter the token PIN."
+        }
+        let question = Pinentry.Question(title: operation == nil ? "CertBridge: log in to a token" : "CertBridge: approve the use of a key",
+                                         description: description,
+                                         prompt: approval == .confirm ? "Allow" : (operation == nil ? "PIN:" : "Password:"),
                                          wantsPassword: approval == .password)
         return pinentry.ask(question)
     }
@@ -121,9 +128,9 @@ extension Provider {
     /// a High key's (as a counted try); anything else is CKR_FUNCTION_CANCELED.
     func apply(_ request: ApprovalRequest, _ answer: Pinentry.Answer) throws(CKRError) {
         let session = try session(request.session)
-        let operation = request.operation
-        guard session.sign === operation || session.decrypt === operation else { throw CKRError(CKR.operationNotInitialized) }
         let token = session.token
+        guard let operation = request.operation else { return try applyLogin(session, answer) }
+        guard session.sign === operation || session.decrypt === operation else { throw CKRError(CKR.operationNotInitialized) }
         func refuse(_ rv: CK_RV, _ outcome: String) -> CKRError {
             token.audit(key: request.keyLabel, operation: request.what, outcome: outcome)
             if !request.fromLogin {
@@ -154,6 +161,25 @@ extension Provider {
         case .unavailable:
             throw refuse(CKR.functionCanceled, "no pinentry, terminal or display")
         }
+    }
+
+    /// C_Login(CKU_USER, NULL): the token PIN as the person typed it into the pinentry.
+    private func applyLogin(_ session: Session, _ answer: Pinentry.Answer) throws(CKRError) {
+        guard case .password(var pin) = answer else {
+            session.token.audit(key: "", operation: "user login", outcome: "refused")
+            throw CKRError(CKR.functionCanceled)
+        }
+        defer { wipe(&pin) }
+        try login(session.handle, user: CKU.user, pin: pin)
+    }
+
+    /// C_Login(CKU_USER, NULL), the protected authentication path the token offers when it is
+    /// not strict: the module asks for the token PIN.
+    func awaitUserLogin(_ session: Session) throws(CKRError) {
+        guard !Self.isStrict(session.token) else { throw CKRError(CKR.argumentsBad) }
+        if session.token.loggedIn == CKU.user { throw CKRError(CKR.userAlreadyLoggedIn) }
+        session.approvalRequest = ApprovalRequest(session: session, operation: nil, what: "log in", fromLogin: true)
+        throw CKRError(CKR.approvalPending)
     }
 
     /// The context login's check of a secret for one operation: the key's own password where it

@@ -102,7 +102,7 @@ enum CKS {
 enum CKF {
     static let rng: CK_FLAGS = 0x1, writeProtected: CK_FLAGS = 0x2, loginRequired: CK_FLAGS = 0x4
     static let userPINInitialized: CK_FLAGS = 0x8, restoreKeyNotNeeded: CK_FLAGS = 0x20
-    static let tokenInitialized: CK_FLAGS = 0x400
+    static let tokenInitialized: CK_FLAGS = 0x400, protectedAuthenticationPath: CK_FLAGS = 0x100
     static let userPINCountLow: CK_FLAGS = 0x10000, userPINFinalTry: CK_FLAGS = 0x20000, userPINLocked: CK_FLAGS = 0x40000
     static let soPINCountLow: CK_FLAGS = 0x100000, soPINFinalTry: CK_FLAGS = 0x200000, soPINLocked: CK_FLAGS = 0x400000
     // Slot flags

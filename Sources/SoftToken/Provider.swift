@@ -201,6 +201,8 @@ final class Provider {
             // A NULL PIN (the protected authentication path): the module asks the person.
             guard let pin else { return try awaitLoginApproval(session) }
             try contextLogin(session, pin: pin)
+        case CKU.user where pin == nil:
+            try awaitUserLogin(session)
         case CKU.so, CKU.user:
             if user == CKU.so, sessions(of: token).contains(where: { !$0.readWrite }) {
                 throw CKRError(CKR.sessionReadOnlyExists)
