@@ -7,7 +7,10 @@ stdin/stdout like GnuPG's pinentry-tty and answers as told by the environment.
   SCRIPTED_PINENTRY_ANSWER    yes (CONFIRM says OK, GETPIN gives the password), no (cancel),
                               hang (never answers), or a comma list used one per request
                               (the count of requests so far is kept in LOG + ".count")
-  SCRIPTED_PINENTRY_PASSWORD  the password GETPIN gives (never logged)
+  SCRIPTED_PINENTRY_PASSWORD  the password GETPIN gives for a key (never logged)
+  SCRIPTED_PINENTRY_PIN       the token PIN GETPIN gives when the module asks to log in (its title
+                              says "log in"); such requests are logged with "kind": "login" and
+                              do not use up SCRIPTED_PINENTRY_ANSWER; approvals have "kind": "approval"
 
 Nothing of the password is written anywhere."""
 import json, os, sys, time
@@ -57,9 +60,14 @@ def main():
             state["options"][name] = unescape(value)
             send("OK")
         elif command in ("CONFIRM", "GETPIN"):
+            login = "log in" in state["title"]
             if log:
                 with open(log, "a") as f:
-                    f.write(json.dumps(dict(state, command=command, pid=os.getpid())) + "\n")
+                    f.write(json.dumps(dict(state, command=command, pid=os.getpid(), kind="login" if login else "approval")) + "\n")
+            if login:
+                send("D " + escape(os.environ.get("SCRIPTED_PINENTRY_PIN", "")))
+                send("OK")
+                continue
             answer = answer_for_this_request(log)
             if answer == "hang":
                 time.sleep(3600)
