@@ -109,6 +109,12 @@ extension Provider {
     /// `SoftTokenProvider.approving` takes up and never returns).
     func awaitApproval(_ session: Session, _ operation: KeyOperation, what: String) throws(CKRError) {
         guard operation.needsContextLogin, !operation.approved, !Self.isStrict(session.token) else { return }
+        // A locked key is not worth asking about: the operation ends as a failed one does.
+        if operation.key.approval == .password && session.token.keyTriesLeft(operation.key.handle) == 0 {
+            if session.sign === operation { session.sign = nil }
+            if session.decrypt === operation { session.decrypt = nil }
+            throw CKRError(CKR.pinLocked)
+        }
         session.approvalRequest = ApprovalRequest(session: session, operation: operation, what: what, fromLogin: false)
         throw CKRError(CKR.approvalPending)
     }

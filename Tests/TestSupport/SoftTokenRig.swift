@@ -13,9 +13,18 @@ public enum SoftTokenRig {
 
     /// `$CERTBRIDGE_SOFTTOKEN_MODULE`, else the library SwiftPM built beside this test bundle.
     public static var modulePath: String {
+        _ = strict
         if let path = ProcessInfo.processInfo.environment["CERTBRIDGE_SOFTTOKEN_MODULE"] { return path }
         return URL(fileURLWithPath: CLI.path).deletingLastPathComponent().appendingPathComponent("libcertbridge-softtoken.so").path
     }
+
+    /// Strict PKCS#11 for this test process and every program it starts (unless a test says
+    /// otherwise for its own children, as the approval tests do): the software token answers
+    /// CKR_USER_NOT_LOGGED_IN without a context login instead of running a pinentry.
+    private static let strict: Bool = {
+        setenv("CERTBRIDGE_SOFTTOKEN_STRICT", "1", 0)
+        return true
+    }()
 
     private static let setup: Result<String, TestSupportError> = {
         let dir = NSTemporaryDirectory() + "/certbridge-softtoken-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
