@@ -34,8 +34,7 @@ final class ApprovalRequest {
     let keyLabel: String
     let tokenLabel: String
     let directory: TokenDirectory
-    /// Asked for by C_Login(CKU_CONTEXT_SPECIFIC, NULL): a refusal leaves the operation as it is
-    /// (a failed login ends nothing); asked for by the operation itself, a refusal ends it.
+    /// Asked for by C_Login with a NULL PIN rather than by the operation itself.
     let fromLogin: Bool
 
     init(session: Session, operation: KeyOperation?, what: String, fromLogin: Bool) {
@@ -73,28 +72,6 @@ final class ApprovalRequest {
     }
 }
 
-extension SoftTokenProvider {
-    /// Runs a call that may need the person's approval: when `body` stops for one (it prepared
-    /// an ApprovalRequest on the session), the prompt runs with no provider lock held, its answer
-    /// is applied under the lock, and `body` runs again to finish the operation (`rerun`; a
-    /// C_Login has nothing left to do).
-    static func approving(_ handle: CK_SESSION_HANDLE, rerun: Bool, _ body: (Provider) throws(CKRError) -> Void) -> CK_RV {
-        let first = call(body)
-        guard first == CKR.approvalPending else { return first }
-        var request: ApprovalRequest?
-        _ = call { provider throws(CKRError) in
-            let session = try provider.session(handle)
-            request = session.approvalRequest
-            session.approvalRequest = nil
-        }
-        guard let request else { return CKR.generalError }
-        let answer = request.ask()
-        let applied = call { provider throws(CKRError) in try provider.apply(request, answer) }
-        guard applied == CKR.ok, rerun else { return applied }
-        return call(body)
-    }
-}
-
 extension Provider {
     /// Whether the module may ask the person itself: not when `$CERTBRIDGE_SOFTTOKEN_STRICT` is
     /// set (other than "0"), nor for a token whose directory holds a file named `strict`. A
@@ -104,45 +81,44 @@ extension Provider {
         return access(token.directory.path + "/strict", F_OK) == 0
     }
 
-    /// An operation on an always-authenticate key reached its use without a context login:
-    /// unless the token is strict, the call stops here to ask (CKR.approvalPending, which
-    /// `SoftTokenProvider.approving` takes up and never returns).
-    func awaitApproval(_ session: Session, _ operation: KeyOperation, what: String) throws(CKRError) {
-        guard operation.needsContextLogin, !operation.approved, !Self.isStrict(session.token) else { return }
-        // A locked key is not worth asking about: the operation ends as a failed one does.
-        if operation.key.approval == .password && session.token.keyTriesLeft(operation.key.handle) == 0 {
-            if session.sign === operation { session.sign = nil }
-            if session.decrypt === operation { session.decrypt = nil }
-            throw CKRError(CKR.pinLocked)
+    /// An operation on an always-authenticate key reached its use without a context login
+    /// (called from requireContextLogin, with only the session's lock held): unless the token is
+    /// strict, the person is asked now, outside the shared lock, so other sessions go on while
+    /// the prompt waits. A strict token answers CKR_USER_NOT_LOGGED_IN.
+    func askApproval(_ session: Session, _ operation: KeyOperation) throws(CKRError) {
+        let request = try shared { () throws(CKRError) -> ApprovalRequest in
+            guard !Self.isStrict(session.token) else { throw CKRError(CKR.userNotLoggedIn) }
+            // A locked key is not worth asking about.
+            if operation.key.approval == .password && session.token.keyTriesLeft(operation.key.handle) == 0 {
+                throw CKRError(CKR.pinLocked)
+            }
+            let what = operation === session.sign ? "sign" : "decrypt"
+            return ApprovalRequest(session: session, operation: operation, what: what, fromLogin: false)
         }
-        session.approvalRequest = ApprovalRequest(session: session, operation: operation, what: what, fromLogin: false)
-        throw CKRError(CKR.approvalPending)
+        try apply(session, request, request.ask())
     }
 
     /// C_Login(CKU_CONTEXT_SPECIFIC) with a NULL PIN: the module asks the person for the
-    /// operation awaiting the login.
+    /// operation awaiting the login (session lock held, shared lock not).
     func awaitLoginApproval(_ session: Session) throws(CKRError) {
-        guard session.token.loggedIn == CKU.user else { throw CKRError(CKR.userNotLoggedIn) }
-        guard let operation = session.operationAwaitingLogin else { throw CKRError(CKR.operationNotInitialized) }
-        guard !Self.isStrict(session.token) else { throw CKRError(CKR.argumentsBad) }
-        let what = operation === session.decrypt ? "decrypt" : "sign"
-        session.approvalRequest = ApprovalRequest(session: session, operation: operation, what: what, fromLogin: true)
-        throw CKRError(CKR.approvalPending)
+        let request = try shared { () throws(CKRError) -> ApprovalRequest in
+            guard session.token.loggedIn == CKU.user else { throw CKRError(CKR.userNotLoggedIn) }
+            guard let operation = session.operationAwaitingLogin else { throw CKRError(CKR.operationNotInitialized) }
+            guard !Self.isStrict(session.token) else { throw CKRError(CKR.argumentsBad) }
+            let what = operation === session.decrypt ? "decrypt" : "sign"
+            return ApprovalRequest(session: session, operation: operation, what: what, fromLogin: true)
+        }
+        try apply(session, request, request.ask())
     }
 
-    /// The person's answer, under the lock: a yes approves a Medium key's operation, a password
-    /// a High key's (as a counted try); anything else is CKR_FUNCTION_CANCELED.
-    func apply(_ request: ApprovalRequest, _ answer: Pinentry.Answer) throws(CKRError) {
-        let session = try session(request.session)
+    /// The person's answer: a yes approves a Medium key's operation, a password a High key's
+    /// (as a counted try); anything else is CKR_FUNCTION_CANCELED. A C_Login(CKU_USER, NULL)
+    /// logs in with the PIN typed.
+    func apply(_ session: Session, _ request: ApprovalRequest, _ answer: Pinentry.Answer) throws(CKRError) {
         let token = session.token
         guard let operation = request.operation else { return try applyLogin(session, answer) }
-        guard session.sign === operation || session.decrypt === operation else { throw CKRError(CKR.operationNotInitialized) }
         func refuse(_ rv: CK_RV, _ outcome: String) -> CKRError {
             token.audit(key: request.keyLabel, operation: request.what, outcome: outcome)
-            if !request.fromLogin {
-                if session.sign === operation { session.sign = nil }
-                if session.decrypt === operation { session.decrypt = nil }
-            }
             return CKRError(rv)
         }
         switch answer {
@@ -152,7 +128,7 @@ extension Provider {
         case .password(var secret) where request.approval == .password:
             defer { wipe(&secret) }
             do throws(CKRError) {
-                try approve(session, operation, secret: secret)
+                try shared { () throws(CKRError) in try approve(session, operation, secret: secret) }
             } catch {
                 throw refuse(error.rv, error.rv == CKR.pinLocked ? "refused: key locked" : "refused: wrong password")
             }
@@ -176,16 +152,18 @@ extension Provider {
             throw CKRError(CKR.functionCanceled)
         }
         defer { wipe(&pin) }
-        try login(session.handle, user: CKU.user, pin: pin)
+        try login(session, user: CKU.user, pin: pin)
     }
 
     /// C_Login(CKU_USER, NULL), the protected authentication path the token offers when it is
     /// not strict: the module asks for the token PIN.
     func awaitUserLogin(_ session: Session) throws(CKRError) {
-        guard !Self.isStrict(session.token) else { throw CKRError(CKR.argumentsBad) }
-        if session.token.loggedIn == CKU.user { throw CKRError(CKR.userAlreadyLoggedIn) }
-        session.approvalRequest = ApprovalRequest(session: session, operation: nil, what: "log in", fromLogin: true)
-        throw CKRError(CKR.approvalPending)
+        let request = try shared { () throws(CKRError) -> ApprovalRequest in
+            guard !Self.isStrict(session.token) else { throw CKRError(CKR.argumentsBad) }
+            if session.token.loggedIn == CKU.user { throw CKRError(CKR.userAlreadyLoggedIn) }
+            return ApprovalRequest(session: session, operation: nil, what: "log in", fromLogin: true)
+        }
+        try apply(session, request, request.ask())
     }
 
     /// The context login's check of a secret for one operation: the key's own password where it

@@ -29,8 +29,6 @@ enum CKR {
     static let randomNoRNG: CK_RV = 0x121, bufferTooSmall: CK_RV = 0x150
     static let cryptokiNotInitialized: CK_RV = 0x190, cryptokiAlreadyInitialized: CK_RV = 0x191
     static let mutexBad: CK_RV = 0x1A0, curveNotSupported: CK_RV = 0x140, functionCanceled: CK_RV = 0x50
-    /// Internal, never returned: the call waits for the person's approval (asked outside the lock).
-    static let approvalPending: CK_RV = 0x8000_0000 | 0x4342_0001
 }
 
 enum CKA {
@@ -134,6 +132,8 @@ enum CKM {
     static let ecdsaSHA256: CK_MECHANISM_TYPE = 0x1044, ecdsaSHA384: CK_MECHANISM_TYPE = 0x1045
     static let ecdsaSHA512: CK_MECHANISM_TYPE = 0x1046
     static let aesKeyGen: CK_MECHANISM_TYPE = 0x1080, aesKeyWrapPad: CK_MECHANISM_TYPE = 0x210A
+    static let aesECB: CK_MECHANISM_TYPE = 0x1081, aesCBC: CK_MECHANISM_TYPE = 0x1082, aesCBCPad: CK_MECHANISM_TYPE = 0x1085
+    static let aesCTR: CK_MECHANISM_TYPE = 0x1086, aesGCM: CK_MECHANISM_TYPE = 0x1087
 }
 
 /// MGF1 identifiers in CK_RSA_PKCS_PSS_PARAMS / CK_RSA_PKCS_OAEP_PARAMS.

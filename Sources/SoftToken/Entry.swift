@@ -212,7 +212,7 @@ public enum SoftTokenEntry {
 
     /// C_Login.
     public static func login(_ session: CK_SESSION_HANDLE, _ user: CK_USER_TYPE, _ pin: Bytes, _ pinLength: CK_ULONG) -> CK_RV {
-        SoftTokenProvider.approving(session, rerun: false) { provider throws(CKRError) in
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
             var value: [UInt8]? = pin == nil && user != CKU.so ? nil : try copy(pin, pinLength)
             defer { if value != nil { wipe(&value!) } }
             try provider.login(session, user: user, pin: value)
@@ -284,89 +284,89 @@ public enum SoftTokenEntry {
 
     /// C_DigestInit.
     public static func digestInit(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in try provider.digestInit(session, mechanism: try self.mechanism(mechanism)) }
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in try provider.digestInit(session, mechanism: try self.mechanism(mechanism)) }
     }
 
     /// C_Digest.
     public static func digest(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ out: Bytes, _ outLength: Length) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
             try provider.digest(session, data: try raw(data, length), output: try output(out, outLength))
         }
     }
 
     /// C_DigestUpdate.
     public static func digestUpdate(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in try provider.digestUpdate(session, data: try raw(data, length)) }
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in try provider.digestUpdate(session, data: try raw(data, length)) }
     }
 
     /// C_DigestFinal.
     public static func digestFinal(_ session: CK_SESSION_HANDLE, _ out: Bytes, _ outLength: Length) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
             try provider.digest(session, data: nil, output: try output(out, outLength))
         }
     }
 
     /// C_SignInit.
     public static func signInit(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?, _ key: CK_OBJECT_HANDLE) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in try provider.signInit(session, mechanism: try self.mechanism(mechanism), key: key) }
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in try provider.signInit(session, mechanism: try self.mechanism(mechanism), key: key) }
     }
 
     /// C_Sign.
     public static func sign(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ out: Bytes, _ outLength: Length) -> CK_RV {
-        SoftTokenProvider.approving(session, rerun: true) { provider throws(CKRError) in
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
             try provider.sign(session, data: try raw(data, length), output: try output(out, outLength), final: false)
         }
     }
 
     /// C_SignUpdate.
     public static func signUpdate(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in
-            try provider.update(try provider.session(session).sign, try raw(data, length))
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
+            try provider.update(session.sign, try raw(data, length))
         }
     }
 
     /// C_SignFinal.
     public static func signFinal(_ session: CK_SESSION_HANDLE, _ out: Bytes, _ outLength: Length) -> CK_RV {
-        SoftTokenProvider.approving(session, rerun: true) { provider throws(CKRError) in
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
             try provider.sign(session, data: nil, output: try output(out, outLength), final: true)
         }
     }
 
     /// C_VerifyInit.
     public static func verifyInit(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?, _ key: CK_OBJECT_HANDLE) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in try provider.verifyInit(session, mechanism: try self.mechanism(mechanism), key: key) }
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in try provider.verifyInit(session, mechanism: try self.mechanism(mechanism), key: key) }
     }
 
     /// C_Verify.
     public static func verify(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ signature: Bytes, _ signatureLength: CK_ULONG) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
             try provider.verify(session, data: try copy(data, length), signature: try copy(signature, signatureLength))
         }
     }
 
     /// C_VerifyUpdate.
     public static func verifyUpdate(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in
-            try provider.update(try provider.session(session).verify, try raw(data, length))
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
+            try provider.update(session.verify, try raw(data, length))
         }
     }
 
     /// C_VerifyFinal.
     public static func verifyFinal(_ session: CK_SESSION_HANDLE, _ signature: Bytes, _ signatureLength: CK_ULONG) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
             try provider.verify(session, data: nil, signature: try copy(signature, signatureLength))
         }
     }
 
     /// C_DecryptInit.
     public static func decryptInit(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?, _ key: CK_OBJECT_HANDLE) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in try provider.decryptInit(session, mechanism: try self.mechanism(mechanism), key: key) }
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in try provider.decryptInit(session, mechanism: try self.mechanism(mechanism), key: key) }
     }
 
     /// C_Decrypt.
     public static func decrypt(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ out: Bytes, _ outLength: Length) -> CK_RV {
-        SoftTokenProvider.approving(session, rerun: true) { provider throws(CKRError) in
-            try provider.decrypt(session, data: try copy(data, length), output: try output(out, outLength))
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
+            try provider.crypt(session, encrypting: false, input: try raw(data, length), output: try output(out, outLength), part: .single)
         }
     }
 

@@ -1,22 +1,60 @@
 public import CPKCS11
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// The software token's PKCS#11 provider: every C_* entry point of the module lands in one of
-/// these methods, under one lock (the module is CKF_OS_LOCKING_OK: callers may use it from any
-/// thread). State lives from C_Initialize to C_Finalize and is wiped there.
+/// these methods (the module is CKF_OS_LOCKING_OK: callers may use it from any thread). State
+/// lives from C_Initialize to C_Finalize and is wiped there.
+///
+/// Two kinds of lock. The shared lock guards the provider's state: the slot and session
+/// tables, the tokens (objects, files, login state) and the objects' attributes. Each session's
+/// own lock guards that session's operations (sign, verify, encrypt, decrypt, digest, their
+/// gathered input). An operation call holds its session's lock throughout and takes the shared
+/// lock only for the moments it reads or changes shared state; the cryptography runs outside
+/// it, so operations on different sessions run at the same time. A session lock may be held
+/// while the shared lock is taken, never the other way round.
 public enum SoftTokenProvider {
-    private static let lock = Mutex(())
+    /// The shared lock (recursive: helpers take it whether or not their caller holds it).
+    static let lock = Lock(recursive: true)
     nonisolated(unsafe) private static var state: Provider?
 
-    /// Runs a call with the provider, mapping thrown CK_RVs to the return value.
+    /// Runs a call with the provider under the shared lock, mapping thrown CK_RVs to the
+    /// return value: for everything that is not an operation on one session.
     static func call(_ body: (Provider) throws(CKRError) -> Void) -> CK_RV {
-        lock.withLock { _ in
+        lock.withLock {
             guard let provider = state else { return CKR.cryptokiNotInitialized }
             do throws(CKRError) {
                 try body(provider)
+                return CKR.ok
+            } catch {
+                return error.rv
+            }
+        }
+    }
+
+    /// Runs an operation call on one session: under that session's lock, with the shared lock
+    /// taken only where `body` asks for it (Provider.shared). Operations that a logout or a
+    /// close ended while this session was busy are dropped first.
+    static func call(session handle: CK_SESSION_HANDLE, _ body: (Provider, Session) throws(CKRError) -> Void) -> CK_RV {
+        var found: (Provider, Session)?
+        let refusal: CK_RV = lock.withLock {
+            guard let provider = state else { return CKR.cryptokiNotInitialized }
+            guard let session = provider.sessions[handle] else { return CKR.sessionHandleInvalid }
+            found = (provider, session)
+            return CKR.ok
+        }
+        guard let (provider, session) = found else { return refusal }
+        return session.lock.withLock {
+            do throws(CKRError) {
+                try lock.withLock { () throws(CKRError) in
+                    guard state === provider, provider.sessions[handle] === session else { throw CKRError(CKR.sessionHandleInvalid) }
+                    if session.operationsEnded {
+                        session.endOperations()
+                        session.operationsEnded = false
+                    }
+                }
+                try body(provider, session)
                 return CKR.ok
             } catch {
                 return error.rv
@@ -32,7 +70,7 @@ public enum SoftTokenProvider {
             let mutexes = [initArgs.CreateMutex != nil, initArgs.DestroyMutex != nil, initArgs.LockMutex != nil, initArgs.UnlockMutex != nil]
             guard mutexes.allSatisfy({ $0 }) || mutexes.allSatisfy({ !$0 }) else { return CKR.argumentsBad }
         }
-        return lock.withLock { _ in
+        return lock.withLock {
             guard state == nil else { return CKR.cryptokiAlreadyInitialized }
             state = Provider(root: Provider.storeDirectory())
             return CKR.ok
@@ -42,7 +80,7 @@ public enum SoftTokenProvider {
     /// C_Finalize: every session closed, every secret wiped.
     public static func finalize(_ reserved: UnsafeMutableRawPointer?) -> CK_RV {
         guard reserved == nil else { return CKR.argumentsBad }
-        return lock.withLock { _ in
+        return lock.withLock {
             guard let provider = state else { return CKR.cryptokiNotInitialized }
             provider.closeEverything()
             state = nil
@@ -80,8 +118,21 @@ final class Provider {
         return home + "/.local/share/certbridge/softtoken"
     }
 
+    /// Runs `body` under the shared lock: what an operation call reads or changes of the
+    /// provider, its tokens and their objects.
+    func shared<T>(_ body: () throws(CKRError) -> T) throws(CKRError) -> T {
+        try SoftTokenProvider.lock.withLock(body)
+    }
+
+    /// Ends a session's operations now if no call is running on it, else marks them ended for
+    /// that call to drop when it next starts (the shared lock is held: waiting for a session
+    /// lock here could deadlock, so it is only tried).
+    func endOperations(of session: Session) {
+        if session.lock.withLockIfAvailable({ session.endOperations() }) == nil { session.operationsEnded = true }
+    }
+
     func closeEverything() {
-        for session in sessions.values { session.endOperations() }
+        for session in sessions.values { endOperations(of: session) }
         sessions.removeAll()
         for token in tokens.values { token.logout() }
         tokens.removeAll()
@@ -179,7 +230,7 @@ final class Provider {
 
     func closeSession(_ handle: CK_SESSION_HANDLE) throws(CKRError) {
         let session = try session(handle)
-        session.endOperations()
+        endOperations(of: session)
         session.token.dropSessionObjects(of: handle)
         sessions[handle] = nil
         // The login ends with the token's last session.
@@ -193,8 +244,9 @@ final class Provider {
 
     // MARK: - Login
 
-    func login(_ handle: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: [UInt8]?) throws(CKRError) {
-        let session = try session(handle)
+    /// C_Login, a call on the session (its lock held): a context login approves that session's
+    /// operation; a user or SO login changes the token's shared login state.
+    func login(_ session: Session, user: CK_USER_TYPE, pin: [UInt8]?) throws(CKRError) {
         let token = session.token
         switch user {
         case CKU.contextSpecific:
@@ -204,40 +256,58 @@ final class Provider {
         case CKU.user where pin == nil:
             try awaitUserLogin(session)
         case CKU.so, CKU.user:
-            if user == CKU.so, sessions(of: token).contains(where: { !$0.readWrite }) {
-                throw CKRError(CKR.sessionReadOnlyExists)
-            }
-            do throws(CKRError) {
-                try token.login(user, pin: pin ?? [])
-            } catch where error.rv == CKR.pinIncorrect || error.rv == CKR.pinLocked {
-                token.audit(key: "", operation: user == CKU.so ? "SO login" : "user login", outcome: "failed: wrong PIN")
-                throw error
+            try shared { () throws(CKRError) in
+                if user == CKU.so, sessions(of: token).contains(where: { !$0.readWrite }) {
+                    throw CKRError(CKR.sessionReadOnlyExists)
+                }
+                do throws(CKRError) {
+                    try token.login(user, pin: pin ?? [])
+                } catch where error.rv == CKR.pinIncorrect || error.rv == CKR.pinLocked {
+                    token.audit(key: "", operation: user == CKU.so ? "SO login" : "user login", outcome: "failed: wrong PIN")
+                    throw error
+                }
             }
         default:
             throw CKRError(CKR.userTypeInvalid)
         }
     }
 
+    /// The always-authenticate gate: every operation with a private or secret key passes here
+    /// before it uses the key (sign, decrypt, unwrap, derive, MACs), with only the session's
+    /// lock held, so a prompt for the approval could run here without stopping other sessions.
+    /// An operation begun on a CKA_ALWAYS_AUTHENTICATE key (`needsContextLogin`) must have
+    /// been approved by contextLogin first.
+    /// Unless the token is strict, an operation that reaches its use unapproved asks the person
+    /// here (Approval.swift): one answer for this one operation.
+    func requireContextLogin(_ session: Session, _ operation: KeyOperation) throws(CKRError) {
+        guard !operation.needsContextLogin || operation.approved else {
+            try askApproval(session, operation)
+            return
+        }
+    }
+
     /// C_Login(CKU_CONTEXT_SPECIFIC): approves the operation begun on an always-authenticate key,
     /// with the key's own password where it has one, else the user PIN.
-    private func contextLogin(_ session: Session, pin: [UInt8]) throws(CKRError) {
-        guard session.token.loggedIn == CKU.user else { throw CKRError(CKR.userNotLoggedIn) }
-        if let operation = session.operationAwaitingLogin {
-            try approve(session, operation, secret: pin)
-            return
+    func contextLogin(_ session: Session, pin: [UInt8]) throws(CKRError) {
+        try shared { () throws(CKRError) in
+            guard session.token.loggedIn == CKU.user else { throw CKRError(CKR.userNotLoggedIn) }
+            if let operation = session.operationAwaitingLogin {
+                try approve(session, operation, secret: pin)
+                return
+            }
+            if let pending = session.pendingWrap, let key = session.token.object(pending) {
+                session.approvedWrap = (pending, try openWithPassword(key, password: pin))
+                session.pendingWrap = nil
+                return
+            }
+            throw CKRError(CKR.operationNotInitialized)
         }
-        if let pending = session.pendingWrap, let key = session.token.object(pending) {
-            session.approvedWrap = (pending, try openWithPassword(key, password: pin))
-            session.pendingWrap = nil
-            return
-        }
-        throw CKRError(CKR.operationNotInitialized)
     }
 
     func logout(_ handle: CK_SESSION_HANDLE) throws(CKRError) {
         let session = try session(handle)
         guard session.token.loggedIn != nil else { throw CKRError(CKR.userNotLoggedIn) }
-        for other in sessions(of: session.token) { other.endOperations() }
+        for other in sessions(of: session.token) { endOperations(of: other) }
         session.token.logout()
     }
 
