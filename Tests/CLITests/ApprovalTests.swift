@@ -264,9 +264,13 @@ struct ApprovalTests {
         let message = rig.dir.file("tool-message")
         try Data("signed by pkcs11-tool".utf8).write(to: URL(fileURLWithPath: message))
         let signature = rig.dir.file("tool.sig")
+        // The key by its id: pkcs11-tool's label lookup is not limited to the class asked for.
+        let listed = try rig.certbridge(["objects", "pkcs11:token=Approvals;object=med;type=private", "--json"] + rig.pinOption)
+        let objects = try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]] ?? []
+        let id = try #require(objects.first?["id"] as? String)
         // pkcs11-tool takes the PIN only on argv; it is a throwaway test PIN in a private store.
         let signed = try run("pkcs11-tool", ["--module", SoftTokenRig.modulePath, "--token-label", "Approvals", "--login", "--pin", Rig.pin,
-                                             "--sign", "--mechanism", "ECDSA-SHA256", "--signature-format", "openssl", "--label", "med", "--type", "privkey",
+                                             "--sign", "--mechanism", "ECDSA-SHA256", "--signature-format", "openssl", "--id", id, "--type", "privkey",
                                              "--input-file", message, "--output-file", signature], environment: rig.environment())
         #expect(signed.status == 0, "\(signed.stderr)")
         #expect(try rig.requests().isEmpty)
