@@ -103,6 +103,7 @@ struct Pinentry {
         guard case .ok = connection.response() else { return connection.timedOut ? .timedOut : .unavailable }
         var commands = ["SETTITLE " + Self.escape(question.title), "SETDESC " + Self.escape(question.description),
                         "SETPROMPT " + Self.escape(question.prompt), "SETTIMEOUT \(timeoutSeconds)"]
+        if !question.wantsPassword { commands += ["SETOK _Allow", "SETCANCEL _Deny"] }
         if let ttyname { commands.append("OPTION ttyname=" + Self.escape(ttyname)) }
         if let term = Self.environment("TERM") { commands.append("OPTION ttytype=" + Self.escape(term)) }
         if let display { commands.append("OPTION display=" + Self.escape(display)) }
@@ -111,7 +112,9 @@ struct Pinentry {
             switch connection.response() {
             case .ok: continue
             // Unknown options (an old pinentry) are not fatal; a dead one is.
-            case .error: if command.hasPrefix("OPTION") || command.hasPrefix("SETTIMEOUT") { continue } else { return .unavailable }
+            case .error:
+                let optional = ["OPTION", "SETTIMEOUT", "SETOK", "SETCANCEL"].contains { command.hasPrefix($0) }
+                if optional { continue } else { return .unavailable }
             case .closed: return connection.timedOut ? .timedOut : .unavailable
             }
         }

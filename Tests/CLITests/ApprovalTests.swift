@@ -347,6 +347,33 @@ struct ApprovalTests {
         #expect(truncated.status == 1)
         #expect(truncated.stdout.contains("truncated"), "\(truncated.stdout)")
     }
+
+    @Test("Debian's pinentry-tty on the caller's terminal (a pseudo-terminal): the High key's password, the Medium key's Allow and Deny")
+    func pinentryTTY() throws {
+        let rig = try Rig()
+        let answerer = Self.here.appendingPathComponent("Terminal/answer-prompts.py").path
+        let client = try Self.client.get()
+        var env = rig.environment(extra: ["CERTBRIDGE_PINENTRY": "/usr/bin/pinentry-tty", "DISPLAY": "", "CB_CLIENT_PIN": Rig.pin])
+        func signOnTerminal(_ key: String, _ prompts: [[String]]) throws -> (RunResult, String) {
+            let prefix = rig.dir.file("tty-\(key)-\(UInt32.random(in: 0...UInt32.max))")
+            env["CB_PROMPTS"] = String(decoding: try JSONSerialization.data(withJSONObject: prompts), as: UTF8.self)
+            return (try run("/usr/bin/python3", [answerer, client, SoftTokenRig.modulePath, "Approvals", key, "1", "none", prefix], environment: env), prefix)
+        }
+        let (high, highPrefix) = try signOnTerminal("high", [["Password:", Rig.keyPassword]])
+        #expect(high.stdout.contains("wants to sign with the key \"high\""), "\(high.stdout)")
+        #expect(high.stdout.contains("sign 0 rv=0x0"), "\(high.stdout)")
+        #expect(!high.stdout.contains(Rig.keyPassword), "pinentry-tty does not echo the password")
+        #expect(try Self.verifies("\(highPrefix).0", message: Data("message 0".utf8), fixture: rig.high, dir: rig.dir))
+
+        let (allowed, allowedPrefix) = try signOnTerminal("med", [["Allow this one use?", "a"]])
+        #expect(allowed.stdout.contains("sign 0 rv=0x0"), "\(allowed.stdout)")
+        #expect(!allowed.stdout.contains("Password"), "a Medium key is never asked for a password")
+        #expect(try Self.verifies("\(allowedPrefix).0", message: Data("message 0".utf8), fixture: rig.medium, dir: rig.dir, raw: true))
+
+        let (denied, deniedPrefix) = try signOnTerminal("med", [["Allow this one use?", "d"]])
+        #expect(denied.stdout.contains("sign 0 rv=0x50"), "\(denied.stdout)")
+        #expect(!FileManager.default.fileExists(atPath: "\(deniedPrefix).0"))
+    }
 }
 
 private func expectOK(_ result: RunResult) throws {
