@@ -13,7 +13,8 @@ public struct AuditEntry: Codable, Sendable, Hashable {
     public var program: String
     /// The token's label.
     public var token: String
-    /// The key's label ("" for the token itself, e.g. a failed user login).
+    /// The key, as "object HANDLE" (the object's file name: a private key's label is sealed and
+    /// stays off the trail), "" for the token itself (e.g. a failed user login).
     public var key: String
     /// What was done: sign, decrypt, import, export, delete, user login...
     public var operation: String

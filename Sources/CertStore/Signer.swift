@@ -83,7 +83,12 @@ public final class Signer: @unchecked Sendable {
         } catch {
             throw StoreError(error, doing: "finding the key", token: token)
         }
-        key = try KeyDescription(values, token: token)
+        var described = try KeyDescription(values, token: token)
+        if described.flags.alwaysAuthenticate == true && described.flags.approval == nil && !token.isSoftToken,
+           SecurityLevelRecord.isMedium(session: session, keyLabel: described.label, idHex: hex(described.id)) {
+            described.flags.approval = SecurityLevel.medium.approvalValue
+        }
+        key = described
     }
 
     /// Signs `message` (the whole message: hashing is part of the algorithm) and returns the

@@ -125,6 +125,9 @@ extension Store {
                 Attribute(.data), Attribute(.token, true), Attribute(.private, false), Attribute(.label, string: label),
                 Attribute(.application, string: Self.enrollmentApplication), Attribute(.value, bytes: json)]))
 
+            if securityLevel == .medium && !token.isSoftToken {
+                created.append(try session.createObject(SecurityLevelRecord.template(keyLabel: label, id: id)))
+            }
             let flags = KeyFlags(try privateKey.attributes(KeyFlags.attributes))
             if !exportable && flags.isExportable || securityLevel.alwaysAuthenticates && flags.alwaysAuthenticate != true {
                 throw PKCS11Error(.returned(.templateInconsistent), function: "C_GenerateKeyPair",

@@ -120,6 +120,9 @@ extension Store {
                                            token: token, notes: &notes)
             created.append(key)
             try verifyPolicy(of: key, options: options, tokenName: tokenName)
+            if options.securityLevel == .medium && !token.isSoftToken {
+                created.append(try session.createObject(SecurityLevelRecord.template(keyLabel: label, id: id)))
+            }
             step = .publicKey
             try fault?(.publicKey)
             created.append(try session.createObject(publicKeyTemplate(item.key, label: label, id: id, subject: leaf.subjectDER)))

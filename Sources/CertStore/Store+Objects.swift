@@ -55,6 +55,7 @@ extension Store {
                 summaries.append(try summary(of: object, on: token))
             }
             pair(&summaries)
+            if !token.isSoftToken { readRecordedLevels(&summaries, session: session) }
             return summaries
         } catch {
             throw StoreError(error, doing: "listing objects on \"\(token.info.label)\"", token: token)
@@ -98,6 +99,18 @@ extension Store {
             break
         }
         return summary
+    }
+
+    /// Medium keys on tokens without CertBridge's approval attribute: their records
+    /// (SecurityLevelRecord) turn "high" into "medium", and are left out of the listing.
+    private func readRecordedLevels(_ summaries: inout [ObjectSummary], session: Session) {
+        for i in summaries.indices where summaries[i].class == "private-key" && summaries[i].flags?.alwaysAuthenticate == true
+            && summaries[i].flags?.approval == nil {
+            if SecurityLevelRecord.isMedium(session: session, keyLabel: summaries[i].label, idHex: summaries[i].id) {
+                summaries[i].securityLevel = .medium
+            }
+        }
+        summaries.removeAll(where: SecurityLevelRecord.isRecord)
     }
 
     /// Links keys and certificates that share a CKA_ID, as PKCS#11 applications pair them.

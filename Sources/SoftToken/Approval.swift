@@ -32,6 +32,8 @@ final class ApprovalRequest {
     /// What the operation does, in the prompt's words ("sign", "decrypt").
     let what: String
     let keyLabel: String
+    /// The key as the audit trail names it (TokenObject.auditName).
+    let keyRef: String
     let tokenLabel: String
     let directory: TokenDirectory
     /// Asked for by C_Login with a NULL PIN rather than by the operation itself.
@@ -43,6 +45,7 @@ final class ApprovalRequest {
         self.approval = operation?.key.approval ?? .password
         self.what = what
         self.keyLabel = operation?.key.labelText ?? ""
+        self.keyRef = operation?.key.auditName ?? ""
         self.tokenLabel = Token.text(session.token.label)
         self.directory = session.token.directory
         self.fromLogin = fromLogin
@@ -50,7 +53,7 @@ final class ApprovalRequest {
 
     /// Runs the pinentry (no lock held); the trail records that the question was put.
     func ask() -> Pinentry.Answer {
-        AuditLog.append(directory, token: tokenLabel, key: keyLabel, operation: what, outcome: "approval asked")
+        AuditLog.append(directory, token: tokenLabel, key: keyRef, operation: what, outcome: "approval asked")
         guard let pinentry = Pinentry.forCaller() else { return .unavailable }
         let program = AuditLog.program()
         let name = program.split(separator: "/").last.map(String.init) ?? program
@@ -118,13 +121,13 @@ extension Provider {
         let token = session.token
         guard let operation = request.operation else { return try applyLogin(session, answer) }
         func refuse(_ rv: CK_RV, _ outcome: String) -> CKRError {
-            token.audit(key: request.keyLabel, operation: request.what, outcome: outcome)
+            token.audit(key: request.keyRef, operation: request.what, outcome: outcome)
             return CKRError(rv)
         }
         switch answer {
         case .confirmed where request.approval == .confirm:
             operation.approved = true
-            token.audit(key: request.keyLabel, operation: request.what, outcome: "approved")
+            token.audit(key: request.keyRef, operation: request.what, outcome: "approved")
         case .password(var secret) where request.approval == .password:
             defer { wipe(&secret) }
             do throws(CKRError) {
@@ -132,7 +135,7 @@ extension Provider {
             } catch {
                 throw refuse(error.rv, error.rv == CKR.pinLocked ? "refused: key locked" : "refused: wrong password")
             }
-            token.audit(key: request.keyLabel, operation: request.what, outcome: "approved")
+            token.audit(key: request.keyRef, operation: request.what, outcome: "approved")
         case .password(var secret):
             wipe(&secret)
             throw refuse(CKR.functionCanceled, "refused")
@@ -181,7 +184,7 @@ extension Provider {
             }
         } catch {
             if error.rv == CKR.pinIncorrect || error.rv == CKR.pinLocked {
-                token.audit(key: key.labelText, operation: "context login", outcome: error.rv == CKR.pinLocked ? "failed: key locked" : "failed: wrong password")
+                token.audit(key: key.auditName, operation: "context login", outcome: error.rv == CKR.pinLocked ? "failed: key locked" : "failed: wrong password")
             }
             throw error
         }

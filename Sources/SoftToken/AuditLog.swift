@@ -88,7 +88,7 @@ enum AuditLog {
 }
 
 extension Token {
-    /// Appends an entry about `key` (a label, or "" for the token itself) to the trail.
+    /// Appends an entry about `key` (TokenObject.auditName, or "" for the token itself) to the trail.
     func audit(key: String, operation: String, outcome: String) {
         AuditLog.append(directory, token: Self.text(label), key: key, operation: operation, outcome: outcome)
     }
@@ -102,6 +102,8 @@ extension Token {
 }
 
 extension TokenObject {
-    /// The label, for prompts and the audit trail.
+    /// The label, for prompts (never written to the trail: a private object's label is sealed).
     var labelText: String { String(decoding: attributes[CKA.label] ?? [], as: UTF8.self) }
+    /// How the trail names the object: its handle, which is also its file's name and so no secret.
+    var auditName: String { "object " + String(handle, radix: 16) }
 }

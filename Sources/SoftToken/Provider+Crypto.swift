@@ -266,7 +266,7 @@ extension Provider {
         let length = cbst_aes_wrap_pad(wrapKey, wrapKey.count, 0, material, material.count, &out)
         guard length > 0 else { throw CKRError(CKR.functionFailed) }
         output.write(Array(out[0..<length]))
-        if output.buffer != nil { session.token.audit(key: target.labelText, operation: "export (C_WrapKey)", outcome: "done") }
+        if output.buffer != nil { session.token.audit(key: target.auditName, operation: "export (C_WrapKey)", outcome: "done") }
     }
 
     func unwrapKey(_ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM, unwrapping: CK_OBJECT_HANDLE, wrapped: [UInt8],

@@ -55,7 +55,7 @@ extension Provider {
     /// A key made or brought onto the token, or removed from it, goes into the audit trail.
     func auditKey(_ session: Session, _ object: TokenObject, _ operation: String) {
         guard object.isToken, object.objectClass == CKO.privateKey || object.objectClass == CKO.secretKey else { return }
-        session.token.audit(key: object.labelText, operation: operation, outcome: "done")
+        session.token.audit(key: object.auditName, operation: operation, outcome: "done")
     }
 
     /// Checks a creation template and turns it into an object (not yet stored): defaults, the
@@ -368,7 +368,7 @@ extension Provider {
             defer { wipe(&soPIN) }
             guard template.count == 1, target.approval == .password else { throw CKRError(CKR.attributeTypeInvalid) }
             try session.token.unlockKey(target.handle, soPIN: soPIN)
-            session.token.audit(key: target.labelText, operation: "unlock by the SO", outcome: "done")
+            session.token.audit(key: target.auditName, operation: "unlock by the SO", outcome: "done")
             return
         }
         guard target.attributes.bool(CKA.modifiable) != false else { throw CKRError(CKR.attributeReadOnly) }

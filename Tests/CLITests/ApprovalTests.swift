@@ -374,6 +374,43 @@ struct ApprovalTests {
         #expect(denied.stdout.contains("sign 0 rv=0x50"), "\(denied.stdout)")
         #expect(!FileManager.default.fileExists(atPath: "\(deniedPrefix).0"))
     }
+
+    @Test("Medium on SoftHSM2: import records it, objects shows it, and certbridge sign asks yes/no on the terminal, no password")
+    func mediumOnSoftHSM() throws {
+        let dir = try TemporaryDirectory("certbridge-approval-softhsm")
+        let test = try SoftHSM.freshToken()
+        let pfx = try PFXFixture.make(ec: "prime256v1", chain: false, in: dir)
+        let env = ["PIN": test.userPIN]
+        let options = ["--pin-source", "env:PIN", "--module", SoftHSM.modulePath]
+        let imported = try CLI.run(["import", pfx.path, "--token", "pkcs11:token=\(test.label)", "--security-level", "medium", "--label", "m",
+                                    "--password-source", "file:\(pfx.passwordFile)"] + options, environment: env)
+        try #require(imported.status == 0, "\(imported.stderr)")
+        let listed = try CLI.run(["objects", "pkcs11:token=\(test.label)", "--json"] + options, environment: env)
+        let objects = try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: Any]] ?? []
+        let key = try #require(objects.first { $0["class"] as? String == "private-key" })
+        #expect(key["securityLevel"] as? String == "medium")
+        #expect((key["flags"] as? [String: Any])?["alwaysAuthenticate"] as? Bool == true, "the token enforces an approval per use")
+        #expect(!objects.contains { $0["class"] as? String == "data" }, "the level's record is not listed")
+
+        let message = try dir.write("message", "approve me")
+        let answerer = Self.here.appendingPathComponent("Terminal/answer-prompts.py").path
+        var promptEnv = env
+        promptEnv["CB_PROMPTS"] = #"[["Allow this use of key", "y"]]"#
+        let signature = dir.file("m.sig")
+        let signed = try run("/usr/bin/python3", [answerer, CLI.path, "sign", "pkcs11:token=\(test.label);object=m", "--in", message,
+                                                  "--out", signature] + options, environment: promptEnv)
+        #expect(signed.status == 0, "\(signed.stdout)")
+        #expect(!signed.stdout.contains("Password") && !signed.stdout.contains("to approve this use"), "no password is asked")
+        let verified = try CLI.run(["verify", "pkcs11:token=\(test.label);object=m", "--in", message, "--sig", signature] + options, environment: env)
+        #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
+
+        promptEnv["CB_PROMPTS"] = #"[["Allow this use of key", "n"]]"#
+        let denied = dir.file("denied.sig")
+        let refused = try run("/usr/bin/python3", [answerer, CLI.path, "sign", "pkcs11:token=\(test.label);object=m", "--in", message,
+                                                   "--out", denied] + options, environment: promptEnv)
+        #expect(refused.status != 0)
+        #expect(!FileManager.default.fileExists(atPath: denied))
+    }
 }
 
 private func expectOK(_ result: RunResult) throws {
