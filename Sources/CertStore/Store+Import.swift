@@ -220,7 +220,7 @@ extension Store {
             throw StoreError(.failed, "\(tokenName) would keep the key exportable (\(flags.exportabilityReason)) although non-exportable was asked; refused")
         }
         if options.securityLevel.alwaysAuthenticates && flags.alwaysAuthenticate != true {
-            throw StoreError(.failed, "\(tokenName) cannot hold a key at the \(options.securityLevel.rawValue) level: it does not keep CKA_ALWAYS_AUTHENTICATE=true; refused")
+            throw StoreError(.failed, "\(tokenName) cannot hold a key at the \(options.securityLevel == .medium ? "Medium" : "High") level: it does not keep CKA_ALWAYS_AUTHENTICATE=true; refused")
         }
         if options.securityLevel == .high && options.keyPassword != nil,
            (try? key.attributes([.certBridgeHasKeyPassword]).bool(.certBridgeHasKeyPassword)) != true {
