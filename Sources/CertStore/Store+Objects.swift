@@ -30,18 +30,19 @@ extension Store {
     }
 
     /// Every object on every token the URI names (all tokens for nil), as the tokens report them.
-    public func objects(matching uri: PKCS11URI?, pin: PINProvider?) throws(StoreError) -> [ObjectSummary] {
+    /// Over several tokens, one whose PIN is not given or is refused is skipped and returned.
+    public func objects(matching uri: PKCS11URI?, pin: PINProvider?) throws(StoreError) -> (objects: [ObjectSummary], skipped: [StoreError]) {
         var summaries: [ObjectSummary] = []
         // A slot with no token initialized (the software token keeps one for C_InitToken) holds nothing.
         let tokens = tokens(matching: uri).filter { $0.info.flags.contains(.tokenInitialized) }
         if let uri, uri.token != nil || uri.serial != nil, tokens.isEmpty {
             _ = try token(matching: uri)  // throws the "no token matches" error with the list
         }
-        for token in tokens {
-            let session = try session(on: token, pin: pin)
+        let (sessions, skipped) = try searchSessions(tokens, pin: pin, search: tokens.count > 1)
+        for (token, session) in sessions {
             summaries += try objects(in: session, token: token, template: uri?.objectTemplate ?? [])
         }
-        return summaries
+        return (summaries, skipped)
     }
 
     static let summaryAttributes: [AttributeType] = [.class, .label, .id, .keyType, .modulus, .modulusBits, .ecParams, .valueLen, .certificateCategory] + KeyFlags.attributes

@@ -32,14 +32,17 @@ extension CertBridge {
         func execute() throws(StoreError) {
             let uri = try uri.map { (text) throws(StoreError) in try parseURI(text) }
             let store = try global.store()
-            let pin = noLogin ? nil : try global.pinProvider(uri: self.uri)
-            let objects = try store.objects(matching: uri, pin: pin)
-            if global.json { return try printJSON(objects) }
-            if objects.isEmpty {
-                print(noLogin ? "No public objects. (Private keys need a login: drop --no-login.)" : "No objects.")
-                return
+            let pin = noLogin ? nil : try global.pinProvider(store, uri: self.uri)
+            let (objects, skipped) = try store.objects(matching: uri, pin: pin)
+            if global.json {
+                try printJSON(objects)
+            } else if objects.isEmpty {
+                print(noLogin ? "No public objects. (Private keys need a login: drop --no-login.)" : "No objects\(skipped.isEmpty ? "" : " on the tokens searched").")
+            } else {
+                for object in objects { print(Self.render(object)); print() }
             }
-            for object in objects { print(Self.render(object)); print() }
+            // A token passed over may hold more: the listing is incomplete, and the exit code says so.
+            if let reasons = skipped.notSearched { throw StoreError(skipped.searchCode, reasons) }
         }
 
         /// The level with Windows' word for it.

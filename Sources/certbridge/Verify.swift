@@ -42,7 +42,7 @@ extension CertBridge {
             let message = try readInput(input)
             let signatureBytes = try readInput(signature)
             let store = try global.store()
-            let (publicKey, source) = try store.publicKey(matching: uri, pin: global.pinProvider(uri: self.uri))
+            let (publicKey, source) = try store.publicKey(matching: uri, pin: global.pinProvider(store, uri: self.uri))
             var used = algorithm ?? .eddsa
             if algorithm == nil { used = try KeyKind(publicKey: publicKey).defaultAlgorithm }
             let valid = try SignatureVerification.isValid(signatureBytes, of: message, algorithm: used, format: format, publicKey: publicKey)
