@@ -30,7 +30,7 @@ extension CertBridge.Pin {
         func execute() throws(StoreError) {
             let store = try global.store()
             let soSource = try SecretSource(soPinSource)
-            let key = try store.unlockKey(matching: parseURI(uri), pin: global.pinProvider(uri: uri),
+            let key = try store.unlockKey(matching: parseURI(uri), pin: global.pinProvider(store, uri: uri),
                                           soPIN: { token throws(StoreError) in try soSource.read(prompt: "SO PIN for token \"\(token.info.label)\": ") })
             print("Key \"\(key.label)\" is unlocked: five wrong passwords again before it locks.")
         }
