@@ -13,7 +13,7 @@ stdin/stdout like GnuPG's pinentry-tty and answers as told by the environment.
                               do not use up SCRIPTED_PINENTRY_ANSWER; approvals have "kind": "approval"
 
 Nothing of the password is written anywhere."""
-import json, os, sys, time
+import json, os, select, sys
 
 def unescape(text):
     out, i = bytearray(), 0
@@ -70,7 +70,10 @@ def main():
                 continue
             answer = answer_for_this_request(log)
             if answer == "hang":
-                time.sleep(3600)
+                # Never answers, but goes when its caller does (the socket closes): a killed
+                # client leaves no pinentry behind.
+                select.select([sys.stdin], [], [], 3600)
+                return
             if answer != "yes":
                 send("ERR 83886179 Operation cancelled <Pinentry>")
             elif command == "GETPIN":
