@@ -2,12 +2,12 @@ import PKCS11
 
 /// The software token's integrity report: a vendor-defined object (class
 /// CKO_VENDOR_DEFINED|0x43420001) that only a find for that class returns. Its
-/// CKA_VENDOR_DEFINED|0x43420003 is the number of objects that failed their check (damaged,
+/// CKA_VENDOR_DEFINED|0x43420006 is the number of objects that failed their check (damaged,
 /// foreign, or an older copy put back), and its label the reasons, one per line. Other tokens
 /// have none, so they report nothing.
 extension Store {
     static let integrityReportClass = ObjectClass(rawValue: 0x8000_0000 | 0x4342_0001)
-    static let integrityFailureCount = AttributeType(rawValue: 0x8000_0000 | 0x4342_0003)
+    static let integrityFailureCount = AttributeType(rawValue: 0x8000_0000 | 0x4342_0006)
 
     /// Why objects on the session's token failed their check: what this session can see (a
     /// private object is checked only with the login).

@@ -46,7 +46,7 @@ public struct KeyDescription: Sendable, Hashable {
     /// RSA, EC or Edwards, with size or curve.
     public let kind: KeyKind
     /// The flags the token reported for the key.
-    public let flags: KeyFlags
+    public internal(set) var flags: KeyFlags
     /// The URI that names exactly this key.
     public let uri: PKCS11URI
 

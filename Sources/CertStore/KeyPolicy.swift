@@ -2,11 +2,20 @@ import PKCS11
 
 /// The Windows words for a key's protection, read back from the flags a token reports.
 public enum SecurityLevel: String, Sendable, Codable, CaseIterable {
-    /// Usable after the token login.
+    /// Windows "Low": usable after the token login.
     case standard
-    /// "Request my permission with a password when this item is to be used":
-    /// CKA_ALWAYS_AUTHENTICATE, a context-specific login before every use.
+    /// Windows "Medium", "request my permission": CKA_ALWAYS_AUTHENTICATE, and every use needs a
+    /// yes/no approval (no password). The software token records it (CKA_VENDOR_DEFINED|0x43420003 = 1).
+    case medium
+    /// Windows "High", "request my permission with a password when this item is to be used":
+    /// CKA_ALWAYS_AUTHENTICATE, a context-specific login with a password before every use.
     case high
+
+    /// Medium and High: CKA_ALWAYS_AUTHENTICATE=true.
+    public var alwaysAuthenticates: Bool { self != .standard }
+
+    /// The value of CertBridge's approval attribute for this level (0 none, 1 yes/no, 2 password).
+    public var approvalValue: UInt { self == .standard ? 0 : self == .medium ? 1 : 2 }
 }
 
 /// The key flags that decide whether a key can leave its token, as the token reports them.
@@ -29,10 +38,16 @@ public struct KeyFlags: Sendable, Hashable, Codable {
     /// The key has its own password for the High level (CertBridge's software token); nil on
     /// tokens that have no such thing.
     public var ownPassword: Bool?
+    /// The approval every use needs, as CertBridge's software token records it (0 none, 1 a
+    /// yes/no, 2 a password); nil on other tokens.
+    public var approval: UInt?
+    /// Wrong passwords the key still allows before it locks (CertBridge's software token, High keys).
+    public var triesLeft: Int?
 
     /// The attributes to read for `init(_:)`.
     public static let attributes: [AttributeType] = [.sensitive, .extractable, .alwaysAuthenticate, .neverExtractable,
-                                                     .alwaysSensitive, .local, .private, .certBridgeHasKeyPassword]
+                                                     .alwaysSensitive, .local, .private, .certBridgeHasKeyPassword,
+                                                     .certBridgeApproval, .certBridgeTriesLeft]
 
     /// The flags from attributes read with `KeyFlags.attributes`; unreported ones stay nil.
     public init(_ values: AttributeValues) {
@@ -44,6 +59,8 @@ public struct KeyFlags: Sendable, Hashable, Codable {
         local = values.bool(.local)
         `private` = values.bool(.private)
         ownPassword = values.bool(.certBridgeHasKeyPassword)
+        approval = values.ulong(.certBridgeApproval)
+        triesLeft = values.ulong(.certBridgeTriesLeft).map { Int($0) }
     }
 
     /// Exportable: the token will let the key out: CKA_EXTRACTABLE (and the token does not say it
@@ -53,8 +70,12 @@ public struct KeyFlags: Sendable, Hashable, Codable {
         extractable == true && neverExtractable != true
     }
 
-    /// High when CKA_ALWAYS_AUTHENTICATE is true.
-    public var securityLevel: SecurityLevel { alwaysAuthenticate == true ? .high : .standard }
+    /// Standard without CKA_ALWAYS_AUTHENTICATE; with it, Medium where the token records a yes/no
+    /// approval, else High.
+    public var securityLevel: SecurityLevel {
+        guard alwaysAuthenticate == true else { return .standard }
+        return approval == SecurityLevel.medium.approvalValue ? .medium : .high
+    }
 
     /// Why the key is or is not exportable, naming the flags.
     public var exportabilityReason: String {

@@ -3,7 +3,9 @@ import Synchronization
 import X509
 
 /// What a key password provider is asked for: the password that approves one use of a
-/// High-level key (its CKU_CONTEXT_SPECIFIC login).
+/// High-level key (its CKU_CONTEXT_SPECIFIC login). For a Medium-level key
+/// (`key.securityLevel == .medium`) the provider asks the person yes/no and answers with the
+/// token PIN, which the context login then uses; a no is a `StoreError` (code `.failed`).
 public struct KeyPasswordRequest: Sendable {
     /// The key this signer uses, as the token described it.
     public let key: KeyDescription
@@ -81,7 +83,12 @@ public final class Signer: @unchecked Sendable {
         } catch {
             throw StoreError(error, doing: "finding the key", token: token)
         }
-        key = try KeyDescription(values, token: token)
+        var described = try KeyDescription(values, token: token)
+        if described.flags.alwaysAuthenticate == true && described.flags.approval == nil && !token.isSoftToken,
+           SecurityLevelRecord.isMedium(session: session, keyLabel: described.label, idHex: hex(described.id)) {
+            described.flags.approval = SecurityLevel.medium.approvalValue
+        }
+        key = described
     }
 
     /// Signs `message` (the whole message: hashing is part of the algorithm) and returns the
@@ -186,7 +193,7 @@ public final class Signer: @unchecked Sendable {
         }
         // From here an operation is active; until C_Sign finishes it the session is suspect.
         sessionSuspect = true
-        if key.securityLevel == .high {
+        if key.securityLevel.alwaysAuthenticates {
             try approveUse(plan)
         }
         do throws(PKCS11Error) {

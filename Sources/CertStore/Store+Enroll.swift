@@ -123,7 +123,10 @@ extension Store {
                 publicTemplate.append(Attribute(.ecParams, bytes: spec.curve ?? []))
                 privateTemplate += [Attribute(.derive, encryption), Attribute(.decrypt, false), Attribute(.unwrap, false)]
             }
-            if securityLevel == .high { privateTemplate.append(Attribute(.alwaysAuthenticate, true)) }
+            if securityLevel.alwaysAuthenticates { privateTemplate.append(Attribute(.alwaysAuthenticate, true)) }
+            if securityLevel.alwaysAuthenticates && token.isSoftToken {
+                privateTemplate.append(Attribute(.certBridgeApproval, ulong: securityLevel.approvalValue))
+            }
             privateTemplate += passwordAttribute
             let (publicKey, privateKey) = try session.generateKeyPair(mechanism, publicTemplate: publicTemplate, privateTemplate: privateTemplate)
             created = [privateKey, publicKey]
@@ -143,8 +146,11 @@ extension Store {
                 Attribute(.data), Attribute(.token, true), Attribute(.private, false), Attribute(.label, string: label),
                 Attribute(.application, string: Self.enrollmentApplication), Attribute(.value, bytes: json)]))
 
+            if securityLevel == .medium && !token.isSoftToken {
+                created.append(try session.createObject(SecurityLevelRecord.template(keyLabel: label, id: id)))
+            }
             let flags = KeyFlags(try privateKey.attributes(KeyFlags.attributes))
-            if !exportable && flags.isExportable || securityLevel == .high && flags.alwaysAuthenticate != true
+            if !exportable && flags.isExportable || securityLevel.alwaysAuthenticates && flags.alwaysAuthenticate != true
                 || !passwordAttribute.isEmpty && flags.ownPassword != true {
                 throw PKCS11Error(.returned(.templateInconsistent), function: "C_GenerateKeyPair",
                                   reason: "the token did not keep the key policy asked for")

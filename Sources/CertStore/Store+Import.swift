@@ -124,6 +124,9 @@ extension Store {
                                            token: token, notes: &notes)
             created.append(key)
             try verifyPolicy(of: key, options: options, tokenName: tokenName)
+            if options.securityLevel == .medium && !token.isSoftToken {
+                created.append(try session.createObject(SecurityLevelRecord.template(keyLabel: label, id: id)))
+            }
             step = .publicKey
             try fault?(.publicKey)
             created.append(try session.createObject(publicKeyTemplate(item.key, label: label, id: id, subject: leaf.subjectDER)))
@@ -178,9 +181,12 @@ extension Store {
             let password = try keyPassword(token.info.label)
             password.withUnsafeBytes { ownPassword = [Attribute(.certBridgeKeyPassword, bytes: Array($0))] }
         }
+        // The software token records which approval a Medium or High key needs.
+        let approval = token.isSoftToken && options.securityLevel.alwaysAuthenticates
+            ? [Attribute(.certBridgeApproval, ulong: options.securityLevel.approvalValue)] : []
         do throws(PKCS11Error) {
             return try createPrivateKey(item, label: label, id: id, subject: subject, options: options, session: session,
-                                        extra: ownPassword, notes: &notes)
+                                        extra: ownPassword + approval, notes: &notes)
         } catch {
             throw StoreError(error, doing: "writing the private key to \"\(token.info.label)\"", token: token)
         }
@@ -192,7 +198,7 @@ extension Store {
             ? [Attribute(.sign, true), Attribute(.decrypt, true), Attribute(.unwrap, false)]
             : item.key.keyType == .ecEdwards ? [Attribute(.sign, true)] : [Attribute(.sign, true), Attribute(.derive, true)]
         var policy = [Attribute(.sensitive, true), Attribute(.extractable, options.exportable)]
-        if options.securityLevel == .high { policy.append(Attribute(.alwaysAuthenticate, true)) }
+        if options.securityLevel.alwaysAuthenticates { policy.append(Attribute(.alwaysAuthenticate, true)) }
         let base = [Attribute(.privateKey), Attribute(item.key.keyType), Attribute(.token, true), Attribute(.private, true),
                     Attribute(.label, string: label), Attribute(.id, bytes: id), Attribute(.subject, bytes: subject)]
         do {
@@ -218,8 +224,8 @@ extension Store {
         if !options.exportable && flags.isExportable {
             throw StoreError(.failed, "\(tokenName) would keep the key exportable (\(flags.exportabilityReason)) although non-exportable was asked; refused")
         }
-        if options.securityLevel == .high && flags.alwaysAuthenticate != true {
-            throw StoreError(.failed, "\(tokenName) cannot hold a key at the High level: it does not keep CKA_ALWAYS_AUTHENTICATE=true; refused")
+        if options.securityLevel.alwaysAuthenticates && flags.alwaysAuthenticate != true {
+            throw StoreError(.failed, "\(tokenName) cannot hold a key at the \(options.securityLevel == .medium ? "Medium" : "High") level: it does not keep CKA_ALWAYS_AUTHENTICATE=true; refused")
         }
         if options.securityLevel == .high && options.keyPassword != nil,
            (try? key.attributes([.certBridgeHasKeyPassword]).bool(.certBridgeHasKeyPassword)) != true {

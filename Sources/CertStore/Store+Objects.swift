@@ -15,7 +15,9 @@ extension Store {
         }
         guard let pin, token.info.flags.contains(.loginRequired) else { return session }
         if (try? session.state().isUserLoggedIn) == true { return session }
-        let usesPINPad = token.info.flags.contains(.protectedAuthenticationPath)
+        // CertBridge's software token offers the protected path for programs that cannot ask
+        // (it then runs a pinentry); the store has its PIN source and uses it.
+        let usesPINPad = token.info.flags.contains(.protectedAuthenticationPath) && !token.isSoftToken
         let secret: PIN? = usesPINPad ? nil : try pin(token)
         do throws(PKCS11Error) {
             try session.login(.user, pin: secret)
@@ -56,6 +58,7 @@ extension Store {
                 summaries.append(try summary(of: object, on: token))
             }
             pair(&summaries)
+            if !token.isSoftToken { readRecordedLevels(&summaries, session: session) }
             return summaries
         } catch {
             throw StoreError(error, doing: "listing objects on \"\(token.info.label)\"", token: token)
@@ -103,6 +106,18 @@ extension Store {
             break
         }
         return summary
+    }
+
+    /// Medium keys on tokens without CertBridge's approval attribute: their records
+    /// (SecurityLevelRecord) turn "high" into "medium", and are left out of the listing.
+    private func readRecordedLevels(_ summaries: inout [ObjectSummary], session: Session) {
+        for i in summaries.indices where summaries[i].class == "private-key" && summaries[i].flags?.alwaysAuthenticate == true
+            && summaries[i].flags?.approval == nil {
+            if SecurityLevelRecord.isMedium(session: session, keyLabel: summaries[i].label, idHex: summaries[i].id) {
+                summaries[i].securityLevel = .medium
+            }
+        }
+        summaries.removeAll(where: SecurityLevelRecord.isRecord)
     }
 
     /// Links keys and certificates that share a CKA_ID, as PKCS#11 applications pair them.

@@ -222,6 +222,14 @@ public struct AttributeType: RawRepresentable, Hashable, Sendable, CustomStringC
     public static let certBridgeKeyPassword = Self(rawValue: 0x8000_0000 | 0x4342_0001)
     /// CertBridge's software token: whether a key has its own password (read-only CK_BBOOL).
     public static let certBridgeHasKeyPassword = Self(rawValue: 0x8000_0000 | 0x4342_0002)
+    /// CertBridge's software token: the approval every use of the key needs (CK_ULONG: 0 none,
+    /// 1 a yes/no confirmation (Windows "Medium"), 2 a password (Windows "High")); fixed at creation.
+    public static let certBridgeApproval = Self(rawValue: 0x8000_0000 | 0x4342_0003)
+    /// CertBridge's software token: wrong passwords the key still allows before it locks (read-only CK_ULONG).
+    public static let certBridgeTriesLeft = Self(rawValue: 0x8000_0000 | 0x4342_0004)
+    /// CertBridge's software token: the SO PIN, given with C_SetAttributeValue (write-only), unlocks a key
+    /// locked by wrong passwords.
+    public static let certBridgeUnlockWithSOPIN = Self(rawValue: 0x8000_0000 | 0x4342_0005)
 
     /// The spec's name for the value.
     public var name: String {

@@ -28,7 +28,7 @@ enum CKR {
     static let wrappingKeyHandleInvalid: CK_RV = 0x113, wrappingKeyTypeInconsistent: CK_RV = 0x115
     static let randomNoRNG: CK_RV = 0x121, bufferTooSmall: CK_RV = 0x150
     static let cryptokiNotInitialized: CK_RV = 0x190, cryptokiAlreadyInitialized: CK_RV = 0x191
-    static let mutexBad: CK_RV = 0x1A0, curveNotSupported: CK_RV = 0x140
+    static let mutexBad: CK_RV = 0x1A0, curveNotSupported: CK_RV = 0x140, functionCanceled: CK_RV = 0x50
 }
 
 enum CKA {
@@ -65,14 +65,23 @@ enum CKA {
     /// CertBridge's vendor attribute, read-only, on the integrity report object: how many of
     /// the token's objects failed their integrity check (CK_ULONG); its CKA_LABEL gives the
     /// reasons, one per line.
-    static let integrityFailures: CK_ATTRIBUTE_TYPE = 0x8000_0000 | 0x4342_0003
+    static let integrityFailures: CK_ATTRIBUTE_TYPE = 0x8000_0000 | 0x4342_0006
+    /// CertBridge's vendor attribute: the approval each use needs (CK_ULONG, `Approval`), given
+    /// in the creation template and fixed from then on; kept with the other private attributes,
+    /// so inside the sealed part of the object file.
+    static let approval: CK_ATTRIBUTE_TYPE = 0x8000_0000 | 0x4342_0003
+    /// CertBridge's vendor attribute, read-only: wrong passwords left before the key locks.
+    static let triesLeft: CK_ATTRIBUTE_TYPE = 0x8000_0000 | 0x4342_0004
+    /// CertBridge's vendor attribute, write-only (C_SetAttributeValue): the SO PIN, which resets
+    /// the key's wrong-password count.
+    static let unlockWithSOPIN: CK_ATTRIBUTE_TYPE = 0x8000_0000 | 0x4342_0005
     /// Internal: the key material (PKCS#8 or the AES value) as stored, never returned.
     static let material: CK_ATTRIBUTE_TYPE = 0x8000_0000 | 0x4342_00F0
     /// Internal: the material sealed under the key's own password, never returned.
     static let sealedMaterial: CK_ATTRIBUTE_TYPE = 0x8000_0000 | 0x4342_00F1
 
     /// Attributes the token keeps for itself; asking for them is CKR_ATTRIBUTE_TYPE_INVALID.
-    static let hidden: Set<CK_ATTRIBUTE_TYPE> = [keyPassword, material, sealedMaterial]
+    static let hidden: Set<CK_ATTRIBUTE_TYPE> = [keyPassword, material, sealedMaterial, unlockWithSOPIN]
 }
 
 enum CKO {
@@ -98,7 +107,7 @@ enum CKS {
 enum CKF {
     static let rng: CK_FLAGS = 0x1, writeProtected: CK_FLAGS = 0x2, loginRequired: CK_FLAGS = 0x4
     static let userPINInitialized: CK_FLAGS = 0x8, restoreKeyNotNeeded: CK_FLAGS = 0x20
-    static let tokenInitialized: CK_FLAGS = 0x400
+    static let tokenInitialized: CK_FLAGS = 0x400, protectedAuthenticationPath: CK_FLAGS = 0x100
     static let userPINCountLow: CK_FLAGS = 0x10000, userPINFinalTry: CK_FLAGS = 0x20000, userPINLocked: CK_FLAGS = 0x40000
     static let soPINCountLow: CK_FLAGS = 0x100000, soPINFinalTry: CK_FLAGS = 0x200000, soPINLocked: CK_FLAGS = 0x400000
     // Slot flags

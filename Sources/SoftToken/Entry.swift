@@ -126,6 +126,8 @@ public enum SoftTokenEntry {
             fill(&value.serialNumber, token?.serial ?? "")
             fill(&value.utcTime, "")
             value.flags = token?.flags ?? (CKF.rng | CKF.loginRequired)
+            // Not strict: the module asks the person itself (C_Login with a NULL PIN).
+            if let token, !Provider.isStrict(token) { value.flags |= CKF.protectedAuthenticationPath }
             let sessions = token.map { provider.sessions(of: $0) } ?? []
             value.ulMaxSessionCount = 0 // CK_EFFECTIVELY_INFINITE
             value.ulSessionCount = CK_ULONG(sessions.count)
@@ -228,8 +230,8 @@ public enum SoftTokenEntry {
     /// C_Login.
     public static func login(_ session: CK_SESSION_HANDLE, _ user: CK_USER_TYPE, _ pin: Bytes, _ pinLength: CK_ULONG) -> CK_RV {
         SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
-            var value = try copy(pin, pinLength)
-            defer { wipe(&value) }
+            var value: [UInt8]? = pin == nil && user != CKU.so ? nil : try copy(pin, pinLength)
+            defer { if value != nil { wipe(&value!) } }
             try provider.login(session, user: user, pin: value)
         }
     }

@@ -269,6 +269,7 @@ extension Provider {
             try? session.token.destroy(publicKey)
             throw error
         }
+        auditKey(session, privateKey, "generate (C_GenerateKeyPair)")
         return (publicKey.handle, privateKey.handle)
     }
 
@@ -323,6 +324,7 @@ extension Provider {
         let length = cbst_aes_wrap_pad(wrapKey, wrapKey.count, 0, material, material.count, &out)
         guard length > 0 else { throw CKRError(CKR.functionFailed) }
         output.write(Array(out[0..<length]))
+        if output.buffer != nil { session.token.audit(key: target.auditName, operation: "export (C_WrapKey)", outcome: "done") }
     }
 
     func unwrapKey(_ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM, unwrapping: CK_OBJECT_HANDLE, wrapped: [UInt8],
@@ -348,6 +350,7 @@ extension Provider {
             guard let key = CryptoKey.fromPKCS8(material) else { throw CKRError(CKR.wrappedKeyInvalid) }
             let object = try makeObject(session, template: &template, origin: .imported, key: key)
             try session.token.store(object)
+            auditKey(session, object, "import (C_UnwrapKey)")
             return object.handle
         case CKO.secretKey:
             template[CKA.value] = material

@@ -56,7 +56,14 @@ extension Provider {
         defer { template.wipeAll() }
         let object = try makeObject(session, template: &template, origin: .imported)
         try session.token.store(object)
+        auditKey(session, object, "import (C_CreateObject)")
         return object.handle
+    }
+
+    /// A key made or brought onto the token, or removed from it, goes into the audit trail.
+    func auditKey(_ session: Session, _ object: TokenObject, _ operation: String) {
+        guard object.isToken, object.objectClass == CKO.privateKey || object.objectClass == CKO.secretKey else { return }
+        session.token.audit(key: object.auditName, operation: operation, outcome: "done")
     }
 
     /// Checks a creation template and turns it into an object (not yet stored): defaults, the
@@ -67,7 +74,8 @@ extension Provider {
             throw CKRError(CKR.attributeTypeInvalid)
         }
         // Whether a key has its own password is the token's to say, from what it sealed.
-        if template[CKA.hasKeyPassword] != nil { throw CKRError(CKR.attributeReadOnly) }
+        if template[CKA.hasKeyPassword] != nil || template[CKA.triesLeft] != nil { throw CKRError(CKR.attributeReadOnly) }
+        if template[CKA.unlockWithSOPIN] != nil { throw CKRError(CKR.attributeTypeInvalid) }
         // CKA_TRUSTED is the SO's to set (PKCS#11 2.40 §4.8): a user's own trusted key would
         // defeat CKA_WRAP_WITH_TRUSTED.
         if template.bool(CKA.trusted) == true && session.token.loggedIn != CKU.so { throw CKRError(CKR.attributeReadOnly) }
@@ -117,6 +125,7 @@ extension Provider {
             setDefaults(&attributes, [CKA.sign: true, CKA.decrypt: key.isRSA, CKA.unwrap: false, CKA.derive: false,
                                       CKA.signRecover: false, CKA.sensitive: true, CKA.extractable: false,
                                       CKA.alwaysAuthenticate: false, CKA.wrapWithTrusted: false])
+            try setApproval(&attributes, password: password)
             setPolicyOrigin(&attributes, origin: origin)
             setKeyCommon(&attributes, origin: origin)
             var material = try key.pkcs8()
@@ -135,6 +144,7 @@ extension Provider {
                                       CKA.sign: false, CKA.verify: false, CKA.derive: false, CKA.sensitive: true,
                                       CKA.extractable: false, CKA.trusted: false, CKA.wrapWithTrusted: false,
                                       CKA.alwaysAuthenticate: false])
+            try setApproval(&attributes, password: password)
             setPolicyOrigin(&attributes, origin: origin)
             setKeyCommon(&attributes, origin: origin)
             try applyMaterial(value, password: password, to: &attributes)
@@ -165,6 +175,23 @@ extension Provider {
             attributes[CKA.keyGenMechanism] = [UInt8](ulong: unavailable)
         }
         if attributes[CKA.local] == nil { attributes[CKA.local] = [UInt8](bool: isGenerated(origin)) }
+    }
+
+    /// The approval a use needs, fixed here for good: as the template says (a Medium or High
+    /// approval brings CKA_ALWAYS_AUTHENTICATE; a key password goes only with High), else a
+    /// password for an always-authenticate key and nothing for the others.
+    private func setApproval(_ attributes: inout AttributeMap, password: [UInt8]?) throws(CKRError) {
+        let alwaysAuthenticate = attributes.bool(CKA.alwaysAuthenticate) == true
+        let approval: Approval
+        if let given = attributes[CKA.approval] {
+            guard let value = given.ulong, let parsed = Approval(rawValue: value) else { throw CKRError(CKR.attributeValueInvalid) }
+            guard (parsed == .none) == !alwaysAuthenticate else { throw CKRError(CKR.templateInconsistent) }
+            approval = parsed
+        } else {
+            approval = alwaysAuthenticate ? .password : .none
+        }
+        if password != nil && approval != .password { throw CKRError(CKR.templateInconsistent) }
+        attributes[CKA.approval] = [UInt8](ulong: approval.rawValue)
     }
 
     /// ALWAYS_SENSITIVE and NEVER_EXTRACTABLE are true only for a key made here that was so from
@@ -290,6 +317,7 @@ extension Provider {
         if target.isToken && !session.readWrite { throw CKRError(CKR.sessionReadOnly) }
         if target.attributes.bool(CKA.destroyable) == false { throw CKRError(CKR.actionProhibited) }
         try session.token.destroy(target)
+        auditKey(session, target, "delete (C_DestroyObject)")
     }
 
     // MARK: - Attributes
@@ -313,6 +341,10 @@ extension Provider {
                 if isSensitive(target) { problem = CKR.attributeSensitive } else { value = target.attributes[CKA.material] }
             } else if type == CKA.hasKeyPassword && (target.objectClass == CKO.privateKey || target.objectClass == CKO.secretKey) {
                 value = [UInt8](bool: target.hasKeyPassword)
+            } else if type == CKA.triesLeft && target.approval == .password {
+                value = [UInt8](ulong: CK_ULONG(session.token.keyTriesLeft(target.handle)))
+            } else if type == CKA.approval && (target.objectClass == CKO.privateKey || target.objectClass == CKO.secretKey) {
+                value = [UInt8](ulong: target.approval.rawValue)
             } else if !CKA.hidden.contains(type) {
                 value = target.attributes[type]
             }
@@ -345,6 +377,13 @@ extension Provider {
         let session = try session(handle)
         guard let target = session.token.object(object) else { throw CKRError(CKR.objectHandleInvalid) }
         if target.isToken && !session.readWrite { throw CKRError(CKR.sessionReadOnly) }
+        if var soPIN = template[CKA.unlockWithSOPIN] {
+            defer { wipe(&soPIN) }
+            guard template.count == 1, target.approval == .password else { throw CKRError(CKR.attributeTypeInvalid) }
+            try session.token.unlockKey(target.handle, soPIN: soPIN)
+            session.token.audit(key: target.auditName, operation: "unlock by the SO", outcome: "done")
+            return
+        }
         guard target.attributes.bool(CKA.modifiable) != false else { throw CKRError(CKR.attributeReadOnly) }
         var updated = target.attributes
         let isKey = target.objectClass == CKO.privateKey || target.objectClass == CKO.secretKey

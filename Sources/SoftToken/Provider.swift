@@ -271,17 +271,26 @@ final class Provider {
 
     /// C_Login, a call on the session (its lock held): a context login approves that session's
     /// operation; a user or SO login changes the token's shared login state.
-    func login(_ session: Session, user: CK_USER_TYPE, pin: [UInt8]) throws(CKRError) {
+    func login(_ session: Session, user: CK_USER_TYPE, pin: [UInt8]?) throws(CKRError) {
         let token = session.token
         switch user {
         case CKU.contextSpecific:
+            // A NULL PIN (the protected authentication path): the module asks the person.
+            guard let pin else { return try awaitLoginApproval(session) }
             try contextLogin(session, pin: pin)
+        case CKU.user where pin == nil:
+            try awaitUserLogin(session)
         case CKU.so, CKU.user:
             try shared { () throws(CKRError) in
                 if user == CKU.so, sessions(of: token).contains(where: { !$0.readWrite }) {
                     throw CKRError(CKR.sessionReadOnlyExists)
                 }
-                try token.login(user, pin: pin)
+                do throws(CKRError) {
+                    try token.login(user, pin: pin ?? [])
+                } catch where error.rv == CKR.pinIncorrect || error.rv == CKR.pinLocked {
+                    token.audit(key: "", operation: user == CKU.so ? "SO login" : "user login", outcome: "failed: wrong PIN")
+                    throw error
+                }
             }
         default:
             throw CKRError(CKR.userTypeInvalid)
@@ -293,8 +302,13 @@ final class Provider {
     /// lock held, so a prompt for the approval could run here without stopping other sessions.
     /// An operation begun on a CKA_ALWAYS_AUTHENTICATE key (`needsContextLogin`) must have
     /// been approved by contextLogin first.
+    /// Unless the token is strict, an operation that reaches its use unapproved asks the person
+    /// here (Approval.swift): one answer for this one operation.
     func requireContextLogin(_ session: Session, _ operation: KeyOperation) throws(CKRError) {
-        guard !operation.needsContextLogin || operation.approved else { throw CKRError(CKR.userNotLoggedIn) }
+        guard !operation.needsContextLogin || operation.approved else {
+            try askApproval(session, operation)
+            return
+        }
     }
 
     /// C_Login(CKU_CONTEXT_SPECIFIC): approves the operation begun on an always-authenticate key,
@@ -303,12 +317,7 @@ final class Provider {
         try shared { () throws(CKRError) in
             guard session.token.loggedIn == CKU.user else { throw CKRError(CKR.userNotLoggedIn) }
             if let operation = session.operationAwaitingLogin {
-                if operation.key.hasKeyPassword {
-                    operation.approvedKey = try openWithPassword(operation.key, password: pin)
-                } else if !session.token.checkUserPIN(pin) {
-                    throw CKRError(CKR.pinIncorrect)
-                }
-                operation.approved = true
+                try approve(session, operation, secret: pin)
                 return
             }
             if let pending = session.pendingWrap, let key = session.token.object(pending) {

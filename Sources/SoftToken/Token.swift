@@ -7,6 +7,8 @@ final class Token {
     let directory: TokenDirectory
     private(set) var record: TokenRecord
     private(set) var counters = PINCounters()
+    /// Wrong key passwords in a row, per key (KeyTries.swift), as last read under the lock.
+    var keyTries = KeyTries()
     /// Token and session objects by handle; token objects are read on first use, not at open,
     /// so C_GetSlotList and C_GetTokenInfo read only the token and PIN files.
     private var objects: [CK_OBJECT_HANDLE: TokenObject] = [:]
@@ -70,6 +72,7 @@ final class Token {
         stamp = directory.stamp()
         if let bytes = try directory.read("token") { record = try TokenRecord.decode(bytes) }
         counters = try PINCounters.decode(try directory.read("pins"))
+        keyTries = KeyTries.decode(try directory.read(KeyTries.fileName))
     }
 
     private func reload() throws(CKRError) {
@@ -269,6 +272,16 @@ final class Token {
         if user == CKU.user && loggedIn == CKU.user {
             let salt = try randomBytes(32)
             pinCheck = (salt, Self.pinDigest(salt: salt, pin: pin))
+        }
+    }
+
+    /// Runs `body` under the token's exclusive lock with the state freshly read; what `body`
+    /// writes counts as seen.
+    func exclusively<R>(_ body: () throws(CKRError) -> R) throws(CKRError) -> R {
+        try directory.locked(exclusive: true) { () throws(CKRError) -> R in
+            try reloadWhatIsLoaded()
+            defer { stamp = directory.stamp() }
+            return try body()
         }
     }
 

@@ -181,6 +181,7 @@ final class TokenDirectory {
     func removeAllObjects() throws(CKRError) {
         for name in try objectNames() { try remove("objects/" + name) }
         try remove("pins")
+        try remove(KeyTries.fileName)
     }
 
     private func syncDirectory(of file: String) {

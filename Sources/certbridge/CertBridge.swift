@@ -18,7 +18,7 @@ struct CertBridge: ParsableCommand {
         5 no such token, object or reader, 6 PIN locked.
         """,
         subcommands: [Tokens.self, Readers.self, Objects.self, Import.self, Export.self, CheckExportable.self, PFX.self,
-                      Sign.self, Verify.self, TestSign.self, Encrypt.self, Decrypt.self, Pin.self, Enroll.self, InstallCert.self, SoftTokenCommand.self])
+                      Sign.self, Verify.self, TestSign.self, Encrypt.self, Decrypt.self, Pin.self, Enroll.self, InstallCert.self, SoftTokenCommand.self, Audit.self])
 
     /// ArgumentParser's own usage errors exit with EX_USAGE (64); our documented code is 2.
     static func main() {

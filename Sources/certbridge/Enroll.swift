@@ -53,7 +53,7 @@ extension CertBridge.Enroll {
         @Flag(help: "Make the key exportable, so it can be backed up.")
         var exportable = false
 
-        @Option(help: ArgumentHelp("standard or high (a password for every use).", valueName: "LEVEL"))
+        @Option(help: ArgumentHelp("standard (Windows Low), medium (a yes/no approval at every use) or high (a password at every use).", valueName: "LEVEL"))
         var securityLevel: SecurityLevel = .standard
 
         @Option(help: ArgumentHelp("Label for the key pair. Default: the subject's CN.", valueName: "L"))

@@ -53,7 +53,7 @@ extension CertBridge {
         @Flag(help: "Mark the key as exportable (CKA_EXTRACTABLE=true), so it can be backed up again.")
         var exportable = false
 
-        @Option(help: ArgumentHelp("standard: usable after the token login; high: the PIN for every use.", valueName: "LEVEL"))
+        @Option(help: ArgumentHelp("standard (Windows Low): usable after the token login; medium: a yes/no approval at every use; high: a password (the key's own, else the PIN) at every use.", valueName: "LEVEL"))
         var securityLevel: SecurityLevel = .standard
 
         @Flag(help: "Leave out the chain (the CA certificates).")

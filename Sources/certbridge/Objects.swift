@@ -46,6 +46,15 @@ extension CertBridge {
             try store.checkIntegrity()
         }
 
+        /// The level with Windows' word for it.
+        static func securityWords(_ level: SecurityLevel) -> String {
+            switch level {
+            case .standard: "standard"
+            case .medium: "medium (a yes/no approval at every use)"
+            case .high: "high (a password at every use)"
+            }
+        }
+
         static func render(_ object: ObjectSummary) -> String {
             var rows: [[String]] = [[object.class + ":", object.label.isEmpty ? "(no label)" : object.label]]
             rows.append(["id:", object.id.isEmpty ? "(none)" : object.id])
@@ -56,7 +65,10 @@ extension CertBridge {
             if let flags = object.flags {
                 rows.append(["flags:", flags.words.joined(separator: " ")])
                 rows.append(["verdict:", "\(object.verdict ?? "?") — \(object.verdictReason ?? "")"])
-                rows.append(["security:", object.securityLevel?.rawValue ?? "standard"])
+                rows.append(["security:", Self.securityWords(object.securityLevel ?? .standard)])
+                if let left = flags.triesLeft {
+                    rows.append(["tries left:", left == 0 ? "0 (locked: the SO unlocks it with 'certbridge pin unlock-key')" : "\(left) wrong passwords before the key locks"])
+                }
             }
             if let usage = object.usage { rows.append(["usage:", usage.isEmpty ? "(none)" : usage.joined(separator: " ")]) }
             if let cert = object.certificate {

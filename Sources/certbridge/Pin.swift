@@ -6,7 +6,7 @@ extension CertBridge {
         static let configuration = CommandConfiguration(
             commandName: "pin",
             abstract: "Change or unblock a token PIN.",
-            subcommands: [Change.self, Unblock.self])
+            subcommands: [Change.self, Unblock.self, UnlockKey.self])
     }
 }
 

@@ -21,7 +21,14 @@ struct KeyPasswordOptions: ParsableArguments {
         let source: SecretSource
         if let keyPasswordSource { source = try SecretSource(keyPasswordSource) } else { source = try global.pinSource(uri: uri) }
         let ownPassword = keyPasswordSource != nil
+        let pinSource = try global.pinSource(uri: uri)
         let provider: KeyPasswordProvider = { request throws(StoreError) in
+            if request.key.securityLevel == .medium {
+                guard try Confirmation.ask("Allow this use of key \"\(request.key.label)\" on \"\(request.tokenLabel)\"?") else {
+                    throw StoreError(.failed, "the use of key \"\(request.key.label)\" was not approved")
+                }
+                return try pinSource.read(prompt: "PIN for token \"\(request.tokenLabel)\": ")
+            }
             let again = request.attempt > 1 ? "Wrong. " : ""
             let what = ownPassword ? "Password" : "PIN"
             return try source.read(prompt: "\(again)\(what) to approve this use of key \"\(request.key.label)\" on \"\(request.tokenLabel)\": ")

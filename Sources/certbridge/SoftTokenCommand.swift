@@ -10,8 +10,11 @@ extension CertBridge {
             The software token is a PKCS#11 module (\(SoftToken.libraryName)) that keeps keys \
             encrypted under its PIN in $CERTBRIDGE_SOFTTOKEN_DIR (default \
             ~/.local/share/certbridge/softtoken). It enforces the same policy as a card: \
-            non-exportable keys never leave it, and High-level keys need a password at every use \
-            (their own, if given at import, else the token PIN).
+            non-exportable keys never leave it, Medium-level keys need a yes and High-level keys a \
+            password at every use (their own, if given at import, else the token PIN). A program \
+            that does not ask itself gets the module's own pinentry prompt ($CERTBRIDGE_PINENTRY, \
+            else pinentry); a token is strict PKCS#11 (no prompt) with a file named 'strict' in \
+            its directory or with CERTBRIDGE_SOFTTOKEN_STRICT=1.
             """,
             subcommands: [Init.self])
     }

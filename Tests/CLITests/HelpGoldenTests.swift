@@ -14,6 +14,7 @@ struct HelpGoldenTests {
         ["--help"], ["import", "--help"], ["export", "--help"], ["check-exportable", "--help"],
         ["pfx", "inspect", "--help"], ["enroll", "new", "--help"], ["install-cert", "--help"], ["objects", "--help"],
         ["readers", "--help"], ["softtoken", "init", "--help"], ["decrypt", "--help"], ["encrypt", "--help"],
+        ["audit", "--help"], ["pin", "unlock-key", "--help"],
     ])
     func matchesGolden(arguments: [String]) throws {
         // A fixed width, so the wrapping does not depend on the terminal the tests run in.

@@ -130,4 +130,8 @@ int cbst_mac_update(void *ctx, const uint8_t *in, size_t len);
 long cbst_mac_final(void *ctx, uint8_t *out, size_t cap);
 void cbst_mac_free(void *ctx);
 
+/// posix_spawn_file_actions_addclosefrom_np (glibc 2.34, a GNU extension Swift's Glibc does not
+/// show): every descriptor from `from` up is closed in the spawned child. `actions` is a
+/// posix_spawn_file_actions_t. Kept here, with the module's other C, for lack of a second shim target.
+int cbst_spawn_closefrom(void *actions, int from);
 #endif
