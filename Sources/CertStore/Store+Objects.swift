@@ -30,6 +30,15 @@ extension Store {
     /// Every object on every token the URI names (all tokens for nil), as the tokens report them.
     public func objects(matching uri: PKCS11URI?, pin: PINProvider?) throws(StoreError) -> [ObjectSummary] {
         var summaries: [ObjectSummary] = []
+        try forEachObject(matching: uri, pin: pin) { summaries.append($0) }
+        return summaries
+    }
+
+    /// Hands every object on every token the URI names (all tokens for nil) to `body` as it is
+    /// read, token by token, so a listing prints while it reads and holds one object at a time
+    /// (plus each certificate's and key's id and label, to pair them, and 8 bytes per handle).
+    public func forEachObject(matching uri: PKCS11URI?, pin: PINProvider?,
+                              _ body: (ObjectSummary) throws(StoreError) -> Void) throws(StoreError) {
         // A slot with no token initialized (the software token keeps one for C_InitToken) holds nothing.
         let tokens = tokens(matching: uri).filter { $0.info.flags.contains(.tokenInitialized) }
         if let uri, uri.token != nil || uri.serial != nil, tokens.isEmpty {
@@ -37,30 +46,48 @@ extension Store {
         }
         for token in tokens {
             let session = try session(on: token, pin: pin)
-            summaries += try objects(in: session, token: token, template: uri?.objectTemplate ?? [])
+            try forEachObject(in: session, token: token, template: uri?.objectTemplate ?? [], body)
         }
-        return summaries
     }
 
-    static let summaryAttributes: [AttributeType] = [.class, .label, .id, .keyType, .modulus, .modulusBits, .ecParams, .valueLen, .certificateCategory] + KeyFlags.attributes
+    /// What a listing reads of every object, with room enough that one C_GetAttributeValue call
+    /// gives all of it for usual objects (an RSA-8192 modulus, labels and ids of 256 bytes).
+    static let summaryAttributes: [(type: AttributeType, capacity: Int)] =
+        [(.class, 8), (.label, 256), (.id, 256), (.keyType, 8), (.modulus, 1024), (.modulusBits, 8), (.ecParams, 128),
+         (.valueLen, 8), (.certificateCategory, 8)] + KeyFlags.attributes.map { ($0, 1) }
 
-    func objects(in session: Session, token: Token, template: [Attribute]) throws(StoreError) -> [ObjectSummary] {
+    func forEachObject(in session: Session, token: Token, template: [Attribute],
+                       _ body: (ObjectSummary) throws(StoreError) -> Void) throws(StoreError) {
+        let found: [Object]
+        let pairs: Pairs
         do throws(PKCS11Error) {
-            let found = try session.findObjects(template)
-            var summaries: [ObjectSummary] = []
-            summaries.reserveCapacity(found.count)
-            for object in found {
-                summaries.append(try summary(of: object, on: token))
-            }
-            pair(&summaries)
-            return summaries
+            found = try session.findObjects(template)
+            pairs = try Pairs(in: session, template: template)
         } catch {
             throw StoreError(error, doing: "listing objects on \"\(token.info.label)\"", token: token)
         }
+        let reader = AttributeReader(session: session, attributes: Self.summaryAttributes)
+        let certificateReader = AttributeReader(session: session, attributes: [(.value, 4096)])
+        for object in found {
+            var summary: ObjectSummary
+            do throws(PKCS11Error) {
+                summary = try self.summary(of: object, on: token, reader: reader, certificateReader: certificateReader)
+            } catch {
+                throw StoreError(error, doing: "listing objects on \"\(token.info.label)\"", token: token)
+            }
+            pairs.pair(&summary)
+            try body(summary)
+        }
     }
 
+    /// One object's summary, for a caller that reads only a few.
     func summary(of object: Object, on token: Token) throws(PKCS11Error) -> ObjectSummary {
-        let values = try object.attributes(Self.summaryAttributes)
+        try summary(of: object, on: token, reader: AttributeReader(session: object.session, attributes: Self.summaryAttributes),
+                    certificateReader: AttributeReader(session: object.session, attributes: [(.value, 4096)]))
+    }
+
+    func summary(of object: Object, on token: Token, reader: AttributeReader, certificateReader: AttributeReader) throws(PKCS11Error) -> ObjectSummary {
+        let values = try reader.read(object)
         let objectClass = values.objectClass
         var uri = token.uri
         uri.object = values.label
@@ -89,7 +116,7 @@ extension Store {
                 summary.securityLevel = flags.securityLevel
             }
         case .certificate?:
-            let der = try object.attributes([.value])[.value] ?? []
+            let der = try certificateReader.read(object)[.value] ?? []
             let category = values.ulong(.certificateCategory).map(CertificateCategory.init(rawValue:))
             summary.certificate = try? CertificateSummary(der: der, category: category)
         default:
@@ -98,19 +125,6 @@ extension Store {
         return summary
     }
 
-    /// Links keys and certificates that share a CKA_ID, as PKCS#11 applications pair them.
-    private func pair(_ summaries: inout [ObjectSummary]) {
-        var certificateLabels: [String: String] = [:]
-        var keyLabels: [String: String] = [:]
-        for summary in summaries where !summary.id.isEmpty {
-            if summary.class == "certificate" { certificateLabels[summary.id] = summary.label }
-            if summary.class == "private-key" { keyLabels[summary.id] = summary.label }
-        }
-        for i in summaries.indices where !summaries[i].id.isEmpty {
-            summaries[i].pairedWith = summaries[i].class == "certificate"
-                ? keyLabels[summaries[i].id] : certificateLabels[summaries[i].id]
-        }
-    }
 }
 
 func keyTypeName(_ keyType: KeyType) -> String {
