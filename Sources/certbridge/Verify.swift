@@ -49,7 +49,7 @@ extension CertBridge {
             let algorithm = try mechanism.map { (name) throws(StoreError) in try SignatureAlgorithm(name: name) }
             let message = try readInput(input)
             let signatureBytes = try readInput(signature)
-            let store = try global.store()
+            let store = try global.store(for: uri)
             let (approve, _) = try keyPassword.provider(global: global, uri: self.uri)
             let (publicKey, source) = try store.publicKey(matching: uri, pin: global.pinProvider(uri: self.uri), keyPassword: approve)
             var used = algorithm ?? .eddsa
