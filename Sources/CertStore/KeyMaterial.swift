@@ -8,7 +8,7 @@ import PKCS11
 public final class KeyMaterial: @unchecked Sendable {
     // @unchecked: immutable after init except for the wipe in deinit.
 
-    /// CKK_RSA or CKK_EC.
+    /// CKK_RSA, CKK_EC or CKK_EC_EDWARDS.
     public let keyType: KeyType
     private var attributes: [Attribute]
 
@@ -26,6 +26,14 @@ public final class KeyMaterial: @unchecked Sendable {
     /// `point` the public point as a DER OCTET STRING (CKA_EC_POINT).
     public init(ecParameters parameters: [UInt8], value: [UInt8], point: [UInt8]) {
         keyType = .ec
+        attributes = [Attribute(.ecParams, bytes: parameters), Attribute(.value, bytes: value), Attribute(.ecPoint, bytes: point)]
+    }
+
+    /// An Edwards key (Ed25519, Ed448) as CKK_EC_EDWARDS: `parameters` is the curve's OID as
+    /// DER (CKA_EC_PARAMS), `value` the raw private key, `point` the raw public key in a DER
+    /// OCTET STRING (CKA_EC_POINT).
+    public init(edwardsParameters parameters: [UInt8], value: [UInt8], point: [UInt8]) {
+        keyType = .ecEdwards
         attributes = [Attribute(.ecParams, bytes: parameters), Attribute(.value, bytes: value), Attribute(.ecPoint, bytes: point)]
     }
 

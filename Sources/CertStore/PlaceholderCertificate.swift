@@ -19,6 +19,11 @@ extension Store {
                 case .ec(.p256): return (X509.Certificate.PrivateKey(try P256.Signing.PrivateKey(derRepresentation: der)), .ecdsaWithSHA256)
                 case .ec(.p384): return (X509.Certificate.PrivateKey(try P384.Signing.PrivateKey(derRepresentation: der)), .ecdsaWithSHA384)
                 case .ec(.p521): return (X509.Certificate.PrivateKey(try P521.Signing.PrivateKey(derRepresentation: der)), .ecdsaWithSHA512)
+                case .edwards("Ed25519"):
+                    // PKCS#8 for Ed25519 ends with the 32-byte key in an OCTET STRING.
+                    return (X509.Certificate.PrivateKey(try Curve25519.Signing.PrivateKey(rawRepresentation: der.suffix(32))), .ed25519)
+                case .edwards(let curve):
+                    throw StoreError(.failed, "no placeholder certificate can be made for an \(curve) key")
                 }
             }
             let name = try DistinguishedName {

@@ -136,22 +136,20 @@ extension Store {
     }
 
     /// Every pending enrollment key pair on the tokens a URI names (all tokens for nil).
-    /// Tokens that refused the login are skipped when every token is searched (nil URI), and
-    /// returned in `refused` so the caller can say the list may be incomplete; if none let us
-    /// in, the first refusal is thrown.
+    /// The records are public objects, so a token is logged in to only when it holds some (the
+    /// key's flags need the login). Searching several tokens, one whose PIN is not given or is
+    /// refused is skipped and returned in `refused`, so the caller can say the list may be
+    /// incomplete; a token the URI names alone is not skipped: its failure is thrown.
     public func pendingEnrollments(matching uri: PKCS11URI?, pin: PINProvider?) throws(StoreError) -> (pending: [PendingEnrollment], refused: [StoreError]) {
+        let candidates = tokens(matching: uri).filter { $0.info.flags.contains(.tokenInitialized) }
+        let holding = candidates.count == 1 ? candidates : candidates.filter { token in
+            guard let session = try? token.openSession(readWrite: false) else { return true }
+            return (try? enrollmentRecords(in: session).isEmpty) != true
+        }
+        // A search stays a search when it narrows to one token: that token was not named.
+        let (sessions, refused) = try searchSessions(holding, pin: pin, search: candidates.count > 1)
         var pending: [PendingEnrollment] = []
-        var refused: [StoreError] = []
-        var searched = 0
-        for token in tokens(matching: uri) where token.info.flags.contains(.tokenInitialized) {
-            let session: Session
-            do {
-                session = try self.session(on: token, pin: pin)
-            } catch where uri == nil && [.wrongSecret, .locked].contains(error.code) {
-                refused.append(error)
-                continue
-            }
-            searched += 1
+        for (token, session) in sessions {
             do throws(PKCS11Error) {
                 for (record, _) in try enrollmentRecords(in: session) {
                     var keyURI = token.uri
@@ -167,7 +165,6 @@ extension Store {
                 throw StoreError(error, doing: "reading enrollment records on \"\(token.info.label)\"", token: token)
             }
         }
-        if searched == 0, let first = refused.first { throw first }
         return (pending, refused)
     }
 
@@ -195,18 +192,12 @@ extension Store {
             guard let session = try? token.openSession(readWrite: false) else { return false }
             return (try? hasPublicKey(certifiedBy: certificate, in: session)) == true
         }
-        // Searching every token, one that will not let us in (another PIN, a locked PIN) must not
-        // hide the key pair on the next: it is skipped, and named if the search fails.
-        var refused: [StoreError] = []
+        // Searching several tokens, one that will not let us in (no PIN given for it, another
+        // PIN, a locked PIN) must not hide the key pair on the next: it is skipped, and named.
+        let searchList = withPublicKey.isEmpty ? candidates : withPublicKey
+        let (sessions, refused) = try searchSessions(searchList, readWrite: true, pin: pin, search: candidates.count > 1)
         var searched: [String] = []
-        for token in withPublicKey.isEmpty ? candidates : withPublicKey {
-            let session: Session
-            do {
-                session = try self.session(on: token, readWrite: true, pin: pin)
-            } catch where uri == nil && [.wrongSecret, .locked].contains(error.code) {
-                refused.append(error)
-                continue
-            }
+        for (token, session) in sessions {
             searched.append("\"\(token.info.label)\"")
             do {
                 guard let (key, id) = try keyPair(certifiedBy: certificate, in: session) else { continue }
@@ -243,13 +234,16 @@ extension Store {
                 throw StoreError(.failed, "installing the certificate failed: \(error)")
             }
         }
-        let notFound = "no key pair on \(searched.isEmpty ? "any token" : searched.joined(separator: ", ")) matches the certificate \"\(certificate.certificate.subject)\""
-        if let first = refused.first, searched.isEmpty { throw first }
-        if let first = refused.first {
-            // The key pair may be on a token we could not search: say so, with the login's code.
-            throw StoreError(first.code, notFound + "; not searched: " + refused.map(\.reason).joined(separator: "; "))
+        if !withPublicKey.isEmpty, searched.isEmpty, let reasons = refused.notSearched {
+            // The key pair is there, found by its public key, but its token was not logged in to.
+            throw StoreError(refused.searchCode, "the key pair for \"\(certificate.certificate.subject)\" is on "
+                             + withPublicKey.map { "\"\($0.info.label)\"" }.joined(separator: ", ") + "; " + reasons)
         }
-        throw StoreError(.notFound, notFound)
+        var notFound = "no key pair on \(searched.isEmpty ? "any token searched" : searched.joined(separator: ", ")) matches the certificate \"\(certificate.certificate.subject)\""
+        if let reasons = refused.notSearched { notFound += "; " + reasons }
+        // Nothing matches: 5, unless a PIN was refused on a token that may hold it (4, 6).
+        let refusal = refused.first { [.wrongSecret, .locked].contains($0.code) }
+        throw StoreError(refusal.map { _ in refused.searchCode } ?? .notFound, notFound)
     }
 
     /// A public key object for the certificate's key, found without logging in.

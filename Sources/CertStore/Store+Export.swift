@@ -87,6 +87,8 @@ extension Store {
         }
         if placeholder {
             warnings.append("the key has no certificate yet; a self-signed placeholder certificate was written with it")
+        } else if options.includeChain, let warning = CertificationPath.incompleteWarning(leaf: certificateDER, chain: chain, option: "--chain-file") {
+            warnings.append(warning)
         }
         let subjects = ([certificateDER] + chain).compactMap { try? PKCS12.Certificate(der: $0).subject }
         return ExportResult(file: path, label: key.label, profile: options.profile.name, certificates: subjects,
@@ -99,6 +101,9 @@ extension Store {
         var values: AttributeValues
         do throws(PKCS11Error) {
             values = try key.object.attributes([.modulus, .publicExponent, .ecParams])
+            if key.keyType == .ecEdwards, let publicKey = try key.session.findObjects([Attribute(.publicKey), Attribute(.id, bytes: key.id)]).first {
+                values = try publicKey.attributes([.ecParams, .ecPoint])
+            }
             if values[.modulus] == nil, let publicKey = try key.session.findObjects([Attribute(.publicKey), Attribute(.id, bytes: key.id)]).first {
                 values = try publicKey.attributes([.modulus, .publicExponent, .ecParams, .ecPoint])
             }
@@ -111,7 +116,8 @@ extension Store {
                 return try PublicKeyInfo.rsa(modulus: modulus, publicExponent: exponent)
             }
             if let parameters = values[.ecParams], let point = values[.ecPoint] {
-                return try PublicKeyInfo.ec(parameters: parameters, point: point)
+                return key.keyType == .ecEdwards ? try PublicKeyInfo.edwards(parameters: parameters, point: point)
+                    : try PublicKeyInfo.ec(parameters: parameters, point: point)
             }
             if let certificate { return try PKCS12.Certificate(der: certificate).publicKeyInfo }
         } catch {

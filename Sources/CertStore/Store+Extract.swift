@@ -76,6 +76,10 @@ extension Store {
             if error.returnValue == .keyUnextractable {
                 throw StoreError(.notExportable, "the token refused to let \"\(key.label)\" out (\(error))")
             }
+            if error.returnValue == .keyNotWrappable {
+                // SoftHSM2 2.6 wraps RSA and EC keys, not EdDSA ones: the key is exportable, but this token cannot hand it out.
+                throw StoreError(.failed, "\"\(key.token.info.label)\" cannot wrap a \(key.keyType.map(keyTypeName) ?? "key of this") key off the token (\(error)); nothing was written: keep the PFX it came from as its backup")
+            }
             throw StoreError(error, doing: "taking the key \"\(key.label)\" off \"\(key.token.info.label)\"", token: key.token)
         }
     }

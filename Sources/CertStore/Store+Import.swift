@@ -62,6 +62,8 @@ public struct ImportResult: Sendable, Codable {
     public var replaced: Int
     /// Things the token did differently, e.g. a policy placed by its own means.
     public var notes: [String]
+    /// Things the user should act on, e.g. a certification path that stops short of its root.
+    public var warnings: [String] = []
 }
 
 /// A step of an import, named so a test can make one fail.
@@ -76,8 +78,10 @@ extension Store {
         try importItem(item, to: token, options: options, pin: pin, fault: nil)
     }
 
+    /// `written` is handed every object created, once the item has landed (for an import of
+    /// several items that must roll back the earlier ones when a later one fails).
     func importItem(_ item: ImportItem, to token: Token, options: ImportOptions, pin: PINProvider?,
-                    fault: ((ImportStep) throws(PKCS11Error) -> Void)?) throws(StoreError) -> ImportResult {
+                    fault: ((ImportStep) throws(PKCS11Error) -> Void)?, written: (([Object]) -> Void)? = nil) throws(StoreError) -> ImportResult {
         // Everything that can be checked is checked before the first write.
         let leaf = try CertificateObject(der: item.certificate)
         let label = options.label ?? item.friendlyName ?? leaf.commonName ?? "imported key"
@@ -149,6 +153,7 @@ extension Store {
             throw StoreError(storeError.code, storeError.reason + (left.isEmpty ? "; nothing was left on the token" : "; could not remove: \(left.joined(separator: ", "))"))
         }
 
+        written?(created)
         do throws(PKCS11Error) {
             var summaries: [ObjectSummary] = []
             for object in created { summaries.append(try summary(of: object, on: token)) }
@@ -185,7 +190,7 @@ extension Store {
                                   session: Session, extra: [Attribute], notes: inout [String]) throws(PKCS11Error) -> Object {
         let uses: [Attribute] = item.key.keyType == .rsa
             ? [Attribute(.sign, true), Attribute(.decrypt, true), Attribute(.unwrap, false)]
-            : [Attribute(.sign, true), Attribute(.derive, true)]
+            : item.key.keyType == .ecEdwards ? [Attribute(.sign, true)] : [Attribute(.sign, true), Attribute(.derive, true)]
         var policy = [Attribute(.sensitive, true), Attribute(.extractable, options.exportable)]
         if options.securityLevel == .high { policy.append(Attribute(.alwaysAuthenticate, true)) }
         let base = [Attribute(.privateKey), Attribute(item.key.keyType), Attribute(.token, true), Attribute(.private, true),

@@ -36,8 +36,8 @@ extension Store {
             throw StoreError(.notFound, "the token in slot \"\(only.slot.id)\" is not initialized, so it holds no keys")
         }
         var found: [KeyHandle] = []
-        for token in tokens {
-            let session = try session(on: token, readWrite: readWrite, pin: pin)
+        let (sessions, skipped) = try searchSessions(tokens, readWrite: readWrite, pin: pin, search: tokens.count > 1)
+        for (token, session) in sessions {
             do throws(PKCS11Error) {
                 for object in try session.findObjects(keyURI.objectTemplate) {
                     let values = try object.attributes([.label, .id, .keyType] + KeyFlags.attributes)
@@ -49,9 +49,9 @@ extension Store {
             }
         }
         guard found.count == 1 else {
-            let searched = tokens.map { "\"\($0.info.label)\"" }.joined(separator: ", ")
+            let searched = sessions.isEmpty ? "no token" : sessions.map { "\"\($0.0.info.label)\"" }.joined(separator: ", ")
             if found.isEmpty {
-                throw StoreError(.notFound, "no private key matches \(keyURI) on \(searched)")
+                throw StoreError(.notFound, "no private key matches \(keyURI) on \(searched)" + (skipped.notSearched.map { "; " + $0 } ?? ""))
             }
             let names = found.map { "\"\($0.label)\" (id \(hex($0.id)))" }.joined(separator: ", ")
             throw StoreError(.usage, "\(found.count) private keys match \(keyURI): \(names); name one with object=LABEL or id=%..")

@@ -28,26 +28,30 @@ extension Store {
     }
 
     /// Every object on every token the URI names (all tokens for nil), as the tokens report them.
-    public func objects(matching uri: PKCS11URI?, pin: PINProvider?) throws(StoreError) -> [ObjectSummary] {
+    /// Over several tokens, one whose PIN is not given or is refused is skipped and returned.
+    public func objects(matching uri: PKCS11URI?, pin: PINProvider?) throws(StoreError) -> (objects: [ObjectSummary], skipped: [StoreError]) {
         var summaries: [ObjectSummary] = []
-        try forEachObject(matching: uri, pin: pin) { summaries.append($0) }
-        return summaries
+        let skipped = try forEachObject(matching: uri, pin: pin) { summaries.append($0) }
+        return (summaries, skipped)
     }
 
     /// Hands every object on every token the URI names (all tokens for nil) to `body` as it is
     /// read, token by token, so a listing prints while it reads and holds one object at a time
     /// (plus each certificate's and key's id and label, to pair them, and 8 bytes per handle).
+    /// Over several tokens, one whose PIN is not given or is refused is skipped and returned.
+    @discardableResult
     public func forEachObject(matching uri: PKCS11URI?, pin: PINProvider?,
-                              _ body: (ObjectSummary) throws(StoreError) -> Void) throws(StoreError) {
+                              _ body: (ObjectSummary) throws(StoreError) -> Void) throws(StoreError) -> [StoreError] {
         // A slot with no token initialized (the software token keeps one for C_InitToken) holds nothing.
         let tokens = tokens(matching: uri).filter { $0.info.flags.contains(.tokenInitialized) }
         if let uri, uri.token != nil || uri.serial != nil, tokens.isEmpty {
             _ = try token(matching: uri)  // throws the "no token matches" error with the list
         }
-        for token in tokens {
-            let session = try session(on: token, pin: pin)
+        let (sessions, skipped) = try searchSessions(tokens, pin: pin, search: tokens.count > 1)
+        for (token, session) in sessions {
             try forEachObject(in: session, token: token, template: uri?.objectTemplate ?? [], body)
         }
+        return skipped
     }
 
     /// What a listing reads of every object, with room enough that one C_GetAttributeValue call

@@ -38,6 +38,26 @@ public struct BackupDescription: Sendable, Codable {
     public var mac: String?
     /// Weak protection, one sentence each.
     public var warnings: [String]
+    /// Every key entry of the file (the first is the one described above), with its certificate.
+    public var keys: [KeyEntry]
+    /// Private keys in the file that no certificate in it belongs to.
+    public var keysWithoutCertificate: Int
+
+    /// One key entry of a backup: a private key and the certificate that belongs to it.
+    public struct KeyEntry: Sendable, Codable {
+        /// The private key's type, e.g. `RSA` or `EC P-256`.
+        public var keyType: String
+        /// The private key's size in bits.
+        public var keyBits: Int
+        /// The entry's friendlyName (a keytool alias).
+        public var friendlyName: String?
+        /// The localKeyID, hex.
+        public var localKeyID: String?
+        /// The subject DN of the entry's certificate.
+        public var subject: String
+        /// How many chain certificates the entry's path has in the file.
+        public var chainLength: Int
+    }
 
     /// The description of an opened backup.
     public init(_ backup: Backup) {
@@ -54,6 +74,18 @@ public struct BackupDescription: Sendable, Codable {
         protection = backup.inspection.bagSets.map(\.description)
         mac = backup.inspection.mac?.description
         warnings = backup.inspection.warnings.map(\.description)
+        keys = backup.entries.map { entry in
+            KeyEntry(keyType: entry.privateKey.type.description, keyBits: entry.privateKey.bits, friendlyName: entry.friendlyName,
+                     localKeyID: entry.localKeyID.map(hex), subject: entry.certificate.subject, chainLength: entry.chain.count)
+        }
+        keysWithoutCertificate = backup.keysWithoutCertificate
+        // The other entries' certificates are listed with their entries, not as strays.
+        for other in backup.otherEntries {
+            certificates.append(entry(other.certificate, "leaf of entry \"\(other.friendlyName ?? other.certificate.subject)\""))
+            for issuer in other.chain where !certificates.contains(where: { $0.subject == issuer.subject && $0.serial == issuer.serialNumber }) {
+                certificates.append(entry(issuer, "chain"))
+            }
+        }
     }
 }
 
@@ -73,31 +105,34 @@ extension Store {
     /// from `securityOfficerPIN`; see `importOntoPIVCard`.
     public func importBackup(_ backup: Backup, to token: Token, options: ImportOptions, pin: PINProvider?,
                              securityOfficerPIN: PINProvider? = nil) throws(StoreError) -> ImportResult {
+        try importBackupItem(ImportItem(backup), to: token, options: options, pin: pin, securityOfficerPIN: securityOfficerPIN)
+    }
+
+    /// `importBackup` for a backup's key entry already made an item.
+    func importBackupItem(_ item: ImportItem, to token: Token, options: ImportOptions, pin: PINProvider?,
+                          securityOfficerPIN: PINProvider?) throws(StoreError) -> ImportResult {
         if PIVSlot.isPIVModule(token) {
-            return try importOntoPIVCard(ImportItem(backup), to: token, options: options, securityOfficerPIN: securityOfficerPIN)
+            return try importOntoPIVCard(item, to: token, options: options, securityOfficerPIN: securityOfficerPIN)
         }
         if PIVSlot.isReadOnlyPIVView(token) {
             throw StoreError(.failed, "\"\(token.info.label)\" is a PIV card seen through OpenSC, which cannot write keys to it; import through Yubico's ykcs11 instead (--module /usr/lib/x86_64-linux-gnu/libykcs11.so, see `certbridge readers` for its token URI); nothing was written")
         }
-        return try importItem(ImportItem(backup), to: token, options: options, pin: pin)
+        return try importItem(item, to: token, options: options, pin: pin)
     }
 
     /// The token an import or key generation goes to: the one `uri` names, else the only
-    /// initialized token present, the software token being the fallback when no other is.
+    /// initialized, writable token present. It is never chosen silently: with several present
+    /// this is a usage error that lists each one's URI.
     public func targetToken(_ uri: PKCS11URI?) throws(StoreError) -> Token {
         if let uri { return try token(matching: uri) }
         let writable = tokens().filter { $0.info.flags.contains(.tokenInitialized) && !$0.info.flags.contains(.writeProtected) }
-        let hardware = writable.filter { !$0.isSoftToken }
-        let soft = writable.filter(\.isSoftToken)
-        if hardware.count == 1 { return hardware[0] }
-        if hardware.isEmpty && soft.count == 1 { return soft[0] }
-        if hardware.isEmpty, let standard = soft.first(where: { $0.info.label == SoftToken.defaultLabel }) { return standard }
+        if writable.count == 1 { return writable[0] }
         if writable.isEmpty {
             throw StoreError(.notFound, "no token to write to is present" + (softTokenEmptySlot == nil ? "" :
                 "; make the software token with 'certbridge softtoken init'"))
         }
-        let labels = (hardware.isEmpty ? soft : hardware).map { "\"\($0.info.label)\"" }.joined(separator: ", ")
-        throw StoreError(.usage, "several tokens are present (\(labels)); choose one with --token 'pkcs11:token=LABEL'")
+        let candidates = writable.map { "  --token '\($0.uri.tokenPart)'" }.joined(separator: "\n")
+        throw StoreError(.usage, "\(writable.count) tokens are present; choose one with --token (nothing was written):\n" + candidates)
     }
 }
 
@@ -111,6 +146,8 @@ extension ImportItem {
                                    prime1: Array(p), prime2: Array(q), exponent1: Array(dp), exponent2: Array(dq), coefficient: Array(qi))
             case (.ec(let parameters, let point), .ec(let value)):
                 return KeyMaterial(ecParameters: parameters, value: Array(value), point: point)
+            case (.edwards(let parameters, let point), .edwards(let value)):
+                return KeyMaterial(edwardsParameters: parameters, value: Array(value), point: point)
             default:
                 preconditionFailure("PKCS12.PrivateKey gave components of another key type than its public key")
             }

@@ -40,6 +40,8 @@ public struct ReturnValue: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let keyHandleInvalid = Self(rawValue: 0x60)
     /// CKR_KEY_UNEXTRACTABLE.
     public static let keyUnextractable = Self(rawValue: 0x6A)
+    /// CKR_KEY_NOT_WRAPPABLE: the token cannot wrap a key of this type.
+    public static let keyNotWrappable = Self(rawValue: 0x69)
     /// CKR_MECHANISM_INVALID.
     public static let mechanismInvalid = Self(rawValue: 0x70)
     /// CKR_MECHANISM_PARAM_INVALID.

@@ -1,4 +1,5 @@
-/// The contents of a PFX backup: one private key, its certificate, the chain above it.
+/// The contents of a PFX backup: a private key, its certificate, the chain above it; and, for a
+/// file with several key entries (a Java keystore with two aliases), each further one alike.
 public struct Backup: Sendable {
     /// The private key (wiped from memory when the last reference goes).
     public let privateKey: PrivateKey
@@ -15,4 +16,12 @@ public struct Backup: Sendable {
     public let localKeyID: [UInt8]?
     /// How the file was protected, and what is weak about it.
     public let inspection: Inspection
+    /// The file's further key entries, in file order, each with its own certificate and chain
+    /// (their own `otherEntries` are empty).
+    public var otherEntries: [Backup] = []
+    /// Private keys in the file that no certificate in it belongs to.
+    public var keysWithoutCertificate = 0
+
+    /// Every key entry: this one, then `otherEntries`.
+    public var entries: [Backup] { [self] + otherEntries }
 }

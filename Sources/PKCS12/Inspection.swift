@@ -76,8 +76,6 @@ public struct Inspection: Hashable, Sendable {
         case noMAC
         /// A private key is stored without encryption.
         case unencryptedKey
-        /// More than one private key; only the first with a matching certificate is used.
-        case severalKeys(Int)
 
         /// The warning as one sentence.
         public var description: String {
@@ -87,7 +85,6 @@ public struct Inspection: Hashable, Sendable {
             case .sha1MAC: "the MAC uses SHA-1"
             case .noMAC: "no MAC: alterations to the file cannot be detected"
             case .unencryptedKey: "the private key is not encrypted"
-            case .severalKeys(let count): "\(count) private keys; only one is used"
             }
         }
     }
@@ -135,7 +132,6 @@ public struct Inspection: Hashable, Sendable {
                 if !warnings.contains(warning) { warnings.append(warning) }
             }
         }
-        if keyCount > 1 { warnings.append(.severalKeys(keyCount)) }
         self.warnings = warnings
     }
 }

@@ -153,35 +153,44 @@ public enum PFX {
         var certificates: [Certificate] = []
         for bag in decoded.certificates { certificates.append(try Certificate(handle: bag.handle)) }
 
-        // The first key with a certificate wins; among its certificates, one whose localKeyID
-        // agrees with the key's, since Windows pairs them that way.
-        var chosen: (key: Int, certificate: Int)? = nil
+        // Each key takes its certificate: among those that hold its public key, the one whose
+        // localKeyID agrees with the key's, since Windows and keytool pair them that way.
+        var entries: [(key: Int, certificate: Int)] = []
         for (keyIndex, entry) in keys.enumerated() {
-            let matching = certificates.indices.filter { entry.key.matches(certificates[$0]) }
+            let matching = certificates.indices.filter { index in
+                entry.key.matches(certificates[index]) && !entries.contains { $0.certificate == index }
+            }
             let byKeyID = matching.first { index in
                 entry.bag.localKeyID != nil && decoded.certificates[index].localKeyID == entry.bag.localKeyID
             }
-            if let index = byKeyID ?? matching.first {
-                chosen = (keyIndex, index)
-                break
-            }
+            if let index = byKeyID ?? matching.first { entries.append((keyIndex, index)) }
         }
-        guard let chosen else {
+        guard !entries.isEmpty else {
             throw PKCS12Error(.keyDoesNotMatchCertificate, certificates.isEmpty
                 ? "the file holds a private key but no certificate"
                 : "no certificate in the file belongs to the private key")
         }
-        let keyBag = keys[chosen.key].bag
-        let leafBag = decoded.certificates[chosen.certificate]
-        let order = ChainOrder.path(from: chosen.certificate, among: decoded.certificates.map(\.handle))
-        let onPath = Set(order)
-        return Backup(
-            privateKey: keys[chosen.key].key,
-            certificate: certificates[chosen.certificate],
-            chain: order.map { certificates[$0] },
-            otherCertificates: certificates.indices.filter { $0 != chosen.certificate && !onPath.contains($0) }.map { certificates[$0] },
-            friendlyName: keyBag.friendlyName ?? leafBag.friendlyName,
-            localKeyID: keyBag.localKeyID ?? leafBag.localKeyID,
-            inspection: Inspection(bagSets: decoded.bagSets, mac: mac, keyCount: keys.count))
+        let inspection = Inspection(bagSets: decoded.bagSets, mac: mac, keyCount: keys.count)
+        let leaves = Set(entries.map(\.certificate))
+        func backup(_ chosen: (key: Int, certificate: Int)) -> Backup {
+            let keyBag = keys[chosen.key].bag
+            let leafBag = decoded.certificates[chosen.certificate]
+            let order = ChainOrder.path(from: chosen.certificate, among: decoded.certificates.map(\.handle))
+            let onPath = Set(order)
+            return Backup(
+                privateKey: keys[chosen.key].key,
+                certificate: certificates[chosen.certificate],
+                chain: order.map { certificates[$0] },
+                // Another entry's certificate is that entry's, not a stray one of this.
+                otherCertificates: certificates.indices.filter { $0 != chosen.certificate && !onPath.contains($0) && !leaves.contains($0) }
+                    .map { certificates[$0] },
+                friendlyName: keyBag.friendlyName ?? leafBag.friendlyName,
+                localKeyID: keyBag.localKeyID ?? leafBag.localKeyID,
+                inspection: inspection)
+        }
+        var first = backup(entries[0])
+        first.otherEntries = entries.dropFirst().map(backup)
+        first.keysWithoutCertificate = keys.count - entries.count
+        return first
     }
 }

@@ -4,12 +4,15 @@ internal import COpenSSL
 public enum KeyType: Hashable, Sendable, CustomStringConvertible {
     case rsa
     case ec(Curve)
+    /// An Edwards-curve key for EdDSA: `Ed25519` or `Ed448`.
+    case edwards(String)
 
     /// The key's kind (never its value).
     public var description: String {
         switch self {
         case .rsa: "RSA"
         case .ec(let curve): "EC \(curve)"
+        case .edwards(let curve): "EdDSA \(curve)"
         }
     }
 }
@@ -20,6 +23,9 @@ public enum PublicKey: Hashable, Sendable {
     case rsa(modulus: [UInt8], publicExponent: [UInt8])
     /// CKA_EC_PARAMS (named-curve OID, DER) and CKA_EC_POINT (uncompressed point in a DER OCTET STRING).
     case ec(parameters: [UInt8], point: [UInt8])
+    /// CKK_EC_EDWARDS: CKA_EC_PARAMS (the curve's OID, DER) and CKA_EC_POINT (the raw public
+    /// key in a DER OCTET STRING).
+    case edwards(parameters: [UInt8], point: [UInt8])
 }
 
 /// The private components for C_CreateObject, big-endian. The pointers are valid only inside
@@ -31,6 +37,8 @@ public enum PrivateComponents {
              exponent2: UnsafeRawBufferPointer, coefficient: UnsafeRawBufferPointer)
     /// CKA_VALUE: the private scalar, left-padded to the curve's size.
     case ec(value: UnsafeRawBufferPointer)
+    /// CKA_VALUE of an Edwards key: the raw private key (32 bytes for Ed25519, 57 for Ed448).
+    case edwards(value: UnsafeRawBufferPointer)
 }
 
 /// An RSA or EC private key, held as PKCS#8 and as raw components in memory that is wiped
@@ -132,11 +140,34 @@ public final class PrivateKey: @unchecked Sendable {
             }
             publicKey = .ec(parameters: curve.parametersDER, point: Self.octetString(Array(point.prefix(pointLength))))
             components = [try Self.privateBN(key, OSSL_PKEY_PARAM_PRIV_KEY, paddedTo: curve.scalarByteCount)]
+        case EVP_PKEY_ED25519, EVP_PKEY_ED448:
+            let ed25519 = baseID == EVP_PKEY_ED25519
+            type = .edwards(ed25519 ? "Ed25519" : "Ed448")
+            var length = 0
+            guard EVP_PKEY_get_raw_public_key(key, nil, &length) == 1 else {
+                throw OpenSSLRuntime.error(.corrupt, "Edwards key without a public key", function: "EVP_PKEY_get_raw_public_key")
+            }
+            var raw = [UInt8](repeating: 0, count: length)
+            guard EVP_PKEY_get_raw_public_key(key, &raw, &length) == 1 else {
+                throw OpenSSLRuntime.error(.corrupt, "Edwards key without a public key", function: "EVP_PKEY_get_raw_public_key")
+            }
+            publicKey = .edwards(parameters: [0x06, 0x03, 0x2B, 0x65, ed25519 ? 0x70 : 0x71], point: Self.octetString(raw))
+            var privateLength = 0
+            guard EVP_PKEY_get_raw_private_key(key, nil, &privateLength) == 1 else {
+                throw OpenSSLRuntime.error(.corrupt, "Edwards key without a private key", function: "EVP_PKEY_get_raw_private_key")
+            }
+            let value = SecretBytes(count: privateLength)
+            guard EVP_PKEY_get_raw_private_key(key, value.buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), &privateLength) == 1 else {
+                throw OpenSSLRuntime.error(.corrupt, "Edwards key without a private key", function: "EVP_PKEY_get_raw_private_key")
+            }
+            components = [value]
         default:
-            throw PKCS12Error(.unsupportedAlgorithm, "\(typeName) keys are not supported; RSA and EC (P-256, P-384, P-521) are")
+            throw PKCS12Error(.unsupportedAlgorithm, "\(typeName) keys are not supported; RSA, EC (P-256, P-384, P-521), Ed25519 and Ed448 are")
         }
         // A key whose halves disagree would import and then fail every signature: refuse it now.
-        if baseID == EVP_PKEY_RSA {
+        if baseID == EVP_PKEY_ED25519 || baseID == EVP_PKEY_ED448 {
+            // OpenSSL derives an Edwards public key from the private one: the halves agree.
+        } else if baseID == EVP_PKEY_RSA {
             guard Self.rsaHalvesAgree(key) else {
                 ERR_clear_error()
                 throw PKCS12Error(.corrupt, "the private and public halves of the key do not belong together")
@@ -176,6 +207,8 @@ public final class PrivateKey: @unchecked Sendable {
                           exponent2: components[4].bytes, coefficient: components[5].bytes))
         case .ec:
             try body(.ec(value: components[0].bytes))
+        case .edwards:
+            try body(.edwards(value: components[0].bytes))
         }
     }
 

@@ -30,6 +30,22 @@ public enum PublicKeyInfo {
         }
     }
 
+    /// SPKI DER for an Edwards public key (CKK_EC_EDWARDS) from the curve's DER OID
+    /// (CKA_EC_PARAMS: 1.3.101.112 Ed25519, 1.3.101.113 Ed448) and the raw key as a DER OCTET
+    /// STRING or bare (CKA_EC_POINT), via `EVP_PKEY_fromdata`.
+    public static func edwards(parameters: [UInt8], point: [UInt8]) throws(PKCS12Error) -> [UInt8] {
+        let type: String
+        switch parameters {
+        case [0x06, 0x03, 0x2B, 0x65, 0x70]: type = "ED25519"
+        case [0x06, 0x03, 0x2B, 0x65, 0x71]: type = "ED448"
+        default: throw PKCS12Error(.unsupportedAlgorithm, "an Edwards curve other than Ed25519 and Ed448")
+        }
+        let raw = unwrapOctetString(point) ?? point
+        return try build(type: type) { builder, keep in
+            OSSL_PARAM_BLD_push_octet_string(builder, keep.string(OSSL_PKEY_PARAM_PUB_KEY), keep.bytes(raw), raw.count) == 1
+        }
+    }
+
     /// The usual CKA_ID: SHA-1 of the subjectPublicKey BIT STRING contents (RFC 5280 §4.2.1.2
     /// method 1), via `X509_PUBKEY_get0_param` and `EVP_Digest`.
     public static func keyID(of publicKeyInfo: [UInt8]) throws(PKCS12Error) -> [UInt8] {

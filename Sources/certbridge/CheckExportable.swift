@@ -22,7 +22,7 @@ extension CertBridge {
 
         func execute() throws(StoreError) {
             let store = try global.store()
-            let answer = try store.exportability(of: try parseURI(uri), pin: try global.pinProvider(uri: uri))
+            let answer = try store.exportability(of: try parseURI(uri), pin: try global.pinProvider(store, uri: uri))
             if global.json {
                 try printJSON(answer)
             } else {

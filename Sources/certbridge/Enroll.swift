@@ -42,7 +42,7 @@ extension CertBridge.Enroll {
         @Option(help: ArgumentHelp("rsa:2048, rsa:3072, rsa:4096, ec:p256, ec:p384 or ec:p521.", valueName: "TYPE"))
         var key: KeySpec = .p256
 
-        @Option(help: ArgumentHelp("The token (a PKCS#11 URI). Default: the only token present.", valueName: "URI"))
+        @Option(help: ArgumentHelp("The token (a PKCS#11 URI). Default: the only token present; with several, refused.", valueName: "URI"))
         var token: String?
 
         @Flag(help: "Make the key exportable, so it can be backed up.")
@@ -65,7 +65,7 @@ extension CertBridge.Enroll {
             let store = try global.store()
             let target = try global.targetToken(store, uri: token)
             let label = label ?? subject.split(separator: ",").first { $0.uppercased().hasPrefix("CN=") }.map { String($0.dropFirst(3)) } ?? "enrollment key"
-            let pin = try global.pinProvider(uri: token)
+            let pin = try global.pinProvider(for: target, uri: token)
             let handle = try store.generateEnrollmentKeyPair(on: target, spec: key, label: label, subject: subject, subjectAlternativeNames: san,
                                                              exportable: exportable, securityLevel: securityLevel, pin: pin)
             var keyURI = target.uri
@@ -96,9 +96,13 @@ extension CertBridge.Enroll {
             commandName: "list",
             abstract: "List the pending enrollment key pairs on all tokens.",
             discussion: """
-            Every token is searched unless --token names one. A token that refuses the PIN is \
-            skipped and named on stderr, and the exit code (4, or 6 for a locked PIN) says the \
-            list may be incomplete.
+            Every token is searched unless --token names one. --pin-source is the PIN of the \
+            token --token names: a token the search meets without being told about it is \
+            logged in to only after asking on the terminal with its name (Enter skips it), and \
+            only if it holds pending pairs. A token skipped, or one that refuses the PIN, is \
+            named on stderr, and the exit code (2 for a token with no PIN given, 4 for a wrong \
+            PIN, 6 for a locked one) says the list may be incomplete. \
+            'pkcs11:token=A?pin-source=file:PATH' gives a token its own PIN source.
             """)
 
         @Option(help: ArgumentHelp("Only this token (a PKCS#11 URI).", valueName: "URI"))
@@ -109,7 +113,7 @@ extension CertBridge.Enroll {
         func execute() throws(StoreError) {
             let store = try global.store()
             let (pending, refused) = try store.pendingEnrollments(matching: try token.map { (text) throws(StoreError) in try parseURI(text) },
-                                                                  pin: try global.pinProvider(uri: token))
+                                                                  pin: try global.pinProvider(store, uri: token))
             if global.json {
                 try printJSON(pending)
             } else if pending.isEmpty {
@@ -122,9 +126,7 @@ extension CertBridge.Enroll {
             }
             // A token that would not let us in may hold more: the list is incomplete, and the
             // exit code says so.
-            if let first = refused.first {
-                throw StoreError(first.code, "not searched: " + refused.map(\.reason).joined(separator: "; "))
-            }
+            if let reasons = refused.notSearched { throw StoreError(refused.searchCode, reasons) }
         }
     }
 
@@ -172,7 +174,7 @@ extension CertBridge.Enroll {
             let store = try global.store()
             let source = try global.passwordSecretSource()
             do throws(StoreError) {
-                let result = try store.exportBackup(try parseURI(uri), to: output, options: ExportOptions(), pin: try global.pinProvider(uri: uri)) { () throws(StoreError) in
+                let result = try store.exportBackup(try parseURI(uri), to: output, options: ExportOptions(), pin: try global.pinProvider(store, uri: uri)) { () throws(StoreError) in
                     try source.readNew(prompt: "Password for \(output): ")
                 }
                 if global.json { return try printJSON(result) }

@@ -58,7 +58,7 @@ extension CertBridge {
         func execute() throws(StoreError) {
             let store = try global.store()
             let uri = try parseURI(self.uri)
-            let pin = try global.pinProvider(uri: self.uri)
+            let pin = try global.pinProvider(store, uri: self.uri)
             if certOnly {
                 let written = try store.exportCertificate(uri, to: output, pem: !(output.hasSuffix(".der") || output.hasSuffix(".cer")),
                                                           overwrite: force, pin: pin)

@@ -9,7 +9,7 @@ struct GlobalOptions: ParsableArguments {
         valueName: "PATH"))
     var modules: [String] = []
 
-    @Option(help: ArgumentHelp("Where the token PIN comes from: tty, file:PATH, env:NAME or fd:N.", valueName: "SRC"))
+    @Option(help: ArgumentHelp("Where the PIN of the token the command names comes from: tty, file:PATH, env:NAME or fd:N. Another token is asked for on the terminal, never given this PIN.", valueName: "SRC"))
     var pinSource: String?
 
     @Option(help: ArgumentHelp("Where a PFX or key password comes from: tty, file:PATH, env:NAME or fd:N.", valueName: "SRC"))
@@ -31,10 +31,11 @@ struct GlobalOptions: ParsableArguments {
     /// are not loaded.
     func store(for uri: PKCS11URI?) throws(StoreError) -> Store { try Store(modulePaths: modules, for: uri) }
 
-    /// Where the PIN comes from: `--pin-source`, else a `pin-source` in the URI, else the terminal.
+    /// Where the PIN of the token a URI names comes from: the URI's own `pin-source` (RFC 7512:
+    /// for that token alone), else `--pin-source`, else the terminal.
     func pinSource(uri: String? = nil) throws(StoreError) -> SecretSource {
+        if let uri, !uri.isEmpty, let fromURI = try uriArgument(uri).pinSource { return try SecretSource(uriPINSource: fromURI) }
         if let pinSource { return try SecretSource(pinSource) }
-        if let uri, let fromURI = uri.pinSource { return try SecretSource(fromURI) }
         return .tty
     }
 
@@ -49,24 +50,25 @@ struct GlobalOptions: ParsableArguments {
     func targetToken(_ store: Store, uri: String?) throws(StoreError) -> Token {
         let parsed = try uri.map { (text) throws(StoreError) in try uriArgument(text) }
         do throws(StoreError) {
-            return try store.targetToken(parsed)
+            let target = try store.targetToken(parsed)
+            // Chosen without being named: say which, so it is never a silent choice.
+            if uri == nil { printNote("no --token given: using \"\(target.info.label)\" (\(target.uri)), the only token present") }
+            return target
         } catch where error.code == .notFound && uri == nil && store.softTokenEmptySlot != nil && isatty(STDIN_FILENO) == 1 {
             printNote("no token is present: making the software token \"\(SoftToken.defaultLabel)\"")
             return try makeSoftToken(store, label: SoftToken.defaultLabel, soPIN: .tty, userPIN: try pinSource(uri: uri))
         }
     }
 
-    /// A PIN provider that asks its source once per token.
-    func pinProvider(uri: String? = nil) throws(StoreError) -> Store.PINProvider {
-        let source = try pinSource(uri: uri)
-        return { token throws(StoreError) in try source.read(prompt: "PIN for token \"\(token.info.label)\": ") }
+    /// A PIN provider that reads the PIN source only for the token the URI names (nil: the
+    /// only token present); any other token is asked for on the terminal by name, or skipped.
+    func pinProvider(_ store: Store, uri: String? = nil) throws(StoreError) -> Store.PINProvider {
+        let named = store.namedToken(try uri.map { (text) throws(StoreError) in try uriArgument(text) })
+        return try pinProvider(for: named, uri: uri)
     }
-}
 
-private extension String {
-    /// The `pin-source` query attribute of a PKCS#11 URI, if any.
-    var pinSource: String? {
-        guard let uri = try? PKCS11URI(self) else { return nil }
-        return uri.pinSource
+    /// A PIN provider for the token a command chose (the target of an import or key generation).
+    func pinProvider(for token: Token?, uri: String? = nil) throws(StoreError) -> Store.PINProvider {
+        PINRouting(named: token, source: try pinSource(uri: uri), terminal: isatty(STDIN_FILENO) == 1).provider
     }
 }

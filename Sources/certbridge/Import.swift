@@ -10,15 +10,22 @@ extension CertBridge {
             Like Windows' Certificate Import Wizard: the key is placed non-exportable unless you \
             pass --exportable, at the High security level (a PIN for every use) with \
             --security-level high, and the whole certification path comes along unless \
-            --no-chain. Afterwards the flags are read back from the token and shown: what you \
+            --no-chain; --chain-file adds CA certificates the PFX lacks, and a path that stops \
+            short of a self-signed root is warned about, naming the missing issuer. Afterwards the flags are read back from the token and shown: what you \
             see is what the token holds. If any step fails, everything this import wrote is \
             removed again.
 
-            The PFX password comes from --password-source, the token PIN from --pin-source.
+            The PFX password comes from --password-source, the token PIN from --pin-source \
+            (for the target token only).
 
-            Without --token the key goes to the only token present; with no hardware that is \
-            CertBridge's software token (made on the spot on a terminal, or with 'certbridge \
-            softtoken init'). There --key-password-source gives a High-level key a password of \
+            A backup with several key entries (a Java keystore with two aliases) lands whole: \
+            every key with its own certificate and chain, and if one fails the others are \
+            removed again; --friendly-name NAME imports one entry alone.
+
+            Without --token the key goes to the only token present, and the output names it; \
+            with several tokens present the import refuses (exit 2) and lists each one's URI. \
+            With no hardware the token is CertBridge's software token (made on the spot on a \
+            terminal, or with 'certbridge softtoken init'). There --key-password-source gives a High-level key a password of \
             its own, asked at every use instead of the token PIN (Windows' "password for this \
             item").
 
@@ -40,7 +47,7 @@ extension CertBridge {
         @Argument(help: ArgumentHelp("The PFX or P12 backup.", valueName: "FILE.pfx"))
         var file: String
 
-        @Option(help: ArgumentHelp("The token to import onto (a PKCS#11 URI). Default: the only token present.", valueName: "URI"))
+        @Option(help: ArgumentHelp("The token to import onto (a PKCS#11 URI; ?pin-source=SRC gives its PIN). Default: the only token present.", valueName: "URI"))
         var token: String?
 
         @Flag(help: "Mark the key as exportable (CKA_EXTRACTABLE=true), so it can be backed up again.")
@@ -52,8 +59,14 @@ extension CertBridge {
         @Flag(help: "Leave out the chain (the CA certificates).")
         var noChain = false
 
+        @Option(help: ArgumentHelp("CA certificates (PEM bundle or DER) that complete the chain beyond those in the PFX.", valueName: "FILE"))
+        var chainFile: String?
+
         @Option(help: ArgumentHelp("Label for the key and certificate. Default: the friendly name, else the subject's CN.", valueName: "L"))
         var label: String?
+
+        @Option(help: ArgumentHelp("For a backup with several key entries (a keystore with several aliases): import only the entry with this friendly name. Default: every entry, each with its certificate, all or nothing.", valueName: "NAME"))
+        var friendlyName: String?
 
         @Flag(help: "Replace the key if it is on the token already.")
         var replace = false
@@ -98,15 +111,22 @@ extension CertBridge {
                 }
             }
             let soSource = try soPinSource.map { (text) throws(StoreError) in try SecretSource(text) } ?? .tty
-            let result = try store.importBackup(backup, to: target, options: options, pin: try global.pinProvider(uri: token)) { token throws(StoreError) in
+            let entries = try Store.entries(of: backup, friendlyName: friendlyName, file: file)
+            let extraChain = try chainFile.map { (path) throws(StoreError) in try readCertificates(try readFile(path)) } ?? []
+            let results = try store.importBackupEntries(entries, to: target, options: options, extraChain: extraChain, pin: try global.pinProvider(for: target, uri: token)) { token throws(StoreError) in
                 try soSource.read(prompt: "SO PIN (for a PIV card: the management key, hex) for token \"\(token.info.label)\": ")
             }
-            if global.json { return try printJSON(result) }
-            print("Imported \"\(result.label)\" onto \"\(result.token)\"\(result.replaced > 0 ? ", replacing the key that was there" : ""). As the token reports it:")
-            print()
-            for object in result.objects { print(Objects.render(object)); print() }
-            if result.chainAlreadyPresent > 0 { print("\(result.chainAlreadyPresent) chain certificate(s) were on the token already.") }
-            for note in result.notes { printNote("note: \(note)") }
+            // One entry prints one object, as always; several print a list.
+            if global.json { return results.count == 1 ? try printJSON(results[0]) : try printJSON(results) }
+            if results.count > 1 { print("Imported \(results.count) key entries onto \"\(target.info.label)\", each with its certificate.\n") }
+            for result in results {
+                print("Imported \"\(result.label)\" onto \"\(result.token)\"\(result.replaced > 0 ? ", replacing the key that was there" : ""). As the token reports it:")
+                print()
+                for object in result.objects { print(Objects.render(object)); print() }
+                if result.chainAlreadyPresent > 0 { print("\(result.chainAlreadyPresent) chain certificate(s) were on the token already.") }
+                for note in result.notes { printNote("note: \(note)") }
+                for warning in result.warnings { printNote("warning: \(warning)") }
+            }
         }
     }
 }

@@ -9,6 +9,9 @@ extension CertBridge {
             abstract: "Attach an issued certificate to the enrollment key pair it belongs to.",
             discussion: """
             The key pair is found by its public key on any token (or the one --token names). \
+            The PIN from --pin-source goes only to the token --token names; a token found \
+            without being named is asked for on the terminal, or named with the --token to \
+            add. A certificate that matches no key pair exits 5. \
             The certificate is written with the key's CKA_ID and label, the chain from --chain \
             as authority certificates, and the pair is no longer pending. A certificate that is \
             already there is reported, not written twice.
@@ -35,7 +38,7 @@ extension CertBridge {
             let store = try global.store()
             let result = try store.installCertificate(leaf, chain: Array(certificates.dropFirst()) + chainCertificates,
                                                       on: try token.map { (text) throws(StoreError) in try parseURI(text) },
-                                                      pin: try global.pinProvider(uri: token))
+                                                      pin: try global.pinProvider(store, uri: token))
             if global.json { return try printJSON(result) }
             if result.installed {
                 print("Installed the certificate for \"\(result.label)\" on \"\(result.token)\" (id \(result.id)).")

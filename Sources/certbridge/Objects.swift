@@ -50,34 +50,38 @@ extension CertBridge {
         func execute() throws(StoreError) {
             let uri = try uri.map { (text) throws(StoreError) in try parseURI(text) }
             let store = try global.store(for: uri)
-            let pin = noLogin ? nil : try global.pinProvider(uri: self.uri)
+            let pin = noLogin ? nil : try global.pinProvider(store, uri: self.uri)
             var count = 0
+            let skipped: [StoreError]
             if global.json {
                 var printer = JSONArrayPrinter()
                 do throws(StoreError) {
-                    try store.forEachObject(matching: uri, pin: pin) { (object) throws(StoreError) in try printer.print(object) }
+                    skipped = try store.forEachObject(matching: uri, pin: pin) { (object) throws(StoreError) in try printer.print(object) }
                 } catch {
                     printer.abandon()
                     throw error
                 }
-                return printer.finish()
-            }
-            let onTerminal = isatty(STDOUT_FILENO) == 1
-            if asTable || (!long && onTerminal) {
-                var rows = ObjectTable(labelLimit: onTerminal ? 40 : nil)
-                defer { rows.finish() }
-                try store.forEachObject(matching: uri, pin: pin) { rows.add($0) }
-                count = rows.count
+                printer.finish()
             } else {
-                try store.forEachObject(matching: uri, pin: pin) { object in
-                    print(Self.render(object))
-                    print()
-                    count += 1
+                let onTerminal = isatty(STDOUT_FILENO) == 1
+                if asTable || (!long && onTerminal) {
+                    var rows = ObjectTable(labelLimit: onTerminal ? 40 : nil)
+                    defer { rows.finish() }
+                    skipped = try store.forEachObject(matching: uri, pin: pin) { rows.add($0) }
+                    count = rows.count
+                } else {
+                    skipped = try store.forEachObject(matching: uri, pin: pin) { object in
+                        print(Self.render(object))
+                        print()
+                        count += 1
+                    }
+                }
+                if count == 0 {
+                    print(noLogin ? "No public objects. (Private keys need a login: drop --no-login.)" : "No objects\(skipped.isEmpty ? "" : " on the tokens searched").")
                 }
             }
-            if count == 0 {
-                print(noLogin ? "No public objects. (Private keys need a login: drop --no-login.)" : "No objects.")
-            }
+            // A token passed over may hold more: the listing is incomplete, and the exit code says so.
+            if let reasons = skipped.notSearched { throw StoreError(skipped.searchCode, reasons) }
         }
 
         static func render(_ object: ObjectSummary) -> String {

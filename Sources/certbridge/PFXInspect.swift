@@ -17,7 +17,8 @@ extension CertBridge.PFX {
             commandName: "inspect",
             abstract: "Show what a backup holds, how it is protected, and check its password (exit 4 if wrong).",
             discussion: """
-            Shows the key type and size, each certificate (leaf, then the chain in path order, \
+            Shows the key type and size, every key entry when there are several (a keystore \
+            with two aliases: each with its friendly name and certificate), each certificate (leaf, then the chain in path order, \
             then any others) with subject, issuer and validity, the friendly name, the \
             encryption and MAC algorithms with their iteration counts, and warnings for weak \
             choices (RC2-40, 3DES, a SHA-1 MAC, few iterations).
@@ -39,6 +40,20 @@ extension CertBridge.PFX {
                 ["friendly name:", description.friendlyName ?? "(none)"],
                 ["local key id:", description.localKeyID ?? "(none)"],
             ]))
+            if description.keys.count > 1 || description.keysWithoutCertificate > 0 {
+                print("\nKey entries (an import places every one, or the one --friendly-name picks):")
+                for (index, key) in description.keys.enumerated() {
+                    print(table([
+                        ["\(index + 1).", key.friendlyName.map { "\"\($0)\"" } ?? "(no friendly name)"],
+                        ["key:", "\(key.keyType), \(key.keyBits) bits"],
+                        ["certificate:", key.subject],
+                        ["chain:", "\(key.chainLength) certificate(s)"],
+                    ], indent: "  "))
+                }
+                if description.keysWithoutCertificate > 0 {
+                    print("  and \(description.keysWithoutCertificate) private key(s) without a certificate, which an import cannot place")
+                }
+            }
             print("\nCertificates:")
             for certificate in description.certificates {
                 print(table([

@@ -35,7 +35,7 @@ extension StoreCommand {
     func signer(for text: String, store: Store, keyPassword: KeyPasswordOptions) throws(StoreError) -> Signer {
         let uri = try parseURI(text)
         let (provider, attempts) = try keyPassword.provider(global: global, uri: text)
-        return try Signer(store: store, key: uri, pin: global.pinProvider(uri: text), keyPassword: provider, attempts: attempts)
+        return try Signer(store: store, key: uri, pin: global.pinProvider(store, uri: text), keyPassword: provider, attempts: attempts)
     }
 }
 

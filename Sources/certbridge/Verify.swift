@@ -51,7 +51,7 @@ extension CertBridge {
             let signatureBytes = try readInput(signature)
             let store = try global.store(for: uri)
             let (approve, _) = try keyPassword.provider(global: global, uri: self.uri)
-            let (publicKey, source) = try store.publicKey(matching: uri, pin: global.pinProvider(uri: self.uri), keyPassword: approve)
+            let (publicKey, source) = try store.publicKey(matching: uri, pin: global.pinProvider(store, uri: self.uri), keyPassword: approve)
             var used = algorithm ?? .eddsa
             if algorithm == nil { used = try KeyKind(publicKey: publicKey).defaultAlgorithm }
             let valid = try SignatureVerification.isValid(signatureBytes, of: message, algorithm: used, format: format, publicKey: publicKey)

@@ -87,6 +87,8 @@ import PKCS12
             #expect(point.first == 0x04)  // a DER OCTET STRING ...
             #expect(point.contains(0x04))  // ... around an uncompressed point
             rebuilt = try PublicKeyInfo.ec(parameters: parameters, point: point)
+        case .edwards(let parameters, let point):
+            rebuilt = try PublicKeyInfo.edwards(parameters: parameters, point: point)
         }
         #expect(rebuilt == backup.certificate.publicKeyInfo)
         #expect(backup.certificate.matches(publicKeyInfo: rebuilt))

@@ -5,10 +5,19 @@ import PKCS12
 @Suite struct KeyPresenceTests {
     let pki = TestPKI.shared
 
-    @Test("an Ed25519 key is unsupportedAlgorithm")
+    @Test("an Ed25519 key opens as an Edwards key: the curve's OID and the raw public key in an OCTET STRING")
     func ed25519() throws {
         let pfx = try pki.exportPFX(.ed25519)
-        #expect(throws: PKCS12Error.unsupportedAlgorithm) { try PFX.open(pfx, password: Secret(utf8: "secret")) }
+        let backup = try PFX.open(pfx, password: Secret(utf8: "secret"))
+        #expect(backup.privateKey.type == .edwards("Ed25519"))
+        guard case .edwards(let parameters, let point) = backup.privateKey.publicKey else { Issue.record("not an Edwards key"); return }
+        #expect(parameters == [0x06, 0x03, 0x2B, 0x65, 0x70])
+        #expect(point.count == 34 && point[0] == 0x04 && point[1] == 32)
+        #expect(try PublicKeyInfo.edwards(parameters: parameters, point: point) == backup.certificate.publicKeyInfo)
+        backup.privateKey.withPrivateComponents { components in
+            guard case .edwards(let value) = components else { Issue.record("not Edwards components"); return }
+            #expect(value.count == 32)
+        }
     }
 
     @Test("a certificates-only file is noPrivateKey")

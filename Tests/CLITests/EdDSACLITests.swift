@@ -1,0 +1,95 @@
+import Foundation
+import Testing
+import TestSupport
+
+/// Ed25519 and Ed448 keys from PFX files made by openssl: placed on SoftHSM2 (which offers
+/// CKM_EDDSA) as CKK_EC_EDWARDS, signing what openssl verifies; refused before anything is
+/// written on a token without CKM_EDDSA.
+@Suite("EdDSA keys through the CLI")
+struct EdDSACLITests {
+    let softhsm = ["--module", SoftHSM.modulePath]
+
+    /// An openssl-made PFX for a new key of `algorithm` (ed25519, ed448), with its public key PEM.
+    func pfx(_ algorithm: String, in dir: TemporaryDirectory) throws -> (path: String, password: String, publicKey: String) {
+        let key = dir.file("\(algorithm).pem"), cert = dir.file("\(algorithm)-cert.pem"), out = dir.file("\(algorithm).pfx")
+        let publicKey = dir.file("\(algorithm)-pub.pem")
+        let password = try dir.write("\(algorithm)-pass", "ed-pass")
+        for arguments in [["genpkey", "-algorithm", algorithm, "-out", key],
+                          ["req", "-x509", "-key", key, "-subj", "/CN=\(algorithm) user", "-days", "30", "-out", cert],
+                          ["pkcs12", "-export", "-inkey", key, "-in", cert, "-passout", "file:\(password)", "-out", out],
+                          ["pkey", "-in", key, "-pubout", "-out", publicKey]] {
+            let made = try run("openssl", arguments)
+            try #require(made.status == 0, "openssl \(arguments[0]): \(made.stderr)")
+        }
+        return (out, password, publicKey)
+    }
+
+    @Test("Ed25519: PFX → SoftHSM2 → sign → openssl pkeyutl -verify; verify and test-sign pass; export says SoftHSM2 cannot wrap it and writes nothing; the PFX re-imports on another token")
+    func ed25519RoundTrip() throws {
+        let dir = try TemporaryDirectory()
+        let made = try pfx("ed25519", in: dir)
+        let test = try SoftHSM.freshToken()
+        let common = ["--pin-source", "env:PIN"] + softhsm
+        let env = ["PIN": test.userPIN]
+        let imported = try CLI.run(["import", made.path, "--token", "pkcs11:token=\(test.label)", "--exportable", "--label", "ed",
+                                    "--password-source", "file:\(made.password)"] + common, environment: env)
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(imported.stdout.contains("EdDSA (Ed25519"), "\(imported.stdout)")
+
+        let uri = "pkcs11:token=\(test.label);object=ed"
+        let message = try dir.write("message", "signed on a token with Ed25519\n")
+        let signature = dir.file("message.sig")
+        let signed = try CLI.run(["sign", uri, "--in", message, "--out", signature] + common, environment: env)
+        #expect(signed.status == 0, "\(signed.stderr)")
+        let checked = try run("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", made.publicKey, "-rawin", "-in", message, "-sigfile", signature])
+        #expect(checked.status == 0 && checked.stdout.contains("Signature Verified Successfully"), "\(checked.stdout) \(checked.stderr)")
+        let verified = try CLI.run(["verify", uri, "--in", message, "--sig", signature] + common, environment: env)
+        #expect(verified.status == 0, "\(verified.stderr)")
+        let selfTest = try CLI.run(["test-sign", uri] + common, environment: env)
+        #expect(selfTest.status == 0, "\(selfTest.stderr)")
+
+        let output = dir.file("back.pfx")
+        let exported = try CLI.run(["export", uri, "-o", output, "--password-source", "file:\(made.password)"] + common, environment: env)
+        #expect(exported.status == 1, "\(exported.stderr)")
+        #expect(exported.stderr.contains("cannot wrap a EdDSA key") && exported.stderr.contains("CKR_KEY_NOT_WRAPPABLE"), "\(exported.stderr)")
+        #expect(!FileManager.default.fileExists(atPath: output))
+
+        let other = try SoftHSM.freshToken()
+        let again = try CLI.run(["import", made.path, "--token", "pkcs11:token=\(other.label)", "--label", "ed",
+                                 "--password-source", "file:\(made.password)", "--pin-source", "env:PIN"] + softhsm, environment: ["PIN": other.userPIN])
+        #expect(again.status == 0, "\(again.stderr)")
+    }
+
+    @Test("Ed448: PFX → SoftHSM2 → sign → openssl pkeyutl -verify")
+    func ed448Signs() throws {
+        let dir = try TemporaryDirectory()
+        let made = try pfx("ed448", in: dir)
+        let test = try SoftHSM.freshToken()
+        let common = ["--pin-source", "env:PIN"] + softhsm
+        let env = ["PIN": test.userPIN]
+        let imported = try CLI.run(["import", made.path, "--token", "pkcs11:token=\(test.label)", "--label", "ed448",
+                                    "--password-source", "file:\(made.password)"] + common, environment: env)
+        #expect(imported.status == 0, "\(imported.stderr)")
+        let message = try dir.write("message", "Ed448 on a token\n")
+        let signature = dir.file("message.sig")
+        let signed = try CLI.run(["sign", "pkcs11:token=\(test.label);object=ed448", "--in", message, "--out", signature] + common, environment: env)
+        #expect(signed.status == 0, "\(signed.stderr)")
+        let checked = try run("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", made.publicKey, "-rawin", "-in", message, "-sigfile", signature])
+        #expect(checked.status == 0 && checked.stdout.contains("Signature Verified Successfully"), "\(checked.stdout) \(checked.stderr)")
+    }
+
+    @Test("a token without CKM_EDDSA refuses an Ed25519 PFX before anything is written")
+    func refusedWithoutEdDSA() throws {
+        let test = try SoftTokenRig.freshToken()
+        let offered = try test.token().slot.mechanisms()
+        try #require(!offered.contains(.eddsa), "the software token offers CKM_EDDSA now: this case moves to the round trip")
+        let dir = try TemporaryDirectory()
+        let made = try pfx("ed25519", in: dir)
+        let before = try test.snapshot()
+        let imported = try CLI.run(["import", made.path, "--token", "pkcs11:token=\(test.label)", "--password-source", "file:\(made.password)",
+                                    "--pin-source", "env:PIN", "--module", SoftTokenRig.modulePath], environment: ["PIN": test.userPIN])
+        #expect(imported.status == 1, "\(imported.stderr)")
+        #expect(imported.stderr.contains("does not offer CKM_EDDSA") && imported.stderr.contains("nothing was written"), "\(imported.stderr)")
+        #expect(try test.snapshot() == before)
+    }
+}
