@@ -18,6 +18,15 @@ struct RawModule {
         f = list.pointee
     }
 
+    /// C_Initialize telling the module that threads may call it (CKF_OS_LOCKING_OK), as a
+    /// multi-threaded client must; CKR_CRYPTOKI_ALREADY_INITIALIZED is fine.
+    func initializeForThreads() {
+        var args = CK_C_INITIALIZE_ARGS()
+        args.flags = CK_FLAGS(CKF_OS_LOCKING_OK)
+        let rv = f.C_Initialize(&args)
+        guard rv == CKR_OK || rv == CKR_CRYPTOKI_ALREADY_INITIALIZED else { fail("C_Initialize: \(rv)") }
+    }
+
     /// The slot whose token is labelled `label` (after C_Initialize).
     func slot(label: String) -> CK_SLOT_ID? {
         var slots = [CK_SLOT_ID](repeating: 0, count: 64)
@@ -123,7 +132,7 @@ enum Scale {
     /// P-256 signatures per second: one thread on one session, then two threads on two.
     static func threads(modulePath: String, label: String, count: Int, rounds: Int) {
         let module = RawModule(path: modulePath)
-        _ = module.f.C_Initialize(nil)
+        module.initializeForThreads()
         guard let slot = module.slot(label: label) else { fail("no token \(label)") }
         let sessions = (0..<2).map { _ in module.userSession(slot: slot) }
         let keys = sessions.map { module.find($0, objectClass: CK_OBJECT_CLASS(CKO_PRIVATE_KEY), id: [2]) }
@@ -136,8 +145,10 @@ enum Scale {
             var signature = [UInt8](repeating: 0, count: 132)
             for _ in 0..<n {
                 var length = CK_ULONG(signature.count)
-                guard f.C_SignInit(session, &mech, key) == CKR_OK,
-                      f.C_Sign(session, &data, CK_ULONG(data.count), &signature, &length) == CKR_OK else { fail("C_Sign") }
+                let initRV = f.C_SignInit(session, &mech, key)
+                guard initRV == CKR_OK else { fail("C_SignInit: \(initRV)") }
+                let rv = f.C_Sign(session, &data, CK_ULONG(data.count), &signature, &length)
+                guard rv == CKR_OK else { fail("C_Sign: \(rv)") }
             }
         }
         var one: [Double] = [], two: [Double] = []
