@@ -48,7 +48,9 @@ let package = Package(
         // The software token: storage and policy, and the C ABI around it.
         .target(name: "CSoftTokenCrypto", linkerSettings: [.linkedLibrary("crypto")]),
         .target(name: "SoftToken", dependencies: ["CPKCS11", "CSoftTokenCrypto"]),
-        .target(name: "SoftTokenModule", dependencies: ["SoftToken", "CPKCS11"],
+        // Every C_* entry point as an exported symbol, forwarding to the module's function list.
+        .target(name: "CSoftTokenExports"),
+        .target(name: "SoftTokenModule", dependencies: ["SoftToken", "CPKCS11", "CSoftTokenExports"],
                 linkerSettings: softTokenLinkerFlags),
 
         // The CLI: parse, call CertStore, print.
@@ -76,7 +78,8 @@ let package = Package(
             .product(name: "X509", package: "swift-certificates"),
             .product(name: "SwiftASN1", package: "swift-asn1"),
         ]),
-        .testTarget(name: "SoftTokenTests", dependencies: ["SoftToken", "PKCS11", "CPKCS11", "TestSupport"]),
+        .testTarget(name: "SoftTokenTests", dependencies: ["SoftToken", "PKCS11", "CPKCS11", "TestSupport"],
+                    exclude: ["Fixtures"]),
         .testTarget(name: "PCSCTests", dependencies: ["PCSC", "TestSupport"]),
         .testTarget(name: "CLITests", dependencies: ["TestSupport", "PKCS11"]),
     ],

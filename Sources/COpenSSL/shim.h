@@ -18,6 +18,7 @@
 #include <openssl/ec.h>
 #include <openssl/rsa.h>
 #include <openssl/objects.h>
+#include <openssl/cms.h>
 
 static inline int CB_sk_X509_num(const STACK_OF(X509) *sk) { return sk_X509_num(sk); }
 static inline X509 *CB_sk_X509_value(const STACK_OF(X509) *sk, int i) { return sk_X509_value(sk, i); }

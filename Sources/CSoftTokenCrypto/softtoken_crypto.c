@@ -486,9 +486,22 @@ long cbst_digest_cached(const char *md, const uint8_t *in, size_t len, uint8_t *
     static EVP_MD *fetched[5];
     for (int i = 0; i < 5; i++) {
         if (strcmp(md, names[i]) != 0) continue;
-        if (fetched[i] == NULL) fetched[i] = EVP_MD_fetch(NULL, md, NULL);
+        /* Sessions sign on several threads at once: the first fetch is published atomically
+           and a thread that lost the race frees its own. */
+        EVP_MD *digest = __atomic_load_n(&fetched[i], __ATOMIC_ACQUIRE);
+        if (digest == NULL) {
+            EVP_MD *mine = EVP_MD_fetch(NULL, md, NULL);
+            if (mine == NULL) return -1;
+            EVP_MD *expected = NULL;
+            if (__atomic_compare_exchange_n(&fetched[i], &expected, mine, 0, __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+                digest = mine;
+            } else {
+                EVP_MD_free(mine);
+                digest = expected;
+            }
+        }
         unsigned int n = 0;
-        return fetched[i] != NULL && EVP_Digest(in, len, out, &n, fetched[i], NULL) == 1 ? (long)n : -1;
+        return EVP_Digest(in, len, out, &n, digest, NULL) == 1 ? (long)n : -1;
     }
     return -1;
 }
@@ -506,3 +519,84 @@ long cbst_digest_info_prefix(const char *md, const uint8_t **prefix) {
     if (strcmp(md, "SHA512") == 0) { *prefix = sha512; return sizeof sha512; }
     return -1;
 }
+
+void *cbst_cipher_new(const char *name, int enc, const uint8_t *key, size_t key_len, const uint8_t *iv, size_t iv_len,
+                      int pad, const uint8_t *aad, size_t aad_len) {
+    EVP_CIPHER *cipher = EVP_CIPHER_fetch(NULL, name, NULL);
+    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
+    int gcm = cipher != NULL && EVP_CIPHER_get_mode(cipher) == EVP_CIPH_GCM_MODE;
+    int ok = cipher != NULL && ctx != NULL && (size_t)EVP_CIPHER_get_key_length(cipher) == key_len
+        && EVP_CipherInit_ex2(ctx, cipher, NULL, NULL, enc, NULL) == 1;
+    if (ok && gcm) ok = EVP_CIPHER_CTX_ctrl(ctx, EVP_CTRL_GCM_SET_IVLEN, (int)iv_len, NULL) == 1;
+    else if (ok) ok = (size_t)EVP_CIPHER_CTX_get_iv_length(ctx) == iv_len;
+    if (ok) ok = EVP_CipherInit_ex2(ctx, NULL, key, iv_len ? iv : NULL, enc, NULL) == 1;
+    if (ok) ok = EVP_CIPHER_CTX_set_padding(ctx, pad) == 1;
+    if (ok && gcm && aad_len) {
+        int n = 0;
+        ok = EVP_CipherUpdate(ctx, NULL, &n, aad, (int)aad_len) == 1;
+    }
+    EVP_CIPHER_free(cipher);
+    if (!ok) {
+        EVP_CIPHER_CTX_free(ctx);
+        ERR_clear_error();
+        return NULL;
+    }
+    return ctx;
+}
+
+void *cbst_cipher_copy(void *ctx) {
+    EVP_CIPHER_CTX *copy = EVP_CIPHER_CTX_new();
+    if (copy == NULL || EVP_CIPHER_CTX_copy(copy, ctx) != 1) {
+        EVP_CIPHER_CTX_free(copy);
+        ERR_clear_error();
+        return NULL;
+    }
+    return copy;
+}
+
+long cbst_cipher_update(void *ctx, const uint8_t *in, size_t in_len, uint8_t *out) {
+    int n = 0;
+    if (in_len == 0) return 0;
+    if (EVP_CipherUpdate(ctx, out, &n, in, (int)in_len) != 1) { ERR_clear_error(); return -1; }
+    return n;
+}
+
+long cbst_cipher_final(void *ctx, uint8_t *out) {
+    int n = 0;
+    if (EVP_CipherFinal_ex(ctx, out, &n) != 1) { ERR_clear_error(); return -1; }
+    return n;
+}
+
+int cbst_cipher_gcm_tag(void *ctx, int get, uint8_t *tag, size_t tag_len) {
+    int ok = EVP_CIPHER_CTX_ctrl(ctx, get ? EVP_CTRL_GCM_GET_TAG : EVP_CTRL_GCM_SET_TAG, (int)tag_len, tag) == 1;
+    ERR_clear_error();
+    return ok;
+}
+
+void cbst_cipher_free(void *ctx) { EVP_CIPHER_CTX_free(ctx); }
+
+void *cbst_mac_new(const char *mac, const char *param, const uint8_t *key, size_t key_len) {
+    EVP_MAC *algorithm = EVP_MAC_fetch(NULL, mac, NULL);
+    EVP_MAC_CTX *ctx = algorithm ? EVP_MAC_CTX_new(algorithm) : NULL;
+    EVP_MAC_free(algorithm);
+    OSSL_PARAM params[2] = {
+        OSSL_PARAM_construct_utf8_string(strcmp(mac, "HMAC") == 0 ? OSSL_MAC_PARAM_DIGEST : OSSL_MAC_PARAM_CIPHER, (char *)param, 0),
+        OSSL_PARAM_construct_end(),
+    };
+    if (ctx == NULL || EVP_MAC_init(ctx, key, key_len, params) != 1) {
+        EVP_MAC_CTX_free(ctx);
+        ERR_clear_error();
+        return NULL;
+    }
+    return ctx;
+}
+
+int cbst_mac_update(void *ctx, const uint8_t *in, size_t len) { return len == 0 || EVP_MAC_update(ctx, in, len) == 1; }
+
+long cbst_mac_final(void *ctx, uint8_t *out, size_t cap) {
+    size_t len = 0;
+    if (EVP_MAC_final(ctx, out, &len, cap) != 1) { ERR_clear_error(); return -1; }
+    return (long)len;
+}
+
+void cbst_mac_free(void *ctx) { EVP_MAC_CTX_free(ctx); }

@@ -7,18 +7,18 @@ import X509
 public enum CertificateRequest {
     /// A CSR for `subject` ("CN=Alice,O=Example,C=DE", most specific first as RFC 4514 writes
     /// it) with subjectAltNames (`DNS:host`, `email:a@b`, `IP:192.0.2.1`; a bare name is DNS),
-    /// signed on the token through `signer`. Returns PEM.
-    public static func make(subject: String, subjectAlternativeNames: [String], signer: Signer) throws(StoreError) -> String {
+    /// signed on the token through `signer`, asking for the keyUsage that fits `usage`. Returns PEM.
+    public static func make(subject: String, subjectAlternativeNames: [String], signer: Signer, usage: KeyUsage = .signing) throws(StoreError) -> String {
         let name = try distinguishedName(subject)
         let key = try TokenPrivateKey(signer)
         do {
-            var attributes = CertificateSigningRequest.Attributes()
+            let isRSA = if case .rsa = signer.key.kind { true } else { false }
+            var extensions = try Certificate.Extensions { Critical(usage.requestedExtension(rsa: isRSA)) }
             if !subjectAlternativeNames.isEmpty {
-                let names = try SubjectAlternativeNames(subjectAlternativeNames.map(generalName))
-                let extensions = try Certificate.Extensions { names }
-                attributes = CertificateSigningRequest.Attributes([
-                    try CertificateSigningRequest.Attribute(ExtensionRequest(extensions: extensions))])
+                try extensions.append(Certificate.Extension(SubjectAlternativeNames(subjectAlternativeNames.map(generalName)), critical: false))
             }
+            let attributes = CertificateSigningRequest.Attributes([
+                try CertificateSigningRequest.Attribute(ExtensionRequest(extensions: extensions))])
             let request = try CertificateSigningRequest(version: .v1, subject: name, privateKey: Certificate.PrivateKey(key),
                                                         attributes: attributes, signatureAlgorithm: key.defaultSignatureAlgorithm)
             return try request.serializeAsPEM().pemString + "\n"

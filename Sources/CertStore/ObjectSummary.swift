@@ -28,6 +28,9 @@ public struct ObjectSummary: Sendable, Codable, Hashable {
     public var verdictReason: String?
     /// standard or high, for private keys.
     public var securityLevel: SecurityLevel?
+    /// What the token lets a private key do: `sign`, `decrypt`, `unwrap`, `derive` (CKA_SIGN,
+    /// CKA_DECRYPT, CKA_UNWRAP, CKA_DERIVE as read back).
+    public var usage: [String]?
     /// Names and dates, for certificates.
     public var certificate: CertificateSummary?
     /// For a key: the label of the certificate with the same CKA_ID; for a certificate: the key's.

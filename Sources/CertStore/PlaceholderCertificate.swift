@@ -5,6 +5,15 @@ import SwiftASN1
 import X509
 import _CryptoExtras
 
+/// The organizational unit that marks CertBridge's placeholder certificate.
+let placeholderMarker = "CertBridge placeholder: no certificate issued yet"
+
+/// True for a certificate CertBridge made as a placeholder: self-signed, with the marker unit.
+func isPlaceholderCertificate(_ der: [UInt8]) -> Bool {
+    guard let certificate = try? X509.Certificate(derEncoded: der) else { return false }
+    return certificate.subject == certificate.issuer && certificate.subject.description.contains(placeholderMarker)
+}
+
 extension Store {
     /// A self-signed certificate for a key that has none yet (an enrollment key pair), so its
     /// backup is a PFX every tool opens — what Windows writes for a pending request. It is signed
@@ -28,7 +37,7 @@ extension Store {
             }
             let name = try DistinguishedName {
                 CommonName(label.isEmpty ? "CertBridge enrollment key" : label)
-                OrganizationalUnitName("CertBridge placeholder: no certificate issued yet")
+                OrganizationalUnitName(placeholderMarker)
             }
             let now = Date()
             let certificate = try X509.Certificate(

@@ -40,22 +40,41 @@ public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
         }
     }
 
+    /// The longest secret read: a PIN or password is a line, and a source that goes on (a
+    /// 100 MB file, `/dev/zero`) is a mistake, refused after this many bytes.
+    public static let maximumLength = 4096
+
     /// Reads the secret. `prompt` is shown only on a terminal.
-    public func read(prompt: String) throws(StoreError) -> PIN {
+    ///
+    /// A source that gives nothing (a missing or unreadable file, a directory, a closed or
+    /// write-only descriptor, an unset or empty variable, an empty line) is refused with a usage
+    /// error before anything uses it, so a mistake never spends a PIN try. `allowEmpty` is for a
+    /// PFX file's password, which may legitimately be empty (no try is counted there); a source
+    /// that cannot be read is refused even then.
+    public func read(prompt: String, allowEmpty: Bool = false) throws(StoreError) -> PIN {
         var bytes: [UInt8]
         switch self {
         case .tty:
             bytes = try Self.readFromTerminal(prompt: prompt)
         case .file(let path):
-            let fd = open(path, O_RDONLY | O_CLOEXEC)
+            let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
             guard fd >= 0 else { throw StoreError(.usage, "cannot read the secret file \(path): \(String(cString: strerror(errno)))") }
             defer { close(fd) }
-            bytes = Self.readAll(fd)
+            var status = stat()
+            guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) != S_IFDIR else {
+                throw StoreError(.usage, "cannot read the secret file \(path): it is a directory")
+            }
+            // Blocking again for a FIFO a script writes into; O_NONBLOCK only kept open() from
+            // waiting for a writer.
+            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
+            bytes = try Self.readLine(fd, source: self)
         case .environment(let name):
             guard let value = getenv(name) else { throw StoreError(.usage, "environment variable \(name) is not set") }
-            bytes = Array(UnsafeBufferPointer(start: UnsafeRawPointer(value).assumingMemoryBound(to: UInt8.self), count: strlen(value)))
+            let length = strlen(value)
+            guard length <= Self.maximumLength else { throw Self.tooLong(self) }
+            bytes = Array(UnsafeBufferPointer(start: UnsafeRawPointer(value).assumingMemoryBound(to: UInt8.self), count: length))
         case .fileDescriptor(let fd):
-            bytes = Self.readAll(fd, stopAtNewline: true)
+            bytes = try Self.readLine(fd, source: self)
         }
         if let newline = bytes.firstIndex(where: { $0 == 0x0A || $0 == 0x0D }) {
             let tail = bytes.count - newline
@@ -63,6 +82,9 @@ public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
                 for i in newline..<raw.count { raw[i] = 0 }
             }
             bytes.removeLast(tail)
+        }
+        if bytes.isEmpty && !allowEmpty {
+            throw StoreError(.usage, "the secret source \(self) gave an empty \(prompt.secretNoun); nothing was tried")
         }
         return PIN(wiping: &bytes)
     }
@@ -76,17 +98,34 @@ public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
         return first
     }
 
-    private static func readAll(_ fd: Int32, stopAtNewline: Bool = false) -> [UInt8] {
+    /// Reads one line, one byte at a time: a script may keep writing other things after the
+    /// line on a descriptor, and we must not swallow them. A read error (a closed or write-only
+    /// descriptor, a directory) or a line longer than `maximumLength` is refused.
+    private static func readLine(_ fd: Int32, source: SecretSource) throws(StoreError) -> [UInt8] {
         var bytes: [UInt8] = []
+        bytes.reserveCapacity(maximumLength)  // no regrowth: every byte lives in one buffer we wipe
         var byte: UInt8 = 0
-        // One byte at a time from a descriptor: a script may keep writing other things after
-        // the line, and we must not swallow them.
-        while Glibc.read(fd, &byte, 1) == 1 {
-            if stopAtNewline && byte == 0x0A { break }
+        defer { byte = 0 }
+        while true {
+            let got = Glibc.read(fd, &byte, 1)
+            if got < 0 {
+                if errno == EINTR { continue }
+                let reason = String(cString: strerror(errno))
+                wipe(&bytes)
+                throw StoreError(.usage, "cannot read the secret from \(source): \(reason)")
+            }
+            if got == 0 || byte == 0x0A { break }
+            guard bytes.count < maximumLength else {
+                wipe(&bytes)
+                throw tooLong(source)
+            }
             bytes.append(byte)
         }
-        byte = 0
         return bytes
+    }
+
+    private static func tooLong(_ source: SecretSource) -> StoreError {
+        StoreError(.usage, "the secret source \(source) gives more than \(maximumLength) bytes on its first line; a PIN or password is one short line")
     }
 
     private static func readFromTerminal(prompt: String) throws(StoreError) -> [UInt8] {
@@ -105,11 +144,14 @@ public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
         }
         defer { if isTerminal { tcsetattr(fd, TCSAFLUSH, &saved) } }
         _ = prompt.withCString { write(fd, $0, strlen($0)) }
-        return readAll(fd, stopAtNewline: true)
+        return try readLine(fd, source: .tty)
     }
 }
 
 private extension String {
+    /// "PIN" or "password", from the prompt that asked for it.
+    var secretNoun: String { lowercased().contains("pin") ? "PIN" : "password" }
+
     func trimmingColon() -> String {
         var s = self
         while s.last == " " || s.last == ":" { s.removeLast() }

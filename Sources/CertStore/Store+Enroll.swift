@@ -45,6 +45,8 @@ public struct EnrollmentRecord: Sendable, Codable, Hashable {
     public var subjectAlternativeNames: [String]
     /// When the key pair was made.
     public var created: Date
+    /// What the key pair is for; nil in records made before usages existed (signing).
+    public var usage: KeyUsage?
 }
 
 /// A pending enrollment key pair, as `enroll list` shows it.
@@ -75,6 +77,8 @@ public struct InstallResult: Sendable, Codable {
     public var chainAdded: Int
     /// Chain certificates that were on the token already.
     public var chainAlreadyPresent: Int
+    /// A placeholder certificate (from a restored enrollment backup) was removed.
+    public var placeholderRemoved = false
 }
 
 extension Store {
@@ -84,7 +88,19 @@ extension Store {
     /// anywhere else), non-exportable unless asked, with CKA_ID = SHA-1 of the public key, and
     /// records it as pending. Either all of it is written or none.
     public func generateEnrollmentKeyPair(on token: Token, spec: KeySpec, label: String, subject: String, subjectAlternativeNames: [String],
-                                          exportable: Bool, securityLevel: SecurityLevel, pin: PINProvider?) throws(StoreError) -> KeyHandle {
+                                          exportable: Bool, securityLevel: SecurityLevel, pin: PINProvider?,
+                                          usage: KeyUsage = .signing, ownPassword: borrowing PIN? = nil) throws(StoreError) -> KeyHandle {
+        // A High key's own password (the software token's CKA_VENDOR_DEFINED|0x43420001), as import sets it.
+        var passwordAttribute: [Attribute] = []
+        defer { for i in passwordAttribute.indices { passwordAttribute[i].wipe() } }
+        switch ownPassword {
+        case .none: break
+        case .some(let ownPassword):
+            guard securityLevel == .high, token.hasKeyPasswords else {
+                throw StoreError(.usage, "a key password of its own goes with --security-level high on a token with per-key passwords (the software token); \"\(token.info.label)\" approves High keys with the token PIN")
+            }
+            ownPassword.withUnsafeBytes { passwordAttribute = [Attribute(.certBridgeKeyPassword, bytes: Array($0))] }
+        }
         let session = try session(on: token, readWrite: true, pin: pin)
         var created: [Object] = []
         do throws(PKCS11Error) {
@@ -94,16 +110,21 @@ extension Store {
                                             Attribute(.extractable, exportable)]
             var publicTemplate = common + [Attribute(.private, false), Attribute(.verify, true)]
             let mechanism: Mechanism
+            // An encryption key signs once, its own request (proof of possession); CKA_SIGN is
+            // taken away after that (restrictToUsage).
+            let encryption = usage == .encryption
             if let bits = spec.rsaBits {
                 mechanism = Mechanism(.rsaPKCSKeyPairGen)
-                publicTemplate += [Attribute(.modulusBits, ulong: bits), Attribute(.publicExponent, bytes: [1, 0, 1]), Attribute(.encrypt, true)]
-                privateTemplate.append(Attribute(.decrypt, true))
+                publicTemplate += [Attribute(.modulusBits, ulong: bits), Attribute(.publicExponent, bytes: [1, 0, 1]),
+                                   Attribute(.encrypt, encryption), Attribute(.wrap, encryption)]
+                privateTemplate += [Attribute(.decrypt, encryption), Attribute(.unwrap, encryption), Attribute(.derive, false)]
             } else {
                 mechanism = Mechanism(.ecKeyPairGen)
                 publicTemplate.append(Attribute(.ecParams, bytes: spec.curve ?? []))
-                privateTemplate.append(Attribute(.derive, true))
+                privateTemplate += [Attribute(.derive, encryption), Attribute(.decrypt, false), Attribute(.unwrap, false)]
             }
             if securityLevel == .high { privateTemplate.append(Attribute(.alwaysAuthenticate, true)) }
+            privateTemplate += passwordAttribute
             let (publicKey, privateKey) = try session.generateKeyPair(mechanism, publicTemplate: publicTemplate, privateTemplate: privateTemplate)
             created = [privateKey, publicKey]
 
@@ -113,7 +134,7 @@ extension Store {
             for object in created { try session.setAttributes([Attribute(.id, bytes: id)], of: object) }
 
             let record = EnrollmentRecord(id: hex(id), label: label, keySpec: spec, subject: subject,
-                                          subjectAlternativeNames: subjectAlternativeNames, created: Date())
+                                          subjectAlternativeNames: subjectAlternativeNames, created: Date(), usage: usage)
             let encoder = JSONEncoder()
             encoder.dateEncodingStrategy = .iso8601
             encoder.outputFormatting = .sortedKeys
@@ -123,7 +144,8 @@ extension Store {
                 Attribute(.application, string: Self.enrollmentApplication), Attribute(.value, bytes: json)]))
 
             let flags = KeyFlags(try privateKey.attributes(KeyFlags.attributes))
-            if !exportable && flags.isExportable || securityLevel == .high && flags.alwaysAuthenticate != true {
+            if !exportable && flags.isExportable || securityLevel == .high && flags.alwaysAuthenticate != true
+                || !passwordAttribute.isEmpty && flags.ownPassword != true {
                 throw PKCS11Error(.returned(.templateInconsistent), function: "C_GenerateKeyPair",
                                   reason: "the token did not keep the key policy asked for")
             }
@@ -221,6 +243,13 @@ extension Store {
                     for (record, object) in try enrollmentRecords(in: session) where record.id == hex(id) {
                         try object.destroy()
                     }
+                    // The placeholder a restored enrollment backup brought along is replaced
+                    // by the issued certificate, not left beside it under the same id.
+                    for object in try session.findObjects([Attribute(.certificate), Attribute(.id, bytes: id)]) {
+                        guard let value = try object.attributes([.value])[.value], value != der, isPlaceholderCertificate(value) else { continue }
+                        try object.destroy()
+                        result.placeholderRemoved = true
+                    }
                 } catch {
                     for object in created.reversed() { try? object.destroy() }
                     throw error
@@ -295,6 +324,21 @@ func bytes(fromHex hex: String) -> [UInt8] {
 }
 
 extension Store {
+    /// After an encryption key pair signed its request: CKA_SIGN=false on the private key, so
+    /// the token refuses signatures with it from now on. False when the token keeps CKA_SIGN
+    /// read-only (the certificate's keyUsage still makes `sign` refuse).
+    public func restrictToUsage(_ key: KeyHandle, _ usage: KeyUsage) throws(StoreError) -> Bool {
+        guard usage == .encryption else { return true }
+        do throws(PKCS11Error) {
+            try key.session.setAttributes([Attribute(.sign, false)], of: key.object)
+            return try key.object.attributes([.sign]).bool(.sign) == false
+        } catch where [ReturnValue.attributeReadOnly, ReturnValue(rawValue: 0x1B)].contains(error.returnValue) {  // 0x1B: CKR_ACTION_PROHIBITED
+            return false
+        } catch {
+            throw StoreError(error, doing: "taking the signing use away from \"\(key.label)\"", token: key.token)
+        }
+    }
+
     /// Removes an enrollment key pair and its pending record (when its request could not be made).
     public func removeEnrollment(_ key: KeyHandle) throws(StoreError) {
         do throws(PKCS11Error) {

@@ -131,10 +131,16 @@ extension Store {
         guard !key.id.isEmpty else { return nil }
         do throws(PKCS11Error) {
             let found = try key.session.findObjects([Attribute(.certificate), Attribute(.id, bytes: key.id)])
+            // An issued certificate wins over CertBridge's own placeholder (a restored backup
+            // carries one), so a backup never holds the placeholder beside an issued certificate.
+            var placeholder: [UInt8]?
             for certificate in found {
                 let values = try certificate.attributes([.value, .certificateCategory])
-                if values.ulong(.certificateCategory) != CertificateCategory.authority.rawValue, let der = values[.value] { return der }
+                guard values.ulong(.certificateCategory) != CertificateCategory.authority.rawValue, let der = values[.value] else { continue }
+                if isPlaceholderCertificate(der) { placeholder = placeholder ?? der; continue }
+                return der
             }
+            if let placeholder { return placeholder }
             return try found.first?.attributes([.value])[.value]
         } catch {
             throw StoreError(error, doing: "reading the certificate of \"\(key.label)\"", token: key.token)

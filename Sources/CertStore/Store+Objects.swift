@@ -50,6 +50,7 @@ extension Store {
         let (sessions, skipped) = try searchSessions(tokens, pin: pin, search: tokens.count > 1)
         for (token, session) in sessions {
             try forEachObject(in: session, token: token, template: uri?.objectTemplate ?? [], body)
+            integrityFailures += integrityFailures(in: session, token: token)
         }
         return skipped
     }
@@ -58,7 +59,8 @@ extension Store {
     /// gives all of it for usual objects (an RSA-8192 modulus, labels and ids of 256 bytes).
     static let summaryAttributes: [(type: AttributeType, capacity: Int)] =
         [(.class, 8), (.label, 256), (.id, 256), (.keyType, 8), (.modulus, 1024), (.modulusBits, 8), (.ecParams, 128),
-         (.valueLen, 8), (.certificateCategory, 8)] + KeyFlags.attributes.map { ($0, 1) }
+         (.valueLen, 8), (.certificateCategory, 8), (.sign, 1), (.decrypt, 1), (.unwrap, 1), (.derive, 1)]
+        + KeyFlags.attributes.map { ($0, 1) }
 
     func forEachObject(in session: Session, token: Token, template: [Attribute],
                        _ body: (ObjectSummary) throws(StoreError) -> Void) throws(StoreError) {
@@ -118,6 +120,10 @@ extension Store {
                 summary.verdict = flags.isExportable ? "exportable" : "non-exportable"
                 summary.verdictReason = flags.exportabilityReason
                 summary.securityLevel = flags.securityLevel
+                if objectClass == .privateKey {
+                    summary.usage = [(AttributeType.sign, "sign"), (.decrypt, "decrypt"), (.unwrap, "unwrap"), (.derive, "derive")]
+                        .filter { values.bool($0.0) == true }.map(\.1)
+                }
             }
         case .certificate?:
             let der = try certificateReader.read(object)[.value] ?? []

@@ -90,11 +90,22 @@ public struct BackupDescription: Sendable, Codable {
 }
 
 extension Store {
+    /// The default cap on a PFX's iteration counts (`PFXLimits.defaultMaxIterations`).
+    public static let defaultMaxIterations = PFXLimits.defaultMaxIterations
+    /// An opened PFX backup, as `openBackup` returns it (the CLI names it without PKCS12).
+    public typealias OpenedBackup = Backup
+    /// The largest PFX file read (16 MiB, `PFXLimits.maxFileSize`).
+    public static let maxBackupFileSize = PFXLimits.maxFileSize
+
     /// Opens a PFX backup with its password. Every problem — wrong password, damage,
     /// an algorithm we cannot read — is found here, before anything is written anywhere.
-    public static func openBackup(_ bytes: [UInt8], password: borrowing PIN, file: String) throws(StoreError) -> Backup {
+    /// A file asking for more than `maxIterations` in its MAC or any key derivation is refused
+    /// before any derivation (see `PFXLimits`).
+    public static func openBackup(_ bytes: [UInt8], password: borrowing PIN, file: String,
+                                  maxIterations: Int64 = Store.defaultMaxIterations) throws(StoreError) -> Backup {
         do throws(PKCS12Error) {
-            return try withSecret(password) { (secret) throws(PKCS12Error) in try PFX.open(bytes, password: secret) }
+            let limits = PFXLimits(maxIterations: maxIterations)
+            return try withSecret(password) { (secret) throws(PKCS12Error) in try PFX.open(bytes, password: secret, limits: limits) }
         } catch {
             throw StoreError(error, file: file)
         }
@@ -166,6 +177,8 @@ extension StoreError {
             self.init(.failed, "\(file) is damaged or not a PFX backup (\(error.reason))")
         case .unsupportedAlgorithm:
             self.init(.failed, "\(file) uses an algorithm CertBridge cannot place on a token: \(error.reason)")
+        case .limitExceeded:
+            self.init(.failed, "\(file) is refused: \(error.reason)")
         case .noPrivateKey:
             self.init(.failed, "\(file) holds no private key; import the certificates with install-cert")
         default:

@@ -7,6 +7,9 @@ public final class Store {
     public let modules: [Module]
     /// Modules that failed to load, with why; shown, not fatal, unless nothing loaded.
     public let problems: [String]
+    /// Objects that failed their token's integrity check in the listings made so far (see
+    /// IntegrityReport.swift), one sentence each.
+    public internal(set) var integrityFailures: [String] = []
 
     /// Loads the named module paths, or, when none are named, every module registered with
     /// p11-kit and the software token.

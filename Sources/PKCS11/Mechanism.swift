@@ -33,6 +33,10 @@ public struct MechanismType: RawRepresentable, Hashable, Sendable, CustomStringC
     public static let sha384 = Self(rawValue: 0x260)
     /// CKM_SHA512.
     public static let sha512 = Self(rawValue: 0x270)
+    /// CKM_RSA_PKCS_OAEP.
+    public static let rsaPKCSOAEP = Self(rawValue: 0x9)
+    /// CKM_ECDH1_DERIVE.
+    public static let ecdh1Derive = Self(rawValue: 0x1050)
     /// CKM_EC_KEY_PAIR_GEN.
     public static let ecKeyPairGen = Self(rawValue: 0x1040)
     /// CKM_ECDSA.

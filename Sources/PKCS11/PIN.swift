@@ -8,6 +8,7 @@ public struct PIN: ~Copyable, @unchecked Sendable {
     /// Copies the bytes in; the caller wipes its own copy.
     public init(bytes: some Collection<UInt8>) {
         buffer = .allocate(capacity: max(bytes.count, 1))
+        SecretMemory.lock(UnsafeMutableRawPointer(buffer.baseAddress), buffer.count)
         _ = buffer.initialize(from: bytes)
         count = bytes.count
     }
@@ -42,6 +43,7 @@ public struct PIN: ~Copyable, @unchecked Sendable {
 
     deinit {
         cb_wipe(buffer.baseAddress, buffer.count)
+        SecretMemory.unlock(UnsafeMutableRawPointer(buffer.baseAddress), buffer.count)
         buffer.deallocate()
     }
 }

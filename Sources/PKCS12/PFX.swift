@@ -13,20 +13,27 @@ public enum PFX {
     /// the password (so the password is right and the file was altered), else `wrongPassword`
     /// ("wrong password, or the file is damaged"). A file whose structure does not parse is
     /// always `corrupt`, whatever the password.
-    public static func open(_ bytes: [UInt8], password: borrowing Secret) throws(PKCS12Error) -> Backup {
+    ///
+    /// Before OpenSSL sees the bytes, `PFXPreflight` refuses (`limitExceeded`) a file over 16 MiB,
+    /// nested too deep, or with an iteration count over `limits.maxIterations` in its MAC or any
+    /// key derivation it can see, so a hostile file costs no key derivation at all.
+    public static func open(_ bytes: [UInt8], password: borrowing Secret, limits: PFXLimits = PFXLimits()) throws(PKCS12Error) -> Backup {
+        try PFXPreflight.check(bytes, limits: limits)
         let file = try PFXFile(bytes: bytes)
         let decoded = try password.withCString { (text) throws(PKCS12Error) -> SafeContentsDecoder in
             let candidates = password.isEmpty
                 ? [PasswordCandidate(pointer: text, length: 0), PasswordCandidate(pointer: nil, length: 0)]
                 : [PasswordCandidate(pointer: text, length: Int32(password.count))]
-            return try decode(file, candidates: candidates)
+            return try decode(file, candidates: candidates, limits: limits)
         }
         return try assemble(decoded, mac: file.mac)
     }
 
     /// Describes a PFX without its password: parts, their encryption, the MAC. Encrypted parts
     /// show `.unknown` content. Throws `corrupt` when the structure does not parse.
-    public static func inspect(_ bytes: [UInt8]) throws(PKCS12Error) -> Inspection {
+    /// The same limits apply as for `open`.
+    public static func inspect(_ bytes: [UInt8], limits: PFXLimits = PFXLimits()) throws(PKCS12Error) -> Inspection {
+        try PFXPreflight.check(bytes, limits: limits)
         let file = try PFXFile(bytes: bytes)
         let decoded = SafeContentsDecoder(file: file, password: nil)
         return Inspection(bagSets: decoded.bagSets, mac: file.mac, keyCount: decoded.keys.count)
@@ -98,7 +105,7 @@ public enum PFX {
 
     /// Decodes under the first candidate that the MAC (or, without a MAC, decryption) accepts,
     /// and otherwise decides between wrong password and damage (see `open`).
-    private static func decode(_ file: PFXFile, candidates: [PasswordCandidate]) throws(PKCS12Error) -> SafeContentsDecoder {
+    private static func decode(_ file: PFXFile, candidates: [PasswordCandidate], limits: PFXLimits) throws(PKCS12Error) -> SafeContentsDecoder {
         let hasMAC = file.mac != nil
         var attempts: [SafeContentsDecoder] = []
         if hasMAC {
@@ -106,17 +113,19 @@ public enum PFX {
                 throw PKCS12Error(.unsupportedAlgorithm, "the PFX's MAC uses \(file.mac?.digest ?? "an unknown digest"), which OpenSSL lacks")
             }
             if let accepted = candidates.first(where: file.verifyMAC) {
-                let decoded = SafeContentsDecoder(file: file, password: accepted)
+                let decoded = SafeContentsDecoder(file: file, password: accepted, limits: limits)
                 try requireClean(decoded, context: "the password is right (the MAC matches) but")
                 return decoded
             }
             // Decrypting under each candidate shows whether the password is right after all.
-            attempts = candidates.map { SafeContentsDecoder(file: file, password: $0) }
+            attempts = candidates.map { SafeContentsDecoder(file: file, password: $0, limits: limits) }
         } else {
-            attempts = candidates.map { SafeContentsDecoder(file: file, password: $0) }
+            attempts = candidates.map { SafeContentsDecoder(file: file, password: $0, limits: limits) }
             if let clean = attempts.first(where: \.isClean) { return clean }
         }
-        // Nothing accepted the password. Damage that no password explains comes first.
+        // Nothing accepted the password. A key over the iteration cap comes first: it was not tried.
+        if let over = attempts.lazy.flatMap(\.overLimit).first { throw over }
+        // Damage that no password explains comes first.
         if let unsupported = attempts.lazy.flatMap(\.unsupported).first {
             throw PKCS12Error(.unsupportedAlgorithm, unsupported)
         }
@@ -133,6 +142,7 @@ public enum PFX {
     }
 
     private static func requireClean(_ decoded: SafeContentsDecoder, context: String) throws(PKCS12Error) {
+        if let over = decoded.overLimit.first { throw over }
         if let unsupported = decoded.unsupported.first {
             throw PKCS12Error(.unsupportedAlgorithm, unsupported)
         }

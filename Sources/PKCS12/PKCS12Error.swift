@@ -24,6 +24,9 @@ public struct PKCS12Error: Error, Equatable, Hashable, Sendable, CustomStringCon
         public static let invalidArgument = Code(name: "invalidArgument")
         /// OpenSSL failed in a way none of the codes above describe.
         public static let openSSL = Code(name: "openSSL")
+        /// The file asks for more work than allowed (an iteration count above the cap, a file
+        /// too large, nesting too deep): refused before any key derivation.
+        public static let limitExceeded = Code(name: "limitExceeded")
     }
 
     /// What kind of failure, for programs.
@@ -65,4 +68,6 @@ public struct PKCS12Error: Error, Equatable, Hashable, Sendable, CustomStringCon
     public static let invalidArgument = PKCS12Error(.invalidArgument, "invalid argument")
     /// Another OpenSSL failure, for matching in tests.
     public static let openSSL = PKCS12Error(.openSSL, "OpenSSL failure")
+    /// A file over a limit, for matching in tests.
+    public static let limitExceeded = PKCS12Error(.limitExceeded, "over a limit")
 }

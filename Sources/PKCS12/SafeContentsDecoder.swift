@@ -28,12 +28,17 @@ final class SafeContentsDecoder {
     private(set) var unsupported: [String] = []
     /// How many encrypted parts and shrouded keys decrypted: proof the password is right.
     private(set) var decryptedCount = 0
+    /// Shrouded keys inside an encrypted part whose iteration count is over the cap: left
+    /// undecrypted (the preflight cannot see inside encrypted parts).
+    private(set) var overLimit: [PKCS12Error] = []
+    private let limits: PFXLimits
 
     /// Whether every part and bag decoded.
-    var isClean: Bool { decryptionFailures.isEmpty && structuralFailures.isEmpty && unsupported.isEmpty }
+    var isClean: Bool { decryptionFailures.isEmpty && structuralFailures.isEmpty && unsupported.isEmpty && overLimit.isEmpty }
 
     /// Decodes every part of `file`; with no `password`, encrypted contents are left unread.
-    init(file: PFXFile, password: PasswordCandidate?) {
+    init(file: PFXFile, password: PasswordCandidate?, limits: PFXLimits = PFXLimits()) {
+        self.limits = limits
         defer { ERR_clear_error() }
         for (index, part) in file.parts.enumerated() {
             let partName = "part \(index + 1)"
@@ -92,6 +97,12 @@ final class SafeContentsDecoder {
                 let keyEncryption = EncryptionAlgorithm.describe(algorithm)
                 shroudedSets.append(Inspection.BagSet(content: .keys, encryption: keyEncryption))
                 guard let password else { continue }
+                do throws(PKCS12Error) {
+                    try limits.check(iterations: Int64(keyEncryption.iterations ?? 0), in: "key's encryption in \(partName)")
+                } catch {
+                    overLimit.append(error)
+                    continue
+                }
                 guard let info = PKCS12_decrypt_skey(bag, password.pointer, password.length) else {
                     noteDecryptionFailure("the key bag (\(keyEncryption.algorithm)) does not decrypt", encryption: keyEncryption)
                     continue

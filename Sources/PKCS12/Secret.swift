@@ -1,4 +1,7 @@
 internal import COpenSSL
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A password held in memory this type owns, wiped (`OPENSSL_cleanse`) and freed when it goes away.
 ///
@@ -12,6 +15,8 @@ public struct Secret: ~Copyable, @unchecked Sendable {
     public init(copying bytes: some Collection<UInt8>) {
         // One spare byte keeps a NUL terminator for the OpenSSL calls that take C strings.
         storage = .allocate(byteCount: bytes.count + 1, alignment: 1)
+        // Kept out of swap where the memory-lock limit allows (best effort).
+        _ = mlock(storage.baseAddress!, storage.count)
         storage.initializeMemory(as: UInt8.self, repeating: 0)
         _ = storage.initializeMemory(as: UInt8.self, from: bytes)
     }
@@ -44,6 +49,7 @@ public struct Secret: ~Copyable, @unchecked Sendable {
 
     deinit {
         CB_OPENSSL_cleanse(storage.baseAddress, storage.count)
+        _ = munlock(storage.baseAddress!, storage.count)
         storage.deallocate()
     }
 }
@@ -57,6 +63,7 @@ final class SecretBytes: @unchecked Sendable {
 
     init(count: Int) {
         buffer = .allocate(byteCount: max(count, 1), alignment: 1)
+        _ = mlock(buffer.baseAddress!, buffer.count)
         buffer.initializeMemory(as: UInt8.self, repeating: 0)
         self.count = count
     }
@@ -70,6 +77,7 @@ final class SecretBytes: @unchecked Sendable {
 
     deinit {
         CB_OPENSSL_cleanse(buffer.baseAddress, buffer.count)
+        _ = munlock(buffer.baseAddress!, buffer.count)
         buffer.deallocate()
     }
 }

@@ -62,6 +62,10 @@ enum CKA {
     static let keyPassword: CK_ATTRIBUTE_TYPE = 0x8000_0000 | 0x4342_0001
     /// CertBridge's vendor attribute, read-only: whether the key has its own password.
     static let hasKeyPassword: CK_ATTRIBUTE_TYPE = 0x8000_0000 | 0x4342_0002
+    /// CertBridge's vendor attribute, read-only, on the integrity report object: how many of
+    /// the token's objects failed their integrity check (CK_ULONG); its CKA_LABEL gives the
+    /// reasons, one per line.
+    static let integrityFailures: CK_ATTRIBUTE_TYPE = 0x8000_0000 | 0x4342_0003
     /// Internal: the key material (PKCS#8 or the AES value) as stored, never returned.
     static let material: CK_ATTRIBUTE_TYPE = 0x8000_0000 | 0x4342_00F0
     /// Internal: the material sealed under the key's own password, never returned.
@@ -72,6 +76,9 @@ enum CKA {
 }
 
 enum CKO {
+    /// CertBridge's vendor class: the token's integrity report, found only by asking for this
+    /// class (a find for it checks every object first), never listed otherwise.
+    static let integrityReport: CK_OBJECT_CLASS = 0x8000_0000 | 0x4342_0001
     static let data: CK_OBJECT_CLASS = 0, certificate: CK_OBJECT_CLASS = 1, publicKey: CK_OBJECT_CLASS = 2
     static let privateKey: CK_OBJECT_CLASS = 3, secretKey: CK_OBJECT_CLASS = 4
 }
@@ -123,6 +130,11 @@ enum CKM {
     static let ecdsaSHA256: CK_MECHANISM_TYPE = 0x1044, ecdsaSHA384: CK_MECHANISM_TYPE = 0x1045
     static let ecdsaSHA512: CK_MECHANISM_TYPE = 0x1046
     static let aesKeyGen: CK_MECHANISM_TYPE = 0x1080, aesKeyWrapPad: CK_MECHANISM_TYPE = 0x210A
+    static let aesECB: CK_MECHANISM_TYPE = 0x1081, aesCBC: CK_MECHANISM_TYPE = 0x1082, aesCBCPad: CK_MECHANISM_TYPE = 0x1085
+    static let aesCTR: CK_MECHANISM_TYPE = 0x1086, aesGCM: CK_MECHANISM_TYPE = 0x1087
+    static let sha1HMAC: CK_MECHANISM_TYPE = 0x221, sha224HMAC: CK_MECHANISM_TYPE = 0x256, sha256HMAC: CK_MECHANISM_TYPE = 0x251
+    static let sha384HMAC: CK_MECHANISM_TYPE = 0x261, sha512HMAC: CK_MECHANISM_TYPE = 0x271, aesCMAC: CK_MECHANISM_TYPE = 0x108A
+    static let genericSecretKeyGen: CK_MECHANISM_TYPE = 0x350
 }
 
 /// MGF1 identifiers in CK_RSA_PKCS_PSS_PARAMS / CK_RSA_PKCS_OAEP_PARAMS.

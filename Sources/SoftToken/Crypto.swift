@@ -5,15 +5,18 @@ import CSoftTokenCrypto
 final class CryptoKey: @unchecked Sendable {
     let pointer: OpaquePointer
 
-    /// Signing contexts set up once per padding scheme and reused (see cbst_signer).
-    private var signers: [SignerKey: OpaquePointer] = [:]
+    /// Signing contexts set up once per padding scheme and reused (see cbst_signer). A context
+    /// serves one signature at a time: a thread takes one out of the pool (or makes one), signs
+    /// outside the lock, and puts it back, so sessions on several threads sign with one key at once.
+    private var idleSigners: [SignerKey: [OpaquePointer]] = [:]
+    private let signerLock = Lock()
 
     init?(_ pointer: OpaquePointer?) {
         guard let pointer else { return nil }
         self.pointer = pointer
     }
     deinit {
-        for signer in signers.values { cbst_signer_free(signer) }
+        for signers in idleSigners.values { for signer in signers { cbst_signer_free(signer) } }
         cbst_key_free(pointer)
     }
 
@@ -27,15 +30,11 @@ final class CryptoKey: @unchecked Sendable {
     /// Signs what the scheme signs raw (a DigestInfo, or a hash) into `out`; the length, or -1.
     func signRaw(_ scheme: SignatureScheme, _ input: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) -> Int {
         let key = SignerKey(padding: scheme.padding, pssDigest: scheme.pssDigest, mgf: scheme.mgf, saltLength: scheme.saltLength)
-        let signer: OpaquePointer
-        if let cached = signers[key] {
-            signer = cached
-        } else {
-            guard let made = cbst_signer_new(pointer, scheme.padding, scheme.pssDigest, scheme.mgf, scheme.saltLength) else { return -1 }
-            signers[key] = made
-            signer = made
-        }
-        return cbst_signer_sign(signer, input.baseAddress, input.count, &out, out.count)
+        let pooled = signerLock.withLock { () -> OpaquePointer? in idleSigners[key]?.popLast() }
+        guard let signer = pooled ?? cbst_signer_new(pointer, scheme.padding, scheme.pssDigest, scheme.mgf, scheme.saltLength) else { return -1 }
+        let length = cbst_signer_sign(signer, input.baseAddress, input.count, &out, out.count)
+        signerLock.withLock { idleSigners[key, default: []].append(signer) }
+        return length
     }
 
     var isRSA: Bool { cbst_key_kind(pointer) == 1 }

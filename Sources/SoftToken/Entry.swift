@@ -84,8 +84,15 @@ public enum SoftTokenEntry {
     public static func getSlotInfo(_ slot: CK_SLOT_ID, _ info: UnsafeMutablePointer<CK_SLOT_INFO>?) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             guard let info else { throw CKRError(CKR.argumentsBad) }
-            let token = try provider.token(inSlot: slot)
             var value = CK_SLOT_INFO()
+            if let refusal = provider.refusals[slot] {
+                fill(&value.slotDescription, "refused: " + refusal.reason)
+                fill(&value.manufacturerID, "CertBridge")
+                value.flags = CKF.tokenPresent
+                info.pointee = value
+                return
+            }
+            let token = try provider.token(inSlot: slot)
             fill(&value.slotDescription, token == nil ? "CertBridge software token (new token)" : "CertBridge software token")
             fill(&value.manufacturerID, "CertBridge")
             value.flags = CKF.tokenPresent
@@ -99,6 +106,16 @@ public enum SoftTokenEntry {
     public static func getTokenInfo(_ slot: CK_SLOT_ID, _ info: UnsafeMutablePointer<CK_TOKEN_INFO>?) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             guard let info else { throw CKRError(CKR.argumentsBad) }
+            if let refusal = provider.refusals[slot] {
+                // Shown, so that `certbridge tokens` can say why; no session opens on it.
+                var value = CK_TOKEN_INFO()
+                fill(&value.label, refusal.label)
+                fill(&value.manufacturerID, "CertBridge")
+                fill(&value.model, "refused")
+                fill(&value.utcTime, "")
+                info.pointee = value
+                return
+            }
             let token = try provider.token(inSlot: slot)
             // A failed re-read (another process mid-change) keeps the last state rather than hiding the token.
             try? token?.refresh()
@@ -210,7 +227,7 @@ public enum SoftTokenEntry {
 
     /// C_Login.
     public static func login(_ session: CK_SESSION_HANDLE, _ user: CK_USER_TYPE, _ pin: Bytes, _ pinLength: CK_ULONG) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
             var value = try copy(pin, pinLength)
             defer { wipe(&value) }
             try provider.login(session, user: user, pin: value)
@@ -282,89 +299,89 @@ public enum SoftTokenEntry {
 
     /// C_DigestInit.
     public static func digestInit(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in try provider.digestInit(session, mechanism: try self.mechanism(mechanism)) }
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in try provider.digestInit(session, mechanism: try self.mechanism(mechanism)) }
     }
 
     /// C_Digest.
     public static func digest(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ out: Bytes, _ outLength: Length) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
             try provider.digest(session, data: try raw(data, length), output: try output(out, outLength))
         }
     }
 
     /// C_DigestUpdate.
     public static func digestUpdate(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in try provider.digestUpdate(session, data: try raw(data, length)) }
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in try provider.digestUpdate(session, data: try raw(data, length)) }
     }
 
     /// C_DigestFinal.
     public static func digestFinal(_ session: CK_SESSION_HANDLE, _ out: Bytes, _ outLength: Length) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
             try provider.digest(session, data: nil, output: try output(out, outLength))
         }
     }
 
     /// C_SignInit.
     public static func signInit(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?, _ key: CK_OBJECT_HANDLE) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in try provider.signInit(session, mechanism: try self.mechanism(mechanism), key: key) }
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in try provider.signInit(session, mechanism: try self.mechanism(mechanism), key: key) }
     }
 
     /// C_Sign.
     public static func sign(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ out: Bytes, _ outLength: Length) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
             try provider.sign(session, data: try raw(data, length), output: try output(out, outLength), final: false)
         }
     }
 
     /// C_SignUpdate.
     public static func signUpdate(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in
-            try provider.update(try provider.session(session).sign, try raw(data, length))
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
+            try provider.update(session.sign, try raw(data, length))
         }
     }
 
     /// C_SignFinal.
     public static func signFinal(_ session: CK_SESSION_HANDLE, _ out: Bytes, _ outLength: Length) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
             try provider.sign(session, data: nil, output: try output(out, outLength), final: true)
         }
     }
 
     /// C_VerifyInit.
     public static func verifyInit(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?, _ key: CK_OBJECT_HANDLE) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in try provider.verifyInit(session, mechanism: try self.mechanism(mechanism), key: key) }
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in try provider.verifyInit(session, mechanism: try self.mechanism(mechanism), key: key) }
     }
 
     /// C_Verify.
     public static func verify(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ signature: Bytes, _ signatureLength: CK_ULONG) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
             try provider.verify(session, data: try copy(data, length), signature: try copy(signature, signatureLength))
         }
     }
 
     /// C_VerifyUpdate.
     public static func verifyUpdate(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in
-            try provider.update(try provider.session(session).verify, try raw(data, length))
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
+            try provider.update(session.verify, try raw(data, length))
         }
     }
 
     /// C_VerifyFinal.
     public static func verifyFinal(_ session: CK_SESSION_HANDLE, _ signature: Bytes, _ signatureLength: CK_ULONG) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
             try provider.verify(session, data: nil, signature: try copy(signature, signatureLength))
         }
     }
 
     /// C_DecryptInit.
     public static func decryptInit(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?, _ key: CK_OBJECT_HANDLE) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in try provider.decryptInit(session, mechanism: try self.mechanism(mechanism), key: key) }
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in try provider.decryptInit(session, mechanism: try self.mechanism(mechanism), key: key) }
     }
 
     /// C_Decrypt.
     public static func decrypt(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ out: Bytes, _ outLength: Length) -> CK_RV {
-        SoftTokenProvider.call { provider throws(CKRError) in
-            try provider.decrypt(session, data: try copy(data, length), output: try output(out, outLength))
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
+            try provider.crypt(session, encrypting: false, input: try raw(data, length), output: try output(out, outLength), part: .single)
         }
     }
 

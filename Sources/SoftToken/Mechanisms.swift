@@ -12,8 +12,8 @@ enum Mechanisms {
     private static let ec = CKF.ecFp | CKF.ecNamedCurve | CKF.ecUncompress
     static let all: [Info] = [
         Info(type: CKM.rsaKeyPairGen, minKey: 1024, maxKey: 4096, flags: CKF.generateKeyPair),
-        Info(type: CKM.rsaPKCS, minKey: 1024, maxKey: 4096, flags: CKF.sign | CKF.verify | CKF.decrypt),
-        Info(type: CKM.rsaPKCSOAEP, minKey: 1024, maxKey: 4096, flags: CKF.decrypt),
+        Info(type: CKM.rsaPKCS, minKey: 1024, maxKey: 4096, flags: CKF.sign | CKF.verify | CKF.encrypt | CKF.decrypt),
+        Info(type: CKM.rsaPKCSOAEP, minKey: 1024, maxKey: 4096, flags: CKF.encrypt | CKF.decrypt),
         Info(type: CKM.rsaPKCSPSS, minKey: 1024, maxKey: 4096, flags: CKF.sign | CKF.verify),
     ] + [CKM.sha1RSAPKCS, CKM.sha224RSAPKCS, CKM.sha256RSAPKCS, CKM.sha384RSAPKCS, CKM.sha512RSAPKCS,
          CKM.sha1RSAPKCSPSS, CKM.sha224RSAPKCSPSS, CKM.sha256RSAPKCSPSS, CKM.sha384RSAPKCSPSS, CKM.sha512RSAPKCSPSS].map {
@@ -26,6 +26,13 @@ enum Mechanisms {
     } + [
         Info(type: CKM.aesKeyGen, minKey: 16, maxKey: 32, flags: CKF.generate),
         Info(type: CKM.aesKeyWrapPad, minKey: 16, maxKey: 32, flags: CKF.wrap | CKF.unwrap),
+    ] + [CKM.aesECB, CKM.aesCBC, CKM.aesCBCPad, CKM.aesCTR, CKM.aesGCM].map {
+        Info(type: $0, minKey: 16, maxKey: 32, flags: CKF.encrypt | CKF.decrypt)
+    } + [CKM.sha1HMAC, CKM.sha224HMAC, CKM.sha256HMAC, CKM.sha384HMAC, CKM.sha512HMAC].map {
+        Info(type: $0, minKey: 1, maxKey: 512, flags: CKF.sign | CKF.verify)
+    } + [
+        Info(type: CKM.aesCMAC, minKey: 16, maxKey: 32, flags: CKF.sign | CKF.verify),
+        Info(type: CKM.genericSecretKeyGen, minKey: 1, maxKey: 512, flags: CKF.generate),
     ] + [CKM.sha1, CKM.sha224, CKM.sha256, CKM.sha384, CKM.sha512].map {
         Info(type: $0, minKey: 0, maxKey: 0, flags: CKF.digest)
     }

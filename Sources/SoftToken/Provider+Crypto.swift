@@ -29,22 +29,73 @@ struct Output {
 extension Provider {
     // MARK: - Sign, verify, decrypt
 
-    func signInit(_ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM, key: CK_OBJECT_HANDLE) throws(CKRError) {
-        let session = try session(handle)
+    func signInit(_ session: Session, mechanism: CK_MECHANISM, key: CK_OBJECT_HANDLE) throws(CKRError) {
         guard session.sign == nil else { throw CKRError(CKR.operationActive) }
+        if let mac = MacScheme.parse(mechanism) {
+            session.sign = try macInit(session, mechanism, mac, key, permission: CKA.sign)
+            return
+        }
         let scheme = try SignatureScheme.parse(mechanism)
-        let object = try usableKey(session, key, class: CKO.privateKey, type: scheme.keyType, permission: CKA.sign)
-        session.sign = KeyOperation(mechanism: mechanism.mechanism, scheme: scheme, key: object,
-                                    needsContextLogin: object.flag(CKA.alwaysAuthenticate))
+        session.sign = try shared { () throws(CKRError) in
+            let object = try usableKey(session, key, class: CKO.privateKey, type: scheme.keyType, permission: CKA.sign)
+            return try beginKeyOperation(mechanism, scheme: scheme, key: object)
+        }
     }
 
-    func sign(_ handle: CK_SESSION_HANDLE, data: UnsafeRawBufferPointer?, output: Output, final: Bool) throws(CKRError) {
-        let session = try session(handle)
+    /// An HMAC or CMAC operation with a secret key.
+    private func macInit(_ session: Session, _ mechanism: CK_MECHANISM, _ scheme: MacScheme, _ key: CK_OBJECT_HANDLE,
+                         permission: CK_ATTRIBUTE_TYPE) throws(CKRError) -> KeyOperation {
+        try shared { () throws(CKRError) in
+            let object = try usableKey(session, key, class: CKO.secretKey, type: nil, permission: permission)
+            guard scheme.accepts(object.keyType) else { throw CKRError(CKR.keyTypeInconsistent) }
+            guard var material = object.attributes[CKA.material] else { throw CKRError(CKR.keyFunctionNotPermitted) }
+            defer { wipe(&material) }
+            let operation = try beginKeyOperation(mechanism, key: object)
+            operation.mac = try MacOperation(scheme: scheme, key: material)
+            return operation
+        }
+    }
+
+    /// A sign, decrypt or other private/secret-key operation on `object` (shared lock held):
+    /// the one place that marks an operation as needing a context login (requireContextLogin).
+    func beginKeyOperation(_ mechanism: CK_MECHANISM, scheme: SignatureScheme? = nil, decryption: Decryption? = nil,
+                           key object: TokenObject) throws(CKRError) -> KeyOperation {
+        try checkAllowed(mechanism.mechanism, for: object)
+        return KeyOperation(mechanism: mechanism.mechanism, scheme: scheme, decryption: decryption, key: object,
+                     needsContextLogin: object.flag(CKA.alwaysAuthenticate), outputSize: try signatureSize(object))
+    }
+
+    /// CKA_ALLOWED_MECHANISMS, where the key has it: a mechanism not in the list is
+    /// CKR_MECHANISM_INVALID (as SoftHSM2 answers).
+    func checkAllowed(_ mechanism: CK_MECHANISM_TYPE, for object: TokenObject) throws(CKRError) {
+        guard let list = object.attributes[CKA.allowedMechanisms] else { return }
+        let size = MemoryLayout<CK_ULONG>.size
+        let allowed = stride(from: 0, to: list.count - list.count % size, by: size).map { start in
+            list[start..<start + size].withUnsafeBytes { $0.loadUnaligned(as: CK_ULONG.self) }
+        }
+        guard allowed.contains(mechanism) else { throw CKRError(CKR.mechanismInvalid) }
+    }
+
+    /// The key of an operation that passed the always-authenticate gate; the session's lock
+    /// is held, the shared lock only while the key is looked up.
+    func authorizedKey(_ session: Session, _ operation: KeyOperation) throws(CKRError) -> CryptoKey {
+        try requireContextLogin(session, operation)
+        return try shared { () throws(CKRError) in try operationKey(operation) }
+    }
+
+    func sign(_ session: Session, data: UnsafeRawBufferPointer?, output: Output, final: Bool) throws(CKRError) {
         guard let operation = session.sign else { throw CKRError(CKR.operationNotInitialized) }
-        guard try output.hasRoom(for: try signatureSize(operation.key)) else { return }
+        if let mac = operation.mac {
+            guard try output.hasRoom(for: mac.size) else { return }
+            defer { session.sign = nil }
+            try requireContextLogin(session, operation)
+            if !final, let data { try mac.update(data) }
+            output.write(try mac.finish())
+            return
+        }
+        guard try output.hasRoom(for: operation.outputSize) else { return }
         defer { session.sign = nil }
-        guard !operation.needsContextLogin || operation.approved else { throw CKRError(CKR.userNotLoggedIn) }
-        let key = try operationKey(operation)
+        let key = try authorizedKey(session, operation)
         let scheme = operation.scheme!
         var signature = [UInt8](repeating: 0, count: key.signatureSize)
         let length = final
@@ -80,25 +131,44 @@ extension Provider {
 
     func update(_ operation: KeyOperation?, _ data: UnsafeRawBufferPointer) throws(CKRError) {
         guard let operation else { throw CKRError(CKR.operationNotInitialized) }
+        if let mac = operation.mac { return try mac.update(data) }
         operation.data.append(contentsOf: data)
     }
 
-    func verifyInit(_ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM, key: CK_OBJECT_HANDLE) throws(CKRError) {
-        let session = try session(handle)
+    func verifyInit(_ session: Session, mechanism: CK_MECHANISM, key: CK_OBJECT_HANDLE) throws(CKRError) {
         guard session.verify == nil else { throw CKRError(CKR.operationActive) }
+        if let mac = MacScheme.parse(mechanism) {
+            session.verify = try macInit(session, mechanism, mac, key, permission: CKA.verify)
+            return
+        }
         let scheme = try SignatureScheme.parse(mechanism)
-        guard let object = session.token.object(key) else { throw CKRError(CKR.keyHandleInvalid) }
-        guard object.objectClass == CKO.publicKey || object.objectClass == CKO.privateKey,
-              object.keyType == scheme.keyType else { throw CKRError(CKR.keyTypeInconsistent) }
-        if object.objectClass == CKO.publicKey && !object.flag(CKA.verify) { throw CKRError(CKR.keyFunctionNotPermitted) }
-        session.verify = KeyOperation(mechanism: mechanism.mechanism, scheme: scheme, key: object, needsContextLogin: false)
+        session.verify = try shared { () throws(CKRError) in
+            guard let object = session.token.object(key) else { throw CKRError(CKR.keyHandleInvalid) }
+            guard object.objectClass == CKO.publicKey || object.objectClass == CKO.privateKey,
+                  object.keyType == scheme.keyType else { throw CKRError(CKR.keyTypeInconsistent) }
+            if object.objectClass == CKO.publicKey && !object.flag(CKA.verify) { throw CKRError(CKR.keyFunctionNotPermitted) }
+            try checkAllowed(mechanism.mechanism, for: object)
+            let operation = KeyOperation(mechanism: mechanism.mechanism, scheme: scheme, key: object, needsContextLogin: false)
+            operation.approvedKey = try self.key(of: object)
+            return operation
+        }
     }
 
-    func verify(_ handle: CK_SESSION_HANDLE, data: [UInt8]?, signature: [UInt8]) throws(CKRError) {
-        let session = try session(handle)
-        guard let operation = session.verify else { throw CKRError(CKR.operationNotInitialized) }
+    func verify(_ session: Session, data: [UInt8]?, signature: [UInt8]) throws(CKRError) {
+        if let operation = session.verify, let mac = operation.mac {
+            defer { session.verify = nil }
+            try requireContextLogin(session, operation)
+            if let data {
+                let ok = data.withUnsafeBytes { bytes in (try? mac.update(bytes)) != nil }
+                guard ok else { throw CKRError(CKR.functionFailed) }
+            }
+            let expected = try mac.finish()
+            guard signature.count == expected.count else { throw CKRError(CKR.signatureLenRange) }
+            guard cbst_equal(expected, signature, expected.count) == 1 else { throw CKRError(CKR.signatureInvalid) }
+            return
+        }
+        guard let operation = session.verify, let key = operation.approvedKey else { throw CKRError(CKR.operationNotInitialized) }
         defer { session.verify = nil }
-        let key = try self.key(of: operation.key)
         let scheme = operation.scheme!
         let message = data ?? operation.data
         if key.isRSA && signature.count != key.signatureSize { throw CKRError(CKR.signatureLenRange) }
@@ -107,37 +177,9 @@ extension Provider {
         guard valid == 1 else { throw CKRError(CKR.signatureInvalid) }
     }
 
-    func decryptInit(_ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM, key: CK_OBJECT_HANDLE) throws(CKRError) {
-        let session = try session(handle)
-        guard session.decrypt == nil else { throw CKRError(CKR.operationActive) }
-        let decryption = try Decryption.parse(mechanism)
-        let object = try usableKey(session, key, class: CKO.privateKey, type: CKK.rsa, permission: CKA.decrypt)
-        session.decrypt = KeyOperation(mechanism: mechanism.mechanism, scheme: nil, decryption: decryption, key: object,
-                                       needsContextLogin: object.flag(CKA.alwaysAuthenticate))
-    }
-
-    func decrypt(_ handle: CK_SESSION_HANDLE, data: [UInt8], output: Output) throws(CKRError) {
-        let session = try session(handle)
-        guard let operation = session.decrypt, let decryption = operation.decryption else { throw CKRError(CKR.operationNotInitialized) }
-        guard try output.hasRoom(for: try signatureSize(operation.key)) else { return }
-        defer { session.decrypt = nil }
-        guard !operation.needsContextLogin || operation.approved else { throw CKRError(CKR.userNotLoggedIn) }
-        let key = try operationKey(operation)
-        var plain = [UInt8](repeating: 0, count: key.signatureSize)
-        defer { wipe(&plain) }
-        let length = cbst_rsa_decrypt(key.pointer, decryption.padding, decryption.oaepDigest, decryption.mgf,
-                                      decryption.label, decryption.label.count, data, data.count, &plain, plain.count)
-        guard length >= 0 else { throw CKRError(CKR.encryptedDataInvalid) }
-        guard length <= Int(output.length.pointee) else {
-            output.length.pointee = CK_ULONG(length)
-            throw CKRError(CKR.bufferTooSmall)
-        }
-        output.write(Array(plain[0..<length]))
-    }
-
     /// A key object the session may use for an operation: visible, of the right class and type,
     /// with the permission attribute set.
-    private func usableKey(_ session: Session, _ handle: CK_OBJECT_HANDLE, class objectClass: CK_OBJECT_CLASS,
+    func usableKey(_ session: Session, _ handle: CK_OBJECT_HANDLE, class objectClass: CK_OBJECT_CLASS,
                            type: CK_KEY_TYPE?, permission: CK_ATTRIBUTE_TYPE) throws(CKRError) -> TokenObject {
         guard let object = session.token.object(handle) else {
             throw CKRError(session.token.loggedIn == CKU.user ? CKR.keyHandleInvalid : CKR.userNotLoggedIn)
@@ -148,7 +190,8 @@ extension Provider {
     }
 
     /// Signature (or RSA block) size from the public attributes, known before the key is opened.
-    private func signatureSize(_ object: TokenObject) throws(CKRError) -> Int {
+    func signatureSize(_ object: TokenObject) throws(CKRError) -> Int {
+        if object.objectClass == CKO.secretKey { return 0 }
         if let modulus = object.attributes[CKA.modulus] { return modulus.count - (modulus.first == 0 ? 1 : 0) }
         switch object.attributes[CKA.ecParams].flatMap(Curve.nid(params:)) {
         case 415: return 64
@@ -159,23 +202,21 @@ extension Provider {
     }
 
     /// The key an operation uses: the one its context login opened, else the object's own.
-    private func operationKey(_ operation: KeyOperation) throws(CKRError) -> CryptoKey {
+    func operationKey(_ operation: KeyOperation) throws(CKRError) -> CryptoKey {
         if let approved = operation.approvedKey { return approved }
         return try key(of: operation.key)
     }
 
     // MARK: - Digest
 
-    func digestInit(_ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM) throws(CKRError) {
-        let session = try session(handle)
+    func digestInit(_ session: Session, mechanism: CK_MECHANISM) throws(CKRError) {
         guard session.digest == nil else { throw CKRError(CKR.operationActive) }
         guard let name = Mechanisms.digestName(mechanism.mechanism) else { throw CKRError(CKR.mechanismInvalid) }
         let sizes = ["SHA1": 20, "SHA224": 28, "SHA256": 32, "SHA384": 48, "SHA512": 64]
         session.digest = try DigestOperation(name: name, size: sizes[name]!)
     }
 
-    func digest(_ handle: CK_SESSION_HANDLE, data: UnsafeRawBufferPointer?, output: Output) throws(CKRError) {
-        let session = try session(handle)
+    func digest(_ session: Session, data: UnsafeRawBufferPointer?, output: Output) throws(CKRError) {
         guard let operation = session.digest else { throw CKRError(CKR.operationNotInitialized) }
         guard try output.hasRoom(for: operation.size) else { return }
         defer { session.digest = nil }
@@ -183,8 +224,7 @@ extension Provider {
         output.write(try operation.finish())
     }
 
-    func digestUpdate(_ handle: CK_SESSION_HANDLE, data: UnsafeRawBufferPointer) throws(CKRError) {
-        let session = try session(handle)
+    func digestUpdate(_ session: Session, data: UnsafeRawBufferPointer) throws(CKRError) {
         guard let operation = session.digest else { throw CKRError(CKR.operationNotInitialized) }
         do { try operation.update(data) } catch { session.digest = nil; throw error }
     }
@@ -234,15 +274,17 @@ extension Provider {
 
     func generateKey(_ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM, template: Template) throws(CKRError) -> CK_OBJECT_HANDLE {
         let session = try session(handle)
-        guard mechanism.mechanism == CKM.aesKeyGen else { throw CKRError(CKR.mechanismInvalid) }
+        let aes = mechanism.mechanism == CKM.aesKeyGen
+        guard aes || mechanism.mechanism == CKM.genericSecretKeyGen else { throw CKRError(CKR.mechanismInvalid) }
         var template = template
         defer { template.wipeAll() }
-        guard let length = template.ulong(CKA.valueLen), [16, 24, 32].contains(length) else { throw CKRError(CKR.keySizeRange) }
+        guard let length = template.ulong(CKA.valueLen) else { throw CKRError(CKR.templateIncomplete) }
+        guard aes ? [16, 24, 32].contains(length) : (1...512).contains(length) else { throw CKRError(CKR.keySizeRange) }
         template[CKA.valueLen] = nil
         template[CKA.class] = [UInt8](ulong: CKO.secretKey)
-        template[CKA.keyType] = [UInt8](ulong: CKK.aes)
+        template[CKA.keyType] = [UInt8](ulong: aes ? CKK.aes : CKK.genericSecret)
         template[CKA.value] = try randomBytes(Int(length))
-        let object = try makeObject(session, template: &template, origin: .generated(CKM.aesKeyGen))
+        let object = try makeObject(session, template: &template, origin: .generated(mechanism.mechanism))
         try session.token.store(object)
         return object.handle
     }

@@ -13,6 +13,8 @@ extension Template {
         for attribute in UnsafeBufferPointer(start: pointer, count: Int(count)) {
             guard attribute.ulValueLen != unavailable else { throw CKRError(CKR.attributeValueInvalid) }
             let length = Int(attribute.ulValueLen)
+            // A CK_BBOOL is one byte (PKCS#11 2.40 §4.1): any other length is an invalid value.
+            if Self.booleans.contains(attribute.type) && length != 1 { throw CKRError(CKR.attributeValueInvalid) }
             if length > 0 {
                 guard let value = attribute.pValue else { throw CKRError(CKR.attributeValueInvalid) }
                 self[attribute.type] = Array(UnsafeRawBufferPointer(start: value, count: length))
@@ -21,6 +23,12 @@ extension Template {
             }
         }
     }
+
+    /// The CK_BBOOL attributes.
+    static let booleans: Set<CK_ATTRIBUTE_TYPE> = [
+        0x1, 0x2, 0x86, 0x103, 0x104, 0x105, 0x106, 0x107, 0x108, 0x109, 0x10A, 0x10B, 0x10C,
+        0x162, 0x163, 0x164, 0x165, 0x170, 0x171, 0x172, 0x202, 0x210,
+    ]
 }
 
 /// Private-key components that leave the token only from a key that is neither sensitive nor
@@ -60,6 +68,9 @@ extension Provider {
         }
         // Whether a key has its own password is the token's to say, from what it sealed.
         if template[CKA.hasKeyPassword] != nil { throw CKRError(CKR.attributeReadOnly) }
+        // CKA_TRUSTED is the SO's to set (PKCS#11 2.40 §4.8): a user's own trusted key would
+        // defeat CKA_WRAP_WITH_TRUSTED.
+        if template.bool(CKA.trusted) == true && session.token.loggedIn != CKU.so { throw CKRError(CKR.attributeReadOnly) }
         let isKey = objectClass == CKO.privateKey || objectClass == CKO.secretKey
         let isToken = template.bool(CKA.token) ?? false
         let isPrivate = template.bool(CKA.private) ?? isKey
@@ -112,8 +123,10 @@ extension Provider {
             defer { wipe(&material) }
             try applyMaterial(material, password: password, to: &attributes)
         case CKO.secretKey:
-            guard template.ulong(CKA.keyType) == CKK.aes else { throw CKRError(CKR.templateInconsistent) }
-            guard var value = attributes.removeValue(forKey: CKA.value), [16, 24, 32].contains(value.count) else {
+            let keyType = template.ulong(CKA.keyType)
+            guard keyType == CKK.aes || keyType == CKK.genericSecret else { throw CKRError(CKR.templateInconsistent) }
+            guard var value = attributes.removeValue(forKey: CKA.value),
+                  keyType == CKK.aes ? [16, 24, 32].contains(value.count) : (1...512).contains(value.count) else {
                 throw CKRError(CKR.attributeValueInvalid)
             }
             defer { wipe(&value) }
@@ -379,10 +392,7 @@ extension Provider {
         let session = try session(handle)
         guard session.found == nil else { throw CKRError(CKR.operationActive) }
         try session.token.refresh()
-        let matches = session.token.visibleObjects.filter { object in
-            template.allSatisfy { type, value in !CKA.hidden.contains(type) && object.attributes[type] == value }
-        }
-        session.found = matches.map(\.handle).sorted(by: >)
+        session.found = try session.token.matching(template).sorted(by: >)
     }
 
     func find(_ handle: CK_SESSION_HANDLE, max: Int) throws(CKRError) -> [CK_OBJECT_HANDLE] {

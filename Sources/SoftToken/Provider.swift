@@ -1,22 +1,60 @@
 public import CPKCS11
-import Synchronization
 #if canImport(Glibc)
 import Glibc
 #endif
 
 /// The software token's PKCS#11 provider: every C_* entry point of the module lands in one of
-/// these methods, under one lock (the module is CKF_OS_LOCKING_OK: callers may use it from any
-/// thread). State lives from C_Initialize to C_Finalize and is wiped there.
+/// these methods (the module is CKF_OS_LOCKING_OK: callers may use it from any thread). State
+/// lives from C_Initialize to C_Finalize and is wiped there.
+///
+/// Two kinds of lock. The shared lock guards the provider's state: the slot and session
+/// tables, the tokens (objects, files, login state) and the objects' attributes. Each session's
+/// own lock guards that session's operations (sign, verify, encrypt, decrypt, digest, their
+/// gathered input). An operation call holds its session's lock throughout and takes the shared
+/// lock only for the moments it reads or changes shared state; the cryptography runs outside
+/// it, so operations on different sessions run at the same time. A session lock may be held
+/// while the shared lock is taken, never the other way round.
 public enum SoftTokenProvider {
-    private static let lock = Mutex(())
+    /// The shared lock (recursive: helpers take it whether or not their caller holds it).
+    static let lock = Lock(recursive: true)
     nonisolated(unsafe) private static var state: Provider?
 
-    /// Runs a call with the provider, mapping thrown CK_RVs to the return value.
+    /// Runs a call with the provider under the shared lock, mapping thrown CK_RVs to the
+    /// return value: for everything that is not an operation on one session.
     static func call(_ body: (Provider) throws(CKRError) -> Void) -> CK_RV {
-        lock.withLock { _ in
+        lock.withLock {
             guard let provider = state else { return CKR.cryptokiNotInitialized }
             do throws(CKRError) {
                 try body(provider)
+                return CKR.ok
+            } catch {
+                return error.rv
+            }
+        }
+    }
+
+    /// Runs an operation call on one session: under that session's lock, with the shared lock
+    /// taken only where `body` asks for it (Provider.shared). Operations that a logout or a
+    /// close ended while this session was busy are dropped first.
+    static func call(session handle: CK_SESSION_HANDLE, _ body: (Provider, Session) throws(CKRError) -> Void) -> CK_RV {
+        var found: (Provider, Session)?
+        let refusal: CK_RV = lock.withLock {
+            guard let provider = state else { return CKR.cryptokiNotInitialized }
+            guard let session = provider.sessions[handle] else { return CKR.sessionHandleInvalid }
+            found = (provider, session)
+            return CKR.ok
+        }
+        guard let (provider, session) = found else { return refusal }
+        return session.lock.withLock {
+            do throws(CKRError) {
+                try lock.withLock { () throws(CKRError) in
+                    guard state === provider, provider.sessions[handle] === session else { throw CKRError(CKR.sessionHandleInvalid) }
+                    if session.operationsEnded {
+                        session.endOperations()
+                        session.operationsEnded = false
+                    }
+                }
+                try body(provider, session)
                 return CKR.ok
             } catch {
                 return error.rv
@@ -32,7 +70,7 @@ public enum SoftTokenProvider {
             let mutexes = [initArgs.CreateMutex != nil, initArgs.DestroyMutex != nil, initArgs.LockMutex != nil, initArgs.UnlockMutex != nil]
             guard mutexes.allSatisfy({ $0 }) || mutexes.allSatisfy({ !$0 }) else { return CKR.argumentsBad }
         }
-        return lock.withLock { _ in
+        return lock.withLock {
             guard state == nil else { return CKR.cryptokiAlreadyInitialized }
             state = Provider(root: Provider.storeDirectory())
             return CKR.ok
@@ -42,7 +80,7 @@ public enum SoftTokenProvider {
     /// C_Finalize: every session closed, every secret wiped.
     public static func finalize(_ reserved: UnsafeMutableRawPointer?) -> CK_RV {
         guard reserved == nil else { return CKR.argumentsBad }
-        return lock.withLock { _ in
+        return lock.withLock {
             guard let provider = state else { return CKR.cryptokiNotInitialized }
             provider.closeEverything()
             state = nil
@@ -58,9 +96,16 @@ final class Provider {
     private(set) var sessions: [CK_SESSION_HANDLE: Session] = [:]
     private var nextSession: CK_SESSION_HANDLE = 1
     private var lastSlotList: [CK_SLOT_ID]?
+    /// Tokens refused for their directory's owner or mode (TokenDirectory.refusal), by slot:
+    /// the reason, and the label from the token file, for C_GetSlotInfo and C_GetTokenInfo.
+    private(set) var refusals: [CK_SLOT_ID: (reason: String, label: [UInt8])] = [:]
 
-    /// The empty slot, where C_InitToken makes a new token.
-    static let emptySlot: CK_SLOT_ID = 0
+    /// The empty slot, where C_InitToken makes a new token. A token made there keeps this slot
+    /// id until C_Finalize (the program holds it), and the empty slot moves to a fresh id above
+    /// every id derived from a serial.
+    private(set) var emptySlot: CK_SLOT_ID = 0
+    /// Tokens made here in the empty slot, by serial: the slot id they were made in.
+    private var madeInSlot: [String: CK_SLOT_ID] = [:]
     /// PBKDF2 iterations for new tokens; CERTBRIDGE_SOFTTOKEN_KDF_ITERATIONS lowers it for tests
     /// (never below 1,000).
     static var defaultIterations: UInt32 {
@@ -80,8 +125,21 @@ final class Provider {
         return home + "/.local/share/certbridge/softtoken"
     }
 
+    /// Runs `body` under the shared lock: what an operation call reads or changes of the
+    /// provider, its tokens and their objects.
+    func shared<T>(_ body: () throws(CKRError) -> T) throws(CKRError) -> T {
+        try SoftTokenProvider.lock.withLock(body)
+    }
+
+    /// Ends a session's operations now if no call is running on it, else marks them ended for
+    /// that call to drop when it next starts (the shared lock is held: waiting for a session
+    /// lock here could deadlock, so it is only tried).
+    func endOperations(of session: Session) {
+        if session.lock.withLockIfAvailable({ session.endOperations() }) == nil { session.operationsEnded = true }
+    }
+
     func closeEverything() {
-        for session in sessions.values { session.endOperations() }
+        for session in sessions.values { endOperations(of: session) }
         sessions.removeAll()
         for token in tokens.values { token.logout() }
         tokens.removeAll()
@@ -92,14 +150,26 @@ final class Provider {
     /// The slot id of a token: stable, from its serial, never 0.
     static func slotID(serial: String) -> CK_SLOT_ID { (CK_SLOT_ID(serial.prefix(7), radix: 16) ?? 0) + 1 }
 
+    /// The slot id of a token in this provider: the one it was made in, else from its serial.
+    func slotID(serial: String) -> CK_SLOT_ID { madeInSlot[serial] ?? Self.slotID(serial: serial) }
+
     /// Tokens in the store directory, read again so tokens made by other processes appear.
-    func scanTokens() -> [(CK_SLOT_ID, Token)] {
-        var result: [(CK_SLOT_ID, Token)] = []
+    func scanTokens() -> [(CK_SLOT_ID, Token?)] {
+        var result: [(CK_SLOT_ID, Token?)] = []
+        refusals = [:]
         for name in TokenDirectory.tokens(in: root) {
+            if let reason = TokenDirectory.refusal(root: root, token: name) {
+                let label = (try? TokenDirectory(path: root + "/" + name).read("token")).flatMap { $0 }
+                    .flatMap { try? TokenRecord.decode($0) }?.label ?? Array("refused token".utf8)
+                tokens[name] = nil
+                refusals[slotID(serial: name)] = (reason, label)
+                result.append((slotID(serial: name), nil))
+                continue
+            }
             if tokens[name] == nil, let token = Self.open(TokenDirectory(path: root + "/" + name)) {
                 tokens[name] = token
             }
-            if let token = tokens[name] { result.append((Self.slotID(serial: name), token)) }
+            if let token = tokens[name] { result.append((slotID(serial: name), token)) }
         }
         return result
     }
@@ -124,15 +194,17 @@ final class Provider {
     /// tokens (a list that grew between the calls would be CKR_BUFFER_TOO_SMALL, which many
     /// applications do not retry).
     func slotList(fresh: Bool) -> [CK_SLOT_ID] {
-        if fresh || lastSlotList == nil { lastSlotList = scanTokens().map(\.0) + [Self.emptySlot] }
+        if fresh || lastSlotList == nil { lastSlotList = scanTokens().map(\.0) + [emptySlot] }
         return lastSlotList!
     }
 
     /// The token in a slot; nil for the empty slot; CKR_SLOT_ID_INVALID for an unknown one.
     func token(inSlot slot: CK_SLOT_ID) throws(CKRError) -> Token? {
-        if slot == Self.emptySlot { return nil }
-        if let token = tokens.first(where: { Self.slotID(serial: $0.key) == slot })?.value { return token }
-        if let token = scanTokens().first(where: { $0.0 == slot })?.1 { return token }
+        if slot == emptySlot { return nil }
+        if let token = tokens.first(where: { slotID(serial: $0.key) == slot })?.value { return token }
+        let scanned = scanTokens()
+        if let token = scanned.first(where: { $0.0 == slot })?.1 { return token }
+        if refusals[slot] != nil { throw CKRError(CKR.tokenNotRecognized) }
         throw CKRError(CKR.slotIDInvalid)
     }
 
@@ -162,6 +234,10 @@ final class Provider {
         let token = try Token.initialize(directory: directory, existing: existing, soPIN: soPIN, label: label, serial: serial,
                                          iterations: existing?.record.iterations ?? Self.defaultIterations)
         tokens[serial] = token
+        if existing == nil {
+            madeInSlot[serial] = slot
+            emptySlot = 0x1000_0001 + CK_SLOT_ID(madeInSlot.count)
+        }
     }
 
     // MARK: - Sessions
@@ -179,7 +255,7 @@ final class Provider {
 
     func closeSession(_ handle: CK_SESSION_HANDLE) throws(CKRError) {
         let session = try session(handle)
-        session.endOperations()
+        endOperations(of: session)
         session.token.dropSessionObjects(of: handle)
         sessions[handle] = nil
         // The login ends with the token's last session.
@@ -193,47 +269,61 @@ final class Provider {
 
     // MARK: - Login
 
-    func login(_ handle: CK_SESSION_HANDLE, user: CK_USER_TYPE, pin: [UInt8]) throws(CKRError) {
-        let session = try session(handle)
+    /// C_Login, a call on the session (its lock held): a context login approves that session's
+    /// operation; a user or SO login changes the token's shared login state.
+    func login(_ session: Session, user: CK_USER_TYPE, pin: [UInt8]) throws(CKRError) {
         let token = session.token
         switch user {
         case CKU.contextSpecific:
             try contextLogin(session, pin: pin)
         case CKU.so, CKU.user:
-            if user == CKU.so, sessions(of: token).contains(where: { !$0.readWrite }) {
-                throw CKRError(CKR.sessionReadOnlyExists)
+            try shared { () throws(CKRError) in
+                if user == CKU.so, sessions(of: token).contains(where: { !$0.readWrite }) {
+                    throw CKRError(CKR.sessionReadOnlyExists)
+                }
+                try token.login(user, pin: pin)
             }
-            try token.login(user, pin: pin)
         default:
             throw CKRError(CKR.userTypeInvalid)
         }
     }
 
+    /// The always-authenticate gate: every operation with a private or secret key passes here
+    /// before it uses the key (sign, decrypt, unwrap, derive, MACs), with only the session's
+    /// lock held, so a prompt for the approval could run here without stopping other sessions.
+    /// An operation begun on a CKA_ALWAYS_AUTHENTICATE key (`needsContextLogin`) must have
+    /// been approved by contextLogin first.
+    func requireContextLogin(_ session: Session, _ operation: KeyOperation) throws(CKRError) {
+        guard !operation.needsContextLogin || operation.approved else { throw CKRError(CKR.userNotLoggedIn) }
+    }
+
     /// C_Login(CKU_CONTEXT_SPECIFIC): approves the operation begun on an always-authenticate key,
     /// with the key's own password where it has one, else the user PIN.
-    private func contextLogin(_ session: Session, pin: [UInt8]) throws(CKRError) {
-        guard session.token.loggedIn == CKU.user else { throw CKRError(CKR.userNotLoggedIn) }
-        if let operation = session.operationAwaitingLogin {
-            if operation.key.hasKeyPassword {
-                operation.approvedKey = try openWithPassword(operation.key, password: pin)
-            } else if !session.token.checkUserPIN(pin) {
-                throw CKRError(CKR.pinIncorrect)
+    func contextLogin(_ session: Session, pin: [UInt8]) throws(CKRError) {
+        try shared { () throws(CKRError) in
+            guard session.token.loggedIn == CKU.user else { throw CKRError(CKR.userNotLoggedIn) }
+            if let operation = session.operationAwaitingLogin {
+                if operation.key.hasKeyPassword {
+                    operation.approvedKey = try openWithPassword(operation.key, password: pin)
+                } else if !session.token.checkUserPIN(pin) {
+                    throw CKRError(CKR.pinIncorrect)
+                }
+                operation.approved = true
+                return
             }
-            operation.approved = true
-            return
+            if let pending = session.pendingWrap, let key = session.token.object(pending) {
+                session.approvedWrap = (pending, try openWithPassword(key, password: pin))
+                session.pendingWrap = nil
+                return
+            }
+            throw CKRError(CKR.operationNotInitialized)
         }
-        if let pending = session.pendingWrap, let key = session.token.object(pending) {
-            session.approvedWrap = (pending, try openWithPassword(key, password: pin))
-            session.pendingWrap = nil
-            return
-        }
-        throw CKRError(CKR.operationNotInitialized)
     }
 
     func logout(_ handle: CK_SESSION_HANDLE) throws(CKRError) {
         let session = try session(handle)
         guard session.token.loggedIn != nil else { throw CKRError(CKR.userNotLoggedIn) }
-        for other in sessions(of: session.token) { other.endOperations() }
+        for other in sessions(of: session.token) { endOperations(of: other) }
         session.token.logout()
     }
 

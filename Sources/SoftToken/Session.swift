@@ -1,17 +1,25 @@
 internal import CPKCS11
 
 /// One open session: its token, whether it may write, and the operations under way.
+/// The operations (sign … approvedWrap) are guarded by `lock`; `found` and `operationsEnded`
+/// by the provider's shared lock (see SoftTokenProvider).
 final class Session {
     let handle: CK_SESSION_HANDLE
     let slot: CK_SLOT_ID
     let token: Token
     let readWrite: Bool
+    /// Held by every operation call on this session.
+    let lock = Lock()
+    /// A logout or close ended the operations while a call was running here: the next call
+    /// drops them before it starts.
+    var operationsEnded = false
 
     /// C_FindObjects results not yet handed out.
     var found: [CK_OBJECT_HANDLE]?
     var sign: KeyOperation?
     var verify: KeyOperation?
     var decrypt: KeyOperation?
+    var encrypt: KeyOperation?
     var digest: DigestOperation?
     /// A C_WrapKey refused for want of the key's password: the next context login may approve it.
     var pendingWrap: CK_OBJECT_HANDLE?
@@ -36,13 +44,14 @@ final class Session {
     /// The operation a context-specific login would approve: the one begun last on a key that
     /// needs it.
     var operationAwaitingLogin: KeyOperation? {
-        [sign, decrypt].compactMap { $0 }.first { $0.needsContextLogin && !$0.approved }
+        [sign, decrypt, encrypt].compactMap { $0 }.first { $0.needsContextLogin && !$0.approved }
     }
 
     func endOperations() {
         sign = nil
         verify = nil
         decrypt = nil
+        encrypt = nil
         digest?.cancel()
         digest = nil
         found = nil
@@ -64,19 +73,27 @@ final class KeyOperation {
     var approvedKey: CryptoKey?
     /// Input gathered by the *Update calls.
     var data: [UInt8] = []
+    /// An AES encryption or decryption's cipher context.
+    var cipher: CipherOperation?
+    /// An HMAC or CMAC signature's or verification's context.
+    var mac: MacOperation?
+    /// The longest output (signature or RSA block), known from the public attributes at Init.
+    let outputSize: Int
 
-    init(mechanism: CK_MECHANISM_TYPE, scheme: SignatureScheme?, decryption: Decryption? = nil, key: TokenObject, needsContextLogin: Bool) {
+    init(mechanism: CK_MECHANISM_TYPE, scheme: SignatureScheme?, decryption: Decryption? = nil, key: TokenObject,
+         needsContextLogin: Bool, outputSize: Int = 0) {
         self.mechanism = mechanism
         self.scheme = scheme
         self.decryption = decryption
         self.key = key
         self.needsContextLogin = needsContextLogin
+        self.outputSize = outputSize
     }
 
     deinit { wipe(&data) }
 }
 
-/// RSA decryption parameters.
+/// RSA encryption and decryption parameters.
 struct Decryption {
     let padding: Int32
     let oaepDigest: String?

@@ -7,9 +7,25 @@ final class Token {
     let directory: TokenDirectory
     private(set) var record: TokenRecord
     private(set) var counters = PINCounters()
-    /// Token and session objects by handle.
-    private(set) var objects: [CK_OBJECT_HANDLE: TokenObject] = [:]
+    /// Token and session objects by handle; token objects are read on first use, not at open,
+    /// so C_GetSlotList and C_GetTokenInfo read only the token and PIN files.
+    private var objects: [CK_OBJECT_HANDLE: TokenObject] = [:]
+    private var objectsLoaded = false
     private var stamp: [Int] = []
+    /// Lookup by class, id and label over the readable objects.
+    private var index = ObjectIndex()
+    /// Private token objects still sealed, and those opened since the login (sealed again at
+    /// logout), so neither a find nor a logout walks every object.
+    private var sealedObjects: Set<CK_OBJECT_HANDLE> = []
+    private var openedObjects: Set<CK_OBJECT_HANDLE> = []
+    /// The rollback evidence, read while someone is logged in (it opens with the master key);
+    /// nil otherwise, or when the manifest file does not open (then no private object is used).
+    private var manifest: Manifest?
+    /// Token objects refused for failing their integrity check, with the reason: kept out of
+    /// every lookup, never used.
+    private(set) var integrityFailures: [CK_OBJECT_HANDLE: String] = [:]
+    /// Session objects by the session that made them, dropped when it closes.
+    private var sessionObjects: [CK_SESSION_HANDLE: Set<CK_OBJECT_HANDLE>] = [:]
 
     /// Who is logged in from this process, and the master key while someone is.
     private(set) var loggedIn: CK_USER_TYPE?
@@ -22,8 +38,15 @@ final class Token {
         self.directory = directory
         guard let bytes = try directory.read("token") else { throw CKRError(CKR.tokenNotRecognized) }
         record = try TokenRecord.decode(bytes)
-        try directory.locked(exclusive: false) { () throws(CKRError) in try reload() }
+        try directory.locked(exclusive: false) { () throws(CKRError) in try reloadHeader() }
         // Opening the token clears what killed writers left; a failure leaves only garbage.
+        try? directory.removeLeftovers()
+    }
+
+    /// Reads the object files the first time objects are needed.
+    private func loadObjects() throws(CKRError) {
+        guard !objectsLoaded else { return }
+        try directory.locked(exclusive: false) { () throws(CKRError) in try reload() }
         try? directory.removeLeftovers()
     }
 
@@ -32,13 +55,27 @@ final class Token {
     /// Re-reads the directory when another process changed it since we last looked.
     func refresh() throws(CKRError) {
         guard directory.stamp() != stamp else { return }
-        try directory.locked(exclusive: false) { () throws(CKRError) in try reload() }
+        try directory.locked(exclusive: false) { () throws(CKRError) in
+            try reloadWhatIsLoaded()
+        }
     }
 
-    private func reload() throws(CKRError) {
+    /// Everything this process holds read: the objects too once they were loaded.
+    private func reloadWhatIsLoaded() throws(CKRError) {
+        if objectsLoaded { try reload() } else { try reloadHeader() }
+    }
+
+    /// The token and PIN files only.
+    private func reloadHeader() throws(CKRError) {
         stamp = directory.stamp()
         if let bytes = try directory.read("token") { record = try TokenRecord.decode(bytes) }
         counters = try PINCounters.decode(try directory.read("pins"))
+    }
+
+    private func reload() throws(CKRError) {
+        try reloadHeader()
+        // Found again by this reading and by the opening of private objects after it.
+        integrityFailures = [:]
         var fresh = objects.filter { !$0.value.isToken }
         for name in try directory.objectNames() {
             guard let handle = CK_OBJECT_HANDLE(name, radix: 16) else { continue }
@@ -50,16 +87,64 @@ final class Token {
                 continue
             }
             guard let bytes = try directory.read("objects/" + name) else { continue }
-            if let old = objects[handle], old.isToken, old.file == bytes {
+            if let old = objects[handle], old.isToken, old.isPrivate, old.file == bytes {
                 old.fileIdentity = identity
                 fresh[handle] = old
                 continue
             }
-            guard let object = try? TokenObject.read(handle: handle, bytes: bytes, masterKey: masterKey) else { continue }
+            // Private objects stay sealed until used (object(_:), a find).
+            guard let object = try? TokenObject.read(handle: handle, bytes: bytes, masterKey: nil) else {
+                integrityFailures[handle] = "object \(String(handle, radix: 16)) is damaged (not an object file)"
+                continue
+            }
             object.fileIdentity = identity
             fresh[handle] = object
         }
+        if masterKey != nil { readManifest() }
+        if let manifest {
+            for (handle, _) in manifest.floors {
+                guard let object = fresh[handle], object.isToken, let problem = manifest.problem(handle, generation: object.generation) else { continue }
+                fresh[handle] = nil
+                integrityFailures[handle] = problem
+            }
+        }
         objects = fresh
+        objectsLoaded = true
+        index.removeAll()
+        sealedObjects = []
+        openedObjects = []
+        for object in fresh.values {
+            if object.isReadable { index.add(object) } else { sealedObjects.insert(object.handle) }
+            if object.isReadable && object.isPrivate && object.isToken { openedObjects.insert(object.handle) }
+        }
+    }
+
+    /// Reads the manifest with the master key (under the token's lock).
+    private func readManifest() {
+        guard let masterKey else { manifest = nil; return }
+        do throws(CKRError) {
+            manifest = try Manifest.open(try directory.read("manifest"), masterKey: masterKey, serial: record.serial)
+        } catch {
+            manifest = nil
+        }
+    }
+
+    /// Opens a sealed private object with the master key, while the user is logged in; one that
+    /// does not open (damaged, foreign, its generation forged) is refused and reported.
+    private func open(_ object: TokenObject) {
+        guard !object.isReadable, canSeePrivate, let masterKey else { return }
+        guard manifest != nil else {
+            integrityFailures[object.handle] = "the token's manifest does not open under the token key"
+            return
+        }
+        guard (try? object.unseal(masterKey: masterKey)) != nil else {
+            integrityFailures[object.handle] = "object \(String(object.handle, radix: 16)) does not open under the token key (damaged or foreign)"
+            forget(object.handle, session: nil)
+            return
+        }
+        sealedObjects.remove(object.handle)
+        openedObjects.insert(object.handle)
+        index.add(object)
     }
 
     // MARK: - Info
@@ -86,17 +171,25 @@ final class Token {
         let key = try unlock(user, pin: pin)
         masterKey = key
         loggedIn = user
+        try directory.locked(exclusive: false) { () throws(CKRError) in readManifest() }
+        if objectsLoaded, let manifest {
+            for (handle, _) in manifest.floors {
+                guard let object = objects[handle], object.isToken, let problem = manifest.problem(handle, generation: object.generation) else { continue }
+                forget(handle, session: nil)
+                integrityFailures[handle] = problem
+            }
+        }
         if user == CKU.user {
             let salt = try randomBytes(32)
             pinCheck = (salt, Self.pinDigest(salt: salt, pin: pin))
         }
-        for object in objects.values where !object.isReadable { try? object.unseal(masterKey: key) }
+        // Private objects are opened when used, not here.
     }
 
     /// The counted PIN check: the master key, opened with the PIN; the caller wipes it.
     func unlock(_ user: CK_USER_TYPE, pin: [UInt8]) throws(CKRError) -> [UInt8] {
         try directory.locked(exclusive: true) { () throws(CKRError) -> [UInt8] in
-            try reload()
+            try reloadWhatIsLoaded()
             let isSO = user == CKU.so
             guard isSO || record.userPINInitialized else { throw CKRError(CKR.userPINNotInitialized) }
             let salt = isSO ? record.soSalt : record.userSalt!
@@ -134,11 +227,18 @@ final class Token {
         masterKey = nil
         loggedIn = nil
         pinCheck = nil
-        for object in objects.values where object.isPrivate && object.isToken {
-            object.lock(sealed: object.file.count > 5 ? Array(object.file[5...]) : [])
+        manifest = nil
+        for handle in openedObjects {
+            guard let object = objects[handle] else { continue }
+            index.remove(object)
+            object.lock(sealed: object.file.count > object.bodyOffset ? Array(object.file[object.bodyOffset...]) : [])
+            sealedObjects.insert(handle)
         }
+        openedObjects = []
         // Private session objects die with the login.
-        objects = objects.filter { $0.value.isToken || !$0.value.isPrivate }
+        for (session, handles) in sessionObjects {
+            for handle in handles where objects[handle]?.isPrivate == true { forget(handle, session: session) }
+        }
     }
 
     /// C_InitPIN (SO logged in) and C_SetPIN: the master key rewrapped under a new PIN.
@@ -149,7 +249,7 @@ final class Token {
         defer { wipe(&derived) }
         let wrapped = try Sealing.seal(masterKey, key: derived, aad: Self.wrapAAD(so: user == CKU.so))
         try directory.locked(exclusive: true) { () throws(CKRError) in
-            try reload()
+            try reloadWhatIsLoaded()
             var updated = record
             var tries = counters
             if user == CKU.so {
@@ -200,22 +300,57 @@ final class Token {
 
     /// The object for a handle, if it exists and this login may see it.
     func object(_ handle: CK_OBJECT_HANDLE) -> TokenObject? {
-        guard let object = objects[handle], object.isReadable, !object.isPrivate || canSeePrivate else { return nil }
+        if handle == Self.reportHandle { return integrityReport }
+        try? loadObjects()
+        guard let object = objects[handle] else { return nil }
+        open(object)
+        guard object.isReadable, !object.isPrivate || canSeePrivate else { return nil }
         return object
     }
 
-    /// Every object this login may see.
-    var visibleObjects: [TokenObject] {
-        objects.values.filter { $0.isReadable && (!$0.isPrivate || canSeePrivate) }
+    /// The objects this login may see whose attributes equal `template`'s (C_FindObjectsInit);
+    /// hidden attributes match nothing.
+    func matching(_ template: AttributeMap) throws(CKRError) -> [CK_OBJECT_HANDLE] {
+        try loadObjects()
+        if template[CKA.class]?.ulong == CKO.integrityReport {
+            // Asked for: every object this login can check is checked now.
+            if canSeePrivate { for handle in sealedObjects { if let object = objects[handle] { open(object) } } }
+            return [Self.reportHandle]
+        }
+        // A find for public objects only leaves the sealed ones sealed.
+        if canSeePrivate && !sealedObjects.isEmpty && template[CKA.private]?.bool != false {
+            for handle in sealedObjects { if let object = objects[handle] { open(object) } }
+        }
+        let candidates = index.candidates(for: template).map { $0.compactMap { objects[$0] } } ?? Array(objects.values)
+        return candidates.filter { object in
+            object.isReadable && (!object.isPrivate || canSeePrivate)
+                && template.allSatisfy { type, value in !CKA.hidden.contains(type) && object.attributes[type] == value }
+        }.map(\.handle)
+    }
+
+    /// The handle of the integrity report (outside the 48-bit range of object handles).
+    static let reportHandle: CK_OBJECT_HANDLE = 0x1_0000_0000_0001
+
+    /// The integrity report object (CKO.integrityReport): the number of objects that failed
+    /// their check and, in its label, why; read-only, not destroyable.
+    private var integrityReport: TokenObject {
+        let reasons = integrityFailures.sorted { $0.key < $1.key }.map(\.value).joined(separator: "\n")
+        return TokenObject(handle: Self.reportHandle, isPrivate: false, session: nil, attributes: [
+            CKA.class: [UInt8](ulong: CKO.integrityReport), CKA.token: [1], CKA.private: [0], CKA.modifiable: [0],
+            CKA.destroyable: [0], CKA.copyable: [0], CKA.label: Array(reasons.utf8),
+            CKA.integrityFailures: [UInt8](ulong: CK_ULONG(integrityFailures.count)),
+        ])
     }
 
     /// A handle no object uses, token or session.
     func newHandle() throws(CKRError) -> CK_OBJECT_HANDLE {
+        try loadObjects()
         while true {
             var raw = try randomBytes(6)
             defer { wipe(&raw) }
             let handle = raw.reduce(CK_OBJECT_HANDLE(0)) { $0 << 8 | CK_OBJECT_HANDLE($1) }
-            guard handle != 0, objects[handle] == nil else { continue }
+            // Not a destroyed object's either: its tombstone would refuse the new one.
+            guard handle != 0, objects[handle] == nil, manifest?.floors[handle] == nil else { continue }
             if try directory.read("objects/" + String(handle, radix: 16)) == nil { return handle }
         }
     }
@@ -223,18 +358,39 @@ final class Token {
     /// Adds (or replaces) an object: token objects are written first, so the cache never holds
     /// what the disk does not.
     func store(_ object: TokenObject) throws(CKRError) {
+        try loadObjects()
         if object.isToken {
+            // A rewrite is a new generation: the manifest then refuses every older copy.
+            if let old = objects[object.handle], old.isToken { object.generation = old.generation + 1 }
             let bytes = try object.fileBytes(masterKey: masterKey)
             try directory.locked(exclusive: true) { () throws(CKRError) in
                 let before = directory.stamp()
                 try directory.write("objects/" + String(object.handle, radix: 16), bytes)
                 object.fileIdentity = directory.identity(of: "objects/" + String(object.handle, radix: 16))
+                // After the object file: a crash between the two leaves a file newer than its floor.
+                if object.generation > 0 { try raiseFloor(object.handle, to: object.generation) }
                 // Only our own write changed the directory: no reload needed.
                 if before == stamp { stamp = directory.stamp() }
             }
-            object.file = bytes
+            object.file = object.isPrivate ? bytes : []
         }
+        if let old = objects[object.handle] { index.remove(old) }
         objects[object.handle] = object
+        index.add(object)
+        if let session = object.session { sessionObjects[session, default: []].insert(object.handle) }
+        if object.isToken && object.isPrivate { openedObjects.insert(object.handle) }
+    }
+
+    /// Drops an object from memory and from every lookup.
+    private func forget(_ handle: CK_OBJECT_HANDLE, session: CK_SESSION_HANDLE?) {
+        guard let object = objects.removeValue(forKey: handle) else { return }
+        index.remove(object)
+        sealedObjects.remove(handle)
+        openedObjects.remove(handle)
+        if let session {
+            sessionObjects[session]?.remove(handle)
+            if sessionObjects[session]?.isEmpty == true { sessionObjects[session] = nil }
+        }
     }
 
     /// Removes an object from the disk and the cache.
@@ -242,16 +398,30 @@ final class Token {
         if object.isToken {
             try directory.locked(exclusive: true) { () throws(CKRError) in
                 let before = directory.stamp()
+                // The tombstone first: a crash between the two leaves a file that is refused.
+                try raiseFloor(object.handle, to: Manifest.destroyed)
                 try directory.remove("objects/" + String(object.handle, radix: 16))
                 if before == stamp { stamp = directory.stamp() }
             }
         }
-        objects[object.handle] = nil
+        forget(object.handle, session: object.session)
+    }
+
+    /// Records in the manifest (read afresh, as other processes write it too) that the object's
+    /// files below `generation` are stale. Without a login there is no key to seal it with, and
+    /// the change leaves no evidence (public objects only: private ones need the login).
+    private func raiseFloor(_ handle: CK_OBJECT_HANDLE, to generation: UInt64) throws(CKRError) {
+        guard let masterKey else { return }
+        readManifest()
+        guard var updated = manifest else { throw CKRError(CKR.deviceError) }
+        updated.floors[handle] = max(updated.floors[handle] ?? 0, generation)
+        try directory.write("manifest", try updated.sealed(masterKey: masterKey, serial: record.serial))
+        manifest = updated
     }
 
     /// Drops the session objects of a closed session.
     func dropSessionObjects(of session: CK_SESSION_HANDLE) {
-        objects = objects.filter { $0.value.session != session }
+        for handle in sessionObjects[session] ?? [] { forget(handle, session: session) }
     }
 
     // MARK: - Creating a token
@@ -274,6 +444,7 @@ final class Token {
                                  soWrapped: try Sealing.seal(master, key: derived, aad: wrapAAD(so: true)))
         try directory.locked(exclusive: true) { () throws(CKRError) in
             try directory.removeAllObjects()
+            try directory.remove("manifest")
             try directory.write("token", record.encoded())
         }
         return try Token(directory: directory)

@@ -27,7 +27,8 @@ final class TokenDirectory {
 
     /// Runs `body` holding the token's lock, exclusive for writers.
     func locked<R>(exclusive: Bool, _ body: () throws(CKRError) -> R) throws(CKRError) -> R {
-        let fd = open(path + "/lock", O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        // O_NOFOLLOW: a planted symlink named `lock` is refused, never opened through.
+        let fd = open(path + "/lock", O_RDWR | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw CKRError(CKR.deviceError) }
         defer { close(fd) }
         while flock(fd, exclusive ? LOCK_EX : LOCK_SH) != 0 {
@@ -39,7 +40,7 @@ final class TokenDirectory {
 
     /// The whole file, or nil when it does not exist.
     func read(_ name: String) throws(CKRError) -> [UInt8]? {
-        let fd = open(path + "/" + name, O_RDONLY | O_CLOEXEC)
+        let fd = open(path + "/" + name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
         if fd < 0 {
             if errno == ENOENT { return nil }
             throw CKRError(CKR.deviceError)
@@ -62,11 +63,14 @@ final class TokenDirectory {
         return out
     }
 
-    /// Replaces `name` with `bytes` atomically and durably (0600).
+    /// Replaces `name` with `bytes` atomically and durably (0600). The temporary file has an
+    /// unpredictable name and is created O_EXCL|O_NOFOLLOW, so nothing planted in the directory
+    /// (a symlink to another file, a file opened by someone else) is written through.
     func write(_ name: String, _ bytes: [UInt8]) throws(CKRError) {
         let target = path + "/" + name
-        let temporary = target + ".tmp-\(getpid())"
-        let fd = open(temporary, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o600)
+        let suffix = try randomBytes(8).map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+        let temporary = target + ".tmp-" + suffix
+        let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else { throw CKRError(CKR.deviceError) }
         var ok = true
         bytes.withUnsafeBytes { buffer in

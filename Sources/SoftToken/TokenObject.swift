@@ -12,10 +12,15 @@ final class TokenObject {
     var sealed: [UInt8]?
     /// The usable key, made from the material on first use and kept while the user is logged in.
     var cachedKey: CryptoKey?
-    /// The file this token object was last read from or written as, and that file's identity
-    /// (TokenDirectory.identity), by which a reload knows it unchanged without reading it.
+    /// The file this private token object was last read from or written as (sealed again from
+    /// it at logout; empty for public objects), and the file's identity (TokenDirectory.identity),
+    /// by which a reload knows it unchanged without reading it.
     var file: [UInt8] = []
     var fileIdentity: [Int]?
+    /// How many times this token object was rewritten (0 for a new one and for files older than
+    /// the generation); bound into a private object's seal, checked against the token's
+    /// Manifest, so a restored older copy of the file is refused.
+    var generation: UInt64 = 0
 
     init(handle: CK_OBJECT_HANDLE, isPrivate: Bool, session: CK_SESSION_HANDLE?, attributes: AttributeMap, sealed: [UInt8]? = nil) {
         self.handle = handle
@@ -41,37 +46,57 @@ final class TokenObject {
         self.sealed = sealed
     }
 
-    static let fileMagic: [UInt8] = Array("CBO1".utf8)
+    /// Object files before generations (read, never written): magic ‖ private flag ‖ body.
+    static let legacyMagic: [UInt8] = Array("CBO1".utf8)
+    /// Object files now: magic ‖ private flag ‖ generation (u64) ‖ body.
+    static let fileMagic: [UInt8] = Array("CBO2".utf8)
 
-    /// The additional data that binds a sealed object file to its handle.
-    static func aad(_ handle: CK_OBJECT_HANDLE) -> [UInt8] {
-        var out = fileMagic
+    /// The additional data that binds a sealed object file to its handle (and generation).
+    static func aad(_ handle: CK_OBJECT_HANDLE, generation: UInt64?) -> [UInt8] {
+        var out = generation == nil ? legacyMagic : fileMagic
         out.append(u64: UInt64(handle))
+        if let generation { out.append(u64: generation) }
         return out
     }
 
-    /// The object file: magic ‖ private flag ‖ attributes (sealed under the master key when private).
+    /// The object file: magic ‖ private flag ‖ generation ‖ attributes (sealed under the master
+    /// key when private).
     func fileBytes(masterKey: [UInt8]?) throws(CKRError) -> [UInt8] {
         var plain = attributes.encoded()
         defer { wipe(&plain) }
+        var header = Self.fileMagic + [isPrivate ? 1 : 0]
+        header.append(u64: generation)
         if isPrivate {
             guard let masterKey else { throw CKRError(CKR.userNotLoggedIn) }
-            return Self.fileMagic + [1] + (try Sealing.seal(plain, key: masterKey, aad: Self.aad(handle)))
+            return header + (try Sealing.seal(plain, key: masterKey, aad: Self.aad(handle, generation: generation)))
         }
-        return Self.fileMagic + [0] + plain
+        return header + plain
     }
+
+    /// Whether the file was written before generations (its seal binds the handle only).
+    private var isLegacy = false
+    /// Where the sealed body starts in `file`.
+    var bodyOffset: Int { isLegacy ? 5 : 13 }
 
     /// An object read from its file; private ones stay sealed unless the master key is given.
     static func read(handle: CK_OBJECT_HANDLE, bytes: [UInt8], masterKey: [UInt8]?) throws(CKRError) -> TokenObject {
-        guard bytes.count >= 5, Array(bytes[0..<4]) == fileMagic else { throw CKRError(CKR.deviceError) }
-        let body = Array(bytes[5...])
+        guard bytes.count >= 5 else { throw CKRError(CKR.deviceError) }
+        let legacy = Array(bytes[0..<4]) == legacyMagic
+        guard legacy || (Array(bytes[0..<4]) == fileMagic && bytes.count >= 13) else { throw CKRError(CKR.deviceError) }
+        var reader = ByteReader(bytes)
+        _ = try reader.take(5)
+        let generation = legacy ? 0 : try reader.u64()
+        let body = reader.rest()
         if bytes[4] == 0 {
+            // A public object keeps no copy of its file: its attributes are that file.
             let object = TokenObject(handle: handle, isPrivate: false, session: nil, attributes: try AttributeMap.decode(body))
-            object.file = bytes
+            object.generation = generation
             return object
         }
         let object = TokenObject(handle: handle, isPrivate: true, session: nil, attributes: [:], sealed: body)
         object.file = bytes
+        object.generation = generation
+        object.isLegacy = legacy
         if let masterKey { try object.unseal(masterKey: masterKey) }
         return object
     }
@@ -79,7 +104,9 @@ final class TokenObject {
     /// Opens a sealed private object with the master key.
     func unseal(masterKey: [UInt8]) throws(CKRError) {
         guard let sealed else { return }
-        guard var plain = Sealing.open(sealed, key: masterKey, aad: Self.aad(handle)) else { throw CKRError(CKR.deviceError) }
+        guard var plain = Sealing.open(sealed, key: masterKey, aad: Self.aad(handle, generation: isLegacy ? nil : generation)) else {
+            throw CKRError(CKR.deviceError)
+        }
         defer { wipe(&plain) }
         attributes = try AttributeMap.decode(plain)
         self.sealed = nil

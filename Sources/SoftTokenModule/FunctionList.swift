@@ -1,5 +1,6 @@
 import CPKCS11
 import SoftToken
+import CSoftTokenExports
 
 /// The module's one exported symbol: PKCS#11 applications dlopen libcertbridge-softtoken.so and
 /// find every other entry point through this table.
@@ -52,18 +53,18 @@ private func makeFunctionList() -> CK_FUNCTION_LIST {
     f.C_FindObjectsInit = { SoftTokenEntry.findObjectsInit($0, $1, $2) }
     f.C_FindObjects = { SoftTokenEntry.findObjects($0, $1, $2, $3) }
     f.C_FindObjectsFinal = { SoftTokenEntry.findObjectsFinal($0) }
-    f.C_EncryptInit = { _, _, _ in notSupported }
-    f.C_Encrypt = { _, _, _, _, _ in notSupported }
-    f.C_EncryptUpdate = { _, _, _, _, _ in notSupported }
-    f.C_EncryptFinal = { _, _, _ in notSupported }
+    f.C_EncryptInit = { SoftTokenEntry.encryptInit($0, $1, $2) }
+    f.C_Encrypt = { SoftTokenEntry.encrypt($0, $1, $2, $3, $4) }
+    f.C_EncryptUpdate = { SoftTokenEntry.encryptUpdate($0, $1, $2, $3, $4) }
+    f.C_EncryptFinal = { SoftTokenEntry.encryptFinal($0, $1, $2) }
     f.C_DecryptInit = { SoftTokenEntry.decryptInit($0, $1, $2) }
     f.C_Decrypt = { SoftTokenEntry.decrypt($0, $1, $2, $3, $4) }
-    f.C_DecryptUpdate = { _, _, _, _, _ in notSupported }
-    f.C_DecryptFinal = { _, _, _ in notSupported }
+    f.C_DecryptUpdate = { SoftTokenEntry.decryptUpdate($0, $1, $2, $3, $4) }
+    f.C_DecryptFinal = { SoftTokenEntry.decryptFinal($0, $1, $2) }
     f.C_DigestInit = { SoftTokenEntry.digestInit($0, $1) }
     f.C_Digest = { SoftTokenEntry.digest($0, $1, $2, $3, $4) }
     f.C_DigestUpdate = { SoftTokenEntry.digestUpdate($0, $1, $2) }
-    f.C_DigestKey = { _, _ in notSupported }
+    f.C_DigestKey = { SoftTokenEntry.digestKey($0, $1) }
     f.C_DigestFinal = { SoftTokenEntry.digestFinal($0, $1, $2) }
     f.C_SignInit = { SoftTokenEntry.signInit($0, $1, $2) }
     f.C_Sign = { SoftTokenEntry.sign($0, $1, $2, $3, $4) }

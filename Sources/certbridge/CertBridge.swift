@@ -1,5 +1,6 @@
 import Foundation
 import ArgumentParser
+import CertStore
 
 @main
 struct CertBridge: ParsableCommand {
@@ -17,10 +18,13 @@ struct CertBridge: ParsableCommand {
         5 no such token, object or reader, 6 PIN locked.
         """,
         subcommands: [Tokens.self, Readers.self, Objects.self, Import.self, Export.self, CheckExportable.self, PFX.self,
-                      Sign.self, Verify.self, TestSign.self, Pin.self, Enroll.self, InstallCert.self, SoftTokenCommand.self])
+                      Sign.self, Verify.self, TestSign.self, Encrypt.self, Decrypt.self, Pin.self, Enroll.self, InstallCert.self, SoftTokenCommand.self])
 
     /// ArgumentParser's own usage errors exit with EX_USAGE (64); our documented code is 2.
     static func main() {
+        // Before the first PIN or password is read: no core dump or same-user ptrace of a
+        // process that holds them.
+        SecretMemory.protectProcess()
         do {
             var command = try parseAsRoot()
             try command.run()

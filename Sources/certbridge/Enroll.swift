@@ -25,7 +25,9 @@ extension CertBridge.Enroll {
             discussion: """
             The key is generated on the token (CKA_LOCAL: it never existed anywhere else), \
             non-exportable unless --exportable — and a non-exportable enrollment key can never \
-            be backed up, so decide now. The pair is recorded as pending on the token, so \
+            be backed up, so decide now. With --security-level high on the software token, \
+            --key-password-source sets the key's own password (asked twice on a terminal), asked \
+            at every use instead of the token PIN. The pair is recorded as pending on the token, so \
             `enroll list` finds it from any machine until its certificate is installed.
 
             Example:
@@ -44,6 +46,9 @@ extension CertBridge.Enroll {
 
         @Option(help: ArgumentHelp("The token (a PKCS#11 URI). Default: the only token present; with several, refused.", valueName: "URI"))
         var token: String?
+
+        @Option(help: ArgumentHelp("signing (keyUsage digitalSignature, nonRepudiation) or encryption (keyEncipherment for RSA, keyAgreement for EC). Default: signing.", valueName: "USAGE"))
+        var usage: KeyUsage = .signing
 
         @Flag(help: "Make the key exportable, so it can be backed up.")
         var exportable = false
@@ -66,16 +71,33 @@ extension CertBridge.Enroll {
             let target = try global.targetToken(store, uri: token)
             let label = label ?? subject.split(separator: ",").first { $0.uppercased().hasPrefix("CN=") }.map { String($0.dropFirst(3)) } ?? "enrollment key"
             let pin = try global.pinProvider(for: target, uri: token)
+            // On the software token a High key may get a password of its own, set now (asked twice
+            // on a terminal) and used at once to approve the request's signature.
+            var ownPassword: [UInt8]?
+            defer { if ownPassword != nil { wipe(&ownPassword!) } }
+            if securityLevel == .high, target.hasKeyPasswords, let text = keyPassword.keyPasswordSource {
+                let secret = try SecretSource(text).readNew(prompt: "New password for this key on \"\(target.info.label)\" (asked at every use): ")
+                ownPassword = secret.withUnsafeBytes { Array($0) }
+            }
             let handle = try store.generateEnrollmentKeyPair(on: target, spec: key, label: label, subject: subject, subjectAlternativeNames: san,
-                                                             exportable: exportable, securityLevel: securityLevel, pin: pin)
+                                                             exportable: exportable, securityLevel: securityLevel, pin: pin, usage: usage,
+                                                             ownPassword: ownPassword.map { PIN(bytes: $0) })
             var keyURI = target.uri
             keyURI.id = handle.id
             keyURI.type = .privateKey
             do throws(StoreError) {
-                let (provider, attempts) = try keyPassword.provider(global: global, uri: token ?? "")
+                var (provider, attempts) = try keyPassword.provider(global: global, uri: token ?? "")
+                if ownPassword != nil {
+                    // Captures the variable itself, so the wipe on the way out covers this use too.
+                    provider = { _ throws(StoreError) in PIN(bytes: ownPassword ?? []) }
+                    attempts = 1
+                }
                 let signer = try Signer(store: store, key: keyURI, pin: pin, keyPassword: provider, attempts: attempts)
-                let csr = try CertificateRequest.make(subject: subject, subjectAlternativeNames: san, signer: signer)
+                let csr = try CertificateRequest.make(subject: subject, subjectAlternativeNames: san, signer: signer, usage: usage)
                 try writeFile(Array(csr.utf8), to: output)
+                if try !store.restrictToUsage(handle, usage) {
+                    printNote("note: the token keeps CKA_SIGN read-only, so the key could still sign; its certificate's keyUsage will make `sign` refuse")
+                }
             } catch {
                 // Nothing half-done: a key pair without its request is removed again.
                 try? store.removeEnrollment(handle)
@@ -83,9 +105,9 @@ extension CertBridge.Enroll {
             }
             if global.json {
                 return try printJSON(["token": target.info.label, "label": label, "id": handle.id.map { String(format: "%02x", $0) }.joined(),
-                                      "uri": keyURI.description, "csr": output])
+                                      "uri": keyURI.description, "csr": output, "usage": usage.rawValue])
             }
-            print("Generated \(key.rawValue) key pair \"\(label)\" on \"\(target.info.label)\" (\(exportable ? "exportable" : "non-exportable"), \(securityLevel.rawValue)).")
+            print("Generated \(key.rawValue) \(usage.rawValue) key pair \"\(label)\" on \"\(target.info.label)\" (\(exportable ? "exportable" : "non-exportable"), \(securityLevel.rawValue)).")
             print("Wrote the request to \(output). When the certificate is issued: certbridge install-cert ISSUED.pem")
             if !exportable { print("Note: this key is non-exportable; no backup of it can ever be made.") }
         }
@@ -133,7 +155,8 @@ extension CertBridge.Enroll {
     struct Verify: StoreCommand {
         static let configuration = CommandConfiguration(
             commandName: "verify",
-            abstract: "Prove an enrollment key works and that you know its password (a PIN-gated sign/verify round trip).")
+            abstract: "Prove an enrollment key works and that you know its password (a PIN-gated sign/verify round trip).",
+            discussion: "An encryption key gets an encrypt → decrypt round trip instead; the output says which test ran.")
 
         @Argument(help: ArgumentHelp("The key pair (a PKCS#11 URI, as `enroll list` shows it).", valueName: "URI"))
         var uri: String
@@ -142,8 +165,10 @@ extension CertBridge.Enroll {
         @OptionGroup var global: GlobalOptions
 
         func execute() throws(StoreError) {
+            if try runEncryptionRoundTripIfEncryptionKey(uri, keyPassword: keyPassword, command: "enroll verify") { return }
             let signer = try signer(for: uri, store: global.store(), keyPassword: keyPassword)
             let json = global.json
+            if !json { print("Signing key: running the signing round trip (sign a challenge, verify it).") }
             let report = SigningSelfTest.run(signer) { step in
                 if !json { print("  \(step.ok ? "ok  " : "FAIL") \(step.name): \(step.detail)") }
             }
@@ -188,3 +213,4 @@ extension CertBridge.Enroll {
 }
 
 extension KeySpec: ExpressibleByArgument {}
+extension KeyUsage: ExpressibleByArgument {}

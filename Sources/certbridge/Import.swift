@@ -87,12 +87,12 @@ extension CertBridge {
             }
         }
 
+        @OptionGroup var backupFile: BackupFileOptions
+
         @OptionGroup var global: GlobalOptions
 
         func execute() throws(StoreError) {
-            let bytes = try readFile(file)
-            let password = try global.passwordSecretSource().read(prompt: "Password for \(file): ")
-            let backup = try Store.openBackup(bytes, password: password, file: file)
+            let backup = try backupFile.open(file, global: global)
             if !global.json {
                 for warning in BackupDescription(backup).warnings { printNote("warning: \(file): \(warning)") }
             }
@@ -118,9 +118,9 @@ extension CertBridge {
             }
             // One entry prints one object, as always; several print a list.
             if global.json { return results.count == 1 ? try printJSON(results[0]) : try printJSON(results) }
-            if results.count > 1 { print("Imported \(results.count) key entries onto \"\(target.info.label)\", each with its certificate.\n") }
+            if results.count > 1 { print("Imported \(results.count) key entries onto \"\(target.info.label.visible)\", each with its certificate.\n") }
             for result in results {
-                print("Imported \"\(result.label)\" onto \"\(result.token)\"\(result.replaced > 0 ? ", replacing the key that was there" : ""). As the token reports it:")
+                print("Imported \"\(result.label.visible)\" onto \"\(result.token.visible)\"\(result.replaced > 0 ? ", replacing the key that was there" : ""). As the token reports it:")
                 print()
                 for object in result.objects { print(Objects.render(object)); print() }
                 if result.chainAlreadyPresent > 0 { print("\(result.chainAlreadyPresent) chain certificate(s) were on the token already.") }

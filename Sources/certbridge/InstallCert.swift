@@ -45,6 +45,9 @@ extension CertBridge {
             } else {
                 print("The certificate is already on \"\(result.token)\" with \"\(result.label)\"; nothing written.")
             }
+            if result.placeholderRemoved {
+                print("Removed the placeholder certificate the restored backup brought: the issued certificate replaces it.")
+            }
             if result.chainAdded + result.chainAlreadyPresent > 0 {
                 print("Chain: \(result.chainAdded) added, \(result.chainAlreadyPresent) already present.")
             }
@@ -52,11 +55,27 @@ extension CertBridge {
     }
 }
 
-/// Reads a whole file, with a clear error naming it.
-func readFile(_ path: String) throws(StoreError) -> [UInt8] {
-    guard let data = FileManager.default.contents(atPath: path) else {
+/// Reads a whole file, with a clear error naming it. With `maxSize`, a larger file is refused
+/// after reading at most one byte more than that (so a huge file or a device costs nothing).
+func readFile(_ path: String, maxSize: Int? = nil) throws(StoreError) -> [UInt8] {
+    guard let handle = FileHandle(forReadingAtPath: path) else {
         let exists = FileManager.default.fileExists(atPath: path)
         throw StoreError(exists ? .failed : .notFound, exists ? "cannot read \(path)" : "\(path) does not exist")
     }
+    defer { try? handle.close() }
+    let data: Data?
+    if let maxSize {
+        var status = stat()
+        if fstat(handle.fileDescriptor, &status) == 0, Int(status.st_size) > maxSize {
+            throw StoreError(.failed, "\(path) is refused: it is \(status.st_size) bytes, more than the \(maxSize >> 20) MiB allowed")
+        }
+        data = try? handle.read(upToCount: maxSize + 1)
+        if let data, data.count > maxSize {
+            throw StoreError(.failed, "\(path) is refused: it is more than the \(maxSize >> 20) MiB allowed")
+        }
+    } else {
+        data = try? handle.readToEnd()
+    }
+    guard let data else { throw StoreError(.failed, "cannot read \(path)") }
     return [UInt8](data)
 }

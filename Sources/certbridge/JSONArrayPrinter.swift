@@ -11,7 +11,7 @@ struct JSONArrayPrinter {
     /// Prints one element (and the opening bracket before the first).
     mutating func print(_ value: some Encodable) throws(StoreError) {
         let text: String
-        do { text = String(decoding: try encoder.encode(value), as: UTF8.self) } catch {
+        do { text = UntrustedText.escapingJSON(String(decoding: try encoder.encode(value), as: UTF8.self)) } catch {
             throw StoreError(.failed, "cannot encode JSON: \(error)")
         }
         // JSON strings hold no raw newline, so every line break is the encoder's own.

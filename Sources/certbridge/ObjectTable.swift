@@ -19,7 +19,8 @@ struct ObjectTable {
 
     /// The row for one object.
     func row(_ object: ObjectSummary) -> [String] {
-        var label = object.label.isEmpty ? "(no label)" : object.label
+        // Labels and ids come from the token: control characters are made visible first.
+        var label = object.label.isEmpty ? "(no label)" : object.label.visible
         if let labelLimit, label.count > labelLimit { label = String(label.prefix(labelLimit - 1)) + "…" }
         let type: String
         if let keyType = object.keyType {
@@ -28,7 +29,7 @@ struct ObjectTable {
             type = "-"
         }
         let security = object.flags == nil ? "-" : (object.securityLevel?.rawValue ?? SecurityLevel.standard.rawValue)
-        return [label, object.class, type, security, object.verdict ?? "-", object.id.isEmpty ? "-" : object.id]
+        return [label, object.class, type.visible, security, object.verdict ?? "-", object.id.isEmpty ? "-" : object.id]
     }
 
     /// Adds an object: held back while the widths are being set, else printed at once.

@@ -82,6 +82,7 @@ extension CertBridge {
             }
             // A token passed over may hold more: the listing is incomplete, and the exit code says so.
             if let reasons = skipped.notSearched { throw StoreError(skipped.searchCode, reasons) }
+            try store.checkIntegrity()
         }
 
         static func render(_ object: ObjectSummary) -> String {
@@ -96,6 +97,7 @@ extension CertBridge {
                 rows.append(["verdict:", "\(object.verdict ?? "?") — \(object.verdictReason ?? "")"])
                 rows.append(["security:", object.securityLevel?.rawValue ?? "standard"])
             }
+            if let usage = object.usage { rows.append(["usage:", usage.isEmpty ? "(none)" : usage.joined(separator: " ")]) }
             if let cert = object.certificate {
                 rows.append(["subject:", cert.subject])
                 rows.append(["issuer:", cert.issuer])

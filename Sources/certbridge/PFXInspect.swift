@@ -27,12 +27,12 @@ extension CertBridge.PFX {
         @Argument(help: ArgumentHelp("The PFX or P12 backup.", valueName: "FILE"))
         var file: String
 
+        @OptionGroup var backupFile: BackupFileOptions
+
         @OptionGroup var global: GlobalOptions
 
         func execute() throws(StoreError) {
-            let bytes = try readFile(file)
-            let password = try global.passwordSecretSource().read(prompt: "Password for \(file): ")
-            let description = BackupDescription(try Store.openBackup(bytes, password: password, file: file))
+            let description = BackupDescription(try backupFile.open(file, global: global))
             if global.json { return try printJSON(description) }
             print(table([
                 ["file:", file],
@@ -64,8 +64,8 @@ extension CertBridge.PFX {
                 ], indent: "  "))
             }
             print("\nProtection:")
-            for part in description.protection { print("  \(part)") }
-            print("  MAC: \(description.mac ?? "none")")
+            for part in description.protection { print("  \(part.visible)") }
+            print("  MAC: \((description.mac ?? "none").visible)")
             if !description.warnings.isEmpty {
                 print("\nWarnings:")
                 for warning in description.warnings { print("  - \(warning)") }

@@ -49,7 +49,7 @@ extension CertBridge {
                 return
             }
             for reader in readers {
-                print("Reader \(reader.reader)")
+                print("Reader \(reader.reader.visible)")
                 var rows: [[String]] = [["card:", reader.cardPresent ? (reader.card ?? "present (unknown kind)") : "none"]]
                 if let atr = reader.atr { rows.append(["ATR:", atr]) }
                 if reader.inUse { rows.append(["in use:", "yes (another program is connected)"]) }
@@ -90,13 +90,13 @@ extension CertBridge {
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                line = (try? encoder.encode(change)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                line = (try? encoder.encode(change)).map { UntrustedText.escapingJSON(String(decoding: $0, as: UTF8.self)) } ?? "{}"
             } else {
                 let time = Date().formatted(.iso8601)
                 var parts = [time, change.event, change.reader]
                 if let atr = change.atr { parts.append(atr) }
                 if let card = change.card { parts.append(card) }
-                line = parts.joined(separator: "  ")
+                line = parts.map(\.visible).joined(separator: "  ")
             }
             FileHandle.standardOutput.write(Data((line + "\n").utf8))
         }

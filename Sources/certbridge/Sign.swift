@@ -92,7 +92,9 @@ extension CertBridge {
         func execute() throws(StoreError) {
             let algorithm = try mechanism.map { (name) throws(StoreError) in try SignatureAlgorithm(name: name) }
             let message = try readInput(input)
-            let signer = try signer(for: uri, store: global.store(), keyPassword: keyPassword)
+            let store = try global.store()
+            let signer = try signer(for: uri, store: store, keyPassword: keyPassword)
+            if let refusal = try store.signingRefusal(for: signer.key) { throw StoreError(.usage, refusal) }
             let used = algorithm ?? signer.key.kind.defaultAlgorithm
             let signature = try signer.sign(message, algorithm: used, format: format)
             guard FileManager.default.createFile(atPath: output, contents: Data(signature)) else {

@@ -22,7 +22,7 @@ extension StoreCommand {
     /// Prints a value as pretty, stable JSON.
     func printJSON(_ value: some Encodable) throws(StoreError) {
         do {
-            print(String(decoding: try jsonEncoder().encode(value), as: UTF8.self))
+            print(UntrustedText.escapingJSON(String(decoding: try jsonEncoder().encode(value), as: UTF8.self)))
         } catch {
             throw StoreError(.failed, "cannot encode JSON: \(error)")
         }
@@ -47,16 +47,20 @@ func uriArgument(_ text: String) throws(StoreError) -> PKCS11URI {
 
 /// `certbridge: error: ...` on stderr.
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data("certbridge: error: \(message)\n".utf8))
+    FileHandle.standardError.write(Data("certbridge: error: \(UntrustedText.visible(message, keepNewlines: true))\n".utf8))
 }
 
 /// `certbridge: note: ...` on stderr: progress and hints that scripts can ignore.
 func printNote(_ message: String) {
-    FileHandle.standardError.write(Data("certbridge: \(message)\n".utf8))
+    FileHandle.standardError.write(Data("certbridge: \(UntrustedText.visible(message, keepNewlines: true))\n".utf8))
 }
 
 /// A left-aligned text table.
+///
+/// Every cell is printed through `UntrustedText.visible`: cells hold labels, subjects and names
+/// from tokens and files.
 func table(_ rows: [[String]], indent: String = "") -> String {
+    let rows = rows.map { $0.map(\.visible) }
     guard let width = rows.map(\.count).max() else { return "" }
     var widths = [Int](repeating: 0, count: width)
     for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }

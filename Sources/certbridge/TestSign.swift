@@ -13,6 +13,11 @@ extension CertBridge {
             A module that signs without the login is reported as lax; CertBridge never relies \
             on that, it logs in for every use itself.
 
+            For an encryption key (the token will not sign with it, or its certificate allows \
+            only key encipherment or agreement) it runs the encryption round trip instead: a \
+            random secret encrypted to the public key (RSA-OAEP) or agreed with a fresh \
+            ephemeral key (ECDH), recovered on the token. The output says which test ran.
+
             Exit 0 when every step passes, 1 when one fails, 4 for a wrong PIN or password.
             """)
 
@@ -26,6 +31,7 @@ extension CertBridge {
         @OptionGroup var global: GlobalOptions
 
         func execute() throws(StoreError) {
+            if try runEncryptionRoundTripIfEncryptionKey(uri, keyPassword: keyPassword, command: "test-sign") { return }
             let algorithm = try mechanism.map { (name) throws(StoreError) in try SignatureAlgorithm(name: name) }
             let signer = try signer(for: uri, store: global.store(), keyPassword: keyPassword)
             if !global.json {
@@ -42,7 +48,7 @@ extension CertBridge {
                 let code = failed.first?.exitCode.flatMap(StoreError.Code.init(rawValue:)) ?? .failed
                 throw StoreError(code, "test-sign failed: " + failed.map(\.detail).joined(separator: "; "))
             }
-            if !json { print("test-sign passed.") }
+            if !json { print("test-sign passed. It ran the signing round trip (sign, verify).") }
         }
     }
 }

@@ -18,12 +18,16 @@ extension CertBridge {
             let tokens = store.tokenSummaries()
             if global.json { return try printJSON(tokens) }
             for problem in store.problems { printNote("note: \(problem)") }
+            for token in tokens where token.slotDescription.hasPrefix("refused: ") {
+                printNote("note: token \(token.label) is \(token.slotDescription)")
+            }
+            let failures = store.integrityFailuresWithoutLogin()
             if tokens.isEmpty {
                 print("No tokens present (modules asked: \(store.modules.map(\.path).joined(separator: ", "))).")
                 return
             }
             for (module, group) in Dictionary(grouping: tokens, by: \.module).sorted(by: { $0.key < $1.key }) {
-                print("Module \(module)")
+                print("Module \(module.visible)")
                 for token in group {
                     print(table([
                         ["token:", token.pinState == "not-initialized" && token.label.isEmpty ? "(empty slot: no token initialized)" : token.label],
@@ -37,6 +41,11 @@ extension CertBridge {
                     ], indent: "  "))
                     print()
                 }
+            }
+            if !failures.isEmpty {
+                let count = failures.count
+                throw StoreError(.failed, "\(count) object\(count == 1 ? "" : "s") failed \(count == 1 ? "its" : "their") integrity check: "
+                                 + failures.joined(separator: "; "))
             }
         }
     }

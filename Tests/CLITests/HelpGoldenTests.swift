@@ -13,7 +13,7 @@ struct HelpGoldenTests {
     @Test("help matches its golden file", arguments: [
         ["--help"], ["import", "--help"], ["export", "--help"], ["check-exportable", "--help"],
         ["pfx", "inspect", "--help"], ["enroll", "new", "--help"], ["install-cert", "--help"], ["objects", "--help"],
-        ["readers", "--help"], ["softtoken", "init", "--help"],
+        ["readers", "--help"], ["softtoken", "init", "--help"], ["decrypt", "--help"], ["encrypt", "--help"],
     ])
     func matchesGolden(arguments: [String]) throws {
         // A fixed width, so the wrapping does not depend on the terminal the tests run in.

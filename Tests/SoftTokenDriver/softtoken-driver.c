@@ -12,6 +12,10 @@
  *       prints "started", then C_Login(CKU_USER) and prints "rv=0x..".
  *   softtoken-driver MODULE TOKEN_LABEL flags
  *       prints the token's CK_TOKEN_INFO flags as "flags=0x..".
+ *   softtoken-driver MODULE TOKEN_LABEL timings PREFIX COUNT
+ *       for people, not tests: milliseconds for the open (C_Initialize to C_GetTokenInfo), the
+ *       login, the first and later C_FindObjects by class + label over objects PREFIX0..COUNT-1
+ *       (as `write` makes them), a session open/close, and the peak RSS.
  *
  * The PIN comes from the environment (CB_DRIVER_PIN), never from argv. Errors go to stderr as
  * "C_Function: rv=0x.." with exit status 2.
@@ -23,6 +27,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include "p11-kit/pkcs11.h"
 
 static CK_FUNCTION_LIST_PTR p11;
@@ -110,6 +115,61 @@ static int list_objects(CK_SESSION_HANDLE session) {
     return 0;
 }
 
+static double now_ms(void) {
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
+}
+
+static long peak_rss_kb(void) {
+    FILE *status = fopen("/proc/self/status", "r");
+    char line[256];
+    long kb = -1;
+    while (status && fgets(line, sizeof line, status)) if (strncmp(line, "VmHWM:", 6) == 0) kb = atol(line + 6);
+    if (status) fclose(status);
+    return kb;
+}
+
+/* One C_FindObjects by class + label; the number of objects found. */
+static CK_ULONG find_one(CK_SESSION_HANDLE session, const char *label) {
+    CK_OBJECT_CLASS data = CKO_DATA;
+    CK_ATTRIBUTE filter[] = {{CKA_CLASS, &data, sizeof data}, {CKA_LABEL, (void *)label, strlen(label)}};
+    CK_OBJECT_HANDLE found[4];
+    CK_ULONG count = 0;
+    check("C_FindObjectsInit", p11->C_FindObjectsInit(session, filter, 2));
+    check("C_FindObjects", p11->C_FindObjects(session, found, 4, &count));
+    check("C_FindObjectsFinal", p11->C_FindObjectsFinal(session));
+    return count;
+}
+
+static int timings(CK_SLOT_ID slot, CK_SESSION_HANDLE session, double open_ms, const char *prefix, long count) {
+    double t = now_ms();
+    login(session);
+    double login_ms = now_ms() - t;
+    char label[128];
+    snprintf(label, sizeof label, "%s%ld", prefix, count / 2);
+    t = now_ms();
+    CK_ULONG first = find_one(session, label);
+    double first_ms = now_ms() - t;
+    int rounds = 200;
+    t = now_ms();
+    for (int i = 0; i < rounds; i++) {
+        snprintf(label, sizeof label, "%s%ld", prefix, (long)rand() % count);
+        if (find_one(session, label) != 1) { fprintf(stderr, "%s not found once\n", label); return 2; }
+    }
+    double find_ms = (now_ms() - t) / rounds;
+    t = now_ms();
+    for (int i = 0; i < 1000; i++) {
+        CK_SESSION_HANDLE other;
+        check("C_OpenSession", p11->C_OpenSession(slot, CKF_SERIAL_SESSION, NULL, NULL, &other));
+        check("C_CloseSession", p11->C_CloseSession(other));
+    }
+    double session_ms = (now_ms() - t) / 1000;
+    printf("open %.2f ms; login %.2f ms; first find %.2f ms (%lu found); find by class+label %.3f ms; session open+close %.4f ms; peak RSS %ld KB\n",
+           open_ms, login_ms, first_ms, first, find_ms, session_ms, peak_rss_kb());
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 4) { fprintf(stderr, "usage: %s MODULE TOKEN_LABEL write|list|login|flags ...\n", argv[0]); return 2; }
     void *library = dlopen(argv[1], RTLD_NOW);
@@ -117,8 +177,10 @@ int main(int argc, char **argv) {
     CK_C_GetFunctionList get = (CK_C_GetFunctionList)dlsym(library, "C_GetFunctionList");
     if (!get) { fprintf(stderr, "no C_GetFunctionList\n"); return 2; }
     check("C_GetFunctionList", get(&p11));
+    double started = now_ms();
     check("C_Initialize", p11->C_Initialize(NULL));
     CK_SLOT_ID slot = find_slot(argv[2]);
+    double open_ms = now_ms() - started;
     const char *command = argv[3];
     if (strcmp(command, "flags") == 0) {
         CK_TOKEN_INFO info;
@@ -131,6 +193,8 @@ int main(int argc, char **argv) {
     int status = 2;
     if (strcmp(command, "write") == 0 && argc == 7) {
         status = write_objects(session, argv[4], atol(argv[5]), strcmp(argv[6], "private") == 0);
+    } else if (strcmp(command, "timings") == 0 && argc == 6) {
+        status = timings(slot, session, open_ms, argv[4], atol(argv[5]));
     } else if (strcmp(command, "list") == 0) {
         status = list_objects(session);
     } else if (strcmp(command, "login") == 0) {

@@ -105,4 +105,29 @@ long cbst_rsa_decrypt(cbst_key *key, int padding, const char *oaep_md, const cha
 long cbst_rsa_encrypt(cbst_key *key, int padding, const char *oaep_md, const char *mgf_md,
                       const uint8_t *label, size_t label_len, const uint8_t *in, size_t in_len,
                       uint8_t *out, size_t cap);
+/// A symmetric cipher context (EVP_CIPHER_CTX) for `name` ("AES-128-CBC", "AES-256-GCM", ...):
+/// `enc` 1 to encrypt, 0 to decrypt; `pad` 1 for PKCS#7 padding; for GCM the IV of any length
+/// and the AAD. NULL on failure.
+void *cbst_cipher_new(const char *name, int enc, const uint8_t *key, size_t key_len, const uint8_t *iv, size_t iv_len,
+                      int pad, const uint8_t *aad, size_t aad_len);
+/// A copy of a cipher context, to try a step without changing the original. NULL on failure.
+void *cbst_cipher_copy(void *ctx);
+/// EVP_CipherUpdate: bytes written to `out` (room for in_len + one block), or -1.
+long cbst_cipher_update(void *ctx, const uint8_t *in, size_t in_len, uint8_t *out);
+/// EVP_CipherFinal: bytes written to `out` (room for one block), or -1 (bad padding, wrong
+/// length, GCM tag mismatch).
+long cbst_cipher_final(void *ctx, uint8_t *out);
+/// GCM: after an encryption's final, its tag (tag_len bytes) into `tag`; before a decryption's
+/// final, the expected tag. 1 or 0.
+int cbst_cipher_gcm_tag(void *ctx, int get, uint8_t *tag, size_t tag_len);
+void cbst_cipher_free(void *ctx);
+
+/// A MAC context: `mac` "HMAC" with `param` a digest name, or "CMAC" with a cipher name.
+/// NULL on failure.
+void *cbst_mac_new(const char *mac, const char *param, const uint8_t *key, size_t key_len);
+int cbst_mac_update(void *ctx, const uint8_t *in, size_t len);
+/// The MAC into `out` (room for `cap`); its length, or -1.
+long cbst_mac_final(void *ctx, uint8_t *out, size_t cap);
+void cbst_mac_free(void *ctx);
+
 #endif

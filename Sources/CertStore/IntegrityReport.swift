@@ -1,0 +1,38 @@
+import PKCS11
+
+/// The software token's integrity report: a vendor-defined object (class
+/// CKO_VENDOR_DEFINED|0x43420001) that only a find for that class returns. Its
+/// CKA_VENDOR_DEFINED|0x43420003 is the number of objects that failed their check (damaged,
+/// foreign, or an older copy put back), and its label the reasons, one per line. Other tokens
+/// have none, so they report nothing.
+extension Store {
+    static let integrityReportClass = ObjectClass(rawValue: 0x8000_0000 | 0x4342_0001)
+    static let integrityFailureCount = AttributeType(rawValue: 0x8000_0000 | 0x4342_0003)
+
+    /// Why objects on the session's token failed their check: what this session can see (a
+    /// private object is checked only with the login).
+    func integrityFailures(in session: Session, token: Token) -> [String] {
+        guard let report = (try? session.findObjects([Attribute(Self.integrityReportClass)]))?.first,
+              let values = try? report.attributes([.label, Self.integrityFailureCount]),
+              let count = values.ulong(Self.integrityFailureCount), count > 0 else { return [] }
+        let reasons = String(decoding: values[.label] ?? [], as: UTF8.self).split(separator: "\n").map(String.init)
+        return reasons.map { "token \"\(token.info.label)\": \($0)" }
+    }
+
+    /// The integrity reports of every token, read without a login, for `certbridge tokens`.
+    public func integrityFailuresWithoutLogin() -> [String] {
+        tokens().flatMap { token -> [String] in
+            guard let session = try? token.openSession(readWrite: false) else { return [] }
+            return integrityFailures(in: session, token: token)
+        }
+    }
+
+    /// Throws when a listing met objects that failed their integrity check: "1 object failed its
+    /// integrity check", with the reasons.
+    public func checkIntegrity() throws(StoreError) {
+        guard !integrityFailures.isEmpty else { return }
+        let count = integrityFailures.count
+        throw StoreError(.failed, "\(count) object\(count == 1 ? "" : "s") failed \(count == 1 ? "its" : "their") integrity check: "
+                         + integrityFailures.joined(separator: "; "))
+    }
+}

@@ -1,0 +1,26 @@
+import CertStore
+
+extension StoreCommand {
+    /// For an encryption key (`test-sign`, `enroll verify`): runs the encrypt → decrypt round
+    /// trip instead of signing, prints which test ran, and returns true. False for a signing key.
+    func runEncryptionRoundTripIfEncryptionKey(_ text: String, keyPassword: KeyPasswordOptions, command: String) throws(StoreError) -> Bool {
+        let uri = try parseURI(text)
+        let store = try global.store()
+        let pin = try global.pinProvider(store, uri: text)
+        guard try store.usage(of: uri, pin: pin) == .encryption else { return false }
+        let (provider, attempts) = try keyPassword.provider(global: global, uri: text)
+        let json = global.json
+        if !json { print("Encryption key: running the encryption round trip (encrypt to the public key, decrypt on the token).") }
+        let report = try store.encryptionSelfTest(uri, pin: pin, keyPassword: provider, attempts: attempts) { step in
+            if !json { print("  \(step.ok ? "ok  " : "FAIL") \(step.name): \(step.detail)") }
+        }
+        if json { try printJSON(report) }
+        guard report.ok else {
+            let failed = report.steps.filter { !$0.ok }
+            let code = failed.first?.exitCode.flatMap(StoreError.Code.init(rawValue:)) ?? .failed
+            throw StoreError(code, "\(command) failed: " + failed.map(\.detail).joined(separator: "; "))
+        }
+        if !json { print("\(command) passed: the encryption round trip (\(report.mechanism)) works.") }
+        return true
+    }
+}

@@ -1,0 +1,76 @@
+import Foundation
+import Testing
+import TestSupport
+import PKCS11
+
+/// Flags only tighten, also against file copies: an object file put back from before a change
+/// (or after a destroy) is refused, never used.
+@Suite("software token: rollback of object files")
+struct RollbackTests {
+    @Test("a key's file copied while exportable and put back after the key was made non-exportable: check-exportable does not say exportable and export fails")
+    func singleFileRollback() throws {
+        let test = try SoftTokenRig.freshToken()
+        let session = try test.userSession()
+        let (_, key) = try PolicyTests.generate(session, label: "rolled", flags: [Attribute(.sensitive, true), Attribute(.extractable, true)])
+        let file = try tokenDirectory(of: test) + "/objects/" + String(key.handle, radix: 16)
+        let exportable = try Data(contentsOf: URL(fileURLWithPath: file))
+        // The refused file goes at the end, so listings by other tests in this process stay clean.
+        defer { unlink(file) }
+        let pin = ["--pin-source", "env:PIN", "--module", SoftTokenRig.modulePath]
+        let env = ["PIN": test.userPIN]
+        let uri = "pkcs11:token=\(test.label);object=rolled"
+        let before = try CLI.run(["check-exportable", uri] + pin, environment: env)
+        #expect(before.status == 0, "\(before.stdout) \(before.stderr)")
+
+        try session.setAttributes([Attribute(.extractable, false)], of: key)
+        try exportable.write(to: URL(fileURLWithPath: file))
+
+        let after = try CLI.run(["check-exportable", uri] + pin, environment: env)
+        #expect(after.status != 0, "the restored old file made the key exportable again: \(after.stdout)")
+        #expect(!after.stdout.contains("is exportable"))
+        let dir = try TemporaryDirectory()
+        let export = try CLI.run(["export", uri, "-o", dir.file("out.pfx")] + pin + ["--password-source", "env:PFXPASS"],
+                                 environment: env.merging(["PFXPASS": "export-pass"]) { $1 })
+        #expect(export.status != 0, "export of a rolled-back key succeeded")
+        #expect(!FileManager.default.fileExists(atPath: dir.file("out.pfx")))
+
+        // Reported, with a non-zero exit.
+        let objects = try CLI.run(["objects", "pkcs11:token=\(test.label)"] + pin, environment: env)
+        #expect(objects.status == 1)
+        #expect(objects.stderr.contains("1 object failed its integrity check"), "\(objects.stderr)")
+        #expect(objects.stderr.contains("older copy"), "\(objects.stderr)")
+    }
+
+    @Test("a damaged public object file: certbridge tokens says an object failed its integrity check, with a non-zero exit")
+    func damagedFileReported() throws {
+        // A store of its own: the damage is seen by no other test's listing.
+        let store = try PrivateStore()
+        try store.initializeToken(label: "damaged")
+        let written = try OtherProcess.runDriver(["write", "d", "1", "public"], token: "damaged", pin: SoftTokenRig.userPIN,
+                                                 environment: store.environment)
+        try #require(written.status == 0, "\(written.stderr)")
+        let objects = try store.tokenDirectory() + "/objects"
+        let name = try #require(try FileManager.default.contentsOfDirectory(atPath: objects).first)
+        try Data("not an object file".utf8).write(to: URL(fileURLWithPath: objects + "/" + name))
+        let tokens = try CLI.run(["tokens", "--module", SoftTokenRig.modulePath], environment: store.environment)
+        #expect(tokens.status == 1)
+        #expect(tokens.stderr.contains("1 object failed its integrity check"), "\(tokens.stderr)")
+        #expect(tokens.stderr.contains("token \"damaged\": object \(name) is damaged"), "\(tokens.stderr)")
+    }
+
+    @Test("a destroyed key's file put back is not used again")
+    func destroyedFilePutBack() throws {
+        let test = try SoftTokenRig.freshToken()
+        let session = try test.userSession()
+        let (_, key) = try PolicyTests.generate(session, label: "gone", flags: [Attribute(.sensitive, true), Attribute(.extractable, true)])
+        let file = try tokenDirectory(of: test) + "/objects/" + String(key.handle, radix: 16)
+        let copy = try Data(contentsOf: URL(fileURLWithPath: file))
+        defer { unlink(file) }
+        try session.destroy(key)
+        try copy.write(to: URL(fileURLWithPath: file))
+        let listed = try OtherProcess.pkcs11Tool(["--token-label", test.label, "--login", "--pin", test.userPIN, "-O", "--type", "privkey"],
+                                                 environment: try SoftTokenRig.environment())
+        #expect(listed.status == 0, "\(listed.stderr)")
+        #expect(!listed.stdout.contains("gone"), "the destroyed key is back: \(listed.stdout)")
+    }
+}
