@@ -33,7 +33,7 @@ public struct PINRouting: Sendable {
                 return try routing.source.read(prompt: "PIN for token \"\(token.info.label)\": ")
             }
             guard routing.terminal else { throw PINRouting.skipped(token) }
-            let pin = try SecretSource.tty.read(prompt: "PIN for token \"\(token.info.label)\" (\(token.uri.tokenPart); not named on the command line; Enter skips it): ")
+            let pin = try SecretSource.tty.read(prompt: "PIN for token \"\(token.info.label)\" (\(token.uri.tokenPart); not named on the command line; Enter skips it): ", allowEmpty: true)
             guard !pin.isEmpty else { throw StoreError(.usage, "\"\(token.info.label)\" (skipped at the prompt)") }
             return pin
         }

@@ -27,11 +27,16 @@ struct SecretSourceTests {
     @Test("the first line is the secret: a trailing newline or CRLF is not part of it, a second line is ignored")
     func firstLine() throws {
         let dir = try TemporaryDirectory()
-        for (contents, expected) in [("s3cret\n", "s3cret"), ("s3cret\r\n", "s3cret"), ("s3cret", "s3cret"), ("s3cret\nsecond\n", "s3cret"), ("\n", "")] {
+        for (contents, expected) in [("s3cret\n", "s3cret"), ("s3cret\r\n", "s3cret"), ("s3cret", "s3cret"), ("s3cret\nsecond\n", "s3cret")] {
             let path = try dir.write("secret-\(expected.count)-\(contents.count)", contents)
             let pin = try SecretSource("file:\(path)").read(prompt: "unused: ")
             #expect(bytes(pin) == Array(expected.utf8), "\(contents.debugDescription)")
         }
+        // A lone newline is an empty secret: refused unless the caller allows one (a PFX password).
+        let newline = try dir.write("secret-newline", "\n")
+        let empty = #expect(throws: StoreError.self) { _ = try SecretSource("file:\(newline)").read(prompt: "") }
+        #expect(empty?.code == .usage)
+        #expect(bytes(try SecretSource("file:\(newline)").read(prompt: "", allowEmpty: true)).isEmpty)
         setenv("CERTBRIDGE_TEST_SECRET", "from-env", 1)
         #expect(bytes(try SecretSource("env:CERTBRIDGE_TEST_SECRET").read(prompt: "")) == Array("from-env".utf8))
         let missing = #expect(throws: StoreError.self) { _ = try SecretSource("env:CERTBRIDGE_NO_SUCH_VARIABLE").read(prompt: "") }
