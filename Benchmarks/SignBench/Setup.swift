@@ -13,14 +13,10 @@ func fail(_ message: String) -> Never {
 /// The EC params (DER OID) of P-256.
 let p256Params: [UInt8] = [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07]
 
-/// The EC params (DER OID) of P-384.
-let p384Params: [UInt8] = [0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22]
-
-/// The keys every signing run uses: label, CKA_ID, RSA or EC, its size in bits, and whether the
-/// key is High (CKA_ALWAYS_AUTHENTICATE: a context login before each signature).
-let benchKeys: [(label: String, id: UInt8, rsa: Bool, bits: Int, high: Bool)] = [
-    ("rsa", 1, true, 2048, false), ("p256", 2, false, 256, false), ("rsa-high", 3, true, 2048, true), ("p256-high", 4, false, 256, true),
-    ("rsa3072", 5, true, 3072, false), ("p384", 6, false, 384, false),
+/// The keys every signing run uses: label, CKA_ID, and whether the key is High
+/// (CKA_ALWAYS_AUTHENTICATE: a context login before each signature).
+let benchKeys: [(label: String, id: UInt8, rsa: Bool, high: Bool)] = [
+    ("rsa", 1, true, false), ("p256", 2, false, false), ("rsa-high", 3, true, true), ("p256-high", 4, false, true),
 ]
 
 /// Logs the session in as the user; the login may already be there (it is per token, per process).
@@ -61,11 +57,11 @@ func setUpToken(modulePath: String, label: String) throws {
                                      Attribute(.extractable, false), Attribute(.alwaysAuthenticate, key.high)]
         if key.rsa {
             _ = try session.generateKeyPair(Mechanism(.rsaPKCSKeyPairGen),
-                publicTemplate: common + [Attribute(.modulusBits, ulong: UInt(key.bits)), Attribute(.publicExponent, bytes: [1, 0, 1]), Attribute(.verify, true)],
+                publicTemplate: common + [Attribute(.modulusBits, ulong: 2048), Attribute(.publicExponent, bytes: [1, 0, 1]), Attribute(.verify, true)],
                 privateTemplate: privateFlags)
         } else {
             _ = try session.generateKeyPair(Mechanism(.ecKeyPairGen),
-                publicTemplate: common + [Attribute(.ecParams, bytes: key.bits == 384 ? p384Params : p256Params), Attribute(.verify, true)],
+                publicTemplate: common + [Attribute(.ecParams, bytes: p256Params), Attribute(.verify, true)],
                 privateTemplate: privateFlags)
         }
     }

@@ -82,70 +82,48 @@ public enum SignatureVerification {
 
 extension Store {
     /// The public half of a key: from the certificate with the same CKA_ID when there is one
-    /// (what relying parties check against), else from the public key object. Certificates and
-    /// public key objects are public, so anyone who can write to the token can replace them:
-    /// when the token holds the private key (same CKA_ID) the public half found is checked
-    /// against it before it is trusted (see `confirm(_:belongsTo:)`), and a mismatch is an
-    /// error, never a key to verify with. That check needs the user login, so it is done in a
-    /// logged-in session when `pin` is given and the token wants one.
-    /// - Parameter keyPassword: approves one use of a High key, needed only where the token
-    ///   hides a key's public half (EC keys on most tokens) and a test signature must prove it.
-    public func publicKey(matching uri: PKCS11URI, pin: PINProvider?,
-                          keyPassword: KeyPasswordProvider? = nil) throws(StoreError) -> (key: Certificate.PublicKey, source: String) {
+    /// (what relying parties check against), else from the public key object.
+    public func publicKey(matching uri: PKCS11URI, pin: PINProvider?) throws(StoreError) -> (key: Certificate.PublicKey, source: String) {
         let token = try token(matching: uri)
-        let session = try session(on: token, pin: pin)
-        guard let found = try publicKey(in: session, uri: uri, token: token) else {
-            throw StoreError(.notFound, "no certificate or public key for \(uri.description) on \"\(token.info.label)\"")
+        // Certificates and public keys are usually public objects: look without a login first.
+        if let found = try publicKey(in: session(on: token, pin: nil), uri: uri, token: token) { return found }
+        if let pin, token.info.flags.contains(.loginRequired),
+           let found = try publicKey(in: session(on: token, pin: pin), uri: uri, token: token) {
+            return found
         }
-        if let key = found.privateKey {
-            try confirm(found.key, source: found.source, belongsTo: key, id: found.id, token: token, pin: pin, keyPassword: keyPassword)
-        }
-        return (found.key, found.source)
+        throw StoreError(.notFound, "no certificate or public key for \(uri.description) on \"\(token.info.label)\"")
     }
 
-    private func publicKey(in session: Session, uri: PKCS11URI, token: Token) throws(StoreError)
-        -> (key: Certificate.PublicKey, source: String, id: [UInt8], privateKey: Object?)? {
+    private func publicKey(in session: Session, uri: PKCS11URI, token: Token) throws(StoreError) -> (key: Certificate.PublicKey, source: String)? {
         var names: [Attribute] = []
         if let label = uri.object { names.append(Attribute(.label, string: label)) }
         if let id = uri.id { names.append(Attribute(.id, bytes: id)) }
         var certificate: [UInt8]?
         var publicObject: Object?
-        var privateKey: Object?
-        var keyID: [UInt8]?
         do throws(PKCS11Error) {
             // The id ties a key to its certificate; a label alone is only a hint.
-            if uri.type != .certificate, uri.type != .publicKey, !names.isEmpty,
+            var keyID = uri.id
+            if keyID == nil, uri.type != .certificate, uri.type != .publicKey,
                let key = try session.findObjects([Attribute(.privateKey)] + names).first {
-                privateKey = key
                 keyID = try key.attributes([.id]).id
             }
-            if keyID?.isEmpty == true { keyID = nil }
-            let byID = (keyID ?? uri.id).map { [Attribute(.id, bytes: $0)] } ?? names
+            let byID = keyID.map { [Attribute(.id, bytes: $0)] } ?? names
             if let cert = try session.findObjects([Attribute(.certificate)] + byID).first {
-                let values = try cert.attributes([.value, .id])
-                certificate = values[.value]
-                if keyID == nil { keyID = values.id }
+                certificate = try cert.attributes([.value])[.value]
             }
-            if certificate == nil, let object = try session.findObjects([Attribute(.publicKey)] + byID).first {
-                publicObject = object
-                if keyID == nil { keyID = try object.attributes([.id]).id }
-            }
-            // Named by its certificate or public key: the private key is the one with its id.
-            if privateKey == nil, let keyID, !keyID.isEmpty {
-                privateKey = try session.findObjects([Attribute(.privateKey), Attribute(.id, bytes: keyID)]).first
-            }
+            if certificate == nil { publicObject = try session.findObjects([Attribute(.publicKey)] + byID).first }
         } catch {
             throw StoreError(error, doing: "reading the public key", token: token)
         }
         if let certificate {
             let spki = try CertificateObject(der: certificate).certificate.publicKeyInfo
             do {
-                return (try Self.publicKey(spki: spki), "certificate", keyID ?? [], privateKey)
+                return (try Self.publicKey(spki: spki), "certificate")
             } catch {
                 throw StoreError(.failed, "the public key in the certificate for \(uri.description) does not parse: \(error)")
             }
         }
-        if let publicObject { return (try Self.publicKey(of: publicObject), "public key object", keyID ?? [], privateKey) }
+        if let publicObject { return (try Self.publicKey(of: publicObject), "public key object") }
         return nil
     }
 

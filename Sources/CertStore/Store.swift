@@ -13,9 +13,7 @@ public final class Store {
 
     /// Loads the named module paths, or, when none are named, every module registered with
     /// p11-kit and the software token.
-    /// - Parameter uri: a URI the command works on: a module its `module-path` or `module-name`
-    ///   rules out is not loaded at all (modules named by path are all loaded) (loading one runs its C_Initialize, which costs a start).
-    public init(modulePaths: [String] = [], for uri: PKCS11URI? = nil) throws(StoreError) {
+    public init(modulePaths: [String] = []) throws(StoreError) {
         let explicit = !modulePaths.isEmpty
         var paths = explicit ? modulePaths : ModuleRegistry.registeredModules().map(\.path)
         // The software token is the fallback when no hardware is present: always there, whether
@@ -23,11 +21,6 @@ public final class Store {
         if !explicit, let softToken = SoftToken.modulePath,
            !paths.contains(where: { $0.hasSuffix("/" + SoftToken.libraryName) }) {
             paths.append(softToken)
-        }
-        if !explicit, let uri {
-            // The same tests tokens(matching:) applies to modules that are loaded.
-            if let wanted = uri.modulePath { paths = paths.filter { $0.hasSuffix(wanted) || $0 == wanted } }
-            if let name = uri.moduleName { paths = paths.filter { $0.contains(name) } }
         }
         var modules: [Module] = []
         var problems: [String] = []

@@ -27,10 +27,6 @@ struct GlobalOptions: ParsableArguments {
     /// The store over the chosen modules.
     func store() throws(StoreError) -> Store { try Store(modulePaths: modules) }
 
-    /// The store for a command on `uri`: modules the URI's module-path or module-name rules out
-    /// are not loaded.
-    func store(for uri: PKCS11URI?) throws(StoreError) -> Store { try Store(modulePaths: modules, for: uri) }
-
     /// Where the PIN of the token a URI names comes from: the URI's own `pin-source` (RFC 7512:
     /// for that token alone), else `--pin-source`, else the terminal.
     func pinSource(uri: String? = nil) throws(StoreError) -> SecretSource {

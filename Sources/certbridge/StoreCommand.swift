@@ -21,8 +21,11 @@ extension StoreCommand {
 
     /// Prints a value as pretty, stable JSON.
     func printJSON(_ value: some Encodable) throws(StoreError) {
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        encoder.dateEncodingStrategy = .iso8601
         do {
-            print(UntrustedText.escapingJSON(String(decoding: try jsonEncoder().encode(value), as: UTF8.self)))
+            print(UntrustedText.escapingJSON(String(decoding: try encoder.encode(value), as: UTF8.self)))
         } catch {
             throw StoreError(.failed, "cannot encode JSON: \(error)")
         }
@@ -30,14 +33,6 @@ extension StoreCommand {
 
     /// Parses a URI argument, turning a malformed one into a usage error.
     func parseURI(_ text: String) throws(StoreError) -> PKCS11URI { try uriArgument(text) }
-}
-
-/// The encoder behind every `--json` output: pretty, stable key order, ISO 8601 dates.
-func jsonEncoder() -> JSONEncoder {
-    let encoder = JSONEncoder()
-    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-    encoder.dateEncodingStrategy = .iso8601
-    return encoder
 }
 
 /// A URI argument parsed, a malformed one a usage error.

@@ -13,12 +13,6 @@ extension CertBridge {
             semantics of openssl dgst -verify (PSS: MGF1 with the same digest, salt as long as \
             the digest). Exit 0 when the signature is valid, 1 when it is not.
 
-            A certificate or public key object can be replaced by anyone who can write to the \
-            token, so when the token holds the private key with the same id, the public key is \
-            first checked against it (its own public half, or where the token hides that, a \
-            test signature with the key, approved as sign approves it): a certificate that does \
-            not belong to the key is an error, exit 1. That check needs the token login.
-
             Example:
               certbridge verify 'pkcs11:token=Backup;object=alice' --in doc.pdf --sig doc.sig
             """)
@@ -38,8 +32,6 @@ extension CertBridge {
         @Option(help: ArgumentHelp("der or raw (ECDSA only; default der).", valueName: "FORMAT"))
         var format: SignatureFormat = .der
 
-        @OptionGroup var keyPassword: KeyPasswordOptions
-
         @OptionGroup var global: GlobalOptions
 
         struct Result: Encodable { let valid: Bool; let mechanism: String; let publicKeyFrom: String }
@@ -49,9 +41,8 @@ extension CertBridge {
             let algorithm = try mechanism.map { (name) throws(StoreError) in try SignatureAlgorithm(name: name) }
             let message = try readInput(input)
             let signatureBytes = try readInput(signature)
-            let store = try global.store(for: uri)
-            let (approve, _) = try keyPassword.provider(global: global, uri: self.uri)
-            let (publicKey, source) = try store.publicKey(matching: uri, pin: global.pinProvider(store, uri: self.uri), keyPassword: approve)
+            let store = try global.store()
+            let (publicKey, source) = try store.publicKey(matching: uri, pin: global.pinProvider(store, uri: self.uri))
             var used = algorithm ?? .eddsa
             if algorithm == nil { used = try KeyKind(publicKey: publicKey).defaultAlgorithm }
             let valid = try SignatureVerification.isValid(signatureBytes, of: message, algorithm: used, format: format, publicKey: publicKey)
