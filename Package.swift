@@ -64,6 +64,9 @@ let package = Package(
             .product(name: "Crypto", package: "swift-crypto"),
         ], path: "Benchmarks/SignBench"),
 
+        // The software token's own rows (threads, AES-GCM) over the raw C function list.
+        .executableTarget(name: "certbridge-bench-token", path: "Benchmarks/TokenBench"),
+
         // Test rig: real tokens in private temp directories.
         .target(name: "TestSupport", dependencies: [
             "PKCS11",
