@@ -1,5 +1,6 @@
 import Foundation
 import Testing
+import PKCS11
 import TestSupport
 
 /// Ed25519 and Ed448 keys from PFX files made by openssl: placed on SoftHSM2 (which offers
@@ -60,7 +61,7 @@ struct EdDSACLITests {
         #expect(again.status == 0, "\(again.stderr)")
     }
 
-    @Test("Ed448: PFX → SoftHSM2 → sign → openssl pkeyutl -verify")
+    @Test("Ed448: PFX → SoftHSM2 → sign → openssl pkeyutl -verify; verify (certificate, then public key object) and test-sign pass, a forged signature fails")
     func ed448Signs() throws {
         let dir = try TemporaryDirectory()
         let made = try pfx("ed448", in: dir)
@@ -70,12 +71,34 @@ struct EdDSACLITests {
         let imported = try CLI.run(["import", made.path, "--token", "pkcs11:token=\(test.label)", "--label", "ed448",
                                     "--password-source", "file:\(made.password)"] + common, environment: env)
         #expect(imported.status == 0, "\(imported.stderr)")
+        let uri = "pkcs11:token=\(test.label);object=ed448"
         let message = try dir.write("message", "Ed448 on a token\n")
         let signature = dir.file("message.sig")
-        let signed = try CLI.run(["sign", "pkcs11:token=\(test.label);object=ed448", "--in", message, "--out", signature] + common, environment: env)
+        let signed = try CLI.run(["sign", uri, "--in", message, "--out", signature] + common, environment: env)
         #expect(signed.status == 0, "\(signed.stderr)")
         let checked = try run("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", made.publicKey, "-rawin", "-in", message, "-sigfile", signature])
         #expect(checked.status == 0 && checked.stdout.contains("Signature Verified Successfully"), "\(checked.stdout) \(checked.stderr)")
+
+        let verified = try CLI.run(["verify", uri, "--in", message, "--sig", signature] + common, environment: env)
+        #expect(verified.status == 0 && verified.stdout.contains("valid eddsa signature") && verified.stdout.contains("certificate"),
+                "\(verified.stdout) \(verified.stderr)")
+        let selfTest = try CLI.run(["test-sign", uri] + common, environment: env)
+        #expect(selfTest.status == 0, "\(selfTest.stdout) \(selfTest.stderr)")
+
+        // A signature by another Ed448 key (made by openssl) over the same message fails.
+        let otherKey = dir.file("other448.pem"), forged = dir.file("forged.sig")
+        #expect(try run("openssl", ["genpkey", "-algorithm", "ed448", "-out", otherKey]).status == 0)
+        #expect(try run("openssl", ["pkeyutl", "-sign", "-inkey", otherKey, "-rawin", "-in", message, "-out", forged]).status == 0)
+        let refused = try CLI.run(["verify", uri, "--in", message, "--sig", forged] + common, environment: env)
+        #expect(refused.status == 1 && refused.stderr.contains("NOT valid"), "\(refused.stdout) \(refused.stderr)")
+
+        // Without its certificate, the public key object (CKK_EC_EDWARDS, CKA_EC_POINT) is used.
+        let session = try test.userSession()
+        for certificate in try session.findObjects([Attribute(.certificate)]) { try certificate.destroy() }
+        let byObject = try CLI.run(["verify", uri, "--in", message, "--sig", signature] + common, environment: env)
+        #expect(byObject.status == 0 && byObject.stdout.contains("public key object"), "\(byObject.stdout) \(byObject.stderr)")
+        let forgedByObject = try CLI.run(["verify", uri, "--in", message, "--sig", forged] + common, environment: env)
+        #expect(forgedByObject.status == 1, "\(forgedByObject.stdout) \(forgedByObject.stderr)")
     }
 
     @Test("a token without CKM_EDDSA refuses an Ed25519 PFX before anything is written")
