@@ -7,9 +7,10 @@ let softTokenLinkerFlags: [LinkerSetting] = [
     .unsafeFlags(["-Xlinker", "-z", "-Xlinker", "nodelete"]),
 ]
 
+/// Linux only (p11-kit, pcsc-lite and OpenSSL headers at their Debian paths), so no platforms are
+/// claimed.
 let package = Package(
     name: "CertBridge",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "certbridge", targets: ["certbridge"]),
         .library(name: "CertStore", targets: ["CertStore"]),
