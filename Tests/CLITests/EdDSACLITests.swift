@@ -101,6 +101,55 @@ struct EdDSACLITests {
         #expect(forgedByObject.status == 1, "\(forgedByObject.stdout) \(forgedByObject.stderr)")
     }
 
+    /// Whether the software token offers CKM_EDDSA (the module issue adds it).
+    static var softTokenOffersEdDSA: Bool {
+        (try? SoftTokenRig.freshToken().token().slot.mechanisms().contains(.eddsa)) == true
+    }
+
+    @Test("Ed25519 on the software token: PFX → token → sign → openssl pkeyutl -verify → export → the exported PFX re-imports and signs",
+          .enabled(if: softTokenOffersEdDSA, "the software token does not offer CKM_EDDSA yet"))
+    func ed25519RoundTripOnSoftToken() throws {
+        let dir = try TemporaryDirectory()
+        let made = try pfx("ed25519", in: dir)
+        let test = try SoftTokenRig.freshToken()
+        let module = ["--module", SoftTokenRig.modulePath]
+        let env = ["PIN": test.userPIN]
+        let common = ["--pin-source", "env:PIN"] + module
+        let imported = try CLI.run(["import", made.path, "--token", "pkcs11:token=\(test.label)", "--exportable", "--label", "ed",
+                                    "--password-source", "file:\(made.password)"] + common, environment: env)
+        try #require(imported.status == 0, "\(imported.stderr)")
+        let uri = "pkcs11:token=\(test.label);object=ed"
+        let message = try dir.write("message", "signed on the software token with Ed25519\n")
+        let signature = dir.file("message.sig")
+        let signed = try CLI.run(["sign", uri, "--in", message, "--out", signature] + common, environment: env)
+        #expect(signed.status == 0, "\(signed.stderr)")
+        let checked = try run("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", made.publicKey, "-rawin", "-in", message, "-sigfile", signature])
+        #expect(checked.status == 0 && checked.stdout.contains("Signature Verified Successfully"), "\(checked.stdout) \(checked.stderr)")
+        let verified = try CLI.run(["verify", uri, "--in", message, "--sig", signature] + common, environment: env)
+        #expect(verified.status == 0, "\(verified.stderr)")
+
+        let exported = dir.file("back.pfx")
+        let export = try CLI.run(["export", uri, "-o", exported, "--password-source", "file:\(made.password)"] + common, environment: env)
+        try #require(export.status == 0, "\(export.stderr)")
+        // openssl opens the exported file, and its key is the one that went in.
+        let exportedKey = dir.file("back-key.pem"), exportedPublic = dir.file("back-pub.pem")
+        #expect(try run("openssl", ["pkcs12", "-in", exported, "-nocerts", "-nodes", "-passin", "file:\(made.password)", "-out", exportedKey]).status == 0)
+        #expect(try run("openssl", ["pkey", "-in", exportedKey, "-pubout", "-out", exportedPublic]).status == 0)
+        #expect(try String(contentsOfFile: exportedPublic, encoding: .utf8) == String(contentsOfFile: made.publicKey, encoding: .utf8))
+
+        let other = try SoftTokenRig.freshToken()
+        let again = try CLI.run(["import", exported, "--token", "pkcs11:token=\(other.label)", "--label", "ed",
+                                 "--password-source", "file:\(made.password)", "--pin-source", "env:PIN"] + module,
+                                environment: ["PIN": other.userPIN])
+        try #require(again.status == 0, "\(again.stderr)")
+        let resigned = dir.file("again.sig")
+        let signedAgain = try CLI.run(["sign", "pkcs11:token=\(other.label);object=ed", "--in", message, "--out", resigned, "--pin-source", "env:PIN"] + module,
+                                      environment: ["PIN": other.userPIN])
+        #expect(signedAgain.status == 0, "\(signedAgain.stderr)")
+        let checkedAgain = try run("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", made.publicKey, "-rawin", "-in", message, "-sigfile", resigned])
+        #expect(checkedAgain.status == 0, "\(checkedAgain.stdout) \(checkedAgain.stderr)")
+    }
+
     @Test("a token without CKM_EDDSA refuses an Ed25519 PFX before anything is written")
     func refusedWithoutEdDSA() throws {
         let test = try SoftTokenRig.freshToken()
