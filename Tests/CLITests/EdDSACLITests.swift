@@ -25,6 +25,23 @@ struct EdDSACLITests {
         return (out, password, publicKey)
     }
 
+    /// Signs a message with the key at `uri` through the CLI; the signature must pass
+    /// `openssl pkeyutl -verify` with the PFX's public key and `certbridge verify`. Returns the
+    /// message and signature paths.
+    @discardableResult
+    func signAndCheck(_ uri: String, publicKey: String, in dir: TemporaryDirectory, _ common: [String],
+                      _ env: [String: String]) throws -> (message: String, signature: String) {
+        let message = try dir.write("message", "signed on a token with EdDSA\n")
+        let signature = dir.file("message.sig")
+        let signed = try CLI.run(["sign", uri, "--in", message, "--out", signature] + common, environment: env)
+        #expect(signed.status == 0, "\(signed.stderr)")
+        let checked = try run("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", publicKey, "-rawin", "-in", message, "-sigfile", signature])
+        #expect(checked.status == 0 && checked.stdout.contains("Signature Verified Successfully"), "\(checked.stdout) \(checked.stderr)")
+        let verified = try CLI.run(["verify", uri, "--in", message, "--sig", signature] + common, environment: env)
+        #expect(verified.status == 0, "\(verified.stderr)")
+        return (message, signature)
+    }
+
     @Test("Ed25519: PFX → SoftHSM2 → sign → openssl pkeyutl -verify; verify and test-sign pass; export says SoftHSM2 cannot wrap it and writes nothing; the PFX re-imports on another token")
     func ed25519RoundTrip() throws {
         let dir = try TemporaryDirectory()
@@ -38,14 +55,7 @@ struct EdDSACLITests {
         #expect(imported.stdout.contains("EdDSA (Ed25519"), "\(imported.stdout)")
 
         let uri = "pkcs11:token=\(test.label);object=ed"
-        let message = try dir.write("message", "signed on a token with Ed25519\n")
-        let signature = dir.file("message.sig")
-        let signed = try CLI.run(["sign", uri, "--in", message, "--out", signature] + common, environment: env)
-        #expect(signed.status == 0, "\(signed.stderr)")
-        let checked = try run("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", made.publicKey, "-rawin", "-in", message, "-sigfile", signature])
-        #expect(checked.status == 0 && checked.stdout.contains("Signature Verified Successfully"), "\(checked.stdout) \(checked.stderr)")
-        let verified = try CLI.run(["verify", uri, "--in", message, "--sig", signature] + common, environment: env)
-        #expect(verified.status == 0, "\(verified.stderr)")
+        try signAndCheck(uri, publicKey: made.publicKey, in: dir, common, env)
         let selfTest = try CLI.run(["test-sign", uri] + common, environment: env)
         #expect(selfTest.status == 0, "\(selfTest.stderr)")
 
@@ -119,14 +129,7 @@ struct EdDSACLITests {
                                     "--password-source", "file:\(made.password)"] + common, environment: env)
         try #require(imported.status == 0, "\(imported.stderr)")
         let uri = "pkcs11:token=\(test.label);object=ed"
-        let message = try dir.write("message", "signed on the software token with Ed25519\n")
-        let signature = dir.file("message.sig")
-        let signed = try CLI.run(["sign", uri, "--in", message, "--out", signature] + common, environment: env)
-        #expect(signed.status == 0, "\(signed.stderr)")
-        let checked = try run("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", made.publicKey, "-rawin", "-in", message, "-sigfile", signature])
-        #expect(checked.status == 0 && checked.stdout.contains("Signature Verified Successfully"), "\(checked.stdout) \(checked.stderr)")
-        let verified = try CLI.run(["verify", uri, "--in", message, "--sig", signature] + common, environment: env)
-        #expect(verified.status == 0, "\(verified.stderr)")
+        let (message, _) = try signAndCheck(uri, publicKey: made.publicKey, in: dir, common, env)
 
         let exported = dir.file("back.pfx")
         let export = try CLI.run(["export", uri, "-o", exported, "--password-source", "file:\(made.password)"] + common, environment: env)
