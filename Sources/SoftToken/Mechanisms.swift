@@ -95,6 +95,9 @@ struct SignatureScheme {
             return SignatureScheme(keyType: CKK.ec, padding: 0, digest: nil, pssDigest: nil, mgf: nil, saltLength: 0)
         case CKM.ecdsaSHA1, CKM.ecdsaSHA224, CKM.ecdsaSHA256, CKM.ecdsaSHA384, CKM.ecdsaSHA512:
             return SignatureScheme(keyType: CKK.ec, padding: 0, digest: hashOf(type), pssDigest: nil, mgf: nil, saltLength: 0)
+        case CKM.eddsa:
+            try checkEdDSAParams(mechanism)
+            return SignatureScheme(keyType: CKK.ecEdwards, padding: 0, digest: nil, pssDigest: nil, mgf: nil, saltLength: 0)
         default:
             throw CKRError(CKR.mechanismInvalid)
         }
