@@ -35,7 +35,7 @@ enum Mechanisms {
         Info(type: CKM.genericSecretKeyGen, minKey: 1, maxKey: 512, flags: CKF.generate),
     ] + [CKM.sha1, CKM.sha224, CKM.sha256, CKM.sha384, CKM.sha512].map {
         Info(type: $0, minKey: 0, maxKey: 0, flags: CKF.digest)
-    }
+    } + agreement
 
     static func info(_ type: CK_MECHANISM_TYPE) -> Info? { all.first { $0.type == type } }
 
