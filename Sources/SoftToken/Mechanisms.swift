@@ -12,8 +12,8 @@ enum Mechanisms {
     private static let ec = CKF.ecFp | CKF.ecNamedCurve | CKF.ecUncompress
     static let all: [Info] = [
         Info(type: CKM.rsaKeyPairGen, minKey: 1024, maxKey: 4096, flags: CKF.generateKeyPair),
-        Info(type: CKM.rsaPKCS, minKey: 1024, maxKey: 4096, flags: CKF.sign | CKF.verify | CKF.encrypt | CKF.decrypt),
-        Info(type: CKM.rsaPKCSOAEP, minKey: 1024, maxKey: 4096, flags: CKF.encrypt | CKF.decrypt),
+        Info(type: CKM.rsaPKCS, minKey: 1024, maxKey: 4096, flags: CKF.sign | CKF.verify | CKF.encrypt | CKF.decrypt | CKF.wrap | CKF.unwrap),
+        Info(type: CKM.rsaPKCSOAEP, minKey: 1024, maxKey: 4096, flags: CKF.encrypt | CKF.decrypt | CKF.wrap | CKF.unwrap),
         Info(type: CKM.rsaPKCSPSS, minKey: 1024, maxKey: 4096, flags: CKF.sign | CKF.verify),
     ] + [CKM.sha1RSAPKCS, CKM.sha224RSAPKCS, CKM.sha256RSAPKCS, CKM.sha384RSAPKCS, CKM.sha512RSAPKCS,
          CKM.sha1RSAPKCSPSS, CKM.sha224RSAPKCSPSS, CKM.sha256RSAPKCSPSS, CKM.sha384RSAPKCSPSS, CKM.sha512RSAPKCSPSS].map {
@@ -25,6 +25,7 @@ enum Mechanisms {
         Info(type: $0, minKey: 256, maxKey: 521, flags: CKF.sign | CKF.verify | ec)
     } + [
         Info(type: CKM.aesKeyGen, minKey: 16, maxKey: 32, flags: CKF.generate),
+        Info(type: CKM.aesKeyWrap, minKey: 16, maxKey: 32, flags: CKF.wrap | CKF.unwrap),
         Info(type: CKM.aesKeyWrapPad, minKey: 16, maxKey: 32, flags: CKF.wrap | CKF.unwrap),
     ] + [CKM.aesECB, CKM.aesCBC, CKM.aesCBCPad, CKM.aesCTR, CKM.aesGCM].map {
         Info(type: $0, minKey: 16, maxKey: 32, flags: CKF.encrypt | CKF.decrypt)
