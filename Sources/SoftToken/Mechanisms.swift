@@ -36,7 +36,7 @@ enum Mechanisms {
         Info(type: CKM.genericSecretKeyGen, minKey: 1, maxKey: 512, flags: CKF.generate),
     ] + [CKM.sha1, CKM.sha224, CKM.sha256, CKM.sha384, CKM.sha512].map {
         Info(type: $0, minKey: 0, maxKey: 0, flags: CKF.digest)
-    }
+    } + agreement
 
     static func info(_ type: CK_MECHANISM_TYPE) -> Info? { all.first { $0.type == type } }
 
@@ -96,6 +96,9 @@ struct SignatureScheme {
             return SignatureScheme(keyType: CKK.ec, padding: 0, digest: nil, pssDigest: nil, mgf: nil, saltLength: 0)
         case CKM.ecdsaSHA1, CKM.ecdsaSHA224, CKM.ecdsaSHA256, CKM.ecdsaSHA384, CKM.ecdsaSHA512:
             return SignatureScheme(keyType: CKK.ec, padding: 0, digest: hashOf(type), pssDigest: nil, mgf: nil, saltLength: 0)
+        case CKM.eddsa:
+            try checkEdDSAParams(mechanism)
+            return SignatureScheme(keyType: CKK.ecEdwards, padding: 0, digest: nil, pssDigest: nil, mgf: nil, saltLength: 0)
         default:
             throw CKRError(CKR.mechanismInvalid)
         }

@@ -171,9 +171,10 @@ extension Provider {
         defer { session.verify = nil }
         let scheme = operation.scheme!
         let message = data ?? operation.data
-        if key.isRSA && signature.count != key.signatureSize { throw CKRError(CKR.signatureLenRange) }
-        let valid = cbst_verify(key.pointer, scheme.padding, scheme.digest, scheme.pssDigest, scheme.mgf, scheme.saltLength,
-                                message, message.count, signature, signature.count)
+        if (key.isRSA || key.isEdwards) && signature.count != key.signatureSize { throw CKRError(CKR.signatureLenRange) }
+        let valid = key.isEdwards ? key.verifyEdDSA(message, signature)
+            : cbst_verify(key.pointer, scheme.padding, scheme.digest, scheme.pssDigest, scheme.mgf, scheme.saltLength,
+                          message, message.count, signature, signature.count)
         guard valid == 1 else { throw CKRError(CKR.signatureInvalid) }
     }
 
@@ -193,6 +194,10 @@ extension Provider {
     func signatureSize(_ object: TokenObject) throws(CKRError) -> Int {
         if object.objectClass == CKO.secretKey { return 0 }
         if let modulus = object.attributes[CKA.modulus] { return modulus.count - (modulus.first == 0 ? 1 : 0) }
+        if object.keyType == CKK.ecEdwards {
+            guard let curve = object.attributes[CKA.ecParams].flatMap(EdwardsCurve.init(params:)) else { throw CKRError(CKR.keyTypeInconsistent) }
+            return curve.signatureLength
+        }
         switch object.attributes[CKA.ecParams].flatMap(Curve.nid(params:)) {
         case 415: return 64
         case 715: return 96
@@ -253,6 +258,8 @@ extension Provider {
             key = made
             publicTemplate[CKA.keyType] = [UInt8](ulong: CKK.ec)
             privateTemplate[CKA.keyType] = [UInt8](ulong: CKK.ec)
+        case CKM.ecEdwardsKeyPairGen:
+            key = try generateEdwards(publicTemplate: &publicTemplate, privateTemplate: &privateTemplate)
         default:
             throw CKRError(CKR.mechanismInvalid)
         }

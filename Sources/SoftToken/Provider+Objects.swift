@@ -45,8 +45,9 @@ private let tokenSet: Set<CK_ATTRIBUTE_TYPE> = [CKA.local, CKA.alwaysSensitive, 
 /// Attributes C_SetAttributeValue may change freely: names and metadata, not policy.
 let relabelling: Set<CK_ATTRIBUTE_TYPE> = [CKA.label, CKA.id, CKA.subject, CKA.application, CKA.startDate, CKA.endDate]
 
-/// How a key came to be, for LOCAL / ALWAYS_SENSITIVE / NEVER_EXTRACTABLE.
-enum Origin { case generated(CK_MECHANISM_TYPE), imported }
+/// How a key came to be, for LOCAL / ALWAYS_SENSITIVE / NEVER_EXTRACTABLE. A derived key was
+/// always sensitive (never extractable) only if its base key was too (PKCS#11 2.40 §4.7).
+enum Origin { case generated(CK_MECHANISM_TYPE), imported, derived(alwaysSensitive: Bool, neverExtractable: Bool) }
 
 extension Provider {
     // MARK: - Create and destroy
@@ -199,11 +200,17 @@ extension Provider {
     }
 
     /// ALWAYS_SENSITIVE and NEVER_EXTRACTABLE are true only for a key made here that was so from
-    /// birth; a key that came from outside was, once, outside.
+    /// birth; a key that came from outside was, once, outside; a derived key's value was only
+    /// ever as protected as its base key.
     private func setPolicyOrigin(_ attributes: inout AttributeMap, origin: Origin) {
-        let generated = isGenerated(origin)
-        attributes[CKA.alwaysSensitive] = [UInt8](bool: generated && attributes.bool(CKA.sensitive) == true)
-        attributes[CKA.neverExtractable] = [UInt8](bool: generated && attributes.bool(CKA.extractable) == false)
+        let (wasSensitive, wasUnextractable): (Bool, Bool)
+        switch origin {
+        case .generated: (wasSensitive, wasUnextractable) = (true, true)
+        case .imported: (wasSensitive, wasUnextractable) = (false, false)
+        case .derived(let sensitive, let unextractable): (wasSensitive, wasUnextractable) = (sensitive, unextractable)
+        }
+        attributes[CKA.alwaysSensitive] = [UInt8](bool: wasSensitive && attributes.bool(CKA.sensitive) == true)
+        attributes[CKA.neverExtractable] = [UInt8](bool: wasUnextractable && attributes.bool(CKA.extractable) == false)
     }
 
     /// Stores the key material, sealed under the key's own password when it has one (which needs
@@ -256,6 +263,8 @@ extension Provider {
             guard Curve.nids.contains(nid), let point = key.component("ec_point") else { throw CKRError(CKR.curveNotSupported) }
             attributes[CKA.ecParams] = Curve.params(nid: nid)
             attributes[CKA.ecPoint] = derOctetString(point)
+        } else if key.isEdwards {
+            try describeEdwards(key, into: &attributes)
         } else {
             throw CKRError(CKR.keyTypeInconsistent)
         }
@@ -277,6 +286,8 @@ extension Provider {
                 if let key = CryptoKey(cbst_ec_public(nid, raw, raw.count)) { return key }
             }
             throw CKRError(CKR.attributeValueInvalid)
+        case CKK.ecEdwards:
+            return try edwardsPublicKey(from: attributes)
         case nil:
             throw CKRError(CKR.templateIncomplete)
         default:
@@ -308,6 +319,8 @@ extension Provider {
             guard let nid = Curve.nid(params: params) else { throw CKRError(CKR.curveNotSupported) }
             guard let key = CryptoKey(cbst_ec_private(nid, d, d.count)) else { throw CKRError(CKR.attributeValueInvalid) }
             return key
+        case CKK.ecEdwards:
+            return try edwardsPrivateKey(from: &attributes)
         case nil:
             throw CKRError(CKR.templateIncomplete)
         default:
@@ -344,7 +357,7 @@ extension Provider {
             var problem = CKR.attributeTypeInvalid
             if let component = privateComponents[type], target.objectClass == CKO.privateKey {
                 if isSensitive(target) { problem = CKR.attributeSensitive } else { value = try key(of: target).component(component) }
-            } else if type == CKA.value && target.objectClass == CKO.privateKey && target.keyType == CKK.ec {
+            } else if type == CKA.value && target.objectClass == CKO.privateKey && (target.keyType == CKK.ec || target.keyType == CKK.ecEdwards) {
                 if isSensitive(target) { problem = CKR.attributeSensitive } else { value = try key(of: target).component("ec_d") }
             } else if type == CKA.value && target.objectClass == CKO.secretKey {
                 if isSensitive(target) { problem = CKR.attributeSensitive } else { value = target.attributes[CKA.material] }

@@ -87,7 +87,7 @@ private func makeFunctionList() -> CK_FUNCTION_LIST {
     f.C_GenerateKeyPair = { SoftTokenEntry.generateKeyPair($0, $1, $2, $3, $4, $5, $6, $7) }
     f.C_WrapKey = { SoftTokenEntry.wrapKey($0, $1, $2, $3, $4, $5) }
     f.C_UnwrapKey = { SoftTokenEntry.unwrapKey($0, $1, $2, $3, $4, $5, $6, $7) }
-    f.C_DeriveKey = { _, _, _, _, _, _ in notSupported }
+    f.C_DeriveKey = { SoftTokenEntry.deriveKey($0, $1, $2, $3, $4, $5) }
     f.C_SeedRandom = { SoftTokenEntry.seedRandom($0, $1, $2) }
     f.C_GenerateRandom = { SoftTokenEntry.generateRandom($0, $1, $2) }
     f.C_GetFunctionStatus = { _ in notParallel }
