@@ -246,6 +246,14 @@ long cbst_key_component(const cbst_key *key, const char *name, uint8_t *out, siz
         {"dp", OSSL_PKEY_PARAM_RSA_EXPONENT1}, {"dq", OSSL_PKEY_PARAM_RSA_EXPONENT2},
         {"qi", OSSL_PKEY_PARAM_RSA_COEFFICIENT1}, {"ec_d", OSSL_PKEY_PARAM_PRIV_KEY},
     };
+    if (strcmp(name, "spki") == 0) {
+        int len = i2d_PUBKEY(key, NULL);
+        if (len <= 0) return -1;
+        if (out == NULL) return len;
+        if (cap < (size_t)len) return -1;
+        unsigned char *p = out;
+        return i2d_PUBKEY(key, &p);
+    }
     if (strcmp(name, "ec_point") == 0) {
         uint8_t point[200];
         size_t len = 0;

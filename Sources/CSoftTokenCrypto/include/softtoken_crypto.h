@@ -60,7 +60,8 @@ int cbst_key_kind(const cbst_key *key);
 void cbst_key_free(cbst_key *key);
 
 /// Component names: "n", "e", "d", "p", "q", "dp", "dq", "qi" (RSA), "ec_point" (the uncompressed
-/// point), "ec_d" (the scalar, padded to the field size). Length or -1; out may be NULL.
+/// point), "ec_d" (the scalar, padded to the field size), "spki" (the public key's DER
+/// SubjectPublicKeyInfo, for CKA_PUBLIC_KEY_INFO). Length or -1; out may be NULL.
 long cbst_key_component(const cbst_key *key, const char *name, uint8_t *out, size_t cap);
 
 /// PKCS#8 PrivateKeyInfo DER of a private key; length or -1; out may be NULL.
