@@ -24,8 +24,9 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
-    /// The store over the chosen modules.
-    func store() throws(StoreError) -> Store { try Store(modulePaths: modules) }
+    /// The store over the chosen modules; a URI whose module-path or module-name rules some
+    /// registered modules out leaves them unloaded (see `Store.init`).
+    func store(for uri: PKCS11URI? = nil) throws(StoreError) -> Store { try Store(modulePaths: modules, for: uri) }
 
     /// Where the PIN of the token a URI names comes from: the URI's own `pin-source` (RFC 7512:
     /// for that token alone), else `--pin-source`, else the terminal.

@@ -31,7 +31,7 @@ extension CertBridge {
 
         func execute() throws(StoreError) {
             let uri = try uri.map { (text) throws(StoreError) in try parseURI(text) }
-            let store = try global.store()
+            let store = try global.store(for: uri)
             let pin = noLogin ? nil : try global.pinProvider(store, uri: self.uri)
             let (objects, skipped) = try store.objects(matching: uri, pin: pin)
             if global.json {
