@@ -49,7 +49,7 @@ extension CertBridge {
 
         func execute() throws(StoreError) {
             let uri = try uri.map { (text) throws(StoreError) in try parseURI(text) }
-            let store = try global.store()
+            let store = try global.store(for: uri)
             let pin = noLogin ? nil : try global.pinProvider(store, uri: self.uri)
             var count = 0
             let skipped: [StoreError]
