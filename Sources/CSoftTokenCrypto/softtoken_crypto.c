@@ -197,6 +197,17 @@ cbst_key *cbst_ec_public(int nid, const uint8_t *point, size_t point_len) {
     return key;
 }
 
+long cbst_ecdh(cbst_key *mine, cbst_key *peer, uint8_t *out, size_t cap) {
+    size_t len = 0;
+    long result = -1;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, mine, NULL);
+    if (ctx && EVP_PKEY_derive_init(ctx) == 1 && EVP_PKEY_derive_set_peer(ctx, peer) == 1
+        && EVP_PKEY_derive(ctx, NULL, &len) == 1 && len <= cap && EVP_PKEY_derive(ctx, out, &len) == 1)
+        result = (long)len;
+    EVP_PKEY_CTX_free(ctx);
+    return result;
+}
+
 int cbst_ec_nid_from_params(const uint8_t *der, size_t len) {
     const unsigned char *p = der;
     ASN1_OBJECT *oid = d2i_ASN1_OBJECT(NULL, &p, (long)len);
