@@ -197,7 +197,7 @@ cbst_key *cbst_ec_public(int nid, const uint8_t *point, size_t point_len) {
     return key;
 }
 
-long cbst_ecdh(cbst_key *mine, cbst_key *peer, uint8_t *out, size_t cap) {
+long cbst_ecdh_keys(cbst_key *mine, cbst_key *peer, uint8_t *out, size_t cap) {
     size_t len = 0;
     long result = -1;
     EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, mine, NULL);

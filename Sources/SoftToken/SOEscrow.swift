@@ -48,7 +48,7 @@ enum SOEscrow {
     /// SHA-256 of the ECDH secret and the fresh point.
     private static func wrappingKey(_ mine: CryptoKey, _ peer: CryptoKey, _ point: [UInt8]) throws(CKRError) -> [UInt8] {
         var secret = [UInt8](repeating: 0, count: 128)
-        let length = cbst_ecdh(mine.pointer, peer.pointer, &secret, secret.count)
+        let length = cbst_ecdh_keys(mine.pointer, peer.pointer, &secret, secret.count)
         guard length > 0 else { throw CKRError(CKR.functionFailed) }
         var input = Array(secret[0..<length]) + point
         wipe(&secret)

@@ -50,7 +50,7 @@ cbst_key *cbst_ec_private(int nid, const uint8_t *d, size_t d_len);
 cbst_key *cbst_ec_public(int nid, const uint8_t *point, size_t point_len);
 /// ECDH: the shared secret of `mine` (a private EC key) and `peer` (a public one on the same
 /// curve) into `out`; its length, or -1.
-long cbst_ecdh(cbst_key *mine, cbst_key *peer, uint8_t *out, size_t cap);
+long cbst_ecdh_keys(cbst_key *mine, cbst_key *peer, uint8_t *out, size_t cap);
 /// The curve NID for DER-encoded EC parameters (a named-curve OID), or 0.
 int cbst_ec_nid_from_params(const uint8_t *der, size_t len);
 /// The DER-encoded named-curve OID for a NID; length or -1 (out may be NULL to ask the length).
