@@ -16,8 +16,8 @@
  *   softtoken-driver MODULE TOKEN_LABEL flags
  *       prints the token's CK_TOKEN_INFO flags as "flags=0x..".
  *   softtoken-driver MODULE TOKEN_LABEL populate PREFIX COUNT
- *       logs in and creates COUNT token data objects PREFIX0..COUNT-1 as fast as it can, every
- *       second one private, each with CKA_ID the 4-byte big-endian number and a 400-byte
+ *       logs in and creates COUNT token objects PREFIX0..COUNT-1 as fast as it can, all
+ *       private, readable generic secret keys, each with CKA_ID the 4-byte big-endian number and a 400-byte
  *       value; prints "populated COUNT in S s". For benchmarks (scripts/bench), with
  *       CERTBRIDGE_SOFTTOKEN_FSYNC=0 for throwaway tokens.
  *   softtoken-driver MODULE TOKEN_LABEL timings PREFIX COUNT
@@ -99,7 +99,10 @@ static int write_objects(CK_SESSION_HANDLE session, const char *prefix, long cou
 
 static int populate(CK_SESSION_HANDLE session, const char *prefix, long count) {
     login(session);
-    CK_OBJECT_CLASS data = CKO_DATA;
+    /* Generic secret keys, readable (not sensitive): CKA_ID does not apply to data objects, and
+       the software token keeps every key private. */
+    CK_OBJECT_CLASS secret = CKO_SECRET_KEY;
+    CK_KEY_TYPE generic = CKK_GENERIC_SECRET;
     CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
     char value[400];
     memset(value, 'v', sizeof value);
@@ -110,11 +113,12 @@ static int populate(CK_SESSION_HANDLE session, const char *prefix, long count) {
         snprintf(label, sizeof label, "%s%ld", prefix, n);
         unsigned char id[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8), (unsigned char)n};
         CK_ATTRIBUTE template[] = {
-            {CKA_CLASS, &data, sizeof data}, {CKA_TOKEN, &yes, sizeof yes}, {CKA_PRIVATE, n % 2 ? &yes : &no, 1},
+            {CKA_CLASS, &secret, sizeof secret}, {CKA_KEY_TYPE, &generic, sizeof generic}, {CKA_TOKEN, &yes, sizeof yes},
+            {CKA_PRIVATE, &yes, 1}, {CKA_SENSITIVE, &no, 1}, {CKA_EXTRACTABLE, &yes, 1},
             {CKA_LABEL, label, strlen(label)}, {CKA_ID, id, sizeof id}, {CKA_VALUE, value, sizeof value},
         };
         CK_OBJECT_HANDLE object;
-        check("C_CreateObject", p11->C_CreateObject(session, template, 6, &object));
+        check("C_CreateObject", p11->C_CreateObject(session, template, sizeof template / sizeof *template, &object));
     }
     clock_gettime(CLOCK_MONOTONIC, &t1);
     printf("populated %ld in %.1f s\n", count, (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
@@ -123,20 +127,27 @@ static int populate(CK_SESSION_HANDLE session, const char *prefix, long count) {
 
 static int list_objects(CK_SESSION_HANDLE session) {
     login(session);
-    CK_OBJECT_CLASS data = CKO_DATA;
-    CK_ATTRIBUTE filter[] = {{CKA_CLASS, &data, sizeof data}};
-    check("C_FindObjectsInit", p11->C_FindObjectsInit(session, filter, 1));
+    /* Data objects, and the readable secret keys `populate` makes. */
+    CK_OBJECT_CLASS data = CKO_DATA, secret = CKO_SECRET_KEY;
+    CK_BBOOL no = CK_FALSE;
+    CK_ATTRIBUTE data_filter[] = {{CKA_CLASS, &data, sizeof data}};
+    CK_ATTRIBUTE secret_filter[] = {{CKA_CLASS, &secret, sizeof secret}, {CKA_SENSITIVE, &no, 1}};
+    CK_ATTRIBUTE *filters[] = {data_filter, secret_filter};
+    CK_ULONG filter_sizes[] = {1, 2};
     CK_OBJECT_HANDLE batch[1024];
     CK_ULONG found;
     CK_OBJECT_HANDLE *all = NULL;
     size_t total = 0;
-    do {
-        check("C_FindObjects", p11->C_FindObjects(session, batch, 1024, &found));
-        all = realloc(all, (total + found + 1) * sizeof *all);
-        memcpy(all + total, batch, found * sizeof *batch);
-        total += found;
-    } while (found == 1024);
-    check("C_FindObjectsFinal", p11->C_FindObjectsFinal(session));
+    for (int f = 0; f < 2; f++) {
+        check("C_FindObjectsInit", p11->C_FindObjectsInit(session, filters[f], filter_sizes[f]));
+        do {
+            check("C_FindObjects", p11->C_FindObjects(session, batch, 1024, &found));
+            all = realloc(all, (total + found + 1) * sizeof *all);
+            memcpy(all + total, batch, found * sizeof *batch);
+            total += found;
+        } while (found == 1024);
+        check("C_FindObjectsFinal", p11->C_FindObjectsFinal(session));
+    }
     for (size_t i = 0; i < total; i++) {
         char label[256], value[512];
         CK_ATTRIBUTE read[] = {{CKA_LABEL, label, sizeof label - 1}, {CKA_VALUE, value, sizeof value - 1}};
@@ -165,7 +176,7 @@ static long peak_rss_kb(void) {
 
 /* One C_FindObjects by class + label; the number of objects found. */
 static CK_ULONG find_one(CK_SESSION_HANDLE session, const char *label) {
-    CK_OBJECT_CLASS data = CKO_DATA;
+    CK_OBJECT_CLASS data = CKO_SECRET_KEY;
     CK_ATTRIBUTE filter[] = {{CKA_CLASS, &data, sizeof data}, {CKA_LABEL, (void *)label, strlen(label)}};
     CK_OBJECT_HANDLE found[4];
     CK_ULONG count = 0;
@@ -177,7 +188,7 @@ static CK_ULONG find_one(CK_SESSION_HANDLE session, const char *label) {
 
 /* One C_FindObjects by class + id (4-byte big-endian n); the number of objects found. */
 static CK_ULONG find_by_id(CK_SESSION_HANDLE session, long n) {
-    CK_OBJECT_CLASS data = CKO_DATA;
+    CK_OBJECT_CLASS data = CKO_SECRET_KEY;
     unsigned char id[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8), (unsigned char)n};
     CK_ATTRIBUTE filter[] = {{CKA_CLASS, &data, sizeof data}, {CKA_ID, id, sizeof id}};
     CK_OBJECT_HANDLE found[4];

@@ -49,12 +49,13 @@ struct JavaInteropTests {
                 #expect(outcome[name] == "PASS \(name)", "\(outcome[name] ?? "no line")")
             }
         }
-        // ECDH needs CKM_ECDH1_DERIVE on the token (the derive branch adds it).
+        // The token offers CKM_ECDH1_DERIVE, but SunPKCS11's KeyAgreement derives with a template
+        // of class and key type only and then reads CKA_VALUE, while the software token makes a
+        // derived key sensitive unless the template says otherwise: a known gap of issue 15.
         let offered = try SoftTokenRig.freshToken().token().slot.mechanisms()
-        withKnownIssue("the software token does not offer CKM_ECDH1_DERIVE yet") {
+        #expect(offered.contains(.ecdh1Derive))
+        withKnownIssue("derived keys default to CKA_SENSITIVE=true; SunPKCS11 reads the derived CKA_VALUE") {
             #expect(outcome["KeyAgreement ECDH"] == "PASS KeyAgreement ECDH", "\(outcome["KeyAgreement ECDH"] ?? "no line")")
-        } when: {
-            !offered.contains(.ecdh1Derive)
         }
     }
 }
