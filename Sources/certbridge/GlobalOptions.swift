@@ -25,8 +25,13 @@ struct GlobalOptions: ParsableArguments {
     }
 
     /// The store over the chosen modules; a URI whose module-path or module-name rules some
-    /// registered modules out leaves them unloaded (see `Store.init`).
-    func store(for uri: PKCS11URI? = nil) throws(StoreError) -> Store { try Store(modulePaths: modules, for: uri) }
+    /// registered modules out leaves them unloaded (see `Store.init`). What the store does of
+    /// its own accord (rolling back an interrupted import) is said on stderr.
+    func store(for uri: PKCS11URI? = nil) throws(StoreError) -> Store {
+        let store = try Store(modulePaths: modules, for: uri)
+        store.report = { printNote($0) }
+        return store
+    }
 
     /// Where the PIN of the token a URI names comes from: the URI's own `pin-source` (RFC 7512:
     /// for that token alone), else `--pin-source`, else the terminal.
