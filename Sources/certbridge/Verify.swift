@@ -14,7 +14,8 @@ extension CertBridge {
             the digest). Exit 0 when the signature is valid, 1 when it is not.
 
             Example:
-              certbridge verify 'pkcs11:token=Backup;object=alice' --in doc.pdf --sig doc.sig
+              certbridge verify 'pkcs11:token=Backup;object=alice' \\
+                --in doc.pdf --sig doc.sig
             """)
 
         @Argument(help: ArgumentHelp("The key or certificate (a PKCS#11 URI).", valueName: "URI"))
