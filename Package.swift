@@ -7,9 +7,10 @@ let softTokenLinkerFlags: [LinkerSetting] = [
     .unsafeFlags(["-Xlinker", "-z", "-Xlinker", "nodelete"]),
 ]
 
+/// Linux only (p11-kit, pcsc-lite and OpenSSL headers at their Debian paths), so no platforms are
+/// claimed.
 let package = Package(
     name: "CertBridge",
-    platforms: [.macOS(.v14)],
     products: [
         .executable(name: "certbridge", targets: ["certbridge"]),
         .library(name: "CertStore", targets: ["CertStore"]),
@@ -65,6 +66,9 @@ let package = Package(
             "CertStore", "CPKCS11",
             .product(name: "Crypto", package: "swift-crypto"),
         ], path: "Benchmarks/SignBench"),
+
+        // The software token's own rows (threads, AES-GCM) over the raw C function list.
+        .executableTarget(name: "certbridge-bench-token", path: "Benchmarks/TokenBench"),
 
         // Test rig: real tokens in private temp directories.
         .target(name: "TestSupport", dependencies: [

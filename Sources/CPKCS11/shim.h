@@ -3,6 +3,7 @@
 #ifndef CERTBRIDGE_CPKCS11_SHIM_H
 #define CERTBRIDGE_CPKCS11_SHIM_H
 #include "/usr/include/p11-kit-1/p11-kit/pkcs11.h"
+#include "certbridge_vendor.h"
 #include <dlfcn.h>
 #include <string.h>
 #include <sys/mman.h>

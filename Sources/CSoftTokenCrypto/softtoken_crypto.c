@@ -56,23 +56,6 @@ int cbst_aes256gcm_open(const uint8_t key[32], const uint8_t nonce[12], const ui
     return gcm(0, key, nonce, aad, aad_len, in, len - 16, out);
 }
 
-long cbst_aes_wrap_pad(const uint8_t *key, size_t key_len, int unwrap, const uint8_t *in, size_t in_len, uint8_t *out) {
-    const EVP_CIPHER *cipher = key_len == 16 ? EVP_aes_128_wrap_pad() : key_len == 24 ? EVP_aes_192_wrap_pad()
-                             : key_len == 32 ? EVP_aes_256_wrap_pad() : NULL;
-    if (cipher == NULL || in_len == 0) return -1;
-    EVP_CIPHER_CTX *ctx = EVP_CIPHER_CTX_new();
-    long result = -1;
-    int n = 0, m = 0;
-    if (ctx == NULL) return -1;
-    EVP_CIPHER_CTX_set_flags(ctx, EVP_CIPHER_CTX_FLAG_WRAP_ALLOW);
-    if (EVP_CipherInit_ex(ctx, cipher, NULL, key, NULL, unwrap ? 0 : 1) == 1
-        && EVP_CipherUpdate(ctx, out, &n, in, (int)in_len) == 1
-        && EVP_CipherFinal_ex(ctx, out + n, &m) == 1)
-        result = n + m;
-    EVP_CIPHER_CTX_free(ctx);
-    return result;
-}
-
 long cbst_digest(const char *md, const uint8_t *in, size_t len, uint8_t *out) {
     unsigned int n = 0;
     EVP_MD *type = EVP_MD_fetch(NULL, md, NULL);

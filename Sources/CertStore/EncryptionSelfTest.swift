@@ -43,8 +43,9 @@ extension Store {
         let high = use.description.securityLevel == .high ? " after the key's own login (High)" : ""
         let publicKey: Certificate.PublicKey
         let source: String
-        do {
-            (publicKey, source) = try self.publicKey(matching: use.uri, pin: pin)
+        do throws(StoreError) {
+            let found = try self.publicKey(matching: use.uri, pin: pin)
+            (publicKey, source) = (try found.key.certificateKey(for: "An encryption round trip"), found.source)
         } catch {
             report.record("encrypt", false, error.reason, error, progress: progress)
             return report

@@ -6,8 +6,8 @@ import PKCS11
 /// foreign, or an older copy put back), and its label the reasons, one per line. Other tokens
 /// have none, so they report nothing.
 extension Store {
-    static let integrityReportClass = ObjectClass(rawValue: 0x8000_0000 | 0x4342_0001)
-    static let integrityFailureCount = AttributeType(rawValue: 0x8000_0000 | 0x4342_0006)
+    static let integrityReportClass = ObjectClass.certBridgeIntegrityReport
+    static let integrityFailureCount = AttributeType.certBridgeIntegrityFailures
 
     /// Why objects on the session's token failed their check: what this session can see (a
     /// private object is checked only with the login).

@@ -2,16 +2,28 @@ import Crypto
 import _CryptoExtras
 import PKCS11
 import enum PKCS12.PublicKeyInfo
+import struct PKCS12.PKCS12Error
 import SwiftASN1
 import X509
 
 /// Checks signatures in software, with the semantics of `openssl dgst -verify` /
-/// `openssl pkeyutl -verify` (PSS: MGF1 over the same digest, salt as long as the digest).
+/// `openssl pkeyutl -verify` (PSS: MGF1 over the same digest, salt as long as the digest). RSA
+/// and ECDSA go through swift-crypto; Ed25519 and Ed448 through OpenSSL (PKCS12's
+/// `PublicKeyInfo.isValidEdDSASignature`), since swift-certificates reads no Ed448 key.
 public enum SignatureVerification {
     /// True when `signature` is a valid `algorithm` signature of `message` under `publicKey`.
     /// An ECDSA signature is read as DER or raw r‖s according to `format`.
     public static func isValid(_ signature: [UInt8], of message: [UInt8], algorithm: SignatureAlgorithm,
-                               format: SignatureFormat = .der, publicKey: Certificate.PublicKey) throws(StoreError) -> Bool {
+                               format: SignatureFormat = .der, publicKey: TokenPublicKey) throws(StoreError) -> Bool {
+        if case .eddsa = algorithm {
+            guard case .edwards = publicKey.kind else { throw mismatch(algorithm) }
+            do throws(PKCS12Error) {
+                return try PublicKeyInfo.isValidEdDSASignature(signature, of: message, publicKeyInfo: publicKey.spki)
+            } catch {
+                throw StoreError(.failed, "EdDSA verification failed: \(error)")
+            }
+        }
+        guard let publicKey = publicKey.certificateKey else { throw mismatch(algorithm) }
         switch algorithm {
         case .rsaPKCS1(let digest), .rsaPSS(let digest):
             guard let rsa = _RSA.Signing.PublicKey(publicKey) else { throw mismatch(algorithm) }
@@ -26,8 +38,7 @@ public enum SignatureVerification {
         case .ecdsa(let digest):
             return try ecdsa(signature, of: message, digest: digest, format: format, publicKey: publicKey)
         case .eddsa:
-            guard let ed = Curve25519.Signing.PublicKey(publicKey) else { throw mismatch(algorithm) }
-            return ed.isValidSignature(signature, for: message)
+            throw mismatch(algorithm)  // checked above
         }
     }
 
@@ -83,7 +94,7 @@ public enum SignatureVerification {
 extension Store {
     /// The public half of a key: from the certificate with the same CKA_ID when there is one
     /// (what relying parties check against), else from the public key object.
-    public func publicKey(matching uri: PKCS11URI, pin: PINProvider?) throws(StoreError) -> (key: Certificate.PublicKey, source: String) {
+    public func publicKey(matching uri: PKCS11URI, pin: PINProvider?) throws(StoreError) -> (key: TokenPublicKey, source: String) {
         let token = try token(matching: uri)
         // Certificates and public keys are usually public objects: look without a login first.
         if let found = try publicKey(in: session(on: token, pin: nil), uri: uri, token: token) { return found }
@@ -94,7 +105,7 @@ extension Store {
         throw StoreError(.notFound, "no certificate or public key for \(uri.description) on \"\(token.info.label)\"")
     }
 
-    private func publicKey(in session: Session, uri: PKCS11URI, token: Token) throws(StoreError) -> (key: Certificate.PublicKey, source: String)? {
+    private func publicKey(in session: Session, uri: PKCS11URI, token: Token) throws(StoreError) -> (key: TokenPublicKey, source: String)? {
         var names: [Attribute] = []
         if let label = uri.object { names.append(Attribute(.label, string: label)) }
         if let id = uri.id { names.append(Attribute(.id, bytes: id)) }
@@ -117,8 +128,8 @@ extension Store {
         }
         if let certificate {
             let spki = try CertificateObject(der: certificate).certificate.publicKeyInfo
-            do {
-                return (try Self.publicKey(spki: spki), "certificate")
+            do throws(StoreError) {
+                return (try TokenPublicKey(spki: spki), "certificate")
             } catch {
                 throw StoreError(.failed, "the public key in the certificate for \(uri.description) does not parse: \(error)")
             }
@@ -134,33 +145,27 @@ extension Store {
         return try Certificate.PublicKey(derEncoded: spki)
     }
 
-    /// A public key object's value as swift-certificates' public key.
-    static func publicKey(of object: Object) throws(StoreError) -> Certificate.PublicKey {
+    /// A public key object's value (CKA_MODULUS/CKA_PUBLIC_EXPONENT, or CKA_EC_PARAMS/CKA_EC_POINT
+    /// of a CKK_EC or CKK_EC_EDWARDS key) as a SubjectPublicKeyInfo, built with OpenSSL.
+    static func publicKey(of object: Object) throws(StoreError) -> TokenPublicKey {
         let values: AttributeValues
         do throws(PKCS11Error) {
             values = try object.attributes([.keyType, .modulus, .publicExponent, .ecParams, .ecPoint])
         } catch {
             throw StoreError(error, doing: "reading a public key")
         }
-        do {
-            switch values.keyType {
-            case .rsa?:
-                guard let n = values[.modulus], let e = values[.publicExponent] else { break }
-                return try publicKey(spki: try PublicKeyInfo.rsa(modulus: n, publicExponent: e))
-            case .ec?, .ecEdwards?:
-                guard let point = values[.ecPoint].map(unwrapOctetString) else { break }
-                if values.keyType == .ecEdwards { return Certificate.PublicKey(try Curve25519.Signing.PublicKey(rawRepresentation: point)) }
-                switch namedCurves[values[.ecParams] ?? []]?.name {
-                case "P-256"?: return Certificate.PublicKey(try P256.Signing.PublicKey(x963Representation: point))
-                case "P-384"?: return Certificate.PublicKey(try P384.Signing.PublicKey(x963Representation: point))
-                case "P-521"?: return Certificate.PublicKey(try P521.Signing.PublicKey(x963Representation: point))
-                default: break
-                }
-            default: break
+        let spki: [UInt8]?
+        do throws(PKCS12Error) {
+            switch (values.keyType, values[.modulus], values[.publicExponent], values[.ecParams], values[.ecPoint]) {
+            case (.rsa?, let n?, let e?, _, _): spki = try PublicKeyInfo.rsa(modulus: n, publicExponent: e)
+            case (.ec?, _, _, let parameters?, let point?): spki = try PublicKeyInfo.ec(parameters: parameters, point: point)
+            case (.ecEdwards?, _, _, let parameters?, let point?): spki = try PublicKeyInfo.edwards(parameters: parameters, point: point)
+            default: spki = nil
             }
         } catch {
             throw StoreError(.failed, "the token's public key object does not parse: \(error)")
         }
-        throw StoreError(.failed, "the token's public key object is of a kind CertBridge cannot read")
+        guard let spki else { throw StoreError(.failed, "the token's public key object is of a kind CertBridge cannot read") }
+        return try TokenPublicKey(spki: spki)
     }
 }

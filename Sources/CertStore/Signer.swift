@@ -101,7 +101,7 @@ public final class Signer: @unchecked Sendable {
     }
 
     /// The public half of the key: from its certificate (same CKA_ID), else its public key object.
-    public func publicKey() throws(StoreError) -> (key: Certificate.PublicKey, source: String) {
+    public func publicKey() throws(StoreError) -> (key: TokenPublicKey, source: String) {
         try store.publicKey(matching: key.uri, pin: pin)
     }
 

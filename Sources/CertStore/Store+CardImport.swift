@@ -143,6 +143,10 @@ extension Store {
         }
 
         // The writes: key, then certificate. ykcs11 derives the public key object from them.
+        // A card slot is overwritten, never added to, and PKCS#11 cannot empty it again: the
+        // journal can only make the next command say what an interrupted import left.
+        let journal = try ImportJournal(operation: "import of \"\(item.friendlyName ?? leaf.commonName ?? "key")\"", token: token, session: session,
+                                        irreversible: "\(slot.description) may hold the new key without its certificate, or its old contents; PKCS#11 cannot remove a key from a PIV card, so run the same import again with --replace")
         var step = "private key"
         do throws(PKCS11Error) {
             let keyTemplate = [Attribute(.privateKey), Attribute(item.key.keyType), Attribute(.id, bytes: [slot.id]),
@@ -160,8 +164,10 @@ extension Store {
             let left = step == "private key"
                 ? "; the card did not take the key: \(slot.description) holds what it held before (or, if the card was pulled while writing, possibly the new key without a certificate)"
                 : "; left on the card: the private key in \(slot.description), without its certificate (PKCS#11 cannot delete a key from a PIV card; it is useless without its certificate; the same import with --replace overwrites it)"
+            journal.commit()  // said here already; nothing for the next command to add
             throw StoreError(storeError.code, storeError.reason + left)
         }
+        journal.commit()
 
         // Read back what the card holds, and hold it to what was asked.
         do {

@@ -86,7 +86,8 @@ extension Store {
 
     /// Generates an enrollment key pair on the token (CKA_LOCAL: the private key never existed
     /// anywhere else), non-exportable unless asked, with CKA_ID = SHA-1 of the public key, and
-    /// records it as pending. Either all of it is written or none.
+    /// records it as pending. Either all of it is written or none, a kill included: the write
+    /// is journalled (ImportJournal.swift) before the key pair is made.
     public func generateEnrollmentKeyPair(on token: Token, spec: KeySpec, label: String, subject: String, subjectAlternativeNames: [String],
                                           exportable: Bool, securityLevel: SecurityLevel, pin: PINProvider?,
                                           usage: KeyUsage = .signing, ownPassword: borrowing PIN? = nil) throws(StoreError) -> KeyHandle {
@@ -102,8 +103,9 @@ extension Store {
             ownPassword.withUnsafeBytes { passwordAttribute = [Attribute(.certBridgeKeyPassword, bytes: Array($0))] }
         }
         let session = try session(on: token, readWrite: true, pin: pin)
+        let journal = try ImportJournal(operation: "enroll new of \"\(label)\"", token: token, session: session)
         var created: [Object] = []
-        do throws(PKCS11Error) {
+        do {
             let temporaryID = try session.generateRandom(count: 20)
             let common = [Attribute(.token, true), Attribute(.label, string: label), Attribute(.id, bytes: temporaryID)]
             var privateTemplate = common + [Attribute(.private, true), Attribute(.sign, true), Attribute(.sensitive, true),
@@ -128,12 +130,18 @@ extension Store {
                 privateTemplate.append(Attribute(.certBridgeApproval, ulong: securityLevel.approvalValue))
             }
             privateTemplate += passwordAttribute
+            // The pair goes by its random temporary id until it has its own.
+            try journal.expect("private key \"\(label)\"", template: [Attribute(.privateKey)] + privateTemplate)
+            try journal.expect("public key \"\(label)\"", template: [Attribute(.publicKey)] + publicTemplate)
             let (publicKey, privateKey) = try session.generateKeyPair(mechanism, publicTemplate: publicTemplate, privateTemplate: privateTemplate)
             created = [privateKey, publicKey]
 
             let values = try publicKey.attributes([.modulus, .ecPoint])
             let id = KeyMaterial.id(publicKey: [values[.modulus].map { Attribute(.modulus, bytes: $0) },
                                                  values[.ecPoint].map { Attribute(.ecPoint, bytes: $0) }].compactMap { $0 })
+            let withID = { (template: [Attribute]) in template.map { $0.type == .id ? Attribute(.id, bytes: id) : $0 } }
+            try journal.expect("private key \"\(label)\"", template: withID([Attribute(.privateKey)] + privateTemplate))
+            try journal.expect("public key \"\(label)\"", template: withID([Attribute(.publicKey)] + publicTemplate))
             for object in created { try session.setAttributes([Attribute(.id, bytes: id)], of: object) }
 
             let record = EnrollmentRecord(id: hex(id), label: label, keySpec: spec, subject: subject,
@@ -142,12 +150,15 @@ extension Store {
             encoder.dateEncodingStrategy = .iso8601
             encoder.outputFormatting = .sortedKeys
             let json = (try? encoder.encode(record)).map { [UInt8]($0) } ?? []
-            created.append(try session.createObject([
-                Attribute(.data), Attribute(.token, true), Attribute(.private, false), Attribute(.label, string: label),
-                Attribute(.application, string: Self.enrollmentApplication), Attribute(.value, bytes: json)]))
+            let recordTemplate = [Attribute(.data), Attribute(.token, true), Attribute(.private, false), Attribute(.label, string: label),
+                                  Attribute(.application, string: Self.enrollmentApplication), Attribute(.value, bytes: json)]
+            try journal.expect("enrollment record", template: recordTemplate)
+            created.append(try session.createObject(recordTemplate))
 
             if securityLevel == .medium && !token.isSoftToken {
-                created.append(try session.createObject(SecurityLevelRecord.template(keyLabel: label, id: id)))
+                let levelRecord = SecurityLevelRecord.template(keyLabel: label, id: id)
+                try journal.expect("security level record", template: levelRecord)
+                created.append(try session.createObject(levelRecord))
             }
             let flags = KeyFlags(try privateKey.attributes(KeyFlags.attributes))
             if !exportable && flags.isExportable || securityLevel.alwaysAuthenticates && flags.alwaysAuthenticate != true
@@ -155,11 +166,15 @@ extension Store {
                 throw PKCS11Error(.returned(.templateInconsistent), function: "C_GenerateKeyPair",
                                   reason: "the token did not keep the key policy asked for")
             }
+            journal.commit()
             return KeyHandle(token: token, session: session, object: privateKey, label: label, id: id,
                              keyType: spec.rsaBits == nil ? .ec : .rsa, flags: flags)
         } catch {
             for object in created.reversed() { try? object.destroy() }
-            throw StoreError(error, doing: "generating the key pair on \"\(token.info.label)\"", token: token)
+            journal.undo()
+            if let error = error as? StoreError { throw error }
+            throw StoreError(error as? PKCS11Error ?? PKCS11Error(.returned(.generalError), function: "C_GenerateKeyPair", reason: "\(error)"),
+                             doing: "generating the key pair on \"\(token.info.label)\"", token: token)
         }
     }
 
@@ -232,9 +247,13 @@ extension Store {
                 let label = try key.attributes([.label]).label ?? certificate.commonName ?? "certificate"
                 var created: [Object] = []
                 var result = InstallResult(token: token.info.label, label: label, id: hex(id), installed: false, chainAdded: 0, chainAlreadyPresent: 0)
+                let journal = try ImportJournal(operation: "install-cert of \"\(label)\"", token: token, session: session)
+                var replacing = false
                 do {
                     if try session.findObjects([Attribute(.certificate), Attribute(.value, bytes: der)]).isEmpty {
-                        created.append(try session.createObject(try certificate.template(label: label, id: id, category: .tokenUser)))
+                        let template = try certificate.template(label: label, id: id, category: .tokenUser)
+                        try journal.expect("certificate \"\(label)\"", template: template)
+                        created.append(try session.createObject(template))
                         result.installed = true
                     }
                     for authority in chain {
@@ -243,23 +262,33 @@ extension Store {
                             continue
                         }
                         let ca = try CertificateObject(der: authority)
-                        created.append(try session.createObject(try ca.template(label: ca.commonName ?? "CA certificate", id: ca.keyID, category: .authority)))
+                        let template = try ca.template(label: ca.commonName ?? "CA certificate", id: ca.keyID, category: .authority)
+                        try journal.expect("chain certificate", template: template)
+                        created.append(try session.createObject(template))
                         result.chainAdded += 1
                     }
-                    for (record, object) in try enrollmentRecords(in: session) where record.id == hex(id) {
-                        try object.destroy()
-                    }
-                    // The placeholder a restored enrollment backup brought along is replaced
-                    // by the issued certificate, not left beside it under the same id.
+                    // What the certificate replaces: the pending record, and the placeholder a
+                    // restored enrollment backup brought along (not left beside it under the same id).
+                    var replaced = try enrollmentRecords(in: session).filter { $0.0.id == hex(id) }.map(\.1)
                     for object in try session.findObjects([Attribute(.certificate), Attribute(.id, bytes: id)]) {
                         guard let value = try object.attributes([.value])[.value], value != der, isPlaceholderCertificate(value) else { continue }
-                        try object.destroy()
+                        replaced.append(object)
                         result.placeholderRemoved = true
                     }
+                    if !replaced.isEmpty {
+                        try journal.finishing(removing: replaced)
+                        replacing = true
+                        for object in replaced { try object.destroy() }
+                    }
                 } catch {
-                    for object in created.reversed() { try? object.destroy() }
+                    // Once the replaced objects are going, the next command finishes the job.
+                    if !replacing {
+                        for object in created.reversed() { try? object.destroy() }
+                        journal.undo()
+                    }
                     throw error
                 }
+                journal.commit()
                 return result
             } catch let error as StoreError {
                 throw error

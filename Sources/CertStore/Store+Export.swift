@@ -171,11 +171,16 @@ extension Store {
     }
 
     /// Writes under a temporary name (0600), reads the file back with the password and checks
-    /// its key against the token's, then renames it into place.
+    /// its key against the token's, then renames it into place. The temporary name,
+    /// `.NAME.certbridge-tmp-PID-RANDOM`, is locked while it is written, so the temporary files
+    /// a killed export leaves are found, and the next export into the directory removes them.
     private func writeVerified(_ bytes: [UInt8], to path: String, password: borrowing PIN, publicKeyInfo: [UInt8]) throws(StoreError) {
         let directory = (path as NSString).deletingLastPathComponent
-        let temporary = (directory.isEmpty ? "." : directory) + "/.\((path as NSString).lastPathComponent).certbridge-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
-        try writeFile(bytes, to: temporary)
+        removeStaleExportFiles(in: directory.isEmpty ? "." : directory)
+        let temporary = (directory.isEmpty ? "." : directory) + "/.\((path as NSString).lastPathComponent)\(exportTemporaryMark)\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let fd = try writeNewFile(bytes, to: temporary, locked: true)
+        defer { close(fd) }
+        testPauseExport()
         do throws(StoreError) {
             let written = [UInt8](FileManager.default.contents(atPath: temporary) ?? Data())
             let reopened = try Store.openBackup(written, password: password, file: path)
@@ -195,9 +200,16 @@ extension Store {
 
 /// Creates `path` with mode 0600 (never following a link or reusing a file), writes and fsyncs.
 public func writeFile(_ bytes: [UInt8], to path: String) throws(StoreError) {
+    close(try writeNewFile(bytes, to: path, locked: false))
+}
+
+/// `writeFile`, returning the descriptor still open (and flocked, when `locked`).
+private func writeNewFile(_ bytes: [UInt8], to path: String, locked: Bool) throws(StoreError) -> Int32 {
     let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0o600)
     guard fd >= 0 else { throw StoreError(.failed, "cannot create \(path): \(String(cString: strerror(errno)))") }
-    defer { close(fd) }
+    if locked { _ = flock(fd, LOCK_EX) }
+    var success = false
+    defer { if !success { close(fd) } }
     var offset = 0
     while offset < bytes.count {
         let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
@@ -211,9 +223,46 @@ public func writeFile(_ bytes: [UInt8], to path: String) throws(StoreError) {
         unlink(path)
         throw StoreError(.failed, "cannot flush \(path) to disk: \(String(cString: strerror(errno)))")
     }
+    success = true
+    return fd
 }
 
-private func syncDirectory(_ path: String) {
+/// What an export's temporary file has in its name: `.NAME.certbridge-tmp-PID-RANDOM`.
+let exportTemporaryMark = ".certbridge-tmp-"
+
+/// Removes the temporary files killed exports left in `directory`: the user's own regular files
+/// named `.NAME.certbridge-tmp-PID-RANDOM` (or `.NAME.certbridge-PID-RANDOM`, as exports named
+/// them before) that no export is writing: nobody holds their lock, and their process is gone
+/// (or, should its pid have been reused, the file is over an hour old).
+func removeStaleExportFiles(in directory: String) {
+    guard let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+    for name in names where name.hasPrefix(".") {
+        guard let pid = exportTemporaryPID(name) else { continue }
+        let path = directory + "/" + name
+        let fd = open(path, O_RDONLY | O_NOFOLLOW | O_NONBLOCK | O_CLOEXEC)
+        guard fd >= 0 else { continue }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_uid == geteuid(),
+              flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }
+        let alive = pid != getpid() && (kill(pid, 0) == 0 || errno == EPERM)
+        if pid == getpid() || (alive && time(nil) - info.st_mtim.tv_sec < 3600) { continue }
+        unlink(path)
+    }
+}
+
+/// The pid in an export's temporary file name, or nil for any other name.
+func exportTemporaryPID(_ name: String) -> pid_t? {
+    for mark in [exportTemporaryMark, ".certbridge-"] {
+        guard let range = name.range(of: mark, options: .backwards), range.lowerBound > name.index(after: name.startIndex) else { continue }
+        let parts = name[range.upperBound...].split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, let pid = pid_t(parts[0]), pid > 0, UInt32(parts[1]) != nil else { continue }
+        return pid
+    }
+    return nil
+}
+
+func syncDirectory(_ path: String) {
     let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
     if fd >= 0 { fsync(fd); close(fd) }
 }

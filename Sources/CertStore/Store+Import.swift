@@ -79,9 +79,13 @@ extension Store {
     }
 
     /// `written` is handed every object created, once the item has landed (for an import of
-    /// several items that must roll back the earlier ones when a later one fails).
+    /// several items that must roll back the earlier ones when a later one fails); such an
+    /// import passes its own `journal`, which it commits itself. Otherwise the item gets a
+    /// journal of its own (ImportJournal.swift) before its first write, committed when it has
+    /// landed, so a kill at any moment is rolled back by the next command on the token.
     func importItem(_ item: ImportItem, to token: Token, options: ImportOptions, pin: PINProvider?,
-                    fault: ((ImportStep) throws(PKCS11Error) -> Void)?, written: (([Object]) -> Void)? = nil) throws(StoreError) -> ImportResult {
+                    fault: ((ImportStep) throws(PKCS11Error) -> Void)?, journal shared: ImportJournal? = nil,
+                    written: (([Object]) -> Void)? = nil) throws(StoreError) -> ImportResult {
         // Everything that can be checked is checked before the first write.
         let leaf = try CertificateObject(der: item.certificate)
         let label = options.label ?? item.friendlyName ?? leaf.commonName ?? "imported key"
@@ -114,25 +118,37 @@ extension Store {
             throw StoreError(.failed, "this key is already on \(tokenName) (label \"\(oldLabel)\"); use --replace to replace it")
         }
 
+        let journal: ImportJournal
+        if let shared { journal = shared } else { journal = try ImportJournal(operation: "import of \"\(label)\"", token: token, session: session) }
+        testPause(afterObject: 0)
         var created: [Object] = []
         var notes: [String] = []
         var chainAlreadyPresent = 0
         var step = ImportStep.privateKey
+        var replacing = false
+        /// Journals an object, creates it, and (in tests) pauses after it.
+        func create(_ what: String, _ template: [Attribute], _ make: () throws -> Object) throws {
+            try journal.expect(what, template: template)
+            created.append(try make())
+            testPause(afterObject: created.count)
+        }
         do {
             try fault?(.privateKey)
-            let key = try createPrivateKey(item, label: label, id: id, subject: leaf.subjectDER, options: options, session: session,
-                                           token: token, notes: &notes)
-            created.append(key)
-            try verifyPolicy(of: key, options: options, tokenName: tokenName)
+            try create("private key \"\(label)\"", privateKeyTemplate(item, label: label, id: id, subject: leaf.subjectDER, options: options)) {
+                try createPrivateKey(item, label: label, id: id, subject: leaf.subjectDER, options: options, session: session, token: token, notes: &notes)
+            }
+            try verifyPolicy(of: created[0], options: options, tokenName: tokenName)
             if options.securityLevel == .medium && !token.isSoftToken {
-                created.append(try session.createObject(SecurityLevelRecord.template(keyLabel: label, id: id)))
+                let record = SecurityLevelRecord.template(keyLabel: label, id: id)
+                try create("security level record", record) { try session.createObject(record) }
             }
             step = .publicKey
             try fault?(.publicKey)
-            created.append(try session.createObject(publicKeyTemplate(item.key, label: label, id: id, subject: leaf.subjectDER)))
+            let publicKey = publicKeyTemplate(item.key, label: label, id: id, subject: leaf.subjectDER)
+            try create("public key \"\(label)\"", publicKey) { try session.createObject(publicKey) }
             step = .certificate
             try fault?(.certificate)
-            created.append(try session.createObject(leafTemplate))
+            try create("certificate \"\(label)\"", leafTemplate) { try session.createObject(leafTemplate) }
             step = .chainCertificate
             for certificate in chainTemplates {
                 try fault?(.chainCertificate)
@@ -140,21 +156,34 @@ extension Store {
                     chainAlreadyPresent += 1
                     continue
                 }
-                created.append(try session.createObject(certificate.template))
+                try create("chain certificate", certificate.template) { try session.createObject(certificate.template) }
             }
             step = .replaceOld
             try fault?(.replaceOld)
-            for old in existing { try destroyPair(of: old, keeping: created, session: session) }
-        } catch let error as PKCS11Error {
-            let left = rollBack(created, session: session)
-            var reason = StoreError(error, doing: "writing the \(step.noun) to \(tokenName)", token: token).reason
-            reason += left.isEmpty ? "; nothing was left on the token" : "; could not remove \(left.count) object(s) written before the failure: \(left.joined(separator: ", "))"
-            throw StoreError(StoreError(error, doing: "", token: token).code, reason)
+            if !existing.isEmpty {
+                var victims: [Object] = []
+                for old in existing { victims += try pair(of: old, keeping: created + victims, session: session) }
+                try journal.finishing(removing: victims)
+                replacing = true
+                for victim in victims { try victim.destroy() }
+            }
         } catch {
+            if replacing {
+                // The new key is whole; the journal has the next command finish the removal.
+                let reason = (error as? StoreError)?.reason ?? (error as? PKCS11Error).map { StoreError($0, doing: "removing the replaced key from \(tokenName)", token: token).reason } ?? "\(error)"
+                throw StoreError(.failed, reason + "; the new key is in place, and the next certbridge command on \(tokenName) removes what is left of the old one")
+            }
             let left = rollBack(created, session: session)
+            if shared == nil { journal.undo() }
+            let tail = left.isEmpty ? "; nothing was left on the token" : "; could not remove \(left.count) object(s) written before the failure: \(left.joined(separator: ", "))"
+            if let error = error as? PKCS11Error {
+                let reason = StoreError(error, doing: "writing the \(step.noun) to \(tokenName)", token: token).reason
+                throw StoreError(StoreError(error, doing: "", token: token).code, reason + tail)
+            }
             let storeError = error as? StoreError ?? StoreError(.failed, "\(error)")
-            throw StoreError(storeError.code, storeError.reason + (left.isEmpty ? "; nothing was left on the token" : "; could not remove: \(left.joined(separator: ", "))"))
+            throw StoreError(storeError.code, storeError.reason + tail)
         }
+        if shared == nil { journal.commit() }
 
         written?(created)
         do throws(PKCS11Error) {
@@ -190,6 +219,15 @@ extension Store {
         } catch {
             throw StoreError(error, doing: "writing the private key to \"\(token.info.label)\"", token: token)
         }
+    }
+
+    /// The private key's template without its secret components (what the journal records).
+    private func privateKeyTemplate(_ item: ImportItem, label: String, id: [UInt8], subject: [UInt8], options: ImportOptions) -> [Attribute] {
+        var policy = [Attribute(.sensitive, true), Attribute(.extractable, options.exportable)]
+        if options.securityLevel.alwaysAuthenticates { policy.append(Attribute(.alwaysAuthenticate, true)) }
+        let publicParts = item.key.privateAttributes.filter { [.modulus, .publicExponent, .ecParams].contains($0.type) }
+        return [Attribute(.privateKey), Attribute(item.key.keyType), Attribute(.token, true), Attribute(.private, true),
+                Attribute(.label, string: label), Attribute(.id, bytes: id), Attribute(.subject, bytes: subject)] + policy + publicParts
     }
 
     private func createPrivateKey(_ item: ImportItem, label: String, id: [UInt8], subject: [UInt8], options: ImportOptions,
@@ -250,17 +288,17 @@ extension Store {
         return try !session.findObjects([Attribute(.publicKey)] + point + (values.id.map { [Attribute(.id, bytes: $0)] } ?? [])).isEmpty
     }
 
-    /// Destroys an old key and the public key and certificate that share its id.
-    private func destroyPair(of key: Object, keeping created: [Object], session: Session) throws(PKCS11Error) {
+    /// An old key and the public key and certificate that share its id, but for `kept`.
+    private func pair(of key: Object, keeping kept: [Object], session: Session) throws(PKCS11Error) -> [Object] {
         let id = try key.attributes([.id]).id ?? []
         var victims = [key]
         if !id.isEmpty {
             for objectClass in [ObjectClass.publicKey, .certificate] {
                 victims += try session.findObjects([Attribute(objectClass), Attribute(.id, bytes: id)])
-                    .filter { candidate in !created.contains { $0.handle == candidate.handle } }
+                    .filter { candidate in !(kept + victims).contains { $0.handle == candidate.handle } }
             }
         }
-        for victim in victims { try victim.destroy() }
+        return victims
     }
 
     /// Destroys what an import created, newest first; returns what could not be destroyed.

@@ -61,11 +61,14 @@ extension Store {
             // A replaced key cannot be put back, so a later failure could not undo it.
             throw StoreError(.usage, "--replace works on one key at a time, and the backup holds \(entries.count); " + pick)
         }
+        // One journal for every entry, so a kill in a later one rolls back the earlier ones too.
+        let journal = try ImportJournal(operation: "import of \(entries.count) key entries", token: token,
+                                        session: try session(on: token, readWrite: true, pin: pin))
         var results: [ImportResult] = []
         var placed: [Object] = []
         for (index, entry) in entries.enumerated() {
             do {
-                results.append(warned(try importItem(items[index], to: token, options: options, pin: pin, fault: nil) { placed += $0 }, items[index]))
+                results.append(warned(try importItem(items[index], to: token, options: options, pin: pin, fault: nil, journal: journal) { placed += $0 }, items[index]))
             } catch {
                 var left: [String] = []
                 for object in placed.reversed() {
@@ -74,10 +77,12 @@ extension Store {
                 let undone = index == 0 ? "" : left.isEmpty
                     ? "; the \(index) key entr\(index == 1 ? "y" : "ies") placed before it were removed again"
                     : "; could not remove \(left.count) object(s) of the entries placed before it: \(left.joined(separator: ", "))"
+                journal.undo()
                 let name = entry.friendlyName.map { " \"\($0)\"" } ?? ""
                 throw StoreError(error.code, "key entry \(index + 1) of \(entries.count)\(name): " + error.reason + undone)
             }
         }
+        journal.commit()
         return results
     }
 }

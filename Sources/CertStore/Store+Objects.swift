@@ -6,7 +6,15 @@ extension Store {
 
     /// Opens a session on the token, logged in as the user when `pin` is given and the token
     /// wants a login. A wrong PIN is a `wrongSecret` error with the tries left where known.
+    /// Before the session is handed out, an import a killed process left half-done on the token
+    /// is rolled back (Store+Recovery.swift), so what the caller sees is whole.
     public func session(on token: Token, readWrite: Bool = false, pin: PINProvider?) throws(StoreError) -> Session {
+        let session = try loggedInSession(on: token, readWrite: readWrite, pin: pin)
+        recoverInterruptedWrites(on: token)
+        return session
+    }
+
+    private func loggedInSession(on token: Token, readWrite: Bool, pin: PINProvider?) throws(StoreError) -> Session {
         let session: Session
         do throws(PKCS11Error) {
             session = try token.openSession(readWrite: readWrite)

@@ -10,6 +10,11 @@ public final class Store {
     /// Objects that failed their token's integrity check in the listings made so far (see
     /// IntegrityReport.swift), one sentence each.
     public internal(set) var integrityFailures: [String] = []
+    /// Where the store says what it did of its own accord, such as rolling back an import a
+    /// killed process left half-done (Store+Recovery.swift); the CLI prints it on stderr.
+    public var report: (String) -> Void = { _ in }
+    /// The tokens whose import journals were looked at already.
+    var journalsChecked: Set<String> = []
 
     /// Loads the named module paths, or, when none are named, every module registered with
     /// p11-kit and the software token.

@@ -15,7 +15,7 @@ public struct TokenPrivateKey: CustomPrivateKey {
     /// Wraps a signer; the public key comes from the key's certificate or public key object.
     public init(_ signer: Signer) throws(StoreError) {
         self.signer = signer
-        publicKey = try signer.publicKey().key
+        publicKey = try signer.publicKey().key.certificateKey(for: "Signing a certificate or CSR")
     }
 
     /// The algorithm CSRs and certificates are signed with by default.

@@ -45,5 +45,11 @@ public struct TokenSummary: Sendable, Codable, Hashable {
 
 extension Store {
     /// Every token present, for `certbridge tokens`.
-    public func tokenSummaries() -> [TokenSummary] { tokens().map(TokenSummary.init) }
+    /// An interrupted import is looked at first (Store+Recovery.swift): without a login only
+    /// one that wrote nothing private can be rolled back; otherwise the note says it waits.
+    public func tokenSummaries() -> [TokenSummary] {
+        let found = tokens()
+        for token in found where token.info.flags.contains(.tokenInitialized) { recoverInterruptedWrites(on: token) }
+        return found.map(TokenSummary.init)
+    }
 }

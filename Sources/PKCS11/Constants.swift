@@ -1,3 +1,5 @@
+internal import CPKCS11
+
 /// PKCS#11 value sets as open structs, so vendor-defined values fit beside the spec's.
 /// Names come from the one generated table in Names.swift.
 
@@ -219,17 +221,20 @@ public struct AttributeType: RawRepresentable, Hashable, Sendable, CustomStringC
     public static let vendorDefined = Self(rawValue: 0x8000_0000)
     /// CertBridge's software token: the key's own password, given only when the key is made
     /// (write-only; the Windows "High" level with a password for this item).
-    public static let certBridgeKeyPassword = Self(rawValue: 0x8000_0000 | 0x4342_0001)
+    public static let certBridgeKeyPassword = Self(rawValue: CKA_CERTBRIDGE_KEY_PASSWORD)
     /// CertBridge's software token: whether a key has its own password (read-only CK_BBOOL).
-    public static let certBridgeHasKeyPassword = Self(rawValue: 0x8000_0000 | 0x4342_0002)
+    public static let certBridgeHasKeyPassword = Self(rawValue: CKA_CERTBRIDGE_HAS_KEY_PASSWORD)
     /// CertBridge's software token: the approval every use of the key needs (CK_ULONG: 0 none,
     /// 1 a yes/no confirmation (Windows "Medium"), 2 a password (Windows "High")); fixed at creation.
-    public static let certBridgeApproval = Self(rawValue: 0x8000_0000 | 0x4342_0003)
+    public static let certBridgeApproval = Self(rawValue: CKA_CERTBRIDGE_APPROVAL)
     /// CertBridge's software token: wrong passwords the key still allows before it locks (read-only CK_ULONG).
-    public static let certBridgeTriesLeft = Self(rawValue: 0x8000_0000 | 0x4342_0004)
+    public static let certBridgeTriesLeft = Self(rawValue: CKA_CERTBRIDGE_TRIES_LEFT)
     /// CertBridge's software token: the SO PIN, given with C_SetAttributeValue (write-only), unlocks a key
     /// locked by wrong passwords.
-    public static let certBridgeUnlockWithSOPIN = Self(rawValue: 0x8000_0000 | 0x4342_0005)
+    public static let certBridgeUnlockWithSOPIN = Self(rawValue: CKA_CERTBRIDGE_UNLOCK_WITH_SO_PIN)
+    /// CertBridge's software token, on its integrity report object: how many objects failed their
+    /// integrity check (read-only CK_ULONG).
+    public static let certBridgeIntegrityFailures = Self(rawValue: CKA_CERTBRIDGE_INTEGRITY_FAILURES)
 
     /// The spec's name for the value.
     public var name: String {
@@ -257,6 +262,9 @@ public struct ObjectClass: RawRepresentable, Hashable, Sendable, CustomStringCon
     public static let privateKey = Self(rawValue: 0x3)
     /// CKO_SECRET_KEY.
     public static let secretKey = Self(rawValue: 0x4)
+    /// CertBridge's software token: its integrity report (vendor-defined), found only by asking
+    /// for this class.
+    public static let certBridgeIntegrityReport = Self(rawValue: CKO_CERTBRIDGE_INTEGRITY_REPORT)
 
     /// The spec's name for the value.
     public var name: String { Names.objectClass[rawValue] ?? "CKO_VENDOR_DEFINED" }

@@ -31,13 +31,14 @@ public enum PublicKeyInfo {
     }
 
     /// SPKI DER for an Edwards public key (CKK_EC_EDWARDS) from the curve's DER OID
-    /// (CKA_EC_PARAMS: 1.3.101.112 Ed25519, 1.3.101.113 Ed448) and the raw key as a DER OCTET
-    /// STRING or bare (CKA_EC_POINT), via `EVP_PKEY_fromdata`.
+    /// (CKA_EC_PARAMS: 1.3.101.112 Ed25519, 1.3.101.113 Ed448) or its PrintableString name
+    /// (`edwards25519`, `edwards448`; PKCS#11 3.0 §2.3.10 allows both) and the raw key as a DER
+    /// OCTET STRING or bare (CKA_EC_POINT), via `EVP_PKEY_fromdata`.
     public static func edwards(parameters: [UInt8], point: [UInt8]) throws(PKCS12Error) -> [UInt8] {
         let type: String
         switch parameters {
-        case [0x06, 0x03, 0x2B, 0x65, 0x70]: type = "ED25519"
-        case [0x06, 0x03, 0x2B, 0x65, 0x71]: type = "ED448"
+        case [0x06, 0x03, 0x2B, 0x65, 0x70], [0x13, 0x0C] + Array("edwards25519".utf8): type = "ED25519"
+        case [0x06, 0x03, 0x2B, 0x65, 0x71], [0x13, 0x0A] + Array("edwards448".utf8): type = "ED448"
         default: throw PKCS12Error(.unsupportedAlgorithm, "an Edwards curve other than Ed25519 and Ed448")
         }
         let raw = unwrapOctetString(point) ?? point

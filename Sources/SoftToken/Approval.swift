@@ -95,7 +95,7 @@ extension Provider {
             if operation.key.approval == .password && session.token.keyTriesLeft(operation.key.handle) == 0 {
                 throw CKRError(CKR.pinLocked)
             }
-            let what = operation === session.sign ? "sign" : "decrypt"
+            let what = session.purpose(of: operation)
             return ApprovalRequest(session: session, operation: operation, what: what, fromLogin: false)
         }
         try apply(session, request, request.ask())
@@ -108,7 +108,7 @@ extension Provider {
             guard session.token.loggedIn == CKU.user else { throw CKRError(CKR.userNotLoggedIn) }
             guard let operation = session.operationAwaitingLogin else { throw CKRError(CKR.operationNotInitialized) }
             guard !Self.isStrict(session.token) else { throw CKRError(CKR.argumentsBad) }
-            let what = operation === session.decrypt ? "decrypt" : "sign"
+            let what = session.purpose(of: operation)
             return ApprovalRequest(session: session, operation: operation, what: what, fromLogin: true)
         }
         try apply(session, request, request.ask())

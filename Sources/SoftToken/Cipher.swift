@@ -85,6 +85,27 @@ final class CipherOperation {
 
     private var gcmDecrypt: Bool { scheme.mode == "GCM" && !encrypting }
 
+    /// The exact output of an Update of `count` bytes where OpenSSL's is known beforehand (a
+    /// stream mode, or whole blocks that no padding holds back); nil where it is not.
+    func exactUpdateSize(_ count: Int) -> Int? {
+        switch scheme.mode {
+        case "CTR": return count
+        case "GCM": return encrypting ? count : nil
+        default:
+            guard encrypting || !scheme.padding else { return nil }
+            return (taken % 16 + count) / 16 * 16
+        }
+    }
+
+    /// An Update straight into the caller's buffer, which has room for exactUpdateSize(count):
+    /// no copy of the context (nothing can fail for want of room) and no copy of the output.
+    func update(_ input: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<UInt8>) throws(CKRError) -> Int {
+        let n = cbst_cipher_update(context, input.baseAddress?.assumingMemoryBound(to: UInt8.self), input.count, out)
+        guard n >= 0 else { throw CKRError(encrypting ? CKR.dataLenRange : CKR.encryptedDataInvalid) }
+        taken += input.count
+        return n
+    }
+
     /// One step (`input` through Update, then Final when `final`), computed on a copy of the
     /// context and handed to `deliver`; the copy becomes the state only when `deliver` says
     /// the output was taken (true).

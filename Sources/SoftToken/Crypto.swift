@@ -29,6 +29,8 @@ final class CryptoKey: @unchecked Sendable {
 
     /// Signs what the scheme signs raw (a DigestInfo, or a hash) into `out`; the length, or -1.
     func signRaw(_ scheme: SignatureScheme, _ input: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) -> Int {
+        // EdDSA hashes inside the signature: its input is the message, and there is no context to reuse.
+        if isEdwards { return signEdDSA(input, into: &out) }
         let key = SignerKey(padding: scheme.padding, pssDigest: scheme.pssDigest, mgf: scheme.mgf, saltLength: scheme.saltLength)
         let pooled = signerLock.withLock { () -> OpaquePointer? in idleSigners[key]?.popLast() }
         guard let signer = pooled ?? cbst_signer_new(pointer, scheme.padding, scheme.pssDigest, scheme.mgf, scheme.saltLength) else { return -1 }
@@ -44,6 +46,7 @@ final class CryptoKey: @unchecked Sendable {
 
     /// A component (see cbst_key_component), or nil when the key has none.
     func component(_ name: String) -> [UInt8]? {
+        if isEdwards { return edwardsComponent(name) }
         let length = cbst_key_component(pointer, name, nil, 0)
         guard length > 0 else { return nil }
         var out = [UInt8](repeating: 0, count: length)

@@ -1,4 +1,5 @@
 public import CPKCS11
+import CSoftTokenCrypto
 
 /// The C ABI of the software token: each function has the exact signature of its C_* entry
 /// point, checks its pointers, copies its inputs and calls the provider under its lock.
@@ -444,11 +445,15 @@ public enum SoftTokenEntry {
         }
     }
 
-    /// C_SeedRandom.
+    /// C_SeedRandom: the bytes are mixed into OpenSSL's generator (which keeps seeding itself
+    /// from the OS, so a caller's seed can add to it but never replace it).
     public static func seedRandom(_ session: CK_SESSION_HANDLE, _ seed: Bytes, _ length: CK_ULONG) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             _ = try provider.session(session)
-            throw CKRError(0x120) // CKR_RANDOM_SEED_NOT_SUPPORTED: OpenSSL seeds itself
+            let bytes = try raw(seed, length)
+            guard cbst_seed_random(bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count) == 1 else {
+                throw CKRError(CKR.functionFailed)
+            }
         }
     }
 

@@ -12,8 +12,8 @@ enum Mechanisms {
     private static let ec = CKF.ecFp | CKF.ecNamedCurve | CKF.ecUncompress
     static let all: [Info] = [
         Info(type: CKM.rsaKeyPairGen, minKey: 1024, maxKey: 4096, flags: CKF.generateKeyPair),
-        Info(type: CKM.rsaPKCS, minKey: 1024, maxKey: 4096, flags: CKF.sign | CKF.verify | CKF.encrypt | CKF.decrypt),
-        Info(type: CKM.rsaPKCSOAEP, minKey: 1024, maxKey: 4096, flags: CKF.encrypt | CKF.decrypt),
+        Info(type: CKM.rsaPKCS, minKey: 1024, maxKey: 4096, flags: CKF.sign | CKF.verify | CKF.encrypt | CKF.decrypt | CKF.wrap | CKF.unwrap),
+        Info(type: CKM.rsaPKCSOAEP, minKey: 1024, maxKey: 4096, flags: CKF.encrypt | CKF.decrypt | CKF.wrap | CKF.unwrap),
         Info(type: CKM.rsaPKCSPSS, minKey: 1024, maxKey: 4096, flags: CKF.sign | CKF.verify),
     ] + [CKM.sha1RSAPKCS, CKM.sha224RSAPKCS, CKM.sha256RSAPKCS, CKM.sha384RSAPKCS, CKM.sha512RSAPKCS,
          CKM.sha1RSAPKCSPSS, CKM.sha224RSAPKCSPSS, CKM.sha256RSAPKCSPSS, CKM.sha384RSAPKCSPSS, CKM.sha512RSAPKCSPSS].map {
@@ -25,6 +25,7 @@ enum Mechanisms {
         Info(type: $0, minKey: 256, maxKey: 521, flags: CKF.sign | CKF.verify | ec)
     } + [
         Info(type: CKM.aesKeyGen, minKey: 16, maxKey: 32, flags: CKF.generate),
+        Info(type: CKM.aesKeyWrap, minKey: 16, maxKey: 32, flags: CKF.wrap | CKF.unwrap),
         Info(type: CKM.aesKeyWrapPad, minKey: 16, maxKey: 32, flags: CKF.wrap | CKF.unwrap),
     ] + [CKM.aesECB, CKM.aesCBC, CKM.aesCBCPad, CKM.aesCTR, CKM.aesGCM].map {
         Info(type: $0, minKey: 16, maxKey: 32, flags: CKF.encrypt | CKF.decrypt)
@@ -35,7 +36,7 @@ enum Mechanisms {
         Info(type: CKM.genericSecretKeyGen, minKey: 1, maxKey: 512, flags: CKF.generate),
     ] + [CKM.sha1, CKM.sha224, CKM.sha256, CKM.sha384, CKM.sha512].map {
         Info(type: $0, minKey: 0, maxKey: 0, flags: CKF.digest)
-    }
+    } + agreement
 
     static func info(_ type: CK_MECHANISM_TYPE) -> Info? { all.first { $0.type == type } }
 
@@ -95,6 +96,9 @@ struct SignatureScheme {
             return SignatureScheme(keyType: CKK.ec, padding: 0, digest: nil, pssDigest: nil, mgf: nil, saltLength: 0)
         case CKM.ecdsaSHA1, CKM.ecdsaSHA224, CKM.ecdsaSHA256, CKM.ecdsaSHA384, CKM.ecdsaSHA512:
             return SignatureScheme(keyType: CKK.ec, padding: 0, digest: hashOf(type), pssDigest: nil, mgf: nil, saltLength: 0)
+        case CKM.eddsa:
+            try checkEdDSAParams(mechanism)
+            return SignatureScheme(keyType: CKK.ecEdwards, padding: 0, digest: nil, pssDigest: nil, mgf: nil, saltLength: 0)
         default:
             throw CKRError(CKR.mechanismInvalid)
         }

@@ -66,6 +66,11 @@ extension Provider {
         do throws(CKRError) {
             if let cipher = operation.cipher {
                 try requireContextLogin(session, operation)
+                if part == .update, let size = cipher.exactUpdateSize(input.count) {
+                    guard try output.hasRoom(for: size), let buffer = output.buffer else { return }
+                    output.length.pointee = CK_ULONG(try cipher.update(input, into: buffer))
+                    return
+                }
                 try cipher.step(input, final: part != .update) { bytes throws(CKRError) in
                     guard try output.hasRoom(for: bytes.count) else { return false }
                     output.write(bytes)

@@ -171,9 +171,10 @@ extension Provider {
         defer { session.verify = nil }
         let scheme = operation.scheme!
         let message = data ?? operation.data
-        if key.isRSA && signature.count != key.signatureSize { throw CKRError(CKR.signatureLenRange) }
-        let valid = cbst_verify(key.pointer, scheme.padding, scheme.digest, scheme.pssDigest, scheme.mgf, scheme.saltLength,
-                                message, message.count, signature, signature.count)
+        if (key.isRSA || key.isEdwards) && signature.count != key.signatureSize { throw CKRError(CKR.signatureLenRange) }
+        let valid = key.isEdwards ? key.verifyEdDSA(message, signature)
+            : cbst_verify(key.pointer, scheme.padding, scheme.digest, scheme.pssDigest, scheme.mgf, scheme.saltLength,
+                          message, message.count, signature, signature.count)
         guard valid == 1 else { throw CKRError(CKR.signatureInvalid) }
     }
 
@@ -193,6 +194,10 @@ extension Provider {
     func signatureSize(_ object: TokenObject) throws(CKRError) -> Int {
         if object.objectClass == CKO.secretKey { return 0 }
         if let modulus = object.attributes[CKA.modulus] { return modulus.count - (modulus.first == 0 ? 1 : 0) }
+        if object.keyType == CKK.ecEdwards {
+            guard let curve = object.attributes[CKA.ecParams].flatMap(EdwardsCurve.init(params:)) else { throw CKRError(CKR.keyTypeInconsistent) }
+            return curve.signatureLength
+        }
         switch object.attributes[CKA.ecParams].flatMap(Curve.nid(params:)) {
         case 415: return 64
         case 715: return 96
@@ -253,6 +258,8 @@ extension Provider {
             key = made
             publicTemplate[CKA.keyType] = [UInt8](ulong: CKK.ec)
             privateTemplate[CKA.keyType] = [UInt8](ulong: CKK.ec)
+        case CKM.ecEdwardsKeyPairGen:
+            key = try generateEdwards(publicTemplate: &publicTemplate, privateTemplate: &privateTemplate)
         default:
             throw CKRError(CKR.mechanismInvalid)
         }
@@ -288,77 +295,5 @@ extension Provider {
         let object = try makeObject(session, template: &template, origin: .generated(mechanism.mechanism))
         try session.token.store(object)
         return object.handle
-    }
-
-    /// C_WrapKey with CKM_AES_KEY_WRAP_PAD: only a key with CKA_EXTRACTABLE leaves, and a key
-    /// sealed under its own password needs that password (a context login after the first refusal).
-    func wrapKey(_ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM, wrapping: CK_OBJECT_HANDLE, key: CK_OBJECT_HANDLE,
-                 output: Output) throws(CKRError) {
-        let session = try session(handle)
-        guard mechanism.mechanism == CKM.aesKeyWrapPad else { throw CKRError(CKR.mechanismInvalid) }
-        guard let wrapper = session.token.object(wrapping) else { throw CKRError(CKR.wrappingKeyHandleInvalid) }
-        guard wrapper.objectClass == CKO.secretKey, wrapper.keyType == CKK.aes else { throw CKRError(CKR.wrappingKeyTypeInconsistent) }
-        guard wrapper.flag(CKA.wrap) else { throw CKRError(CKR.keyFunctionNotPermitted) }
-        guard let target = session.token.object(key) else { throw CKRError(CKR.keyHandleInvalid) }
-        guard target.objectClass == CKO.privateKey || target.objectClass == CKO.secretKey else { throw CKRError(CKR.keyNotWrappable) }
-        guard target.flag(CKA.extractable) else { throw CKRError(CKR.keyUnextractable) }
-        if target.flag(CKA.wrapWithTrusted) && !wrapper.flag(CKA.trusted) { throw CKRError(CKR.keyNotWrappable) }
-        var material: [UInt8]
-        if target.hasKeyPassword {
-            guard let approved = session.approvedWrap, approved.handle == target.handle else {
-                session.pendingWrap = target.handle
-                throw CKRError(CKR.userNotLoggedIn)
-            }
-            material = try approved.key.pkcs8()
-        } else {
-            guard let stored = target.attributes[CKA.material] else { throw CKRError(CKR.generalError) }
-            material = stored
-        }
-        defer { wipe(&material) }
-        guard var wrapKey = wrapper.attributes[CKA.material] else { throw CKRError(CKR.wrappingKeyHandleInvalid) }
-        defer { wipe(&wrapKey) }
-        let size = (material.count + 7) / 8 * 8 + 8
-        guard try output.hasRoom(for: size) else { return }
-        session.approvedWrap = nil
-        var out = [UInt8](repeating: 0, count: size + 16)
-        let length = cbst_aes_wrap_pad(wrapKey, wrapKey.count, 0, material, material.count, &out)
-        guard length > 0 else { throw CKRError(CKR.functionFailed) }
-        output.write(Array(out[0..<length]))
-        if output.buffer != nil { session.token.audit(key: target.auditName, operation: "export (C_WrapKey)", outcome: "done") }
-    }
-
-    func unwrapKey(_ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM, unwrapping: CK_OBJECT_HANDLE, wrapped: [UInt8],
-                   template: Template) throws(CKRError) -> CK_OBJECT_HANDLE {
-        let session = try session(handle)
-        guard mechanism.mechanism == CKM.aesKeyWrapPad else { throw CKRError(CKR.mechanismInvalid) }
-        guard let unwrapper = session.token.object(unwrapping) else { throw CKRError(CKR.unwrappingKeyHandleInvalid) }
-        guard unwrapper.objectClass == CKO.secretKey, unwrapper.keyType == CKK.aes else { throw CKRError(CKR.unwrappingKeyTypeInconsistent) }
-        guard unwrapper.flag(CKA.unwrap) else { throw CKRError(CKR.keyFunctionNotPermitted) }
-        guard var unwrapKey = unwrapper.attributes[CKA.material] else { throw CKRError(CKR.unwrappingKeyHandleInvalid) }
-        defer { wipe(&unwrapKey) }
-        guard wrapped.count >= 16, wrapped.count % 8 == 0 else { throw CKRError(CKR.wrappedKeyLenRange) }
-        var plain = [UInt8](repeating: 0, count: wrapped.count)
-        defer { wipe(&plain) }
-        let length = cbst_aes_wrap_pad(unwrapKey, unwrapKey.count, 1, wrapped, wrapped.count, &plain)
-        guard length > 0 else { throw CKRError(CKR.wrappedKeyInvalid) }
-        var material = Array(plain[0..<length])
-        defer { wipe(&material) }
-        var template = template
-        defer { template.wipeAll() }
-        switch template.ulong(CKA.class) {
-        case CKO.privateKey:
-            guard let key = CryptoKey.fromPKCS8(material) else { throw CKRError(CKR.wrappedKeyInvalid) }
-            let object = try makeObject(session, template: &template, origin: .imported, key: key)
-            try session.token.store(object)
-            auditKey(session, object, "import (C_UnwrapKey)")
-            return object.handle
-        case CKO.secretKey:
-            template[CKA.value] = material
-            let object = try makeObject(session, template: &template, origin: .imported)
-            try session.token.store(object)
-            return object.handle
-        default:
-            throw CKRError(CKR.templateIncomplete)
-        }
     }
 }

@@ -17,7 +17,8 @@ extension Template {
             if Self.booleans.contains(attribute.type) && length != 1 { throw CKRError(CKR.attributeValueInvalid) }
             if length > 0 {
                 guard let value = attribute.pValue else { throw CKRError(CKR.attributeValueInvalid) }
-                self[attribute.type] = Array(UnsafeRawBufferPointer(start: value, count: length))
+                let bytes = UnsafeRawBufferPointer(start: value, count: length)
+                self[attribute.type] = CKA.attributeArrays.contains(attribute.type) ? try Self.nested(bytes) : Array(bytes)
             } else {
                 self[attribute.type] = []
             }
@@ -42,10 +43,11 @@ private let privateComponents: [CK_ATTRIBUTE_TYPE: String] = [
 private let tokenSet: Set<CK_ATTRIBUTE_TYPE> = [CKA.local, CKA.alwaysSensitive, CKA.neverExtractable, CKA.keyGenMechanism]
 
 /// Attributes C_SetAttributeValue may change freely: names and metadata, not policy.
-private let relabelling: Set<CK_ATTRIBUTE_TYPE> = [CKA.label, CKA.id, CKA.subject, CKA.application, CKA.startDate, CKA.endDate]
+let relabelling: Set<CK_ATTRIBUTE_TYPE> = [CKA.label, CKA.id, CKA.subject, CKA.application, CKA.startDate, CKA.endDate]
 
-/// How a key came to be, for LOCAL / ALWAYS_SENSITIVE / NEVER_EXTRACTABLE.
-enum Origin { case generated(CK_MECHANISM_TYPE), imported }
+/// How a key came to be, for LOCAL / ALWAYS_SENSITIVE / NEVER_EXTRACTABLE. A derived key was
+/// always sensitive (never extractable) only if its base key was too (PKCS#11 2.40 §4.7).
+enum Origin { case generated(CK_MECHANISM_TYPE), imported, derived(alwaysSensitive: Bool, neverExtractable: Bool) }
 
 extension Provider {
     // MARK: - Create and destroy
@@ -70,6 +72,7 @@ extension Provider {
     /// key material taken out of the attributes, the key's own password applied.
     func makeObject(_ session: Session, template: inout Template, origin: Origin, key given: CryptoKey? = nil) throws(CKRError) -> TokenObject {
         guard let objectClass = template.ulong(CKA.class) else { throw CKRError(CKR.templateIncomplete) }
+        try AttributeApplicability.check(template, objectClass: objectClass, keyType: template.ulong(CKA.keyType))
         for type in template.keys where type == CKA.material || type == CKA.sealedMaterial {
             throw CKRError(CKR.attributeTypeInvalid)
         }
@@ -140,8 +143,10 @@ extension Provider {
             }
             defer { wipe(&value) }
             attributes[CKA.valueLen] = [UInt8](ulong: CK_ULONG(value.count))
+            // Usable for every function by default, as SoftHSM2 has it: Java's SunPKCS11 brings
+            // an HMAC key with CLASS, KEY_TYPE and VALUE only, and then signs with it.
             setDefaults(&attributes, [CKA.encrypt: true, CKA.decrypt: true, CKA.wrap: true, CKA.unwrap: true,
-                                      CKA.sign: false, CKA.verify: false, CKA.derive: false, CKA.sensitive: true,
+                                      CKA.sign: true, CKA.verify: true, CKA.derive: false, CKA.sensitive: true,
                                       CKA.extractable: false, CKA.trusted: false, CKA.wrapWithTrusted: false,
                                       CKA.alwaysAuthenticate: false])
             try setApproval(&attributes, password: password)
@@ -195,11 +200,17 @@ extension Provider {
     }
 
     /// ALWAYS_SENSITIVE and NEVER_EXTRACTABLE are true only for a key made here that was so from
-    /// birth; a key that came from outside was, once, outside.
+    /// birth; a key that came from outside was, once, outside; a derived key's value was only
+    /// ever as protected as its base key.
     private func setPolicyOrigin(_ attributes: inout AttributeMap, origin: Origin) {
-        let generated = isGenerated(origin)
-        attributes[CKA.alwaysSensitive] = [UInt8](bool: generated && attributes.bool(CKA.sensitive) == true)
-        attributes[CKA.neverExtractable] = [UInt8](bool: generated && attributes.bool(CKA.extractable) == false)
+        let (wasSensitive, wasUnextractable): (Bool, Bool)
+        switch origin {
+        case .generated: (wasSensitive, wasUnextractable) = (true, true)
+        case .imported: (wasSensitive, wasUnextractable) = (false, false)
+        case .derived(let sensitive, let unextractable): (wasSensitive, wasUnextractable) = (sensitive, unextractable)
+        }
+        attributes[CKA.alwaysSensitive] = [UInt8](bool: wasSensitive && attributes.bool(CKA.sensitive) == true)
+        attributes[CKA.neverExtractable] = [UInt8](bool: wasUnextractable && attributes.bool(CKA.extractable) == false)
     }
 
     /// Stores the key material, sealed under the key's own password when it has one (which needs
@@ -252,6 +263,8 @@ extension Provider {
             guard Curve.nids.contains(nid), let point = key.component("ec_point") else { throw CKRError(CKR.curveNotSupported) }
             attributes[CKA.ecParams] = Curve.params(nid: nid)
             attributes[CKA.ecPoint] = derOctetString(point)
+        } else if key.isEdwards {
+            try describeEdwards(key, into: &attributes)
         } else {
             throw CKRError(CKR.keyTypeInconsistent)
         }
@@ -273,6 +286,8 @@ extension Provider {
                 if let key = CryptoKey(cbst_ec_public(nid, raw, raw.count)) { return key }
             }
             throw CKRError(CKR.attributeValueInvalid)
+        case CKK.ecEdwards:
+            return try edwardsPublicKey(from: attributes)
         case nil:
             throw CKRError(CKR.templateIncomplete)
         default:
@@ -304,6 +319,8 @@ extension Provider {
             guard let nid = Curve.nid(params: params) else { throw CKRError(CKR.curveNotSupported) }
             guard let key = CryptoKey(cbst_ec_private(nid, d, d.count)) else { throw CKRError(CKR.attributeValueInvalid) }
             return key
+        case CKK.ecEdwards:
+            return try edwardsPrivateKey(from: &attributes)
         case nil:
             throw CKRError(CKR.templateIncomplete)
         default:
@@ -331,11 +348,16 @@ extension Provider {
         var result = CKR.ok
         for i in template.indices {
             let type = template[i].type
+            if CKA.attributeArrays.contains(type), let encoded = target.attributes[type] {
+                let written = try Template.writeNested(encoded, into: &template[i])
+                if result == CKR.ok { result = written }
+                continue
+            }
             var value: [UInt8]?
             var problem = CKR.attributeTypeInvalid
             if let component = privateComponents[type], target.objectClass == CKO.privateKey {
                 if isSensitive(target) { problem = CKR.attributeSensitive } else { value = try key(of: target).component(component) }
-            } else if type == CKA.value && target.objectClass == CKO.privateKey && target.keyType == CKK.ec {
+            } else if type == CKA.value && target.objectClass == CKO.privateKey && (target.keyType == CKK.ec || target.keyType == CKK.ecEdwards) {
                 if isSensitive(target) { problem = CKR.attributeSensitive } else { value = try key(of: target).component("ec_d") }
             } else if type == CKA.value && target.objectClass == CKO.secretKey {
                 if isSensitive(target) { problem = CKR.attributeSensitive } else { value = target.attributes[CKA.material] }
@@ -372,7 +394,8 @@ extension Provider {
     }
 
     /// C_SetAttributeValue: names and metadata change; policy only tightens (SENSITIVE to true,
-    /// EXTRACTABLE to false, ALWAYS_AUTHENTICATE to true); anything else is read-only.
+    /// EXTRACTABLE to false, ALWAYS_AUTHENTICATE to true); anything else is read-only; an
+    /// attribute the object's class cannot have is CKR_ATTRIBUTE_TYPE_INVALID.
     func setAttributes(_ handle: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE, template: Template) throws(CKRError) {
         let session = try session(handle)
         guard let target = session.token.object(object) else { throw CKRError(CKR.objectHandleInvalid) }
@@ -384,26 +407,9 @@ extension Provider {
             session.token.audit(key: target.auditName, operation: "unlock by the SO", outcome: "done")
             return
         }
+        try AttributeApplicability.check(template, objectClass: target.objectClass, keyType: target.keyType)
         guard target.attributes.bool(CKA.modifiable) != false else { throw CKRError(CKR.attributeReadOnly) }
-        var updated = target.attributes
-        let isKey = target.objectClass == CKO.privateKey || target.objectClass == CKO.secretKey
-        for (type, value) in template {
-            if relabelling.contains(type) || (type == CKA.value && target.objectClass == CKO.data) {
-                updated[type] = value
-                continue
-            }
-            guard isKey, let wanted = value.bool else { throw CKRError(CKR.attributeReadOnly) }
-            switch type {
-            case CKA.sensitive, CKA.alwaysAuthenticate:
-                guard wanted || updated.bool(type) == false else { throw CKRError(CKR.attributeReadOnly) }
-                if wanted { updated[type] = [1] }
-            case CKA.extractable:
-                guard !wanted || updated.bool(type) == true else { throw CKRError(CKR.attributeReadOnly) }
-                if !wanted { updated[type] = [0] }
-            default:
-                guard updated[type] == value else { throw CKRError(CKR.attributeReadOnly) }
-            }
-        }
+        let updated = try tightened(target.attributes, by: template, copying: false)
         let replacement = TokenObject(handle: target.handle, isPrivate: target.isPrivate, session: target.session, attributes: updated)
         replacement.cachedKey = target.cachedKey
         try session.token.store(replacement)

@@ -21,6 +21,9 @@ final class Session {
     var decrypt: KeyOperation?
     var encrypt: KeyOperation?
     var digest: DigestOperation?
+    /// A C_DeriveKey on an always-authenticate key, refused for want of its context login and
+    /// kept for the next C_DeriveKey with the same key and mechanism (C_DeriveKey has no Init).
+    var derive: KeyOperation?
     /// A C_WrapKey refused for want of the key's password: the next context login may approve it.
     var pendingWrap: CK_OBJECT_HANDLE?
     /// The key a context login opened for the next C_WrapKey of that key.
@@ -31,6 +34,14 @@ final class Session {
         self.slot = slot
         self.token = token
         self.readWrite = readWrite
+    }
+
+    /// What an operation of this session does, in the approval prompt's and the audit trail's words.
+    func purpose(of operation: KeyOperation) -> String {
+        if operation === sign { return "sign" }
+        if operation === derive { return "derive a key" }
+        if operation === encrypt { return "encrypt" }
+        return "decrypt"
     }
 
     var state: CK_STATE {
@@ -44,7 +55,7 @@ final class Session {
     /// The operation a context-specific login would approve: the one begun last on a key that
     /// needs it.
     var operationAwaitingLogin: KeyOperation? {
-        [sign, decrypt, encrypt].compactMap { $0 }.first { $0.needsContextLogin && !$0.approved }
+        [sign, decrypt, encrypt, derive].compactMap { $0 }.first { $0.needsContextLogin && !$0.approved }
     }
 
     func endOperations() {
@@ -52,6 +63,7 @@ final class Session {
         verify = nil
         decrypt = nil
         encrypt = nil
+        derive = nil
         digest?.cancel()
         digest = nil
         found = nil
@@ -60,7 +72,8 @@ final class Session {
     }
 }
 
-/// A sign, verify or decrypt operation between its Init and its end.
+/// A sign, verify or decrypt operation between its Init and its end (or a derivation awaiting
+/// its context login).
 final class KeyOperation {
     let mechanism: CK_MECHANISM_TYPE
     let scheme: SignatureScheme?

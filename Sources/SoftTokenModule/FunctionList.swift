@@ -40,12 +40,13 @@ private func makeFunctionList() -> CK_FUNCTION_LIST {
     f.C_CloseSession = { SoftTokenEntry.closeSession($0) }
     f.C_CloseAllSessions = { SoftTokenEntry.closeAllSessions($0) }
     f.C_GetSessionInfo = { SoftTokenEntry.getSessionInfo($0, $1) }
+    // Operation state is not saved: both answer CKR_FUNCTION_NOT_SUPPORTED, as PKCS#11 allows.
     f.C_GetOperationState = { _, _, _ in notSupported }
     f.C_SetOperationState = { _, _, _, _, _ in notSupported }
     f.C_Login = { SoftTokenEntry.login($0, $1, $2, $3) }
     f.C_Logout = { SoftTokenEntry.logout($0) }
     f.C_CreateObject = { SoftTokenEntry.createObject($0, $1, $2, $3) }
-    f.C_CopyObject = { _, _, _, _, _ in notSupported }
+    f.C_CopyObject = { SoftTokenEntry.copyObject($0, $1, $2, $3, $4) }
     f.C_DestroyObject = { SoftTokenEntry.destroyObject($0, $1) }
     f.C_GetObjectSize = { _, _, _ in notSupported }
     f.C_GetAttributeValue = { SoftTokenEntry.getAttributeValue($0, $1, $2, $3) }
@@ -86,7 +87,7 @@ private func makeFunctionList() -> CK_FUNCTION_LIST {
     f.C_GenerateKeyPair = { SoftTokenEntry.generateKeyPair($0, $1, $2, $3, $4, $5, $6, $7) }
     f.C_WrapKey = { SoftTokenEntry.wrapKey($0, $1, $2, $3, $4, $5) }
     f.C_UnwrapKey = { SoftTokenEntry.unwrapKey($0, $1, $2, $3, $4, $5, $6, $7) }
-    f.C_DeriveKey = { _, _, _, _, _, _ in notSupported }
+    f.C_DeriveKey = { SoftTokenEntry.deriveKey($0, $1, $2, $3, $4, $5) }
     f.C_SeedRandom = { SoftTokenEntry.seedRandom($0, $1, $2) }
     f.C_GenerateRandom = { SoftTokenEntry.generateRandom($0, $1, $2) }
     f.C_GetFunctionStatus = { _ in notParallel }

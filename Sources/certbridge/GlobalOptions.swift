@@ -24,8 +24,13 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
-    /// The store over the chosen modules.
-    func store() throws(StoreError) -> Store { try Store(modulePaths: modules) }
+    /// The store over the chosen modules; what it does of its own accord (rolling back an
+    /// interrupted import) is said on stderr.
+    func store() throws(StoreError) -> Store {
+        let store = try Store(modulePaths: modules)
+        store.report = { printNote($0) }
+        return store
+    }
 
     /// Where the PIN of the token a URI names comes from: the URI's own `pin-source` (RFC 7512:
     /// for that token alone), else `--pin-source`, else the terminal.

@@ -44,8 +44,7 @@ extension CertBridge {
             let signatureBytes = try readInput(signature)
             let store = try global.store()
             let (publicKey, source) = try store.publicKey(matching: uri, pin: global.pinProvider(store, uri: self.uri))
-            var used = algorithm ?? .eddsa
-            if algorithm == nil { used = try KeyKind(publicKey: publicKey).defaultAlgorithm }
+            let used = algorithm ?? publicKey.kind.defaultAlgorithm
             let valid = try SignatureVerification.isValid(signatureBytes, of: message, algorithm: used, format: format, publicKey: publicKey)
             if global.json {
                 try printJSON(Result(valid: valid, mechanism: used.name, publicKeyFrom: source))

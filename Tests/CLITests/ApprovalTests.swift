@@ -258,6 +258,75 @@ struct ApprovalTests {
         #expect(!(try run("jarsigner", ["-verify", jar]).stdout.contains("jar verified")), "nothing is signed")
     }
 
+    /// A private sshd on 127.0.0.1 that accepts exactly one of the token's keys, for `ssh -I`.
+    final class SSHServer {
+        let port: Int
+        private let pidFile: String
+
+        init(acceptingKeyLabeled label: String, rig: Rig) throws {
+            let keys = try run("ssh-keygen", ["-D", SoftTokenRig.modulePath], environment: rig.environment())
+            let line = try #require(keys.stdout.split(separator: "\n").first { $0.hasSuffix(" \(label)") },
+                                    "ssh-keygen -D lists \(label): \(keys.stdout)\(keys.stderr)")
+            let authorized = try rig.dir.write("authorized_keys-\(label)", String(line) + "\n")
+            let hostKey = rig.dir.file("host-key-\(label)")
+            #expect(try run("ssh-keygen", ["-q", "-t", "ed25519", "-N", "", "-f", hostKey]).status == 0)
+            // As root sshd wants its privilege-separation directory, which a container may lack.
+            if getuid() == 0 { try FileManager.default.createDirectory(atPath: "/run/sshd", withIntermediateDirectories: true) }
+            pidFile = rig.dir.file("sshd-\(label).pid")
+            port = Int.random(in: 20_000..<60_000)
+            let config = try rig.dir.write("sshd_config-\(label)", """
+                ListenAddress 127.0.0.1:\(port)
+                HostKey \(hostKey)
+                AuthorizedKeysFile \(authorized)
+                PidFile \(pidFile)
+                StrictModes no
+                UsePAM no
+                PermitRootLogin prohibit-password
+                PasswordAuthentication no
+                KbdInteractiveAuthentication no
+
+                """)
+            let started = try run("/usr/sbin/sshd", ["-f", config, "-E", rig.dir.file("sshd-\(label).log")])
+            try #require(started.status == 0, "sshd: \(started.stderr)")
+        }
+
+        /// `ssh -I MODULE` (the provider loaded in ssh itself, not behind ssh-agent) runs `echo`.
+        func login(_ rig: Rig, answer: String) throws -> RunResult {
+            try run("/usr/bin/setsid", ["-w", "ssh", "-F", "/dev/null", "-I", SoftTokenRig.modulePath, "-p", String(port),
+                                        "-o", "IdentityAgent=none", "-o", "StrictHostKeyChecking=no", "-o", "UserKnownHostsFile=/dev/null",
+                                        "-o", "PasswordAuthentication=no", "-o", "KbdInteractiveAuthentication=no",
+                                        "\(NSUserName())@127.0.0.1", "echo", "signed-in-by-token"],
+                    environment: rig.environment(answer: answer), input: Data())
+        }
+
+        deinit {
+            if let text = try? String(contentsOfFile: pidFile, encoding: .utf8), let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)) {
+                kill(pid, SIGTERM)
+            }
+        }
+    }
+
+    @Test("OpenSSH's ssh -I signs in with a Medium and a High key through the module's prompt (the server checks each signature); a denial fails the login",
+          arguments: ["med", "high"])
+    func openSSH(key: String) throws {
+        let rig = try Rig()
+        let server = try SSHServer(acceptingKeyLabeled: key, rig: rig)
+        for _ in 0..<2 {
+            let session = try server.login(rig, answer: "yes")
+            #expect(session.status == 0 && session.stdout.contains("signed-in-by-token"), "\(session.stderr)")
+        }
+        let requests = try rig.requests()
+        #expect(requests.count == 2, "one approval per signature")
+        #expect(requests.allSatisfy { $0["command"] as? String == (key == "med" ? "CONFIRM" : "GETPIN") },
+                "medium keys are never asked for a password")
+        #expect(requests.allSatisfy { ($0["description"] as? String)?.contains("ssh") == true }, "the prompt names the program")
+
+        rig.clearLog()
+        let refused = try server.login(rig, answer: "no")
+        #expect(refused.status != 0)
+        #expect(!refused.stdout.contains("signed-in-by-token"), "nothing is signed")
+    }
+
     @Test("pkcs11-tool does the context login itself: it signs as before and the module asks nothing")
     func pkcs11Tool() throws {
         let rig = try Rig()

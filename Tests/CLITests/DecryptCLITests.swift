@@ -17,8 +17,6 @@ struct DecryptCLITests {
             case .p384: ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-384"]
             }
         }
-        /// The mechanism the token must offer for this kind.
-        var mechanism: MechanismType { self == .rsa ? .rsaPKCS : .ecdh1Derive }
     }
 
     /// A fresh token holding one imported key pair, its openssl files, and a message.
@@ -31,7 +29,6 @@ struct DecryptCLITests {
         let keyPEM: String
         let certPEM: String
         let uri: String
-        let offered: Set<MechanismType>
 
         init(_ fixture: any TokenFixture, _ kind: KeyKind, securityLevel: String = "standard") throws {
             self.fixture = fixture
@@ -52,7 +49,6 @@ struct DecryptCLITests {
             for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255) }
             message = dir.file("message")
             try Data(bytes).write(to: URL(fileURLWithPath: message))
-            offered = Set(try test.token().slot.mechanisms())
             uri = "pkcs11:token=\(test.label);object=enc"
             let imported = try certbridge(["import", pfx, "--token", "pkcs11:token=\(test.label)", "--label", "enc",
                                            "--security-level", securityLevel, "--password-source", "file:\(passwordFile)"])
@@ -84,21 +80,17 @@ struct DecryptCLITests {
           arguments: TokenFixtures.all, KeyKind.allCases)
     func opensslSenderDecrypts(fixture: any TokenFixture, kind: KeyKind) throws {
         let rig = try Rig(fixture, kind)
-        try withKnownIssue("\(fixture) does not offer \(kind.mechanism) yet (the module branch adds it)") {
-            for sender in Self.senders[kind]! {
-                let encrypted = rig.dir.file("\(sender.name).p7m")
-                let made = try run("openssl", ["cms", "-encrypt", "-binary", "-in", rig.message, "-out", encrypted, "-recip", rig.certPEM] + sender.arguments)
-                try #require(made.status == 0, "\(sender.name): \(made.stderr)")
-                let out = rig.dir.file("\(sender.name).out")
-                let decrypted = try rig.certbridge(["decrypt", rig.uri, "--in", encrypted, "--out", out])
-                try #require(decrypted.status == 0, "\(sender.name): \(decrypted.stderr)")
-                #expect(rig.sameAsMessage(out), "\(sender.name): the decrypted bytes differ from the message")
-                #expect(decrypted.stdout.contains(kind == .rsa ? "C_Decrypt" : "C_DeriveKey"), "\(decrypted.stdout)")
-                let mode = try FileManager.default.attributesOfItem(atPath: out)[.posixPermissions] as? Int
-                #expect(mode == 0o600)
-            }
-        } when: {
-            !rig.offered.contains(kind.mechanism)
+        for sender in Self.senders[kind]! {
+            let encrypted = rig.dir.file("\(sender.name).p7m")
+            let made = try run("openssl", ["cms", "-encrypt", "-binary", "-in", rig.message, "-out", encrypted, "-recip", rig.certPEM] + sender.arguments)
+            try #require(made.status == 0, "\(sender.name): \(made.stderr)")
+            let out = rig.dir.file("\(sender.name).out")
+            let decrypted = try rig.certbridge(["decrypt", rig.uri, "--in", encrypted, "--out", out])
+            try #require(decrypted.status == 0, "\(sender.name): \(decrypted.stderr)")
+            #expect(rig.sameAsMessage(out), "\(sender.name): the decrypted bytes differ from the message")
+            #expect(decrypted.stdout.contains(kind == .rsa ? "C_Decrypt" : "C_DeriveKey"), "\(decrypted.stdout)")
+            let mode = try FileManager.default.attributesOfItem(atPath: out)[.posixPermissions] as? Int
+            #expect(mode == 0o600)
         }
     }
 
@@ -145,25 +137,21 @@ struct DecryptCLITests {
           arguments: TokenFixtures.all, [KeyKind.rsa, .p256])
     func highKeyApprovesEachDecryption(fixture: any TokenFixture, kind: KeyKind) throws {
         let rig = try Rig(fixture, kind, securityLevel: "high")
-        try withKnownIssue("\(fixture) does not offer \(kind.mechanism) yet (the module branch adds it)") {
-            let encrypted = rig.dir.file("high.p7m")
-            let made = try rig.certbridge(["encrypt", "--to", rig.uri, "--in", rig.message, "--out", encrypted])
-            try #require(made.status == 0, "\(made.stderr)")
-            for round in 1...2 {
-                let out = rig.dir.file("high-\(round).out")
-                let decrypted = try rig.certbridge(["decrypt", rig.uri, "--in", encrypted, "--out", out, "--json"])
-                try #require(decrypted.status == 0, "round \(round): \(decrypted.stderr)")
-                #expect(rig.sameAsMessage(out))
-                if kind == .rsa { #expect(decrypted.stdout.contains("CKU_CONTEXT_SPECIFIC"), "\(decrypted.stdout)") }
-            }
-            if kind == .rsa {
-                let wrong = try rig.dir.write("wrong", "not-the-password\n")
-                let refused = try rig.certbridge(["decrypt", rig.uri, "--in", encrypted, "--out", rig.dir.file("wrong.out"),
-                                                  "--key-password-source", "file:\(wrong)"])
-                #expect(refused.status == 4, "\(refused.status): \(refused.stderr)")
-            }
-        } when: {
-            !rig.offered.contains(kind.mechanism)
+        let encrypted = rig.dir.file("high.p7m")
+        let made = try rig.certbridge(["encrypt", "--to", rig.uri, "--in", rig.message, "--out", encrypted])
+        try #require(made.status == 0, "\(made.stderr)")
+        for round in 1...2 {
+            let out = rig.dir.file("high-\(round).out")
+            let decrypted = try rig.certbridge(["decrypt", rig.uri, "--in", encrypted, "--out", out, "--json"])
+            try #require(decrypted.status == 0, "round \(round): \(decrypted.stderr)")
+            #expect(rig.sameAsMessage(out))
+            if kind == .rsa { #expect(decrypted.stdout.contains("CKU_CONTEXT_SPECIFIC"), "\(decrypted.stdout)") }
+        }
+        if kind == .rsa {
+            let wrong = try rig.dir.write("wrong", "not-the-password\n")
+            let refused = try rig.certbridge(["decrypt", rig.uri, "--in", encrypted, "--out", rig.dir.file("wrong.out"),
+                                              "--key-password-source", "file:\(wrong)"])
+            #expect(refused.status == 4, "\(refused.status): \(refused.stderr)")
         }
     }
 

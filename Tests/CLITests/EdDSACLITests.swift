@@ -1,10 +1,10 @@
 import Foundation
 import Testing
+import PKCS11
 import TestSupport
 
-/// Ed25519 and Ed448 keys from PFX files made by openssl: placed on SoftHSM2 (which offers
-/// CKM_EDDSA) as CKK_EC_EDWARDS, signing what openssl verifies; refused before anything is
-/// written on a token without CKM_EDDSA.
+/// Ed25519 and Ed448 keys from PFX files made by openssl: placed on SoftHSM2 and on the software
+/// token (both offer CKM_EDDSA) as CKK_EC_EDWARDS, signing what openssl verifies.
 @Suite("EdDSA keys through the CLI")
 struct EdDSACLITests {
     let softhsm = ["--module", SoftHSM.modulePath]
@@ -24,6 +24,23 @@ struct EdDSACLITests {
         return (out, password, publicKey)
     }
 
+    /// Signs a message with the key at `uri` through the CLI; the signature must pass
+    /// `openssl pkeyutl -verify` with the PFX's public key and `certbridge verify`. Returns the
+    /// message and signature paths.
+    @discardableResult
+    func signAndCheck(_ uri: String, publicKey: String, in dir: TemporaryDirectory, _ common: [String],
+                      _ env: [String: String]) throws -> (message: String, signature: String) {
+        let message = try dir.write("message", "signed on a token with EdDSA\n")
+        let signature = dir.file("message.sig")
+        let signed = try CLI.run(["sign", uri, "--in", message, "--out", signature] + common, environment: env)
+        #expect(signed.status == 0, "\(signed.stderr)")
+        let checked = try run("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", publicKey, "-rawin", "-in", message, "-sigfile", signature])
+        #expect(checked.status == 0 && checked.stdout.contains("Signature Verified Successfully"), "\(checked.stdout) \(checked.stderr)")
+        let verified = try CLI.run(["verify", uri, "--in", message, "--sig", signature] + common, environment: env)
+        #expect(verified.status == 0, "\(verified.stderr)")
+        return (message, signature)
+    }
+
     @Test("Ed25519: PFX → SoftHSM2 → sign → openssl pkeyutl -verify; verify and test-sign pass; export says SoftHSM2 cannot wrap it and writes nothing; the PFX re-imports on another token")
     func ed25519RoundTrip() throws {
         let dir = try TemporaryDirectory()
@@ -37,14 +54,7 @@ struct EdDSACLITests {
         #expect(imported.stdout.contains("EdDSA (Ed25519"), "\(imported.stdout)")
 
         let uri = "pkcs11:token=\(test.label);object=ed"
-        let message = try dir.write("message", "signed on a token with Ed25519\n")
-        let signature = dir.file("message.sig")
-        let signed = try CLI.run(["sign", uri, "--in", message, "--out", signature] + common, environment: env)
-        #expect(signed.status == 0, "\(signed.stderr)")
-        let checked = try run("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", made.publicKey, "-rawin", "-in", message, "-sigfile", signature])
-        #expect(checked.status == 0 && checked.stdout.contains("Signature Verified Successfully"), "\(checked.stdout) \(checked.stderr)")
-        let verified = try CLI.run(["verify", uri, "--in", message, "--sig", signature] + common, environment: env)
-        #expect(verified.status == 0, "\(verified.stderr)")
+        try signAndCheck(uri, publicKey: made.publicKey, in: dir, common, env)
         let selfTest = try CLI.run(["test-sign", uri] + common, environment: env)
         #expect(selfTest.status == 0, "\(selfTest.stderr)")
 
@@ -60,7 +70,7 @@ struct EdDSACLITests {
         #expect(again.status == 0, "\(again.stderr)")
     }
 
-    @Test("Ed448: PFX → SoftHSM2 → sign → openssl pkeyutl -verify")
+    @Test("Ed448: PFX → SoftHSM2 → sign → openssl pkeyutl -verify; verify (certificate, then public key object) and test-sign pass, a forged signature fails")
     func ed448Signs() throws {
         let dir = try TemporaryDirectory()
         let made = try pfx("ed448", in: dir)
@@ -70,26 +80,105 @@ struct EdDSACLITests {
         let imported = try CLI.run(["import", made.path, "--token", "pkcs11:token=\(test.label)", "--label", "ed448",
                                     "--password-source", "file:\(made.password)"] + common, environment: env)
         #expect(imported.status == 0, "\(imported.stderr)")
+        let uri = "pkcs11:token=\(test.label);object=ed448"
         let message = try dir.write("message", "Ed448 on a token\n")
         let signature = dir.file("message.sig")
-        let signed = try CLI.run(["sign", "pkcs11:token=\(test.label);object=ed448", "--in", message, "--out", signature] + common, environment: env)
+        let signed = try CLI.run(["sign", uri, "--in", message, "--out", signature] + common, environment: env)
         #expect(signed.status == 0, "\(signed.stderr)")
         let checked = try run("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", made.publicKey, "-rawin", "-in", message, "-sigfile", signature])
         #expect(checked.status == 0 && checked.stdout.contains("Signature Verified Successfully"), "\(checked.stdout) \(checked.stderr)")
+
+        let verified = try CLI.run(["verify", uri, "--in", message, "--sig", signature] + common, environment: env)
+        #expect(verified.status == 0 && verified.stdout.contains("valid eddsa signature") && verified.stdout.contains("certificate"),
+                "\(verified.stdout) \(verified.stderr)")
+        let selfTest = try CLI.run(["test-sign", uri] + common, environment: env)
+        #expect(selfTest.status == 0, "\(selfTest.stdout) \(selfTest.stderr)")
+
+        // A signature by another Ed448 key (made by openssl) over the same message fails.
+        let otherKey = dir.file("other448.pem"), forged = dir.file("forged.sig")
+        #expect(try run("openssl", ["genpkey", "-algorithm", "ed448", "-out", otherKey]).status == 0)
+        #expect(try run("openssl", ["pkeyutl", "-sign", "-inkey", otherKey, "-rawin", "-in", message, "-out", forged]).status == 0)
+        let refused = try CLI.run(["verify", uri, "--in", message, "--sig", forged] + common, environment: env)
+        #expect(refused.status == 1 && refused.stderr.contains("NOT valid"), "\(refused.stdout) \(refused.stderr)")
+
+        // Without its certificate, the public key object (CKK_EC_EDWARDS, CKA_EC_POINT) is used.
+        let session = try test.userSession()
+        for certificate in try session.findObjects([Attribute(.certificate)]) { try certificate.destroy() }
+        let byObject = try CLI.run(["verify", uri, "--in", message, "--sig", signature] + common, environment: env)
+        #expect(byObject.status == 0 && byObject.stdout.contains("public key object"), "\(byObject.stdout) \(byObject.stderr)")
+        let forgedByObject = try CLI.run(["verify", uri, "--in", message, "--sig", forged] + common, environment: env)
+        #expect(forgedByObject.status == 1, "\(forgedByObject.stdout) \(forgedByObject.stderr)")
     }
 
-    @Test("a token without CKM_EDDSA refuses an Ed25519 PFX before anything is written")
-    func refusedWithoutEdDSA() throws {
-        let test = try SoftTokenRig.freshToken()
-        let offered = try test.token().slot.mechanisms()
-        try #require(!offered.contains(.eddsa), "the software token offers CKM_EDDSA now: this case moves to the round trip")
+    /// Whether the software token offers CKM_EDDSA (the module issue adds it).
+    static var softTokenOffersEdDSA: Bool {
+        (try? SoftTokenRig.freshToken().token().slot.mechanisms().contains(.eddsa)) == true
+    }
+
+    @Test("Ed25519 on the software token: PFX → token → sign → openssl pkeyutl -verify → export → the exported PFX re-imports and signs",
+          .enabled(if: softTokenOffersEdDSA, "the software token does not offer CKM_EDDSA yet"))
+    func ed25519RoundTripOnSoftToken() throws {
         let dir = try TemporaryDirectory()
         let made = try pfx("ed25519", in: dir)
-        let before = try test.snapshot()
-        let imported = try CLI.run(["import", made.path, "--token", "pkcs11:token=\(test.label)", "--password-source", "file:\(made.password)",
-                                    "--pin-source", "env:PIN", "--module", SoftTokenRig.modulePath], environment: ["PIN": test.userPIN])
-        #expect(imported.status == 1, "\(imported.stderr)")
-        #expect(imported.stderr.contains("does not offer CKM_EDDSA") && imported.stderr.contains("nothing was written"), "\(imported.stderr)")
-        #expect(try test.snapshot() == before)
+        let test = try SoftTokenRig.freshToken()
+        let module = ["--module", SoftTokenRig.modulePath]
+        let env = ["PIN": test.userPIN]
+        let common = ["--pin-source", "env:PIN"] + module
+        let imported = try CLI.run(["import", made.path, "--token", "pkcs11:token=\(test.label)", "--exportable", "--label", "ed",
+                                    "--password-source", "file:\(made.password)"] + common, environment: env)
+        try #require(imported.status == 0, "\(imported.stderr)")
+        let uri = "pkcs11:token=\(test.label);object=ed"
+        let (message, _) = try signAndCheck(uri, publicKey: made.publicKey, in: dir, common, env)
+
+        let exported = dir.file("back.pfx")
+        let export = try CLI.run(["export", uri, "-o", exported, "--password-source", "file:\(made.password)"] + common, environment: env)
+        try #require(export.status == 0, "\(export.stderr)")
+        // openssl opens the exported file, and its key is the one that went in.
+        let exportedKey = dir.file("back-key.pem"), exportedPublic = dir.file("back-pub.pem")
+        #expect(try run("openssl", ["pkcs12", "-in", exported, "-nocerts", "-nodes", "-passin", "file:\(made.password)", "-out", exportedKey]).status == 0)
+        #expect(try run("openssl", ["pkey", "-in", exportedKey, "-pubout", "-out", exportedPublic]).status == 0)
+        #expect(try String(contentsOfFile: exportedPublic, encoding: .utf8) == String(contentsOfFile: made.publicKey, encoding: .utf8))
+
+        let other = try SoftTokenRig.freshToken()
+        let again = try CLI.run(["import", exported, "--token", "pkcs11:token=\(other.label)", "--label", "ed",
+                                 "--password-source", "file:\(made.password)", "--pin-source", "env:PIN"] + module,
+                                environment: ["PIN": other.userPIN])
+        try #require(again.status == 0, "\(again.stderr)")
+        let resigned = dir.file("again.sig")
+        let signedAgain = try CLI.run(["sign", "pkcs11:token=\(other.label);object=ed", "--in", message, "--out", resigned, "--pin-source", "env:PIN"] + module,
+                                      environment: ["PIN": other.userPIN])
+        #expect(signedAgain.status == 0, "\(signedAgain.stderr)")
+        let checkedAgain = try run("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", made.publicKey, "-rawin", "-in", message, "-sigfile", resigned])
+        #expect(checkedAgain.status == 0, "\(checkedAgain.stdout) \(checkedAgain.stderr)")
+    }
+
+    @Test("Ed25519 and Ed448: PFX → software token (CKK_EC_EDWARDS by C_CreateObject) → sign → openssl pkeyutl -verify",
+          arguments: ["ed25519", "ed448"])
+    func softTokenSigns(algorithm: String) throws {
+        let test = try SoftTokenRig.freshToken()
+        let offered = try test.token().slot.mechanisms()
+        #expect(offered.contains(.eddsa) && offered.contains(.ecEdwardsKeyPairGen))
+        let dir = try TemporaryDirectory()
+        let made = try pfx(algorithm, in: dir)
+        let common = ["--pin-source", "env:PIN", "--module", SoftTokenRig.modulePath]
+        let env = ["PIN": test.userPIN]
+        let imported = try CLI.run(["import", made.path, "--token", "pkcs11:token=\(test.label)", "--label", algorithm,
+                                    "--password-source", "file:\(made.password)"] + common, environment: env)
+        try #require(imported.status == 0, "\(imported.stderr)")
+        #expect(imported.stdout.contains("EdDSA (Ed"), "\(imported.stdout)")
+
+        let uri = "pkcs11:token=\(test.label);object=\(algorithm)"
+        let message = try dir.write("message", "signed by the software token with \(algorithm)\n")
+        let signature = dir.file("message.sig")
+        let signed = try CLI.run(["sign", uri, "--in", message, "--out", signature] + common, environment: env)
+        try #require(signed.status == 0, "\(signed.stderr)")
+        let checked = try run("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", made.publicKey, "-rawin", "-in", message, "-sigfile", signature])
+        #expect(checked.status == 0 && checked.stdout.contains("Signature Verified Successfully"), "\(checked.stdout) \(checked.stderr)")
+        // Certificate checks of Ed448 keys wait for swift-certificates; Ed25519 goes all the way.
+        guard algorithm == "ed25519" else { return }
+        let verified = try CLI.run(["verify", uri, "--in", message, "--sig", signature] + common, environment: env)
+        #expect(verified.status == 0, "\(verified.stderr)")
+        let selfTest = try CLI.run(["test-sign", uri] + common, environment: env)
+        #expect(selfTest.status == 0, "\(selfTest.stdout) \(selfTest.stderr)")
     }
 }

@@ -50,18 +50,13 @@ struct EnrollUsageTests {
         let usageListed = try #require(objects.first?.usage, "objects shows no usage: \(listed.stdout)")
         #expect(usageListed.contains(rsa ? "decrypt" : "derive"), "\(usageListed)")
         #expect(!usageListed.contains(rsa ? "derive" : "decrypt"), "\(usageListed)")
-        let offered = Set(try rig.test.token().slot.mechanisms())
-        try withKnownIssue("\(fixture) does not offer CKM_ECDH1_DERIVE yet (the module branch adds it)") {
-            let verified = try rig.certbridge(["enroll", "verify", uri])
-            #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
-            #expect(verified.stdout.contains("encryption round trip"), "\(verified.stdout)")
-            #expect(verified.stdout.contains(rsa ? "C_Decrypt" : "C_DeriveKey"), "\(verified.stdout)")
-            #expect(!verified.stdout.contains("ok   sign"))
-            let tested = try rig.certbridge(["test-sign", uri, "--json"])
-            #expect(tested.status == 0 && tested.stdout.contains("\"test\" : \"encrypt-decrypt\""), "\(tested.stdout) \(tested.stderr)")
-        } when: {
-            !rsa && !offered.contains(.ecdh1Derive)
-        }
+        let verified = try rig.certbridge(["enroll", "verify", uri])
+        #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
+        #expect(verified.stdout.contains("encryption round trip"), "\(verified.stdout)")
+        #expect(verified.stdout.contains(rsa ? "C_Decrypt" : "C_DeriveKey"), "\(verified.stdout)")
+        #expect(!verified.stdout.contains("ok   sign"))
+        let tested = try rig.certbridge(["test-sign", uri, "--json"])
+        #expect(tested.status == 0 && tested.stdout.contains("\"test\" : \"encrypt-decrypt\""), "\(tested.stdout) \(tested.stderr)")
 
         let data = try rig.dir.write("data", "sign me\n")
         let signed = try rig.certbridge(["sign", uri, "--in", data, "--out", rig.dir.file("sig")])

@@ -8,7 +8,7 @@ import TestSupport
 @Suite("software token: key passwords, storage at rest, several processes")
 struct StorageTests {
     /// CertBridge's vendor attribute: the High-level key password, given in a creation template.
-    static let keyPassword = AttributeType(rawValue: AttributeType.vendorDefined.rawValue | 0x4342_0001)
+    static let keyPassword = AttributeType.certBridgeKeyPassword
 
     @Test("a key with its own password signs only after a context login with that password; the user PIN is CKR_PIN_INCORRECT",
           arguments: [false, true])

@@ -25,9 +25,7 @@ int cbst_aes256gcm_seal(const uint8_t key[32], const uint8_t nonce[12], const ui
 /// The inverse of cbst_aes256gcm_seal; 0 when the tag does not match (wrong key or damage).
 int cbst_aes256gcm_open(const uint8_t key[32], const uint8_t nonce[12], const uint8_t *aad, size_t aad_len,
                         const uint8_t *in, size_t len, uint8_t *out);
-/// AES key wrap with padding (RFC 5649), keys of 16, 24 or 32 bytes. Returns the output length
-/// (at most in_len + 15 for wrap), or -1.
-long cbst_aes_wrap_pad(const uint8_t *key, size_t key_len, int unwrap, const uint8_t *in, size_t in_len, uint8_t *out);
+/// AES key wrap (RFC 3394 and 5649): see softtoken_wrap.h.
 
 /// Digest names are OpenSSL's ("SHA256"); output length, or -1.
 long cbst_digest(const char *md, const uint8_t *in, size_t len, uint8_t *out);
