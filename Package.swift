@@ -26,7 +26,8 @@ let package = Package(
         // C, from the metal up.
         // Headers only (modules are dlopened); no pkg-config, whose -pthread SwiftPM warns about.
         .systemLibrary(name: "CPKCS11", providers: [.apt(["libp11-kit-dev"])]),
-        .systemLibrary(name: "COpenSSL", pkgConfig: "openssl",
+        // libcrypto alone: nothing here speaks TLS, and a libssl linked in costs every start.
+        .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto",
                        providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CPCSC", providers: [.apt(["libpcsclite-dev"])]),
 

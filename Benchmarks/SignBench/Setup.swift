@@ -13,10 +13,14 @@ func fail(_ message: String) -> Never {
 /// The EC params (DER OID) of P-256.
 let p256Params: [UInt8] = [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07]
 
-/// The keys every signing run uses: label, CKA_ID, and whether the key is High
-/// (CKA_ALWAYS_AUTHENTICATE: a context login before each signature).
-let benchKeys: [(label: String, id: UInt8, rsa: Bool, high: Bool)] = [
-    ("rsa", 1, true, false), ("p256", 2, false, false), ("rsa-high", 3, true, true), ("p256-high", 4, false, true),
+/// The EC params (DER OID) of P-384.
+let p384Params: [UInt8] = [0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22]
+
+/// The keys every signing run uses: label, CKA_ID, RSA or EC, its size in bits, and whether the
+/// key is High (CKA_ALWAYS_AUTHENTICATE: a context login before each signature).
+let benchKeys: [(label: String, id: UInt8, rsa: Bool, bits: Int, high: Bool)] = [
+    ("rsa", 1, true, 2048, false), ("p256", 2, false, 256, false), ("rsa-high", 3, true, 2048, true), ("p256-high", 4, false, 256, true),
+    ("rsa3072", 5, true, 3072, false), ("p384", 6, false, 384, false),
 ]
 
 /// Logs the session in as the user; the login may already be there (it is per token, per process).
@@ -57,65 +61,55 @@ func setUpToken(modulePath: String, label: String) throws {
                                      Attribute(.extractable, false), Attribute(.alwaysAuthenticate, key.high)]
         if key.rsa {
             _ = try session.generateKeyPair(Mechanism(.rsaPKCSKeyPairGen),
-                publicTemplate: common + [Attribute(.modulusBits, ulong: 2048), Attribute(.publicExponent, bytes: [1, 0, 1]), Attribute(.verify, true)],
+                publicTemplate: common + [Attribute(.modulusBits, ulong: UInt(key.bits)), Attribute(.publicExponent, bytes: [1, 0, 1]), Attribute(.verify, true)],
                 privateTemplate: privateFlags)
         } else {
             _ = try session.generateKeyPair(Mechanism(.ecKeyPairGen),
-                publicTemplate: common + [Attribute(.ecParams, bytes: p256Params), Attribute(.verify, true)],
+                publicTemplate: common + [Attribute(.ecParams, bytes: key.bits == 384 ? p384Params : p256Params), Attribute(.verify, true)],
                 privateTemplate: privateFlags)
         }
     }
     try? session.logout()
 }
 
-/// Fills the token up to `count` objects for the listing benchmark: certificate, RSA private
-/// key and RSA public key triples sharing a CKA_ID (as a real token holds them), all public
-/// (CKA_PRIVATE=false) so both listers see every object without a login. The key material is
-/// one generated key, copied; the certificate is `certificateDER` (made by openssl).
+/// Fills the token up to `count` objects for the listing and growth rows: certificate, P-256
+/// private key and public key triples sharing a CKA_ID (as a real token holds them), the
+/// private keys private (CKA_PRIVATE=true, sealed on the software token, so a login has them to
+/// open), the rest public. The key material is one generated key, copied; the certificate is
+/// `certificateDER` (made by openssl). Objects already there count, so a second run tops up.
 func populate(modulePath: String, label: String, count: Int, certificateDER: [UInt8]) throws {
     let module = try Module.load(path: modulePath)
     guard let token = try findToken(module, label: label) else { fail("no token \(label)") }
     let session = try token.openSession(readWrite: true)
     try logIn(session)
     defer { try? session.logout() }
-    // One readable key pair to copy the components from; destroyed afterwards.
-    let source = try session.generateKeyPair(Mechanism(.rsaPKCSKeyPairGen),
-        publicTemplate: [Attribute(.token, false), Attribute(.modulusBits, ulong: 2048), Attribute(.publicExponent, bytes: [1, 0, 1])],
+    // One readable key pair (a session object) to copy the components from.
+    let source = try session.generateKeyPair(Mechanism(.ecKeyPairGen),
+        publicTemplate: [Attribute(.token, false), Attribute(.ecParams, bytes: p256Params)],
         privateTemplate: [Attribute(.token, false), Attribute(.sensitive, false), Attribute(.extractable, true), Attribute(.sign, true)])
-    let parts: [AttributeType] = [.modulus, .publicExponent, .privateExponent, .prime1, .prime2, .exponent1, .exponent2, .coefficient]
-    let values = try source.privateKey.attributes(parts)
-    let components = parts.compactMap { type in values[type].map { Attribute(type, bytes: $0) } }
-    guard components.count == parts.count else { fail("the source key's components are not readable") }
-    let publicComponents = components.filter { $0.type == .modulus || $0.type == .publicExponent }
+    let secret = try source.privateKey.attributes([.value])
+    let point = try source.publicKey.attributes([.ecPoint])
+    guard let value = secret[.value], let ecPoint = point[.ecPoint] else { fail("the source key's components are not readable") }
     guard let subject = subjectName(certificateDER) else { fail("cannot find the subject in the certificate") }
     var made = try session.findObjects([Attribute(.token, true)]).count
-    var refused: Set<String> = []
-    var n = 0
+    var n = made / 3
     while made < count {
         n += 1
         let id = withUnsafeBytes(of: UInt32(n).bigEndian) { Array($0) }
-        let common = [Attribute(.token, true), Attribute(.private, false), Attribute(.id, bytes: id)]
-        let kinds: [(String, [Attribute])] = [
-            ("certificate", [Attribute(.certificate), Attribute(.certificateType, ulong: 0), Attribute(.label, string: "cert \(n)"),
-                             Attribute(.subject, bytes: subject), Attribute(.value, bytes: certificateDER)]),
-            ("private key", [Attribute(.privateKey), Attribute(.rsa), Attribute(.label, string: "key \(n)"), Attribute(.sign, true),
-                             Attribute(.sensitive, true), Attribute(.extractable, false)] + components),
-            ("public key", [Attribute(.publicKey), Attribute(.rsa), Attribute(.label, string: "key \(n)"), Attribute(.verify, true)] + publicComponents),
+        let common = [Attribute(.token, true), Attribute(.id, bytes: id)]
+        let kinds: [[Attribute]] = [
+            [Attribute(.certificate), Attribute(.private, false), Attribute(.certificateType, ulong: 0), Attribute(.label, string: "cert \(n)"),
+             Attribute(.subject, bytes: subject), Attribute(.value, bytes: certificateDER)],
+            [Attribute(.privateKey), Attribute(.private, true), Attribute(.ec), Attribute(.label, string: "key \(n)"), Attribute(.sign, true),
+             Attribute(.sensitive, true), Attribute(.extractable, false), Attribute(.ecParams, bytes: p256Params), Attribute(.value, bytes: value)],
+            [Attribute(.publicKey), Attribute(.private, false), Attribute(.ec), Attribute(.label, string: "key \(n)"), Attribute(.verify, true),
+             Attribute(.ecParams, bytes: p256Params), Attribute(.ecPoint, bytes: ecPoint)],
         ]
-        for (kind, template) in kinds where made < count && !refused.contains(kind) {
-            if let error = create(common + template, in: session) {
-                // A token may refuse a kind of public object (a private key without CKA_PRIVATE,
-                // say): fill the token with the other kinds, and say so.
-                FileHandle.standardError.write(Data("certbridge-bench-sign: the token refuses a public \(kind) (\(error)); filling with the other kinds\n".utf8))
-                refused.insert(kind)
-            } else {
-                made += 1
-            }
+        for template in kinds where made < count {
+            if let error = create(common + template, in: session) { fail("C_CreateObject (object \(made + 1)): \(error)") }
+            made += 1
         }
-        if refused.count == kinds.count { fail("the token refuses every kind of public object") }
     }
-    try? source.privateKey.destroy()
-    try? source.publicKey.destroy()
 }
 
 /// C_CreateObject, answering its error instead of throwing it.

@@ -197,6 +197,17 @@ cbst_key *cbst_ec_public(int nid, const uint8_t *point, size_t point_len) {
     return key;
 }
 
+long cbst_ecdh_keys(cbst_key *mine, cbst_key *peer, uint8_t *out, size_t cap) {
+    size_t len = 0;
+    long result = -1;
+    EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, mine, NULL);
+    if (ctx && EVP_PKEY_derive_init(ctx) == 1 && EVP_PKEY_derive_set_peer(ctx, peer) == 1
+        && EVP_PKEY_derive(ctx, NULL, &len) == 1 && len <= cap && EVP_PKEY_derive(ctx, out, &len) == 1)
+        result = (long)len;
+    EVP_PKEY_CTX_free(ctx);
+    return result;
+}
+
 int cbst_ec_nid_from_params(const uint8_t *der, size_t len) {
     const unsigned char *p = der;
     ASN1_OBJECT *oid = d2i_ASN1_OBJECT(NULL, &p, (long)len);
@@ -246,6 +257,14 @@ long cbst_key_component(const cbst_key *key, const char *name, uint8_t *out, siz
         {"dp", OSSL_PKEY_PARAM_RSA_EXPONENT1}, {"dq", OSSL_PKEY_PARAM_RSA_EXPONENT2},
         {"qi", OSSL_PKEY_PARAM_RSA_COEFFICIENT1}, {"ec_d", OSSL_PKEY_PARAM_PRIV_KEY},
     };
+    if (strcmp(name, "spki") == 0) {
+        int len = i2d_PUBKEY(key, NULL);
+        if (len <= 0) return -1;
+        if (out == NULL) return len;
+        if (cap < (size_t)len) return -1;
+        unsigned char *p = out;
+        return i2d_PUBKEY(key, &p);
+    }
     if (strcmp(name, "ec_point") == 0) {
         uint8_t point[200];
         size_t len = 0;

@@ -23,6 +23,13 @@ enum SecurityLevelRecord {
         return records.contains { (try? $0.attributes([.value]))?[.value] == wanted }
     }
 
+    /// Whether a key with these flags is Medium by its record: CKA_ALWAYS_AUTHENTICATE with no
+    /// approval attribute, on a token other than the software token, with its record beside it.
+    static func isMedium(_ flags: KeyFlags, keyLabel: String, idHex: String, session: Session, token: Token) -> Bool {
+        flags.alwaysAuthenticate == true && flags.approval == nil && !token.isSoftToken
+            && isMedium(session: session, keyLabel: keyLabel, idHex: idHex)
+    }
+
     /// Whether a listed object is such a record (the listing leaves them out).
     static func isRecord(_ summary: ObjectSummary) -> Bool { summary.class == "data" && summary.label.hasPrefix(labelPrefix) }
 }

@@ -93,48 +93,69 @@ public enum SignatureVerification {
 
 extension Store {
     /// The public half of a key: from the certificate with the same CKA_ID when there is one
-    /// (what relying parties check against), else from the public key object.
+    /// (what relying parties check against), else from the public key object. Certificates and
+    /// public key objects are public, so anyone who can write to the token can replace them:
+    /// when the token holds the private key (same CKA_ID), the public half found is compared
+    /// with the key's own (see `confirm(_:belongsTo:in:token:)`), and a mismatch is an error,
+    /// never a key to verify with. The private key is a private object on most tokens, so the
+    /// session is logged in when `pin` is given and the token wants it; nothing signs, so a
+    /// High or Medium key is not asked for its approval.
     public func publicKey(matching uri: PKCS11URI, pin: PINProvider?) throws(StoreError) -> (key: TokenPublicKey, source: String) {
         let token = try token(matching: uri)
-        // Certificates and public keys are usually public objects: look without a login first.
-        if let found = try publicKey(in: session(on: token, pin: nil), uri: uri, token: token) { return found }
-        if let pin, token.info.flags.contains(.loginRequired),
-           let found = try publicKey(in: session(on: token, pin: pin), uri: uri, token: token) {
-            return found
+        let session = try session(on: token, pin: pin)
+        guard let found = try publicKey(in: session, uri: uri, token: token) else {
+            throw StoreError(.notFound, "no certificate or public key for \(uri.description) on \"\(token.info.label)\"")
         }
-        throw StoreError(.notFound, "no certificate or public key for \(uri.description) on \"\(token.info.label)\"")
+        if let key = found.privateKey {
+            try confirm(found, belongsTo: key, in: session, token: token)
+        }
+        return (found.key, found.source)
     }
 
-    private func publicKey(in session: Session, uri: PKCS11URI, token: Token) throws(StoreError) -> (key: TokenPublicKey, source: String)? {
+    private func publicKey(in session: Session, uri: PKCS11URI, token: Token) throws(StoreError) -> FoundPublicKey? {
         var names: [Attribute] = []
         if let label = uri.object { names.append(Attribute(.label, string: label)) }
         if let id = uri.id { names.append(Attribute(.id, bytes: id)) }
         var certificate: [UInt8]?
         var publicObject: Object?
+        var privateKey: Object?
+        var keyID: [UInt8]?
         do throws(PKCS11Error) {
             // The id ties a key to its certificate; a label alone is only a hint.
-            var keyID = uri.id
-            if keyID == nil, uri.type != .certificate, uri.type != .publicKey,
+            if uri.type != .certificate, uri.type != .publicKey, !names.isEmpty,
                let key = try session.findObjects([Attribute(.privateKey)] + names).first {
+                privateKey = key
                 keyID = try key.attributes([.id]).id
             }
-            let byID = keyID.map { [Attribute(.id, bytes: $0)] } ?? names
+            if keyID?.isEmpty == true { keyID = nil }
+            let byID = (keyID ?? uri.id).map { [Attribute(.id, bytes: $0)] } ?? names
             if let cert = try session.findObjects([Attribute(.certificate)] + byID).first {
-                certificate = try cert.attributes([.value])[.value]
+                let values = try cert.attributes([.value, .id])
+                certificate = values[.value]
+                if keyID == nil { keyID = values.id }
             }
-            if certificate == nil { publicObject = try session.findObjects([Attribute(.publicKey)] + byID).first }
+            if certificate == nil, let object = try session.findObjects([Attribute(.publicKey)] + byID).first {
+                publicObject = object
+                if keyID == nil { keyID = try object.attributes([.id]).id }
+            }
+            // Named by its certificate or public key: the private key is the one with its id.
+            if privateKey == nil, let keyID, !keyID.isEmpty {
+                privateKey = try session.findObjects([Attribute(.privateKey), Attribute(.id, bytes: keyID)]).first
+            }
         } catch {
             throw StoreError(error, doing: "reading the public key", token: token)
         }
         if let certificate {
             let spki = try CertificateObject(der: certificate).certificate.publicKeyInfo
             do throws(StoreError) {
-                return (try TokenPublicKey(spki: spki), "certificate")
+                return FoundPublicKey(key: try TokenPublicKey(spki: spki), source: "certificate", id: keyID ?? [], privateKey: privateKey)
             } catch {
                 throw StoreError(.failed, "the public key in the certificate for \(uri.description) does not parse: \(error)")
             }
         }
-        if let publicObject { return (try Self.publicKey(of: publicObject), "public key object") }
+        if let publicObject {
+            return FoundPublicKey(key: try Self.publicKey(of: publicObject), source: "public key object", id: keyID ?? [], privateKey: privateKey)
+        }
         return nil
     }
 
@@ -150,7 +171,7 @@ extension Store {
     static func publicKey(of object: Object) throws(StoreError) -> TokenPublicKey {
         let values: AttributeValues
         do throws(PKCS11Error) {
-            values = try object.attributes([.keyType, .modulus, .publicExponent, .ecParams, .ecPoint])
+            values = try object.attributes(publicHalfAttributes)
         } catch {
             throw StoreError(error, doing: "reading a public key")
         }

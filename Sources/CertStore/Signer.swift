@@ -84,8 +84,7 @@ public final class Signer: @unchecked Sendable {
             throw StoreError(error, doing: "finding the key", token: token)
         }
         var described = try KeyDescription(values, token: token)
-        if described.flags.alwaysAuthenticate == true && described.flags.approval == nil && !token.isSoftToken,
-           SecurityLevelRecord.isMedium(session: session, keyLabel: described.label, idHex: hex(described.id)) {
+        if SecurityLevelRecord.isMedium(described.flags, keyLabel: described.label, idHex: hex(described.id), session: session, token: token) {
             described.flags.approval = SecurityLevel.medium.approvalValue
         }
         key = described

@@ -201,8 +201,12 @@ extension Store {
                     keyURI.type = .privateKey
                     let key = try session.findObjects([Attribute(.privateKey), Attribute(.id, bytes: bytes(fromHex: record.id))]).first
                     let flags = try key.map { (key) throws(PKCS11Error) in KeyFlags(try key.attributes(KeyFlags.attributes)) }
+                    var level = flags?.securityLevel ?? .standard
+                    if let flags, SecurityLevelRecord.isMedium(flags, keyLabel: record.label, idHex: record.id, session: session, token: token) {
+                        level = .medium
+                    }
                     pending.append(PendingEnrollment(token: token.info.label, uri: keyURI.description, record: record,
-                                                     exportable: flags?.isExportable ?? false, securityLevel: flags?.securityLevel ?? .standard))
+                                                     exportable: flags?.isExportable ?? false, securityLevel: level))
                 }
             } catch {
                 throw StoreError(error, doing: "reading enrollment records on \"\(token.info.label)\"", token: token)

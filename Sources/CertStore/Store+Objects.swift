@@ -41,6 +41,17 @@ extension Store {
     /// Over several tokens, one whose PIN is not given or is refused is skipped and returned.
     public func objects(matching uri: PKCS11URI?, pin: PINProvider?) throws(StoreError) -> (objects: [ObjectSummary], skipped: [StoreError]) {
         var summaries: [ObjectSummary] = []
+        let skipped = try forEachObject(matching: uri, pin: pin) { summaries.append($0) }
+        return (summaries, skipped)
+    }
+
+    /// Hands every object on every token the URI names (all tokens for nil) to `body` as it is
+    /// read, token by token, so a listing prints while it reads and holds one object at a time
+    /// (plus each certificate's and key's id and label, to pair them, and 8 bytes per handle).
+    /// Over several tokens, one whose PIN is not given or is refused is skipped and returned.
+    @discardableResult
+    public func forEachObject(matching uri: PKCS11URI?, pin: PINProvider?,
+                              _ body: (ObjectSummary) throws(StoreError) -> Void) throws(StoreError) -> [StoreError] {
         // A slot with no token initialized (the software token keeps one for C_InitToken) holds nothing.
         let tokens = tokens(matching: uri).filter { $0.info.flags.contains(.tokenInitialized) }
         if let uri, uri.token != nil || uri.serial != nil, tokens.isEmpty {
@@ -48,33 +59,58 @@ extension Store {
         }
         let (sessions, skipped) = try searchSessions(tokens, pin: pin, search: tokens.count > 1)
         for (token, session) in sessions {
-            summaries += try objects(in: session, token: token, template: uri?.objectTemplate ?? [])
+            try forEachObject(in: session, token: token, template: uri?.objectTemplate ?? [], body)
             integrityFailures += integrityFailures(in: session, token: token)
         }
-        return (summaries, skipped)
+        return skipped
     }
 
-    static let summaryAttributes: [AttributeType] = [.class, .label, .id, .keyType, .modulus, .modulusBits, .ecParams, .valueLen, .certificateCategory,
-                                                         .sign, .decrypt, .unwrap, .derive] + KeyFlags.attributes
+    /// What a listing reads of every object, with room enough that one C_GetAttributeValue call
+    /// gives all of it for usual objects (an RSA-8192 modulus, labels and ids of 256 bytes).
+    static let summaryAttributes: [(type: AttributeType, capacity: Int)] =
+        [(.class, 8), (.label, 256), (.id, 256), (.keyType, 8), (.modulus, 1024), (.modulusBits, 8), (.ecParams, 128),
+         (.valueLen, 8), (.certificateCategory, 8), (.sign, 1), (.decrypt, 1), (.unwrap, 1), (.derive, 1)]
+        + KeyFlags.attributes.map { ($0, $0 == .certBridgeApproval || $0 == .certBridgeTriesLeft ? 8 : 1) }
 
-    func objects(in session: Session, token: Token, template: [Attribute]) throws(StoreError) -> [ObjectSummary] {
+    func forEachObject(in session: Session, token: Token, template: [Attribute],
+                       _ body: (ObjectSummary) throws(StoreError) -> Void) throws(StoreError) {
+        let found: [Object]
+        let pairs: Pairs
         do throws(PKCS11Error) {
-            let found = try session.findObjects(template)
-            var summaries: [ObjectSummary] = []
-            summaries.reserveCapacity(found.count)
-            for object in found {
-                summaries.append(try summary(of: object, on: token))
-            }
-            pair(&summaries)
-            if !token.isSoftToken { readRecordedLevels(&summaries, session: session) }
-            return summaries
+            found = try session.findObjects(template)
+            pairs = try Pairs(in: session, template: template)
         } catch {
             throw StoreError(error, doing: "listing objects on \"\(token.info.label)\"", token: token)
         }
+        let reader = AttributeReader(session: session, attributes: Self.summaryAttributes)
+        let certificateReader = AttributeReader(session: session, attributes: [(.value, 4096)])
+        for object in found {
+            var summary: ObjectSummary
+            do throws(PKCS11Error) {
+                summary = try self.summary(of: object, on: token, reader: reader, certificateReader: certificateReader)
+            } catch {
+                throw StoreError(error, doing: "listing objects on \"\(token.info.label)\"", token: token)
+            }
+            // Medium keys on tokens without CertBridge's approval attribute: their records
+            // (SecurityLevelRecord) turn "high" into "medium", and are left out of the listing.
+            if SecurityLevelRecord.isRecord(summary) { continue }
+            if summary.class == "private-key", let flags = summary.flags,
+               SecurityLevelRecord.isMedium(flags, keyLabel: summary.label, idHex: summary.id, session: session, token: token) {
+                summary.securityLevel = .medium
+            }
+            pairs.pair(&summary)
+            try body(summary)
+        }
     }
 
+    /// One object's summary, for a caller that reads only a few.
     func summary(of object: Object, on token: Token) throws(PKCS11Error) -> ObjectSummary {
-        let values = try object.attributes(Self.summaryAttributes)
+        try summary(of: object, on: token, reader: AttributeReader(session: object.session, attributes: Self.summaryAttributes),
+                    certificateReader: AttributeReader(session: object.session, attributes: [(.value, 4096)]))
+    }
+
+    func summary(of object: Object, on token: Token, reader: AttributeReader, certificateReader: AttributeReader) throws(PKCS11Error) -> ObjectSummary {
+        let values = try reader.read(object)
         let objectClass = values.objectClass
         var uri = token.uri
         uri.object = values.label
@@ -107,7 +143,7 @@ extension Store {
                 }
             }
         case .certificate?:
-            let der = try object.attributes([.value])[.value] ?? []
+            let der = try certificateReader.read(object)[.value] ?? []
             let category = values.ulong(.certificateCategory).map(CertificateCategory.init(rawValue:))
             summary.certificate = try? CertificateSummary(der: der, category: category)
         default:
@@ -116,31 +152,6 @@ extension Store {
         return summary
     }
 
-    /// Medium keys on tokens without CertBridge's approval attribute: their records
-    /// (SecurityLevelRecord) turn "high" into "medium", and are left out of the listing.
-    private func readRecordedLevels(_ summaries: inout [ObjectSummary], session: Session) {
-        for i in summaries.indices where summaries[i].class == "private-key" && summaries[i].flags?.alwaysAuthenticate == true
-            && summaries[i].flags?.approval == nil {
-            if SecurityLevelRecord.isMedium(session: session, keyLabel: summaries[i].label, idHex: summaries[i].id) {
-                summaries[i].securityLevel = .medium
-            }
-        }
-        summaries.removeAll(where: SecurityLevelRecord.isRecord)
-    }
-
-    /// Links keys and certificates that share a CKA_ID, as PKCS#11 applications pair them.
-    private func pair(_ summaries: inout [ObjectSummary]) {
-        var certificateLabels: [String: String] = [:]
-        var keyLabels: [String: String] = [:]
-        for summary in summaries where !summary.id.isEmpty {
-            if summary.class == "certificate" { certificateLabels[summary.id] = summary.label }
-            if summary.class == "private-key" { keyLabels[summary.id] = summary.label }
-        }
-        for i in summaries.indices where !summaries[i].id.isEmpty {
-            summaries[i].pairedWith = summaries[i].class == "certificate"
-                ? keyLabels[summaries[i].id] : certificateLabels[summaries[i].id]
-        }
-    }
 }
 
 func keyTypeName(_ keyType: KeyType) -> String {

@@ -17,8 +17,10 @@ public final class Store {
     var journalsChecked: Set<String> = []
 
     /// Loads the named module paths, or, when none are named, every module registered with
-    /// p11-kit and the software token.
-    public init(modulePaths: [String] = []) throws(StoreError) {
+    /// p11-kit and the software token. A `uri` whose module-path or module-name rules modules
+    /// out leaves those unloaded (a module costs its dlopen and C_Initialize at every start);
+    /// when it rules out all of them, all are loaded, so "no such token" still lists the tokens.
+    public init(modulePaths: [String] = [], for uri: PKCS11URI? = nil) throws(StoreError) {
         let explicit = !modulePaths.isEmpty
         var paths = explicit ? modulePaths : ModuleRegistry.registeredModules().map(\.path)
         // The software token is the fallback when no hardware is present: always there, whether
@@ -26,6 +28,10 @@ public final class Store {
         if !explicit, let softToken = SoftToken.modulePath,
            !paths.contains(where: { $0.hasSuffix("/" + SoftToken.libraryName) }) {
             paths.append(softToken)
+        }
+        if !explicit, let uri, uri.modulePath != nil || uri.moduleName != nil {
+            let wanted = paths.filter { Self.module(at: $0, matches: uri) }
+            if !wanted.isEmpty { paths = wanted }
         }
         var modules: [Module] = []
         var problems: [String] = []
@@ -47,17 +53,23 @@ public final class Store {
         self.problems = problems
     }
 
+    /// Whether a module at `path` can hold what the URI's module-path and module-name name.
+    static func module(at path: String, matches uri: PKCS11URI) -> Bool {
+        if let wanted = uri.modulePath, !(path.hasSuffix(wanted) || path == wanted) { return false }
+        if let name = uri.moduleName, !path.contains(name) { return false }
+        return true
+    }
+
     /// Every token present in every module's slots, with the slot and module it sits in.
     public func tokens(matching uri: PKCS11URI? = nil) -> [Token] {
         var found: [Token] = []
-        for module in modules where uri?.modulePath.map({ module.path.hasSuffix($0) || $0 == module.path }) ?? true {
+        for module in modules where uri.map({ Self.module(at: module.path, matches: $0) }) ?? true {
             guard let moduleInfo = try? module.info(), let slots = try? module.slots() else { continue }
             for slot in slots {
                 guard let token = try? slot.token() else { continue }
                 if let uri {
                     guard let slotInfo = try? slot.info(), uri.matches(token.info),
                           uri.matches(slot: slot, slotInfo: slotInfo, module: moduleInfo) else { continue }
-                    if let name = uri.moduleName, !module.path.contains(name) { continue }
                 }
                 found.append(token)
             }

@@ -75,7 +75,7 @@ public final class Session {
         }
         defer { _ = functions.C_FindObjectsFinal?(handle) }
         var found: [Object] = []
-        var batch = [CK_OBJECT_HANDLE](repeating: 0, count: 1024)
+        var batch = [CK_OBJECT_HANDLE](repeating: 0, count: 4096)
         while true {
             var count: CK_ULONG = 0
             try check("C_FindObjects", functions.C_FindObjects?(handle, &batch, CK_ULONG(batch.count), &count))
@@ -108,6 +108,7 @@ public final class Session {
         if let first, tolerated.contains(first) {} else { try check("C_GetAttributeValue", first) }
 
         template = template.filter { $0.ulValueLen != unavailable }
+        if template.isEmpty { return AttributeValues() }
         let arena = Arena(lengths: template.map { Int($0.ulValueLen) })
         defer { arena.release() }
         for n in template.indices { template[n].pValue = arena.slot(n).baseAddress }

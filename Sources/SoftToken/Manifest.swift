@@ -1,19 +1,10 @@
 internal import CPKCS11
 
-/// The token's rollback evidence, in the `manifest` file, sealed under the master key: for each
-/// token object rewritten or destroyed while the user was logged in, the lowest generation its
-/// file may have (`destroyed` once it is gone). An object file below its floor is an older copy
-/// put back (say, from before its key was made non-exportable) and is refused, never used.
-///
-/// A new object needs no entry (generation 0 is its floor), so the manifest grows with changes,
-/// not with the number of objects, and a write touches one object file and this small file. The
-/// object file is written before the manifest and a file may be newer than its floor, so a crash
-/// between the two leaves a usable object; a destroy writes its tombstone first.
-///
-/// What it does not cover: before a login nothing can be checked (the key is sealed under the
-/// PIN); changes made without a login (public objects) leave no floor; and putting back an old
-/// `manifest` together with the old object file is a rollback of the whole token, which needs a
-/// counter outside these files to see.
+/// The rollback evidence of the store before the catalog (Catalog.swift), in the `manifest`
+/// file, sealed under the master key: for each token object rewritten or destroyed while the
+/// user was logged in, the lowest generation its file may have (`destroyed` once it is gone).
+/// Read once, at the first login after the upgrade: its floors go into the catalog, which is
+/// then rewritten under the key, and the file is removed.
 struct Manifest: Equatable {
     static let destroyed = UInt64.max
     static let magic: [UInt8] = Array("CBM1".utf8)

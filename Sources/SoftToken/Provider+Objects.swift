@@ -250,6 +250,10 @@ extension Provider {
 
     /// Public attributes that follow from the key: modulus and exponent, or curve and point.
     private func describePublic(_ key: CryptoKey, into attributes: inout AttributeMap) throws(CKRError) {
+        // PKCS#11 3.0 §4.8/4.9: the SubjectPublicKeyInfo on public and private keys alike, so a
+        // client can hold a certificate against the private key itself (EC private keys carry
+        // no CKA_EC_POINT), and what a caller gave for it is replaced by the key's own.
+        attributes[CKA.publicKeyInfo] = key.component("spki")
         if key.isRSA {
             if attributes.ulong(CKA.keyType) == nil { attributes[CKA.keyType] = [UInt8](ulong: CKK.rsa) }
             guard attributes.ulong(CKA.keyType) == CKK.rsa else { throw CKRError(CKR.templateInconsistent) }

@@ -344,15 +344,21 @@ final class Provider {
     }
 
     /// C_SetPIN: the logged-in user's (or SO's) PIN, else the user's. The old PIN is proven by
-    /// a counted check of its own; the login state does not change.
+    /// a counted check of its own; the login state does not change. The user's new PIN comes
+    /// with a new master key (Token.changeUserPIN).
     func setPIN(_ handle: CK_SESSION_HANDLE, old: [UInt8], new: [UInt8]) throws(CKRError) {
         let session = try session(handle)
         guard session.readWrite else { throw CKRError(CKR.sessionReadOnly) }
         guard (4...255).contains(new.count) else { throw CKRError(CKR.pinLenRange) }
         let token = session.token
         let user = token.loggedIn ?? CKU.user
-        var master = try token.unlock(user, pin: old)
-        defer { wipe(&master) }
-        try token.setPIN(user, to: new, masterKey: master)
+        // The SO's PIN wraps the SO key; the user's the master key, which changes with it.
+        var secret = try token.unlockSecret(user, pin: old)
+        defer { wipe(&secret) }
+        if user == CKU.so {
+            try token.setPIN(user, to: new, masterKey: secret)
+        } else {
+            try token.changeUserPIN(to: new, oldMaster: secret)
+        }
     }
 }

@@ -1,5 +1,8 @@
 internal import CPKCS11
 import CSoftTokenCrypto
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// One software token: its directory, its record, the objects it holds, and this process's
 /// login state (shared by all the process's sessions on it, as PKCS#11 has it).
@@ -9,20 +12,20 @@ final class Token {
     private(set) var counters = PINCounters()
     /// Wrong key passwords in a row, per key (KeyTries.swift), as last read under the lock.
     var keyTries = KeyTries()
-    /// Token and session objects by handle; token objects are read on first use, not at open,
-    /// so C_GetSlotList and C_GetTokenInfo read only the token and PIN files.
-    private var objects: [CK_OBJECT_HANDLE: TokenObject] = [:]
-    private var objectsLoaded = false
+    /// The catalog (Catalog.swift): every token object's entry, read in one go the first time
+    /// objects are needed (C_GetSlotList and C_GetTokenInfo read only the token and PIN files).
+    private var catalog = Catalog()
+    private var catalogLoaded = false
+    /// Whether the login found catalog entries that are forged or changed without the key.
+    private var catalogSuspect = false
     private var stamp: [Int] = []
-    /// Lookup by class, id and label over the readable objects.
+    /// Lookup by class, id and label over the catalog and the session objects.
     private var index = ObjectIndex()
-    /// Private token objects still sealed, and those opened since the login (sealed again at
-    /// logout), so neither a find nor a logout walks every object.
-    private var sealedObjects: Set<CK_OBJECT_HANDLE> = []
-    private var openedObjects: Set<CK_OBJECT_HANDLE> = []
-    /// The rollback evidence, read while someone is logged in (it opens with the master key);
-    /// nil otherwise, or when the manifest file does not open (then no private object is used).
-    private var manifest: Manifest?
+    /// The objects read from their files (token objects, at most `loadedLimit`, read again when
+    /// dropped) and the session objects, by handle.
+    private var objects: [CK_OBJECT_HANDLE: TokenObject] = [:]
+    private var loadedTokenObjects = 0
+    private static let loadedLimit = 2048
     /// Token objects refused for failing their integrity check, with the reason: kept out of
     /// every lookup, never used.
     private(set) var integrityFailures: [CK_OBJECT_HANDLE: String] = [:]
@@ -43,13 +46,31 @@ final class Token {
         try directory.locked(exclusive: false) { () throws(CKRError) in try reloadHeader() }
         // Opening the token clears what killed writers left; a failure leaves only garbage.
         try? directory.removeLeftovers()
+        if !directory.staleEpochFiles().isEmpty { try? removeStaleEpochs() }
     }
 
-    /// Reads the object files the first time objects are needed.
+    /// Reads the catalog the first time objects are needed, and checks it against the objects
+    /// folder (one pass, no file read for an object whose file is as the catalog has it).
     private func loadObjects() throws(CKRError) {
-        guard !objectsLoaded else { return }
-        try directory.locked(exclusive: false) { () throws(CKRError) in try reload() }
+        guard !catalogLoaded else { return }
+        var repairs: [(CK_OBJECT_HANDLE, CatalogEntry)] = []
+        try directory.locked(exclusive: false) { () throws(CKRError) in
+            try reloadHeader()
+            repairs = try readCatalogLocked()
+        }
         try? directory.removeLeftovers()
+        if masterKey != nil { try? checkAfterLogin() } else if !repairs.isEmpty { try? persist(repairs) }
+    }
+
+    /// The catalog read afresh and checked against the folder, under the token's lock.
+    @discardableResult
+    private func readCatalogLocked() throws(CKRError) -> [(CK_OBJECT_HANDLE, CatalogEntry)] {
+        resetCatalog()
+        try catchUp()
+        let repairs = try survey()
+        catalogLoaded = true
+        rebuildIndex()
+        return repairs
     }
 
     // MARK: - Reading what other processes wrote
@@ -62,92 +83,295 @@ final class Token {
         }
     }
 
-    /// Everything this process holds read: the objects too once they were loaded.
+    /// Everything this process holds read: the catalog's new records too once it was loaded.
     private func reloadWhatIsLoaded() throws(CKRError) {
-        if objectsLoaded { try reload() } else { try reloadHeader() }
+        try reloadHeader()
+        if catalogLoaded { try catchUp() }
     }
 
     /// The token and PIN files only.
     private func reloadHeader() throws(CKRError) {
         stamp = directory.stamp()
         if let bytes = try directory.read("token") { record = try TokenRecord.decode(bytes) }
+        if record.epoch != directory.epoch { switchEpoch() }
         counters = try PINCounters.decode(try directory.read("pins"))
         keyTries = KeyTries.decode(try directory.read(KeyTries.fileName))
     }
 
-    private func reload() throws(CKRError) {
-        try reloadHeader()
-        // Found again by this reading and by the opening of private objects after it.
-        integrityFailures = [:]
-        var fresh = objects.filter { !$0.value.isToken }
-        for name in try directory.objectNames() {
-            guard let handle = CK_OBJECT_HANDLE(name, radix: 16) else { continue }
-            // Every write renames a new file into place, so an unchanged identity (inode, size,
-            // times) is an unchanged object: it keeps its object (and its opened key) unread.
-            let identity = directory.identity(of: "objects/" + name)
-            if let old = objects[handle], old.isToken, identity != nil, old.fileIdentity == identity {
-                fresh[handle] = old
-                continue
-            }
-            guard let bytes = try directory.read("objects/" + name) else { continue }
-            if let old = objects[handle], old.isToken, old.isPrivate, old.file == bytes {
-                old.fileIdentity = identity
-                fresh[handle] = old
-                continue
-            }
-            // Private objects stay sealed until used (object(_:), a find).
-            guard let object = try? TokenObject.read(handle: handle, bytes: bytes, masterKey: nil) else {
-                integrityFailures[handle] = "object \(String(handle, radix: 16)) is damaged (not an object file)"
-                continue
-            }
-            object.fileIdentity = identity
-            fresh[handle] = object
+    /// Reads what was appended to the catalog since we last looked (all of it when it was
+    /// compacted meanwhile), under the token's lock; objects whose entries changed are read again
+    /// when next used.
+    private func catchUp() throws(CKRError) {
+        let known = catalog.fileIdentity
+        var from = catalog.length
+        guard let identity = directory.fileIdentity(of: directory.catalogName) else {
+            if catalog.length > 0 { resetCatalog() }
+            return
         }
-        if masterKey != nil { readManifest() }
-        if let manifest {
-            for (handle, _) in manifest.floors {
-                guard let object = fresh[handle], object.isToken, let problem = manifest.problem(handle, generation: object.generation) else { continue }
-                fresh[handle] = nil
+        if identity.inode != known?.inode || Int(identity.size) < catalog.length {
+            if catalog.length > 0 { resetCatalog() }
+            from = 0
+        }
+        if identity == known { return }
+        guard let (bytes, read) = try directory.readTail(directory.catalogName, from: from) else { return }
+        let changed = catalog.apply(bytes, masterKey: masterKey, serial: record.serial)
+        catalog.fileIdentity = read
+        if from == 0 { catalog.compactedLength = catalog.length }
+        for (handle, old) in changed {
+            if let old { unindex(handle, old) }
+            dropLoaded(handle)
+            if let entry = catalog.entries[handle] { reindex(handle, entry) }
+            if catalogLoaded, masterKey != nil, let problem = catalog.problem(handle) {
                 integrityFailures[handle] = problem
+                catalogSuspect = true
             }
         }
-        objects = fresh
-        objectsLoaded = true
+    }
+
+    /// Starts the catalog afresh (the file was compacted or removed by another process).
+    private func resetCatalog() {
+        for (handle, entry) in catalog.entries { unindex(handle, entry); dropLoaded(handle) }
+        catalog = Catalog()
+    }
+
+    /// One pass over objects/: files the catalog does not know (written by a process killed
+    /// before its catalog record, or by an earlier version of the store) and files replaced
+    /// since are read and checked; entries whose file is gone are dropped. Returns the entries
+    /// learnt, to be written to the catalog.
+    private func survey() throws(CKRError) -> [(CK_OBJECT_HANDLE, CatalogEntry)] {
+        var seen = Set<CK_OBJECT_HANDLE>()
+        var learnt: [(CK_OBJECT_HANDLE, CatalogEntry)] = []
+        for (raw, inode) in try directory.objectFiles() {
+            let handle = CK_OBJECT_HANDLE(raw)
+            seen.insert(handle)
+            if let entry = catalog.entries[handle], !entry.isDestroyed, entry.identity.inode == inode { continue }
+            guard let (bytes, identity) = try directory.readIdentified(directory.objectName(UInt64(handle))) else { continue }
+            if let entry = check(handle, bytes: bytes, identity: identity) {
+                catalog.entries[handle] = entry
+                learnt.append((handle, entry))
+            }
+        }
+        for (handle, entry) in catalog.entries where !entry.isDestroyed && !seen.contains(handle) {
+            // Removed before its tombstone was written (a killed destroy), or by hand: a file
+            // put back later is refused as a destroyed object's.
+            catalog.entries[handle] = CatalogEntry(generation: Catalog.destroyed, identity: FileIdentity(), digest: FileDigest(),
+                                                   isPrivate: entry.isPrivate, searchable: nil, record: entry.record, sealedRecord: entry.sealedRecord)
+        }
+        return learnt
+    }
+
+    /// Checks an object file that differs from its catalog entry (or has none): the entry it
+    /// deserves, or nil with the reason recorded when it must be refused. A private file is
+    /// only checked for its header here; its seal is opened at the login.
+    private func check(_ handle: CK_OBJECT_HANDLE, bytes: [UInt8], identity: FileIdentity) -> CatalogEntry? {
+        let name = String(handle, radix: 16)
+        guard let object = try? TokenObject.read(handle: handle, bytes: bytes, masterKey: nil) else {
+            integrityFailures[handle] = "object \(name) is damaged (not an object file)"
+            return nil
+        }
+        let digest = FileDigest(of: bytes)
+        if let entry = catalog.entries[handle] {
+            if !entry.isDestroyed && digest == entry.digest {
+                var same = entry
+                same.identity = identity
+                return same
+            }
+            if entry.isDestroyed {
+                integrityFailures[handle] = "object \(name) was destroyed; its file was put back"
+                return nil
+            }
+            if object.generation < entry.generation {
+                integrityFailures[handle] = "object \(name) is an older copy (generation \(object.generation), expected \(entry.generation) or later)"
+                return nil
+            }
+            if object.generation == entry.generation && digest != entry.digest {
+                integrityFailures[handle] = "object \(name) was changed outside the token (its file does not match the index)"
+                return nil
+            }
+            // Newer than its entry: a writer killed between its file and its record. A private
+            // file proves itself by its seal; a public one vouched for under the token key cannot.
+            if object.generation > entry.generation && !object.isPrivate && entry.sealedRecord >= 0 {
+                integrityFailures[handle] = "object \(name) was changed without the token key"
+                return nil
+            }
+        }
+        return CatalogEntry(generation: object.generation, identity: identity, digest: digest, isPrivate: object.isPrivate,
+                            searchable: object.isPrivate ? nil : Catalog.searchableBytes(object.attributes),
+                            record: -1, sealedRecord: catalog.entries[handle]?.sealedRecord ?? -1)
+    }
+
+    /// Writes entries learnt from the files to the catalog (sealed when logged in), so the next
+    /// process does not read those files again. Entries already vouched for under the token key
+    /// are written only with the key.
+    private func persist(_ learnt: [(CK_OBJECT_HANDLE, CatalogEntry)]) throws(CKRError) {
+        let writable = learnt.filter { masterKey != nil || $0.1.sealedRecord < 0 }
+        guard !writable.isEmpty else { return }
+        try directory.locked(exclusive: true) { () throws(CKRError) in
+            let before = directory.stamp()
+            try catchUp()
+            for (handle, entry) in writable { catalog.entries[handle] = entry }
+            try appendRecord(writable)
+            if before == stamp { stamp = directory.stamp() }
+        }
+    }
+
+    /// Appends one record to the catalog (under the exclusive lock, caught up), and compacts the
+    /// log when it has grown past its last compaction.
+    private func appendRecord(_ changes: [(CK_OBJECT_HANDLE, CatalogEntry)]) throws(CKRError) {
+        var bytes = try Catalog.record(changes, masterKey: masterKey, serial: record.serial)
+        var offset = catalog.length
+        if offset == 0 { bytes = Catalog.magic + bytes }
+        if offset < 4 { offset = 0 }
+        try directory.append(directory.catalogName, bytes, at: offset)
+        _ = catalog.apply(bytes, masterKey: masterKey, serial: record.serial)
+        catalog.fileIdentity = directory.fileIdentity(of: directory.catalogName)
+        if let masterKey, !catalogSuspect, catalog.length > 2 * catalog.compactedLength + 65_536 { try compact(masterKey) }
+    }
+
+    /// Rewrites the catalog as one sealed record (under the exclusive lock, caught up).
+    private func compact(_ masterKey: [UInt8]) throws(CKRError) {
+        let bytes = try catalog.compacted(masterKey: masterKey, serial: record.serial)
+        try directory.write(directory.catalogName, bytes)
+        let entries = catalog.entries
+        catalog = Catalog()
+        _ = catalog.apply(bytes, masterKey: masterKey, serial: record.serial)
+        // Entries the seal could not carry (private ones not opened) keep what was known.
+        for (handle, entry) in entries where catalog.entries[handle] == nil { catalog.entries[handle] = entry }
+        catalog.fileIdentity = directory.fileIdentity(of: directory.catalogName)
+        catalog.compactedLength = catalog.length
+        if directory.fileIdentity(of: "manifest") != nil { try directory.remove("manifest") }
+    }
+
+    /// At login (or when the catalog is first read while logged in): the seals opened, each
+    /// entry checked, files the catalog learnt without the key opened, the old manifest of an
+    /// earlier version applied; then the catalog is rewritten under the key if it needs it.
+    private func checkAfterLogin() throws(CKRError) {
+        guard let masterKey, catalogLoaded else { return }
+        closePrivateEntries()
+        catalog.openAll(masterKey: masterKey)
+        var needsCompaction = false
+        var learnt: [CK_OBJECT_HANDLE] = []
+        catalogSuspect = false
+        for (handle, entry) in catalog.entries {
+            if let problem = catalog.problem(handle) { integrityFailures[handle] = problem; catalogSuspect = true; continue }
+            if entry.isPrivate && !entry.isDestroyed && entry.searchable == nil { learnt.append(handle) }
+            if entry.record < 0 || entry.sealedRecord != entry.record { needsCompaction = true }
+        }
+        // Private files the catalog knows only from the files themselves: opened once, here.
+        for handle in learnt {
+            guard let (bytes, _) = try? directory.readIdentified(directory.objectName(UInt64(handle))),
+                  let object = try? TokenObject.read(handle: handle, bytes: bytes, masterKey: masterKey) else {
+                integrityFailures[handle] = "object \(String(handle, radix: 16)) does not open under the token key (damaged or foreign)"
+                catalog.entries[handle] = nil
+                continue
+            }
+            catalog.entries[handle]?.searchable = Catalog.searchableBytes(object.attributes)
+            object.attributes.wipeAll()
+        }
+        // The rollback floors of the store before the catalog.
+        if let old = try? Manifest.open(try directory.read("manifest"), masterKey: masterKey, serial: record.serial), !old.floors.isEmpty {
+            needsCompaction = true
+            for (handle, floor) in old.floors {
+                if let entry = catalog.entries[handle], !entry.isDestroyed {
+                    if let problem = old.problem(handle, generation: entry.generation) { integrityFailures[handle] = problem }
+                } else if floor == Manifest.destroyed {
+                    catalog.entries[handle] = CatalogEntry(generation: Catalog.destroyed, identity: FileIdentity(), digest: FileDigest(),
+                                                           isPrivate: false, searchable: nil, record: -1, sealedRecord: -1)
+                }
+            }
+        }
+        for (handle, entry) in catalog.entries where entry.isPrivate { reindex(handle, entry) }
+        // A catalog with forged or unvouched entries is left as it is: rewritten under the key,
+        // it would vouch for them. Entries whose files failed stay: they are the evidence.
+        guard needsCompaction, !catalogSuspect else { return }
+        try directory.locked(exclusive: true) { () throws(CKRError) in
+            let before = directory.stamp()
+            try catchUp()
+            try compact(masterKey)
+            if before == stamp { stamp = directory.stamp() }
+        }
+    }
+
+    /// Takes the private objects' attributes out of memory and out of the lookup.
+    private func closePrivateEntries() {
+        for (handle, entry) in catalog.entries where entry.isPrivate && entry.searchable != nil { unindex(handle, entry) }
+        _ = catalog.closePrivate()
+    }
+
+    /// Puts an entry in the lookup (a private one once its attributes are known).
+    private func reindex(_ handle: CK_OBJECT_HANDLE, _ entry: CatalogEntry) {
+        guard !entry.isDestroyed, let searchable = entry.searchable else { return }
+        index.add(handle) { Catalog.value($0, in: searchable) }
+    }
+
+    private func unindex(_ handle: CK_OBJECT_HANDLE, _ entry: CatalogEntry) {
+        guard let searchable = entry.searchable else { return }
+        index.remove(handle) { Catalog.value($0, in: searchable) }
+    }
+
+    private func rebuildIndex() {
         index.removeAll()
-        sealedObjects = []
-        openedObjects = []
-        for object in fresh.values {
-            if object.isReadable { index.add(object) } else { sealedObjects.insert(object.handle) }
-            if object.isReadable && object.isPrivate && object.isToken { openedObjects.insert(object.handle) }
+        for (handle, entry) in catalog.entries { reindex(handle, entry) }
+        for object in objects.values where !object.isToken { index.add(object.handle) { object.attributes[$0]?[...] } }
+    }
+
+    /// Drops a token object read from its file (it is read again when next used); `wiping`
+    /// its attributes and key too (at logout).
+    private func dropLoaded(_ handle: CK_OBJECT_HANDLE, wiping: Bool = false) {
+        guard let object = objects[handle], object.isToken else { return }
+        objects[handle] = nil
+        loadedTokenObjects -= 1
+        if wiping { object.attributes.wipeAll(); object.cachedKey = nil }
+    }
+
+    /// A token object read from its file and checked against its catalog entry; private ones
+    /// only while the user is logged in. A file that fails its check is refused and reported.
+    private func load(_ handle: CK_OBJECT_HANDLE) -> TokenObject? {
+        guard let entry = catalog.entries[handle], !entry.isDestroyed, integrityFailures[handle] == nil else { return nil }
+        if entry.isPrivate && !canSeePrivate { return nil }
+        let name = String(handle, radix: 16)
+        guard let (bytes, identity) = try? directory.readIdentified(directory.objectName(UInt64(handle))) else { return nil }
+        if identity != entry.identity {
+            guard FileDigest(of: bytes) == entry.digest || check(handle, bytes: bytes, identity: identity) != nil else { return nil }
+        }
+        guard let object = try? TokenObject.read(handle: handle, bytes: bytes, masterKey: entry.isPrivate ? masterKey : nil),
+              object.isReadable, object.generation >= entry.generation else {
+            integrityFailures[handle] = entry.isPrivate
+                ? "object \(name) does not open under the token key (damaged or foreign)"
+                : "object \(name) is damaged (not an object file)"
+            unindex(handle, entry)
+            return nil
+        }
+        if loadedTokenObjects >= Self.loadedLimit {
+            for (other, loaded) in objects where loaded.isToken && !(loaded.isPrivate && loaded.cachedKey != nil) { dropLoaded(other) }
+        }
+        objects[handle] = object
+        loadedTokenObjects += 1
+        return object
+    }
+
+    /// Checks every object file against the catalog by its identity (one stat each), reading
+    /// only the ones that changed: for the integrity report.
+    private func sweep() {
+        for (handle, entry) in catalog.entries where !entry.isDestroyed && integrityFailures[handle] == nil {
+            if entry.isPrivate && !canSeePrivate { continue }
+            let name = directory.objectName(UInt64(handle))
+            guard let identity = directory.fileIdentity(of: name), identity != entry.identity else { continue }
+            guard let (bytes, now) = try? directory.readIdentified(name) else { continue }
+            if FileDigest(of: bytes) != entry.digest, check(handle, bytes: bytes, identity: now) == nil { unindex(handle, entry); dropLoaded(handle) }
         }
     }
 
-    /// Reads the manifest with the master key (under the token's lock).
-    private func readManifest() {
-        guard let masterKey else { manifest = nil; return }
-        do throws(CKRError) {
-            manifest = try Manifest.open(try directory.read("manifest"), masterKey: masterKey, serial: record.serial)
-        } catch {
-            manifest = nil
+    /// Removes the files of other key epochs than the token file's (a key change killed before
+    /// or after its commit), under the exclusive lock, which every key change holds throughout.
+    private func removeStaleEpochs() throws(CKRError) {
+        try directory.locked(exclusive: true) { () throws(CKRError) in
+            try reloadHeader()
+            for stale in directory.staleEpochFiles() {
+                directory.removeFolder(stale)
+                unlink(directory.path + "/" + stale)
+            }
         }
-    }
-
-    /// Opens a sealed private object with the master key, while the user is logged in; one that
-    /// does not open (damaged, foreign, its generation forged) is refused and reported.
-    private func open(_ object: TokenObject) {
-        guard !object.isReadable, canSeePrivate, let masterKey else { return }
-        guard manifest != nil else {
-            integrityFailures[object.handle] = "the token's manifest does not open under the token key"
-            return
-        }
-        guard (try? object.unseal(masterKey: masterKey)) != nil else {
-            integrityFailures[object.handle] = "object \(String(object.handle, radix: 16)) does not open under the token key (damaged or foreign)"
-            forget(object.handle, session: nil)
-            return
-        }
-        sealedObjects.remove(object.handle)
-        openedObjects.insert(object.handle)
-        index.add(object)
     }
 
     // MARK: - Info
@@ -174,13 +398,13 @@ final class Token {
         let key = try unlock(user, pin: pin)
         masterKey = key
         loggedIn = user
-        try directory.locked(exclusive: false) { () throws(CKRError) in readManifest() }
-        if objectsLoaded, let manifest {
-            for (handle, _) in manifest.floors {
-                guard let object = objects[handle], object.isToken, let problem = manifest.problem(handle, generation: object.generation) else { continue }
-                forget(handle, session: nil)
-                integrityFailures[handle] = problem
-            }
+        // The catalog's seals are opened and its entries checked now, if it was read; else
+        // when it is first read.
+        do throws(CKRError) {
+            try checkAfterLogin()
+        } catch {
+            logout()
+            throw error
         }
         if user == CKU.user {
             let salt = try randomBytes(32)
@@ -189,8 +413,20 @@ final class Token {
         // Private objects are opened when used, not here.
     }
 
-    /// The counted PIN check: the master key, opened with the PIN; the caller wipes it.
+    /// The counted PIN check: the master key, opened with the PIN (for the SO through the
+    /// escrow); the caller wipes it.
     func unlock(_ user: CK_USER_TYPE, pin: [UInt8]) throws(CKRError) -> [UInt8] {
+        var secret = try unlockSecret(user, pin: pin)
+        guard user == CKU.so, let copy = record.soMasterCopy, let sealed = record.soPrivate else { return secret }
+        defer { wipe(&secret) }
+        // The SO PIN opens the SO key, the SO key the SO's private key, that the master key.
+        guard let master = SOEscrow.open(copy, sealedPrivate: sealed, soKey: secret) else { throw CKRError(CKR.deviceError) }
+        return master
+    }
+
+    /// The counted PIN check: what the PIN opens (the master key for the user; the SO key, or the
+    /// master key on a token without the SO escrow, for the SO); the caller wipes it.
+    func unlockSecret(_ user: CK_USER_TYPE, pin: [UInt8]) throws(CKRError) -> [UInt8] {
         try directory.locked(exclusive: true) { () throws(CKRError) -> [UInt8] in
             try reloadWhatIsLoaded()
             let isSO = user == CKU.so
@@ -230,21 +466,17 @@ final class Token {
         masterKey = nil
         loggedIn = nil
         pinCheck = nil
-        manifest = nil
-        for handle in openedObjects {
-            guard let object = objects[handle] else { continue }
-            index.remove(object)
-            object.lock(sealed: object.file.count > object.bodyOffset ? Array(object.file[object.bodyOffset...]) : [])
-            sealedObjects.insert(handle)
-        }
-        openedObjects = []
+        for (handle, object) in objects where object.isToken && object.isPrivate { dropLoaded(handle, wiping: true) }
+        closePrivateEntries()
         // Private session objects die with the login.
         for (session, handles) in sessionObjects {
             for handle in handles where objects[handle]?.isPrivate == true { forget(handle, session: session) }
         }
     }
 
-    /// C_InitPIN (SO logged in) and C_SetPIN: the master key rewrapped under a new PIN.
+    /// C_InitPIN (SO logged in: the master key under the new user PIN), the SO's C_SetPIN (the
+    /// SO key, or the master key on a token without the escrow, under the new SO PIN), and the
+    /// user's C_SetPIN on such a token (the master key rewrapped).
     func setPIN(_ user: CK_USER_TYPE, to pin: [UInt8], masterKey given: [UInt8]? = nil) throws(CKRError) {
         guard let masterKey = given ?? masterKey else { throw CKRError(CKR.userNotLoggedIn) }
         let salt = try randomBytes(16)
@@ -273,6 +505,107 @@ final class Token {
             let salt = try randomBytes(32)
             pinCheck = (salt, Self.pinDigest(salt: salt, pin: pin))
         }
+    }
+
+    /// Another process changed the user PIN (a new master key, a new epoch): what this process
+    /// read is dropped, and a login here ends, as its key no longer opens anything.
+    private func switchEpoch() {
+        directory.epoch = record.epoch
+        if loggedIn != nil { logout() }
+        for (handle, object) in objects where object.isToken { dropLoaded(handle, wiping: true) }
+        resetCatalog()
+        catalogLoaded = false
+        integrityFailures = [:]
+        stamp = directory.stamp()
+    }
+
+    /// C_SetPIN of the user: a new master key, with every private object and the catalog sealed
+    /// again under it, in one atomic step. The next epoch's files are written beside the current
+    /// ones (public object files linked, not copied), flushed, and committed by replacing the
+    /// `token` file; a kill before that leaves the old state (the next open removes the half-made
+    /// epoch), after it the new one (the old epoch is removed). The SO's copy of the key is
+    /// renewed through the escrow. A token without the escrow (made before it) only rewraps its
+    /// key, as the SO could not follow a new one.
+    func changeUserPIN(to pin: [UInt8], oldMaster: [UInt8]) throws(CKRError) {
+        guard let soPublic = record.soPublic else { return try setPIN(CKU.user, to: pin, masterKey: oldMaster) }
+        try loadObjects()
+        var fresh = try randomBytes(32)
+        defer { wipe(&fresh) }
+        let salt = try randomBytes(16)
+        var derived = try Sealing.deriveKey(pin, salt: salt, iterations: record.iterations)
+        defer { wipe(&derived) }
+        let wrapped = try Sealing.seal(fresh, key: derived, aad: Self.wrapAAD(so: false))
+        let soCopy = try SOEscrow.seal(master: fresh, to: soPublic)
+        try directory.locked(exclusive: true) { () throws(CKRError) in
+            try reloadWhatIsLoaded()
+            if !catalogLoaded { try readCatalogLocked() }
+            let oldEpoch = record.epoch, newEpoch = oldEpoch &+ 1
+            let oldFolder = directory.objectsFolder, newFolder = TokenDirectory.objectsFolder(newEpoch)
+            try directory.makeEmptyFolder(newFolder)
+            var changes: [(CK_OBJECT_HANDLE, CatalogEntry)] = []
+            for (handle, entry) in catalog.entries.sorted(by: { $0.key < $1.key }) {
+                if entry.isDestroyed { changes.append((handle, entry)); continue }
+                let hex = String(handle, radix: 16)
+                let oldName = oldFolder + "/" + hex, newName = newFolder + "/" + hex
+                var next = entry
+                if entry.isPrivate {
+                    guard let (bytes, _) = try directory.readIdentified(oldName) else { continue }
+                    if let object = try? TokenObject.read(handle: handle, bytes: bytes, masterKey: oldMaster) {
+                        let sealed = try object.fileBytes(masterKey: fresh)
+                        next.searchable = Catalog.searchableBytes(object.attributes)
+                        object.attributes.wipeAll()
+                        try directory.write(newName, sealed, sync: false)
+                        next.digest = FileDigest(of: sealed)
+                    } else {
+                        // A file that fails its check goes over as it is, and stays refused.
+                        try directory.write(newName, bytes, sync: false)
+                    }
+                } else {
+                    guard directory.fileIdentity(of: oldName) != nil else { continue }
+                    try directory.link(oldName, as: newName)
+                }
+                next.identity = directory.fileIdentity(of: newName) ?? FileIdentity()
+                changes.append((handle, next))
+            }
+            try directory.write(TokenDirectory.catalogName(newEpoch),
+                                Catalog.magic + (try Catalog.record(changes, masterKey: fresh, serial: record.serial)), sync: false)
+            directory.syncAll()
+            var updated = record
+            updated.userSalt = salt
+            updated.userWrapped = wrapped
+            updated.soMasterCopy = soCopy
+            updated.epoch = newEpoch
+            Self.pauseForTests("CERTBRIDGE_SOFTTOKEN_TEST_PAUSE_BEFORE_COMMIT")
+            // The commit.
+            try directory.write("token", updated.encoded())
+            record = updated
+            var tries = counters
+            tries.user = 0
+            try writeCounters(tries)
+            // The old epoch goes; this process goes on with the new key.
+            let wasLoggedIn = loggedIn
+            let key = masterKey.map { _ in fresh }
+            switchEpoch()
+            directory.removeFolder(oldFolder)
+            unlink(directory.path + "/" + TokenDirectory.catalogName(oldEpoch))
+            if directory.fileIdentity(of: "manifest") != nil { try? directory.remove("manifest") }
+            if let wasLoggedIn, let key {
+                loggedIn = wasLoggedIn
+                masterKey = key
+            }
+            stamp = directory.stamp()
+        }
+        if loggedIn == CKU.user {
+            let check = try randomBytes(32)
+            pinCheck = (check, Self.pinDigest(salt: check, pin: pin))
+        }
+    }
+
+    /// Stops here while the named environment variable names an existing file, for tests that
+    /// kill the process at this point (a key change about to commit).
+    private static func pauseForTests(_ variable: String) {
+        guard let path = getenv(variable).map({ String(cString: $0) }) else { return }
+        while access(path, F_OK) == 0 { usleep(1_000) }
     }
 
     /// Runs `body` under the token's exclusive lock with the state freshly read; what `body`
@@ -315,30 +648,48 @@ final class Token {
     func object(_ handle: CK_OBJECT_HANDLE) -> TokenObject? {
         if handle == Self.reportHandle { return integrityReport }
         try? loadObjects()
-        guard let object = objects[handle] else { return nil }
-        open(object)
-        guard object.isReadable, !object.isPrivate || canSeePrivate else { return nil }
+        guard let object = objects[handle] ?? load(handle) else { return nil }
+        guard !object.isPrivate || canSeePrivate else { return nil }
         return object
     }
 
     /// The objects this login may see whose attributes equal `template`'s (C_FindObjectsInit);
-    /// hidden attributes match nothing.
+    /// hidden attributes match nothing. A template of searchable attributes only (class, id,
+    /// label, …) is answered from the catalog without reading any object file.
     func matching(_ template: AttributeMap) throws(CKRError) -> [CK_OBJECT_HANDLE] {
         try loadObjects()
         if template[CKA.class]?.ulong == CKO.integrityReport {
-            // Asked for: every object this login can check is checked now.
-            if canSeePrivate { for handle in sealedObjects { if let object = objects[handle] { open(object) } } }
+            // Asked for: every object file this login can check is checked now.
+            sweep()
             return [Self.reportHandle]
         }
-        // A find for public objects only leaves the sealed ones sealed.
-        if canSeePrivate && !sealedObjects.isEmpty && template[CKA.private]?.bool != false {
-            for handle in sealedObjects { if let object = objects[handle] { open(object) } }
+        if template.keys.contains(where: { CKA.hidden.contains($0) }) { return [] }
+        let fromCatalog = template.keys.allSatisfy { Catalog.searchable.contains($0) }
+        var found: [CK_OBJECT_HANDLE] = []
+        func consider(_ handle: CK_OBJECT_HANDLE) {
+            if let object = objects[handle], !object.isToken {
+                if (!object.isPrivate || canSeePrivate) && template.allSatisfy({ object.attributes[$0.key] == $0.value }) { found.append(handle) }
+                return
+            }
+            guard let entry = catalog.entries[handle], !entry.isDestroyed, integrityFailures[handle] == nil,
+                  !entry.isPrivate || canSeePrivate else { return }
+            if fromCatalog, let searchable = entry.searchable {
+                guard template.allSatisfy({ Catalog.value($0.key, in: searchable).map(Array.init) == $0.value }) else { return }
+                // One stat, no read: a file changed since its entry is checked before it is offered.
+                if objects[handle] == nil, directory.fileIdentity(of: directory.objectName(UInt64(handle))) != entry.identity,
+                   object(handle) == nil { return }
+                found.append(handle)
+            } else if let object = object(handle), template.allSatisfy({ object.attributes[$0.key] == $0.value }) {
+                found.append(handle)
+            }
         }
-        let candidates = index.candidates(for: template).map { $0.compactMap { objects[$0] } } ?? Array(objects.values)
-        return candidates.filter { object in
-            object.isReadable && (!object.isPrivate || canSeePrivate)
-                && template.allSatisfy { type, value in !CKA.hidden.contains(type) && object.attributes[type] == value }
-        }.map(\.handle)
+        if let candidates = index.candidates(for: template) {
+            for handle in candidates { consider(handle) }
+        } else {
+            for handle in catalog.entries.keys { consider(handle) }
+            for session in sessionObjects.values { for handle in session { consider(handle) } }
+        }
+        return found
     }
 
     /// The handle of the integrity report (outside the 48-bit range of object handles).
@@ -363,73 +714,78 @@ final class Token {
             defer { wipe(&raw) }
             let handle = raw.reduce(CK_OBJECT_HANDLE(0)) { $0 << 8 | CK_OBJECT_HANDLE($1) }
             // Not a destroyed object's either: its tombstone would refuse the new one.
-            guard handle != 0, objects[handle] == nil, manifest?.floors[handle] == nil else { continue }
-            if try directory.read("objects/" + String(handle, radix: 16)) == nil { return handle }
+            guard handle != 0, objects[handle] == nil, catalog.entries[handle] == nil else { continue }
+            if try directory.read(directory.objectName(UInt64(handle))) == nil { return handle }
         }
     }
 
-    /// Adds (or replaces) an object: token objects are written first, so the cache never holds
-    /// what the disk does not.
+    /// Whether a token object may be changed by this login: one vouched for under the token
+    /// key changes only with the key, so a change without it cannot pass for the token's own.
+    private func mayChange(_ handle: CK_OBJECT_HANDLE) -> Bool {
+        masterKey != nil || (catalog.entries[handle]?.sealedRecord ?? -1) < 0
+    }
+
+    /// Adds (or replaces) an object: token objects are written first (the object file, then its
+    /// catalog record), so the cache never holds what the disk does not.
     func store(_ object: TokenObject) throws(CKRError) {
         try loadObjects()
         if object.isToken {
-            // A rewrite is a new generation: the manifest then refuses every older copy.
-            if let old = objects[object.handle], old.isToken { object.generation = old.generation + 1 }
-            let bytes = try object.fileBytes(masterKey: masterKey)
+            guard mayChange(object.handle) else { throw CKRError(CKR.userNotLoggedIn) }
+            let name = directory.objectName(UInt64(object.handle))
             try directory.locked(exclusive: true) { () throws(CKRError) in
                 let before = directory.stamp()
-                try directory.write("objects/" + String(object.handle, radix: 16), bytes)
-                object.fileIdentity = directory.identity(of: "objects/" + String(object.handle, radix: 16))
-                // After the object file: a crash between the two leaves a file newer than its floor.
-                if object.generation > 0 { try raiseFloor(object.handle, to: object.generation) }
-                // Only our own write changed the directory: no reload needed.
+                try catchUp()
+                // A rewrite is a new generation: the catalog then refuses every older copy.
+                if let old = catalog.entries[object.handle], !old.isDestroyed { object.generation = old.generation + 1 }
+                let bytes = try object.fileBytes(masterKey: masterKey)
+                try directory.write(name, bytes)
+                let entry = CatalogEntry(generation: object.generation, identity: directory.fileIdentity(of: name) ?? FileIdentity(),
+                                         digest: FileDigest(of: bytes), isPrivate: object.isPrivate,
+                                         searchable: Catalog.searchableBytes(object.attributes), record: -1, sealedRecord: -1)
+                if let old = catalog.entries[object.handle] { unindex(object.handle, old) }
+                try appendRecord([(object.handle, entry)])
+                // Only our own writes changed the directory: no reload needed.
                 if before == stamp { stamp = directory.stamp() }
             }
-            object.file = object.isPrivate ? bytes : []
+            dropLoaded(object.handle)
+            objects[object.handle] = object
+            loadedTokenObjects += 1
+            if let entry = catalog.entries[object.handle] { reindex(object.handle, entry) }
+            return
         }
-        if let old = objects[object.handle] { index.remove(old) }
+        if let old = objects[object.handle] { index.remove(old.handle) { old.attributes[$0]?[...] } }
         objects[object.handle] = object
-        index.add(object)
+        index.add(object.handle) { object.attributes[$0]?[...] }
         if let session = object.session { sessionObjects[session, default: []].insert(object.handle) }
-        if object.isToken && object.isPrivate { openedObjects.insert(object.handle) }
     }
 
-    /// Drops an object from memory and from every lookup.
-    private func forget(_ handle: CK_OBJECT_HANDLE, session: CK_SESSION_HANDLE?) {
+    /// Drops a session object from memory and from every lookup.
+    private func forget(_ handle: CK_OBJECT_HANDLE, session: CK_SESSION_HANDLE) {
         guard let object = objects.removeValue(forKey: handle) else { return }
-        index.remove(object)
-        sealedObjects.remove(handle)
-        openedObjects.remove(handle)
-        if let session {
-            sessionObjects[session]?.remove(handle)
-            if sessionObjects[session]?.isEmpty == true { sessionObjects[session] = nil }
-        }
+        index.remove(handle) { object.attributes[$0]?[...] }
+        sessionObjects[session]?.remove(handle)
+        if sessionObjects[session]?.isEmpty == true { sessionObjects[session] = nil }
     }
 
-    /// Removes an object from the disk and the cache.
+    /// Removes an object from the disk and the cache. A token object's file goes first, then its
+    /// tombstone is recorded: a kill between the two leaves an entry without a file, dropped
+    /// when next read, and a file put back after the tombstone is refused.
     func destroy(_ object: TokenObject) throws(CKRError) {
-        if object.isToken {
-            try directory.locked(exclusive: true) { () throws(CKRError) in
-                let before = directory.stamp()
-                // The tombstone first: a crash between the two leaves a file that is refused.
-                try raiseFloor(object.handle, to: Manifest.destroyed)
-                try directory.remove("objects/" + String(object.handle, radix: 16))
-                if before == stamp { stamp = directory.stamp() }
-            }
+        guard object.isToken else {
+            if let session = object.session { forget(object.handle, session: session) }
+            return
         }
-        forget(object.handle, session: object.session)
-    }
-
-    /// Records in the manifest (read afresh, as other processes write it too) that the object's
-    /// files below `generation` are stale. Without a login there is no key to seal it with, and
-    /// the change leaves no evidence (public objects only: private ones need the login).
-    private func raiseFloor(_ handle: CK_OBJECT_HANDLE, to generation: UInt64) throws(CKRError) {
-        guard let masterKey else { return }
-        readManifest()
-        guard var updated = manifest else { throw CKRError(CKR.deviceError) }
-        updated.floors[handle] = max(updated.floors[handle] ?? 0, generation)
-        try directory.write("manifest", try updated.sealed(masterKey: masterKey, serial: record.serial))
-        manifest = updated
+        guard mayChange(object.handle) else { throw CKRError(CKR.userNotLoggedIn) }
+        try directory.locked(exclusive: true) { () throws(CKRError) in
+            let before = directory.stamp()
+            try catchUp()
+            try directory.remove(directory.objectName(UInt64(object.handle)))
+            if let old = catalog.entries[object.handle] { unindex(object.handle, old) }
+            try appendRecord([(object.handle, CatalogEntry(generation: Catalog.destroyed, identity: FileIdentity(), digest: FileDigest(),
+                                                           isPrivate: object.isPrivate, searchable: nil, record: -1, sealedRecord: -1))])
+            if before == stamp { stamp = directory.stamp() }
+        }
+        dropLoaded(object.handle)
     }
 
     /// Drops the session objects of a closed session.
@@ -450,14 +806,24 @@ final class Token {
         }
         var master = try randomBytes(32)
         defer { wipe(&master) }
+        var soKey = try randomBytes(32)
+        defer { wipe(&soKey) }
         let salt = try randomBytes(16)
         var derived = try Sealing.deriveKey(soPIN, salt: salt, iterations: iterations)
         defer { wipe(&derived) }
-        let record = TokenRecord(label: label, serial: serial, iterations: iterations, soSalt: salt,
-                                 soWrapped: try Sealing.seal(master, key: derived, aad: wrapAAD(so: true)))
+        var record = TokenRecord(label: label, serial: serial, iterations: iterations, soSalt: salt,
+                                 soWrapped: try Sealing.seal(soKey, key: derived, aad: wrapAAD(so: true)))
+        let pair = try SOEscrow.makeKeyPair(soKey: soKey)
+        record.soPublic = pair.publicPoint
+        record.soPrivate = pair.sealedPrivate
+        record.soMasterCopy = try SOEscrow.seal(master: master, to: pair.publicPoint)
         try directory.locked(exclusive: true) { () throws(CKRError) in
             try directory.removeAllObjects()
             try directory.remove("manifest")
+            // Back to epoch 0: the folders of a re-keyed token go.
+            directory.epoch = 0
+            for stale in directory.staleEpochFiles() { directory.removeFolder(stale); unlink(directory.path + "/" + stale) }
+            guard mkdir(directory.path + "/objects", 0o700) == 0 || errno == EEXIST else { throw CKRError(CKR.deviceError) }
             try directory.write("token", record.encoded())
         }
         return try Token(directory: directory)

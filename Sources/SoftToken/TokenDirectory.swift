@@ -13,7 +13,16 @@ final class TokenDirectory {
     /// killed process still leaves the old or the new file) but lets a power loss drop the
     /// newest ones: for throwaway tokens in tests and benchmarks that make thousands of objects.
     private static let durable: Bool = getenv("CERTBRIDGE_SOFTTOKEN_FSYNC").map { String(cString: $0) != "0" } ?? true
-    private var objectsPath: String { path + "/objects" }
+    /// The key epoch whose files are in use (TokenRecord.epoch): epoch 0 keeps its objects in
+    /// `objects/` and its catalog in `index`, epoch N in `objects-N/` and `index-N`.
+    var epoch: UInt32 = 0
+    static func objectsFolder(_ epoch: UInt32) -> String { epoch == 0 ? "objects" : "objects-\(epoch)" }
+    static func catalogName(_ epoch: UInt32) -> String { epoch == 0 ? "index" : "index-\(epoch)" }
+    var objectsFolder: String { Self.objectsFolder(epoch) }
+    var catalogName: String { Self.catalogName(epoch) }
+    /// An object's file, relative to the token directory.
+    func objectName(_ handle: UInt64) -> String { objectsFolder + "/" + String(handle, radix: 16) }
+    private var objectsPath: String { path + "/" + objectsFolder }
 
     init(path: String) { self.path = path }
 
@@ -66,7 +75,7 @@ final class TokenDirectory {
     /// Replaces `name` with `bytes` atomically and durably (0600). The temporary file has an
     /// unpredictable name and is created O_EXCL|O_NOFOLLOW, so nothing planted in the directory
     /// (a symlink to another file, a file opened by someone else) is written through.
-    func write(_ name: String, _ bytes: [UInt8]) throws(CKRError) {
+    func write(_ name: String, _ bytes: [UInt8], sync: Bool = true) throws(CKRError) {
         let target = path + "/" + name
         let suffix = try randomBytes(8).map { $0 < 16 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
         let temporary = target + ".tmp-" + suffix
@@ -81,13 +90,140 @@ final class TokenDirectory {
                 done += n
             }
         }
-        ok = ok && (!Self.durable || fsync(fd) == 0)
+        ok = ok && (!Self.durable || !sync || fsync(fd) == 0)
         close(fd)
         guard ok, rename(temporary, target) == 0 else {
             unlink(temporary)
             throw CKRError(CKR.deviceError)
         }
-        syncDirectory(of: target)
+        if sync { syncDirectory(of: target) }
+    }
+
+    /// The whole file with the identity it had when read, or nil when it does not exist.
+    func readIdentified(_ name: String) throws(CKRError) -> (bytes: [UInt8], identity: FileIdentity)? {
+        try readTail(name, from: 0)
+    }
+
+    /// The file from `offset` on (empty when it is shorter) with its identity, or nil when it
+    /// does not exist: a log read again reads only what was appended.
+    func readTail(_ name: String, from offset: Int) throws(CKRError) -> (bytes: [UInt8], identity: FileIdentity)? {
+        let fd = open(path + "/" + name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        if fd < 0 {
+            if errno == ENOENT { return nil }
+            throw CKRError(CKR.deviceError)
+        }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0 else { throw CKRError(CKR.deviceError) }
+        let size = Int(info.st_size)
+        guard size > offset else { return ([], Self.identity(info)) }
+        var out = [UInt8](repeating: 0, count: size - offset)
+        var done = 0
+        while done < out.count {
+            let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, $0.count - done, off_t(offset + done)) }
+            if n < 0 { if errno == EINTR { continue }; throw CKRError(CKR.deviceError) }
+            if n == 0 { break }
+            done += n
+        }
+        out.removeLast(out.count - done)
+        return (out, Self.identity(info))
+    }
+
+    /// Appends `bytes` to `name` at `offset`, cutting off whatever follows it (a record torn by a
+    /// killed writer); 0600, never through a symlink, fsynced. The caller holds the exclusive lock.
+    func append(_ name: String, _ bytes: [UInt8], at offset: Int) throws(CKRError) {
+        let fd = open(path + "/" + name, O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0o600)
+        guard fd >= 0 else { throw CKRError(CKR.deviceError) }
+        defer { close(fd) }
+        var info = stat()
+        guard fstat(fd, &info) == 0, info.st_nlink == 1 else { throw CKRError(CKR.deviceError) }
+        if Int(info.st_size) > offset { guard ftruncate(fd, off_t(offset)) == 0 else { throw CKRError(CKR.deviceError) } }
+        var done = 0
+        while done < bytes.count {
+            let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, $0.count - done, off_t(offset + done)) }
+            if n < 0 { if errno == EINTR { continue }; throw CKRError(CKR.deviceError) }
+            done += n
+        }
+        guard !Self.durable || fsync(fd) == 0 else { throw CKRError(CKR.deviceError) }
+        if info.st_size == 0 { syncDirectory(of: path + "/" + name) }
+    }
+
+    /// A file's identity (inode, size, change time), or nil when it is gone.
+    func fileIdentity(of name: String) -> FileIdentity? {
+        var info = stat()
+        guard stat(path + "/" + name, &info) == 0 else { return nil }
+        return Self.identity(info)
+    }
+
+    private static func identity(_ info: stat) -> FileIdentity {
+        FileIdentity(inode: UInt64(info.st_ino), size: UInt64(info.st_size),
+                     changed: UInt64(info.st_ctim.tv_sec) &* 1_000_000_000 &+ UInt64(info.st_ctim.tv_nsec))
+    }
+
+    /// The object files by handle with their inode numbers, from one pass over the folder (no
+    /// stat per file); temporaries and names that are no handle are left out.
+    func objectFiles() throws(CKRError) -> [(handle: UInt64, inode: UInt64)] {
+        guard let dir = opendir(objectsPath) else { throw CKRError(CKR.deviceError) }
+        defer { closedir(dir) }
+        var files: [(UInt64, UInt64)] = []
+        sawLeftovers = false
+        while let entry = readdir(dir) {
+            let inode = UInt64(entry.pointee.d_ino)
+            var handle: UInt64 = 0
+            var valid = true
+            var length = 0
+            var temporary = false
+            withUnsafeBytes(of: entry.pointee.d_name) { raw in
+                for byte in raw {
+                    if byte == 0 { break }
+                    length += 1
+                    switch byte {
+                    case UInt8(ascii: "0")...UInt8(ascii: "9"): handle = handle << 4 | UInt64(byte - UInt8(ascii: "0"))
+                    case UInt8(ascii: "a")...UInt8(ascii: "f"): handle = handle << 4 | UInt64(byte - UInt8(ascii: "a") + 10)
+                    case UInt8(ascii: "."): temporary = true; valid = false
+                    default: valid = false
+                    }
+                }
+            }
+            if temporary && length > 2 { sawLeftovers = true }
+            if valid && length > 0 && length <= 16 { files.append((handle, inode)) }
+        }
+        return files
+    }
+
+    /// Makes `folder` (0700) empty: what a killed key change left there is removed first.
+    func makeEmptyFolder(_ folder: String) throws(CKRError) {
+        removeFolder(folder)
+        guard mkdir(path + "/" + folder, 0o700) == 0 else { throw CKRError(CKR.deviceError) }
+    }
+
+    /// Removes a folder of object files with everything in it; a missing one is no error.
+    func removeFolder(_ folder: String) {
+        for name in Self.entries(of: path + "/" + folder) ?? [] { unlink(path + "/" + folder + "/" + name) }
+        rmdir(path + "/" + folder)
+    }
+
+    /// A second name for a file (link(2)): a key change carries public object files over into
+    /// the next epoch's folder without copying them.
+    func link(_ name: String, as other: String) throws(CKRError) {
+        guard Glibc.link(path + "/" + name, path + "/" + other) == 0 else { throw CKRError(CKR.deviceError) }
+    }
+
+    /// Flushes every write to disk (sync(2), which on Linux waits for it), so that many files
+    /// written without their own fsync are durable before the one rename that commits them.
+    func syncAll() {
+        guard Self.durable else { return }
+        sync()
+    }
+
+    /// Object folders and catalogs of other epochs than the current one: a key change killed
+    /// before its commit (the next epoch's) or after it (the previous one's).
+    func staleEpochFiles() -> [String] {
+        let current = [objectsFolder, catalogName]
+        return (Self.entries(of: path) ?? []).filter { name in
+            !current.contains(name) && !name.contains(".tmp-")
+                && (name == "objects" || name == "index" || name.hasPrefix("objects-") || name.hasPrefix("index-"))
+        }
     }
 
     /// Removes `name` durably; a missing file is not an error.
@@ -153,11 +289,11 @@ final class TokenDirectory {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         var racy = false
-        for name in ["objects", "token", "pins"] {
+        for name in [objectsFolder, "token", "pins", catalogName] {
             guard let identity = identity(of: name) else { result += [0, 0, 0, 0, 0, 0]; continue }
             result += identity
             let age = (now.tv_sec - identity[4]) * 1_000_000_000 + (now.tv_nsec - identity[5])
-            if name == "objects" && age < 20_000_000 { racy = true }
+            if name == objectsFolder && age < 20_000_000 { racy = true }
         }
         if racy {
             Self.racyStamps += 1
@@ -179,9 +315,10 @@ final class TokenDirectory {
 
     /// Removes every object file and the PIN counters (C_InitToken).
     func removeAllObjects() throws(CKRError) {
-        for name in try objectNames() { try remove("objects/" + name) }
+        for name in try objectNames() { try remove(objectsFolder + "/" + name) }
         try remove("pins")
         try remove(KeyTries.fileName)
+        try remove(catalogName)
     }
 
     private func syncDirectory(of file: String) {

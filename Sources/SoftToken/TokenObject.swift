@@ -1,7 +1,7 @@
 internal import CPKCS11
 
-/// One object as the token holds it in memory. A private token object read while nobody is
-/// logged in keeps only its sealed bytes until the master key opens it.
+/// One object as the token holds it in memory. A private token object read without the master
+/// key keeps only its sealed bytes (the catalog's check of a file reads its header so).
 final class TokenObject {
     let handle: CK_OBJECT_HANDLE
     let isPrivate: Bool
@@ -12,14 +12,9 @@ final class TokenObject {
     var sealed: [UInt8]?
     /// The usable key, made from the material on first use and kept while the user is logged in.
     var cachedKey: CryptoKey?
-    /// The file this private token object was last read from or written as (sealed again from
-    /// it at logout; empty for public objects), and the file's identity (TokenDirectory.identity),
-    /// by which a reload knows it unchanged without reading it.
-    var file: [UInt8] = []
-    var fileIdentity: [Int]?
     /// How many times this token object was rewritten (0 for a new one and for files older than
     /// the generation); bound into a private object's seal, checked against the token's
-    /// Manifest, so a restored older copy of the file is refused.
+    /// Catalog, so a restored older copy of the file is refused.
     var generation: UInt64 = 0
 
     init(handle: CK_OBJECT_HANDLE, isPrivate: Bool, session: CK_SESSION_HANDLE?, attributes: AttributeMap, sealed: [UInt8]? = nil) {
@@ -38,13 +33,6 @@ final class TokenObject {
 
     /// The key's own password protects its material (the High level with a key password).
     var hasKeyPassword: Bool { attributes[CKA.sealedMaterial] != nil }
-
-    /// Drops decrypted state: called at logout for private objects.
-    func lock(sealed: [UInt8]) {
-        attributes.wipeAll()
-        cachedKey = nil
-        self.sealed = sealed
-    }
 
     /// Object files before generations (read, never written): magic ‖ private flag ‖ body.
     static let legacyMagic: [UInt8] = Array("CBO1".utf8)
@@ -75,8 +63,6 @@ final class TokenObject {
 
     /// Whether the file was written before generations (its seal binds the handle only).
     private var isLegacy = false
-    /// Where the sealed body starts in `file`.
-    var bodyOffset: Int { isLegacy ? 5 : 13 }
 
     /// An object read from its file; private ones stay sealed unless the master key is given.
     static func read(handle: CK_OBJECT_HANDLE, bytes: [UInt8], masterKey: [UInt8]?) throws(CKRError) -> TokenObject {
@@ -94,7 +80,6 @@ final class TokenObject {
             return object
         }
         let object = TokenObject(handle: handle, isPrivate: true, session: nil, attributes: [:], sealed: body)
-        object.file = bytes
         object.generation = generation
         object.isLegacy = legacy
         if let masterKey { try object.unseal(masterKey: masterKey) }

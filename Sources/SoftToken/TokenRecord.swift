@@ -1,8 +1,12 @@
 internal import CPKCS11
 
-/// What the `token` file holds: the label and serial, the KDF cost, and the token's master key
-/// wrapped under the SO PIN and (once set) the user PIN. Private objects are sealed under the
-/// master key, so C_InitPIN and C_SetPIN rewrap one key and touch no object.
+/// What the `token` file holds: the label and serial, the KDF cost, the token's master key
+/// wrapped under the user PIN (once set), and the SO's way to it: the SO key wrapped under the
+/// SO PIN, which opens the SO's private key, to which the master key is sealed (SOEscrow). A
+/// user's PIN change makes a new master key and a new key epoch: the private objects and the
+/// catalog sealed under it are written to the next epoch's files before this file, the commit,
+/// is replaced. Tokens from before the escrow have no SO key pair: their SO PIN wraps the
+/// master key itself.
 struct TokenRecord {
     static let magic: [UInt8] = Array("CBT1".utf8)
 
@@ -13,6 +17,13 @@ struct TokenRecord {
     var soWrapped: [UInt8]
     var userSalt: [UInt8]?
     var userWrapped: [UInt8]?
+    /// The SO's public point, its private key sealed under the SO key, and the master key
+    /// sealed to the public point (all three, or none on a token made before them).
+    var soPublic: [UInt8]?
+    var soPrivate: [UInt8]?
+    var soMasterCopy: [UInt8]?
+    /// Which files hold the objects and the catalog (TokenDirectory.objectsFolder).
+    var epoch: UInt32 = 0
 
     var userPINInitialized: Bool { userWrapped != nil }
 
@@ -34,6 +45,16 @@ struct TokenRecord {
             field(6, userSalt)
             field(7, userWrapped)
         }
+        if let soPublic, let soPrivate, let soMasterCopy {
+            field(8, soPublic)
+            field(9, soPrivate)
+            field(10, soMasterCopy)
+        }
+        if epoch != 0 {
+            var value: [UInt8] = []
+            value.append(u32: epoch)
+            field(11, value)
+        }
         return out
     }
 
@@ -49,9 +70,19 @@ struct TokenRecord {
         guard let label = fields[1], label.count == 32, let serial = fields[2], let cost = fields[3], cost.count == 4,
               let soSalt = fields[4], let soWrapped = fields[5] else { throw CKRError(CKR.deviceError) }
         var costReader = ByteReader(cost)
-        return TokenRecord(label: label, serial: String(decoding: serial, as: UTF8.self),
-                           iterations: try costReader.u32(), soSalt: soSalt, soWrapped: soWrapped,
-                           userSalt: fields[6], userWrapped: fields[7])
+        var record = TokenRecord(label: label, serial: String(decoding: serial, as: UTF8.self),
+                                 iterations: try costReader.u32(), soSalt: soSalt, soWrapped: soWrapped,
+                                 userSalt: fields[6], userWrapped: fields[7])
+        if let soPublic = fields[8], let soPrivate = fields[9], let soMasterCopy = fields[10] {
+            record.soPublic = soPublic
+            record.soPrivate = soPrivate
+            record.soMasterCopy = soMasterCopy
+        }
+        if let epoch = fields[11] {
+            var epochReader = ByteReader(epoch)
+            record.epoch = try epochReader.u32()
+        }
+        return record
     }
 }
 

@@ -142,9 +142,9 @@ extension CertBridge.Enroll {
             } else if pending.isEmpty {
                 print("No pending enrollment key pairs\(refused.isEmpty ? "" : " on the tokens searched").")
             } else {
-                print(table([["TOKEN", "LABEL", "KEY", "CREATED", "EXPORTABLE", "SUBJECT"]] + pending.map { item in
-                    [item.token, item.record.label, item.record.keySpec.rawValue, item.record.created.formatted(.iso8601),
-                     item.exportable ? "yes" : "no", item.record.subject]
+                print(table([["TOKEN", "LABEL", "KEY", "SECURITY", "CREATED", "EXPORTABLE", "SUBJECT", "URI"]] + pending.map { item in
+                    [item.token, item.record.label, item.record.keySpec.rawValue, item.securityLevel.rawValue,
+                     item.record.created.formatted(.iso8601), item.exportable ? "yes" : "no", item.record.subject, item.uri]
                 }))
             }
             // A token that would not let us in may hold more: the list is incomplete, and the

@@ -24,10 +24,11 @@ struct GlobalOptions: ParsableArguments {
         }
     }
 
-    /// The store over the chosen modules; what it does of its own accord (rolling back an
-    /// interrupted import) is said on stderr.
-    func store() throws(StoreError) -> Store {
-        let store = try Store(modulePaths: modules)
+    /// The store over the chosen modules; a URI whose module-path or module-name rules some
+    /// registered modules out leaves them unloaded (see `Store.init`). What the store does of its
+    /// own accord (rolling back an interrupted import) is said on stderr.
+    func store(for uri: PKCS11URI? = nil) throws(StoreError) -> Store {
+        let store = try Store(modulePaths: modules, for: uri)
         store.report = { printNote($0) }
         return store
     }

@@ -13,6 +13,13 @@ extension CertBridge {
             verdict: exportable or non-exportable. Certificates show subject, issuer, serial, \
             validity, and the key they belong to (the same CKA_ID).
 
+            On a terminal the objects are a table, one line each: label, class, key type and \
+            size, security level, verdict and id. With --long (the default when the output is \
+            not a terminal, so scripts that read the blocks keep working) each object is a block \
+            with every flag, the verdict's reason, certificate names and dates, the key or \
+            certificate it pairs with, and its URI. --table asks for the table anywhere. With \
+            --json the same fields as --long, as a JSON array, printed as the objects are read.
+
             Private objects need a login: the PIN comes from --pin-source (default: asked on the \
             terminal). With --no-login only public objects are listed.
 
@@ -28,19 +35,51 @@ extension CertBridge {
         @Flag(help: "Do not log in; list public objects only.")
         var noLogin = false
 
+        @Flag(help: "A block per object with every flag, names, dates and URI (the default when not on a terminal).")
+        var long = false
+
+        @Flag(name: .customLong("table"), help: "One line per object (the default on a terminal).")
+        var asTable = false
+
         @OptionGroup var global: GlobalOptions
+
+        func validate() throws {
+            if long && asTable { throw ValidationError("--long and --table: choose one") }
+            if global.json && (long || asTable) { throw ValidationError("--json has every field already; drop --long/--table") }
+        }
 
         func execute() throws(StoreError) {
             let uri = try uri.map { (text) throws(StoreError) in try parseURI(text) }
-            let store = try global.store()
+            let store = try global.store(for: uri)
             let pin = noLogin ? nil : try global.pinProvider(store, uri: self.uri)
-            let (objects, skipped) = try store.objects(matching: uri, pin: pin)
+            var count = 0
+            let skipped: [StoreError]
             if global.json {
-                try printJSON(objects)
-            } else if objects.isEmpty {
-                print(noLogin ? "No public objects. (Private keys need a login: drop --no-login.)" : "No objects\(skipped.isEmpty ? "" : " on the tokens searched").")
+                var printer = JSONArrayPrinter()
+                do throws(StoreError) {
+                    skipped = try store.forEachObject(matching: uri, pin: pin) { (object) throws(StoreError) in try printer.print(object) }
+                } catch {
+                    printer.abandon()
+                    throw error
+                }
+                printer.finish()
             } else {
-                for object in objects { print(Self.render(object)); print() }
+                let onTerminal = isatty(STDOUT_FILENO) == 1
+                if asTable || (!long && onTerminal) {
+                    var rows = ObjectTable(labelLimit: onTerminal ? 40 : nil)
+                    defer { rows.finish() }
+                    skipped = try store.forEachObject(matching: uri, pin: pin) { rows.add($0) }
+                    count = rows.count
+                } else {
+                    skipped = try store.forEachObject(matching: uri, pin: pin) { object in
+                        print(Self.render(object))
+                        print()
+                        count += 1
+                    }
+                }
+                if count == 0 {
+                    print(noLogin ? "No public objects. (Private keys need a login: drop --no-login.)" : "No objects\(skipped.isEmpty ? "" : " on the tokens searched").")
+                }
             }
             // A token passed over may hold more: the listing is incomplete, and the exit code says so.
             if let reasons = skipped.notSearched { throw StoreError(skipped.searchCode, reasons) }

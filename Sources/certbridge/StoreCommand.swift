@@ -24,11 +24,8 @@ extension StoreCommand {
 
     /// Prints a value as pretty, stable JSON.
     func printJSON(_ value: some Encodable) throws(StoreError) {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
-        encoder.dateEncodingStrategy = .iso8601
         do {
-            print(UntrustedText.escapingJSON(String(decoding: try encoder.encode(value), as: UTF8.self)))
+            print(UntrustedText.escapingJSON(String(decoding: try jsonEncoder().encode(value), as: UTF8.self)))
             JSONOutput.printed = true
         } catch {
             throw StoreError(.failed, "cannot encode JSON: \(error)")
@@ -37,6 +34,14 @@ extension StoreCommand {
 
     /// Parses a URI argument, turning a malformed one into a usage error.
     func parseURI(_ text: String) throws(StoreError) -> PKCS11URI { try uriArgument(text) }
+}
+
+/// The encoder behind every `--json` output: pretty, stable key order, ISO 8601 dates.
+func jsonEncoder() -> JSONEncoder {
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+    encoder.dateEncodingStrategy = .iso8601
+    return encoder
 }
 
 /// A URI argument parsed, a malformed one a usage error.
@@ -90,10 +95,13 @@ func table(_ rows: [[String]], indent: String = "") -> String {
     guard let width = rows.map(\.count).max() else { return "" }
     var widths = [Int](repeating: 0, count: width)
     for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
-    return rows.map { row in
-        indent + row.enumerated().map { i, cell in
-            // Not NSString's padding(toLength:): it was a twentieth of listing 10,000 objects.
-            i == row.count - 1 ? cell : cell + String(repeating: " ", count: max(0, widths[i] - cell.count))
-        }.joined(separator: "  ")
-    }.joined(separator: "\n")
+    return rows.map { indent + tableLine($0, widths: widths) }.joined(separator: "\n")
+}
+
+/// One row of a table: each cell but the last padded to its column's width, two spaces apart.
+func tableLine(_ row: [String], widths: [Int]) -> String {
+    row.enumerated().map { i, cell in
+        // Not NSString's padding(toLength:): it was a twentieth of listing 10,000 objects.
+        i == row.count - 1 ? cell : cell + String(repeating: " ", count: max(0, widths[i] - cell.count))
+    }.joined(separator: "  ")
 }

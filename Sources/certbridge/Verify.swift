@@ -13,6 +13,13 @@ extension CertBridge {
             semantics of openssl dgst -verify (PSS: MGF1 with the same digest, salt as long as \
             the digest). Exit 0 when the signature is valid, 1 when it is not.
 
+            A certificate or public key object can be replaced by anyone who can write to the \
+            token, so when the token holds the private key with the same id, the public key is \
+            first compared with the key's own public half (or, where the token hides that, with \
+            the public key object of that id): a certificate that does not belong to the key is \
+            an error, exit 1. Private keys are private objects, so the check logs in (the PIN \
+            from --pin-source); nothing is signed, so no key approval is asked.
+
             Example:
               certbridge verify 'pkcs11:token=Backup;object=alice' \\
                 --in doc.pdf --sig doc.sig

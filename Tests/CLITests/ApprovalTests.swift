@@ -20,7 +20,9 @@ struct ApprovalTests {
         static let pin = "1234"
         static let keyPassword = "only-this-key"
 
-        init() throws {
+        /// `keyPasswordIterations`: the PBKDF2 cost of the High key's own password (the module's
+        /// test floor unless given), so a test can catch the check in the middle.
+        init(keyPasswordIterations: String? = nil) throws {
             dir = try TemporaryDirectory("certbridge-approval")
             store = dir.file("softtoken")
             try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
@@ -35,7 +37,9 @@ struct ApprovalTests {
                                      "--password-source", "file:\(medium.passwordFile)"] + pinOption))
             try expectOK(certbridge(["import", high.path, "--security-level", "high", "--label", "high",
                                      "--password-source", "file:\(high.passwordFile)",
-                                     "--key-password-source", "file:\(dir.file("key-password"))"] + pinOption))
+                                     "--key-password-source", "file:\(dir.file("key-password"))"] + pinOption,
+                                    environment: ["CERTBRIDGE_SOFTTOKEN_DIR": store,
+                                                  "CERTBRIDGE_SOFTTOKEN_KDF_ITERATIONS": keyPasswordIterations ?? SoftTokenRig.iterations]))
         }
 
         var pinOption: [String] { ["--pin-source", "file:\(dir.file("pin"))"] }
@@ -379,6 +383,51 @@ struct ApprovalTests {
         #expect(unlocked.status == 0, "\(unlocked.stderr)")
         let again = try Self.sign(rig, key: "high", count: 1, environment: rig.environment()).0
         #expect(again.status == 0, "\(again.stdout)")
+    }
+
+    @Test("a wrong key password is counted on disk before it is checked: a process killed during the check (the key's KDF) has used up the try")
+    func keyTryOutlivesKillDuringCheck() throws {
+        // A costly KDF for the key's own password gives the kill a wide window inside the check.
+        let rig = try Rig(keyPasswordIterations: "1000000")
+        let token = try #require(try FileManager.default.contentsOfDirectory(atPath: rig.store).first { !$0.hasPrefix(".") })
+        let tries = rig.store + "/" + token + "/keytries"
+        let before = FileManager.default.contents(atPath: tries) ?? Data()
+
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try Self.client.get())
+        process.arguments = [SoftTokenRig.modulePath, "Approvals", "high", "1", "none", rig.dir.file("killed")]
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in rig.environment(password: "not-the-password") { env[key] = value }
+        env["CB_CLIENT_PIN"] = Rig.pin
+        process.environment = env
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        let started = Date()
+        while (FileManager.default.contents(atPath: tries) ?? Data()) == before {
+            guard process.isRunning, Date().timeIntervalSince(started) < 60 else {
+                kill(process.processIdentifier, SIGKILL)
+                process.waitUntilExit()
+                Issue.record("the try was never written to \(tries) before the process ended")
+                return
+            }
+            usleep(200)
+        }
+        // The count is on disk; the check (a million PBKDF2 rounds) is still running.
+        usleep(20_000)
+        let killedInCheck = process.isRunning
+        kill(process.processIdentifier, SIGKILL)
+        process.waitUntilExit()
+        try #require(killedInCheck && process.terminationReason == .uncaughtSignal, "the check ended before the kill")
+        let signed = try FileManager.default.contentsOfDirectory(atPath: rig.dir.path).filter { $0.hasPrefix("killed.") }
+        #expect(signed.isEmpty, "the killed process signed: \(signed)")
+
+        let listed = try rig.certbridge(["objects", "pkcs11:token=Approvals;object=high;type=private"] + rig.pinOption)
+        #expect(listed.stdout.contains("4 wrong passwords before the key locks"), "the killed try was not counted: \(listed.stdout)")
+        // The right password still works, and clears the count.
+        let right = try Self.sign(rig, key: "high", count: 1, environment: rig.environment()).0
+        #expect(right.status == 0, "\(right.stdout) \(right.stderr)")
+        let cleared = try rig.certbridge(["objects", "pkcs11:token=Approvals;object=high;type=private"] + rig.pinOption)
+        #expect(cleared.stdout.contains("5 wrong passwords before the key locks"), "\(cleared.stdout)")
     }
 
     @Test("the audit trail records approvals, denials, imports and exports; --verify names the first bad entry of an edited or truncated trail")

@@ -10,12 +10,21 @@
  *       logs in and prints "label<TAB>value" for every data object it finds.
  *   softtoken-driver MODULE TOKEN_LABEL login
  *       prints "started", then C_Login(CKU_USER) and prints "rv=0x..".
+ *   softtoken-driver MODULE TOKEN_LABEL setpin
+ *       prints "started", then C_SetPIN from CB_DRIVER_PIN to CB_DRIVER_NEW_PIN (not logged
+ *       in: the user's PIN) and prints "rv=0x..".
  *   softtoken-driver MODULE TOKEN_LABEL flags
  *       prints the token's CK_TOKEN_INFO flags as "flags=0x..".
+ *   softtoken-driver MODULE TOKEN_LABEL populate PREFIX COUNT
+ *       logs in and creates COUNT token data objects PREFIX0..COUNT-1 as fast as it can, every
+ *       second one private, each with CKA_ID the 4-byte big-endian number and a 400-byte
+ *       value; prints "populated COUNT in S s". For benchmarks (scripts/bench), with
+ *       CERTBRIDGE_SOFTTOKEN_FSYNC=0 for throwaway tokens.
  *   softtoken-driver MODULE TOKEN_LABEL timings PREFIX COUNT
- *       for people, not tests: milliseconds for the open (C_Initialize to C_GetTokenInfo), the
- *       login, the first and later C_FindObjects by class + label over objects PREFIX0..COUNT-1
- *       (as `write` makes them), a session open/close, and the peak RSS.
+ *       for people and scripts/bench, not tests: milliseconds for the open (C_Initialize to
+ *       C_GetTokenInfo), the login, the first and later C_FindObjects by class + label and by
+ *       class + id over objects PREFIX0..COUNT-1 (as `write` or `populate` make them), a
+ *       session open/close, and the peak RSS; one line of `name=value` pairs.
  *
  * The PIN comes from the environment (CB_DRIVER_PIN), never from argv. Errors go to stderr as
  * "C_Function: rv=0x.." with exit status 2.
@@ -88,6 +97,30 @@ static int write_objects(CK_SESSION_HANDLE session, const char *prefix, long cou
     return 0;
 }
 
+static int populate(CK_SESSION_HANDLE session, const char *prefix, long count) {
+    login(session);
+    CK_OBJECT_CLASS data = CKO_DATA;
+    CK_BBOOL yes = CK_TRUE, no = CK_FALSE;
+    char value[400];
+    memset(value, 'v', sizeof value);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (long n = 0; n < count; n++) {
+        char label[128];
+        snprintf(label, sizeof label, "%s%ld", prefix, n);
+        unsigned char id[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8), (unsigned char)n};
+        CK_ATTRIBUTE template[] = {
+            {CKA_CLASS, &data, sizeof data}, {CKA_TOKEN, &yes, sizeof yes}, {CKA_PRIVATE, n % 2 ? &yes : &no, 1},
+            {CKA_LABEL, label, strlen(label)}, {CKA_ID, id, sizeof id}, {CKA_VALUE, value, sizeof value},
+        };
+        CK_OBJECT_HANDLE object;
+        check("C_CreateObject", p11->C_CreateObject(session, template, 6, &object));
+    }
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    printf("populated %ld in %.1f s\n", count, (t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9);
+    return 0;
+}
+
 static int list_objects(CK_SESSION_HANDLE session) {
     login(session);
     CK_OBJECT_CLASS data = CKO_DATA;
@@ -142,6 +175,19 @@ static CK_ULONG find_one(CK_SESSION_HANDLE session, const char *label) {
     return count;
 }
 
+/* One C_FindObjects by class + id (4-byte big-endian n); the number of objects found. */
+static CK_ULONG find_by_id(CK_SESSION_HANDLE session, long n) {
+    CK_OBJECT_CLASS data = CKO_DATA;
+    unsigned char id[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8), (unsigned char)n};
+    CK_ATTRIBUTE filter[] = {{CKA_CLASS, &data, sizeof data}, {CKA_ID, id, sizeof id}};
+    CK_OBJECT_HANDLE found[4];
+    CK_ULONG count = 0;
+    check("C_FindObjectsInit", p11->C_FindObjectsInit(session, filter, 2));
+    check("C_FindObjects", p11->C_FindObjects(session, found, 4, &count));
+    check("C_FindObjectsFinal", p11->C_FindObjectsFinal(session));
+    return count;
+}
+
 static int timings(CK_SLOT_ID slot, CK_SESSION_HANDLE session, double open_ms, const char *prefix, long count) {
     double t = now_ms();
     login(session);
@@ -158,6 +204,11 @@ static int timings(CK_SLOT_ID slot, CK_SESSION_HANDLE session, double open_ms, c
         if (find_one(session, label) != 1) { fprintf(stderr, "%s not found once\n", label); return 2; }
     }
     double find_ms = (now_ms() - t) / rounds;
+    /* By class + id: objects made by `write` carry no id, so none is found there. */
+    t = now_ms();
+    CK_ULONG by_id = 0;
+    for (int i = 0; i < rounds; i++) by_id += find_by_id(session, (long)rand() % count);
+    double id_ms = (now_ms() - t) / rounds;
     t = now_ms();
     for (int i = 0; i < 1000; i++) {
         CK_SESSION_HANDLE other;
@@ -165,8 +216,8 @@ static int timings(CK_SLOT_ID slot, CK_SESSION_HANDLE session, double open_ms, c
         check("C_CloseSession", p11->C_CloseSession(other));
     }
     double session_ms = (now_ms() - t) / 1000;
-    printf("open %.2f ms; login %.2f ms; first find %.2f ms (%lu found); find by class+label %.3f ms; session open+close %.4f ms; peak RSS %ld KB\n",
-           open_ms, login_ms, first_ms, first, find_ms, session_ms, peak_rss_kb());
+    printf("open_ms=%.2f login_ms=%.2f first_find_ms=%.2f first_found=%lu find_label_ms=%.4f find_id_ms=%.4f found_by_id=%lu session_ms=%.4f peak_rss_kb=%ld\n",
+           open_ms, login_ms, first_ms, first, find_ms, id_ms, by_id, session_ms, peak_rss_kb());
     return 0;
 }
 
@@ -193,10 +244,20 @@ int main(int argc, char **argv) {
     int status = 2;
     if (strcmp(command, "write") == 0 && argc == 7) {
         status = write_objects(session, argv[4], atol(argv[5]), strcmp(argv[6], "private") == 0);
+    } else if (strcmp(command, "populate") == 0 && argc == 6) {
+        status = populate(session, argv[4], atol(argv[5]));
     } else if (strcmp(command, "timings") == 0 && argc == 6) {
         status = timings(slot, session, open_ms, argv[4], atol(argv[5]));
     } else if (strcmp(command, "list") == 0) {
         status = list_objects(session);
+    } else if (strcmp(command, "setpin") == 0) {
+        const char *pin = getenv("CB_DRIVER_PIN"), *fresh = getenv("CB_DRIVER_NEW_PIN");
+        if (!pin || !fresh) { fprintf(stderr, "CB_DRIVER_PIN or CB_DRIVER_NEW_PIN is not set\n"); return 2; }
+        printf("started\n");
+        fflush(stdout);
+        CK_RV rv = p11->C_SetPIN(session, (CK_UTF8CHAR_PTR)pin, strlen(pin), (CK_UTF8CHAR_PTR)fresh, strlen(fresh));
+        printf("rv=0x%lx\n", rv);
+        status = rv == CKR_OK ? 0 : 1;
     } else if (strcmp(command, "login") == 0) {
         const char *pin = getenv("CB_DRIVER_PIN");
         if (!pin) { fprintf(stderr, "CB_DRIVER_PIN is not set\n"); return 2; }

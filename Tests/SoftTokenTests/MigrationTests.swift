@@ -20,6 +20,10 @@ struct MigrationTests {
         let privateOnes = listed.filter { $0.key.hasPrefix("p") }
         #expect(privateOnes.count == 1 && privateOnes.first.map { $0.value == "value of \($0.key)" } == true, "\(listed)")
 
+        // The first login wrote the catalog: later opens read it instead of every file.
+        #expect(FileManager.default.fileExists(atPath: store.path + "/6ea0d28ec309962a/index"))
+        let searched = try OtherProcess.runDriver(["timings", "o", "1"], token: "big50k", pin: "1234", environment: store.environment)
+        #expect(searched.stdout.contains("first_found=1 "), "\(searched.stdout) \(searched.stderr)")
         let written = try OtherProcess.runDriver(["write", "new", "2", "private"], token: "big50k", pin: "1234", environment: store.environment)
         #expect(written.status == 0, "\(written.stderr)")
         let again = try OtherProcess.listedObjects(token: "big50k", pin: "1234", environment: store.environment)

@@ -58,6 +58,43 @@ struct RollbackTests {
         #expect(tokens.stderr.contains("token \"damaged\": object \(name) is damaged"), "\(tokens.stderr)")
     }
 
+    @Test("a certificate object's value changed in its file (the catalog vouches for public objects too): objects and tokens say 1 object failed its integrity check and exit 1")
+    func forgedCertificateReported() throws {
+        // A store of its own: the forgery is seen by no other test's listing.
+        let store = try PrivateStore()
+        try store.initializeToken(label: "forged")
+        let dir = try TemporaryDirectory()
+        let pfx = try PFXFixture.make(ec: "prime256v1", chain: false, in: dir)
+        try dir.write("pin", SoftTokenRig.userPIN)
+        let pin = ["--pin-source", "file:\(dir.file("pin"))", "--module", SoftTokenRig.modulePath]
+        let imported = try CLI.run(["import", pfx.path, "--token", "pkcs11:token=forged", "--password-source", "file:\(pfx.passwordFile)"] + pin,
+                                   environment: store.environment)
+        try #require(imported.status == 0, "\(imported.stdout) \(imported.stderr)")
+        let clean = try CLI.run(["objects", "pkcs11:token=forged"] + pin, environment: store.environment)
+        try #require(clean.status == 0, "\(clean.stderr)")
+
+        // The certificate's DER inside its (public, plain) object file: one byte of its signature changed.
+        _ = try run("openssl", ["x509", "-in", pfx.certificatePEM, "-outform", "DER", "-out", dir.file("cert.der")])
+        let der = try Data(contentsOf: URL(fileURLWithPath: dir.file("cert.der")))
+        let objects = try store.tokenDirectory() + "/objects"
+        var forged = false
+        for name in try FileManager.default.contentsOfDirectory(atPath: objects) {
+            var bytes = try Data(contentsOf: URL(fileURLWithPath: objects + "/" + name))
+            guard let range = bytes.range(of: der) else { continue }
+            bytes[range.upperBound - 1] ^= 0x01
+            try bytes.write(to: URL(fileURLWithPath: objects + "/" + name))
+            forged = true
+        }
+        try #require(forged, "no object file holds the certificate")
+
+        let listed = try CLI.run(["objects", "pkcs11:token=forged"] + pin, environment: store.environment)
+        #expect(listed.status == 1, "\(listed.stdout)")
+        #expect(listed.stderr.contains("1 object failed its integrity check"), "\(listed.stderr)")
+        let tokens = try CLI.run(["tokens", "--module", SoftTokenRig.modulePath], environment: store.environment)
+        #expect(tokens.status == 1)
+        #expect(tokens.stderr.contains("1 object failed its integrity check"), "\(tokens.stderr)")
+    }
+
     @Test("a destroyed key's file put back is not used again")
     func destroyedFilePutBack() throws {
         let test = try SoftTokenRig.freshToken()

@@ -83,7 +83,7 @@ public enum TestKeys {
 
 extension RSAComponents {
     /// The components of an RSA key in a PEM file made by openssl.
-    init(pemFile path: String) throws {
+    public init(pemFile path: String) throws {
         let fields = parseOpenSSLText(try run("openssl", ["pkey", "-in", path, "-text", "-noout"]).stdout)
         func field(_ name: String) throws -> [UInt8] {
             guard let value = fields[name] else { throw TestSupportError("openssl pkey -text lacks \(name)") }

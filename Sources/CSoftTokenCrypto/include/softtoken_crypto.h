@@ -48,6 +48,9 @@ cbst_key *cbst_rsa_public(const uint8_t *n, size_t n_len, const uint8_t *e, size
 cbst_key *cbst_ec_private(int nid, const uint8_t *d, size_t d_len);
 /// An EC public key from its uncompressed or compressed point (octet string contents).
 cbst_key *cbst_ec_public(int nid, const uint8_t *point, size_t point_len);
+/// ECDH: the shared secret of `mine` (a private EC key) and `peer` (a public one on the same
+/// curve) into `out`; its length, or -1.
+long cbst_ecdh_keys(cbst_key *mine, cbst_key *peer, uint8_t *out, size_t cap);
 /// The curve NID for DER-encoded EC parameters (a named-curve OID), or 0.
 int cbst_ec_nid_from_params(const uint8_t *der, size_t len);
 /// The DER-encoded named-curve OID for a NID; length or -1 (out may be NULL to ask the length).
@@ -60,7 +63,8 @@ int cbst_key_kind(const cbst_key *key);
 void cbst_key_free(cbst_key *key);
 
 /// Component names: "n", "e", "d", "p", "q", "dp", "dq", "qi" (RSA), "ec_point" (the uncompressed
-/// point), "ec_d" (the scalar, padded to the field size). Length or -1; out may be NULL.
+/// point), "ec_d" (the scalar, padded to the field size), "spki" (the public key's DER
+/// SubjectPublicKeyInfo, for CKA_PUBLIC_KEY_INFO). Length or -1; out may be NULL.
 long cbst_key_component(const cbst_key *key, const char *name, uint8_t *out, size_t cap);
 
 /// PKCS#8 PrivateKeyInfo DER of a private key; length or -1; out may be NULL.
