@@ -58,7 +58,9 @@ let package = Package(
         .executableTarget(name: "certbridge", dependencies: [
             "CertStore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        ]),
+        ], plugins: ["VersionStamp"]),
+        // `certbridge --version`: BuildInfo.swift from VERSION and the git commit, on every build.
+        .plugin(name: "VersionStamp", capability: .buildTool()),
 
         // Signing throughput against a direct C PKCS#11 loop (not a test; run in release).
         .executableTarget(name: "certbridge-bench-sign", dependencies: [

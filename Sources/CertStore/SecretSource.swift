@@ -89,13 +89,41 @@ public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
         return PIN(wiping: &bytes)
     }
 
-    /// Reads a new secret: on a terminal it is asked twice and must match.
-    public func readNew(prompt: String) throws(StoreError) -> PIN {
-        let first = try read(prompt: prompt)
-        guard self == .tty else { return first }
-        let again = try read(prompt: "Confirm \(prompt.prefix(1).lowercased() + prompt.dropFirst())")
-        guard first.matches(again) else { throw StoreError(.usage, "the two entries did not match") }
-        return first
+    /// Reads a new secret: on a terminal it is asked twice and must match. `length` is the rule
+    /// the secret must keep (in bytes); on a terminal a mismatch or a secret that breaks the rule
+    /// is said and asked again, up to `attempts` times. Another source is read once.
+    public func readNew(prompt: String, length: ClosedRange<Int>? = nil, rule: String? = nil, attempts: Int = 3) throws(StoreError) -> PIN {
+        let broken = { (count: Int) -> String? in
+            guard let length, !length.contains(count) else { return nil }
+            return rule ?? "it must have \(length.lowerBound) to \(length.upperBound) characters"
+        }
+        guard self == .tty else {
+            let secret = try read(prompt: prompt)
+            if let problem = broken(secret.count) { throw StoreError(.usage, "the \(prompt.secretNoun) from \(self) is refused: \(problem)") }
+            return secret
+        }
+        for attempt in 1...max(1, attempts) {
+            let last = attempt == max(1, attempts)
+            let first = try read(prompt: prompt)
+            if let problem = broken(first.count) {
+                if last { throw StoreError(.usage, "the \(prompt.secretNoun) is refused: \(problem)") }
+                Self.tellTerminal("That \(prompt.secretNoun) is refused: \(problem). Try again.\n")
+                continue
+            }
+            let again = try read(prompt: "Confirm \(prompt.prefix(1).lowercased() + prompt.dropFirst())")
+            if first.matches(again) { return first }
+            if last { throw StoreError(.usage, "the two entries did not match") }
+            Self.tellTerminal("The two entries did not match. Try again.\n")
+        }
+        throw StoreError(.usage, "the two entries did not match")
+    }
+
+    /// Says something to the person at the terminal (where the prompts are), not to stdout.
+    public static func tellTerminal(_ text: String) {
+        let fd = open("/dev/tty", O_WRONLY | O_NOCTTY | O_CLOEXEC)
+        guard fd >= 0 else { return }
+        defer { close(fd) }
+        _ = text.withCString { write(fd, $0, strlen($0)) }
     }
 
     /// Reads one line, one byte at a time: a script may keep writing other things after the
@@ -131,7 +159,7 @@ public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
     private static func readFromTerminal(prompt: String) throws(StoreError) -> [UInt8] {
         let fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)
         guard fd >= 0 else {
-            throw StoreError(.usage, "no terminal to ask for the \(prompt.lowercased().trimmingColon()) on; give --pin-source or --password-source (file:PATH, env:NAME, fd:N)")
+            throw StoreError(.usage, "there is no terminal to ask for the \(prompt.askedFor); give \(prompt.sourceOption) (file:PATH, env:NAME or fd:N)")
         }
         defer { close(fd) }
         var saved = termios()
@@ -152,9 +180,23 @@ private extension String {
     /// "PIN" or "password", from the prompt that asked for it.
     var secretNoun: String { lowercased().contains("pin") ? "PIN" : "password" }
 
-    func trimmingColon() -> String {
-        var s = self
-        while s.last == " " || s.last == ":" { s.removeLast() }
-        return s
+    /// What a prompt asks for, to go after "the": `PIN for token "seedsoft"`, `password for
+    /// alice.pfx`. An acronym that starts it (PIN, SO) keeps its capitals.
+    var askedFor: String {
+        var text = self
+        while text.last == " " || text.last == ":" { text.removeLast() }
+        let firstWord = text.prefix { $0 != " " }
+        guard firstWord.contains(where: \.isLowercase) else { return text }
+        return text.prefix(1).lowercased() + text.dropFirst()
+    }
+
+    /// The option that gives what the prompt asks for without a terminal.
+    var sourceOption: String {
+        let text = lowercased()
+        if text.contains("so pin") { return "--so-pin-source" }
+        if text.hasPrefix("new pin") { return "--new-pin-source" }
+        if text.contains("key password") || text.contains("password for this key") { return "--key-password-source" }
+        if text.contains("pin") { return "--pin-source" }
+        return "--password-source"
     }
 }

@@ -8,10 +8,15 @@ public enum SoftToken {
     public static let libraryName = "libcertbridge-softtoken.so"
     /// The label of the token made on first use.
     public static let defaultLabel = "CertBridge"
+    /// How long a software token PIN (user or SO) may be, in bytes.
+    public static let pinLengths = 4...255
+    /// Wrong PINs in a row that lock the user PIN.
+    public static let pinTries = 5
 
     /// Where the module is: `$CERTBRIDGE_SOFTTOKEN_MODULE`, else beside the certbridge binary
-    /// (a build tree), else `../lib/certbridge/` from it, else the install locations of
-    /// `scripts/install-softtoken`. nil when none exists.
+    /// (a build tree), else `../lib/certbridge/` from it, else where the Debian package puts it
+    /// (p11-kit's module directory), else `/usr/local/lib/certbridge` (where the
+    /// `install-softtoken` script of earlier releases put it). nil when none exists.
     public static var modulePath: String? {
         let environment = ProcessInfo.processInfo.environment
         if let path = environment["CERTBRIDGE_SOFTTOKEN_MODULE"], !path.isEmpty { return path }
@@ -20,7 +25,7 @@ public enum SoftToken {
             let dir = (exe as NSString).deletingLastPathComponent
             candidates += [dir + "/" + libraryName, dir + "/../lib/certbridge/" + libraryName]
         }
-        candidates += ["/usr/local/lib/certbridge/" + libraryName, "/usr/lib/certbridge/" + libraryName]
+        candidates += ["/usr/lib/x86_64-linux-gnu/pkcs11/" + libraryName, "/usr/local/lib/certbridge/" + libraryName]
         return candidates.first { FileManager.default.isReadableFile(atPath: $0) }
     }
 }
@@ -47,7 +52,7 @@ extension Store {
     /// with the user PIN. Returns the new token.
     public func createSoftToken(label: String, soPIN: consuming PIN, userPIN: borrowing PIN) throws(StoreError) -> Token {
         guard let slot = softTokenEmptySlot else {
-            throw StoreError(.notFound, "the CertBridge software token module is not loaded (\(SoftToken.libraryName) not found; run scripts/install-softtoken or set CERTBRIDGE_SOFTTOKEN_MODULE)")
+            throw StoreError(.notFound, "the CertBridge software token module is not loaded (\(SoftToken.libraryName) not found; install the certbridge package (scripts/package builds it) or set CERTBRIDGE_SOFTTOKEN_MODULE)")
         }
         if tokens().contains(where: { $0.isSoftToken && $0.info.label == label }) {
             throw StoreError(.failed, "a software token labelled \"\(label)\" exists already")

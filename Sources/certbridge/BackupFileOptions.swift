@@ -12,10 +12,24 @@ struct BackupFileOptions: ParsableArguments {
         guard maxIterations >= 1 else { throw ValidationError("--max-iterations must be at least 1") }
     }
 
-    /// Reads `file` (at most 16 MiB, checked before reading), asks its password, opens it.
+    /// How many times a person at the terminal may type a PFX password (as Windows' wizard).
+    static let terminalAttempts = 3
+
+    /// Reads `file` (at most 16 MiB, checked before reading), asks its password, opens it. A
+    /// wrong password typed on the terminal is asked again, up to `terminalAttempts` times; from
+    /// any other source the first answer is final.
     func open(_ file: String, global: GlobalOptions) throws(StoreError) -> Store.OpenedBackup {
         let bytes = try readFile(file, maxSize: Store.maxBackupFileSize)
-        let password = try global.passwordSecretSource().read(prompt: "Password for \(file): ", allowEmpty: true)
-        return try Store.openBackup(bytes, password: password, file: file, maxIterations: maxIterations)
+        let source = try global.passwordSecretSource()
+        let attempts = source == .tty ? Self.terminalAttempts : 1
+        for attempt in 1...attempts {
+            let password = try source.read(prompt: "Password for \(file): ", allowEmpty: true)
+            do throws(StoreError) {
+                return try Store.openBackup(bytes, password: password, file: file, maxIterations: maxIterations)
+            } catch where error.code == .wrongSecret && attempt < attempts {
+                SecretSource.tellTerminal("Wrong password for \(file) (\(attempts - attempt) more \(attempts - attempt == 1 ? "try" : "tries")).\n")
+            }
+        }
+        throw StoreError(.wrongSecret, "the password for \(file) is wrong")
     }
 }

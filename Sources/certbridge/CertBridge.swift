@@ -15,8 +15,14 @@ struct CertBridge: ParsableCommand {
         --password-source with tty (the default: asked without echo), file:PATH, env:NAME or fd:N.
 
         Exit codes: 0 ok, 1 error, 2 usage, 3 not exportable, 4 wrong PIN or password, \
-        5 no such token, object or reader, 6 PIN locked.
+        5 no such token, object or reader, 6 PIN locked. With --json, an error is also printed \
+        on stdout as {"error": {"code": N, "message": "..."}}.
+
+        Manual pages: certbridge(1), certbridge-COMMAND(1) for each command, and \
+        certbridge-softtoken(5) for the software token. Shell completions for bash, zsh and fish \
+        come with the package (or: certbridge --generate-completion-script bash|zsh|fish).
         """,
+        version: BuildInfo.versionText,
         subcommands: [Tokens.self, Readers.self, Objects.self, Import.self, Export.self, CheckExportable.self, PFX.self,
                       Sign.self, Verify.self, TestSign.self, Encrypt.self, Decrypt.self, Pin.self, Enroll.self, InstallCert.self, SoftTokenCommand.self, Audit.self])
 
@@ -26,15 +32,28 @@ struct CertBridge: ParsableCommand {
         // process that holds them.
         SecretMemory.protectProcess()
         do {
-            var command = try parseAsRoot()
+            var command = try parseAsRoot(OptionAliases.rewrite(Array(CommandLine.arguments.dropFirst())))
             try command.run()
         } catch {
             let code = exitCode(for: error)
             if code.rawValue == 64 {
-                printError(fullMessage(for: error).replacingOccurrences(of: "Error: ", with: ""))
+                let message = fullMessage(for: error).replacingOccurrences(of: "Error: ", with: "")
+                printError(message)
+                // A script that asked for JSON gets a usage error in the same shape as any other.
+                if wantsJSON(CommandLine.arguments) { printJSONError(code: 2, message: message) }
                 Foundation.exit(2)
             }
             exit(withError: error)
         }
     }
+
+    /// `--json` among the options (not after `--`, where it would be an argument).
+    static func wantsJSON(_ arguments: [String]) -> Bool {
+        arguments.dropFirst().prefix { $0 != "--" }.contains("--json")
+    }
+}
+
+extension BuildInfo {
+    /// What `certbridge --version` prints: the release, and the commit when built from git.
+    static var versionText: String { commit.isEmpty ? version : "\(version) (git \(commit))" }
 }

@@ -12,7 +12,8 @@ extension CertBridge {
             This is the command scripts call before a backup.
 
             Example:
-              certbridge check-exportable 'pkcs11:token=Backup;object=alice' --pin-source env:PIN
+              certbridge check-exportable 'pkcs11:token=Backup;object=alice' \\
+                --pin-source env:PIN
             """)
 
         @Argument(help: ArgumentHelp("The private key (a PKCS#11 URI).", valueName: "URI"))
@@ -26,7 +27,7 @@ extension CertBridge {
             if global.json {
                 try printJSON(answer)
             } else {
-                print("\"\(answer.label)\" on \"\(answer.token)\" is \(answer.exportable ? "exportable" : "not exportable"): \(answer.reason).")
+                print("\"\(answer.label)\" on \"\(answer.token)\" is \(answer.exportable ? Style.paint("exportable", .yellow) : Style.paint("not exportable", .green)): \(answer.reason).")
             }
             if !answer.exportable { throw StoreError.silent(.notExportable) }
         }

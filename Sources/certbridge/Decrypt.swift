@@ -18,7 +18,8 @@ extension CertBridge {
             --key-password-source, else from the PIN source, read again.
 
             Examples:
-              certbridge decrypt 'pkcs11:token=Backup;object=alice' --in mail.p7m --out mail.txt
+              certbridge decrypt 'pkcs11:token=Backup;object=alice' \\
+                --in mail.p7m --out mail.txt
               openssl cms -encrypt -in doc -out doc.p7m -outform DER -recip alice.pem
             """)
 
@@ -28,7 +29,7 @@ extension CertBridge {
         @Option(name: .customLong("in"), help: ArgumentHelp("The CMS file (DER, PEM or S/MIME; - for standard input).", valueName: "FILE"))
         var input: String
 
-        @Option(name: .customLong("out"), help: ArgumentHelp("Where to write the decrypted content (- for standard output).", valueName: "FILE"))
+        @Option(name: [.short, .customLong("out")], help: ArgumentHelp("Where to write the decrypted content (- for standard output).", valueName: "FILE"))
         var output: String
 
         @OptionGroup var keyPassword: KeyPasswordOptions

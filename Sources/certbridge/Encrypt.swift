@@ -16,7 +16,8 @@ extension CertBridge {
 
             Examples:
               certbridge encrypt --to alice.pem --in doc --out doc.p7m
-              certbridge encrypt --to 'pkcs11:token=Backup;object=alice' --in doc --out doc.p7m --format pem
+              certbridge encrypt --to 'pkcs11:token=Backup;object=alice' \\
+                --in doc --out doc.p7m --format pem
             """)
 
         @Option(help: ArgumentHelp("A recipient: a certificate file or a PKCS#11 URI (repeatable).", valueName: "CERT-or-URI"))
@@ -25,7 +26,7 @@ extension CertBridge {
         @Option(name: .customLong("in"), help: ArgumentHelp("The file to encrypt (- for standard input).", valueName: "FILE"))
         var input: String
 
-        @Option(name: .customLong("out"), help: ArgumentHelp("Where to write the CMS file.", valueName: "FILE"))
+        @Option(name: [.short, .customLong("out")], help: ArgumentHelp("Where to write the CMS file.", valueName: "FILE"))
         var output: String
 
         @Option(help: ArgumentHelp("The content cipher: \(EnvelopeCipher.allCases.map(\.rawValue).joined(separator: ", ")) (default aes-256-cbc).", valueName: "CIPHER"))

@@ -32,7 +32,8 @@ extension CertBridge.Enroll {
 
             Example:
               certbridge enroll new --subject 'CN=build.example.com,O=Example,C=DE' \\
-                --san DNS:build.example.com --key ec:p256 -o build.csr --pin-source env:PIN
+                --san DNS:build.example.com --key ec:p256 -o build.csr \\
+                --pin-source env:PIN
             """)
 
         @Option(help: ArgumentHelp("The subject, most specific first: CN=...,O=...,C=...", valueName: "DN"))
@@ -59,7 +60,7 @@ extension CertBridge.Enroll {
         @Option(help: ArgumentHelp("Label for the key pair. Default: the subject's CN.", valueName: "L"))
         var label: String?
 
-        @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Where to write the CSR (PEM).", valueName: "FILE"))
+        @Option(name: [.short, .customLong("out")], help: ArgumentHelp("Where to write the CSR (PEM).", valueName: "FILE"))
         var output: String
 
         @OptionGroup var keyPassword: KeyPasswordOptions
@@ -190,7 +191,7 @@ extension CertBridge.Enroll {
         @Argument(help: ArgumentHelp("The key pair (a PKCS#11 URI).", valueName: "URI"))
         var uri: String
 
-        @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Where to write the backup.", valueName: "FILE"))
+        @Option(name: [.short, .customLong("out")], help: ArgumentHelp("Where to write the backup.", valueName: "FILE"))
         var output: String
 
         @OptionGroup var global: GlobalOptions

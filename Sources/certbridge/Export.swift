@@ -24,13 +24,14 @@ extension CertBridge {
             extension (.pem, .crt: PEM; .der, .cer: DER); no key, no password.
 
             Example:
-              certbridge export 'pkcs11:token=Backup;object=alice' -o alice.pfx --pin-source env:PIN
+              certbridge export 'pkcs11:token=Backup;object=alice' -o alice.pfx \\
+                --pin-source env:PIN
             """)
 
         @Argument(help: ArgumentHelp("The key (or with --cert-only, the certificate), a PKCS#11 URI.", valueName: "URI"))
         var uri: String
 
-        @Option(name: [.short, .customLong("output")], help: ArgumentHelp("Where to write the backup.", valueName: "FILE"))
+        @Option(name: [.short, .customLong("out")], help: ArgumentHelp("Where to write the backup.", valueName: "FILE"))
         var output: String
 
         @Flag(help: "Leave out the chain (the CA certificates).")
@@ -73,14 +74,14 @@ extension CertBridge {
             options.overwrite = force
             if let keyPasswordSource {
                 let keySource = try SecretSource(keyPasswordSource)
-                options.keyPassword = { label throws(StoreError) in try keySource.read(prompt: "Password of the key \"\(label)\": ") }
+                options.keyPassword = { label throws(StoreError) in try keySource.read(prompt: KeyPasswordOptions.prompt(key: label, token: nil, ownPassword: true)) }
             }
             let source = try global.passwordSecretSource()
             let result = try store.exportBackup(uri, to: output, options: options, pin: pin) { () throws(StoreError) in
                 try source.readNew(prompt: "Password for \(output): ")
             }
             if global.json { return try printJSON(result) }
-            for warning in result.warnings { printNote("warning: \(warning)") }
+            for warning in result.warnings { printWarning("\(warning)") }
             print("Wrote \"\(result.label)\" to \(output) (\(result.profile) protection), with \(result.certificates.count) certificate(s):")
             for subject in result.certificates { print("  \(subject)") }
         }

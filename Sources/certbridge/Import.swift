@@ -37,9 +37,11 @@ extension CertBridge {
             a key out: the import says so. The key is then usable through OpenSC too.
 
             Example:
-              certbridge import alice.pfx --token 'pkcs11:token=Backup' --security-level high \\
-                --password-source file:pfx-pass --pin-source env:TOKEN_PIN
-              certbridge import alice.pfx --module /usr/lib/x86_64-linux-gnu/libykcs11.so \\
+              certbridge import alice.pfx --token 'pkcs11:token=Backup' \\
+                --security-level high --password-source file:pfx-pass \\
+                --pin-source env:TOKEN_PIN
+              certbridge import alice.pfx \\
+                --module /usr/lib/x86_64-linux-gnu/libykcs11.so \\
                 --token 'pkcs11:model=YubiKey%20YK5' --security-level high \\
                 --password-source file:pfx-pass --so-pin-source file:mgm-key
             """)
@@ -94,7 +96,7 @@ extension CertBridge {
         func execute() throws(StoreError) {
             let backup = try backupFile.open(file, global: global)
             if !global.json {
-                for warning in BackupDescription(backup).warnings { printNote("warning: \(file): \(warning)") }
+                for warning in BackupDescription(backup).warnings { printWarning("\(file): \(warning)") }
             }
             let store = try global.store()
             let target = try global.targetToken(store, uri: token)
@@ -125,7 +127,7 @@ extension CertBridge {
                 for object in result.objects { print(Objects.render(object)); print() }
                 if result.chainAlreadyPresent > 0 { print("\(result.chainAlreadyPresent) chain certificate(s) were on the token already.") }
                 for note in result.notes { printNote("note: \(note)") }
-                for warning in result.warnings { printNote("warning: \(warning)") }
+                for warning in result.warnings { printWarning("\(warning)") }
             }
         }
     }

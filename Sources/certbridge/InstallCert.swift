@@ -12,19 +12,20 @@ extension CertBridge {
             The PIN from --pin-source goes only to the token --token names; a token found \
             without being named is asked for on the terminal, or named with the --token to \
             add. A certificate that matches no key pair exits 5. \
-            The certificate is written with the key's CKA_ID and label, the chain from --chain \
+            The certificate is written with the key's CKA_ID and label, the chain from --chain-file \
             as authority certificates, and the pair is no longer pending. A certificate that is \
             already there is reported, not written twice.
 
             Example:
-              certbridge install-cert issued.pem --chain ca-chain.pem --pin-source env:PIN
+              certbridge install-cert issued.pem --chain-file ca-chain.pem \\
+                --pin-source env:PIN
             """)
 
         @Argument(help: ArgumentHelp("The issued certificate (PEM or DER).", valueName: "FILE"))
         var certificate: String
 
         @Option(help: ArgumentHelp("The issuing CA certificates (PEM bundle or DER).", valueName: "FILE"))
-        var chain: String?
+        var chainFile: String?
 
         @Option(help: ArgumentHelp("Search only this token (a PKCS#11 URI).", valueName: "URI"))
         var token: String?
@@ -34,7 +35,7 @@ extension CertBridge {
         func execute() throws(StoreError) {
             let certificates = try readCertificates(try readFile(certificate))
             guard let leaf = certificates.first else { throw StoreError(.failed, "\(certificate) holds no certificate") }
-            let chainCertificates = try chain.map { (path) throws(StoreError) in try readCertificates(try readFile(path)) } ?? []
+            let chainCertificates = try chainFile.map { (path) throws(StoreError) in try readCertificates(try readFile(path)) } ?? []
             let store = try global.store()
             let result = try store.installCertificate(leaf, chain: Array(certificates.dropFirst()) + chainCertificates,
                                                       on: try token.map { (text) throws(StoreError) in try parseURI(text) },

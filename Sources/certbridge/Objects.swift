@@ -25,7 +25,8 @@ extension CertBridge {
 
             Examples:
               certbridge objects 'pkcs11:token=Backup' --pin-source env:TOKEN_PIN
-              certbridge objects 'pkcs11:token=Backup;type=private' --json --pin-source fd:3
+              certbridge objects 'pkcs11:token=Backup;type=private' --json \\
+                --pin-source fd:3
             """)
 
         @Argument(help: ArgumentHelp("Which token and objects (a PKCS#11 URI). Default: all tokens.", valueName: "URI"))

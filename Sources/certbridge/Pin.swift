@@ -35,7 +35,8 @@ extension CertBridge.Pin {
             twice on a terminal). Exit 4 for a wrong current PIN, 6 when it is locked.
 
             Example:
-              certbridge pin change 'pkcs11:token=Backup' --pin-source file:old.txt --new-pin-source file:new.txt
+              certbridge pin change 'pkcs11:token=Backup' --pin-source file:old.txt \\
+                --new-pin-source file:new.txt
             """)
 
         @Argument(help: ArgumentHelp("The token (a PKCS#11 URI).", valueName: "URI"))
@@ -68,7 +69,8 @@ extension CertBridge.Pin {
             twice on a terminal). Exit 4 for a wrong SO PIN, 6 when the SO PIN is locked.
 
             Example:
-              certbridge pin unblock 'pkcs11:token=Backup' --so-pin-source env:SO_PIN --new-pin-source tty
+              certbridge pin unblock 'pkcs11:token=Backup' --so-pin-source env:SO_PIN \\
+                --new-pin-source tty
             """)
 
         @Argument(help: ArgumentHelp("The token (a PKCS#11 URI).", valueName: "URI"))

@@ -12,7 +12,8 @@ extension CertBridge.Pin {
             security officer's from --so-pin-source. Exit 4 for a wrong SO PIN, 6 when it is locked.
 
             Example:
-              certbridge pin unlock-key 'pkcs11:token=Backup;object=alice' --pin-source tty --so-pin-source tty
+              certbridge pin unlock-key 'pkcs11:token=Backup;object=alice' \\
+                --pin-source tty --so-pin-source tty
             """)
 
         @Argument(help: ArgumentHelp("The key (a PKCS#11 URI with object= or id=).", valueName: "URI"))

@@ -29,11 +29,16 @@ struct KeyPasswordOptions: ParsableArguments {
                 }
                 return try pinSource.read(prompt: "PIN for token \"\(request.tokenLabel)\": ")
             }
-            let again = request.attempt > 1 ? "Wrong. " : ""
-            let what = ownPassword ? "Password" : "PIN"
-            return try source.read(prompt: "\(again)\(what) to approve this use of key \"\(request.key.label)\" on \"\(request.tokenLabel)\": ")
+            let prompt = Self.prompt(key: request.key.label, token: request.tokenLabel, ownPassword: ownPassword)
+            return try source.read(prompt: (request.attempt > 1 ? "Wrong. " : "") + prompt)
         }
         return (provider, source == .tty ? 3 : 1)
+    }
+
+    /// The one wording of the question for the secret that approves a use of a key: which
+    /// secret (the key's own password, or the token PIN), for which key, on which token.
+    static func prompt(key: String, token: String?, ownPassword: Bool) -> String {
+        "\(ownPassword ? "Key password" : "Token PIN") to use the key \"\(key)\"\(token.map { " on \"\($0)\"" } ?? ""): "
     }
 }
 
@@ -72,8 +77,10 @@ extension CertBridge {
             every use: from --key-password-source, else from the PIN source, read again.
 
             Examples:
-              certbridge sign 'pkcs11:token=Backup;object=alice' --in doc.pdf --out doc.sig --pin-source env:PIN
-              certbridge sign 'pkcs11:token=Backup;object=ec' --in doc --out doc.sig --mechanism ecdsa-sha384
+              certbridge sign 'pkcs11:token=Backup;object=alice' --in doc.pdf --out doc.sig \\
+                --pin-source env:PIN
+              certbridge sign 'pkcs11:token=Backup;object=ec' --in doc --out doc.sig \\
+                --mechanism ecdsa-sha384
             """)
 
         @Argument(help: ArgumentHelp("The private key (a PKCS#11 URI with object= or id=).", valueName: "URI"))
@@ -82,7 +89,7 @@ extension CertBridge {
         @Option(name: .customLong("in"), help: ArgumentHelp("The file to sign (- for standard input).", valueName: "FILE"))
         var input: String
 
-        @Option(name: .customLong("out"), help: ArgumentHelp("Where to write the signature.", valueName: "SIG"))
+        @Option(name: [.short, .customLong("out")], help: ArgumentHelp("Where to write the signature.", valueName: "SIG"))
         var output: String
 
         @Option(help: ArgumentHelp("The signature mechanism, e.g. rsa-pss-sha256 (default: from the key type).", valueName: "M"))

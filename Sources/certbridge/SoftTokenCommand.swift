@@ -31,7 +31,8 @@ extension CertBridge.SoftTokenCommand {
             asked twice. Five wrong PINs in a row lock it.
 
             Example:
-              certbridge softtoken init --label Backup --new-pin-source tty --so-pin-source tty
+              certbridge softtoken init --label Backup --new-pin-source tty \\
+                --so-pin-source tty
             """)
 
         @Option(help: ArgumentHelp("The new token's label.", valueName: "L"))
@@ -58,12 +59,20 @@ extension CertBridge.SoftTokenCommand {
 }
 
 /// Makes a software token with PINs from the sources: the SO PIN first, so that a person sees
-/// which PIN unblocks the other.
+/// which PIN unblocks the other. On a terminal the rules come before the first question, and a
+/// PIN that breaks them or a confirmation that differs is asked again (3 times at most).
 func makeSoftToken(_ store: Store, label: String, soPIN: SecretSource, userPIN: SecretSource) throws(StoreError) -> Token {
-    let so = try soPIN.readNew(prompt: "New SO PIN for the software token \"\(label)\" (unblocks the user PIN): ")
-    let user = try userPIN.readNew(prompt: "New PIN for the software token \"\(label)\": ")
-    guard (4...255).contains(so.count), (4...255).contains(user.count) else {
-        throw StoreError(.usage, "a software token PIN has 4 to 255 characters")
+    let lengths = SoftToken.pinLengths
+    let rule = "a software token PIN has \(lengths.lowerBound) to \(lengths.upperBound) characters"
+    if soPIN == .tty || userPIN == .tty {
+        SecretSource.tellTerminal("""
+            The software token "\(label)" gets two PINs, each typed twice: the SO PIN, which unblocks \
+            the user PIN after \(SoftToken.pinTries) wrong tries, and the user PIN, which unlocks its keys. \
+            Each has \(lengths.lowerBound) to \(lengths.upperBound) characters.
+
+            """)
     }
+    let so = try soPIN.readNew(prompt: "New SO PIN for the software token \"\(label)\" (unblocks the user PIN): ", length: lengths, rule: rule)
+    let user = try userPIN.readNew(prompt: "New PIN for the software token \"\(label)\": ", length: lengths, rule: rule)
     return try store.createSoftToken(label: label, soPIN: so, userPIN: user)
 }

@@ -14,7 +14,10 @@ extension StoreCommand {
         do throws(StoreError) {
             try execute()
         } catch {
-            if !error.reason.isEmpty { printError(error.reason) }
+            if !error.reason.isEmpty {
+                printError(error.reason)
+                if global.json { printJSONError(code: error.code.rawValue, message: error.reason) }
+            }
             throw ExitCode(error.code.rawValue)
         }
     }
@@ -23,6 +26,7 @@ extension StoreCommand {
     func printJSON(_ value: some Encodable) throws(StoreError) {
         do {
             print(UntrustedText.escapingJSON(String(decoding: try jsonEncoder().encode(value), as: UTF8.self)))
+            JSONOutput.printed = true
         } catch {
             throw StoreError(.failed, "cannot encode JSON: \(error)")
         }
@@ -48,6 +52,33 @@ func uriArgument(_ text: String) throws(StoreError) -> PKCS11URI {
 /// `certbridge: error: ...` on stderr.
 func printError(_ message: String) {
     FileHandle.standardError.write(Data("certbridge: error: \(UntrustedText.visible(message, keepNewlines: true))\n".utf8))
+}
+
+/// Whether a JSON document went to stdout already: an error after it is not a second document.
+enum JSONOutput {
+    nonisolated(unsafe) static var printed = false
+}
+
+/// `{"error": {"code": N, "message": "..."}}` on stdout, for a `--json` run that fails: scripts
+/// get one shape for every failure. The sentence is on stderr too. Not printed when the command
+/// already printed its JSON (a partial listing whose exit code says what is missing).
+func printJSONError(code: Int32, message: String) {
+    guard !JSONOutput.printed else { return }
+    struct Failure: Encodable {
+        struct Detail: Encodable { let code: Int32; let message: String }
+        let error: Detail
+    }
+    let encoder = JSONEncoder()
+    encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+    guard let data = try? encoder.encode(Failure(error: .init(code: code, message: message))) else { return }
+    print(UntrustedText.escapingJSON(String(decoding: data, as: UTF8.self)))
+    JSONOutput.printed = true
+}
+
+/// `certbridge: warning: ...` on stderr, "warning" in yellow on a terminal.
+func printWarning(_ message: String) {
+    let tag = Style.paint("warning:", .yellow, fd: STDERR_FILENO)
+    FileHandle.standardError.write(Data("certbridge: \(tag) \(UntrustedText.visible(message, keepNewlines: true))\n".utf8))
 }
 
 /// `certbridge: note: ...` on stderr: progress and hints that scripts can ignore.

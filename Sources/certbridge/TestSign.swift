@@ -39,7 +39,7 @@ extension CertBridge {
             }
             let json = global.json
             let report = SigningSelfTest.run(signer, algorithm: algorithm) { step in
-                if !json { print("  \(step.ok ? "ok  " : "FAIL") \(step.name): \(step.detail)") }
+                if !json { print("  \(step.ok ? Style.paint("ok  ", .green) : Style.paint("FAIL", .red)) \(step.name): \(step.detail)") }
             }
             if json { try printJSON(report) }
             guard report.ok else {

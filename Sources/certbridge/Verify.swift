@@ -21,7 +21,8 @@ extension CertBridge {
             from --pin-source); nothing is signed, so no key approval is asked.
 
             Example:
-              certbridge verify 'pkcs11:token=Backup;object=alice' --in doc.pdf --sig doc.sig
+              certbridge verify 'pkcs11:token=Backup;object=alice' \\
+                --in doc.pdf --sig doc.sig
             """)
 
         @Argument(help: ArgumentHelp("The key or certificate (a PKCS#11 URI).", valueName: "URI"))

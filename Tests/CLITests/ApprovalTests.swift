@@ -518,7 +518,7 @@ struct ApprovalTests {
         let signed = try run("/usr/bin/python3", [answerer, CLI.path, "sign", "pkcs11:token=\(test.label);object=m", "--in", message,
                                                   "--out", signature] + options, environment: promptEnv)
         #expect(signed.status == 0, "\(signed.stdout)")
-        #expect(!signed.stdout.contains("Password") && !signed.stdout.contains("to approve this use"), "no password is asked")
+        #expect(!signed.stdout.contains("Key password") && !signed.stdout.contains("Token PIN to use the key"), "no password is asked")
         let verified = try CLI.run(["verify", "pkcs11:token=\(test.label);object=m", "--in", message, "--sig", signature] + options, environment: env)
         #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
 

@@ -38,7 +38,7 @@ struct InstallCertCLITests {
         let chain = try dir.write("chain.pem", try String(contentsOfFile: midCert.pemPath, encoding: .utf8)
                                                 + String(contentsOfFile: rootCert.pemPath, encoding: .utf8))
 
-        let first = try CLI.json(InstallJSON.self, ["install-cert", issued, "--chain", chain, "--token", "pkcs11:token=\(test.label)"] + pin, environment: env)
+        let first = try CLI.json(InstallJSON.self, ["install-cert", issued, "--chain-file", chain, "--token", "pkcs11:token=\(test.label)"] + pin, environment: env)
         #expect(first.installed && first.chainAdded == 2 && first.chainAlreadyPresent == 0)
         let objects = try CLI.json([ObjectJSON].self, ["objects", "pkcs11:token=\(test.label)"] + pin, environment: env)
         let authorities = objects.filter { $0.certificate?.category == "authority" }.compactMap { $0.certificate?.subject }
@@ -48,7 +48,7 @@ struct InstallCertCLITests {
         #expect(user.count == 1 && user.first?.id == first.id && user.first?.label == "chained.example")
 
         let before = try test.snapshot()
-        let again = try CLI.run(["install-cert", issued, "--chain", chain, "--token", "pkcs11:token=\(test.label)"] + pin, environment: env)
+        let again = try CLI.run(["install-cert", issued, "--chain-file", chain, "--token", "pkcs11:token=\(test.label)"] + pin, environment: env)
         #expect(again.status == 0)
         #expect(again.stdout.contains("already on \"\(test.label)\""))
         #expect(again.stdout.contains("Chain: 0 added, 2 already present."))

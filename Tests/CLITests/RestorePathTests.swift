@@ -50,7 +50,7 @@ struct RestorePathTests {
         let signed = try run("openssl", ["x509", "-req", "-in", csr, "-CA", caCert.pemPath, "-CAkey", caKey, "-CAcreateserial",
                                          "-days", "30", "-out", issued])
         try #require(signed.status == 0, "\(signed.stderr)")
-        let installed = try cli(["install-cert", issued, "--chain", caCert.pemPath, "--token", "pkcs11:token=\(to.label)"], pin: "PIN_TO")
+        let installed = try cli(["install-cert", issued, "--chain-file", caCert.pemPath, "--token", "pkcs11:token=\(to.label)"], pin: "PIN_TO")
         try #require(installed.status == 0, "\(installed.stderr)")
         #expect(installed.stdout.contains("Removed the placeholder"), "\(installed.stdout)")
 

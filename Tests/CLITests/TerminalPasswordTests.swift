@@ -28,14 +28,17 @@ struct TerminalPasswordTests {
         return test
     }
 
-    @Test("export on a tty asks for the password twice; a mismatch is refused (exit 2) and writes nothing; nothing typed is echoed")
+    @Test("export on a tty asks for the password twice; three mismatches are refused (exit 2) and write nothing; nothing typed is echoed")
     func exportPasswordTwice() throws {
         let dir = try TemporaryDirectory()
         let test = try exportableKey(in: dir)
         let out = dir.file("alice.pfx")
         let args = ["export", "pkcs11:token=\(test.label);object=alice", "-o", out, "--pin-source", "env:PIN", "--module", SoftHSM.modulePath]
 
-        let mismatch = try Self.onTerminal(args, answers: [("Password for", "first-Secret-1"), ("Confirm password for", "other-Secret-2")],
+        // Asked again after each mismatch, 3 times in all.
+        let mismatch = try Self.onTerminal(args, answers: [("Password for", "first-Secret-1"), ("Confirm password for", "other-Secret-2"),
+                                                           ("Password for", "first-Secret-1"), ("Confirm password for", "other-Secret-2"),
+                                                           ("Password for", "first-Secret-1"), ("Confirm password for", "other-Secret-2")],
                                            environment: ["PIN": test.userPIN])
         #expect(mismatch.status == 2, "\(mismatch.stdout)")
         #expect(mismatch.stdout.contains("did not match"))
