@@ -63,6 +63,8 @@ final class TokenObject {
 
     /// Whether the file was written before generations (its seal binds the handle only).
     private var isLegacy = false
+    /// Where the body (sealed or not) starts in the object file (the fuzz harness reseals it).
+    var bodyOffset: Int { isLegacy ? 5 : 13 }
 
     /// An object read from its file; private ones stay sealed unless the master key is given.
     static func read(handle: CK_OBJECT_HANDLE, bytes: [UInt8], masterKey: [UInt8]?) throws(CKRError) -> TokenObject {
