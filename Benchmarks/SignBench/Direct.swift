@@ -11,7 +11,9 @@ final class Direct {
     var key: CK_OBJECT_HANDLE = 0
 
     init(modulePath: String, tokenLabel: String, keyID: UInt8) {
-        guard let lib = dlopen(modulePath, RTLD_NOW), let sym = dlsym(lib, "C_GetFunctionList") else { fail("dlopen \(modulePath)") }
+        guard let lib = dlopen(modulePath, RTLD_NOW), let sym = dlsym(lib, "C_GetFunctionList") else {
+            fail("dlopen \(modulePath)")
+        }
         typealias Get = @convention(c) (UnsafeMutablePointer<UnsafeMutablePointer<CK_FUNCTION_LIST>?>?) -> CK_RV
         var list: UnsafeMutablePointer<CK_FUNCTION_LIST>?
         guard unsafeBitCast(sym, to: Get.self)(&list) == CKR_OK, let list else { fail("C_GetFunctionList") }
@@ -26,7 +28,9 @@ final class Direct {
             return withUnsafeBytes(of: info.label) { String(decoding: $0, as: UTF8.self) }.hasPrefix(tokenLabel + " ")
         }
         guard let slot else { fail("no token \(tokenLabel)") }
-        guard f.C_OpenSession(slot, CK_FLAGS(CKF_SERIAL_SESSION), nil, nil, &session) == CKR_OK else { fail("C_OpenSession") }
+        guard f.C_OpenSession(slot, CK_FLAGS(CKF_SERIAL_SESSION), nil, nil, &session) == CKR_OK else {
+            fail("C_OpenSession")
+        }
         var pin = benchUserPIN
         let rv = f.C_Login(session, CK_USER_TYPE(CKU_USER), &pin, CK_ULONG(pin.count))
         guard rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN else { fail("C_Login \(rv)") }
@@ -34,8 +38,12 @@ final class Direct {
         var id = keyID
         withUnsafeMutablePointer(to: &keyClass) { keyClass in
             withUnsafeMutablePointer(to: &id) { id in
-                var template = [CK_ATTRIBUTE(type: CK_ATTRIBUTE_TYPE(CKA_CLASS), pValue: keyClass, ulValueLen: CK_ULONG(MemoryLayout<CK_OBJECT_CLASS>.size)),
-                                CK_ATTRIBUTE(type: CK_ATTRIBUTE_TYPE(CKA_ID), pValue: id, ulValueLen: 1)]
+                var template = [
+                    CK_ATTRIBUTE(
+                        type: CK_ATTRIBUTE_TYPE(CKA_CLASS), pValue: keyClass,
+                        ulValueLen: CK_ULONG(MemoryLayout<CK_OBJECT_CLASS>.size)),
+                    CK_ATTRIBUTE(type: CK_ATTRIBUTE_TYPE(CKA_ID), pValue: id, ulValueLen: 1),
+                ]
                 _ = f.C_FindObjectsInit(session, &template, 2)
             }
         }
@@ -57,9 +65,13 @@ final class Direct {
             var length = CK_ULONG(signature.count)
             guard f.C_SignInit(session, &mech, key) == CKR_OK else { fail("direct C_SignInit") }
             if contextLogin {
-                guard f.C_Login(session, CK_USER_TYPE(CKU_CONTEXT_SPECIFIC), &pin, CK_ULONG(pin.count)) == CKR_OK else { fail("direct C_Login(CONTEXT_SPECIFIC)") }
+                guard f.C_Login(session, CK_USER_TYPE(CKU_CONTEXT_SPECIFIC), &pin, CK_ULONG(pin.count)) == CKR_OK else {
+                    fail("direct C_Login(CONTEXT_SPECIFIC)")
+                }
             }
-            guard f.C_Sign(session, &data, CK_ULONG(data.count), &signature, &length) == CKR_OK else { fail("direct C_Sign") }
+            guard f.C_Sign(session, &data, CK_ULONG(data.count), &signature, &length) == CKR_OK else {
+                fail("direct C_Sign")
+            }
         }
         return Double(inputs.count) / (Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
     }

@@ -11,7 +11,9 @@ struct RawModule {
     let f: CK_FUNCTION_LIST
 
     init(path: String) {
-        guard let lib = dlopen(path, RTLD_NOW), let sym = dlsym(lib, "C_GetFunctionList") else { fail("dlopen \(path)") }
+        guard let lib = dlopen(path, RTLD_NOW), let sym = dlsym(lib, "C_GetFunctionList") else {
+            fail("dlopen \(path)")
+        }
         typealias Get = @convention(c) (UnsafeMutablePointer<UnsafeMutablePointer<CK_FUNCTION_LIST>?>?) -> CK_RV
         var list: UnsafeMutablePointer<CK_FUNCTION_LIST>?
         guard unsafeBitCast(sym, to: Get.self)(&list) == CKR_OK, let list else { fail("C_GetFunctionList") }
@@ -43,7 +45,9 @@ struct RawModule {
     /// A session on the token, logged in as the user.
     func userSession(slot: CK_SLOT_ID) -> CK_SESSION_HANDLE {
         var session: CK_SESSION_HANDLE = 0
-        guard f.C_OpenSession(slot, CK_FLAGS(CKF_SERIAL_SESSION | CKF_RW_SESSION), nil, nil, &session) == CKR_OK else { fail("C_OpenSession") }
+        guard f.C_OpenSession(slot, CK_FLAGS(CKF_SERIAL_SESSION | CKF_RW_SESSION), nil, nil, &session) == CKR_OK else {
+            fail("C_OpenSession")
+        }
         var pin = benchUserPIN
         let rv = f.C_Login(session, CK_USER_TYPE(CKU_USER), &pin, CK_ULONG(pin.count))
         guard rv == CKR_OK || rv == CKR_USER_ALREADY_LOGGED_IN else { fail("C_Login \(rv)") }
@@ -51,15 +55,23 @@ struct RawModule {
     }
 
     /// The handles matching a class (and an id).
-    func find(_ session: CK_SESSION_HANDLE, objectClass: CK_OBJECT_CLASS, id: [UInt8]? = nil, max: Int = 1) -> [CK_OBJECT_HANDLE] {
+    func find(_ session: CK_SESSION_HANDLE, objectClass: CK_OBJECT_CLASS, id: [UInt8]? = nil, max: Int = 1)
+        -> [CK_OBJECT_HANDLE]
+    {
         var keyClass = objectClass
         var idBytes = id ?? []
         var handles = [CK_OBJECT_HANDLE](repeating: 0, count: max)
         var found: CK_ULONG = 0
         withUnsafeMutablePointer(to: &keyClass) { keyClass in
             idBytes.withUnsafeMutableBytes { idPointer in
-                var template = [CK_ATTRIBUTE(type: CK_ATTRIBUTE_TYPE(CKA_CLASS), pValue: keyClass, ulValueLen: CK_ULONG(MemoryLayout<CK_OBJECT_CLASS>.size)),
-                                CK_ATTRIBUTE(type: CK_ATTRIBUTE_TYPE(CKA_ID), pValue: idPointer.baseAddress, ulValueLen: CK_ULONG(idPointer.count))]
+                var template = [
+                    CK_ATTRIBUTE(
+                        type: CK_ATTRIBUTE_TYPE(CKA_CLASS), pValue: keyClass,
+                        ulValueLen: CK_ULONG(MemoryLayout<CK_OBJECT_CLASS>.size)),
+                    CK_ATTRIBUTE(
+                        type: CK_ATTRIBUTE_TYPE(CKA_ID), pValue: idPointer.baseAddress,
+                        ulValueLen: CK_ULONG(idPointer.count)),
+                ]
                 _ = f.C_FindObjectsInit(session, &template, id == nil ? 1 : 2)
             }
         }
@@ -75,7 +87,8 @@ func milliseconds() -> Double { Double(DispatchTime.now().uptimeNanoseconds) / 1
 /// `ROW name median min max`.
 func printRow(_ name: String, _ samples: [Double]) {
     let sorted = samples.sorted()
-    let median = sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+    let median =
+        sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     print("ROW\t\(name)\t\(median)\t\(sorted.first ?? 0)\t\(sorted.last ?? 0)")
 }
 
@@ -97,7 +110,9 @@ enum Scale {
     /// C_OpenSession + C_Login(USER) + C_Logout + C_CloseSession, after one C_Initialize.
     static func login(modulePath: String, label: String, rounds: Int) {
         let module = RawModule(path: modulePath)
-        guard module.f.C_Initialize(nil) == CKR_OK, let slot = module.slot(label: label) else { fail("no token \(label)") }
+        guard module.f.C_Initialize(nil) == CKR_OK, let slot = module.slot(label: label) else {
+            fail("no token \(label)")
+        }
         var samples: [Double] = []
         for _ in 0..<rounds {
             let start = milliseconds()
@@ -113,7 +128,9 @@ enum Scale {
     /// One filtered search (class = certificate, id = one of the populated ids) per sample.
     static func find(modulePath: String, label: String, objects: Int, rounds: Int) {
         let module = RawModule(path: modulePath)
-        guard module.f.C_Initialize(nil) == CKR_OK, let slot = module.slot(label: label) else { fail("no token \(label)") }
+        guard module.f.C_Initialize(nil) == CKR_OK, let slot = module.slot(label: label) else {
+            fail("no token \(label)")
+        }
         let session = module.userSession(slot: slot)
         var samples: [Double] = []
         for n in 0..<rounds {
@@ -151,7 +168,8 @@ enum Scale {
                 guard rv == CKR_OK else { fail("C_Sign: \(rv)") }
             }
         }
-        var one: [Double] = [], two: [Double] = []
+        var one: [Double] = []
+        var two: [Double] = []
         for _ in 0..<rounds {
             var start = milliseconds()
             sign(sessions[0], keys[0][0], count)
@@ -159,7 +177,8 @@ enum Scale {
             start = milliseconds()
             let group = DispatchGroup()
             for i in 0..<2 {
-                let session = sessions[i], key = keys[i][0]
+                let session = sessions[i]
+                let key = keys[i][0]
                 DispatchQueue.global().async(group: group) { sign(session, key, count) }
             }
             group.wait()
@@ -185,13 +204,19 @@ enum Scale {
         let session = module.userSession(slot: slot)
         var key: CK_OBJECT_HANDLE = 0
         var generate = CK_MECHANISM(mechanism: CK_MECHANISM_TYPE(CKM_AES_KEY_GEN), pParameter: nil, ulParameterLen: 0)
-        var length = CK_ULONG(32), yes = CK_BBOOL(1), no = CK_BBOOL(0)
+        var length = CK_ULONG(32)
+        var yes = CK_BBOOL(1)
+        var no = CK_BBOOL(0)
         let rv = withUnsafeMutablePointer(to: &length) { length in
             withUnsafeMutablePointer(to: &yes) { yes in
                 withUnsafeMutablePointer(to: &no) { no in
-                    var template = [CK_ATTRIBUTE(type: CK_ATTRIBUTE_TYPE(CKA_VALUE_LEN), pValue: length, ulValueLen: CK_ULONG(MemoryLayout<CK_ULONG>.size)),
-                                    CK_ATTRIBUTE(type: CK_ATTRIBUTE_TYPE(CKA_ENCRYPT), pValue: yes, ulValueLen: 1),
-                                    CK_ATTRIBUTE(type: CK_ATTRIBUTE_TYPE(CKA_TOKEN), pValue: no, ulValueLen: 1)]
+                    var template = [
+                        CK_ATTRIBUTE(
+                            type: CK_ATTRIBUTE_TYPE(CKA_VALUE_LEN), pValue: length,
+                            ulValueLen: CK_ULONG(MemoryLayout<CK_ULONG>.size)),
+                        CK_ATTRIBUTE(type: CK_ATTRIBUTE_TYPE(CKA_ENCRYPT), pValue: yes, ulValueLen: 1),
+                        CK_ATTRIBUTE(type: CK_ATTRIBUTE_TYPE(CKA_TOKEN), pValue: no, ulValueLen: 1),
+                    ]
                     return module.f.C_GenerateKey(session, &generate, &template, CK_ULONG(template.count), &key)
                 }
             }
@@ -209,10 +234,15 @@ enum Scale {
                 counter += 1
                 withUnsafeBytes(of: counter) { for (i, b) in $0.enumerated() { iv[i] = b } }
                 let rv = iv.withUnsafeMutableBufferPointer { ivp in
-                    var params = CK_GCM_PARAMS(pIv: ivp.baseAddress, ulIvLen: 12, ulIvBits: 96, pAAD: nil, ulAADLen: 0, ulTagBits: 128)
+                    var params = CK_GCM_PARAMS(
+                        pIv: ivp.baseAddress, ulIvLen: 12, ulIvBits: 96, pAAD: nil, ulAADLen: 0, ulTagBits: 128)
                     return withUnsafeMutablePointer(to: &params) { p in
-                        var mech = CK_MECHANISM(mechanism: CK_MECHANISM_TYPE(CKM_AES_GCM), pParameter: p, ulParameterLen: CK_ULONG(MemoryLayout<CK_GCM_PARAMS>.size))
-                        guard module.f.C_EncryptInit(session, &mech, key) == CKR_OK else { return CK_RV(CKR_GENERAL_ERROR) }
+                        var mech = CK_MECHANISM(
+                            mechanism: CK_MECHANISM_TYPE(CKM_AES_GCM), pParameter: p,
+                            ulParameterLen: CK_ULONG(MemoryLayout<CK_GCM_PARAMS>.size))
+                        guard module.f.C_EncryptInit(session, &mech, key) == CKR_OK else {
+                            return CK_RV(CKR_GENERAL_ERROR)
+                        }
                         var outLength = CK_ULONG(out.count)
                         return module.f.C_Encrypt(session, &plain, CK_ULONG(plain.count), &out, &outLength)
                     }

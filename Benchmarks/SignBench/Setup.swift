@@ -19,7 +19,8 @@ let p384Params: [UInt8] = [0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22]
 /// The keys every signing run uses: label, CKA_ID, RSA or EC, its size in bits, and whether the
 /// key is High (CKA_ALWAYS_AUTHENTICATE: a context login before each signature).
 let benchKeys: [(label: String, id: UInt8, rsa: Bool, bits: Int, high: Bool)] = [
-    ("rsa", 1, true, 2048, false), ("p256", 2, false, 256, false), ("rsa-high", 3, true, 2048, true), ("p256-high", 4, false, 256, true),
+    ("rsa", 1, true, 2048, false), ("p256", 2, false, 256, false), ("rsa-high", 3, true, 2048, true),
+    ("p256-high", 4, false, 256, true),
     ("rsa3072", 5, true, 3072, false), ("p384", 6, false, 384, false),
 ]
 
@@ -42,7 +43,11 @@ func findToken(_ module: Module, label: String) throws -> Token? {
 func setUpToken(modulePath: String, label: String) throws {
     let module = try Module.load(path: modulePath)
     if try findToken(module, label: label) == nil {
-        guard let free = try module.slots().first(where: { (try? $0.token().info.flags.contains(.tokenInitialized)) == false }) else { fail("no free slot in \(modulePath)") }
+        guard
+            let free = try module.slots().first(where: {
+                (try? $0.token().info.flags.contains(.tokenInitialized)) == false
+            })
+        else { fail("no free slot in \(modulePath)") }
         try free.initializeToken(label: label, soPIN: PIN(bytes: benchSOPIN))
         guard let token = try findToken(module, label: label) else { fail("token \(label) vanished after C_InitToken") }
         let session = try token.openSession(readWrite: true)
@@ -55,17 +60,28 @@ func setUpToken(modulePath: String, label: String) throws {
     guard let token = try findToken(module, label: label) else { fail("no token \(label)") }
     let session = try token.openSession(readWrite: true)
     try logIn(session)
-    for key in benchKeys where try session.findObjects([Attribute(.privateKey), Attribute(.id, bytes: [key.id])]).isEmpty {
+    for key in benchKeys
+    where try session.findObjects([Attribute(.privateKey), Attribute(.id, bytes: [key.id])]).isEmpty {
         let common = [Attribute(.token, true), Attribute(.label, string: key.label), Attribute(.id, bytes: [key.id])]
-        let privateFlags = common + [Attribute(.private, true), Attribute(.sign, true), Attribute(.sensitive, true),
-                                     Attribute(.extractable, false), Attribute(.alwaysAuthenticate, key.high)]
+        let privateFlags =
+            common + [
+                Attribute(.private, true), Attribute(.sign, true), Attribute(.sensitive, true),
+                Attribute(.extractable, false), Attribute(.alwaysAuthenticate, key.high),
+            ]
         if key.rsa {
-            _ = try session.generateKeyPair(Mechanism(.rsaPKCSKeyPairGen),
-                publicTemplate: common + [Attribute(.modulusBits, ulong: UInt(key.bits)), Attribute(.publicExponent, bytes: [1, 0, 1]), Attribute(.verify, true)],
+            _ = try session.generateKeyPair(
+                Mechanism(.rsaPKCSKeyPairGen),
+                publicTemplate: common + [
+                    Attribute(.modulusBits, ulong: UInt(key.bits)), Attribute(.publicExponent, bytes: [1, 0, 1]),
+                    Attribute(.verify, true),
+                ],
                 privateTemplate: privateFlags)
         } else {
-            _ = try session.generateKeyPair(Mechanism(.ecKeyPairGen),
-                publicTemplate: common + [Attribute(.ecParams, bytes: key.bits == 384 ? p384Params : p256Params), Attribute(.verify, true)],
+            _ = try session.generateKeyPair(
+                Mechanism(.ecKeyPairGen),
+                publicTemplate: common + [
+                    Attribute(.ecParams, bytes: key.bits == 384 ? p384Params : p256Params), Attribute(.verify, true),
+                ],
                 privateTemplate: privateFlags)
         }
     }
@@ -84,12 +100,18 @@ func populate(modulePath: String, label: String, count: Int, certificateDER: [UI
     try logIn(session)
     defer { try? session.logout() }
     // One readable key pair (a session object) to copy the components from.
-    let source = try session.generateKeyPair(Mechanism(.ecKeyPairGen),
+    let source = try session.generateKeyPair(
+        Mechanism(.ecKeyPairGen),
         publicTemplate: [Attribute(.token, false), Attribute(.ecParams, bytes: p256Params)],
-        privateTemplate: [Attribute(.token, false), Attribute(.sensitive, false), Attribute(.extractable, true), Attribute(.sign, true)])
+        privateTemplate: [
+            Attribute(.token, false), Attribute(.sensitive, false), Attribute(.extractable, true),
+            Attribute(.sign, true),
+        ])
     let secret = try source.privateKey.attributes([.value])
     let point = try source.publicKey.attributes([.ecPoint])
-    guard let value = secret[.value], let ecPoint = point[.ecPoint] else { fail("the source key's components are not readable") }
+    guard let value = secret[.value], let ecPoint = point[.ecPoint] else {
+        fail("the source key's components are not readable")
+    }
     guard let subject = subjectName(certificateDER) else { fail("cannot find the subject in the certificate") }
     var made = try session.findObjects([Attribute(.token, true)]).count
     var n = made / 3
@@ -98,15 +120,27 @@ func populate(modulePath: String, label: String, count: Int, certificateDER: [UI
         let id = withUnsafeBytes(of: UInt32(n).bigEndian) { Array($0) }
         let common = [Attribute(.token, true), Attribute(.id, bytes: id)]
         let kinds: [[Attribute]] = [
-            [Attribute(.certificate), Attribute(.private, false), Attribute(.certificateType, ulong: 0), Attribute(.label, string: "cert \(n)"),
-             Attribute(.subject, bytes: subject), Attribute(.value, bytes: certificateDER)],
-            [Attribute(.privateKey), Attribute(.private, true), Attribute(.ec), Attribute(.label, string: "key \(n)"), Attribute(.sign, true),
-             Attribute(.sensitive, true), Attribute(.extractable, false), Attribute(.ecParams, bytes: p256Params), Attribute(.value, bytes: value)],
-            [Attribute(.publicKey), Attribute(.private, false), Attribute(.ec), Attribute(.label, string: "key \(n)"), Attribute(.verify, true),
-             Attribute(.ecParams, bytes: p256Params), Attribute(.ecPoint, bytes: ecPoint)],
+            [
+                Attribute(.certificate), Attribute(.private, false), Attribute(.certificateType, ulong: 0),
+                Attribute(.label, string: "cert \(n)"),
+                Attribute(.subject, bytes: subject), Attribute(.value, bytes: certificateDER),
+            ],
+            [
+                Attribute(.privateKey), Attribute(.private, true), Attribute(.ec),
+                Attribute(.label, string: "key \(n)"), Attribute(.sign, true),
+                Attribute(.sensitive, true), Attribute(.extractable, false), Attribute(.ecParams, bytes: p256Params),
+                Attribute(.value, bytes: value),
+            ],
+            [
+                Attribute(.publicKey), Attribute(.private, false), Attribute(.ec),
+                Attribute(.label, string: "key \(n)"), Attribute(.verify, true),
+                Attribute(.ecParams, bytes: p256Params), Attribute(.ecPoint, bytes: ecPoint),
+            ],
         ]
         for template in kinds where made < count {
-            if let error = create(common + template, in: session) { fail("C_CreateObject (object \(made + 1)): \(error)") }
+            if let error = create(common + template, in: session) {
+                fail("C_CreateObject (object \(made + 1)): \(error)")
+            }
             made += 1
         }
     }
@@ -128,7 +162,8 @@ func subjectName(_ der: [UInt8]) -> [UInt8]? {
     /// The element at `offset`: its tag, where its contents start, and where it ends.
     func element(at offset: Int) -> (tag: UInt8, contents: Int, end: Int)? {
         guard offset + 2 <= der.count else { return nil }
-        var length = Int(der[offset + 1]), start = offset + 2
+        var length = Int(der[offset + 1])
+        var start = offset + 2
         if length & 0x80 != 0 {
             let count = length & 0x7F
             guard count > 0, count <= 4, start + count <= der.count else { return nil }

@@ -46,15 +46,28 @@ public struct AuditTrail: Sendable {
         let complete = lines.last?.isEmpty ?? true
         for (index, line) in lines.enumerated() where !(index == lines.count - 1 && line.isEmpty) {
             let number = index + 1
-            if index == lines.count - 1 && !complete { fail(number, "entry \(number) is cut short (the log was truncated)"); return }
-            guard let entry = try? JSONDecoder().decode(AuditEntry.self, from: Data(line)) else {
-                fail(number, "entry \(number) is not an audit entry (edited)"); return
+            if index == lines.count - 1 && !complete {
+                fail(number, "entry \(number) is cut short (the log was truncated)")
+                return
             }
-            guard entry.seq == number else { fail(number, "entry \(number) says it is entry \(entry.seq) (reordered or removed entries)"); return }
-            guard entry.prev == previous else { fail(number, "entry \(number) does not follow from entry \(number - 1) (reordered, removed or edited)"); return }
+            guard let entry = try? JSONDecoder().decode(AuditEntry.self, from: Data(line)) else {
+                fail(number, "entry \(number) is not an audit entry (edited)")
+                return
+            }
+            guard entry.seq == number else {
+                fail(number, "entry \(number) says it is entry \(entry.seq) (reordered or removed entries)")
+                return
+            }
+            guard entry.prev == previous else {
+                fail(number, "entry \(number) does not follow from entry \(number - 1) (reordered, removed or edited)")
+                return
+            }
             guard let marker = Self.hashMarker(in: Array(line)),
-                  Self.hex(SHA256.hash(data: Array(line[line.startIndex..<line.startIndex + marker]) + Array("}".utf8))) == entry.hash else {
-                fail(number, "entry \(number) does not match its hash (edited)"); return
+                Self.hex(SHA256.hash(data: Array(line[line.startIndex..<line.startIndex + marker]) + Array("}".utf8)))
+                    == entry.hash
+            else {
+                fail(number, "entry \(number) does not match its hash (edited)")
+                return
             }
             entries.append(entry)
             previous = entry.hash
@@ -63,9 +76,11 @@ public struct AuditTrail: Sendable {
             let parts = text.split(separator: " ")
             if parts.count == 2, let last = Int(parts[0]), last != entries.count || String(parts[1]) != previous {
                 let missing = entries.count + 1
-                fail(missing, last > entries.count
-                     ? "entry \(missing) is missing: the token wrote \(last) entries (the log was truncated)"
-                     : "the log does not end with the entry the token wrote last")
+                fail(
+                    missing,
+                    last > entries.count
+                        ? "entry \(missing) is missing: the token wrote \(last) entries (the log was truncated)"
+                        : "the log does not end with the entry the token wrote last")
             }
         }
     }
@@ -79,7 +94,8 @@ public struct AuditTrail: Sendable {
     private static func hashMarker(in line: [UInt8]) -> Int? {
         let marker = Array(",\"hash\":\"".utf8)
         guard line.count > marker.count else { return nil }
-        for start in stride(from: line.count - marker.count, through: 0, by: -1) where Array(line[start..<start + marker.count]) == marker {
+        for start in stride(from: line.count - marker.count, through: 0, by: -1)
+        where Array(line[start..<start + marker.count]) == marker {
             return start
         }
         return nil
@@ -93,10 +109,12 @@ extension Store {
     /// (`$CERTBRIDGE_SOFTTOKEN_DIR/SERIAL`, default ~/.local/share/certbridge/softtoken/SERIAL).
     public func auditTrail(of token: Token) throws(StoreError) -> AuditTrail {
         guard token.isSoftToken else {
-            throw StoreError(.usage, "\"\(token.info.label)\" keeps no audit trail: only CertBridge's software token does")
+            throw StoreError(
+                .usage, "\"\(token.info.label)\" keeps no audit trail: only CertBridge's software token does")
         }
         let environment = ProcessInfo.processInfo.environment
-        let root = environment["CERTBRIDGE_SOFTTOKEN_DIR"].flatMap { $0.isEmpty ? nil : $0 }
+        let root =
+            environment["CERTBRIDGE_SOFTTOKEN_DIR"].flatMap { $0.isEmpty ? nil : $0 }
             ?? (NSHomeDirectory() + "/.local/share/certbridge/softtoken")
         let directory = root + "/" + token.info.serialNumber
         let log = FileManager.default.contents(atPath: directory + "/audit") ?? Data()

@@ -47,7 +47,8 @@ public struct CMSEnvelope: Sendable, Hashable {
         public static func == (lhs: Self, rhs: Self) -> Bool {
             lhs.originatorKey == rhs.originatorKey && lhs.userKeyingMaterial == rhs.userKeyingMaterial
                 && lhs.algorithm == rhs.algorithm && lhs.wrapAlgorithm == rhs.wrapAlgorithm
-                && lhs.keys.map(\.recipient) == rhs.keys.map(\.recipient) && lhs.keys.map(\.encryptedKey) == rhs.keys.map(\.encryptedKey)
+                && lhs.keys.map(\.recipient) == rhs.keys.map(\.recipient)
+                && lhs.keys.map(\.encryptedKey) == rhs.keys.map(\.encryptedKey)
         }
 
         /// Hashes the fields that tell entries apart.
@@ -107,22 +108,30 @@ public struct CMSEnvelope: Sendable, Hashable {
 
     /// The DER inside a PEM or S/MIME file; the bytes themselves otherwise.
     static func unwrapTransport(_ file: [UInt8]) throws(StoreError) -> [UInt8] {
-        guard let first = file.first, first != 0x30, let text = String(validating: file, as: UTF8.self) else { return file }
+        guard let first = file.first, first != 0x30, let text = String(validating: file, as: UTF8.self) else {
+            return file
+        }
         var body: Substring
         if let begin = text.range(of: "-----BEGIN ") {
             let afterHeader = text[begin.upperBound...].drop { $0 != "\n" }
-            guard let end = afterHeader.range(of: "-----END ") else { throw StoreError(.failed, "the PEM file has no END line") }
+            guard let end = afterHeader.range(of: "-----END ") else {
+                throw StoreError(.failed, "the PEM file has no END line")
+            }
             body = afterHeader[..<end.lowerBound]
         } else if text.lowercased().contains("pkcs7-mime") {
             let normalized = text.replacingOccurrences(of: "\r\n", with: "\n")
-            guard let blank = normalized.range(of: "\n\n") else { throw StoreError(.failed, "the S/MIME message has no body") }
+            guard let blank = normalized.range(of: "\n\n") else {
+                throw StoreError(.failed, "the S/MIME message has no body")
+            }
             body = normalized[blank.upperBound...]
             if let boundary = body.range(of: "\n--") { body = body[..<boundary.lowerBound] }
         } else {
             throw StoreError(.failed, "the file is neither DER, PEM nor S/MIME enveloped data")
         }
         let base64 = body.filter { !$0.isWhitespace }
-        guard let data = Data(base64Encoded: String(base64)) else { throw StoreError(.failed, "the file's base64 body does not decode") }
+        guard let data = Data(base64Encoded: String(base64)) else {
+            throw StoreError(.failed, "the file's base64 body does not decode")
+        }
         return [UInt8](data)
     }
 
@@ -131,7 +140,10 @@ public struct CMSEnvelope: Sendable, Hashable {
         guard info.count == 2 else { throw malformed("ContentInfo") }
         let type = try oid(info[0])
         guard type == envelopedData || type == authEnvelopedData else {
-            throw StoreError(.failed, "the CMS content is \(type), not enveloped data (\(envelopedData)) or AES-GCM enveloped data (\(authEnvelopedData))")
+            throw StoreError(
+                .failed,
+                "the CMS content is \(type), not enveloped data (\(envelopedData)) or AES-GCM enveloped data (\(authEnvelopedData))"
+            )
         }
         let explicit = try children(info[1], "content", tag: 0)
         guard explicit.count == 1 else { throw malformed("content") }
@@ -140,7 +152,9 @@ public struct CMSEnvelope: Sendable, Hashable {
         guard fields.count >= 3 else { throw malformed("EnvelopedData") }
         fields.removeFirst()  // version
         if fields.first?.identifier == context(0) { fields.removeFirst() }  // originatorInfo
-        guard let recipientSet = fields.popFirst(), recipientSet.identifier == .set else { throw malformed("recipientInfos") }
+        guard let recipientSet = fields.popFirst(), recipientSet.identifier == .set else {
+            throw malformed("recipientInfos")
+        }
         let recipients = try children(recipientSet, "recipientInfos").map(recipient)
         guard let contentInfo = fields.popFirst() else { throw malformed("encryptedContentInfo") }
         let content = try children(contentInfo, "EncryptedContentInfo")
@@ -168,9 +182,10 @@ public struct CMSEnvelope: Sendable, Hashable {
             guard let mac = fields.popFirst(), mac.identifier == .octetString else { throw malformed("mac") }
             tag = try octets(mac)
         }
-        return CMSEnvelope(authenticated: authenticated, recipients: recipients, contentType: contentType,
-                           contentAlgorithm: algorithm, iv: iv, encryptedContent: encrypted, tag: tag,
-                           authenticatedAttributes: authenticatedAttributes)
+        return CMSEnvelope(
+            authenticated: authenticated, recipients: recipients, contentType: contentType,
+            contentAlgorithm: algorithm, iv: iv, encryptedContent: encrypted, tag: tag,
+            authenticatedAttributes: authenticatedAttributes)
     }
 
     private static func recipient(_ node: ASN1Node) throws -> Recipient {
@@ -178,9 +193,11 @@ public struct CMSEnvelope: Sendable, Hashable {
             let fields = try children(node, "KeyTransRecipientInfo")
             guard fields.count == 4 else { throw malformed("KeyTransRecipientInfo") }
             let (algorithm, parameters) = try algorithmIdentifier(fields[2])
-            return .keyTransport(KeyTransport(recipient: try recipientIdentifier(fields[1]), algorithm: algorithm,
-                                              parameters: parameters.map { Array($0.encodedBytes) },
-                                              encryptedKey: try octets(fields[3])))
+            return .keyTransport(
+                KeyTransport(
+                    recipient: try recipientIdentifier(fields[1]), algorithm: algorithm,
+                    parameters: parameters.map { Array($0.encodedBytes) },
+                    encryptedKey: try octets(fields[3])))
         }
         guard node.identifier.tagClass == .contextSpecific else { throw malformed("RecipientInfo") }
         guard node.identifier.tagNumber == 1 else { return .other(tag: node.identifier.tagNumber) }
@@ -188,7 +205,8 @@ public struct CMSEnvelope: Sendable, Hashable {
         guard fields.count >= 4 else { throw malformed("KeyAgreeRecipientInfo") }
         fields.removeFirst()  // version
         guard let originatorField = fields.popFirst(), originatorField.identifier == context(0),
-              let originator = try children(originatorField, "originator").first else { throw malformed("originator") }
+            let originator = try children(originatorField, "originator").first
+        else { throw malformed("originator") }
         var originatorKey: [UInt8]?
         if originator.identifier == context(1) {
             let key = try children(originator, "OriginatorPublicKey")
@@ -221,21 +239,26 @@ public struct CMSEnvelope: Sendable, Hashable {
                 keys.append((try recipientIdentifier(rid), try octets(parts[1])))
             }
         }
-        return .keyAgreement(KeyAgreement(originatorKey: originatorKey, userKeyingMaterial: ukm, algorithm: algorithm,
-                                          wrapAlgorithm: Array(parameters.encodedBytes), wrapOID: wrapOID, keys: keys))
+        return .keyAgreement(
+            KeyAgreement(
+                originatorKey: originatorKey, userKeyingMaterial: ukm, algorithm: algorithm,
+                wrapAlgorithm: Array(parameters.encodedBytes), wrapOID: wrapOID, keys: keys))
     }
 
     private static func recipientIdentifier(_ node: ASN1Node) throws -> RecipientIdentifier {
         if node.identifier == context(0) { return .subjectKeyIdentifier(try octets(node)) }
         let parts = try children(node, "IssuerAndSerialNumber")
         guard parts.count == 2, parts[0].identifier == .sequence, parts[1].identifier == .integer,
-              case .primitive(let serial) = parts[1].content else { throw malformed("IssuerAndSerialNumber") }
+            case .primitive(let serial) = parts[1].content
+        else { throw malformed("IssuerAndSerialNumber") }
         return .issuerAndSerial(issuer: Array(parts[0].encodedBytes), serial: Array(serial))
     }
 
     // MARK: Node helpers
 
-    private static func context(_ number: UInt) -> ASN1Identifier { ASN1Identifier(tagWithNumber: number, tagClass: .contextSpecific) }
+    private static func context(_ number: UInt) -> ASN1Identifier {
+        ASN1Identifier(tagWithNumber: number, tagClass: .contextSpecific)
+    }
 
     private static func malformed(_ what: String) -> StoreError {
         StoreError(.failed, "the CMS enveloped data is malformed (\(what))")

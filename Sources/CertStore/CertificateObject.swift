@@ -40,12 +40,14 @@ struct CertificateObject {
 
     /// The C_CreateObject template.
     func template(label: String, id: [UInt8], category: CertificateCategory) throws(StoreError) -> [Attribute] {
-        [Attribute(.certificate), Attribute(.certificateType, ulong: 0 /* CKC_X_509 */),
-         Attribute(.token, true), Attribute(.private, false), Attribute(.label, string: label),
-         Attribute(.id, bytes: id), Attribute(.value, bytes: der),
-         Attribute(.subject, bytes: certificate.subjectDER), Attribute(.issuer, bytes: certificate.issuerDER),
-         Attribute(.serialNumber, bytes: certificate.serialNumberDER),
-         Attribute(.certificateCategory, ulong: category.rawValue)]
+        [
+            Attribute(.certificate), Attribute(.certificateType, ulong: 0),  // 0: CKC_X_509
+            Attribute(.token, true), Attribute(.private, false), Attribute(.label, string: label),
+            Attribute(.id, bytes: id), Attribute(.value, bytes: der),
+            Attribute(.subject, bytes: certificate.subjectDER), Attribute(.issuer, bytes: certificate.issuerDER),
+            Attribute(.serialNumber, bytes: certificate.serialNumberDER),
+            Attribute(.certificateCategory, ulong: category.rawValue),
+        ]
     }
 
     /// The DER of the subject name (CKA_SUBJECT of the key objects).
@@ -54,10 +56,13 @@ struct CertificateObject {
     /// The contents of the subjectPublicKey BIT STRING of a SubjectPublicKeyInfo (RFC 5280 §4.1).
     static func subjectPublicKey(_ spki: [UInt8]) -> [UInt8] {
         guard let node = try? DER.parse(spki),
-              let key = try? DER.sequence(node, identifier: .sequence, { nodes -> ASN1BitString in
-                  _ = nodes.next()  // the AlgorithmIdentifier
-                  return try ASN1BitString(derEncoded: &nodes)
-              }) else { return [] }
+            let key = try? DER.sequence(
+                node, identifier: .sequence,
+                { nodes -> ASN1BitString in
+                    _ = nodes.next()  // the AlgorithmIdentifier
+                    return try ASN1BitString(derEncoded: &nodes)
+                })
+        else { return [] }
         return Array(key.bytes)
     }
 }

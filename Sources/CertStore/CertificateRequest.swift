@@ -8,19 +8,25 @@ public enum CertificateRequest {
     /// A CSR for `subject` ("CN=Alice,O=Example,C=DE", most specific first as RFC 4514 writes
     /// it) with subjectAltNames (`DNS:host`, `email:a@b`, `IP:192.0.2.1`; a bare name is DNS),
     /// signed on the token through `signer`, asking for the keyUsage that fits `usage`. Returns PEM.
-    public static func make(subject: String, subjectAlternativeNames: [String], signer: Signer, usage: KeyUsage = .signing) throws(StoreError) -> String {
+    public static func make(
+        subject: String, subjectAlternativeNames: [String], signer: Signer, usage: KeyUsage = .signing
+    ) throws(StoreError) -> String {
         let name = try distinguishedName(subject)
         let key = try TokenPrivateKey(signer)
         do {
             let isRSA = if case .rsa = signer.key.kind { true } else { false }
             var extensions = try Certificate.Extensions { Critical(usage.requestedExtension(rsa: isRSA)) }
             if !subjectAlternativeNames.isEmpty {
-                try extensions.append(Certificate.Extension(SubjectAlternativeNames(subjectAlternativeNames.map(generalName)), critical: false))
+                try extensions.append(
+                    Certificate.Extension(
+                        SubjectAlternativeNames(subjectAlternativeNames.map(generalName)), critical: false))
             }
             let attributes = CertificateSigningRequest.Attributes([
-                try CertificateSigningRequest.Attribute(ExtensionRequest(extensions: extensions))])
-            let request = try CertificateSigningRequest(version: .v1, subject: name, privateKey: Certificate.PrivateKey(key),
-                                                        attributes: attributes, signatureAlgorithm: key.defaultSignatureAlgorithm)
+                try CertificateSigningRequest.Attribute(ExtensionRequest(extensions: extensions))
+            ])
+            let request = try CertificateSigningRequest(
+                version: .v1, subject: name, privateKey: Certificate.PrivateKey(key),
+                attributes: attributes, signatureAlgorithm: key.defaultSignatureAlgorithm)
             return try request.serializeAsPEM().pemString + "\n"
         } catch let error as StoreError {
             throw error
@@ -35,16 +41,25 @@ public enum CertificateRequest {
         var current = ""
         var escaped = false
         for character in text {
-            if escaped { current.append(character); escaped = false } else if character == "\\" { escaped = true } else if character == "," {
-                parts.append(current); current = ""
-            } else { current.append(character) }
+            if escaped {
+                current.append(character)
+                escaped = false
+            } else if character == "\\" {
+                escaped = true
+            } else if character == "," {
+                parts.append(current)
+                current = ""
+            } else {
+                current.append(character)
+            }
         }
         parts.append(current)
         var rdns: [RelativeDistinguishedName] = []
         for part in parts {
             let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
             guard pair.count == 2, !pair[1].isEmpty else {
-                throw StoreError(.usage, "the subject part \"\(part)\" is not of the form TYPE=value (e.g. CN=Alice,O=Example,C=DE)")
+                throw StoreError(
+                    .usage, "the subject part \"\(part)\" is not of the form TYPE=value (e.g. CN=Alice,O=Example,C=DE)")
             }
             let type: ASN1ObjectIdentifier
             switch pair[0].uppercased() {
@@ -58,7 +73,8 @@ public enum CertificateRequest {
             case "E", "EMAILADDRESS": type = [1, 2, 840, 113549, 1, 9, 1]
             case "DC": type = .RDNAttributeType.domainComponent
             default:
-                throw StoreError(.usage, "the subject attribute \"\(pair[0])\" is not one of CN, O, OU, C, L, ST, STREET, E, DC")
+                throw StoreError(
+                    .usage, "the subject attribute \"\(pair[0])\" is not one of CN, O, OU, C, L, ST, STREET, E, DC")
             }
             do {
                 let value: RelativeDistinguishedName.Attribute
@@ -87,7 +103,8 @@ public enum CertificateRequest {
         case "EMAIL": return .rfc822Name(value)
         case "URI": return .uniformResourceIdentifier(value)
         case "IP":
-            var v4 = in_addr(), v6 = in6_addr()
+            var v4 = in_addr()
+            var v6 = in6_addr()
             if inet_pton(AF_INET, value, &v4) == 1 {
                 return .ipAddress(ASN1OctetString(contentBytes: ArraySlice(withUnsafeBytes(of: &v4) { Array($0) })))
             }

@@ -10,7 +10,10 @@ enum CertificationPath {
         let candidates = extra.compactMap { try? PKCS12.Certificate(der: $0) }
         var path = chain
         while !current.isSelfIssued, path.count < 10,
-              let issuer = candidates.first(where: { $0.der != current.der && !path.contains($0.der) && current.isIssued(by: $0) }) {
+            let issuer = candidates.first(where: {
+                $0.der != current.der && !path.contains($0.der) && current.isIssued(by: $0)
+            })
+        {
             path.append(issuer.der)
             current = issuer
         }
@@ -21,7 +24,8 @@ enum CertificationPath {
     /// issuer and the option that supplies it; nil for a complete path.
     static func incompleteWarning(leaf: [UInt8], chain: [[UInt8]], option: String) -> String? {
         guard let last = try? PKCS12.Certificate(der: chain.last ?? leaf), !last.isSelfIssued else { return nil }
-        return "the certification path stops short of a self-signed root: the issuer \"\(last.issuer)\" of \"\(last.subject)\" is missing "
+        return
+            "the certification path stops short of a self-signed root: the issuer \"\(last.issuer)\" of \"\(last.subject)\" is missing "
             + "(\(chain.count + 1) certificate(s) in the path); give the CA certificates with \(option) FILE (a PEM bundle or DER)"
     }
 }

@@ -8,7 +8,8 @@ public enum Confirmation {
     public static func ask(_ question: String) throws(StoreError) -> Bool {
         let fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)
         guard fd >= 0 else {
-            throw StoreError(.usage, "a Medium-level key needs a yes from a person at every use, and there is no terminal to ask on")
+            throw StoreError(
+                .usage, "a Medium-level key needs a yes from a person at every use, and there is no terminal to ask on")
         }
         defer { close(fd) }
         _ = (question + " [y/N] ").withCString { write(fd, $0, strlen($0)) }

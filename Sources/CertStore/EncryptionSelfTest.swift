@@ -23,8 +23,12 @@ public struct EncryptionSelfTest: Sendable, Codable {
     /// Every step passed.
     public private(set) var ok = true
 
-    mutating func record(_ name: String, _ ok: Bool, _ detail: String, _ error: StoreError? = nil, progress: (SigningSelfTest.Step) -> Void) {
-        let step = SigningSelfTest.Step(name: name, ok: ok, detail: detail, exitCode: ok ? nil : (error?.code ?? .failed).rawValue)
+    mutating func record(
+        _ name: String, _ ok: Bool, _ detail: String, _ error: StoreError? = nil,
+        progress: (SigningSelfTest.Step) -> Void
+    ) {
+        let step = SigningSelfTest.Step(
+            name: name, ok: ok, detail: detail, exitCode: ok ? nil : (error?.code ?? .failed).rawValue)
         steps.append(step)
         self.ok = self.ok && ok
         progress(step)
@@ -34,12 +38,16 @@ public struct EncryptionSelfTest: Sendable, Codable {
 extension Store {
     /// Runs the encryption round trip on the key a URI names. Throws only when the key cannot
     /// be found; a failing step is in the report.
-    public func encryptionSelfTest(_ uri: PKCS11URI, pin: PINProvider?, keyPassword: @escaping KeyPasswordProvider, attempts: Int = 1,
-                                   progress: (SigningSelfTest.Step) -> Void = { _ in }) throws(StoreError) -> EncryptionSelfTest {
+    public func encryptionSelfTest(
+        _ uri: PKCS11URI, pin: PINProvider?, keyPassword: @escaping KeyPasswordProvider, attempts: Int = 1,
+        progress: (SigningSelfTest.Step) -> Void = { _ in }
+    ) throws(StoreError) -> EncryptionSelfTest {
         let use = try KeyUse(key: privateKey(uri, pin: pin), keyPassword: keyPassword, attempts: attempts)
-        var report = EncryptionSelfTest(key: use.uri.description, keyType: use.description.kind.description,
-                                        securityLevel: use.description.securityLevel,
-                                        mechanism: use.isRSA ? "RSA-OAEP (SHA-1) → C_Decrypt" : "ECDH with an ephemeral key → C_DeriveKey (CKM_ECDH1_DERIVE)")
+        var report = EncryptionSelfTest(
+            key: use.uri.description, keyType: use.description.kind.description,
+            securityLevel: use.description.securityLevel,
+            mechanism: use.isRSA
+                ? "RSA-OAEP (SHA-1) → C_Decrypt" : "ECDH with an ephemeral key → C_DeriveKey (CKM_ECDH1_DERIVE)")
         let high = use.description.securityLevel == .high ? " after the key's own login (High)" : ""
         let publicKey: Certificate.PublicKey
         let source: String
@@ -55,21 +63,37 @@ extension Store {
         defer { wipe(&secret) }
         do {
             if use.isRSA {
-                guard let rsa = _RSA.Signing.PublicKey(publicKey) else { throw StoreError(.failed, "the \(source) does not hold an RSA key") }
+                guard let rsa = _RSA.Signing.PublicKey(publicKey) else {
+                    throw StoreError(.failed, "the \(source) does not hold an RSA key")
+                }
                 let encryptionKey = try _RSA.Encryption.PublicKey(unsafePEMRepresentation: rsa.pemRepresentation)
                 let encrypted = [UInt8](try encryptionKey.encrypt(secret, padding: .PKCS1_OAEP))
-                report.record("encrypt", true, "encrypted a random 32-byte secret to the \(source) with RSA-OAEP", progress: progress)
+                report.record(
+                    "encrypt", true, "encrypted a random 32-byte secret to the \(source) with RSA-OAEP",
+                    progress: progress)
                 var recovered = try use.decrypt(encrypted, mechanism: .oaep(hash: .sha1, mgf: .mgf1SHA1))
                 defer { wipe(&recovered) }
                 let same = recovered == secret
-                report.record("decrypt", same, same ? "the token decrypted it to the same secret with C_Decrypt\(high)" : "the token decrypted it to other bytes: the key and its public half do not match", progress: progress)
+                report.record(
+                    "decrypt", same,
+                    same
+                        ? "the token decrypted it to the same secret with C_Decrypt\(high)"
+                        : "the token decrypted it to other bytes: the key and its public half do not match",
+                    progress: progress)
             } else {
                 let (ephemeralPublic, expected) = try Self.ephemeralAgreement(with: publicKey)
-                report.record("encrypt", true, "agreed a secret with the \(source) from a fresh ephemeral key (ECDH)", progress: progress)
+                report.record(
+                    "encrypt", true, "agreed a secret with the \(source) from a fresh ephemeral key (ECDH)",
+                    progress: progress)
                 var agreed = try use.derive(publicPoint: ephemeralPublic)
                 defer { wipe(&agreed) }
                 let same = agreed == expected
-                report.record("decrypt", same, same ? "the token agreed the same secret with C_DeriveKey\(use.approval == nil ? "" : high)" : "the token agreed another secret: the key and its public half do not match", progress: progress)
+                report.record(
+                    "decrypt", same,
+                    same
+                        ? "the token agreed the same secret with C_DeriveKey\(use.approval == nil ? "" : high)"
+                        : "the token agreed another secret: the key and its public half do not match",
+                    progress: progress)
             }
         } catch let error as StoreError {
             report.record(report.steps.isEmpty ? "encrypt" : "decrypt", false, error.reason, error, progress: progress)
@@ -85,17 +109,26 @@ extension Store {
         if let key = P256.Signing.PublicKey(publicKey) {
             let ephemeral = P256.KeyAgreement.PrivateKey()
             let peer = try P256.KeyAgreement.PublicKey(x963Representation: key.x963Representation)
-            return (Array(ephemeral.publicKey.x963Representation), bytes(try ephemeral.sharedSecretFromKeyAgreement(with: peer)))
+            return (
+                Array(ephemeral.publicKey.x963Representation),
+                bytes(try ephemeral.sharedSecretFromKeyAgreement(with: peer))
+            )
         }
         if let key = P384.Signing.PublicKey(publicKey) {
             let ephemeral = P384.KeyAgreement.PrivateKey()
             let peer = try P384.KeyAgreement.PublicKey(x963Representation: key.x963Representation)
-            return (Array(ephemeral.publicKey.x963Representation), bytes(try ephemeral.sharedSecretFromKeyAgreement(with: peer)))
+            return (
+                Array(ephemeral.publicKey.x963Representation),
+                bytes(try ephemeral.sharedSecretFromKeyAgreement(with: peer))
+            )
         }
         if let key = P521.Signing.PublicKey(publicKey) {
             let ephemeral = P521.KeyAgreement.PrivateKey()
             let peer = try P521.KeyAgreement.PublicKey(x963Representation: key.x963Representation)
-            return (Array(ephemeral.publicKey.x963Representation), bytes(try ephemeral.sharedSecretFromKeyAgreement(with: peer)))
+            return (
+                Array(ephemeral.publicKey.x963Representation),
+                bytes(try ephemeral.sharedSecretFromKeyAgreement(with: peer))
+            )
         }
         throw StoreError(.failed, "the public key is not on P-256, P-384 or P-521")
     }

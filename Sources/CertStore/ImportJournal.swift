@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import PKCS11
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// The journal of one write to a token (an import, the key pair of `enroll new`, an installed
 /// certificate), on disk and fsynced before the first object is created, so that a process
@@ -95,8 +96,10 @@ final class ImportJournal {
     private(set) var expected: [Expected] = []
 
     /// The attributes that identify an object without revealing anything secret.
-    static let identifying: [AttributeType] = [.class, .keyType, .label, .id, .certificateType, .modulus, .publicExponent,
-                                               .ecParams, .ecPoint, .subject, .application, .token, .private]
+    static let identifying: [AttributeType] = [
+        .class, .keyType, .label, .id, .certificateType, .modulus, .publicExponent,
+        .ecParams, .ecPoint, .subject, .application, .token, .private,
+    ]
     /// The key flags a strict template holds.
     static let flags: [AttributeType] = [.sensitive, .extractable, .alwaysAuthenticate]
 
@@ -108,10 +111,17 @@ final class ImportJournal {
         let marker = (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
         path = directory + "/import-\(marker).journal"
         fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
-        guard fd >= 0 else { throw StoreError(.failed, "cannot create the import journal \(path): \(String(cString: strerror(errno))); nothing was written") }
+        guard fd >= 0 else {
+            throw StoreError(
+                .failed,
+                "cannot create the import journal \(path): \(String(cString: strerror(errno))); nothing was written")
+        }
         _ = flock(fd, LOCK_EX)
         do throws(StoreError) {
-            try append(Line(operation: operation, token: TokenIdentity(token.info), pid: getpid(), started: Date(), irreversible: irreversible))
+            try append(
+                Line(
+                    operation: operation, token: TokenIdentity(token.info), pid: getpid(), started: Date(),
+                    irreversible: irreversible))
             syncDirectory(directory)
         } catch {
             unlink(path)
@@ -127,7 +137,8 @@ final class ImportJournal {
         var matches: [Match] = []
         do throws(PKCS11Error) {
             for candidate in Self.templates(template) {
-                matches.append(Match(template: candidate.map(Self.stored), count: try session.findObjects(candidate).count))
+                matches.append(
+                    Match(template: candidate.map(Self.stored), count: try session.findObjects(candidate).count))
             }
         } catch {
             throw StoreError(error, doing: "counting the objects like the \(what) before writing it")
@@ -147,7 +158,8 @@ final class ImportJournal {
                 if let index = targets.firstIndex(where: { $0.template == template.map(Self.stored) }) {
                     targets[index].count -= 1
                 } else {
-                    targets.append(Match(template: template.map(Self.stored), count: try session.findObjects(template).count - 1))
+                    targets.append(
+                        Match(template: template.map(Self.stored), count: try session.findObjects(template).count - 1))
                 }
             }
         } catch {
@@ -195,23 +207,35 @@ final class ImportJournal {
         let encoder = JSONEncoder()
         encoder.dateEncodingStrategy = .iso8601
         encoder.outputFormatting = .sortedKeys
-        guard let data = try? encoder.encode(line) else { throw StoreError(.failed, "cannot encode the import journal") }
+        guard let data = try? encoder.encode(line) else {
+            throw StoreError(.failed, "cannot encode the import journal")
+        }
         let bytes = [UInt8](data) + [0x0A]
         var offset = 0
         while offset < bytes.count {
             let n = bytes.withUnsafeBytes { write(fd, $0.baseAddress! + offset, $0.count - offset) }
-            guard n > 0 else { throw StoreError(.failed, "cannot write the import journal \(path): \(String(cString: strerror(errno))); nothing more was written") }
+            guard n > 0 else {
+                throw StoreError(
+                    .failed,
+                    "cannot write the import journal \(path): \(String(cString: strerror(errno))); nothing more was written"
+                )
+            }
             offset += n
         }
-        guard fsync(fd) == 0 else { throw StoreError(.failed, "cannot flush the import journal \(path): \(String(cString: strerror(errno)))") }
+        guard fsync(fd) == 0 else {
+            throw StoreError(.failed, "cannot flush the import journal \(path): \(String(cString: strerror(errno)))")
+        }
     }
 
     /// The strict and loose templates of an object about to be created from `template`.
     static func templates(_ template: [Attribute]) -> [[Attribute]] {
-        let objectClass = template.first { $0.type == .class }.map { AttributeValues([.class: $0.value]).objectClass } ?? nil
+        let objectClass =
+            template.first { $0.type == .class }.map { AttributeValues([.class: $0.value]).objectClass } ?? nil
         // A certificate's or record's value is public and names it; a key's CKA_VALUE never is.
         let valueIsPublic = objectClass == .certificate || objectClass == .data
-        let strict = template.filter { identifying.contains($0.type) || flags.contains($0.type) || (valueIsPublic && $0.type == .value) }
+        let strict = template.filter {
+            identifying.contains($0.type) || flags.contains($0.type) || (valueIsPublic && $0.type == .value)
+        }
         let loose = strict.filter { [.class, .label, .id].contains($0.type) }
         return strict == loose ? [strict] : [strict, loose]
     }
@@ -220,7 +244,9 @@ final class ImportJournal {
     static func identity(of object: Object) throws(PKCS11Error) -> [Attribute] {
         let values = try object.attributes(identifying + flags + [.value])
         let valueIsPublic = values.objectClass == .certificate || values.objectClass == .data
-        return (identifying + flags + (valueIsPublic ? [.value] : [])).compactMap { type in values[type].map { Attribute(type, bytes: $0) } }
+        return (identifying + flags + (valueIsPublic ? [.value] : [])).compactMap { type in
+            values[type].map { Attribute(type, bytes: $0) }
+        }
     }
 
     static func stored(_ attribute: Attribute) -> StoredAttribute {
@@ -237,7 +263,10 @@ final class ImportJournal {
         } else if let home = environment["HOME"], home.hasPrefix("/") {
             base = home + "/.local/state"
         } else {
-            throw StoreError(.failed, "neither XDG_STATE_HOME nor HOME is set, so there is nowhere to keep the import journal; nothing was written")
+            throw StoreError(
+                .failed,
+                "neither XDG_STATE_HOME nor HOME is set, so there is nowhere to keep the import journal; nothing was written"
+            )
         }
         let directory = base + "/certbridge"
         if create {
@@ -245,20 +274,32 @@ final class ImportJournal {
             for component in directory.split(separator: "/") {
                 partial += "/" + component
                 if mkdir(partial, 0o700) != 0 && errno != EEXIST {
-                    throw StoreError(.failed, "cannot make \(partial) for the import journal: \(String(cString: strerror(errno))); nothing was written")
+                    throw StoreError(
+                        .failed,
+                        "cannot make \(partial) for the import journal: \(String(cString: strerror(errno))); nothing was written"
+                    )
                 }
             }
         }
         var info = stat()
         guard lstat(directory, &info) == 0 else {
-            if create { throw StoreError(.failed, "cannot read \(directory): \(String(cString: strerror(errno))); nothing was written") }
+            if create {
+                throw StoreError(
+                    .failed, "cannot read \(directory): \(String(cString: strerror(errno))); nothing was written")
+            }
             return directory
         }
         guard info.st_mode & S_IFMT == S_IFDIR else {
-            throw StoreError(.failed, "\(directory) is not a directory (a symbolic link is not followed); the import journal cannot be kept there; nothing was written")
+            throw StoreError(
+                .failed,
+                "\(directory) is not a directory (a symbolic link is not followed); the import journal cannot be kept there; nothing was written"
+            )
         }
         guard info.st_uid == geteuid(), info.st_mode & 0o022 == 0 else {
-            throw StoreError(.failed, "\(directory) belongs to another user or can be written by others (mode \(String(info.st_mode & 0o777, radix: 8))); the import journal is not kept there; nothing was written")
+            throw StoreError(
+                .failed,
+                "\(directory) belongs to another user or can be written by others (mode \(String(info.st_mode & 0o777, radix: 8))); the import journal is not kept there; nothing was written"
+            )
         }
         return directory
     }
@@ -292,29 +333,31 @@ final class ImportJournal {
 }
 
 #if DEBUG
-/// CERTBRIDGE_TEST_PAUSE_AFTER_OBJECT=N[:MS] (debug builds only): after the Nth object an
-/// import creates (0: once its journal is written, before the first), says so on stderr and
-/// sleeps MS milliseconds (default 200), so a test can kill it in the middle of its writes.
-func testPause(afterObject count: Int) {
-    guard let spec = ProcessInfo.processInfo.environment["CERTBRIDGE_TEST_PAUSE_AFTER_OBJECT"] else { return }
-    let parts = spec.split(separator: ":")
-    guard let n = parts.first.flatMap({ Int($0) }), n == count else { return }
-    pauseForTest("after object \(count)", milliseconds: parts.count > 1 ? UInt32(parts[1]) ?? 200 : 200)
-}
+    /// CERTBRIDGE_TEST_PAUSE_AFTER_OBJECT=N[:MS] (debug builds only): after the Nth object an
+    /// import creates (0: once its journal is written, before the first), says so on stderr and
+    /// sleeps MS milliseconds (default 200), so a test can kill it in the middle of its writes.
+    func testPause(afterObject count: Int) {
+        guard let spec = ProcessInfo.processInfo.environment["CERTBRIDGE_TEST_PAUSE_AFTER_OBJECT"] else { return }
+        let parts = spec.split(separator: ":")
+        guard let n = parts.first.flatMap({ Int($0) }), n == count else { return }
+        pauseForTest("after object \(count)", milliseconds: parts.count > 1 ? UInt32(parts[1]) ?? 200 : 200)
+    }
 
-/// CERTBRIDGE_TEST_PAUSE_EXPORT=MS (debug builds only): once an export's temporary file is
-/// written, says so on stderr and sleeps MS milliseconds.
-func testPauseExport() {
-    guard let spec = ProcessInfo.processInfo.environment["CERTBRIDGE_TEST_PAUSE_EXPORT"], let milliseconds = UInt32(spec) else { return }
-    pauseForTest("with the export's temporary file written", milliseconds: milliseconds)
-}
+    /// CERTBRIDGE_TEST_PAUSE_EXPORT=MS (debug builds only): once an export's temporary file is
+    /// written, says so on stderr and sleeps MS milliseconds.
+    func testPauseExport() {
+        guard let spec = ProcessInfo.processInfo.environment["CERTBRIDGE_TEST_PAUSE_EXPORT"],
+            let milliseconds = UInt32(spec)
+        else { return }
+        pauseForTest("with the export's temporary file written", milliseconds: milliseconds)
+    }
 
-private func pauseForTest(_ point: String, milliseconds: UInt32) {
-    let message = Array("certbridge-test: paused \(point)\n".utf8)
-    message.withUnsafeBytes { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
-    usleep(milliseconds * 1000)
-}
+    private func pauseForTest(_ point: String, milliseconds: UInt32) {
+        let message = Array("certbridge-test: paused \(point)\n".utf8)
+        message.withUnsafeBytes { _ = write(STDERR_FILENO, $0.baseAddress, $0.count) }
+        usleep(milliseconds * 1000)
+    }
 #else
-@inline(__always) func testPause(afterObject count: Int) {}
-@inline(__always) func testPauseExport() {}
+    @inline(__always) func testPause(afterObject count: Int) {}
+    @inline(__always) func testPauseExport() {}
 #endif

@@ -13,8 +13,9 @@ extension Store {
     /// private object is checked only with the login).
     func integrityFailures(in session: Session, token: Token) -> [String] {
         guard let report = (try? session.findObjects([Attribute(Self.integrityReportClass)]))?.first,
-              let values = try? report.attributes([.label, Self.integrityFailureCount]),
-              let count = values.ulong(Self.integrityFailureCount), count > 0 else { return [] }
+            let values = try? report.attributes([.label, Self.integrityFailureCount]),
+            let count = values.ulong(Self.integrityFailureCount), count > 0
+        else { return [] }
         let reasons = String(decoding: values[.label] ?? [], as: UTF8.self).split(separator: "\n").map(String.init)
         return reasons.map { "token \"\(token.info.label)\": \($0)" }
     }
@@ -32,7 +33,9 @@ extension Store {
     public func checkIntegrity() throws(StoreError) {
         guard !integrityFailures.isEmpty else { return }
         let count = integrityFailures.count
-        throw StoreError(.failed, "\(count) object\(count == 1 ? "" : "s") failed \(count == 1 ? "its" : "their") integrity check: "
-                         + integrityFailures.joined(separator: "; "))
+        throw StoreError(
+            .failed,
+            "\(count) object\(count == 1 ? "" : "s") failed \(count == 1 ? "its" : "their") integrity check: "
+                + integrityFailures.joined(separator: "; "))
     }
 }

@@ -1,7 +1,8 @@
 import Crypto
 import PKCS11
-import enum PKCS12.PublicKeyInfo
 import X509
+
+import enum PKCS12.PublicKeyInfo
 
 /// A public key found on a token for the key a URI names: where it came from ("certificate" or
 /// "public key object"), the CKA_ID that ties it to its key, and that private key when the
@@ -16,7 +17,9 @@ struct FoundPublicKey {
 extension Store {
     /// What a key object may show of its public half: PKCS#11 3.0's CKA_PUBLIC_KEY_INFO, RSA's
     /// CKA_MODULUS and CKA_PUBLIC_EXPONENT, CKA_EC_PARAMS with CKA_EC_POINT.
-    static let publicHalfAttributes: [AttributeType] = [.keyType, .publicKeyInfo, .modulus, .publicExponent, .ecParams, .ecPoint]
+    static let publicHalfAttributes: [AttributeType] = [
+        .keyType, .publicKeyInfo, .modulus, .publicExponent, .ecParams, .ecPoint,
+    ]
 
     /// Refuses a certificate's or public key object's key that is not the public half of the
     /// private key with its CKA_ID. A public object can be replaced by anyone who can write to
@@ -25,7 +28,9 @@ extension Store {
     /// (`publicHalfAttributes`); where the token hides them (EC and EdDSA keys on SoftHSM2), a
     /// certificate is compared with the public key object of that id instead. Nothing is signed:
     /// a check by signature would cost a High or Medium key an approval.
-    func confirm(_ found: FoundPublicKey, belongsTo privateKey: Object, in session: Session, token: Token) throws(StoreError) {
+    func confirm(_ found: FoundPublicKey, belongsTo privateKey: Object, in session: Session, token: Token)
+        throws(StoreError)
+    {
         let values: AttributeValues
         var publicObject: Object?
         do throws(PKCS11Error) {
@@ -34,7 +39,8 @@ extension Store {
                 publicObject = try session.findObjects([Attribute(.publicKey), Attribute(.id, bytes: found.id)]).first
             }
         } catch {
-            throw StoreError(error, doing: "reading the public half of the private key with id \(hex(found.id))", token: token)
+            throw StoreError(
+                error, doing: "reading the public half of the private key with id \(hex(found.id))", token: token)
         }
         let label = values.label ?? ""
         let own: TokenPublicKey
@@ -48,10 +54,16 @@ extension Store {
         } else if found.source == "public key object" {
             return  // the token shows no other public half to hold it against
         } else {
-            throw StoreError(.failed, "the \(found.source) with id \(hex(found.id)) on \"\(token.info.label)\" cannot be checked: the token shows neither the public half of the private key \"\(label)\" nor a public key object with that id; not verifying with it")
+            throw StoreError(
+                .failed,
+                "the \(found.source) with id \(hex(found.id)) on \"\(token.info.label)\" cannot be checked: the token shows neither the public half of the private key \"\(label)\" nor a public key object with that id; not verifying with it"
+            )
         }
         guard own.isSameKey(as: found.key) else {
-            throw StoreError(.failed, "the \(found.source) with id \(hex(found.id)) on \"\(token.info.label)\" does not hold the public key of \(checkedWith) with that id: it was replaced or does not belong there; not verifying with it")
+            throw StoreError(
+                .failed,
+                "the \(found.source) with id \(hex(found.id)) on \"\(token.info.label)\" does not hold the public key of \(checkedWith) with that id: it was replaced or does not belong there; not verifying with it"
+            )
         }
     }
 
@@ -62,10 +74,14 @@ extension Store {
             if let spki = values[.publicKeyInfo], !spki.isEmpty { return try TokenPublicKey(spki: spki) }
             switch values.keyType {
             case .rsa?:
-                guard let n = values[.modulus], !n.isEmpty, let e = values[.publicExponent], !e.isEmpty else { return nil }
+                guard let n = values[.modulus], !n.isEmpty, let e = values[.publicExponent], !e.isEmpty else {
+                    return nil
+                }
                 return try TokenPublicKey(spki: try PublicKeyInfo.rsa(modulus: n, publicExponent: e))
             case .ec?, .ecEdwards?:
-                guard let point = values[.ecPoint], !point.isEmpty, let parameters = values[.ecParams] else { return nil }
+                guard let point = values[.ecPoint], !point.isEmpty, let parameters = values[.ecParams] else {
+                    return nil
+                }
                 if values.keyType == .ecEdwards {
                     return try TokenPublicKey(spki: try PublicKeyInfo.edwards(parameters: parameters, point: point))
                 }

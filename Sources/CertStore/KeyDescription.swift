@@ -55,7 +55,8 @@ public struct KeyDescription: Sendable, Hashable {
 }
 
 extension KeyDescription {
-    static let attributes: [AttributeType] = [.label, .id, .keyType, .modulus, .modulusBits, .ecParams, .sign] + KeyFlags.attributes
+    static let attributes: [AttributeType] =
+        [.label, .id, .keyType, .modulus, .modulusBits, .ecParams, .sign] + KeyFlags.attributes
 
     init(_ values: AttributeValues, token: Token) throws(StoreError) {
         label = values.label ?? ""
@@ -71,10 +72,15 @@ extension KeyDescription {
         case .ecEdwards?:
             let params = values[.ecParams] ?? []
             // Some modules give the curve as a PrintableString name rather than an OID.
-            let name = namedCurves[params]?.name ?? (params.count > 2 ? String(decoding: params.dropFirst(2), as: UTF8.self) : "Ed25519")
+            let name =
+                namedCurves[params]?.name
+                ?? (params.count > 2 ? String(decoding: params.dropFirst(2), as: UTF8.self) : "Ed25519")
             kind = .edwards(curve: name.lowercased().contains("448") ? "Ed448" : "Ed25519")
         default:
-            throw StoreError(.failed, "key \"\(values.label ?? "")\" is of type \(values.keyType.map(keyTypeName) ?? "unknown"), which CertBridge cannot sign with")
+            throw StoreError(
+                .failed,
+                "key \"\(values.label ?? "")\" is of type \(values.keyType.map(keyTypeName) ?? "unknown"), which CertBridge cannot sign with"
+            )
         }
         if values.bool(.sign) == false {
             throw StoreError(.failed, "key \"\(label)\" has CKA_SIGN=false: the token will not sign with it")
@@ -90,7 +96,9 @@ extension KeyDescription {
 /// DER `SEQUENCE { INTEGER r, INTEGER s }` from a token's r‖s, and back.
 enum ECDSAEncoding {
     static func der(fromRaw raw: [UInt8]) throws(StoreError) -> [UInt8] {
-        guard raw.count % 2 == 0, !raw.isEmpty else { throw StoreError(.failed, "the token returned an ECDSA signature of odd length \(raw.count)") }
+        guard raw.count % 2 == 0, !raw.isEmpty else {
+            throw StoreError(.failed, "the token returned an ECDSA signature of odd length \(raw.count)")
+        }
         let half = raw.count / 2
         var body = integer(Array(raw[..<half])) + integer(Array(raw[half...]))
         body = [0x30] + length(body.count) + body
@@ -107,13 +115,16 @@ enum ECDSAEncoding {
         } catch let error as StoreError {
             throw error
         } catch {
-            throw StoreError(.failed, "the signature is not a DER ECDSA signature (\(error)); was it made with --format raw?")
+            throw StoreError(
+                .failed, "the signature is not a DER ECDSA signature (\(error)); was it made with --format raw?")
         }
     }
 
     private static func pad(_ value: ArraySlice<UInt8>, to length: Int) throws(StoreError) -> [UInt8] {
         let trimmed = value.drop { $0 == 0 }
-        guard trimmed.count <= length else { throw StoreError(.failed, "an ECDSA signature value is longer than the curve") }
+        guard trimmed.count <= length else {
+            throw StoreError(.failed, "an ECDSA signature value is longer than the curve")
+        }
         return [UInt8](repeating: 0, count: length - trimmed.count) + trimmed
     }
 

@@ -13,20 +13,26 @@ public final class KeyMaterial: @unchecked Sendable {
     private var attributes: [Attribute]
 
     /// An RSA key from its CRT components (big-endian, no leading zeros needed).
-    public init(rsaModulus modulus: [UInt8], publicExponent: [UInt8], privateExponent: [UInt8],
-                prime1: [UInt8], prime2: [UInt8], exponent1: [UInt8], exponent2: [UInt8], coefficient: [UInt8]) {
+    public init(
+        rsaModulus modulus: [UInt8], publicExponent: [UInt8], privateExponent: [UInt8],
+        prime1: [UInt8], prime2: [UInt8], exponent1: [UInt8], exponent2: [UInt8], coefficient: [UInt8]
+    ) {
         keyType = .rsa
-        attributes = [Attribute(.modulus, bytes: modulus), Attribute(.publicExponent, bytes: publicExponent),
-                      Attribute(.privateExponent, bytes: privateExponent), Attribute(.prime1, bytes: prime1),
-                      Attribute(.prime2, bytes: prime2), Attribute(.exponent1, bytes: exponent1),
-                      Attribute(.exponent2, bytes: exponent2), Attribute(.coefficient, bytes: coefficient)]
+        attributes = [
+            Attribute(.modulus, bytes: modulus), Attribute(.publicExponent, bytes: publicExponent),
+            Attribute(.privateExponent, bytes: privateExponent), Attribute(.prime1, bytes: prime1),
+            Attribute(.prime2, bytes: prime2), Attribute(.exponent1, bytes: exponent1),
+            Attribute(.exponent2, bytes: exponent2), Attribute(.coefficient, bytes: coefficient),
+        ]
     }
 
     /// An EC key: `parameters` is the curve as DER (CKA_EC_PARAMS), `value` the private scalar,
     /// `point` the public point as a DER OCTET STRING (CKA_EC_POINT).
     public init(ecParameters parameters: [UInt8], value: [UInt8], point: [UInt8]) {
         keyType = .ec
-        attributes = [Attribute(.ecParams, bytes: parameters), Attribute(.value, bytes: value), Attribute(.ecPoint, bytes: point)]
+        attributes = [
+            Attribute(.ecParams, bytes: parameters), Attribute(.value, bytes: value), Attribute(.ecPoint, bytes: point),
+        ]
     }
 
     /// An Edwards key (Ed25519, Ed448) as CKK_EC_EDWARDS: `parameters` is the curve's OID as
@@ -34,7 +40,9 @@ public final class KeyMaterial: @unchecked Sendable {
     /// OCTET STRING (CKA_EC_POINT).
     public init(edwardsParameters parameters: [UInt8], value: [UInt8], point: [UInt8]) {
         keyType = .ecEdwards
-        attributes = [Attribute(.ecParams, bytes: parameters), Attribute(.value, bytes: value), Attribute(.ecPoint, bytes: point)]
+        attributes = [
+            Attribute(.ecParams, bytes: parameters), Attribute(.value, bytes: value), Attribute(.ecPoint, bytes: point),
+        ]
     }
 
     deinit {
@@ -66,7 +74,8 @@ public final class KeyMaterial: @unchecked Sendable {
 /// The contents of a DER OCTET STRING (CKA_EC_POINT is one), or the bytes as they are.
 func unwrapOctetString(_ bytes: [UInt8]) -> [UInt8] {
     guard bytes.count >= 2, bytes[0] == 0x04 else { return bytes }
-    var length = Int(bytes[1]), offset = 2
+    var length = Int(bytes[1])
+    var offset = 2
     if bytes[1] & 0x80 != 0 {
         let count = Int(bytes[1] & 0x7F)
         guard count <= 2, bytes.count >= 2 + count else { return bytes }

@@ -45,9 +45,11 @@ public struct KeyFlags: Sendable, Hashable, Codable {
     public var triesLeft: Int?
 
     /// The attributes to read for `init(_:)`.
-    public static let attributes: [AttributeType] = [.sensitive, .extractable, .alwaysAuthenticate, .neverExtractable,
-                                                     .alwaysSensitive, .local, .private, .certBridgeHasKeyPassword,
-                                                     .certBridgeApproval, .certBridgeTriesLeft]
+    public static let attributes: [AttributeType] = [
+        .sensitive, .extractable, .alwaysAuthenticate, .neverExtractable,
+        .alwaysSensitive, .local, .private, .certBridgeHasKeyPassword,
+        .certBridgeApproval, .certBridgeTriesLeft,
+    ]
 
     /// The flags from attributes read with `KeyFlags.attributes`; unreported ones stay nil.
     public init(_ values: AttributeValues) {
@@ -83,16 +85,22 @@ public struct KeyFlags: Sendable, Hashable, Codable {
             return "CKA_EXTRACTABLE=true: the token wraps the key out on request"
                 + (sensitive == false ? " (and CKA_SENSITIVE=false: it shows the key's value)" : "")
         }
-        if extractable == nil { return "the token does not report CKA_EXTRACTABLE, so the key is treated as non-exportable" }
-        return "CKA_EXTRACTABLE=false" + (neverExtractable == true ? ", CKA_NEVER_EXTRACTABLE=true" : "") + ": the token refuses to let the key out"
+        if extractable == nil {
+            return "the token does not report CKA_EXTRACTABLE, so the key is treated as non-exportable"
+        }
+        return "CKA_EXTRACTABLE=false" + (neverExtractable == true ? ", CKA_NEVER_EXTRACTABLE=true" : "")
+            + ": the token refuses to let the key out"
             + (sensitive == false ? " (CKA_SENSITIVE=false does not reveal a key that is not extractable)" : "")
     }
 
     /// The flags as `name=value` words, unreported ones left out.
     public var words: [String] {
-        let named: [(String, Bool?)] = [("sensitive", sensitive), ("extractable", extractable),
+        let named: [(String, Bool?)] = [
+            ("sensitive", sensitive), ("extractable", extractable),
             ("always-authenticate", alwaysAuthenticate), ("never-extractable", neverExtractable),
-            ("always-sensitive", alwaysSensitive), ("local", local), ("private", `private`), ("own-password", ownPassword)]
+            ("always-sensitive", alwaysSensitive), ("local", local), ("private", `private`),
+            ("own-password", ownPassword),
+        ]
         return named.compactMap { name, value in value.map { "\(name)=\($0 ? "yes" : "no")" } }
     }
 }

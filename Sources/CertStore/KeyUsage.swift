@@ -40,10 +40,12 @@ extension Store {
         let token = try token(matching: key.uri)
         let (usage, recorded) = try publicUsage(id: key.id, token: token)
         if let usage, !usage.allowsSigning {
-            return "the certificate of key \"\(key.label)\" does not allow signing (its keyUsage is \(usage.names)); it is an encryption key: use `certbridge decrypt`"
+            return
+                "the certificate of key \"\(key.label)\" does not allow signing (its keyUsage is \(usage.names)); it is an encryption key: use `certbridge decrypt`"
         }
         if recorded == .encryption {
-            return "key \"\(key.label)\" was made for encryption (enroll new --usage encryption), not for signing: use `certbridge decrypt`"
+            return
+                "key \"\(key.label)\" was made for encryption (enroll new --usage encryption), not for signing: use `certbridge decrypt`"
         }
         return nil
     }
@@ -54,7 +56,9 @@ extension Store {
         guard !id.isEmpty else { return (nil, nil) }
         let session = try session(on: token, pin: nil)
         do throws(PKCS11Error) {
-            let der = try session.findObjects([Attribute(.certificate), Attribute(.id, bytes: id)]).first?.attributes([.value])[.value]
+            let der = try session.findObjects([Attribute(.certificate), Attribute(.id, bytes: id)]).first?.attributes([
+                .value
+            ])[.value]
             let recorded = try enrollmentRecords(in: session).first { $0.0.id == hex(id) }?.0.usage
             let usage = der.flatMap { try? Certificate(derEncoded: $0) }.flatMap { try? $0.extensions.keyUsage }
             return (usage, recorded)
@@ -68,9 +72,11 @@ extension X509.KeyUsage {
     var allowsSigning: Bool { digitalSignature || nonRepudiation }
 
     var names: String {
-        let all: [(Bool, String)] = [(digitalSignature, "digitalSignature"), (nonRepudiation, "nonRepudiation"),
-                                     (keyEncipherment, "keyEncipherment"), (dataEncipherment, "dataEncipherment"),
-                                     (keyAgreement, "keyAgreement"), (keyCertSign, "keyCertSign"), (cRLSign, "cRLSign")]
+        let all: [(Bool, String)] = [
+            (digitalSignature, "digitalSignature"), (nonRepudiation, "nonRepudiation"),
+            (keyEncipherment, "keyEncipherment"), (dataEncipherment, "dataEncipherment"),
+            (keyAgreement, "keyAgreement"), (keyCertSign, "keyCertSign"), (cRLSign, "cRLSign"),
+        ]
         let set = all.filter(\.0).map(\.1)
         return set.isEmpty ? "empty" : set.joined(separator: ", ")
     }

@@ -27,8 +27,13 @@ final class KeyUse {
         let values: AttributeValues
         var certificateDER: [UInt8]?
         do throws(PKCS11Error) {
-            values = try key.object.attributes([.keyType, .modulus, .modulusBits, .ecParams, .decrypt, .derive, .unwrap])
-            if !key.id.isEmpty, let certificate = try key.session.findObjects([Attribute(.certificate), Attribute(.id, bytes: key.id)]).first {
+            values = try key.object.attributes([
+                .keyType, .modulus, .modulusBits, .ecParams, .decrypt, .derive, .unwrap,
+            ])
+            if !key.id.isEmpty,
+                let certificate = try key.session.findObjects([Attribute(.certificate), Attribute(.id, bytes: key.id)])
+                    .first
+            {
                 certificateDER = try certificate.attributes([.value])[.value]
             }
         } catch {
@@ -39,16 +44,25 @@ final class KeyUse {
         case .rsa?:
             kind = .rsa(bits: values[.modulus].map(bitLength) ?? values.ulong(.modulusBits).map { Int($0) } ?? 0)
             if values.bool(.decrypt) == false {
-                throw StoreError(.usage, "key \"\(key.label)\" has CKA_DECRYPT=false: the token will not decrypt with it (is it a signing key?)")
+                throw StoreError(
+                    .usage,
+                    "key \"\(key.label)\" has CKA_DECRYPT=false: the token will not decrypt with it (is it a signing key?)"
+                )
             }
         case .ec?:
             let curve = namedCurves[values[.ecParams] ?? []]
             kind = .ec(curve: curve?.name ?? "unknown", bits: curve?.bits ?? 256)
             if values.bool(.derive) == false {
-                throw StoreError(.usage, "key \"\(key.label)\" has CKA_DERIVE=false: the token will not do key agreement with it (is it a signing key?)")
+                throw StoreError(
+                    .usage,
+                    "key \"\(key.label)\" has CKA_DERIVE=false: the token will not do key agreement with it (is it a signing key?)"
+                )
             }
         default:
-            throw StoreError(.usage, "key \"\(key.label)\" is not an RSA or EC key: CertBridge decrypts with RSA key transport and EC key agreement only")
+            throw StoreError(
+                .usage,
+                "key \"\(key.label)\" is not an RSA or EC key: CertBridge decrypts with RSA key transport and EC key agreement only"
+            )
         }
         var uri = key.token.uri
         uri.object = key.label
@@ -63,10 +77,16 @@ final class KeyUse {
         let doing = "decrypting the content key with \"\(label)\""
         do throws(PKCS11Error) {
             try session.decryptInit(mechanism, key: handle.object)
-        } catch where [.mechanismInvalid, .mechanismParamInvalid, ReturnValue(rawValue: 0x7)].contains(error.returnValue) {
+        } catch
+            where [.mechanismInvalid, .mechanismParamInvalid, ReturnValue(rawValue: 0x7)].contains(error.returnValue)
+        {
             // SoftHSM2 2.6 answers CKR_ARGUMENTS_BAD to OAEP with any digest but SHA-1.
-            throw StoreError(.failed, "token \"\(token.info.label)\" does not decrypt with \(mechanism.type.name)"
-                             + (mechanism.type == .rsaPKCSOAEP ? " and this OAEP digest (the sender's choice; SHA-1 is what most tokens do)" : "") + " (\(error))")
+            throw StoreError(
+                .failed,
+                "token \"\(token.info.label)\" does not decrypt with \(mechanism.type.name)"
+                    + (mechanism.type == .rsaPKCSOAEP
+                        ? " and this OAEP digest (the sender's choice; SHA-1 is what most tokens do)" : "")
+                    + " (\(error))")
         } catch {
             throw StoreError(error, doing: doing, token: token)
         }
@@ -86,20 +106,24 @@ final class KeyUse {
     /// token that asks it for derivation too (CKR_USER_NOT_LOGGED_IN) gets it.
     func derive(publicPoint: [UInt8]) throws(StoreError) -> [UInt8] {
         let doing = "agreeing the content key with \"\(label)\" (ECDH)"
-        let template = [Attribute(.secretKey), Attribute(.genericSecret), Attribute(.token, false), Attribute(.private, true),
-                        Attribute(.sensitive, false), Attribute(.extractable, true)]
+        let template = [
+            Attribute(.secretKey), Attribute(.genericSecret), Attribute(.token, false), Attribute(.private, true),
+            Attribute(.sensitive, false), Attribute(.extractable, true),
+        ]
         func once() throws(PKCS11Error) -> [UInt8] {
             let secret = try session.deriveECDH(key: handle.object, publicData: publicPoint, template: template)
             defer { try? secret.destroy() }
             guard var value = try secret.attributes([.value])[.value] else {
-                throw PKCS11Error(.returned(.attributeSensitive), function: "C_GetAttributeValue", reason: "the token kept the ECDH secret sensitive")
+                throw PKCS11Error(
+                    .returned(.attributeSensitive), function: "C_GetAttributeValue",
+                    reason: "the token kept the ECDH secret sensitive")
             }
             defer { wipe(&value) }
             return value
         }
         do throws(PKCS11Error) {
             return try once()
-        } catch where description.securityLevel == .high && error.returnValue == .userNotLoggedIn {
+        } catch  where description.securityLevel == .high && error.returnValue == .userNotLoggedIn {
             try approve { () throws(PKCS11Error) in }
             approval = "approved with the key's own login for this key agreement (CKU_CONTEXT_SPECIFIC)"
             do throws(PKCS11Error) { return try once() } catch { throw StoreError(error, doing: doing, token: token) }
@@ -112,16 +136,18 @@ final class KeyUse {
     /// wrong password is asked again while tries are left.
     private func approve(restart: () throws(PKCS11Error) -> Void) throws(StoreError) {
         for attempt in 1...attempts {
-            let secret: PIN? = try keyPassword(KeyPasswordRequest(key: description, tokenLabel: token.info.label, attempt: attempt))
+            let secret: PIN? = try keyPassword(
+                KeyPasswordRequest(key: description, tokenLabel: token.info.label, attempt: attempt))
             do throws(PKCS11Error) {
                 do throws(PKCS11Error) {
                     try session.login(.contextSpecific, pin: secret)
-                } catch where error.returnValue == .operationNotInitialized {
+                } catch  where error.returnValue == .operationNotInitialized {
                     try restart()
                     try session.login(.contextSpecific, pin: secret)
                 }
                 return
-            } catch where [.pinIncorrect, .pinInvalid, .pinLenRange].contains(error.returnValue) && attempt < attempts {
+            } catch  where [.pinIncorrect, .pinInvalid, .pinLenRange].contains(error.returnValue) && attempt < attempts
+            {
                 continue
             } catch {
                 throw StoreError(error, doing: "approving the use of key \"\(label)\"", token: token)
@@ -143,7 +169,9 @@ struct RecipientCertificate {
         try serializer.serialize(certificate.issuer)
         issuer = serializer.serializedBytes
         serial = Array(certificate.serialNumber.bytes)
-        subjectKeyIdentifier = (try? certificate.extensions.subjectKeyIdentifier).flatMap { $0.map { Array($0.keyIdentifier) } }
+        subjectKeyIdentifier = (try? certificate.extensions.subjectKeyIdentifier).flatMap {
+            $0.map { Array($0.keyIdentifier) }
+        }
         subject = certificate.subject.description
     }
 

@@ -22,8 +22,10 @@ struct Pairs {
         }
     }
 
-    private static func labels(of objectClass: ObjectClass, matching template: [Attribute], in session: Session,
-                               reader: AttributeReader) throws(PKCS11Error) -> [String: String] {
+    private static func labels(
+        of objectClass: ObjectClass, matching template: [Attribute], in session: Session,
+        reader: AttributeReader
+    ) throws(PKCS11Error) -> [String: String] {
         var labels: [String: String] = [:]
         for object in try session.findObjects([Attribute(objectClass)] + template) {
             let values = try reader.read(object)

@@ -1,8 +1,8 @@
 import Foundation
 import PKCS11
 import PKCS12
-import X509
 import SwiftASN1
+import X509
 
 /// What `certbridge objects` shows for one object: every flag as the token reported it.
 public struct ObjectSummary: Sendable, Codable, Hashable {

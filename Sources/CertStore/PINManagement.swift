@@ -14,17 +14,19 @@ extension Store {
         let who = role == .user ? "user" : "security officer"
         do throws(PKCS11Error) {
             try session.login(role == .user ? .user : .securityOfficer, pin: oldPIN)
-        } catch where error.returnValue == .userAlreadyLoggedIn {
+        } catch  where error.returnValue == .userAlreadyLoggedIn {
             // Someone else's session in this process logged in already; the PIN is still checked by C_SetPIN.
         } catch {
-            throw Self.pinError(error, doing: "logging in as the \(who) of \"\(token.info.label)\"", role: role, token: token)
+            throw Self.pinError(
+                error, doing: "logging in as the \(who) of \"\(token.info.label)\"", role: role, token: token)
         }
         let newPIN = try new(token)
         do throws(PKCS11Error) {
             guard let oldPIN else { return }
             try session.changePIN(old: oldPIN, new: newPIN)
         } catch {
-            throw Self.pinError(error, doing: "changing the \(who) PIN of \"\(token.info.label)\"", role: role, token: token)
+            throw Self.pinError(
+                error, doing: "changing the \(who) PIN of \"\(token.info.label)\"", role: role, token: token)
         }
         try? session.logout()
     }
@@ -37,14 +39,17 @@ extension Store {
         do throws(PKCS11Error) {
             try session.login(.securityOfficer, pin: so)
         } catch {
-            throw Self.pinError(error, doing: "logging in as the security officer of \"\(token.info.label)\"", role: .securityOfficer, token: token)
+            throw Self.pinError(
+                error, doing: "logging in as the security officer of \"\(token.info.label)\"", role: .securityOfficer,
+                token: token)
         }
         defer { try? session.logout() }
         let user = try newPIN(token)
         do throws(PKCS11Error) {
             try session.initializeUserPIN(user)
         } catch {
-            throw Self.pinError(error, doing: "setting the user PIN of \"\(token.info.label)\"", role: .securityOfficer, token: token)
+            throw Self.pinError(
+                error, doing: "setting the user PIN of \"\(token.info.label)\"", role: .securityOfficer, token: token)
         }
     }
 
@@ -55,14 +60,17 @@ extension Store {
     }
 
     /// StoreError's mapping reads the user PIN's counters; for the SO PIN, read the SO's.
-    private static func pinError(_ error: PKCS11Error, doing action: String, role: PINRole, token: Token) -> StoreError {
+    private static func pinError(_ error: PKCS11Error, doing action: String, role: PINRole, token: Token) -> StoreError
+    {
         guard role == .securityOfficer, [.pinIncorrect, .pinInvalid, .pinLenRange].contains(error.returnValue) else {
             return StoreError(error, doing: action, token: token)
         }
         var sentence = "\(action) failed: wrong SO PIN (\(error))"
         if let flags = try? token.refreshed().info.flags {
             if flags.contains(.soPINLocked) {
-                return StoreError(.locked, "\(action) failed: wrong SO PIN, and the SO PIN is now locked; the token must be re-initialized")
+                return StoreError(
+                    .locked,
+                    "\(action) failed: wrong SO PIN, and the SO PIN is now locked; the token must be re-initialized")
             } else if flags.contains(.soPINFinalTry) {
                 sentence += "; one try left before the SO PIN locks"
             } else if flags.contains(.soPINCountLow) {

@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import PKCS11
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Which PIN goes to which token. A PIN source is for the token the command names (`--token`,
 /// or the token in the object's URI), never for another: a wrong PIN costs a try on a card, and
@@ -33,7 +34,10 @@ public struct PINRouting: Sendable {
                 return try routing.source.read(prompt: "PIN for token \"\(token.info.label)\": ")
             }
             guard routing.terminal else { throw PINRouting.skipped(token) }
-            let pin = try SecretSource.tty.read(prompt: "PIN for token \"\(token.info.label)\" (\(token.uri.tokenPart); not named on the command line; Enter skips it): ", allowEmpty: true)
+            let pin = try SecretSource.tty.read(
+                prompt:
+                    "PIN for token \"\(token.info.label)\" (\(token.uri.tokenPart); not named on the command line; Enter skips it): ",
+                allowEmpty: true)
             guard !pin.isEmpty else { throw StoreError(.usage, "\"\(token.info.label)\" (skipped at the prompt)") }
             return pin
         }
@@ -44,8 +48,10 @@ public struct PINRouting: Sendable {
         var uri = token.uri
         uri.manufacturer = nil
         uri.model = nil
-        return StoreError(.usage, "\"\(token.info.label)\" (no PIN is given for it: the PIN source is for the token the command names; "
-                          + "name it with --token '\(uri)', or give it its own with '\(uri)?pin-source=file:PATH')")
+        return StoreError(
+            .usage,
+            "\"\(token.info.label)\" (no PIN is given for it: the PIN source is for the token the command names; "
+                + "name it with --token '\(uri)', or give it its own with '\(uri)?pin-source=file:PATH')")
     }
 }
 
@@ -61,13 +67,15 @@ extension Store {
     /// command named no single token), one whose PIN is not given (or is refused, or locked)
     /// is skipped and returned with why, so one token cannot hide the others; otherwise the
     /// failure is thrown.
-    func searchSessions(_ tokens: [Token], readWrite: Bool = false, pin: PINProvider?, search: Bool) throws(StoreError) -> (sessions: [(Token, Session)], skipped: [StoreError]) {
+    func searchSessions(_ tokens: [Token], readWrite: Bool = false, pin: PINProvider?, search: Bool) throws(StoreError)
+        -> (sessions: [(Token, Session)], skipped: [StoreError])
+    {
         var sessions: [(Token, Session)] = []
         var skipped: [StoreError] = []
         for token in tokens {
             do {
                 sessions.append((token, try session(on: token, readWrite: readWrite, pin: pin)))
-            } catch where search && Self.skippable.contains(error.code) {
+            } catch  where search && Self.skippable.contains(error.code) {
                 skipped.append(error)
             }
         }

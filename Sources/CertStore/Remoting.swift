@@ -29,20 +29,23 @@ enum TokenRoute {
 extension StoreError {
     /// The token offers none of `mechanisms`, which `operation` needs: one sentence that names
     /// them and says whether p11-kit remoting is why, instead of a bare CKR_MECHANISM_INVALID.
-    static func missingMechanism(_ mechanisms: [MechanismType], for operation: String, token: Token,
-                                 file: String = #fileID, line: Int = #line) -> StoreError {
+    static func missingMechanism(
+        _ mechanisms: [MechanismType], for operation: String, token: Token,
+        file: String = #fileID, line: Int = #line
+    ) -> StoreError {
         let names = mechanisms.map(\.name)
         let wanted = names.count == 1 ? names[0] : names.dropLast().joined(separator: ", ") + " or " + names.last!
         let label = token.info.label
         let module = token.slot.module.path.split(separator: "/").last.map(String.init) ?? token.slot.module.path
-        let why = switch TokenRoute(token) {
-        case .remoting:
-            "the token \"\(label)\" is reached through p11-kit remoting (\(module)), which does not forward \(names.count == 1 ? "it" : "them"); do this on the machine that holds the token"
-        case .proxy:
-            "the token \"\(label)\" is reached through p11-kit's proxy (\(module)), which does not offer \(names.count == 1 ? "it" : "them") (p11-kit remoting does not forward \(names.count == 1 ? "it" : "them"))"
-        case .direct:
-            "the token \"\(label)\" (module \(module)) does not offer \(names.count == 1 ? "it" : "them")"
-        }
+        let why =
+            switch TokenRoute(token) {
+            case .remoting:
+                "the token \"\(label)\" is reached through p11-kit remoting (\(module)), which does not forward \(names.count == 1 ? "it" : "them"); do this on the machine that holds the token"
+            case .proxy:
+                "the token \"\(label)\" is reached through p11-kit's proxy (\(module)), which does not offer \(names.count == 1 ? "it" : "them") (p11-kit remoting does not forward \(names.count == 1 ? "it" : "them"))"
+            case .direct:
+                "the token \"\(label)\" (module \(module)) does not offer \(names.count == 1 ? "it" : "them")"
+            }
         return StoreError(.failed, "\(operation) needs \(wanted), and \(why)", file: file, line: line)
     }
 }

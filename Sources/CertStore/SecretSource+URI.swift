@@ -6,13 +6,17 @@ extension SecretSource {
     /// program.
     public init(uriPINSource text: String) throws(StoreError) {
         if text.hasPrefix("|") {
-            throw StoreError(.usage, "a pin-source of the form |PROGRAM is refused (a URI does not start programs); use file:PATH, env:NAME or fd:N")
+            throw StoreError(
+                .usage,
+                "a pin-source of the form |PROGRAM is refused (a URI does not start programs); use file:PATH, env:NAME or fd:N"
+            )
         }
         if text.hasPrefix("file://") {
             var rest = text.dropFirst("file://".count)
             if rest.hasPrefix("localhost/") { rest = rest.dropFirst("localhost".count) }
             guard rest.hasPrefix("/") else {
-                throw StoreError(.usage, "the pin-source file URI names another host; only local files (file:///PATH) are read")
+                throw StoreError(
+                    .usage, "the pin-source file URI names another host; only local files (file:///PATH) are read")
             }
             self = .file(String(rest))
             return

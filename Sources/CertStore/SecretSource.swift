@@ -1,7 +1,8 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import PKCS11
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 /// Where a PIN or password comes from. Never argv: `tty` (asked without echo), `file:PATH`,
 /// `env:NAME` or `fd:N`. The first line is taken; a trailing newline is not part of the secret.
@@ -13,17 +14,24 @@ public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses `tty`, `file:PATH`, `env:NAME`, `fd:N`.
     public init(_ text: String) throws(StoreError) {
-        if text == "tty" { self = .tty; return }
+        if text == "tty" {
+            self = .tty
+            return
+        }
         let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
         // The text is not echoed: a user who typed the PIN itself here must not see it printed.
-        let unknown = StoreError(.usage, "the secret source \(parts.count == 2 ? "\"\(parts[0]):…\"" : "given") is not one of tty, "
-                                 + "file:PATH, env:NAME, fd:N (a PIN or password itself is never taken from the command line)")
+        let unknown = StoreError(
+            .usage,
+            "the secret source \(parts.count == 2 ? "\"\(parts[0]):…\"" : "given") is not one of tty, "
+                + "file:PATH, env:NAME, fd:N (a PIN or password itself is never taken from the command line)")
         guard parts.count == 2, !parts[1].isEmpty else { throw unknown }
         switch parts[0] {
         case "file": self = .file(parts[1])
         case "env": self = .environment(parts[1])
         case "fd":
-            guard let fd = Int32(parts[1]), fd >= 0 else { throw StoreError(.usage, "fd:N needs a file descriptor number") }
+            guard let fd = Int32(parts[1]), fd >= 0 else {
+                throw StoreError(.usage, "fd:N needs a file descriptor number")
+            }
             self = .fileDescriptor(fd)
         default:
             throw unknown
@@ -58,7 +66,9 @@ public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
             bytes = try Self.readFromTerminal(prompt: prompt)
         case .file(let path):
             let fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK)
-            guard fd >= 0 else { throw StoreError(.usage, "cannot read the secret file \(path): \(String(cString: strerror(errno)))") }
+            guard fd >= 0 else {
+                throw StoreError(.usage, "cannot read the secret file \(path): \(String(cString: strerror(errno)))")
+            }
             defer { close(fd) }
             var status = stat()
             guard fstat(fd, &status) == 0, (status.st_mode & S_IFMT) != S_IFDIR else {
@@ -72,7 +82,8 @@ public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
             guard let value = getenv(name) else { throw StoreError(.usage, "environment variable \(name) is not set") }
             let length = strlen(value)
             guard length <= Self.maximumLength else { throw Self.tooLong(self) }
-            bytes = Array(UnsafeBufferPointer(start: UnsafeRawPointer(value).assumingMemoryBound(to: UInt8.self), count: length))
+            bytes = Array(
+                UnsafeBufferPointer(start: UnsafeRawPointer(value).assumingMemoryBound(to: UInt8.self), count: length))
         case .fileDescriptor(let fd):
             bytes = try Self.readLine(fd, source: self)
         }
@@ -92,14 +103,18 @@ public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
     /// Reads a new secret: on a terminal it is asked twice and must match. `length` is the rule
     /// the secret must keep (in bytes); on a terminal a mismatch or a secret that breaks the rule
     /// is said and asked again, up to `attempts` times. Another source is read once.
-    public func readNew(prompt: String, length: ClosedRange<Int>? = nil, rule: String? = nil, attempts: Int = 3) throws(StoreError) -> PIN {
+    public func readNew(prompt: String, length: ClosedRange<Int>? = nil, rule: String? = nil, attempts: Int = 3)
+        throws(StoreError) -> PIN
+    {
         let broken = { (count: Int) -> String? in
             guard let length, !length.contains(count) else { return nil }
             return rule ?? "it must have \(length.lowerBound) to \(length.upperBound) characters"
         }
         guard self == .tty else {
             let secret = try read(prompt: prompt)
-            if let problem = broken(secret.count) { throw StoreError(.usage, "the \(prompt.secretNoun) from \(self) is refused: \(problem)") }
+            if let problem = broken(secret.count) {
+                throw StoreError(.usage, "the \(prompt.secretNoun) from \(self) is refused: \(problem)")
+            }
             return secret
         }
         for attempt in 1...max(1, attempts) {
@@ -153,13 +168,19 @@ public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
     }
 
     private static func tooLong(_ source: SecretSource) -> StoreError {
-        StoreError(.usage, "the secret source \(source) gives more than \(maximumLength) bytes on its first line; a PIN or password is one short line")
+        StoreError(
+            .usage,
+            "the secret source \(source) gives more than \(maximumLength) bytes on its first line; a PIN or password is one short line"
+        )
     }
 
     private static func readFromTerminal(prompt: String) throws(StoreError) -> [UInt8] {
         let fd = open("/dev/tty", O_RDWR | O_NOCTTY | O_CLOEXEC)
         guard fd >= 0 else {
-            throw StoreError(.usage, "there is no terminal to ask for the \(prompt.askedFor); give \(prompt.sourceOption) (file:PATH, env:NAME or fd:N)")
+            throw StoreError(
+                .usage,
+                "there is no terminal to ask for the \(prompt.askedFor); give \(prompt.sourceOption) (file:PATH, env:NAME or fd:N)"
+            )
         }
         defer { close(fd) }
         var saved = termios()
@@ -176,13 +197,13 @@ public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-private extension String {
+extension String {
     /// "PIN" or "password", from the prompt that asked for it.
-    var secretNoun: String { lowercased().contains("pin") ? "PIN" : "password" }
+    fileprivate var secretNoun: String { lowercased().contains("pin") ? "PIN" : "password" }
 
     /// What a prompt asks for, to go after "the": `PIN for token "seedsoft"`, `password for
     /// alice.pfx`. An acronym that starts it (PIN, SO) keeps its capitals.
-    var askedFor: String {
+    fileprivate var askedFor: String {
         var text = self
         while text.last == " " || text.last == ":" { text.removeLast() }
         let firstWord = text.prefix { $0 != " " }
@@ -191,7 +212,7 @@ private extension String {
     }
 
     /// The option that gives what the prompt asks for without a terminal.
-    var sourceOption: String {
+    fileprivate var sourceOption: String {
         let text = lowercased()
         if text.contains("so pin") { return "--so-pin-source" }
         if text.hasPrefix("new pin") { return "--new-pin-source" }

@@ -12,13 +12,20 @@ enum SecurityLevelRecord {
 
     /// The record's template for a Medium key.
     static func template(keyLabel: String, id: [UInt8]) -> [Attribute] {
-        [Attribute(.data), Attribute(.token, true), Attribute(.private, true), Attribute(.label, string: labelPrefix + keyLabel),
-         Attribute(.application, string: application), Attribute(.value, bytes: Array("medium \(hex(id))".utf8))]
+        [
+            Attribute(.data), Attribute(.token, true), Attribute(.private, true),
+            Attribute(.label, string: labelPrefix + keyLabel),
+            Attribute(.application, string: application), Attribute(.value, bytes: Array("medium \(hex(id))".utf8)),
+        ]
     }
 
     /// Whether the token holds a Medium record for this key.
     static func isMedium(session: Session, keyLabel: String, idHex: String) -> Bool {
-        guard let records = try? session.findObjects([Attribute(.data), Attribute(.label, string: labelPrefix + keyLabel)]) else { return false }
+        guard
+            let records = try? session.findObjects([
+                Attribute(.data), Attribute(.label, string: labelPrefix + keyLabel),
+            ])
+        else { return false }
         let wanted = Array("medium \(idHex)".utf8)
         return records.contains { (try? $0.attributes([.value]))?[.value] == wanted }
     }
@@ -31,5 +38,7 @@ enum SecurityLevelRecord {
     }
 
     /// Whether a listed object is such a record (the listing leaves them out).
-    static func isRecord(_ summary: ObjectSummary) -> Bool { summary.class == "data" && summary.label.hasPrefix(labelPrefix) }
+    static func isRecord(_ summary: ObjectSummary) -> Bool {
+        summary.class == "data" && summary.label.hasPrefix(labelPrefix)
+    }
 }

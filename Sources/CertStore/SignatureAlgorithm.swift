@@ -44,9 +44,21 @@ public enum DigestAlgorithm: String, Sendable, Hashable, CaseIterable, Codable {
     /// digest computed in software.
     var digestInfoPrefix: [UInt8] {
         switch self {
-        case .sha256: [0x30, 0x31, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20]
-        case .sha384: [0x30, 0x41, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00, 0x04, 0x30]
-        case .sha512: [0x30, 0x51, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00, 0x04, 0x40]
+        case .sha256:
+            [
+                0x30, 0x31, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00,
+                0x04, 0x20,
+            ]
+        case .sha384:
+            [
+                0x30, 0x41, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x02, 0x05, 0x00,
+                0x04, 0x30,
+            ]
+        case .sha512:
+            [
+                0x30, 0x51, 0x30, 0x0D, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x03, 0x05, 0x00,
+                0x04, 0x40,
+            ]
         }
     }
 }
@@ -71,7 +83,8 @@ public enum SignatureAlgorithm: Sendable, Hashable {
     /// Parses a name such as `rsa-pss-sha384`.
     public init(name: String) throws(StoreError) {
         guard let found = Self.all.first(where: { $0.name == name.lowercased() }) else {
-            throw StoreError(.usage, "unknown mechanism \"\(name)\"; use one of \(Self.all.map(\.name).joined(separator: ", "))")
+            throw StoreError(
+                .usage, "unknown mechanism \"\(name)\"; use one of \(Self.all.map(\.name).joined(separator: ", "))")
         }
         self = found
     }
@@ -107,7 +120,10 @@ public enum SignatureAlgorithm: Sendable, Hashable {
     func plan(offered: Set<MechanismType>, token: Token? = nil) throws(StoreError) -> SigningPlan {
         func missing(_ mechanisms: [MechanismType]) -> StoreError {
             if let token { return .missingMechanism(mechanisms, for: "making \(name) signatures", token: token) }
-            return StoreError(.failed, "the token offers neither \(mechanisms.map(\.name).joined(separator: " nor ")), so it cannot make \(name) signatures")
+            return StoreError(
+                .failed,
+                "the token offers neither \(mechanisms.map(\.name).joined(separator: " nor ")), so it cannot make \(name) signatures"
+            )
         }
         func pick(_ combined: MechanismType, _ raw: MechanismType) throws(StoreError) -> (MechanismType, Bool) {
             if offered.contains(combined) { return (combined, false) }
@@ -116,16 +132,20 @@ public enum SignatureAlgorithm: Sendable, Hashable {
         }
         switch self {
         case .rsaPKCS1(let digest):
-            let combined: MechanismType = digest == .sha256 ? .sha256RSAPKCS : digest == .sha384 ? .sha384RSAPKCS : .sha512RSAPKCS
+            let combined: MechanismType =
+                digest == .sha256 ? .sha256RSAPKCS : digest == .sha384 ? .sha384RSAPKCS : .sha512RSAPKCS
             let (type, prehash) = try pick(combined, .rsaPKCS)
             return SigningPlan(mechanism: Mechanism(type), prehash: prehash ? digest : nil, digestInfo: prehash)
         case .rsaPSS(let digest):
-            let combined: MechanismType = digest == .sha256 ? .sha256RSAPKCSPSS : digest == .sha384 ? .sha384RSAPKCSPSS : .sha512RSAPKCSPSS
+            let combined: MechanismType =
+                digest == .sha256 ? .sha256RSAPKCSPSS : digest == .sha384 ? .sha384RSAPKCSPSS : .sha512RSAPKCSPSS
             let (type, prehash) = try pick(combined, .rsaPKCSPSS)
-            return SigningPlan(mechanism: .pss(type, hash: digest.mechanism, mgf: digest.mgf1, saltLength: UInt(digest.length)),
-                               prehash: prehash ? digest : nil, digestInfo: false)
+            return SigningPlan(
+                mechanism: .pss(type, hash: digest.mechanism, mgf: digest.mgf1, saltLength: UInt(digest.length)),
+                prehash: prehash ? digest : nil, digestInfo: false)
         case .ecdsa(let digest):
-            let combined: MechanismType = digest == .sha256 ? .ecdsaSHA256 : digest == .sha384 ? .ecdsaSHA384 : .ecdsaSHA512
+            let combined: MechanismType =
+                digest == .sha256 ? .ecdsaSHA256 : digest == .sha384 ? .ecdsaSHA384 : .ecdsaSHA512
             let (type, prehash) = try pick(combined, .ecdsa)
             return SigningPlan(mechanism: Mechanism(type), prehash: prehash ? digest : nil, digestInfo: false)
         case .eddsa:

@@ -1,10 +1,11 @@
 import Crypto
-import _CryptoExtras
 import PKCS11
-import enum PKCS12.PublicKeyInfo
-import struct PKCS12.PKCS12Error
 import SwiftASN1
 import X509
+import _CryptoExtras
+
+import struct PKCS12.PKCS12Error
+import enum PKCS12.PublicKeyInfo
 
 /// Checks signatures in software, with the semantics of `openssl dgst -verify` /
 /// `openssl pkeyutl -verify` (PSS: MGF1 over the same digest, salt as long as the digest). RSA
@@ -13,8 +14,10 @@ import X509
 public enum SignatureVerification {
     /// True when `signature` is a valid `algorithm` signature of `message` under `publicKey`.
     /// An ECDSA signature is read as DER or raw r‖s according to `format`.
-    public static func isValid(_ signature: [UInt8], of message: [UInt8], algorithm: SignatureAlgorithm,
-                               format: SignatureFormat = .der, publicKey: TokenPublicKey) throws(StoreError) -> Bool {
+    public static func isValid(
+        _ signature: [UInt8], of message: [UInt8], algorithm: SignatureAlgorithm,
+        format: SignatureFormat = .der, publicKey: TokenPublicKey
+    ) throws(StoreError) -> Bool {
         if case .eddsa = algorithm {
             guard case .edwards = publicKey.kind else { throw mismatch(algorithm) }
             do throws(PKCS12Error) {
@@ -42,11 +45,15 @@ public enum SignatureVerification {
         }
     }
 
-    private static func ecdsa(_ signature: [UInt8], of message: [UInt8], digest: DigestAlgorithm,
-                              format: SignatureFormat, publicKey: Certificate.PublicKey) throws(StoreError) -> Bool {
+    private static func ecdsa(
+        _ signature: [UInt8], of message: [UInt8], digest: DigestAlgorithm,
+        format: SignatureFormat, publicKey: Certificate.PublicKey
+    ) throws(StoreError) -> Bool {
         // Each curve has its own types in swift-crypto; the digest may differ from the curve's own.
-        func check<Key, Sig>(_ key: Key, _ parse: ([UInt8]) throws -> Sig, raw: Int,
-                             _ verify: (Key, Sig, [UInt8]) -> Bool) throws(StoreError) -> Bool {
+        func check<Key, Sig>(
+            _ key: Key, _ parse: ([UInt8]) throws -> Sig, raw: Int,
+            _ verify: (Key, Sig, [UInt8]) -> Bool
+        ) throws(StoreError) -> Bool {
             do {
                 let der = format == .raw ? try ECDSAEncoding.der(fromRaw: signature) : signature
                 guard format == .der || signature.count == 2 * raw else { return false }
@@ -57,7 +64,8 @@ public enum SignatureVerification {
         }
         func hashed<H: HashFunction>(_: H.Type, _ message: [UInt8]) -> H.Digest { H.hash(data: message) }
         if let key = P256.Signing.PublicKey(publicKey) {
-            return try check(key, { try P256.Signing.ECDSASignature(derRepresentation: $0) }, raw: 32) { key, sig, message in
+            return try check(key, { try P256.Signing.ECDSASignature(derRepresentation: $0) }, raw: 32) {
+                key, sig, message in
                 switch digest {
                 case .sha256: key.isValidSignature(sig, for: hashed(SHA256.self, message))
                 case .sha384: key.isValidSignature(sig, for: hashed(SHA384.self, message))
@@ -66,7 +74,8 @@ public enum SignatureVerification {
             }
         }
         if let key = P384.Signing.PublicKey(publicKey) {
-            return try check(key, { try P384.Signing.ECDSASignature(derRepresentation: $0) }, raw: 48) { key, sig, message in
+            return try check(key, { try P384.Signing.ECDSASignature(derRepresentation: $0) }, raw: 48) {
+                key, sig, message in
                 switch digest {
                 case .sha256: key.isValidSignature(sig, for: hashed(SHA256.self, message))
                 case .sha384: key.isValidSignature(sig, for: hashed(SHA384.self, message))
@@ -75,7 +84,8 @@ public enum SignatureVerification {
             }
         }
         if let key = P521.Signing.PublicKey(publicKey) {
-            return try check(key, { try P521.Signing.ECDSASignature(derRepresentation: $0) }, raw: 66) { key, sig, message in
+            return try check(key, { try P521.Signing.ECDSASignature(derRepresentation: $0) }, raw: 66) {
+                key, sig, message in
                 switch digest {
                 case .sha256: key.isValidSignature(sig, for: hashed(SHA256.self, message))
                 case .sha384: key.isValidSignature(sig, for: hashed(SHA384.self, message))
@@ -100,11 +110,14 @@ extension Store {
     /// never a key to verify with. The private key is a private object on most tokens, so the
     /// session is logged in when `pin` is given and the token wants it; nothing signs, so a
     /// High or Medium key is not asked for its approval.
-    public func publicKey(matching uri: PKCS11URI, pin: PINProvider?) throws(StoreError) -> (key: TokenPublicKey, source: String) {
+    public func publicKey(matching uri: PKCS11URI, pin: PINProvider?) throws(StoreError) -> (
+        key: TokenPublicKey, source: String
+    ) {
         let token = try token(matching: uri)
         let session = try session(on: token, pin: pin)
         guard let found = try publicKey(in: session, uri: uri, token: token) else {
-            throw StoreError(.notFound, "no certificate or public key for \(uri.description) on \"\(token.info.label)\"")
+            throw StoreError(
+                .notFound, "no certificate or public key for \(uri.description) on \"\(token.info.label)\"")
         }
         if let key = found.privateKey {
             try confirm(found, belongsTo: key, in: session, token: token)
@@ -123,7 +136,8 @@ extension Store {
         do throws(PKCS11Error) {
             // The id ties a key to its certificate; a label alone is only a hint.
             if uri.type != .certificate, uri.type != .publicKey, !names.isEmpty,
-               let key = try session.findObjects([Attribute(.privateKey)] + names).first {
+                let key = try session.findObjects([Attribute(.privateKey)] + names).first
+            {
                 privateKey = key
                 keyID = try key.attributes([.id]).id
             }
@@ -148,13 +162,17 @@ extension Store {
         if let certificate {
             let spki = try CertificateObject(der: certificate).certificate.publicKeyInfo
             do throws(StoreError) {
-                return FoundPublicKey(key: try TokenPublicKey(spki: spki), source: "certificate", id: keyID ?? [], privateKey: privateKey)
+                return FoundPublicKey(
+                    key: try TokenPublicKey(spki: spki), source: "certificate", id: keyID ?? [], privateKey: privateKey)
             } catch {
-                throw StoreError(.failed, "the public key in the certificate for \(uri.description) does not parse: \(error)")
+                throw StoreError(
+                    .failed, "the public key in the certificate for \(uri.description) does not parse: \(error)")
             }
         }
         if let publicObject {
-            return FoundPublicKey(key: try Self.publicKey(of: publicObject), source: "public key object", id: keyID ?? [], privateKey: privateKey)
+            return FoundPublicKey(
+                key: try Self.publicKey(of: publicObject), source: "public key object", id: keyID ?? [],
+                privateKey: privateKey)
         }
         return nil
     }
@@ -179,14 +197,18 @@ extension Store {
         do throws(PKCS12Error) {
             switch (values.keyType, values[.modulus], values[.publicExponent], values[.ecParams], values[.ecPoint]) {
             case (.rsa?, let n?, let e?, _, _): spki = try PublicKeyInfo.rsa(modulus: n, publicExponent: e)
-            case (.ec?, _, _, let parameters?, let point?): spki = try PublicKeyInfo.ec(parameters: parameters, point: point)
-            case (.ecEdwards?, _, _, let parameters?, let point?): spki = try PublicKeyInfo.edwards(parameters: parameters, point: point)
+            case (.ec?, _, _, let parameters?, let point?):
+                spki = try PublicKeyInfo.ec(parameters: parameters, point: point)
+            case (.ecEdwards?, _, _, let parameters?, let point?):
+                spki = try PublicKeyInfo.edwards(parameters: parameters, point: point)
             default: spki = nil
             }
         } catch {
             throw StoreError(.failed, "the token's public key object does not parse: \(error)")
         }
-        guard let spki else { throw StoreError(.failed, "the token's public key object is of a kind CertBridge cannot read") }
+        guard let spki else {
+            throw StoreError(.failed, "the token's public key object is of a kind CertBridge cannot read")
+        }
         return try TokenPublicKey(spki: spki)
     }
 }

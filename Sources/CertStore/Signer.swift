@@ -59,8 +59,10 @@ public final class Signer: @unchecked Sendable {
     ///   - keyPassword: the password that approves each use of a High-level key.
     ///   - attempts: how many times to ask for a key password before giving up on a use; more
     ///     than one only makes sense when a person is typing it.
-    public init(store: Store, key uri: PKCS11URI, pin: @escaping Store.PINProvider,
-                keyPassword: @escaping KeyPasswordProvider, attempts: Int = 1) throws(StoreError) {
+    public init(
+        store: Store, key uri: PKCS11URI, pin: @escaping Store.PINProvider,
+        keyPassword: @escaping KeyPasswordProvider, attempts: Int = 1
+    ) throws(StoreError) {
         self.store = store
         self.pin = pin
         self.keyPassword = keyPassword
@@ -84,7 +86,9 @@ public final class Signer: @unchecked Sendable {
             throw StoreError(error, doing: "finding the key", token: token)
         }
         var described = try KeyDescription(values, token: token)
-        if SecurityLevelRecord.isMedium(described.flags, keyLabel: described.label, idHex: hex(described.id), session: session, token: token) {
+        if SecurityLevelRecord.isMedium(
+            described.flags, keyLabel: described.label, idHex: hex(described.id), session: session, token: token)
+        {
             described.flags.approval = SecurityLevel.medium.approvalValue
         }
         key = described
@@ -92,7 +96,9 @@ public final class Signer: @unchecked Sendable {
 
     /// Signs `message` (the whole message: hashing is part of the algorithm) and returns the
     /// signature, an ECDSA one as DER or raw r‖s per `format`.
-    public func sign(_ message: [UInt8], algorithm: SignatureAlgorithm? = nil, format: SignatureFormat = .der) throws(StoreError) -> [UInt8] {
+    public func sign(_ message: [UInt8], algorithm: SignatureAlgorithm? = nil, format: SignatureFormat = .der)
+        throws(StoreError) -> [UInt8]
+    {
         let algorithm = algorithm ?? key.kind.defaultAlgorithm
         let raw = try lock.withLock { _ throws(StoreError) in try signLocked(message, algorithm: algorithm) }
         if case .ecdsa = algorithm, format == .der { return try ECDSAEncoding.der(fromRaw: raw) }
@@ -132,7 +138,9 @@ public final class Signer: @unchecked Sendable {
             do throws(PKCS11Error) {
                 _ = try session.sign(challenge, expectedLength: expectedLength)
             } catch {
-                guard let rv = error.returnValue else { throw StoreError(error, doing: "signing with \"\(key.label)\"", token: token) }
+                guard let rv = error.returnValue else {
+                    throw StoreError(error, doing: "signing with \"\(key.label)\"", token: token)
+                }
                 refusal = rv
             }
             let loggedIn = (try? session.state().isUserLoggedIn) ?? false
@@ -216,9 +224,9 @@ public final class Signer: @unchecked Sendable {
             do throws(PKCS11Error) {
                 try contextLogin(secret, plan: plan)
                 return
-            } catch where Self.wrongSecret(error) && attempt < attempts {
+            } catch  where Self.wrongSecret(error) && attempt < attempts {
                 continue  // the operation stays initialized after a wrong password: ask again
-            } catch where Self.wrongSecret(error) || error.returnValue == .pinLocked {
+            } catch  where Self.wrongSecret(error) || error.returnValue == .pinLocked {
                 throw .store(StoreError(error, doing: "approving the use of key \"\(key.label)\"", token: token))
             } catch {
                 throw .token(error)
@@ -229,7 +237,7 @@ public final class Signer: @unchecked Sendable {
     private func contextLogin(_ secret: borrowing PIN?, plan: SigningPlan) throws(PKCS11Error) {
         do throws(PKCS11Error) {
             try session.login(.contextSpecific, pin: secret)
-        } catch where error.returnValue == .operationNotInitialized {
+        } catch  where error.returnValue == .operationNotInitialized {
             // A module that ended the operation with a failed login: start it again.
             try session.signInit(plan.mechanism, key: object)
             try session.login(.contextSpecific, pin: secret)
@@ -257,8 +265,10 @@ public final class Signer: @unchecked Sendable {
     /// C_SignInit on a private key after a logout with CKR_OBJECT_HANDLE_INVALID (the object is
     /// hidden), others with CKR_USER_NOT_LOGGED_IN or CKR_KEY_HANDLE_INVALID.
     private static func lostLogin(_ error: PKCS11Error) -> Bool {
-        [.userNotLoggedIn, .sessionHandleInvalid, .sessionClosed, .operationActive,
-         .objectHandleInvalid, .keyHandleInvalid].contains(error.returnValue)
+        [
+            .userNotLoggedIn, .sessionHandleInvalid, .sessionClosed, .operationActive,
+            .objectHandleInvalid, .keyHandleInvalid,
+        ].contains(error.returnValue)
     }
 
     private static func wrongSecret(_ error: PKCS11Error) -> Bool {

@@ -36,11 +36,14 @@ public struct SigningSelfTest: Sendable, Codable {
     /// Signs a fresh random challenge, verifies it with the public key, and for a High key
     /// proves that a signature without the context login is refused, then that the key still
     /// signs with it. `progress` sees each step as it finishes (prompts come in between).
-    public static func run(_ signer: Signer, algorithm: SignatureAlgorithm? = nil,
-                           progress: (Step) -> Void = { _ in }) -> SigningSelfTest {
+    public static func run(
+        _ signer: Signer, algorithm: SignatureAlgorithm? = nil,
+        progress: (Step) -> Void = { _ in }
+    ) -> SigningSelfTest {
         let algorithm = algorithm ?? signer.key.kind.defaultAlgorithm
-        var report = SigningSelfTest(key: signer.key.uri.description, keyType: signer.key.kind.description,
-                                     securityLevel: signer.key.securityLevel, mechanism: algorithm.name)
+        var report = SigningSelfTest(
+            key: signer.key.uri.description, keyType: signer.key.kind.description,
+            securityLevel: signer.key.securityLevel, mechanism: algorithm.name)
         func step(_ name: String, _ ok: Bool, _ detail: String, _ error: StoreError? = nil) {
             let step = Step(name: name, ok: ok, detail: detail, exitCode: ok ? nil : (error?.code ?? .failed).rawValue)
             report.steps.append(step)
@@ -55,15 +58,23 @@ public struct SigningSelfTest: Sendable, Codable {
         let signature: [UInt8]
         do {
             signature = try signer.sign(challenge, algorithm: algorithm)
-            step("sign", true, "signed a random 32-byte challenge with \(algorithm.name)" + (high ? " after the key's own login (High)" : ""))
+            step(
+                "sign", true,
+                "signed a random 32-byte challenge with \(algorithm.name)"
+                    + (high ? " after the key's own login (High)" : ""))
         } catch {
             step("sign", false, error.reason, error)
             return report
         }
         do {
             let (publicKey, source) = try signer.publicKey()
-            let valid = try SignatureVerification.isValid(signature, of: challenge, algorithm: algorithm, publicKey: publicKey)
-            step("verify", valid, valid ? "the signature verifies with the \(source)" : "the signature does NOT verify with the \(source): the key and its certificate do not match")
+            let valid = try SignatureVerification.isValid(
+                signature, of: challenge, algorithm: algorithm, publicKey: publicKey)
+            step(
+                "verify", valid,
+                valid
+                    ? "the signature verifies with the \(source)"
+                    : "the signature does NOT verify with the \(source): the key and its certificate do not match")
         } catch {
             step("verify", false, error.reason, error)
         }
@@ -73,10 +84,16 @@ public struct SigningSelfTest: Sendable, Codable {
             let probe = try signer.attemptUnapprovedUse()
             report.moduleLax = !probe.refused
             if probe.refused {
-                step("refuse-unapproved", true, "a signature without the key's login was refused by the token (\(probe.returnValue ?? "?"))"
-                     + (probe.userLoginDropped ? "; the module dropped the user login with it, CertBridge logs in again" : ""))
+                step(
+                    "refuse-unapproved", true,
+                    "a signature without the key's login was refused by the token (\(probe.returnValue ?? "?"))"
+                        + (probe.userLoginDropped
+                            ? "; the module dropped the user login with it, CertBridge logs in again" : ""))
             } else {
-                step("refuse-unapproved", true, "the module is lax: it signed without the key's login; CertBridge enforces that login itself on every use")
+                step(
+                    "refuse-unapproved", true,
+                    "the module is lax: it signed without the key's login; CertBridge enforces that login itself on every use"
+                )
             }
         } catch {
             step("refuse-unapproved", false, error.reason, error)
@@ -84,8 +101,11 @@ public struct SigningSelfTest: Sendable, Codable {
         do {
             let again = try signer.sign(challenge, algorithm: algorithm)
             let (publicKey, _) = try signer.publicKey()
-            let valid = try SignatureVerification.isValid(again, of: challenge, algorithm: algorithm, publicKey: publicKey)
-            step("sign-again", valid, valid ? "the key signs again with its login after the refusal" : "a second signature did not verify")
+            let valid = try SignatureVerification.isValid(
+                again, of: challenge, algorithm: algorithm, publicKey: publicKey)
+            step(
+                "sign-again", valid,
+                valid ? "the key signs again with its login after the refusal" : "a second signature did not verify")
         } catch {
             step("sign-again", false, error.reason, error)
         }
@@ -96,11 +116,26 @@ public struct SigningSelfTest: Sendable, Codable {
 extension KeyKind {
     /// The kind of a public key, for `verify`'s default algorithm.
     public init(publicKey: Certificate.PublicKey) throws(StoreError) {
-        if let rsa = _RSA.Signing.PublicKey(publicKey) { self = .rsa(bits: rsa.keySizeInBits); return }
-        if P256.Signing.PublicKey(publicKey) != nil { self = .ec(curve: "P-256", bits: 256); return }
-        if P384.Signing.PublicKey(publicKey) != nil { self = .ec(curve: "P-384", bits: 384); return }
-        if P521.Signing.PublicKey(publicKey) != nil { self = .ec(curve: "P-521", bits: 521); return }
-        if Curve25519.Signing.PublicKey(publicKey) != nil { self = .edwards(curve: "Ed25519"); return }
+        if let rsa = _RSA.Signing.PublicKey(publicKey) {
+            self = .rsa(bits: rsa.keySizeInBits)
+            return
+        }
+        if P256.Signing.PublicKey(publicKey) != nil {
+            self = .ec(curve: "P-256", bits: 256)
+            return
+        }
+        if P384.Signing.PublicKey(publicKey) != nil {
+            self = .ec(curve: "P-384", bits: 384)
+            return
+        }
+        if P521.Signing.PublicKey(publicKey) != nil {
+            self = .ec(curve: "P-521", bits: 521)
+            return
+        }
+        if Curve25519.Signing.PublicKey(publicKey) != nil {
+            self = .edwards(curve: "Ed25519")
+            return
+        }
         throw StoreError(.failed, "a public key of a kind CertBridge cannot verify with")
     }
 }

@@ -43,16 +43,22 @@ extension Store {
     public var softTokenEmptySlot: Slot? {
         for module in modules {
             guard (try? module.info())?.manufacturer == "CertBridge", let slots = try? module.slots() else { continue }
-            if let slot = slots.first(where: { (try? $0.token())?.info.flags.contains(.tokenInitialized) == false }) { return slot }
+            if let slot = slots.first(where: { (try? $0.token())?.info.flags.contains(.tokenInitialized) == false }) {
+                return slot
+            }
         }
         return nil
     }
 
     /// Makes a software token: C_InitToken in the empty slot with the SO PIN, then C_InitPIN
     /// with the user PIN. Returns the new token.
-    public func createSoftToken(label: String, soPIN: consuming PIN, userPIN: borrowing PIN) throws(StoreError) -> Token {
+    public func createSoftToken(label: String, soPIN: consuming PIN, userPIN: borrowing PIN) throws(StoreError) -> Token
+    {
         guard let slot = softTokenEmptySlot else {
-            throw StoreError(.notFound, "the CertBridge software token module is not loaded (\(SoftToken.libraryName) not found; install the certbridge package (scripts/package builds it) or set CERTBRIDGE_SOFTTOKEN_MODULE)")
+            throw StoreError(
+                .notFound,
+                "the CertBridge software token module is not loaded (\(SoftToken.libraryName) not found; install the certbridge package (scripts/package builds it) or set CERTBRIDGE_SOFTTOKEN_MODULE)"
+            )
         }
         if tokens().contains(where: { $0.isSoftToken && $0.info.label == label }) {
             throw StoreError(.failed, "a software token labelled \"\(label)\" exists already")
@@ -60,7 +66,8 @@ extension Store {
         do throws(PKCS11Error) {
             try slot.initializeToken(label: label, soPIN: soPIN)
             guard let token = tokens().first(where: { $0.isSoftToken && $0.info.label == label }) else {
-                throw PKCS11Error(.returned(.generalError), function: "C_InitToken", reason: "the new token did not appear")
+                throw PKCS11Error(
+                    .returned(.generalError), function: "C_InitToken", reason: "the new token did not appear")
             }
             let session = try token.openSession(readWrite: true)
             let so: PIN? = soPIN

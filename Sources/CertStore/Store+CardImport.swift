@@ -58,28 +58,38 @@ extension Store {
     /// (no chain, no label, never exportable), never silently dropped; a key is never placed
     /// less strictly than asked. PKCS#11 cannot remove a key from a PIV card, so if a step fails
     /// after the key was written the error names the slot that holds it.
-    func importOntoPIVCard(_ item: ImportItem, to token: Token, options: ImportOptions,
-                           securityOfficerPIN: PINProvider?) throws(StoreError) -> ImportResult {
+    func importOntoPIVCard(
+        _ item: ImportItem, to token: Token, options: ImportOptions,
+        securityOfficerPIN: PINProvider?
+    ) throws(StoreError) -> ImportResult {
         // Everything that can be checked is checked before the first write.
         let leaf = try CertificateObject(der: item.certificate)
         guard leaf.keyID == item.key.id else {
-            throw StoreError(.failed, "the certificate \"\(leaf.certificate.subject)\" does not belong to the private key")
+            throw StoreError(
+                .failed, "the certificate \"\(leaf.certificate.subject)\" does not belong to the private key")
         }
         var components = try Self.pivKeyComponents(item.key)
         defer { for i in components.indices { components[i].wipe() } }
         let tokenName = "\"\(token.info.label)\""
         var notes: [String] = []
         if options.exportable {
-            notes.append("\(tokenName) is a PIV card: it never lets a private key out, so the key is non-exportable there despite --exportable (stricter than asked); keep the PFX file as the backup")
+            notes.append(
+                "\(tokenName) is a PIV card: it never lets a private key out, so the key is non-exportable there despite --exportable (stricter than asked); keep the PFX file as the backup"
+            )
         }
         if options.includeChain && !item.chain.isEmpty {
-            notes.append("a PIV card holds one certificate per key slot and no CA certificates: the \(item.chain.count) chain certificate(s) of the backup were not placed")
+            notes.append(
+                "a PIV card holds one certificate per key slot and no CA certificates: the \(item.chain.count) chain certificate(s) of the backup were not placed"
+            )
         }
         if options.label != nil || item.friendlyName != nil {
             notes.append("PIV slots have fixed names: the label is not stored on the card")
         }
         guard let securityOfficerPIN else {
-            throw StoreError(.usage, "\(tokenName) is a PIV card: it takes keys only with its management key (the SO PIN, 48 hex digits); give it with --so-pin-source")
+            throw StoreError(
+                .usage,
+                "\(tokenName) is a PIV card: it takes keys only with its management key (the SO PIN, 48 hex digits); give it with --so-pin-source"
+            )
         }
 
         // ykcs11 refuses the SO login while a read-only session is open on the slot.
@@ -94,7 +104,9 @@ extension Store {
             bytes.count == 48 && bytes.allSatisfy { (0x30...0x39).contains($0) || (0x41...0x46).contains($0 & 0xDF) }
         }
         guard isHexKey else {
-            throw StoreError(.wrongSecret, "the management key of \(tokenName) must be given as 48 hex digits (a 3DES key); nothing was written")
+            throw StoreError(
+                .wrongSecret,
+                "the management key of \(tokenName) must be given as 48 hex digits (a 3DES key); nothing was written")
         }
         let secret = Optional(managementKey)
         do throws(PKCS11Error) {
@@ -105,13 +117,14 @@ extension Store {
         defer { try? session.logout() }
 
         // Which slots are taken: ids of the keys and certificates ykcs11 sees.
-        var taken: [UInt8: Bool] = [:]   // id → holds this very certificate
+        var taken: [UInt8: Bool] = [:]  // id → holds this very certificate
         do throws(PKCS11Error) {
             for objectClass in [ObjectClass.privateKey, .certificate] {
                 for object in try session.findObjects([Attribute(objectClass)]) {
                     let values = try object.attributes([.id, .value])
                     guard let id = values.id?.first, values.id?.count == 1 else { continue }
-                    taken[id] = (taken[id] ?? false) || (objectClass == .certificate && values[.value] == item.certificate)
+                    taken[id] =
+                        (taken[id] ?? false) || (objectClass == .certificate && values[.value] == item.certificate)
                 }
             }
         } catch {
@@ -130,14 +143,17 @@ extension Store {
         } else if options.replace {
             slot = candidates[0]
         } else {
-            let which = options.securityLevel == .high
+            let which =
+                options.securityLevel == .high
                 ? "\(PIVSlot.signature.description), the only slot that asks for the PIN on every use, holds a key already"
                 : "every PIV slot with PIN policy \"once\" holds a key already"
             throw StoreError(.failed, "\(which) on \(tokenName); use --replace to overwrite it")
         }
         let replaced = taken[slot.id] != nil ? 1 : 0
         if options.securityLevel == .high {
-            notes.append("security level High: placed in \(slot.description), where the card asks for the PIN before every signature (PIN policy \"always\")")
+            notes.append(
+                "security level High: placed in \(slot.description), where the card asks for the PIN before every signature (PIN policy \"always\")"
+            )
         } else {
             notes.append("placed in \(slot.description) (PIN policy \"once\": usable after the PIN login)")
         }
@@ -145,23 +161,36 @@ extension Store {
         // The writes: key, then certificate. ykcs11 derives the public key object from them.
         // A card slot is overwritten, never added to, and PKCS#11 cannot empty it again: the
         // journal can only make the next command say what an interrupted import left.
-        let journal = try ImportJournal(operation: "import of \"\(item.friendlyName ?? leaf.commonName ?? "key")\"", token: token, session: session,
-                                        irreversible: "\(slot.description) may hold the new key without its certificate, or its old contents; PKCS#11 cannot remove a key from a PIV card, so run the same import again with --replace")
+        let journal = try ImportJournal(
+            operation: "import of \"\(item.friendlyName ?? leaf.commonName ?? "key")\"", token: token, session: session,
+            irreversible:
+                "\(slot.description) may hold the new key without its certificate, or its old contents; PKCS#11 cannot remove a key from a PIV card, so run the same import again with --replace"
+        )
         var step = "private key"
         do throws(PKCS11Error) {
-            let keyTemplate = [Attribute(.privateKey), Attribute(item.key.keyType), Attribute(.id, bytes: [slot.id]),
-                               Attribute(.token, true), Attribute(.sensitive, true)] + components
+            let keyTemplate =
+                [
+                    Attribute(.privateKey), Attribute(item.key.keyType), Attribute(.id, bytes: [slot.id]),
+                    Attribute(.token, true), Attribute(.sensitive, true),
+                ] + components
             _ = try session.createObject(keyTemplate)
             step = "certificate"
-            _ = try session.createObject([Attribute(.certificate), Attribute(.certificateType, ulong: 0 /* CKC_X_509 */),
-                                          Attribute(.id, bytes: [slot.id]), Attribute(.token, true),
-                                          Attribute(.value, bytes: item.certificate)])
+            _ = try session.createObject([
+                Attribute(.certificate), Attribute(.certificateType, ulong: 0),  // 0: CKC_X_509
+                Attribute(.id, bytes: [slot.id]), Attribute(.token, true),
+                Attribute(.value, bytes: item.certificate),
+            ])
         } catch {
-            var storeError = StoreError(error, doing: "writing the \(step) to \(slot.description) of \(tokenName)", token: token)
+            var storeError = StoreError(
+                error, doing: "writing the \(step) to \(slot.description) of \(tokenName)", token: token)
             if storeError.code != .notFound && Self.cardWasRemoved(from: token) {
-                storeError = StoreError(.notFound, "the card was removed while the \(step) was written to \(slot.description) of \(tokenName) (\(error))")
+                storeError = StoreError(
+                    .notFound,
+                    "the card was removed while the \(step) was written to \(slot.description) of \(tokenName) (\(error))"
+                )
             }
-            let left = step == "private key"
+            let left =
+                step == "private key"
                 ? "; the card did not take the key: \(slot.description) holds what it held before (or, if the card was pulled while writing, possibly the new key without a certificate)"
                 : "; left on the card: the private key in \(slot.description), without its certificate (PKCS#11 cannot delete a key from a PIV card; it is useless without its certificate; the same import with --replace overwrites it)"
             journal.commit()  // said here already; nothing for the next command to add
@@ -175,18 +204,27 @@ extension Store {
             var summaries: [ObjectSummary] = []
             for object in objects { summaries.append(try summary(of: object, on: token)) }
             let order = ["private-key", "public-key", "certificate"]
-            summaries.sort { (order.firstIndex(of: $0.class) ?? order.count) < (order.firstIndex(of: $1.class) ?? order.count) }
+            summaries.sort {
+                (order.firstIndex(of: $0.class) ?? order.count) < (order.firstIndex(of: $1.class) ?? order.count)
+            }
             guard let key = summaries.first(where: { $0.class == "private-key" }), let flags = key.flags else {
                 throw StoreError(.failed, "\(tokenName) does not show the key it was given in \(slot.description)")
             }
             if flags.isExportable {
-                throw StoreError(.failed, "\(tokenName) reports the key in \(slot.description) as exportable (\(flags.exportabilityReason)); it stays there, but do not rely on it")
+                throw StoreError(
+                    .failed,
+                    "\(tokenName) reports the key in \(slot.description) as exportable (\(flags.exportabilityReason)); it stays there, but do not rely on it"
+                )
             }
             if options.securityLevel == .high && flags.alwaysAuthenticate != true {
-                throw StoreError(.failed, "\(tokenName) does not report CKA_ALWAYS_AUTHENTICATE for the key in \(slot.description): it is not at the High level; it stays there, overwrite it with another import")
+                throw StoreError(
+                    .failed,
+                    "\(tokenName) does not report CKA_ALWAYS_AUTHENTICATE for the key in \(slot.description): it is not at the High level; it stays there, overwrite it with another import"
+                )
             }
-            return ImportResult(token: token.info.label, label: key.label, id: hex([slot.id]), objects: summaries,
-                                chainAlreadyPresent: 0, replaced: replaced, notes: notes)
+            return ImportResult(
+                token: token.info.label, label: key.label, id: hex([slot.id]), objects: summaries,
+                chainAlreadyPresent: 0, replaced: replaced, notes: notes)
         } catch let error as PKCS11Error {
             throw StoreError(error, doing: "reading back \(slot.description) of \(tokenName)", token: token)
         } catch {
@@ -210,18 +248,30 @@ extension Store {
         if key.keyType == .rsa {
             let bits = bitLength(value(.modulus))
             guard bits == 1024 || bits == 2048 else {
-                throw StoreError(.failed, "a PIV card holds RSA keys of 1024 or 2048 bits; this one has \(bits): nothing was written")
+                throw StoreError(
+                    .failed, "a PIV card holds RSA keys of 1024 or 2048 bits; this one has \(bits): nothing was written"
+                )
             }
             guard value(.publicExponent).drop(while: { $0 == 0 }).elementsEqual([0x01, 0x00, 0x01]) else {
-                throw StoreError(.failed, "a PIV card holds RSA keys with public exponent 65537 only: nothing was written")
+                throw StoreError(
+                    .failed, "a PIV card holds RSA keys with public exponent 65537 only: nothing was written")
             }
             let half = bits / 16
             return [Attribute(.publicExponent, bytes: [0x01, 0x00, 0x01])]
-                + [AttributeType.prime1, .prime2, .exponent1, .exponent2, .coefficient].map { Attribute($0, bytes: padded(value($0), to: half)) }
+                + [AttributeType.prime1, .prime2, .exponent1, .exponent2, .coefficient].map {
+                    Attribute($0, bytes: padded(value($0), to: half))
+                }
         }
-        if key.keyType == .ec, let curve = namedCurves[value(.ecParams)], curve.name == "P-256" || curve.name == "P-384" {
-            return [Attribute(.ecParams, bytes: value(.ecParams)), Attribute(.value, bytes: padded(value(.value), to: curve.bits / 8))]
+        if key.keyType == .ec, let curve = namedCurves[value(.ecParams)], curve.name == "P-256" || curve.name == "P-384"
+        {
+            return [
+                Attribute(.ecParams, bytes: value(.ecParams)),
+                Attribute(.value, bytes: padded(value(.value), to: curve.bits / 8)),
+            ]
         }
-        throw StoreError(.failed, "a PIV card holds RSA 1024/2048 and EC P-256/P-384 keys only; this key is none of them: nothing was written")
+        throw StoreError(
+            .failed,
+            "a PIV card holds RSA 1024/2048 and EC P-256/P-384 keys only; this key is none of them: nothing was written"
+        )
     }
 }

@@ -24,8 +24,10 @@ extension Store {
     /// with the private key a URI names. The content key is recovered on the token — C_Decrypt
     /// for RSA key transport, C_DeriveKey (CKM_ECDH1_DERIVE) for EC key agreement — and the
     /// content is decrypted here in memory. A High key is approved once, for this use.
-    public func decrypt(_ file: [UInt8], with uri: PKCS11URI, pin: PINProvider?, keyPassword: @escaping KeyPasswordProvider,
-                        attempts: Int = 1) throws(StoreError) -> Decryption {
+    public func decrypt(
+        _ file: [UInt8], with uri: PKCS11URI, pin: PINProvider?, keyPassword: @escaping KeyPasswordProvider,
+        attempts: Int = 1
+    ) throws(StoreError) -> Decryption {
         let envelope = try CMSEnvelope.read(file)
         let key = try privateKey(uri, pin: pin)
         let use = try KeyUse(key: key, keyPassword: keyPassword, attempts: attempts)
@@ -38,14 +40,16 @@ extension Store {
                 let cipher = ContentCipher.name(forOID: envelope.contentAlgorithm) ?? envelope.contentAlgorithm
                 let plaintext: [UInt8]
                 do throws(PKCS12Error) {
-                    plaintext = try ContentCipher.decrypt(oid: envelope.contentAlgorithm, key: contentKey, iv: envelope.iv,
-                                                          ciphertext: envelope.encryptedContent, tag: envelope.tag,
-                                                          additionalData: envelope.authenticatedAttributes)
+                    plaintext = try ContentCipher.decrypt(
+                        oid: envelope.contentAlgorithm, key: contentKey, iv: envelope.iv,
+                        ciphertext: envelope.encryptedContent, tag: envelope.tag,
+                        additionalData: envelope.authenticatedAttributes)
                 } catch {
                     throw StoreError(error.code == .unsupportedAlgorithm ? .failed : .failed, error.reason)
                 }
-                return Decryption(key: use.uri.description, keyRecovery: candidate.description, contentCipher: cipher,
-                                  approval: use.approval, plaintext: plaintext)
+                return Decryption(
+                    key: use.uri.description, keyRecovery: candidate.description, contentCipher: cipher,
+                    approval: use.approval, plaintext: plaintext)
             } catch {
                 if error.code == .wrongSecret || error.code == .locked { throw error }
                 lastError = error
@@ -68,12 +72,16 @@ extension Store {
             }
         }
         guard !fitting.isEmpty else {
-            throw StoreError(.notFound, "the file has no recipient for a \(use.isRSA ? "RSA" : "EC") key (it holds \(envelope.recipients.count) recipient(s) of other kinds)")
+            throw StoreError(
+                .notFound,
+                "the file has no recipient for a \(use.isRSA ? "RSA" : "EC") key (it holds \(envelope.recipients.count) recipient(s) of other kinds)"
+            )
         }
         guard let identity = use.certificate else { return fitting }
         let named = fitting.filter { identity.names($0.recipient) }
         guard !named.isEmpty else {
-            throw StoreError(.notFound, "the file is not encrypted to the certificate of key \"\(use.label)\" (\(identity.subject))")
+            throw StoreError(
+                .notFound, "the file is not encrypted to the certificate of key \"\(use.label)\" (\(identity.subject))")
         }
         return named
     }
@@ -85,24 +93,36 @@ extension Store {
             return try use.decrypt(transport.encryptedKey, mechanism: mechanism)
         case .keyAgreement(let agreement, _, let encryptedKey):
             guard let originator = agreement.originatorKey else {
-                throw StoreError(.failed, "the sender is named by certificate, not by an ephemeral key: static-static ECDH is not supported")
+                throw StoreError(
+                    .failed,
+                    "the sender is named by certificate, not by an ephemeral key: static-static ECDH is not supported")
             }
             guard let hash = Self.kdfHash(agreement.algorithm) else {
-                throw StoreError(.failed, "key agreement scheme \(agreement.algorithm) is not supported (dhSinglePass-stdDH/cofactorDH with SHA-1/256/384/512 are)")
+                throw StoreError(
+                    .failed,
+                    "key agreement scheme \(agreement.algorithm) is not supported (dhSinglePass-stdDH/cofactorDH with SHA-1/256/384/512 are)"
+                )
             }
             guard let kekLength = Self.wrapKeyLength(agreement.wrapOID) else {
-                throw StoreError(.failed, "key wrap \(agreement.wrapOID) is not supported (AES-128/192/256 and 3DES key wrap are)")
+                throw StoreError(
+                    .failed, "key wrap \(agreement.wrapOID) is not supported (AES-128/192/256 and 3DES key wrap are)")
             }
             var shared = try use.derive(publicPoint: originator)
             defer { wipe(&shared) }
-            var kek = X963KDF.derive(secret: shared, sharedInfo: Self.sharedInfo(agreement, kekLength: kekLength), length: kekLength, hash: hash)
+            var kek = X963KDF.derive(
+                secret: shared, sharedInfo: Self.sharedInfo(agreement, kekLength: kekLength), length: kekLength,
+                hash: hash)
             defer { wipe(&kek) }
             do {
-                if agreement.wrapOID == Self.tripleDESWrap { return try TripleDESKeyWrap.unwrap(encryptedKey, kek: kek) }
+                if agreement.wrapOID == Self.tripleDESWrap {
+                    return try TripleDESKeyWrap.unwrap(encryptedKey, kek: kek)
+                }
                 let unwrapped = try AES.KeyWrap.unwrap(encryptedKey, using: SymmetricKey(data: kek))
                 return unwrapped.withUnsafeBytes { Array($0) }
             } catch {
-                throw StoreError(.failed, "the content key does not unwrap with the agreed key: the file is not for this key, or altered")
+                throw StoreError(
+                    .failed,
+                    "the content key does not unwrap with the agreed key: the file is not for this key, or altered")
             }
         }
     }
@@ -115,7 +135,8 @@ extension Store {
             let (hash, mgf) = try oaepParameters(transport.parameters)
             return .oaep(hash: hash, mgf: mgf)
         default:
-            throw StoreError(.failed, "key transport \(transport.algorithm) is not supported (rsaEncryption and RSAES-OAEP are)")
+            throw StoreError(
+                .failed, "key transport \(transport.algorithm) is not supported (rsaEncryption and RSAES-OAEP are)")
         }
     }
 
@@ -126,17 +147,22 @@ extension Store {
         if let der {
             do {
                 let node = try BER.parse(der)
-                guard case .constructed(let fields) = node.content else { throw StoreError(.failed, "OAEP parameters are malformed") }
+                guard case .constructed(let fields) = node.content else {
+                    throw StoreError(.failed, "OAEP parameters are malformed")
+                }
                 for field in fields {
                     guard case .constructed(let inner) = field.content, let algorithm = Array(inner).first,
-                          case .constructed(let parts) = algorithm.content else { continue }
+                        case .constructed(let parts) = algorithm.content
+                    else { continue }
                     let list = Array(parts)
                     guard let first = list.first else { continue }
                     let oid = try ASN1ObjectIdentifier(derEncoded: first).description
                     switch field.identifier.tagNumber {
                     case 0: hash = oid
                     case 1:
-                        guard list.count > 1, case .constructed(let mgfParts) = list[1].content, let h = Array(mgfParts).first else { continue }
+                        guard list.count > 1, case .constructed(let mgfParts) = list[1].content,
+                            let h = Array(mgfParts).first
+                        else { continue }
                         mgfHash = try ASN1ObjectIdentifier(derEncoded: h).description
                     default:
                         throw StoreError(.failed, "RSA-OAEP with a label is not supported")
@@ -187,7 +213,10 @@ extension Store {
         var body = agreement.wrapAlgorithm
         if let ukm = agreement.userKeyingMaterial { body += DERBytes.tagged(0xA0, DERBytes.tagged(0x04, ukm)) }
         let bits = UInt32(kekLength * 8)
-        body += DERBytes.tagged(0xA2, DERBytes.tagged(0x04, [UInt8(bits >> 24), UInt8(bits >> 16 & 0xFF), UInt8(bits >> 8 & 0xFF), UInt8(bits & 0xFF)]))
+        body += DERBytes.tagged(
+            0xA2,
+            DERBytes.tagged(
+                0x04, [UInt8(bits >> 24), UInt8(bits >> 16 & 0xFF), UInt8(bits >> 8 & 0xFF), UInt8(bits & 0xFF)]))
         return DERBytes.tagged(0x30, body)
     }
 }
@@ -207,7 +236,8 @@ enum RecipientEntry: CustomStringConvertible {
     var description: String {
         switch self {
         case .keyTransport(let entry):
-            entry.algorithm == "1.2.840.113549.1.1.7" ? "RSA-OAEP key transport (C_Decrypt)" : "RSA PKCS#1 v1.5 key transport (C_Decrypt)"
+            entry.algorithm == "1.2.840.113549.1.1.7"
+                ? "RSA-OAEP key transport (C_Decrypt)" : "RSA PKCS#1 v1.5 key transport (C_Decrypt)"
         case .keyAgreement(let entry, _, _):
             "ECDH key agreement (C_DeriveKey CKM_ECDH1_DERIVE), X9.63 KDF with \(Store.kdfHash(entry.algorithm)?.rawValue ?? "?"), \(entry.wrapOID == Store.tripleDESWrap ? "3DES" : "AES-\((Store.wrapKeyLength(entry.wrapOID) ?? 0) * 8)") key wrap"
         }
@@ -218,7 +248,9 @@ enum RecipientEntry: CustomStringConvertible {
 enum DERBytes {
     static func tagged(_ tag: UInt8, _ content: [UInt8]) -> [UInt8] {
         let count = content.count
-        let length: [UInt8] = count < 0x80 ? [UInt8(count)]
+        let length: [UInt8] =
+            count < 0x80
+            ? [UInt8(count)]
             : count < 0x100 ? [0x81, UInt8(count)] : [0x82, UInt8(count >> 8), UInt8(count & 0xFF)]
         return [tag] + length + content
     }

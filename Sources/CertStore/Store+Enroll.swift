@@ -5,8 +5,12 @@ import X509
 
 /// The key types `enroll new` offers.
 public enum KeySpec: String, Sendable, Codable, CaseIterable {
-    case rsa2048 = "rsa:2048", rsa3072 = "rsa:3072", rsa4096 = "rsa:4096"
-    case p256 = "ec:p256", p384 = "ec:p384", p521 = "ec:p521"
+    case rsa2048 = "rsa:2048"
+    case rsa3072 = "rsa:3072"
+    case rsa4096 = "rsa:4096"
+    case p256 = "ec:p256"
+    case p384 = "ec:p384"
+    case p521 = "ec:p521"
 
     var curve: [UInt8]? {
         switch self {
@@ -88,9 +92,11 @@ extension Store {
     /// anywhere else), non-exportable unless asked, with CKA_ID = SHA-1 of the public key, and
     /// records it as pending. Either all of it is written or none, a kill included: the write
     /// is journalled (ImportJournal.swift) before the key pair is made.
-    public func generateEnrollmentKeyPair(on token: Token, spec: KeySpec, label: String, subject: String, subjectAlternativeNames: [String],
-                                          exportable: Bool, securityLevel: SecurityLevel, pin: PINProvider?,
-                                          usage: KeyUsage = .signing, ownPassword: borrowing PIN? = nil) throws(StoreError) -> KeyHandle {
+    public func generateEnrollmentKeyPair(
+        on token: Token, spec: KeySpec, label: String, subject: String, subjectAlternativeNames: [String],
+        exportable: Bool, securityLevel: SecurityLevel, pin: PINProvider?,
+        usage: KeyUsage = .signing, ownPassword: borrowing PIN? = nil
+    ) throws(StoreError) -> KeyHandle {
         // A High key's own password (the software token's CKA_VENDOR_DEFINED|0x43420001), as import sets it.
         var passwordAttribute: [Attribute] = []
         defer { for i in passwordAttribute.indices { passwordAttribute[i].wipe() } }
@@ -98,7 +104,10 @@ extension Store {
         case .none: break
         case .some(let ownPassword):
             guard securityLevel == .high, token.hasKeyPasswords else {
-                throw StoreError(.usage, "a key password of its own goes with --security-level high on a token with per-key passwords (the software token); \"\(token.info.label)\" approves High keys with the token PIN")
+                throw StoreError(
+                    .usage,
+                    "a key password of its own goes with --security-level high on a token with per-key passwords (the software token); \"\(token.info.label)\" approves High keys with the token PIN"
+                )
             }
             ownPassword.withUnsafeBytes { passwordAttribute = [Attribute(.certBridgeKeyPassword, bytes: Array($0))] }
         }
@@ -107,9 +116,14 @@ extension Store {
         var created: [Object] = []
         do {
             let temporaryID = try session.generateRandom(count: 20)
-            let common = [Attribute(.token, true), Attribute(.label, string: label), Attribute(.id, bytes: temporaryID)]
-            var privateTemplate = common + [Attribute(.private, true), Attribute(.sign, true), Attribute(.sensitive, true),
-                                            Attribute(.extractable, exportable)]
+            let common = [
+                Attribute(.token, true), Attribute(.label, string: label), Attribute(.id, bytes: temporaryID),
+            ]
+            var privateTemplate =
+                common + [
+                    Attribute(.private, true), Attribute(.sign, true), Attribute(.sensitive, true),
+                    Attribute(.extractable, exportable),
+                ]
             var publicTemplate = common + [Attribute(.private, false), Attribute(.verify, true)]
             let mechanism: Mechanism
             // An encryption key signs once, its own request (proof of possession); CKA_SIGN is
@@ -117,13 +131,19 @@ extension Store {
             let encryption = usage == .encryption
             if let bits = spec.rsaBits {
                 mechanism = Mechanism(.rsaPKCSKeyPairGen)
-                publicTemplate += [Attribute(.modulusBits, ulong: bits), Attribute(.publicExponent, bytes: [1, 0, 1]),
-                                   Attribute(.encrypt, encryption), Attribute(.wrap, encryption)]
-                privateTemplate += [Attribute(.decrypt, encryption), Attribute(.unwrap, encryption), Attribute(.derive, false)]
+                publicTemplate += [
+                    Attribute(.modulusBits, ulong: bits), Attribute(.publicExponent, bytes: [1, 0, 1]),
+                    Attribute(.encrypt, encryption), Attribute(.wrap, encryption),
+                ]
+                privateTemplate += [
+                    Attribute(.decrypt, encryption), Attribute(.unwrap, encryption), Attribute(.derive, false),
+                ]
             } else {
                 mechanism = Mechanism(.ecKeyPairGen)
                 publicTemplate.append(Attribute(.ecParams, bytes: spec.curve ?? []))
-                privateTemplate += [Attribute(.derive, encryption), Attribute(.decrypt, false), Attribute(.unwrap, false)]
+                privateTemplate += [
+                    Attribute(.derive, encryption), Attribute(.decrypt, false), Attribute(.unwrap, false),
+                ]
             }
             if securityLevel.alwaysAuthenticates { privateTemplate.append(Attribute(.alwaysAuthenticate, true)) }
             if securityLevel.alwaysAuthenticates && token.isSoftToken {
@@ -133,25 +153,32 @@ extension Store {
             // The pair goes by its random temporary id until it has its own.
             try journal.expect("private key \"\(label)\"", template: [Attribute(.privateKey)] + privateTemplate)
             try journal.expect("public key \"\(label)\"", template: [Attribute(.publicKey)] + publicTemplate)
-            let (publicKey, privateKey) = try session.generateKeyPair(mechanism, publicTemplate: publicTemplate, privateTemplate: privateTemplate)
+            let (publicKey, privateKey) = try session.generateKeyPair(
+                mechanism, publicTemplate: publicTemplate, privateTemplate: privateTemplate)
             created = [privateKey, publicKey]
 
             let values = try publicKey.attributes([.modulus, .ecPoint])
-            let id = KeyMaterial.id(publicKey: [values[.modulus].map { Attribute(.modulus, bytes: $0) },
-                                                 values[.ecPoint].map { Attribute(.ecPoint, bytes: $0) }].compactMap { $0 })
+            let id = KeyMaterial.id(
+                publicKey: [
+                    values[.modulus].map { Attribute(.modulus, bytes: $0) },
+                    values[.ecPoint].map { Attribute(.ecPoint, bytes: $0) },
+                ].compactMap { $0 })
             let withID = { (template: [Attribute]) in template.map { $0.type == .id ? Attribute(.id, bytes: id) : $0 } }
             try journal.expect("private key \"\(label)\"", template: withID([Attribute(.privateKey)] + privateTemplate))
             try journal.expect("public key \"\(label)\"", template: withID([Attribute(.publicKey)] + publicTemplate))
             for object in created { try session.setAttributes([Attribute(.id, bytes: id)], of: object) }
 
-            let record = EnrollmentRecord(id: hex(id), label: label, keySpec: spec, subject: subject,
-                                          subjectAlternativeNames: subjectAlternativeNames, created: Date(), usage: usage)
+            let record = EnrollmentRecord(
+                id: hex(id), label: label, keySpec: spec, subject: subject,
+                subjectAlternativeNames: subjectAlternativeNames, created: Date(), usage: usage)
             let encoder = JSONEncoder()
             encoder.dateEncodingStrategy = .iso8601
             encoder.outputFormatting = .sortedKeys
             let json = (try? encoder.encode(record)).map { [UInt8]($0) } ?? []
-            let recordTemplate = [Attribute(.data), Attribute(.token, true), Attribute(.private, false), Attribute(.label, string: label),
-                                  Attribute(.application, string: Self.enrollmentApplication), Attribute(.value, bytes: json)]
+            let recordTemplate = [
+                Attribute(.data), Attribute(.token, true), Attribute(.private, false), Attribute(.label, string: label),
+                Attribute(.application, string: Self.enrollmentApplication), Attribute(.value, bytes: json),
+            ]
             try journal.expect("enrollment record", template: recordTemplate)
             created.append(try session.createObject(recordTemplate))
 
@@ -161,20 +188,26 @@ extension Store {
                 created.append(try session.createObject(levelRecord))
             }
             let flags = KeyFlags(try privateKey.attributes(KeyFlags.attributes))
-            if !exportable && flags.isExportable || securityLevel.alwaysAuthenticates && flags.alwaysAuthenticate != true
-                || !passwordAttribute.isEmpty && flags.ownPassword != true {
-                throw PKCS11Error(.returned(.templateInconsistent), function: "C_GenerateKeyPair",
-                                  reason: "the token did not keep the key policy asked for")
+            if !exportable && flags.isExportable
+                || securityLevel.alwaysAuthenticates && flags.alwaysAuthenticate != true
+                || !passwordAttribute.isEmpty && flags.ownPassword != true
+            {
+                throw PKCS11Error(
+                    .returned(.templateInconsistent), function: "C_GenerateKeyPair",
+                    reason: "the token did not keep the key policy asked for")
             }
             journal.commit()
-            return KeyHandle(token: token, session: session, object: privateKey, label: label, id: id,
-                             keyType: spec.rsaBits == nil ? .ec : .rsa, flags: flags)
+            return KeyHandle(
+                token: token, session: session, object: privateKey, label: label, id: id,
+                keyType: spec.rsaBits == nil ? .ec : .rsa, flags: flags)
         } catch {
             for object in created.reversed() { try? object.destroy() }
             journal.undo()
             if let error = error as? StoreError { throw error }
-            throw StoreError(error as? PKCS11Error ?? PKCS11Error(.returned(.generalError), function: "C_GenerateKeyPair", reason: "\(error)"),
-                             doing: "generating the key pair on \"\(token.info.label)\"", token: token)
+            throw StoreError(
+                error as? PKCS11Error
+                    ?? PKCS11Error(.returned(.generalError), function: "C_GenerateKeyPair", reason: "\(error)"),
+                doing: "generating the key pair on \"\(token.info.label)\"", token: token)
         }
     }
 
@@ -183,12 +216,17 @@ extension Store {
     /// key's flags need the login). Searching several tokens, one whose PIN is not given or is
     /// refused is skipped and returned in `refused`, so the caller can say the list may be
     /// incomplete; a token the URI names alone is not skipped: its failure is thrown.
-    public func pendingEnrollments(matching uri: PKCS11URI?, pin: PINProvider?) throws(StoreError) -> (pending: [PendingEnrollment], refused: [StoreError]) {
+    public func pendingEnrollments(matching uri: PKCS11URI?, pin: PINProvider?) throws(StoreError) -> (
+        pending: [PendingEnrollment], refused: [StoreError]
+    ) {
         let candidates = tokens(matching: uri).filter { $0.info.flags.contains(.tokenInitialized) }
-        let holding = candidates.count == 1 ? candidates : candidates.filter { token in
-            guard let session = try? token.openSession(readWrite: false) else { return true }
-            return (try? enrollmentRecords(in: session).isEmpty) != true
-        }
+        let holding =
+            candidates.count == 1
+            ? candidates
+            : candidates.filter { token in
+                guard let session = try? token.openSession(readWrite: false) else { return true }
+                return (try? enrollmentRecords(in: session).isEmpty) != true
+            }
         // A search stays a search when it narrows to one token: that token was not named.
         let (sessions, refused) = try searchSessions(holding, pin: pin, search: candidates.count > 1)
         var pending: [PendingEnrollment] = []
@@ -199,14 +237,23 @@ extension Store {
                     keyURI.object = record.label
                     keyURI.id = bytes(fromHex: record.id)
                     keyURI.type = .privateKey
-                    let key = try session.findObjects([Attribute(.privateKey), Attribute(.id, bytes: bytes(fromHex: record.id))]).first
-                    let flags = try key.map { (key) throws(PKCS11Error) in KeyFlags(try key.attributes(KeyFlags.attributes)) }
+                    let key = try session.findObjects([
+                        Attribute(.privateKey), Attribute(.id, bytes: bytes(fromHex: record.id)),
+                    ]).first
+                    let flags = try key.map { (key) throws(PKCS11Error) in
+                        KeyFlags(try key.attributes(KeyFlags.attributes))
+                    }
                     var level = flags?.securityLevel ?? .standard
-                    if let flags, SecurityLevelRecord.isMedium(flags, keyLabel: record.label, idHex: record.id, session: session, token: token) {
+                    if let flags,
+                        SecurityLevelRecord.isMedium(
+                            flags, keyLabel: record.label, idHex: record.id, session: session, token: token)
+                    {
                         level = .medium
                     }
-                    pending.append(PendingEnrollment(token: token.info.label, uri: keyURI.description, record: record,
-                                                     exportable: flags?.isExportable ?? false, securityLevel: level))
+                    pending.append(
+                        PendingEnrollment(
+                            token: token.info.label, uri: keyURI.description, record: record,
+                            exportable: flags?.isExportable ?? false, securityLevel: level))
                 }
             } catch {
                 throw StoreError(error, doing: "reading enrollment records on \"\(token.info.label)\"", token: token)
@@ -219,9 +266,12 @@ extension Store {
         let decoder = JSONDecoder()
         decoder.dateDecodingStrategy = .iso8601
         var records: [(EnrollmentRecord, Object)] = []
-        for object in try session.findObjects([Attribute(.data), Attribute(.application, string: Self.enrollmentApplication)]) {
+        for object in try session.findObjects([
+            Attribute(.data), Attribute(.application, string: Self.enrollmentApplication),
+        ]) {
             guard let value = try object.attributes([.value])[.value],
-                  let record = try? decoder.decode(EnrollmentRecord.self, from: Data(value)) else { continue }
+                let record = try? decoder.decode(EnrollmentRecord.self, from: Data(value))
+            else { continue }
             records.append((record, object))
         }
         return records
@@ -230,7 +280,9 @@ extension Store {
     /// Attaches an issued certificate to the key pair it certifies, on whichever token holds it:
     /// same CKA_ID and label as the key, the chain as authority certificates, and the pair no
     /// longer pending. A certificate already present is reported, not duplicated.
-    public func installCertificate(_ der: [UInt8], chain: [[UInt8]], on uri: PKCS11URI?, pin: PINProvider?) throws(StoreError) -> InstallResult {
+    public func installCertificate(_ der: [UInt8], chain: [[UInt8]], on uri: PKCS11URI?, pin: PINProvider?)
+        throws(StoreError) -> InstallResult
+    {
         let certificate = try CertificateObject(der: der)
         let candidates = tokens(matching: uri).filter { $0.info.flags.contains(.tokenInitialized) }
         // Public key objects are readable without a login: where one matches, only that token
@@ -242,7 +294,8 @@ extension Store {
         // Searching several tokens, one that will not let us in (no PIN given for it, another
         // PIN, a locked PIN) must not hide the key pair on the next: it is skipped, and named.
         let searchList = withPublicKey.isEmpty ? candidates : withPublicKey
-        let (sessions, refused) = try searchSessions(searchList, readWrite: true, pin: pin, search: candidates.count > 1)
+        let (sessions, refused) = try searchSessions(
+            searchList, readWrite: true, pin: pin, search: candidates.count > 1)
         var searched: [String] = []
         for (token, session) in sessions {
             searched.append("\"\(token.info.label)\"")
@@ -250,8 +303,11 @@ extension Store {
                 guard let (key, id) = try keyPair(certifiedBy: certificate, in: session) else { continue }
                 let label = try key.attributes([.label]).label ?? certificate.commonName ?? "certificate"
                 var created: [Object] = []
-                var result = InstallResult(token: token.info.label, label: label, id: hex(id), installed: false, chainAdded: 0, chainAlreadyPresent: 0)
-                let journal = try ImportJournal(operation: "install-cert of \"\(label)\"", token: token, session: session)
+                var result = InstallResult(
+                    token: token.info.label, label: label, id: hex(id), installed: false, chainAdded: 0,
+                    chainAlreadyPresent: 0)
+                let journal = try ImportJournal(
+                    operation: "install-cert of \"\(label)\"", token: token, session: session)
                 var replacing = false
                 do {
                     if try session.findObjects([Attribute(.certificate), Attribute(.value, bytes: der)]).isEmpty {
@@ -261,12 +317,15 @@ extension Store {
                         result.installed = true
                     }
                     for authority in chain {
-                        if try !session.findObjects([Attribute(.certificate), Attribute(.value, bytes: authority)]).isEmpty {
+                        if try !session.findObjects([Attribute(.certificate), Attribute(.value, bytes: authority)])
+                            .isEmpty
+                        {
                             result.chainAlreadyPresent += 1
                             continue
                         }
                         let ca = try CertificateObject(der: authority)
-                        let template = try ca.template(label: ca.commonName ?? "CA certificate", id: ca.keyID, category: .authority)
+                        let template = try ca.template(
+                            label: ca.commonName ?? "CA certificate", id: ca.keyID, category: .authority)
                         try journal.expect("chain certificate", template: template)
                         created.append(try session.createObject(template))
                         result.chainAdded += 1
@@ -275,7 +334,9 @@ extension Store {
                     // restored enrollment backup brought along (not left beside it under the same id).
                     var replaced = try enrollmentRecords(in: session).filter { $0.0.id == hex(id) }.map(\.1)
                     for object in try session.findObjects([Attribute(.certificate), Attribute(.id, bytes: id)]) {
-                        guard let value = try object.attributes([.value])[.value], value != der, isPlaceholderCertificate(value) else { continue }
+                        guard let value = try object.attributes([.value])[.value], value != der,
+                            isPlaceholderCertificate(value)
+                        else { continue }
                         replaced.append(object)
                         result.placeholderRemoved = true
                     }
@@ -304,10 +365,13 @@ extension Store {
         }
         if !withPublicKey.isEmpty, searched.isEmpty, let reasons = refused.notSearched {
             // The key pair is there, found by its public key, but its token was not logged in to.
-            throw StoreError(refused.searchCode, "the key pair for \"\(certificate.certificate.subject)\" is on "
-                             + withPublicKey.map { "\"\($0.info.label)\"" }.joined(separator: ", ") + "; " + reasons)
+            throw StoreError(
+                refused.searchCode,
+                "the key pair for \"\(certificate.certificate.subject)\" is on "
+                    + withPublicKey.map { "\"\($0.info.label)\"" }.joined(separator: ", ") + "; " + reasons)
         }
-        var notFound = "no key pair on \(searched.isEmpty ? "any token searched" : searched.joined(separator: ", ")) matches the certificate \"\(certificate.certificate.subject)\""
+        var notFound =
+            "no key pair on \(searched.isEmpty ? "any token searched" : searched.joined(separator: ", ")) matches the certificate \"\(certificate.certificate.subject)\""
         if let reasons = refused.notSearched { notFound += "; " + reasons }
         // Nothing matches: 5, unless a PIN was refused on a token that may hold it (4, 6).
         let refusal = refused.first { [.wrongSecret, .locked].contains($0.code) }
@@ -315,8 +379,12 @@ extension Store {
     }
 
     /// A public key object for the certificate's key, found without logging in.
-    private func hasPublicKey(certifiedBy certificate: CertificateObject, in session: Session) throws(PKCS11Error) -> Bool {
-        if try !session.findObjects([Attribute(.publicKey), Attribute(.id, bytes: certificate.keyID)]).isEmpty { return true }
+    private func hasPublicKey(certifiedBy certificate: CertificateObject, in session: Session) throws(PKCS11Error)
+        -> Bool
+    {
+        if try !session.findObjects([Attribute(.publicKey), Attribute(.id, bytes: certificate.keyID)]).isEmpty {
+            return true
+        }
         return try !session.findObjects([Attribute(.publicKey)] + certificate.publicKeyAttributes).isEmpty
     }
 
@@ -324,16 +392,23 @@ extension Store {
     /// First by the id CertBridge gives keys (a hash of the public key); then, for key pairs
     /// made by other tools with other ids, by the public key itself: a public key object with
     /// the same modulus or point, or an RSA private key with the same modulus.
-    private func keyPair(certifiedBy certificate: CertificateObject, in session: Session) throws(PKCS11Error) -> (Object, [UInt8])? {
+    private func keyPair(certifiedBy certificate: CertificateObject, in session: Session) throws(PKCS11Error) -> (
+        Object, [UInt8]
+    )? {
         let hashID = certificate.keyID
-        if let key = try session.findObjects([Attribute(.privateKey), Attribute(.id, bytes: hashID)]).first { return (key, hashID) }
+        if let key = try session.findObjects([Attribute(.privateKey), Attribute(.id, bytes: hashID)]).first {
+            return (key, hashID)
+        }
         let publicKey = certificate.publicKeyAttributes
         for candidate in try session.findObjects([Attribute(.publicKey)] + publicKey) {
             guard let id = try candidate.attributes([.id]).id, !id.isEmpty else { continue }
-            if let key = try session.findObjects([Attribute(.privateKey), Attribute(.id, bytes: id)]).first { return (key, id) }
+            if let key = try session.findObjects([Attribute(.privateKey), Attribute(.id, bytes: id)]).first {
+                return (key, id)
+            }
         }
         if publicKey.contains(where: { $0.type == .modulus }),
-           let key = try session.findObjects([Attribute(.privateKey)] + publicKey).first {
+            let key = try session.findObjects([Attribute(.privateKey)] + publicKey).first
+        {
             return (key, try key.attributes([.id]).id ?? [])
         }
         return nil
@@ -344,7 +419,8 @@ extension Store {
 public func readCertificates(_ bytes: [UInt8]) throws(StoreError) -> [[UInt8]] {
     if let text = String(validating: bytes, as: UTF8.self), text.contains("-----BEGIN") {
         do {
-            return try PEMDocument.parseMultiple(pemString: text).filter { $0.discriminator == "CERTIFICATE" }.map(\.derBytes)
+            return try PEMDocument.parseMultiple(pemString: text).filter { $0.discriminator == "CERTIFICATE" }.map(
+                \.derBytes)
         } catch {
             throw StoreError(.failed, "the PEM certificate file could not be read: \(error)")
         }
@@ -358,7 +434,9 @@ public func readCertificates(_ bytes: [UInt8]) throws(StoreError) -> [[UInt8]] {
 func bytes(fromHex hex: String) -> [UInt8] {
     var out: [UInt8] = []
     var chars = hex.makeIterator()
-    while let high = chars.next(), let low = chars.next(), let byte = UInt8(String([high, low]), radix: 16) { out.append(byte) }
+    while let high = chars.next(), let low = chars.next(), let byte = UInt8(String([high, low]), radix: 16) {
+        out.append(byte)
+    }
     return out
 }
 
@@ -371,7 +449,8 @@ extension Store {
         do throws(PKCS11Error) {
             try key.session.setAttributes([Attribute(.sign, false)], of: key.object)
             return try key.object.attributes([.sign]).bool(.sign) == false
-        } catch where [ReturnValue.attributeReadOnly, ReturnValue(rawValue: 0x1B)].contains(error.returnValue) {  // 0x1B: CKR_ACTION_PROHIBITED
+        } catch  where [ReturnValue.attributeReadOnly, ReturnValue(rawValue: 0x1B)].contains(error.returnValue) {
+            // 0x1B: CKR_ACTION_PROHIBITED
             return false
         } catch {
             throw StoreError(error, doing: "taking the signing use away from \"\(key.label)\"", token: key.token)
@@ -383,9 +462,13 @@ extension Store {
         do throws(PKCS11Error) {
             let session = key.session
             for objectClass in [ObjectClass.privateKey, .publicKey] {
-                for object in try session.findObjects([Attribute(objectClass), Attribute(.id, bytes: key.id)]) { try object.destroy() }
+                for object in try session.findObjects([Attribute(objectClass), Attribute(.id, bytes: key.id)]) {
+                    try object.destroy()
+                }
             }
-            for (record, object) in try enrollmentRecords(in: session) where record.id == hex(key.id) { try object.destroy() }
+            for (record, object) in try enrollmentRecords(in: session) where record.id == hex(key.id) {
+                try object.destroy()
+            }
         } catch {
             throw StoreError(error, doing: "removing the unfinished key pair \"\(key.label)\"", token: key.token)
         }

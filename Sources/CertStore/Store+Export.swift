@@ -41,18 +41,25 @@ extension Store {
     /// A non-exportable key is refused before the password is asked. The file is written 0600
     /// under a temporary name, read back with the password and checked against the token's
     /// public key, and only then renamed into place: an interrupted export leaves no half file.
-    public func exportBackup(_ uri: PKCS11URI, to path: String, options: ExportOptions, pin: PINProvider?,
-                             password: () throws(StoreError) -> PIN) throws(StoreError) -> ExportResult {
+    public func exportBackup(
+        _ uri: PKCS11URI, to path: String, options: ExportOptions, pin: PINProvider?,
+        password: () throws(StoreError) -> PIN
+    ) throws(StoreError) -> ExportResult {
         if !options.overwrite && FileManager.default.fileExists(atPath: path) {
             throw StoreError(.usage, "\(path) exists; choose another name or pass --force to replace it")
         }
         let key = try privateKey(uri, pin: pin)
         guard key.flags.isExportable else {
-            throw StoreError(.notExportable, "the private key \"\(key.label)\" is marked non-exportable (\(key.flags.exportabilityReason)); no backup of it can be made")
+            throw StoreError(
+                .notExportable,
+                "the private key \"\(key.label)\" is marked non-exportable (\(key.flags.exportabilityReason)); no backup of it can be made"
+            )
         }
         let publicKeyInfo = try tokenPublicKeyInfo(key)
         let leafDER = try certificate(for: key)
-        let chain = options.includeChain && leafDER != nil ? try certificationPath(from: leafDER!, session: key.session, extra: options.extraChain) : []
+        let chain =
+            options.includeChain && leafDER != nil
+            ? try certificationPath(from: leafDER!, session: key.session, extra: options.extraChain) : []
 
         var pkcs8 = try extractPrivateKey(key, keyPassword: options.keyPassword)
         defer { wipe(&pkcs8) }
@@ -65,7 +72,11 @@ extension Store {
         }
         let placeholder = leafDER == nil
         let certificateDER: [UInt8]
-        if let leafDER { certificateDER = leafDER } else { certificateDER = try placeholderCertificate(for: privateKey, label: key.label) }
+        if let leafDER {
+            certificateDER = leafDER
+        } else {
+            certificateDER = try placeholderCertificate(for: privateKey, label: key.label)
+        }
         let secret = try password()
 
         let bytes: [UInt8]
@@ -73,8 +84,9 @@ extension Store {
             let leaf = try PKCS12.Certificate(der: certificateDER)
             let chainCertificates = try chain.map { (der) throws(PKCS12Error) in try PKCS12.Certificate(der: der) }
             bytes = try withSecret(secret) { (pfxPassword) throws(PKCS12Error) in
-                try PFX.make(key: privateKey, certificate: leaf, chain: chainCertificates, friendlyName: key.label,
-                             password: pfxPassword, profile: options.profile)
+                try PFX.make(
+                    key: privateKey, certificate: leaf, chain: chainCertificates, friendlyName: key.label,
+                    password: pfxPassword, profile: options.profile)
             }
         } catch {
             throw StoreError(.failed, "the PFX could not be made: \(error.reason)")
@@ -83,16 +95,22 @@ extension Store {
 
         var warnings: [String] = []
         if options.profile == .compat {
-            warnings.append("compat protection (3DES, SHA-1 MAC) is weak; use it only for systems that cannot read the modern profile")
+            warnings.append(
+                "compat protection (3DES, SHA-1 MAC) is weak; use it only for systems that cannot read the modern profile"
+            )
         }
         if placeholder {
             warnings.append("the key has no certificate yet; a self-signed placeholder certificate was written with it")
-        } else if options.includeChain, let warning = CertificationPath.incompleteWarning(leaf: certificateDER, chain: chain, option: "--chain-file") {
+        } else if options.includeChain,
+            let warning = CertificationPath.incompleteWarning(
+                leaf: certificateDER, chain: chain, option: "--chain-file")
+        {
             warnings.append(warning)
         }
         let subjects = ([certificateDER] + chain).compactMap { try? PKCS12.Certificate(der: $0).subject }
-        return ExportResult(file: path, label: key.label, profile: options.profile.name, certificates: subjects,
-                            placeholderCertificate: placeholder, warnings: warnings)
+        return ExportResult(
+            file: path, label: key.label, profile: options.profile.name, certificates: subjects,
+            placeholderCertificate: placeholder, warnings: warnings)
     }
 
     /// The SPKI of the key's public half as the token holds it (from the public key object, or
@@ -101,10 +119,16 @@ extension Store {
         var values: AttributeValues
         do throws(PKCS11Error) {
             values = try key.object.attributes([.modulus, .publicExponent, .ecParams])
-            if key.keyType == .ecEdwards, let publicKey = try key.session.findObjects([Attribute(.publicKey), Attribute(.id, bytes: key.id)]).first {
+            if key.keyType == .ecEdwards,
+                let publicKey = try key.session.findObjects([Attribute(.publicKey), Attribute(.id, bytes: key.id)])
+                    .first
+            {
                 values = try publicKey.attributes([.ecParams, .ecPoint])
             }
-            if values[.modulus] == nil, let publicKey = try key.session.findObjects([Attribute(.publicKey), Attribute(.id, bytes: key.id)]).first {
+            if values[.modulus] == nil,
+                let publicKey = try key.session.findObjects([Attribute(.publicKey), Attribute(.id, bytes: key.id)])
+                    .first
+            {
                 values = try publicKey.attributes([.modulus, .publicExponent, .ecParams, .ecPoint])
             }
         } catch {
@@ -116,14 +140,16 @@ extension Store {
                 return try PublicKeyInfo.rsa(modulus: modulus, publicExponent: exponent)
             }
             if let parameters = values[.ecParams], let point = values[.ecPoint] {
-                return key.keyType == .ecEdwards ? try PublicKeyInfo.edwards(parameters: parameters, point: point)
+                return key.keyType == .ecEdwards
+                    ? try PublicKeyInfo.edwards(parameters: parameters, point: point)
                     : try PublicKeyInfo.ec(parameters: parameters, point: point)
             }
             if let certificate { return try PKCS12.Certificate(der: certificate).publicKeyInfo }
         } catch {
             throw StoreError(.failed, "the public key of \"\(key.label)\" could not be read: \(error.reason)")
         }
-        throw StoreError(.failed, "the token holds no public key or certificate for \"\(key.label)\" to check a backup against")
+        throw StoreError(
+            .failed, "the token holds no public key or certificate for \"\(key.label)\" to check a backup against")
     }
 
     /// The certificate with the key's CKA_ID, if the token has one.
@@ -136,8 +162,13 @@ extension Store {
             var placeholder: [UInt8]?
             for certificate in found {
                 let values = try certificate.attributes([.value, .certificateCategory])
-                guard values.ulong(.certificateCategory) != CertificateCategory.authority.rawValue, let der = values[.value] else { continue }
-                if isPlaceholderCertificate(der) { placeholder = placeholder ?? der; continue }
+                guard values.ulong(.certificateCategory) != CertificateCategory.authority.rawValue,
+                    let der = values[.value]
+                else { continue }
+                if isPlaceholderCertificate(der) {
+                    placeholder = placeholder ?? der
+                    continue
+                }
                 return der
             }
             if let placeholder { return placeholder }
@@ -152,7 +183,9 @@ extension Store {
         var candidates: [PKCS12.Certificate] = []
         do throws(PKCS11Error) {
             for object in try session.findObjects([Attribute(.certificate)]) {
-                if let der = try object.attributes([.value])[.value], let certificate = try? PKCS12.Certificate(der: der) {
+                if let der = try object.attributes([.value])[.value],
+                    let certificate = try? PKCS12.Certificate(der: der)
+                {
                     candidates.append(certificate)
                 }
             }
@@ -163,7 +196,8 @@ extension Store {
         guard var current = try? PKCS12.Certificate(der: leaf) else { return [] }
         var path: [[UInt8]] = []
         while !current.isSelfIssued, path.count < 10,
-              let issuer = candidates.first(where: { $0.der != current.der && current.isIssued(by: $0) }) {
+            let issuer = candidates.first(where: { $0.der != current.der && current.isIssued(by: $0) })
+        {
             path.append(issuer.der)
             current = issuer
         }
@@ -174,10 +208,14 @@ extension Store {
     /// its key against the token's, then renames it into place. The temporary name,
     /// `.NAME.certbridge-tmp-PID-RANDOM`, is locked while it is written, so the temporary files
     /// a killed export leaves are found, and the next export into the directory removes them.
-    private func writeVerified(_ bytes: [UInt8], to path: String, password: borrowing PIN, publicKeyInfo: [UInt8]) throws(StoreError) {
+    private func writeVerified(_ bytes: [UInt8], to path: String, password: borrowing PIN, publicKeyInfo: [UInt8])
+        throws(StoreError)
+    {
         let directory = (path as NSString).deletingLastPathComponent
         removeStaleExportFiles(in: directory.isEmpty ? "." : directory)
-        let temporary = (directory.isEmpty ? "." : directory) + "/.\((path as NSString).lastPathComponent)\(exportTemporaryMark)\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        let temporary =
+            (directory.isEmpty ? "." : directory)
+            + "/.\((path as NSString).lastPathComponent)\(exportTemporaryMark)\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = try writeNewFile(bytes, to: temporary, locked: true)
         defer { close(fd) }
         testPauseExport()
@@ -188,7 +226,8 @@ extension Store {
                 throw StoreError(.failed, "the written backup does not hold the token's key; nothing kept")
             }
             guard rename(temporary, path) == 0 else {
-                throw StoreError(.failed, "cannot move the backup into place at \(path): \(String(cString: strerror(errno)))")
+                throw StoreError(
+                    .failed, "cannot move the backup into place at \(path): \(String(cString: strerror(errno)))")
             }
             syncDirectory(directory.isEmpty ? "." : directory)
         } catch {
@@ -244,7 +283,8 @@ func removeStaleExportFiles(in directory: String) {
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_uid == geteuid(),
-              flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }
+            flock(fd, LOCK_EX | LOCK_NB) == 0
+        else { continue }
         let alive = pid != getpid() && (kill(pid, 0) == 0 || errno == EPERM)
         if pid == getpid() || (alive && time(nil) - info.st_mtim.tv_sec < 3600) { continue }
         unlink(path)
@@ -254,7 +294,9 @@ func removeStaleExportFiles(in directory: String) {
 /// The pid in an export's temporary file name, or nil for any other name.
 func exportTemporaryPID(_ name: String) -> pid_t? {
     for mark in [exportTemporaryMark, ".certbridge-"] {
-        guard let range = name.range(of: mark, options: .backwards), range.lowerBound > name.index(after: name.startIndex) else { continue }
+        guard let range = name.range(of: mark, options: .backwards),
+            range.lowerBound > name.index(after: name.startIndex)
+        else { continue }
         let parts = name[range.upperBound...].split(separator: "-", omittingEmptySubsequences: false)
         guard parts.count == 2, let pid = pid_t(parts[0]), pid > 0, UInt32(parts[1]) != nil else { continue }
         return pid
@@ -264,11 +306,16 @@ func exportTemporaryPID(_ name: String) -> pid_t? {
 
 func syncDirectory(_ path: String) {
     let fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-    if fd >= 0 { fsync(fd); close(fd) }
+    if fd >= 0 {
+        fsync(fd)
+        close(fd)
+    }
 }
 
 /// Lends a PIN to PKCS12 as its own wiped Secret type.
-func withSecret<R>(_ pin: borrowing PIN, _ body: (borrowing PKCS12.Secret) throws(PKCS12Error) -> R) throws(PKCS12Error) -> R {
+func withSecret<R>(_ pin: borrowing PIN, _ body: (borrowing PKCS12.Secret) throws(PKCS12Error) -> R) throws(PKCS12Error)
+    -> R
+{
     let result: Result<R, PKCS12Error> = pin.withUnsafeBytes { bytes in
         let secret = PKCS12.Secret(copying: bytes)
         do throws(PKCS12Error) { return .success(try body(secret)) } catch { return .failure(error) }
@@ -289,7 +336,9 @@ public struct CertificateExport: Sendable, Codable {
 extension Store {
     /// Writes a certificate alone (no key): the one the URI names, or the certificate of the key
     /// it names.
-    public func exportCertificate(_ uri: PKCS11URI, to path: String, pem: Bool, overwrite: Bool, pin: PINProvider?) throws(StoreError) -> CertificateExport {
+    public func exportCertificate(_ uri: PKCS11URI, to path: String, pem: Bool, overwrite: Bool, pin: PINProvider?)
+        throws(StoreError) -> CertificateExport
+    {
         if !overwrite && FileManager.default.fileExists(atPath: path) {
             throw StoreError(.usage, "\(path) exists; choose another name or pass --force to replace it")
         }
@@ -307,12 +356,19 @@ extension Store {
             }
         }
         guard found.count == 1, let certificate = try? PKCS12.Certificate(der: found[0]) else {
-            throw found.isEmpty ? StoreError(.notFound, "no certificate matches \(certificateURI)")
-                : StoreError(.usage, "\(found.count) certificates match \(certificateURI); name one with object= or id=")
+            throw found.isEmpty
+                ? StoreError(.notFound, "no certificate matches \(certificateURI)")
+                : StoreError(
+                    .usage, "\(found.count) certificates match \(certificateURI); name one with object= or id=")
         }
-        let bytes: [UInt8] = pem
-            ? Array(("-----BEGIN CERTIFICATE-----\n" + Data(certificate.der).base64EncodedString(options: [.lineLength64Characters, .endLineWithLineFeed])
-                     + "\n-----END CERTIFICATE-----\n").utf8)
+        let bytes: [UInt8] =
+            pem
+            ? Array(
+                ("-----BEGIN CERTIFICATE-----\n"
+                    + Data(certificate.der).base64EncodedString(options: [
+                        .lineLength64Characters, .endLineWithLineFeed,
+                    ])
+                    + "\n-----END CERTIFICATE-----\n").utf8)
             : certificate.der
         if overwrite { unlink(path) }
         try writeFile(bytes, to: path)

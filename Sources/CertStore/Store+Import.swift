@@ -74,7 +74,9 @@ extension Store {
     /// everything lands, or every object this import created is destroyed again and the error
     /// says what failed. The key policy is verified by reading the flags back: a token that
     /// would hold the key less strictly than asked is refused, never silently accepted.
-    public func importItem(_ item: ImportItem, to token: Token, options: ImportOptions, pin: PINProvider?) throws(StoreError) -> ImportResult {
+    public func importItem(_ item: ImportItem, to token: Token, options: ImportOptions, pin: PINProvider?)
+        throws(StoreError) -> ImportResult
+    {
         try importItem(item, to: token, options: options, pin: pin, fault: nil)
     }
 
@@ -83,22 +85,29 @@ extension Store {
     /// import passes its own `journal`, which it commits itself. Otherwise the item gets a
     /// journal of its own (ImportJournal.swift) before its first write, committed when it has
     /// landed, so a kill at any moment is rolled back by the next command on the token.
-    func importItem(_ item: ImportItem, to token: Token, options: ImportOptions, pin: PINProvider?,
-                    fault: ((ImportStep) throws(PKCS11Error) -> Void)?, journal shared: ImportJournal? = nil,
-                    written: (([Object]) -> Void)? = nil) throws(StoreError) -> ImportResult {
+    func importItem(
+        _ item: ImportItem, to token: Token, options: ImportOptions, pin: PINProvider?,
+        fault: ((ImportStep) throws(PKCS11Error) -> Void)?, journal shared: ImportJournal? = nil,
+        written: (([Object]) -> Void)? = nil
+    ) throws(StoreError) -> ImportResult {
         // Everything that can be checked is checked before the first write.
         let leaf = try CertificateObject(der: item.certificate)
         let label = options.label ?? item.friendlyName ?? leaf.commonName ?? "imported key"
         let id = item.key.id
         guard leaf.keyID == id else {
-            throw StoreError(.failed, "the certificate \"\(leaf.certificate.subject)\" does not belong to the private key")
+            throw StoreError(
+                .failed, "the certificate \"\(leaf.certificate.subject)\" does not belong to the private key")
         }
         let leafTemplate = try leaf.template(label: label, id: id, category: .tokenUser)
         var chainTemplates: [(der: [UInt8], template: [Attribute])] = []
         for der in options.includeChain ? item.chain : [] {
             let certificate = try CertificateObject(der: der)
-            chainTemplates.append((der, try certificate.template(
-                label: certificate.commonName ?? "CA certificate", id: certificate.keyID, category: .authority)))
+            chainTemplates.append(
+                (
+                    der,
+                    try certificate.template(
+                        label: certificate.commonName ?? "CA certificate", id: certificate.keyID, category: .authority)
+                ))
         }
         let session = try session(on: token, readWrite: true, pin: pin)
         let tokenName = "\"\(token.info.label)\""
@@ -106,7 +115,8 @@ extension Store {
         // A key already on the token (same public key) is refused unless --replace.
         var existing: [Object] = []
         do throws(PKCS11Error) {
-            let candidates = try session.findObjects([Attribute(.privateKey)] + item.key.publicKeyAttributes.filter { $0.type != .ecPoint })
+            let candidates = try session.findObjects(
+                [Attribute(.privateKey)] + item.key.publicKeyAttributes.filter { $0.type != .ecPoint })
             for candidate in candidates where try matchesPublicKey(candidate, item.key, session: session) {
                 existing.append(candidate)
             }
@@ -115,11 +125,16 @@ extension Store {
         }
         if !existing.isEmpty && !options.replace {
             let oldLabel = (try? existing[0].attributes([.label]).label) ?? ""
-            throw StoreError(.failed, "this key is already on \(tokenName) (label \"\(oldLabel)\"); use --replace to replace it")
+            throw StoreError(
+                .failed, "this key is already on \(tokenName) (label \"\(oldLabel)\"); use --replace to replace it")
         }
 
         let journal: ImportJournal
-        if let shared { journal = shared } else { journal = try ImportJournal(operation: "import of \"\(label)\"", token: token, session: session) }
+        if let shared {
+            journal = shared
+        } else {
+            journal = try ImportJournal(operation: "import of \"\(label)\"", token: token, session: session)
+        }
         testPause(afterObject: 0)
         var created: [Object] = []
         var notes: [String] = []
@@ -134,8 +149,13 @@ extension Store {
         }
         do {
             try fault?(.privateKey)
-            try create("private key \"\(label)\"", privateKeyTemplate(item, label: label, id: id, subject: leaf.subjectDER, options: options)) {
-                try createPrivateKey(item, label: label, id: id, subject: leaf.subjectDER, options: options, session: session, token: token, notes: &notes)
+            try create(
+                "private key \"\(label)\"",
+                privateKeyTemplate(item, label: label, id: id, subject: leaf.subjectDER, options: options)
+            ) {
+                try createPrivateKey(
+                    item, label: label, id: id, subject: leaf.subjectDER, options: options, session: session,
+                    token: token, notes: &notes)
             }
             try verifyPolicy(of: created[0], options: options, tokenName: tokenName)
             if options.securityLevel == .medium && !token.isSoftToken {
@@ -152,7 +172,9 @@ extension Store {
             step = .chainCertificate
             for certificate in chainTemplates {
                 try fault?(.chainCertificate)
-                if try !session.findObjects([Attribute(.certificate), Attribute(.value, bytes: certificate.der)]).isEmpty {
+                if try !session.findObjects([Attribute(.certificate), Attribute(.value, bytes: certificate.der)])
+                    .isEmpty
+                {
                     chainAlreadyPresent += 1
                     continue
                 }
@@ -170,12 +192,22 @@ extension Store {
         } catch {
             if replacing {
                 // The new key is whole; the journal has the next command finish the removal.
-                let reason = (error as? StoreError)?.reason ?? (error as? PKCS11Error).map { StoreError($0, doing: "removing the replaced key from \(tokenName)", token: token).reason } ?? "\(error)"
-                throw StoreError(.failed, reason + "; the new key is in place, and the next certbridge command on \(tokenName) removes what is left of the old one")
+                let reason =
+                    (error as? StoreError)?.reason ?? (error as? PKCS11Error).map {
+                        StoreError($0, doing: "removing the replaced key from \(tokenName)", token: token).reason
+                    } ?? "\(error)"
+                throw StoreError(
+                    .failed,
+                    reason
+                        + "; the new key is in place, and the next certbridge command on \(tokenName) removes what is left of the old one"
+                )
             }
             let left = rollBack(created, session: session)
             if shared == nil { journal.undo() }
-            let tail = left.isEmpty ? "; nothing was left on the token" : "; could not remove \(left.count) object(s) written before the failure: \(left.joined(separator: ", "))"
+            let tail =
+                left.isEmpty
+                ? "; nothing was left on the token"
+                : "; could not remove \(left.count) object(s) written before the failure: \(left.joined(separator: ", "))"
             if let error = error as? PKCS11Error {
                 let reason = StoreError(error, doing: "writing the \(step.noun) to \(tokenName)", token: token).reason
                 throw StoreError(StoreError(error, doing: "", token: token).code, reason + tail)
@@ -189,8 +221,9 @@ extension Store {
         do throws(PKCS11Error) {
             var summaries: [ObjectSummary] = []
             for object in created { summaries.append(try summary(of: object, on: token)) }
-            return ImportResult(token: token.info.label, label: label, id: hex(id), objects: summaries,
-                                chainAlreadyPresent: chainAlreadyPresent, replaced: existing.count, notes: notes)
+            return ImportResult(
+                token: token.info.label, label: label, id: hex(id), objects: summaries,
+                chainAlreadyPresent: chainAlreadyPresent, replaced: existing.count, notes: notes)
         } catch {
             throw StoreError(error, doing: "reading back the imported objects", token: token)
         }
@@ -199,51 +232,76 @@ extension Store {
     /// C_CreateObject for the private key. Where a token refuses CKA_EXTRACTABLE=false in the
     /// template (some PIV modules do: their keys can never leave anyway), retry without it; the
     /// flags read back afterwards decide whether the result is strict enough.
-    private func createPrivateKey(_ item: ImportItem, label: String, id: [UInt8], subject: [UInt8], options: ImportOptions,
-                                  session: Session, token: Token, notes: inout [String]) throws(StoreError) -> Object {
+    private func createPrivateKey(
+        _ item: ImportItem, label: String, id: [UInt8], subject: [UInt8], options: ImportOptions,
+        session: Session, token: Token, notes: inout [String]
+    ) throws(StoreError) -> Object {
         var ownPassword: [Attribute] = []
         defer { for i in ownPassword.indices { ownPassword[i].wipe() } }
         if let keyPassword = options.keyPassword, options.securityLevel == .high {
             guard token.hasKeyPasswords else {
-                throw StoreError(.usage, "\"\(token.info.label)\" has no per-key passwords: a High-level key there is approved with the token PIN at every use; leave out the key password")
+                throw StoreError(
+                    .usage,
+                    "\"\(token.info.label)\" has no per-key passwords: a High-level key there is approved with the token PIN at every use; leave out the key password"
+                )
             }
             let password = try keyPassword(token.info.label)
             password.withUnsafeBytes { ownPassword = [Attribute(.certBridgeKeyPassword, bytes: Array($0))] }
         }
         // The software token records which approval a Medium or High key needs.
-        let approval = token.isSoftToken && options.securityLevel.alwaysAuthenticates
+        let approval =
+            token.isSoftToken && options.securityLevel.alwaysAuthenticates
             ? [Attribute(.certBridgeApproval, ulong: options.securityLevel.approvalValue)] : []
         do throws(PKCS11Error) {
-            return try createPrivateKey(item, label: label, id: id, subject: subject, options: options, session: session,
-                                        extra: ownPassword + approval, notes: &notes)
+            return try createPrivateKey(
+                item, label: label, id: id, subject: subject, options: options, session: session,
+                extra: ownPassword + approval, notes: &notes)
         } catch {
             throw StoreError(error, doing: "writing the private key to \"\(token.info.label)\"", token: token)
         }
     }
 
     /// The private key's template without its secret components (what the journal records).
-    private func privateKeyTemplate(_ item: ImportItem, label: String, id: [UInt8], subject: [UInt8], options: ImportOptions) -> [Attribute] {
+    private func privateKeyTemplate(
+        _ item: ImportItem, label: String, id: [UInt8], subject: [UInt8], options: ImportOptions
+    ) -> [Attribute] {
         var policy = [Attribute(.sensitive, true), Attribute(.extractable, options.exportable)]
         if options.securityLevel.alwaysAuthenticates { policy.append(Attribute(.alwaysAuthenticate, true)) }
-        let publicParts = item.key.privateAttributes.filter { [.modulus, .publicExponent, .ecParams].contains($0.type) }
-        return [Attribute(.privateKey), Attribute(item.key.keyType), Attribute(.token, true), Attribute(.private, true),
-                Attribute(.label, string: label), Attribute(.id, bytes: id), Attribute(.subject, bytes: subject)] + policy + publicParts
+        let publicParts = item.key.privateAttributes.filter {
+            [.modulus, .publicExponent, .ecParams].contains($0.type)
+        }
+        return [
+            Attribute(.privateKey), Attribute(item.key.keyType), Attribute(.token, true), Attribute(.private, true),
+            Attribute(.label, string: label), Attribute(.id, bytes: id), Attribute(.subject, bytes: subject),
+        ] + policy + publicParts
     }
 
-    private func createPrivateKey(_ item: ImportItem, label: String, id: [UInt8], subject: [UInt8], options: ImportOptions,
-                                  session: Session, extra: [Attribute], notes: inout [String]) throws(PKCS11Error) -> Object {
-        let uses: [Attribute] = item.key.keyType == .rsa
+    private func createPrivateKey(
+        _ item: ImportItem, label: String, id: [UInt8], subject: [UInt8], options: ImportOptions,
+        session: Session, extra: [Attribute], notes: inout [String]
+    ) throws(PKCS11Error) -> Object {
+        let uses: [Attribute] =
+            item.key.keyType == .rsa
             ? [Attribute(.sign, true), Attribute(.decrypt, true), Attribute(.unwrap, false)]
-            : item.key.keyType == .ecEdwards ? [Attribute(.sign, true)] : [Attribute(.sign, true), Attribute(.derive, true)]
+            : item.key.keyType == .ecEdwards
+                ? [Attribute(.sign, true)] : [Attribute(.sign, true), Attribute(.derive, true)]
         var policy = [Attribute(.sensitive, true), Attribute(.extractable, options.exportable)]
         if options.securityLevel.alwaysAuthenticates { policy.append(Attribute(.alwaysAuthenticate, true)) }
-        let base = [Attribute(.privateKey), Attribute(item.key.keyType), Attribute(.token, true), Attribute(.private, true),
-                    Attribute(.label, string: label), Attribute(.id, bytes: id), Attribute(.subject, bytes: subject)]
+        let base = [
+            Attribute(.privateKey), Attribute(item.key.keyType), Attribute(.token, true), Attribute(.private, true),
+            Attribute(.label, string: label), Attribute(.id, bytes: id), Attribute(.subject, bytes: subject),
+        ]
         do {
             return try session.createObject(base + uses + policy + extra + item.key.privateAttributes)
-        } catch let error where !options.exportable && [.attributeTypeInvalid, .attributeValueInvalid, .templateInconsistent].contains(error.returnValue) {
-            let key = try session.createObject(base + uses + policy.filter { $0.type != .extractable } + extra + item.key.privateAttributes)
-            notes.append("the token refused CKA_EXTRACTABLE in the template (\(error)); the key was placed with the token's own default, checked below")
+        } catch let error
+            where !options.exportable
+            && [.attributeTypeInvalid, .attributeValueInvalid, .templateInconsistent].contains(error.returnValue)
+        {
+            let key = try session.createObject(
+                base + uses + policy.filter { $0.type != .extractable } + extra + item.key.privateAttributes)
+            notes.append(
+                "the token refused CKA_EXTRACTABLE in the template (\(error)); the key was placed with the token's own default, checked below"
+            )
             return key
         }
     }
@@ -257,24 +315,35 @@ extension Store {
             throw StoreError(error, doing: "reading back the key's flags")
         }
         if flags.sensitive == false {
-            throw StoreError(.failed, "\(tokenName) stored the key with CKA_SENSITIVE=false, which would reveal it; refused")
+            throw StoreError(
+                .failed, "\(tokenName) stored the key with CKA_SENSITIVE=false, which would reveal it; refused")
         }
         if !options.exportable && flags.isExportable {
-            throw StoreError(.failed, "\(tokenName) would keep the key exportable (\(flags.exportabilityReason)) although non-exportable was asked; refused")
+            throw StoreError(
+                .failed,
+                "\(tokenName) would keep the key exportable (\(flags.exportabilityReason)) although non-exportable was asked; refused"
+            )
         }
         if options.securityLevel.alwaysAuthenticates && flags.alwaysAuthenticate != true {
-            throw StoreError(.failed, "\(tokenName) cannot hold a key at the \(options.securityLevel == .medium ? "Medium" : "High") level: it does not keep CKA_ALWAYS_AUTHENTICATE=true; refused")
+            throw StoreError(
+                .failed,
+                "\(tokenName) cannot hold a key at the \(options.securityLevel == .medium ? "Medium" : "High") level: it does not keep CKA_ALWAYS_AUTHENTICATE=true; refused"
+            )
         }
         if options.securityLevel == .high && options.keyPassword != nil,
-           (try? key.attributes([.certBridgeHasKeyPassword]).bool(.certBridgeHasKeyPassword)) != true {
+            (try? key.attributes([.certBridgeHasKeyPassword]).bool(.certBridgeHasKeyPassword)) != true
+        {
             throw StoreError(.failed, "\(tokenName) did not keep the key's own password; refused")
         }
     }
 
     private func publicKeyTemplate(_ key: KeyMaterial, label: String, id: [UInt8], subject: [UInt8]) -> [Attribute] {
-        let uses: [Attribute] = key.keyType == .rsa ? [Attribute(.verify, true), Attribute(.encrypt, true)] : [Attribute(.verify, true)]
-        return [Attribute(.publicKey), Attribute(key.keyType), Attribute(.token, true), Attribute(.private, false),
-                Attribute(.label, string: label), Attribute(.id, bytes: id), Attribute(.subject, bytes: subject)]
+        let uses: [Attribute] =
+            key.keyType == .rsa ? [Attribute(.verify, true), Attribute(.encrypt, true)] : [Attribute(.verify, true)]
+        return [
+            Attribute(.publicKey), Attribute(key.keyType), Attribute(.token, true), Attribute(.private, false),
+            Attribute(.label, string: label), Attribute(.id, bytes: id), Attribute(.subject, bytes: subject),
+        ]
             + uses + key.publicKeyAttributes
     }
 
@@ -285,7 +354,9 @@ extension Store {
         let values = try object.attributes([.id])
         if values.id == key.id { return true }
         let point = key.publicKeyAttributes.filter { $0.type == .ecPoint }
-        return try !session.findObjects([Attribute(.publicKey)] + point + (values.id.map { [Attribute(.id, bytes: $0)] } ?? [])).isEmpty
+        return try !session.findObjects(
+            [Attribute(.publicKey)] + point + (values.id.map { [Attribute(.id, bytes: $0)] } ?? [])
+        ).isEmpty
     }
 
     /// An old key and the public key and certificate that share its id, but for `kept`.

@@ -4,16 +4,22 @@ extension Store {
     /// Unlocks a key that five wrong passwords locked (CertBridge's software token): the user
     /// logs in, and the SO PIN, given to the key as CertBridge's write-only unlock attribute
     /// (CKA_VENDOR_DEFINED|0x43420005), clears its count. A wrong SO PIN counts as an SO try.
-    public func unlockKey(matching uri: PKCS11URI, pin: @escaping PINProvider, soPIN: PINProvider) throws(StoreError) -> KeyDescription {
+    public func unlockKey(matching uri: PKCS11URI, pin: @escaping PINProvider, soPIN: PINProvider) throws(StoreError)
+        -> KeyDescription
+    {
         let token = try token(matching: uri)
         guard token.isSoftToken else {
-            throw StoreError(.usage, "\"\(token.info.label)\" does not lock keys on wrong passwords: only CertBridge's software token does")
+            throw StoreError(
+                .usage,
+                "\"\(token.info.label)\" does not lock keys on wrong passwords: only CertBridge's software token does")
         }
         let session = try session(on: token, readWrite: true, pin: pin)
         var template: [Attribute] = [Attribute(.privateKey)]
         if let label = uri.object { template.append(Attribute(.label, string: label)) }
         if let id = uri.id { template.append(Attribute(.id, bytes: id)) }
-        guard template.count > 1 else { throw StoreError(.usage, "name the key with object=LABEL or id=ID in the URI (\(uri.description))") }
+        guard template.count > 1 else {
+            throw StoreError(.usage, "name the key with object=LABEL or id=ID in the URI (\(uri.description))")
+        }
         let key: Object
         let values: AttributeValues
         do throws(PKCS11Error) {

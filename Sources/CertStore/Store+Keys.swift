@@ -24,7 +24,8 @@ public struct KeyHandle {
 extension Store {
     /// The one private key a URI names, looked up in a logged-in session on the token it names.
     /// Names the tokens searched when there is none, and asks for an id when there are several.
-    public func privateKey(_ uri: PKCS11URI, readWrite: Bool = false, pin: PINProvider?) throws(StoreError) -> KeyHandle {
+    public func privateKey(_ uri: PKCS11URI, readWrite: Bool = false, pin: PINProvider?) throws(StoreError) -> KeyHandle
+    {
         if let type = uri.type, type != .privateKey {
             throw StoreError(.usage, "the URI names a \(type.rawValue) object; a private key is needed (type=private)")
         }
@@ -41,20 +42,26 @@ extension Store {
             do throws(PKCS11Error) {
                 for object in try session.findObjects(keyURI.objectTemplate) {
                     let values = try object.attributes([.label, .id, .keyType] + KeyFlags.attributes)
-                    found.append(KeyHandle(token: token, session: session, object: object, label: values.label ?? "",
-                                           id: values.id ?? [], keyType: values.keyType, flags: KeyFlags(values)))
+                    found.append(
+                        KeyHandle(
+                            token: token, session: session, object: object, label: values.label ?? "",
+                            id: values.id ?? [], keyType: values.keyType, flags: KeyFlags(values)))
                 }
             } catch {
                 throw StoreError(error, doing: "looking for the key on \"\(token.info.label)\"", token: token)
             }
         }
         guard found.count == 1 else {
-            let searched = sessions.isEmpty ? "no token" : sessions.map { "\"\($0.0.info.label)\"" }.joined(separator: ", ")
+            let searched =
+                sessions.isEmpty ? "no token" : sessions.map { "\"\($0.0.info.label)\"" }.joined(separator: ", ")
             if found.isEmpty {
-                throw StoreError(.notFound, "no private key matches \(keyURI) on \(searched)" + (skipped.notSearched.map { "; " + $0 } ?? ""))
+                throw StoreError(
+                    .notFound,
+                    "no private key matches \(keyURI) on \(searched)" + (skipped.notSearched.map { "; " + $0 } ?? ""))
             }
             let names = found.map { "\"\($0.label)\" (id \(hex($0.id)))" }.joined(separator: ", ")
-            throw StoreError(.usage, "\(found.count) private keys match \(keyURI): \(names); name one with object=LABEL or id=%..")
+            throw StoreError(
+                .usage, "\(found.count) private keys match \(keyURI): \(names); name one with object=LABEL or id=%..")
         }
         return found[0]
     }
@@ -86,8 +93,9 @@ extension Store {
         keyURI.object = key.label
         keyURI.id = key.id
         keyURI.type = .privateKey
-        return Exportability(uri: keyURI.description, token: key.token.info.label, label: key.label,
-                             exportable: key.flags.isExportable, reason: key.flags.exportabilityReason,
-                             flags: key.flags, securityLevel: key.flags.securityLevel)
+        return Exportability(
+            uri: keyURI.description, token: key.token.info.label, label: key.label,
+            exportable: key.flags.isExportable, reason: key.flags.exportabilityReason,
+            flags: key.flags, securityLevel: key.flags.securityLevel)
     }
 }

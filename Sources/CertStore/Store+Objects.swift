@@ -29,7 +29,7 @@ extension Store {
         let secret: PIN? = usesPINPad ? nil : try pin(token)
         do throws(PKCS11Error) {
             try session.login(.user, pin: secret)
-        } catch where error.returnValue == .userAlreadyLoggedIn {
+        } catch  where error.returnValue == .userAlreadyLoggedIn {
             return session
         } catch {
             throw StoreError(error, doing: "logging in to \"\(token.info.label)\"", token: token)
@@ -39,7 +39,9 @@ extension Store {
 
     /// Every object on every token the URI names (all tokens for nil), as the tokens report them.
     /// Over several tokens, one whose PIN is not given or is refused is skipped and returned.
-    public func objects(matching uri: PKCS11URI?, pin: PINProvider?) throws(StoreError) -> (objects: [ObjectSummary], skipped: [StoreError]) {
+    public func objects(matching uri: PKCS11URI?, pin: PINProvider?) throws(StoreError) -> (
+        objects: [ObjectSummary], skipped: [StoreError]
+    ) {
         var summaries: [ObjectSummary] = []
         let skipped = try forEachObject(matching: uri, pin: pin) { summaries.append($0) }
         return (summaries, skipped)
@@ -50,8 +52,10 @@ extension Store {
     /// (plus each certificate's and key's id and label, to pair them, and 8 bytes per handle).
     /// Over several tokens, one whose PIN is not given or is refused is skipped and returned.
     @discardableResult
-    public func forEachObject(matching uri: PKCS11URI?, pin: PINProvider?,
-                              _ body: (ObjectSummary) throws(StoreError) -> Void) throws(StoreError) -> [StoreError] {
+    public func forEachObject(
+        matching uri: PKCS11URI?, pin: PINProvider?,
+        _ body: (ObjectSummary) throws(StoreError) -> Void
+    ) throws(StoreError) -> [StoreError] {
         // A slot with no token initialized (the software token keeps one for C_InitToken) holds nothing.
         let tokens = tokens(matching: uri).filter { $0.info.flags.contains(.tokenInitialized) }
         if let uri, uri.token != nil || uri.serial != nil, tokens.isEmpty {
@@ -68,12 +72,17 @@ extension Store {
     /// What a listing reads of every object, with room enough that one C_GetAttributeValue call
     /// gives all of it for usual objects (an RSA-8192 modulus, labels and ids of 256 bytes).
     static let summaryAttributes: [(type: AttributeType, capacity: Int)] =
-        [(.class, 8), (.label, 256), (.id, 256), (.keyType, 8), (.modulus, 1024), (.modulusBits, 8), (.ecParams, 128),
-         (.valueLen, 8), (.certificateCategory, 8), (.sign, 1), (.decrypt, 1), (.unwrap, 1), (.derive, 1)]
+        [
+            (.class, 8), (.label, 256), (.id, 256), (.keyType, 8), (.modulus, 1024), (.modulusBits, 8),
+            (.ecParams, 128),
+            (.valueLen, 8), (.certificateCategory, 8), (.sign, 1), (.decrypt, 1), (.unwrap, 1), (.derive, 1),
+        ]
         + KeyFlags.attributes.map { ($0, $0 == .certBridgeApproval || $0 == .certBridgeTriesLeft ? 8 : 1) }
 
-    func forEachObject(in session: Session, token: Token, template: [Attribute],
-                       _ body: (ObjectSummary) throws(StoreError) -> Void) throws(StoreError) {
+    func forEachObject(
+        in session: Session, token: Token, template: [Attribute],
+        _ body: (ObjectSummary) throws(StoreError) -> Void
+    ) throws(StoreError) {
         let found: [Object]
         let pairs: Pairs
         do throws(PKCS11Error) {
@@ -95,7 +104,9 @@ extension Store {
             // (SecurityLevelRecord) turn "high" into "medium", and are left out of the listing.
             if SecurityLevelRecord.isRecord(summary) { continue }
             if summary.class == "private-key", let flags = summary.flags,
-               SecurityLevelRecord.isMedium(flags, keyLabel: summary.label, idHex: summary.id, session: session, token: token) {
+                SecurityLevelRecord.isMedium(
+                    flags, keyLabel: summary.label, idHex: summary.id, session: session, token: token)
+            {
                 summary.securityLevel = .medium
             }
             pairs.pair(&summary)
@@ -105,19 +116,23 @@ extension Store {
 
     /// One object's summary, for a caller that reads only a few.
     func summary(of object: Object, on token: Token) throws(PKCS11Error) -> ObjectSummary {
-        try summary(of: object, on: token, reader: AttributeReader(session: object.session, attributes: Self.summaryAttributes),
-                    certificateReader: AttributeReader(session: object.session, attributes: [(.value, 4096)]))
+        try summary(
+            of: object, on: token, reader: AttributeReader(session: object.session, attributes: Self.summaryAttributes),
+            certificateReader: AttributeReader(session: object.session, attributes: [(.value, 4096)]))
     }
 
-    func summary(of object: Object, on token: Token, reader: AttributeReader, certificateReader: AttributeReader) throws(PKCS11Error) -> ObjectSummary {
+    func summary(of object: Object, on token: Token, reader: AttributeReader, certificateReader: AttributeReader)
+        throws(PKCS11Error) -> ObjectSummary
+    {
         let values = try reader.read(object)
         let objectClass = values.objectClass
         var uri = token.uri
         uri.object = values.label
         uri.id = values.id
         uri.type = PKCS11URI.ObjectType.allCases.first { $0.objectClass == objectClass }
-        var summary = ObjectSummary(uri: uri.description, class: className(objectClass), label: values.label ?? "",
-                                    id: hex(values.id ?? []))
+        var summary = ObjectSummary(
+            uri: uri.description, class: className(objectClass), label: values.label ?? "",
+            id: hex(values.id ?? []))
         switch objectClass {
         case .privateKey?, .publicKey?, .secretKey?:
             let keyType = values.keyType
@@ -138,8 +153,10 @@ extension Store {
                 summary.verdictReason = flags.exportabilityReason
                 summary.securityLevel = flags.securityLevel
                 if objectClass == .privateKey {
-                    summary.usage = [(AttributeType.sign, "sign"), (.decrypt, "decrypt"), (.unwrap, "unwrap"), (.derive, "derive")]
-                        .filter { values.bool($0.0) == true }.map(\.1)
+                    summary.usage = [
+                        (AttributeType.sign, "sign"), (.decrypt, "decrypt"), (.unwrap, "unwrap"), (.derive, "derive"),
+                    ]
+                    .filter { values.bool($0.0) == true }.map(\.1)
                 }
             }
         case .certificate?:

@@ -66,23 +66,30 @@ public struct BackupDescription: Sendable, Codable {
         friendlyName = backup.friendlyName
         localKeyID = backup.localKeyID.map(hex)
         func entry(_ certificate: PKCS12.Certificate, _ role: String) -> CertificateEntry {
-            CertificateEntry(role: role, subject: certificate.subject, issuer: certificate.issuer, serial: certificate.serialNumber,
-                             notBefore: certificate.notBefore, notAfter: certificate.notAfter, isCA: certificate.isCA)
+            CertificateEntry(
+                role: role, subject: certificate.subject, issuer: certificate.issuer, serial: certificate.serialNumber,
+                notBefore: certificate.notBefore, notAfter: certificate.notAfter, isCA: certificate.isCA)
         }
-        certificates = [entry(backup.certificate, "leaf")] + backup.chain.map { entry($0, "chain") }
+        certificates =
+            [entry(backup.certificate, "leaf")] + backup.chain.map { entry($0, "chain") }
             + backup.otherCertificates.map { entry($0, "other") }
         protection = backup.inspection.bagSets.map(\.description)
         mac = backup.inspection.mac?.description
         warnings = backup.inspection.warnings.map(\.description)
         keys = backup.entries.map { entry in
-            KeyEntry(keyType: entry.privateKey.type.description, keyBits: entry.privateKey.bits, friendlyName: entry.friendlyName,
-                     localKeyID: entry.localKeyID.map(hex), subject: entry.certificate.subject, chainLength: entry.chain.count)
+            KeyEntry(
+                keyType: entry.privateKey.type.description, keyBits: entry.privateKey.bits,
+                friendlyName: entry.friendlyName,
+                localKeyID: entry.localKeyID.map(hex), subject: entry.certificate.subject,
+                chainLength: entry.chain.count)
         }
         keysWithoutCertificate = backup.keysWithoutCertificate
         // The other entries' certificates are listed with their entries, not as strays.
         for other in backup.otherEntries {
-            certificates.append(entry(other.certificate, "leaf of entry \"\(other.friendlyName ?? other.certificate.subject)\""))
-            for issuer in other.chain where !certificates.contains(where: { $0.subject == issuer.subject && $0.serial == issuer.serialNumber }) {
+            certificates.append(
+                entry(other.certificate, "leaf of entry \"\(other.friendlyName ?? other.certificate.subject)\""))
+            for issuer in other.chain
+            where !certificates.contains(where: { $0.subject == issuer.subject && $0.serial == issuer.serialNumber }) {
                 certificates.append(entry(issuer, "chain"))
             }
         }
@@ -101,11 +108,15 @@ extension Store {
     /// an algorithm we cannot read — is found here, before anything is written anywhere.
     /// A file asking for more than `maxIterations` in its MAC or any key derivation is refused
     /// before any derivation (see `PFXLimits`).
-    public static func openBackup(_ bytes: [UInt8], password: borrowing PIN, file: String,
-                                  maxIterations: Int64 = Store.defaultMaxIterations) throws(StoreError) -> Backup {
+    public static func openBackup(
+        _ bytes: [UInt8], password: borrowing PIN, file: String,
+        maxIterations: Int64 = Store.defaultMaxIterations
+    ) throws(StoreError) -> Backup {
         do throws(PKCS12Error) {
             let limits = PFXLimits(maxIterations: maxIterations)
-            return try withSecret(password) { (secret) throws(PKCS12Error) in try PFX.open(bytes, password: secret, limits: limits) }
+            return try withSecret(password) { (secret) throws(PKCS12Error) in
+                try PFX.open(bytes, password: secret, limits: limits)
+            }
         } catch {
             throw StoreError(error, file: file)
         }
@@ -114,19 +125,27 @@ extension Store {
     /// Places a backup's key, certificate and (unless `options.includeChain` is off) chain on a
     /// token; see `importItem`. A PIV card (through ykcs11) takes it with its management key
     /// from `securityOfficerPIN`; see `importOntoPIVCard`.
-    public func importBackup(_ backup: Backup, to token: Token, options: ImportOptions, pin: PINProvider?,
-                             securityOfficerPIN: PINProvider? = nil) throws(StoreError) -> ImportResult {
-        try importBackupItem(ImportItem(backup), to: token, options: options, pin: pin, securityOfficerPIN: securityOfficerPIN)
+    public func importBackup(
+        _ backup: Backup, to token: Token, options: ImportOptions, pin: PINProvider?,
+        securityOfficerPIN: PINProvider? = nil
+    ) throws(StoreError) -> ImportResult {
+        try importBackupItem(
+            ImportItem(backup), to: token, options: options, pin: pin, securityOfficerPIN: securityOfficerPIN)
     }
 
     /// `importBackup` for a backup's key entry already made an item.
-    func importBackupItem(_ item: ImportItem, to token: Token, options: ImportOptions, pin: PINProvider?,
-                          securityOfficerPIN: PINProvider?) throws(StoreError) -> ImportResult {
+    func importBackupItem(
+        _ item: ImportItem, to token: Token, options: ImportOptions, pin: PINProvider?,
+        securityOfficerPIN: PINProvider?
+    ) throws(StoreError) -> ImportResult {
         if PIVSlot.isPIVModule(token) {
             return try importOntoPIVCard(item, to: token, options: options, securityOfficerPIN: securityOfficerPIN)
         }
         if PIVSlot.isReadOnlyPIVView(token) {
-            throw StoreError(.failed, "\"\(token.info.label)\" is a PIV card seen through OpenSC, which cannot write keys to it; import through Yubico's ykcs11 instead (--module /usr/lib/x86_64-linux-gnu/libykcs11.so, see `certbridge readers` for its token URI); nothing was written")
+            throw StoreError(
+                .failed,
+                "\"\(token.info.label)\" is a PIV card seen through OpenSC, which cannot write keys to it; import through Yubico's ykcs11 instead (--module /usr/lib/x86_64-linux-gnu/libykcs11.so, see `certbridge readers` for its token URI); nothing was written"
+            )
         }
         return try importItem(item, to: token, options: options, pin: pin)
     }
@@ -136,14 +155,20 @@ extension Store {
     /// this is a usage error that lists each one's URI.
     public func targetToken(_ uri: PKCS11URI?) throws(StoreError) -> Token {
         if let uri { return try token(matching: uri) }
-        let writable = tokens().filter { $0.info.flags.contains(.tokenInitialized) && !$0.info.flags.contains(.writeProtected) }
+        let writable = tokens().filter {
+            $0.info.flags.contains(.tokenInitialized) && !$0.info.flags.contains(.writeProtected)
+        }
         if writable.count == 1 { return writable[0] }
         if writable.isEmpty {
-            throw StoreError(.notFound, "no token to write to is present" + (softTokenEmptySlot == nil ? "" :
-                "; make the software token with 'certbridge softtoken init'"))
+            throw StoreError(
+                .notFound,
+                "no token to write to is present"
+                    + (softTokenEmptySlot == nil ? "" : "; make the software token with 'certbridge softtoken init'"))
         }
         let candidates = writable.map { "  --token '\($0.uri.tokenPart)'" }.joined(separator: "\n")
-        throw StoreError(.usage, "\(writable.count) tokens are present; choose one with --token (nothing was written):\n" + candidates)
+        throw StoreError(
+            .usage,
+            "\(writable.count) tokens are present; choose one with --token (nothing was written):\n" + candidates)
     }
 }
 
@@ -153,8 +178,10 @@ extension ImportItem {
         let key: KeyMaterial = backup.privateKey.withPrivateComponents { components in
             switch (backup.privateKey.publicKey, components) {
             case (.rsa(let modulus, let exponent), .rsa(let d, let p, let q, let dp, let dq, let qi)):
-                return KeyMaterial(rsaModulus: modulus, publicExponent: exponent, privateExponent: Array(d),
-                                   prime1: Array(p), prime2: Array(q), exponent1: Array(dp), exponent2: Array(dq), coefficient: Array(qi))
+                return KeyMaterial(
+                    rsaModulus: modulus, publicExponent: exponent, privateExponent: Array(d),
+                    prime1: Array(p), prime2: Array(q), exponent1: Array(dp), exponent2: Array(dq),
+                    coefficient: Array(qi))
             case (.ec(let parameters, let point), .ec(let value)):
                 return KeyMaterial(ecParameters: parameters, value: Array(value), point: point)
             case (.edwards(let parameters, let point), .edwards(let value)):
@@ -163,7 +190,9 @@ extension ImportItem {
                 preconditionFailure("PKCS12.PrivateKey gave components of another key type than its public key")
             }
         }
-        self.init(key: key, certificate: backup.certificate.der, chain: backup.chain.map(\.der), friendlyName: backup.friendlyName)
+        self.init(
+            key: key, certificate: backup.certificate.der, chain: backup.chain.map(\.der),
+            friendlyName: backup.friendlyName)
     }
 }
 

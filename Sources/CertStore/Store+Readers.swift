@@ -53,11 +53,20 @@ public struct ReaderChange: Sendable, Codable, Hashable {
 
     init(_ event: ReaderEvent) {
         switch event {
-        case .readerAdded(let name): self.event = "reader-added"; reader = name
-        case .readerRemoved(let name): self.event = "reader-removed"; reader = name
+        case .readerAdded(let name):
+            self.event = "reader-added"
+            reader = name
+        case .readerRemoved(let name):
+            self.event = "reader-removed"
+            reader = name
         case .cardInserted(let name, let atr):
-            self.event = "card-inserted"; reader = name; self.atr = atr.hex; card = atr.cardName
-        case .cardRemoved(let name): self.event = "card-removed"; reader = name
+            self.event = "card-inserted"
+            reader = name
+            self.atr = atr.hex
+            card = atr.cardName
+        case .cardRemoved(let name):
+            self.event = "card-removed"
+            reader = name
         }
     }
 }
@@ -83,8 +92,12 @@ extension Store {
             for slot in moduleSlots {
                 guard let info = try? slot.info() else { continue }
                 let token = info.tokenPresent ? try? slot.token() : nil
-                slots.append((info.description, ReaderSummary.TokenSlot(
-                    module: module.path, slot: slot.id, token: token?.info.label, uri: token?.uri.description)))
+                slots.append(
+                    (
+                        info.description,
+                        ReaderSummary.TokenSlot(
+                            module: module.path, slot: slot.id, token: token?.info.label, uri: token?.uri.description)
+                    ))
             }
         }
         return readers.map { reader in
@@ -96,7 +109,8 @@ extension Store {
 
     /// Card and reader changes as they happen; with `includingCurrentState` it starts with the
     /// readers and cards present now. Ends with `notFound` when pcscd is not running or stops.
-    public static func readerChanges(includingCurrentState: Bool = true) -> AsyncThrowingStream<ReaderChange, any Error> {
+    public static func readerChanges(includingCurrentState: Bool = true) -> AsyncThrowingStream<ReaderChange, any Error>
+    {
         let events = ReaderEvents(includingCurrentState: includingCurrentState)
         return AsyncThrowingStream { continuation in
             let task = Task {
@@ -153,9 +167,13 @@ extension StoreError {
     init(_ error: PCSCError, file: String = #fileID, line: Int = #line) {
         switch error {
         case .noService, .serviceStopped:
-            self.init(.notFound, "pcscd is not running: start it (systemctl start pcscd.socket, or pcscd as root) and try again", file: file, line: line)
+            self.init(
+                .notFound,
+                "pcscd is not running: start it (systemctl start pcscd.socket, or pcscd as root) and try again",
+                file: file, line: line)
         case .commError:
-            self.init(.notFound, "pcscd stopped: the connection to the smart-card service broke", file: file, line: line)
+            self.init(
+                .notFound, "pcscd stopped: the connection to the smart-card service broke", file: file, line: line)
         case .removedCard, .noSmartcard:
             self.init(.notFound, "the card was removed: \(error.reason)", file: file, line: line)
         case .unknownReader, .noReadersAvailable:

@@ -1,8 +1,9 @@
-#if canImport(Glibc)
-import Glibc
-#endif
 import Foundation
 import PKCS11
+
+#if canImport(Glibc)
+    import Glibc
+#endif
 
 extension Store {
     /// Finishes the writes a killed certbridge left half-done on this token, as their journals
@@ -19,7 +20,8 @@ extension Store {
         var waiting = false
         defer { if !waiting { journalsChecked.insert(key) } }
         guard let directory = try? ImportJournal.directory(create: false),
-              let names = try? FileManager.default.contentsOfDirectory(atPath: directory) else { return }
+            let names = try? FileManager.default.contentsOfDirectory(atPath: directory)
+        else { return }
         for name in names.sorted() where name.hasPrefix("import-") && name.hasSuffix(".journal") {
             let path = directory + "/" + name
             let fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
@@ -46,23 +48,33 @@ extension Store {
             let session = try token.openSession(readWrite: true)
             let templates = journal.finish?.map(\.template) ?? journal.expected.flatMap { $0.matches.map(\.template) }
             if token.info.flags.contains(.loginRequired), !(try session.state().isUserLoggedIn),
-               templates.contains(where: Self.namesHiddenObjects) {
-                report("an interrupted \(what) on token \(tokenName) left objects that only a login shows; they are rolled back by the next command that logs in to it")
+                templates.contains(where: Self.namesHiddenObjects)
+            {
+                report(
+                    "an interrupted \(what) on token \(tokenName) left objects that only a login shows; they are rolled back by the next command that logs in to it"
+                )
                 return false
             }
             if let finish = journal.finish {
                 let removed = try ImportJournal.trim(finish, session: session)
-                report("finished an interrupted \(what) on token \(tokenName): everything had been written; removed \(removed) replaced object(s)")
+                report(
+                    "finished an interrupted \(what) on token \(tokenName): everything had been written; removed \(removed) replaced object(s)"
+                )
                 return true
             }
             var removed = 0
-            for expected in journal.expected.reversed() { removed += try ImportJournal.trim(expected.matches, session: session) }
+            for expected in journal.expected.reversed() {
+                removed += try ImportJournal.trim(expected.matches, session: session)
+            }
             removed += try removeShells(of: journal.expected, session: session)
-            report("rolled back an interrupted \(what) on token \(tokenName): "
-                   + (removed == 0 ? "it had written nothing" : "removed the \(removed) object(s) it had written"))
+            report(
+                "rolled back an interrupted \(what) on token \(tokenName): "
+                    + (removed == 0 ? "it had written nothing" : "removed the \(removed) object(s) it had written"))
             return true
         } catch {
-            report("could not roll back an interrupted \(what) on token \(tokenName) (\(error)); it is tried again by the next command")
+            report(
+                "could not roll back an interrupted \(what) on token \(tokenName) (\(error)); it is tried again by the next command"
+            )
             return false
         }
     }
@@ -71,20 +83,25 @@ extension Store {
     /// empty object file and fills in its defaults one by one before the template lands, so an
     /// object of a class the write was creating may have no label, no id and no value or key.
     private func removeShells(of expected: [ImportJournal.Expected], session: Session) throws(PKCS11Error) -> Int {
-        let classes = Set(expected.compactMap { entry in
-            entry.matches.first?.template.first { $0.type == AttributeType.class.rawValue }?.value
-        })
+        let classes = Set(
+            expected.compactMap { entry in
+                entry.matches.first?.template.first { $0.type == AttributeType.class.rawValue }?.value
+            })
         guard !classes.isEmpty else { return 0 }
         var removed = 0
         for object in try session.findObjects([]) {
             let values = try? object.attributes([.class, .label, .id, .value, .modulus, .ecParams, .ecPoint])
             if let values {
                 let empty = { (type: AttributeType) in values[type]?.isEmpty ?? true }
-                guard empty(.label), empty(.id), [AttributeType.value, .modulus, .ecParams, .ecPoint].allSatisfy(empty) else { continue }
+                guard empty(.label), empty(.id), [AttributeType.value, .modulus, .ecParams, .ecPoint].allSatisfy(empty)
+                else { continue }
                 if let objectClass = values[.class], !classes.contains(hex(objectClass)) { continue }
             }
             // Unreadable, or with none of what makes an object: a shell.
-            do throws(PKCS11Error) { try object.destroy(); removed += 1 } catch where error.returnValue == .objectHandleInvalid {}
+            do throws(PKCS11Error) {
+                try object.destroy()
+                removed += 1
+            } catch  where error.returnValue == .objectHandleInvalid {}
         }
         return removed
     }
@@ -92,7 +109,8 @@ extension Store {
     /// Whether a template names private keys or other objects a login hides.
     private static func namesHiddenObjects(_ template: [ImportJournal.StoredAttribute]) -> Bool {
         template.contains { attribute in
-            (attribute.type == AttributeType.class.rawValue && [ObjectClass.privateKey, .secretKey].contains { hex(Attribute($0).value) == attribute.value })
+            (attribute.type == AttributeType.class.rawValue
+                && [ObjectClass.privateKey, .secretKey].contains { hex(Attribute($0).value) == attribute.value })
                 || (attribute.type == AttributeType.private.rawValue && attribute.value == "01")
         }
     }

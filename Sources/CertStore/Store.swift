@@ -26,7 +26,8 @@ public final class Store {
         // The software token is the fallback when no hardware is present: always there, whether
         // or not p11-kit knows it.
         if !explicit, let softToken = SoftToken.modulePath,
-           !paths.contains(where: { $0.hasSuffix("/" + SoftToken.libraryName) }) {
+            !paths.contains(where: { $0.hasSuffix("/" + SoftToken.libraryName) })
+        {
             paths.append(softToken)
         }
         if !explicit, let uri, uri.modulePath != nil || uri.moduleName != nil {
@@ -47,7 +48,9 @@ public final class Store {
             }
         }
         guard !modules.isEmpty else {
-            throw StoreError(.notFound, "no PKCS#11 module could be loaded" + (problems.isEmpty ? "" : ": " + problems.joined(separator: "; ")))
+            throw StoreError(
+                .notFound,
+                "no PKCS#11 module could be loaded" + (problems.isEmpty ? "" : ": " + problems.joined(separator: "; ")))
         }
         self.modules = modules
         self.problems = problems
@@ -69,7 +72,8 @@ public final class Store {
                 guard let token = try? slot.token() else { continue }
                 if let uri {
                     guard let slotInfo = try? slot.info(), uri.matches(token.info),
-                          uri.matches(slot: slot, slotInfo: slotInfo, module: moduleInfo) else { continue }
+                        uri.matches(slot: slot, slotInfo: slotInfo, module: moduleInfo)
+                    else { continue }
                 }
                 found.append(token)
             }
@@ -84,9 +88,14 @@ public final class Store {
         let all = tokens().filter { $0.info.flags.contains(.tokenInitialized) }
             .map { "\"\($0.info.label)\"" }.joined(separator: ", ")
         if matches.isEmpty {
-            throw StoreError(.notFound, "no token matches \(uri.tokenPart); tokens present: \(all.isEmpty ? "none" : all)" + emptyReadersHint)
+            throw StoreError(
+                .notFound,
+                "no token matches \(uri.tokenPart); tokens present: \(all.isEmpty ? "none" : all)" + emptyReadersHint)
         }
-        throw StoreError(.usage, "\(matches.count) tokens match \(uri.tokenPart) (\(matches.map { "\"\($0.info.label)\"" }.joined(separator: ", "))); name one with token=LABEL or serial=SERIAL")
+        throw StoreError(
+            .usage,
+            "\(matches.count) tokens match \(uri.tokenPart) (\(matches.map { "\"\($0.info.label)\"" }.joined(separator: ", "))); name one with token=LABEL or serial=SERIAL"
+        )
     }
 }
 

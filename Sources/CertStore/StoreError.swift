@@ -46,7 +46,9 @@ extension StoreError: Equatable {
 extension StoreError {
     /// Maps a PKCS#11 failure to the documented outcome. `token` adds what the token says about
     /// its PIN counters to a wrong-PIN message, where it says anything.
-    public init(_ error: PKCS11Error, doing action: String, token: Token? = nil, file: String = #fileID, line: Int = #line) {
+    public init(
+        _ error: PKCS11Error, doing action: String, token: Token? = nil, file: String = #fileID, line: Int = #line
+    ) {
         let code: Code
         var sentence = "\(action) failed: \(error)"
         switch error.code {
@@ -55,7 +57,10 @@ extension StoreError {
             sentence = "\(action) failed: wrong PIN or password (\(error))"
             if let token, let flags = try? token.refreshed().info.flags {
                 if flags.contains(.userPINLocked) {
-                    self.init(.locked, "\(action) failed: wrong PIN, and the PIN is now locked; unblock it with `certbridge pin unblock`", file: file, line: line)
+                    self.init(
+                        .locked,
+                        "\(action) failed: wrong PIN, and the PIN is now locked; unblock it with `certbridge pin unblock`",
+                        file: file, line: line)
                     return
                 } else if flags.contains(.userPINFinalTry) {
                     sentence += "; one try left before the PIN locks"
@@ -67,7 +72,7 @@ extension StoreError {
             code = .locked
             sentence = "\(action) failed: the PIN is locked (\(error)); unblock it with `certbridge pin unblock`"
         case .returned(.tokenNotPresent), .returned(.deviceRemoved), .returned(.slotIDInvalid),
-             .returned(.sessionHandleInvalid), .returned(.sessionClosed):
+            .returned(.sessionHandleInvalid), .returned(.sessionClosed):
             code = .notFound
             sentence = "\(action) failed: the token is gone (\(error)); was the card removed?"
         case .noSuchObject, .moreThanOne:

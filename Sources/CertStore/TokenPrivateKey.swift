@@ -39,7 +39,9 @@ public struct TokenPrivateKey: CustomPrivateKey {
     }
 
     /// Signs on the token. X.509 has no RSA-PSS here, so only PKCS#1 v1.5, ECDSA and Ed25519.
-    public func signSynchronously(bytes: some DataProtocol, signatureAlgorithm: Certificate.SignatureAlgorithm) throws -> Certificate.Signature {
+    public func signSynchronously(bytes: some DataProtocol, signatureAlgorithm: Certificate.SignatureAlgorithm) throws
+        -> Certificate.Signature
+    {
         let algorithm: SignatureAlgorithm
         switch signatureAlgorithm {
         case .sha256WithRSAEncryption: algorithm = .rsaPKCS1(.sha256)
@@ -52,7 +54,8 @@ public struct TokenPrivateKey: CustomPrivateKey {
         default: throw StoreError(.usage, "a token key cannot make \(signatureAlgorithm) signatures")
         }
         let signature = try signer.sign(Array(bytes), algorithm: algorithm, format: .der)
-        return try Certificate.Signature(signatureAlgorithm: signatureAlgorithm, signatureBytes: ASN1BitString(bytes: signature[...]))
+        return try Certificate.Signature(
+            signatureAlgorithm: signatureAlgorithm, signatureBytes: ASN1BitString(bytes: signature[...]))
     }
 
     /// Equal when both use the same signer.

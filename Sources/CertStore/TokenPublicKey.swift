@@ -1,5 +1,6 @@
-import enum PKCS12.PublicKeyInfo
 import X509
+
+import enum PKCS12.PublicKeyInfo
 
 /// The public half of a token key, as CertBridge checks signatures and encrypts with it: its
 /// SubjectPublicKeyInfo, its kind, and swift-certificates' view of it where swift-certificates
@@ -35,7 +36,8 @@ public struct TokenPublicKey: Sendable, Hashable {
     /// Ed448 key is refused with one sentence.
     public func certificateKey(for what: String) throws(StoreError) -> Certificate.PublicKey {
         guard let certificateKey else {
-            throw StoreError(.usage, "\(what) is not possible with an \(kind.description) key (swift-certificates has no Ed448)")
+            throw StoreError(
+                .usage, "\(what) is not possible with an \(kind.description) key (swift-certificates has no Ed448)")
         }
         return certificateKey
     }

@@ -35,11 +35,16 @@ public struct TokenSummary: Sendable, Codable, Hashable {
         slot = token.slot.id
         slotDescription = (try? token.slot.info().description) ?? ""
         flags = info.flags.names
-        pinState = info.flags.contains(.userPINLocked) ? "locked"
-            : info.flags.contains(.userPINFinalTry) ? "final-try"
-            : info.flags.contains(.userPINCountLow) ? "count-low"
-            : !info.flags.contains(.userPINInitialized) ? "not-initialized"
-            : "ok"
+        pinState =
+            info.flags.contains(.userPINLocked)
+            ? "locked"
+            : info.flags.contains(.userPINFinalTry)
+                ? "final-try"
+                : info.flags.contains(.userPINCountLow)
+                    ? "count-low"
+                    : !info.flags.contains(.userPINInitialized)
+                        ? "not-initialized"
+                        : "ok"
     }
 }
 

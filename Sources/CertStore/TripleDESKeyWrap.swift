@@ -15,7 +15,8 @@ enum TripleDESKeyWrap {
         var temp3 = try ContentCipher.decrypt(oid: oid, key: kek, iv: firstIV, ciphertext: wrapped, padded: false)
         defer { wipe(&temp3) }
         let temp2 = Array(temp3.reversed())
-        var padded = try ContentCipher.decrypt(oid: oid, key: kek, iv: Array(temp2.prefix(8)), ciphertext: Array(temp2.dropFirst(8)), padded: false)
+        var padded = try ContentCipher.decrypt(
+            oid: oid, key: kek, iv: Array(temp2.prefix(8)), ciphertext: Array(temp2.dropFirst(8)), padded: false)
         defer { wipe(&padded) }
         guard padded.count == 32 else { throw Failure() }
         let key = Array(padded.prefix(24))

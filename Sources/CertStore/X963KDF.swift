@@ -6,14 +6,21 @@ import PKCS11
 enum X963KDF {
     /// The digest the KDF runs on.
     enum Hash: String {
-        case sha1 = "SHA-1", sha256 = "SHA-256", sha384 = "SHA-384", sha512 = "SHA-512"
+        case sha1 = "SHA-1"
+        case sha256 = "SHA-256"
+        case sha384 = "SHA-384"
+        case sha512 = "SHA-512"
     }
 
     static func derive(secret: [UInt8], sharedInfo: [UInt8], length: Int, hash: Hash) -> [UInt8] {
         var out: [UInt8] = []
         var counter: UInt32 = 1
         while out.count < length {
-            var input = secret + [UInt8(counter >> 24), UInt8(counter >> 16 & 0xFF), UInt8(counter >> 8 & 0xFF), UInt8(counter & 0xFF)] + sharedInfo
+            var input =
+                secret + [
+                    UInt8(counter >> 24), UInt8(counter >> 16 & 0xFF), UInt8(counter >> 8 & 0xFF),
+                    UInt8(counter & 0xFF),
+                ] + sharedInfo
             out += digest(input, hash)
             wipe(&input)
             counter += 1

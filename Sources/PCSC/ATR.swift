@@ -12,7 +12,8 @@ public struct ATR: Sendable, Hashable, CustomStringConvertible {
     public init?(hex: String) {
         let digits = hex.filter { $0.isHexDigit }
         guard digits.count % 2 == 0,
-              digits.count == hex.filter({ !" :-".contains($0) }).count else { return nil }
+            digits.count == hex.filter({ !" :-".contains($0) }).count
+        else { return nil }
         var bytes: [UInt8] = []
         var index = digits.startIndex
         while index < digits.endIndex {

@@ -1,5 +1,5 @@
-import Foundation
 internal import CPCSC
+import Foundation
 
 /// A connection to the card in one reader (an SCARDHANDLE from `SCardConnect`).
 ///
@@ -39,15 +39,17 @@ public final class Card: @unchecked Sendable {
         // Room for the largest extended-length response (65,536 bytes + SW1 SW2).
         var received = [UInt8](repeating: 0, count: 65_538)
         var receivedLength = DWORD(received.count)
-        var sendPCI = SCARD_IO_REQUEST(dwProtocol: numericCast(activeProtocol.rawValue),
-                                       cbPciLength: numericCast(MemoryLayout<SCARD_IO_REQUEST>.size))
+        var sendPCI = SCARD_IO_REQUEST(
+            dwProtocol: numericCast(activeProtocol.rawValue),
+            cbPciLength: numericCast(MemoryLayout<SCARD_IO_REQUEST>.size))
         try scardCall("SCardTransmit") {
-            SCardTransmit(handle, &sendPCI, command, DWORD(command.count), nil, &received,
-                          &receivedLength)
+            SCardTransmit(
+                handle, &sendPCI, command, DWORD(command.count), nil, &received,
+                &receivedLength)
         }
         guard let response = ResponseAPDU(Array(received.prefix(Int(receivedLength)))) else {
             // A card must end every answer with SW1 SW2; less than that is a broken exchange.
-            throw PCSCError(code: 0x8010_002F, function: "SCardTransmit") // SCARD_E_COMM_DATA_LOST
+            throw PCSCError(code: 0x8010_002F, function: "SCardTransmit")  // SCARD_E_COMM_DATA_LOST
         }
         return response
     }
@@ -72,8 +74,9 @@ public final class Card: @unchecked Sendable {
         }
         // SCardStatus reports SCARD_PRESENT/SCARD_POWERED etc. (not SCARD_STATE_*): a connected,
         // answering card is by definition present.
-        return ReaderState(reader: reader, flags: 0x0020 | 0x0100,
-                           atr: ATR(Array(atr.prefix(Int(atrLength)))))
+        return ReaderState(
+            reader: reader, flags: 0x0020 | 0x0100,
+            atr: ATR(Array(atr.prefix(Int(atrLength)))))
     }
 
     /// Ends the connection (`SCardDisconnect`) and tells the reader what to do with the card.

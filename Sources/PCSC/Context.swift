@@ -36,14 +36,14 @@ public final class Context: @unchecked Sendable {
         var length: DWORD = 0
         do {
             try scardCall("SCardListReaders") { SCardListReaders(handle, nil, nil, &length) }
-        } catch where error == .noReadersAvailable {
+        } catch  where error == .noReadersAvailable {
             return []
         }
         var buffer = [CChar](repeating: 0, count: Int(length))
         do {
             try scardCall("SCardListReaders") { SCardListReaders(handle, nil, &buffer, &length) }
-        } catch where error == .noReadersAvailable {
-            return [] // the last reader left between the two calls
+        } catch  where error == .noReadersAvailable {
+            return []  // the last reader left between the two calls
         }
         return Self.splitMultiString(buffer)
     }
@@ -63,15 +63,18 @@ public final class Context: @unchecked Sendable {
 
     /// Connects to the card in `reader` (`SCardConnect`). Throws `PCSCError.noSmartcard` when the
     /// reader is empty and `PCSCError.sharingViolation` when another program holds the card.
-    public func connect(to reader: String, mode: ShareMode = .shared,
-                        protocols: CardProtocols = .any) throws(PCSCError) -> Card {
+    public func connect(
+        to reader: String, mode: ShareMode = .shared,
+        protocols: CardProtocols = .any
+    ) throws(PCSCError) -> Card {
         var card: SCARDHANDLE = 0
         var active: DWORD = 0
         try scardCall("SCardConnect") {
             SCardConnect(handle, reader, mode.rawValue, DWORD(protocols.rawValue), &card, &active)
         }
-        return Card(context: self, handle: card, reader: reader,
-                    activeProtocol: CardProtocols(rawValue: UInt32(truncatingIfNeeded: active)))
+        return Card(
+            context: self, handle: card, reader: reader,
+            activeProtocol: CardProtocols(rawValue: UInt32(truncatingIfNeeded: active)))
     }
 
     /// Makes a blocking wait on this context return with `PCSCError.cancelled` (`SCardCancel`).
@@ -98,7 +101,8 @@ public final class Context: @unchecked Sendable {
     }
 
     static func currentStates(of names: [String], context: SCARDCONTEXT) throws(PCSCError)
-        -> [ReaderState] {
+        -> [ReaderState]
+    {
         let raw = ReaderStateArray(names: names)
         try raw.wait(context: context, timeout: 0)
         return raw.states

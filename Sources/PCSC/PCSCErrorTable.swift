@@ -12,7 +12,9 @@ extension PCSCError {
         0x8010_0008: ("SCARD_E_INSUFFICIENT_BUFFER", "The buffer for the answer was too small."),
         0x8010_0009: ("SCARD_E_UNKNOWN_READER", "There is no smart-card reader of that name."),
         0x8010_000A: ("SCARD_E_TIMEOUT", "Nothing happened before the timeout."),
-        0x8010_000B: ("SCARD_E_SHARING_VIOLATION", "Another program is using the card exclusively; close it and try again."),
+        0x8010_000B: (
+            "SCARD_E_SHARING_VIOLATION", "Another program is using the card exclusively; close it and try again."
+        ),
         0x8010_000C: ("SCARD_E_NO_SMARTCARD", "There is no card in the reader; insert one."),
         0x8010_000D: ("SCARD_E_UNKNOWN_CARD", "The card is of a kind the service does not know."),
         0x8010_000E: ("SCARD_E_CANT_DISPOSE", "The card could not be disposed of as asked."),
@@ -30,7 +32,10 @@ extension PCSCError {
         0x8010_001A: ("SCARD_E_READER_UNSUPPORTED", "The reader driver does not support this reader."),
         0x8010_001B: ("SCARD_E_DUPLICATE_READER", "A reader of that name already exists."),
         0x8010_001C: ("SCARD_E_CARD_UNSUPPORTED", "The reader driver does not support this card."),
-        0x8010_001D: ("SCARD_E_NO_SERVICE", "pcscd is not running: start it (systemctl start pcscd.socket, or pcscd) and try again."),
+        0x8010_001D: (
+            "SCARD_E_NO_SERVICE",
+            "pcscd is not running: start it (systemctl start pcscd.socket, or pcscd) and try again."
+        ),
         0x8010_001E: ("SCARD_E_SERVICE_STOPPED", "pcscd stopped; start it again and retry."),
         0x8010_001F: ("SCARD_E_UNEXPECTED", "The smart-card service gave an unexpected answer."),
         0x8010_0020: ("SCARD_E_ICC_INSTALLATION", "No primary provider for the card."),
@@ -47,7 +52,10 @@ extension PCSCError {
         0x8010_002B: ("SCARD_E_UNKNOWN_RES_MNG", "An unknown resource manager error occurred."),
         0x8010_002C: ("SCARD_E_NO_SUCH_CERTIFICATE", "The certificate does not exist."),
         0x8010_002D: ("SCARD_E_CERTIFICATE_UNAVAILABLE", "The certificate cannot be read."),
-        0x8010_002E: ("SCARD_E_NO_READERS_AVAILABLE", "No smart-card reader is connected; plug one in (and check its udev permissions)."),
+        0x8010_002E: (
+            "SCARD_E_NO_READERS_AVAILABLE",
+            "No smart-card reader is connected; plug one in (and check its udev permissions)."
+        ),
         0x8010_002F: ("SCARD_E_COMM_DATA_LOST", "Data was lost talking to the card; try again."),
         0x8010_0030: ("SCARD_E_NO_KEY_CONTAINER", "The key container does not exist."),
         0x8010_0031: ("SCARD_E_SERVER_TOO_BUSY", "The smart-card service is too busy; try again."),

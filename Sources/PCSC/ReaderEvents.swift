@@ -1,5 +1,5 @@
-import Foundation
 internal import CPCSC
+import Foundation
 
 /// Reader and card changes as they happen, as an `AsyncSequence` of `ReaderEvent`.
 ///
@@ -26,12 +26,14 @@ public struct ReaderEvents: AsyncSequence, Sendable {
 
     /// Starts watching: opens a context (`SCardEstablishContext`) and the watching thread.
     public func makeAsyncIterator() -> AsyncThrowingStream<ReaderEvent, any Error>.Iterator {
-        let (stream, continuation) = AsyncThrowingStream.makeStream(of: ReaderEvent.self,
-                                                                    throwing: (any Error).self)
+        let (stream, continuation) = AsyncThrowingStream.makeStream(
+            of: ReaderEvent.self,
+            throwing: (any Error).self)
         let monitor: StatusMonitor
         do {
-            monitor = try StatusMonitor(includingCurrentState: includingCurrentState,
-                                        continuation: continuation)
+            monitor = try StatusMonitor(
+                includingCurrentState: includingCurrentState,
+                continuation: continuation)
         } catch {
             continuation.finish(throwing: error)
             return stream.makeAsyncIterator()
@@ -57,8 +59,10 @@ final class StatusMonitor: @unchecked Sendable {
     private let lock = NSLock()
     private var cancelled = false
 
-    init(includingCurrentState: Bool,
-         continuation: AsyncThrowingStream<ReaderEvent, any Error>.Continuation) throws {
+    init(
+        includingCurrentState: Bool,
+        continuation: AsyncThrowingStream<ReaderEvent, any Error>.Continuation
+    ) throws {
         self.context = try Context()
         self.includingCurrentState = includingCurrentState
         self.continuation = continuation
@@ -112,10 +116,10 @@ final class StatusMonitor: @unchecked Sendable {
                 array.acknowledge()
                 do {
                     try array.wait(context: context.handle, timeout: Self.pollInterval)
-                } catch where error == .timeout {
-                    break // re-list: a reader may have come without a PnP notification
-                } catch where error == .unknownReader || error == .readerUnavailable {
-                    break // a watched reader went away
+                } catch  where error == .timeout {
+                    break  // re-list: a reader may have come without a PnP notification
+                } catch  where error == .unknownReader || error == .readerUnavailable {
+                    break  // a watched reader went away
                 }
                 report(array, readers: readers, seen: &seen, announce: true)
                 let pnp = array.states[readers.count]
@@ -124,8 +128,10 @@ final class StatusMonitor: @unchecked Sendable {
         }
     }
 
-    private func report(_ array: ReaderStateArray, readers: [String], seen: inout [String: Seen],
-                        announce: Bool) {
+    private func report(
+        _ array: ReaderStateArray, readers: [String], seen: inout [String: Seen],
+        announce: Bool
+    ) {
         let states = array.states
         for (index, name) in readers.enumerated() {
             let state = states[index]

@@ -1,8 +1,9 @@
 internal import CPCSC
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 /// The SCARD_READERSTATE array `SCardGetStatusChange` reads and writes. Owns C copies of the
@@ -42,7 +43,8 @@ final class ReaderStateArray {
     /// something changes again.
     func acknowledge() {
         for index in entries.indices {
-            entries[index].dwCurrentState = entries[index].dwEventState
+            entries[index].dwCurrentState =
+                entries[index].dwEventState
                 & ~DWORD(SCARD_STATE_CHANGED)
         }
     }
@@ -50,8 +52,9 @@ final class ReaderStateArray {
     /// The reader states as of the last wait.
     var states: [ReaderState] {
         zip(names, entries).map { name, entry in
-            ReaderState(reader: name, flags: UInt32(truncatingIfNeeded: entry.dwEventState),
-                        atr: Self.atr(of: entry))
+            ReaderState(
+                reader: name, flags: UInt32(truncatingIfNeeded: entry.dwEventState),
+                atr: Self.atr(of: entry))
         }
     }
 

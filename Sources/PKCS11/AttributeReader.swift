@@ -34,9 +34,12 @@ public final class AttributeReader {
             template[n].pValue = arena.slot(n).baseAddress
             template[n].ulValueLen = CK_ULONG(capacities[n])
         }
-        let rv = session.slot.module.functions.pointee.C_GetAttributeValue?(session.handle, object.handle, &template, CK_ULONG(template.count))
-        let tolerated: Set<UInt> = [ReturnValue.ok.rawValue, ReturnValue.attributeSensitive.rawValue,
-                                    ReturnValue.attributeTypeInvalid.rawValue, ReturnValue.bufferTooSmall.rawValue]
+        let rv = session.slot.module.functions.pointee.C_GetAttributeValue?(
+            session.handle, object.handle, &template, CK_ULONG(template.count))
+        let tolerated: Set<UInt> = [
+            ReturnValue.ok.rawValue, ReturnValue.attributeSensitive.rawValue,
+            ReturnValue.attributeTypeInvalid.rawValue, ReturnValue.bufferTooSmall.rawValue,
+        ]
         if let rv, tolerated.contains(rv) {} else { try check("C_GetAttributeValue", rv) }
 
         let unavailable = CK_ULONG.max  // CK_UNAVAILABLE_INFORMATION

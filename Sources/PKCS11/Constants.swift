@@ -239,7 +239,9 @@ public struct AttributeType: RawRepresentable, Hashable, Sendable, CustomStringC
     /// The spec's name for the value.
     public var name: String {
         if let name = Names.attribute[rawValue] { return name }
-        return rawValue >= Self.vendorDefined.rawValue ? "CKA_VENDOR_DEFINED+0x\(String(rawValue - Self.vendorDefined.rawValue, radix: 16, uppercase: true))" : "CKA_0x\(String(rawValue, radix: 16, uppercase: true))"
+        return rawValue >= Self.vendorDefined.rawValue
+            ? "CKA_VENDOR_DEFINED+0x\(String(rawValue - Self.vendorDefined.rawValue, radix: 16, uppercase: true))"
+            : "CKA_0x\(String(rawValue, radix: 16, uppercase: true))"
     }
     /// The name, as messages print it.
     public var description: String { name }

@@ -96,7 +96,9 @@ public struct Mechanism: Hashable, Sendable, CustomStringConvertible {
     }
 
     /// RSA-PSS with its CK_RSA_PKCS_PSS_PARAMS {hashAlg, mgf, sLen}.
-    public static func pss(_ type: MechanismType, hash: MechanismType, mgf: MaskGeneration, saltLength: UInt) -> Mechanism {
+    public static func pss(_ type: MechanismType, hash: MechanismType, mgf: MaskGeneration, saltLength: UInt)
+        -> Mechanism
+    {
         Mechanism(type, parameter: ulongBytes([hash.rawValue, mgf.rawValue, saltLength]))
     }
 

@@ -1,7 +1,8 @@
 internal import CPKCS11
 import Synchronization
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A loaded PKCS#11 module (a shared library with C_GetFunctionList), initialized for use from
@@ -46,12 +47,14 @@ public final class Module: @unchecked Sendable {
         guard let symbol = dlsym(handle, "C_GetFunctionList") else {
             throw PKCS11Error(.moduleNotLoadable, reason: "\(path) is not a PKCS#11 module (no C_GetFunctionList)")
         }
-        typealias GetFunctionList = @convention(c) (UnsafeMutablePointer<UnsafeMutablePointer<CK_FUNCTION_LIST>?>?) -> CK_RV
+        typealias GetFunctionList =
+            @convention(c) (UnsafeMutablePointer<UnsafeMutablePointer<CK_FUNCTION_LIST>?>?) -> CK_RV
         let getFunctionList = unsafeBitCast(symbol, to: GetFunctionList.self)
         var list: UnsafeMutablePointer<CK_FUNCTION_LIST>?
         try check("C_GetFunctionList", getFunctionList(&list))
         guard let list else {
-            throw PKCS11Error(.moduleNotLoadable, function: "C_GetFunctionList", reason: "\(path) returned no function list")
+            throw PKCS11Error(
+                .moduleNotLoadable, function: "C_GetFunctionList", reason: "\(path) returned no function list")
         }
         functions = list
 

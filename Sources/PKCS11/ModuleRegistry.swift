@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The PKCS#11 modules registered with p11-kit: `*.module` files that name a library.
@@ -25,7 +25,9 @@ public enum ModuleRegistry {
     }
 
     /// Where p11-kit looks for modules named by a relative path.
-    static let moduleDirectories = ["/usr/lib/x86_64-linux-gnu/pkcs11", "/usr/lib/aarch64-linux-gnu/pkcs11", "/usr/lib64/pkcs11", "/usr/lib/pkcs11"]
+    static let moduleDirectories = [
+        "/usr/lib/x86_64-linux-gnu/pkcs11", "/usr/lib/aarch64-linux-gnu/pkcs11", "/usr/lib64/pkcs11", "/usr/lib/pkcs11",
+    ]
 
     /// Every enabled module, later directories overriding earlier ones by name, as p11-kit does.
     /// Trust-policy modules (p11-kit-trust: the system's CA list) hold no keys and are left out.
@@ -39,8 +41,9 @@ public enum ModuleRegistry {
                 let config = parse(text)
                 if !order.contains(name) { order.append(name) }
                 guard let module = config["module"], config["enable-in"].map({ $0.contains("certbridge") }) ?? true,
-                      !(config["disable-in"]?.contains("certbridge") ?? false),
-                      config["trust-policy"] != "yes" else {
+                    !(config["disable-in"]?.contains("certbridge") ?? false),
+                    config["trust-policy"] != "yes"
+                else {
                     byName[name] = .some(nil)
                     continue
                 }
@@ -74,7 +77,9 @@ public enum ModuleRegistry {
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             if name != "." && name != ".." { names.append(name) }
         }
         return names
@@ -94,8 +99,10 @@ public enum ModuleRegistry {
     }
 }
 
-private extension Substring {
-    func trimmingSpaces() -> String {
-        String(drop { $0 == " " || $0 == "\t" || $0 == "\r" }.reversed().drop { $0 == " " || $0 == "\t" || $0 == "\r" }.reversed())
+extension Substring {
+    fileprivate func trimmingSpaces() -> String {
+        String(
+            drop { $0 == " " || $0 == "\t" || $0 == "\r" }.reversed().drop { $0 == " " || $0 == "\t" || $0 == "\r" }
+                .reversed())
     }
 }

@@ -200,10 +200,10 @@ enum Names {
         0x501: "CKA_REQUIRED_CMS_ATTRIBUTES",
         0x502: "CKA_DEFAULT_CMS_ATTRIBUTES",
         0x503: "CKA_SUPPORTED_CMS_ATTRIBUTES",
-        0x40000211: "CKA_WRAP_TEMPLATE",
-        0x40000212: "CKA_UNWRAP_TEMPLATE",
-        0x40000213: "CKA_DERIVE_TEMPLATE",
-        0x40000600: "CKA_ALLOWED_MECHANISMS",
+        0x4000_0211: "CKA_WRAP_TEMPLATE",
+        0x4000_0212: "CKA_UNWRAP_TEMPLATE",
+        0x4000_0213: "CKA_DERIVE_TEMPLATE",
+        0x4000_0600: "CKA_ALLOWED_MECHANISMS",
     ]
     static let mechanism: [UInt: String] = [
         0x0: "CKM_RSA_PKCS_KEY_PAIR_GEN",
@@ -590,6 +590,6 @@ enum Names {
         0x0: "CKC_X_509",
         0x1: "CKC_X_509_ATTR_CERT",
         0x2: "CKC_WTLS",
-        0x80504750: "CKC_OPENPGP",
+        0x8050_4750: "CKC_OPENPGP",
     ]
 }

@@ -61,10 +61,13 @@ extension PKCS11Error: Equatable {
 @inline(__always)
 func check(_ function: StaticString, _ rv: UInt?, file: String = #fileID, line: Int = #line) throws(PKCS11Error) {
     guard let rv else {
-        throw PKCS11Error(.functionNotSupported, function: "\(function)", reason: "the module does not provide \(function)", file: file, line: line)
+        throw PKCS11Error(
+            .functionNotSupported, function: "\(function)", reason: "the module does not provide \(function)",
+            file: file, line: line)
     }
     guard rv == 0 else {
         let value = ReturnValue(rawValue: rv)
-        throw PKCS11Error(.returned(value), function: "\(function)", reason: "\(function) returned \(value)", file: file, line: line)
+        throw PKCS11Error(
+            .returned(value), function: "\(function)", reason: "\(function) returned \(value)", file: file, line: line)
     }
 }

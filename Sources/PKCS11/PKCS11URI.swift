@@ -4,7 +4,11 @@
 public struct PKCS11URI: Sendable, Hashable, CustomStringConvertible {
     /// CKA_CLASS as the URI's `type` names it.
     public enum ObjectType: String, Sendable, CaseIterable {
-        case publicKey = "public", privateKey = "private", certificate = "cert", secretKey = "secret-key", data
+        case publicKey = "public"
+        case privateKey = "private"
+        case certificate = "cert"
+        case secretKey = "secret-key"
+        case data
 
         /// The CKO_* class this type names.
         public var objectClass: ObjectClass {
@@ -100,7 +104,8 @@ public struct PKCS11URI: Sendable, Hashable, CustomStringConvertible {
         case (false, "id"): try set(&id, bytes)
         case (false, "type"):
             guard let value = ObjectType(rawValue: try text()) else {
-                throw Self.invalid(uri, "type must be one of \(ObjectType.allCases.map(\.rawValue).joined(separator: ", "))")
+                throw Self.invalid(
+                    uri, "type must be one of \(ObjectType.allCases.map(\.rawValue).joined(separator: ", "))")
             }
             try set(&type, value)
         case (false, "slot-id"):
@@ -115,9 +120,11 @@ public struct PKCS11URI: Sendable, Hashable, CustomStringConvertible {
         case (true, "module-path"): try set(&modulePath, text())
         case (true, "module-name"): try set(&moduleName, text())
         case (true, "pin-value"):
-            throw Self.invalid(uri, "pin-value is refused: a PIN on the command line is visible to every user; use --pin-source")
+            throw Self.invalid(
+                uri, "pin-value is refused: a PIN on the command line is visible to every user; use --pin-source")
         default:
-            throw Self.invalid(uri, "\"\(name)\" is not a \(inQuery ? "query" : "path") attribute CertBridge understands")
+            throw Self.invalid(
+                uri, "\"\(name)\" is not a \(inQuery ? "query" : "path") attribute CertBridge understands")
         }
     }
 
@@ -162,7 +169,9 @@ public struct PKCS11URI: Sendable, Hashable, CustomStringConvertible {
     /// The URI in RFC 7512 form, path attributes in a fixed order.
     public var description: String {
         var path: [String] = []
-        func add(_ name: String, _ value: String?) { if let value { path.append("\(name)=\(Self.percentEncode(Array(value.utf8)))") } }
+        func add(_ name: String, _ value: String?) {
+            if let value { path.append("\(name)=\(Self.percentEncode(Array(value.utf8)))") }
+        }
         add("library-manufacturer", libraryManufacturer)
         add("library-description", libraryDescription)
         add("library-version", libraryVersion)
@@ -177,7 +186,9 @@ public struct PKCS11URI: Sendable, Hashable, CustomStringConvertible {
         if let id { path.append("id=" + Self.percentEncodeAll(id)) }
         if let type { path.append("type=\(type.rawValue)") }
         var query: [String] = []
-        func addQuery(_ name: String, _ value: String?) { if let value { query.append("\(name)=\(Self.percentEncode(Array(value.utf8)))") } }
+        func addQuery(_ name: String, _ value: String?) {
+            if let value { query.append("\(name)=\(Self.percentEncode(Array(value.utf8)))") }
+        }
         addQuery("pin-source", pinSource)
         addQuery("module-name", moduleName)
         addQuery("module-path", modulePath)
@@ -188,7 +199,9 @@ public struct PKCS11URI: Sendable, Hashable, CustomStringConvertible {
     // as a table by byte: a URI is printed for every object a listing shows.
     private static let unreserved: [Bool] = {
         var table = [Bool](repeating: false, count: 256)
-        for byte in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:[]@!$'()*+,/".utf8 { table[Int(byte)] = true }
+        for byte in "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~:[]@!$'()*+,/".utf8 {
+            table[Int(byte)] = true
+        }
         return table
     }()
     private static let hexDigits = Array("0123456789ABCDEF".utf8)
@@ -218,8 +231,12 @@ public struct PKCS11URI: Sendable, Hashable, CustomStringConvertible {
         var out: [UInt8] = []
         var bytes = Array(text.utf8)[...]
         while let byte = bytes.popFirst() {
-            guard byte == UInt8(ascii: "%") else { out.append(byte); continue }
-            guard bytes.count >= 2, let value = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16) else { return nil }
+            guard byte == UInt8(ascii: "%") else {
+                out.append(byte)
+                continue
+            }
+            guard bytes.count >= 2, let value = UInt8(String(decoding: bytes.prefix(2), as: UTF8.self), radix: 16)
+            else { return nil }
             out.append(value)
             bytes = bytes.dropFirst(2)
         }
@@ -231,6 +248,6 @@ public struct PKCS11URI: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-private extension Array where Element == String {
-    func splitPair() -> (String, String?) { (self[0], count > 1 ? self[1] : nil) }
+extension Array where Element == String {
+    fileprivate func splitPair() -> (String, String?) { (self[0], count > 1 ? self[1] : nil) }
 }

@@ -29,11 +29,13 @@ extension Session {
         var derived: CK_OBJECT_HANDLE = 0
         var point = publicData
         try point.withUnsafeMutableBufferPointer { (point) throws(PKCS11Error) in
-            var params = CK_ECDH1_DERIVE_PARAMS(kdf: CK_ULONG(CKD_NULL), ulSharedDataLen: 0, pSharedData: nil,
-                                                ulPublicDataLen: CK_ULONG(point.count), pPublicData: point.baseAddress)
+            var params = CK_ECDH1_DERIVE_PARAMS(
+                kdf: CK_ULONG(CKD_NULL), ulSharedDataLen: 0, pSharedData: nil,
+                ulPublicDataLen: CK_ULONG(point.count), pPublicData: point.baseAddress)
             try withUnsafeMutableBytes(of: &params) { (raw) throws(PKCS11Error) in
-                var mech = CK_MECHANISM(mechanism: CK_MECHANISM_TYPE(CKM_ECDH1_DERIVE), pParameter: raw.baseAddress,
-                                        ulParameterLen: CK_ULONG(raw.count))
+                var mech = CK_MECHANISM(
+                    mechanism: CK_MECHANISM_TYPE(CKM_ECDH1_DERIVE), pParameter: raw.baseAddress,
+                    ulParameterLen: CK_ULONG(raw.count))
                 try withTemplate(template) { (attrs, count) throws(PKCS11Error) in
                     try check("C_DeriveKey", functions.C_DeriveKey?(handle, &mech, key.handle, attrs, count, &derived))
                 }

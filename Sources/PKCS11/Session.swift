@@ -27,8 +27,11 @@ public final class Session {
         switch pin {
         case .some(let pin):
             try pin.withUnsafeBytes { (bytes) throws(PKCS11Error) in
-                try check("C_Login", functions.C_Login?(handle, user.rawValue,
-                    UnsafeMutablePointer(mutating: bytes.baseAddress), CK_ULONG(bytes.count)))
+                try check(
+                    "C_Login",
+                    functions.C_Login?(
+                        handle, user.rawValue,
+                        UnsafeMutablePointer(mutating: bytes.baseAddress), CK_ULONG(bytes.count)))
             }
         case .none:
             try check("C_Login", functions.C_Login?(handle, user.rawValue, nil, 0))
@@ -43,7 +46,9 @@ public final class Session {
     /// Sets the user PIN while logged in as SO (C_InitPIN).
     public func initializeUserPIN(_ pin: borrowing PIN) throws(PKCS11Error) {
         try pin.withUnsafeBytes { (bytes) throws(PKCS11Error) in
-            try check("C_InitPIN", functions.C_InitPIN?(handle, UnsafeMutablePointer(mutating: bytes.baseAddress), CK_ULONG(bytes.count)))
+            try check(
+                "C_InitPIN",
+                functions.C_InitPIN?(handle, UnsafeMutablePointer(mutating: bytes.baseAddress), CK_ULONG(bytes.count)))
         }
     }
 
@@ -51,9 +56,12 @@ public final class Session {
     public func changePIN(old: borrowing PIN, new: borrowing PIN) throws(PKCS11Error) {
         try old.withUnsafeBytes { (o) throws(PKCS11Error) in
             try new.withUnsafeBytes { (n) throws(PKCS11Error) in
-                try check("C_SetPIN", functions.C_SetPIN?(handle,
-                    UnsafeMutablePointer(mutating: o.baseAddress), CK_ULONG(o.count),
-                    UnsafeMutablePointer(mutating: n.baseAddress), CK_ULONG(n.count)))
+                try check(
+                    "C_SetPIN",
+                    functions.C_SetPIN?(
+                        handle,
+                        UnsafeMutablePointer(mutating: o.baseAddress), CK_ULONG(o.count),
+                        UnsafeMutablePointer(mutating: n.baseAddress), CK_ULONG(n.count)))
             }
         }
     }
@@ -91,7 +99,9 @@ public final class Session {
         guard found.count == 1 else {
             throw found.isEmpty
                 ? PKCS11Error(.noSuchObject, reason: "no \(what) on token \"\(tokenLabel)\"")
-                : PKCS11Error(.moreThanOne, reason: "\(found.count) objects match \(what) on token \"\(tokenLabel)\"; name one by id")
+                : PKCS11Error(
+                    .moreThanOne,
+                    reason: "\(found.count) objects match \(what) on token \"\(tokenLabel)\"; name one by id")
         }
         return found[0]
     }
@@ -102,7 +112,9 @@ public final class Session {
     /// attribute that is sensitive or unknown to the object is left out, not an error.
     public func attributes(_ types: [AttributeType], of object: Object) throws(PKCS11Error) -> AttributeValues {
         let unavailable = CK_ULONG.max  // CK_UNAVAILABLE_INFORMATION
-        let tolerated: Set<UInt> = [ReturnValue.ok.rawValue, ReturnValue.attributeSensitive.rawValue, ReturnValue.attributeTypeInvalid.rawValue]
+        let tolerated: Set<UInt> = [
+            ReturnValue.ok.rawValue, ReturnValue.attributeSensitive.rawValue, ReturnValue.attributeTypeInvalid.rawValue,
+        ]
         var template = types.map { CK_ATTRIBUTE(type: $0.rawValue, pValue: nil, ulValueLen: 0) }
         let first = functions.C_GetAttributeValue?(handle, object.handle, &template, CK_ULONG(template.count))
         if let first, tolerated.contains(first) {} else { try check("C_GetAttributeValue", first) }
@@ -146,13 +158,18 @@ public final class Session {
     // MARK: Keys
 
     /// C_GenerateKeyPair: returns (public, private).
-    public func generateKeyPair(_ mechanism: Mechanism, publicTemplate: [Attribute], privateTemplate: [Attribute]) throws(PKCS11Error) -> (publicKey: Object, privateKey: Object) {
+    public func generateKeyPair(_ mechanism: Mechanism, publicTemplate: [Attribute], privateTemplate: [Attribute])
+        throws(PKCS11Error) -> (publicKey: Object, privateKey: Object)
+    {
         var pub: CK_OBJECT_HANDLE = 0
         var priv: CK_OBJECT_HANDLE = 0
         try withMechanism(mechanism) { (mech) throws(PKCS11Error) in
             try withTemplate(publicTemplate) { (pubAttrs, pubCount) throws(PKCS11Error) in
                 try withTemplate(privateTemplate) { (privAttrs, privCount) throws(PKCS11Error) in
-                    try check("C_GenerateKeyPair", functions.C_GenerateKeyPair?(handle, mech, pubAttrs, pubCount, privAttrs, privCount, &pub, &priv))
+                    try check(
+                        "C_GenerateKeyPair",
+                        functions.C_GenerateKeyPair?(
+                            handle, mech, pubAttrs, pubCount, privAttrs, privCount, &pub, &priv))
                 }
             }
         }
@@ -180,12 +197,17 @@ public final class Session {
     }
 
     /// C_UnwrapKey: creates a key object from wrapped bytes.
-    public func unwrapKey(_ mechanism: Mechanism, unwrappingKey: Object, wrapped: [UInt8], template: [Attribute]) throws(PKCS11Error) -> Object {
+    public func unwrapKey(_ mechanism: Mechanism, unwrappingKey: Object, wrapped: [UInt8], template: [Attribute])
+        throws(PKCS11Error) -> Object
+    {
         var key: CK_OBJECT_HANDLE = 0
         var wrapped = wrapped
         try withMechanism(mechanism) { (mech) throws(PKCS11Error) in
             try withTemplate(template) { (attrs, count) throws(PKCS11Error) in
-                try check("C_UnwrapKey", functions.C_UnwrapKey?(handle, mech, unwrappingKey.handle, &wrapped, CK_ULONG(wrapped.count), attrs, count, &key))
+                try check(
+                    "C_UnwrapKey",
+                    functions.C_UnwrapKey?(
+                        handle, mech, unwrappingKey.handle, &wrapped, CK_ULONG(wrapped.count), attrs, count, &key))
             }
         }
         return Object(session: self, handle: key)
@@ -217,7 +239,9 @@ public final class Session {
     }
 
     /// C_VerifyInit + C_Verify. False for CKR_SIGNATURE_INVALID / CKR_SIGNATURE_LEN_RANGE.
-    public func verify(_ mechanism: Mechanism, key: Object, data: [UInt8], signature: [UInt8]) throws(PKCS11Error) -> Bool {
+    public func verify(_ mechanism: Mechanism, key: Object, data: [UInt8], signature: [UInt8]) throws(PKCS11Error)
+        -> Bool
+    {
         try withMechanism(mechanism) { (mech) throws(PKCS11Error) in
             try check("C_VerifyInit", functions.C_VerifyInit?(handle, mech, key.handle))
         }
@@ -239,7 +263,9 @@ public final class Session {
     // MARK: C plumbing
 
     /// Calls a function that writes a variable-length output: length first, then the bytes.
-    private func twoPass(_ name: StaticString, _ call: (UnsafeMutablePointer<UInt8>?, UnsafeMutablePointer<CK_ULONG>) -> CK_RV?) throws(PKCS11Error) -> [UInt8] {
+    private func twoPass(
+        _ name: StaticString, _ call: (UnsafeMutablePointer<UInt8>?, UnsafeMutablePointer<CK_ULONG>) -> CK_RV?
+    ) throws(PKCS11Error) -> [UInt8] {
         var length: CK_ULONG = 0
         try check(name, call(nil, &length))
         var out = [UInt8](repeating: 0, count: Int(length))
@@ -272,7 +298,9 @@ public struct SessionState: RawRepresentable, Hashable, Sendable {
 
 /// Lends a template as a CK_ATTRIBUTE array. The values are copied into one buffer that is
 /// wiped afterwards, since templates may carry key material.
-func withTemplate<R>(_ template: [Attribute], _ body: (UnsafeMutablePointer<CK_ATTRIBUTE>?, CK_ULONG) throws(PKCS11Error) -> R) throws(PKCS11Error) -> R {
+func withTemplate<R>(
+    _ template: [Attribute], _ body: (UnsafeMutablePointer<CK_ATTRIBUTE>?, CK_ULONG) throws(PKCS11Error) -> R
+) throws(PKCS11Error) -> R {
     let arena = Arena(lengths: template.map(\.value.count))
     defer { arena.release() }
     var attrs = template.enumerated().map { n, attribute in
@@ -315,12 +343,15 @@ struct Arena {
 }
 
 /// Lends a mechanism as a CK_MECHANISM.
-func withMechanism<R>(_ mechanism: Mechanism, _ body: (UnsafeMutablePointer<CK_MECHANISM>) throws(PKCS11Error) -> R) throws(PKCS11Error) -> R {
+func withMechanism<R>(_ mechanism: Mechanism, _ body: (UnsafeMutablePointer<CK_MECHANISM>) throws(PKCS11Error) -> R)
+    throws(PKCS11Error) -> R
+{
     var parameter = mechanism.parameter
     let result: Result<R, PKCS11Error> = parameter.withUnsafeMutableBytes { raw in
-        var mech = CK_MECHANISM(mechanism: mechanism.type.rawValue,
-                                pParameter: raw.count == 0 ? nil : raw.baseAddress,
-                                ulParameterLen: CK_ULONG(raw.count))
+        var mech = CK_MECHANISM(
+            mechanism: mechanism.type.rawValue,
+            pParameter: raw.count == 0 ? nil : raw.baseAddress,
+            ulParameterLen: CK_ULONG(raw.count))
         do throws(PKCS11Error) { return .success(try body(&mech)) } catch { return .failure(error) }
     }
     return try result.get()

@@ -38,8 +38,10 @@ public struct Slot: Sendable, Hashable {
     public func initializeToken(label: String, soPIN: borrowing PIN) throws(PKCS11Error) {
         var field = paddedField(label, length: 32)
         try soPIN.withUnsafeBytes { (pin) throws(PKCS11Error) in
-            try check("C_InitToken", module.functions.pointee.C_InitToken?(
-                id, UnsafeMutablePointer(mutating: pin.baseAddress), CK_ULONG(pin.count), &field))
+            try check(
+                "C_InitToken",
+                module.functions.pointee.C_InitToken?(
+                    id, UnsafeMutablePointer(mutating: pin.baseAddress), CK_ULONG(pin.count), &field))
         }
     }
 
@@ -118,7 +120,8 @@ public struct TokenFlags: OptionSet, Sendable, Hashable {
     public var names: [String] {
         let table: [(TokenFlags, String)] = [
             (.rng, "rng"), (.writeProtected, "write-protected"), (.loginRequired, "login-required"),
-            (.userPINInitialized, "user-pin-initialized"), (.protectedAuthenticationPath, "protected-authentication-path"),
+            (.userPINInitialized, "user-pin-initialized"),
+            (.protectedAuthenticationPath, "protected-authentication-path"),
             (.tokenInitialized, "token-initialized"), (.userPINCountLow, "user-pin-count-low"),
             (.userPINFinalTry, "user-pin-final-try"), (.userPINLocked, "user-pin-locked"),
             (.userPINToBeChanged, "user-pin-to-be-changed"), (.soPINCountLow, "so-pin-count-low"),

@@ -13,11 +13,15 @@ public enum CMSEncryption {
 
     /// Encrypts `content` to every certificate in `recipients` (DER) with `cipher` (an OpenSSL
     /// cipher name such as `AES-256-CBC`) and returns the DER ContentInfo.
-    public static func encrypt(_ content: [UInt8], to recipients: [[UInt8]], cipher name: String = "AES-256-CBC",
-                               rsaPadding: RSAPadding = .pkcs1) throws(PKCS12Error) -> [UInt8] {
+    public static func encrypt(
+        _ content: [UInt8], to recipients: [[UInt8]], cipher name: String = "AES-256-CBC",
+        rsaPadding: RSAPadding = .pkcs1
+    ) throws(PKCS12Error) -> [UInt8] {
         OpenSSLRuntime.ensureLoaded()
         guard !recipients.isEmpty else { throw PKCS12Error(.invalidArgument, "no recipient certificate") }
-        guard let cipher = EVP_get_cipherbyname(name) else { throw PKCS12Error(.unsupportedAlgorithm, "no cipher named \(name)") }
+        guard let cipher = EVP_get_cipherbyname(name) else {
+            throw PKCS12Error(.unsupportedAlgorithm, "no cipher named \(name)")
+        }
         var certificates: [X509Handle] = []
         for der in recipients { certificates.append(try X509Handle(der: der)) }
         let flags = UInt32(CMS_BINARY | CMS_PARTIAL)
@@ -27,12 +31,17 @@ public enum CMSEncryption {
         defer { CMS_ContentInfo_free(cms) }
         for certificate in certificates {
             guard let info = CMS_add1_recipient_cert(cms, certificate.pointer, UInt32(CMS_KEY_PARAM)) else {
-                throw OpenSSLRuntime.error(.unsupportedAlgorithm, "cannot encrypt to this certificate's key", function: "CMS_add1_recipient_cert")
+                throw OpenSSLRuntime.error(
+                    .unsupportedAlgorithm, "cannot encrypt to this certificate's key",
+                    function: "CMS_add1_recipient_cert")
             }
             if rsaPadding == .oaep, CMS_RecipientInfo_type(info) == CMS_RECIPINFO_TRANS {
                 guard let context = CMS_RecipientInfo_get0_pkey_ctx(info),
-                      EVP_PKEY_CTX_set_rsa_padding(context, RSA_PKCS1_OAEP_PADDING) == 1 else {
-                    throw OpenSSLRuntime.error(.unsupportedAlgorithm, "cannot use OAEP for this recipient", function: "EVP_PKEY_CTX_set_rsa_padding")
+                    EVP_PKEY_CTX_set_rsa_padding(context, RSA_PKCS1_OAEP_PADDING) == 1
+                else {
+                    throw OpenSSLRuntime.error(
+                        .unsupportedAlgorithm, "cannot use OAEP for this recipient",
+                        function: "EVP_PKEY_CTX_set_rsa_padding")
                 }
             }
         }

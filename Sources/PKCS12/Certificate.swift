@@ -1,5 +1,5 @@
-import Foundation
 internal import COpenSSL
+import Foundation
 
 /// An X.509 certificate with the fields a token and a person need, parsed once by OpenSSL.
 ///
@@ -41,9 +41,9 @@ public struct Certificate: Hashable, Sendable, CustomStringConvertible {
     init(handle: X509Handle) throws(PKCS12Error) {
         let x509 = handle.pointer
         guard let subjectName = X509_get_subject_name(x509), let issuerName = X509_get_issuer_name(x509),
-              let serial = X509_get0_serialNumber(x509),
-              let notBefore = X509_get0_notBefore(x509), let notAfter = X509_get0_notAfter(x509),
-              let publicKey = X509_get_X509_PUBKEY(x509)
+            let serial = X509_get0_serialNumber(x509),
+            let notBefore = X509_get0_notBefore(x509), let notAfter = X509_get0_notAfter(x509),
+            let publicKey = X509_get_X509_PUBKEY(x509)
         else { throw OpenSSLRuntime.error(.corrupt, "incomplete certificate", function: "X509_get_subject_name") }
         der = handle.der
         subject = Self.rfc4514(subjectName)
@@ -70,8 +70,11 @@ public struct Certificate: Hashable, Sendable, CustomStringConvertible {
     public static func parseAll(_ bytes: [UInt8]) throws(PKCS12Error) -> [Certificate] {
         OpenSSLRuntime.ensureLoaded()
         let pemMarker = Array("-----BEGIN".utf8)
-        let isPEM = bytes.count >= pemMarker.count
-            && (0...(bytes.count - pemMarker.count)).contains { bytes[$0..<$0 + pemMarker.count].elementsEqual(pemMarker) }
+        let isPEM =
+            bytes.count >= pemMarker.count
+            && (0...(bytes.count - pemMarker.count)).contains {
+                bytes[$0..<$0 + pemMarker.count].elementsEqual(pemMarker)
+            }
         guard isPEM else { return [try Certificate(der: bytes)] }
         var handles: [X509Handle] = []
         bytes.withUnsafeBytes { buffer in
@@ -145,7 +148,8 @@ public struct Certificate: Hashable, Sendable, CustomStringConvertible {
     private static func commonName(_ name: OpaquePointer) -> String? {
         let index = X509_NAME_get_index_by_NID(name, NID_commonName, -1)
         guard index >= 0, let entry = X509_NAME_get_entry(name, index),
-              let data = X509_NAME_ENTRY_get_data(entry) else { return nil }
+            let data = X509_NAME_ENTRY_get_data(entry)
+        else { return nil }
         var utf8: UnsafeMutablePointer<UInt8>? = nil
         let length = ASN1_STRING_to_UTF8(&utf8, data)
         guard length >= 0, let utf8 else { return nil }

@@ -1,5 +1,5 @@
-import Foundation
 internal import COpenSSL
+import Foundation
 
 /// What a listing shows of a certificate: subject, issuer, serial and validity, read from the
 /// TBSCertificate's own elements without decoding the public key. (`d2i_X509` in OpenSSL 3
@@ -26,12 +26,14 @@ public struct CertificateFields: Hashable, Sendable {
         guard var certificate = outer.enter(0x30), var tbs = certificate.enter(0x30) else { throw Self.corrupt() }
         if tbs.peek == 0xA0 { _ = tbs.next() }
         guard let serial = tbs.next(), serial.tag == 0x02, tbs.next() != nil,
-              let issuer = tbs.next(), issuer.tag == 0x30, var validity = tbs.enter(0x30),
-              let start = validity.next(), let end = validity.next(),
-              let subject = tbs.next(), subject.tag == 0x30 else { throw Self.corrupt() }
+            let issuer = tbs.next(), issuer.tag == 0x30, var validity = tbs.enter(0x30),
+            let start = validity.next(), let end = validity.next(),
+            let subject = tbs.next(), subject.tag == 0x30
+        else { throw Self.corrupt() }
         guard let issuerText = Self.name(der[issuer.range]), let subjectText = Self.name(der[subject.range]),
-              let serialText = Self.serial(der[serial.range]),
-              let from = Self.time(der[start.range]), let to = Self.time(der[end.range]) else { throw Self.corrupt() }
+            let serialText = Self.serial(der[serial.range]),
+            let from = Self.time(der[start.range]), let to = Self.time(der[end.range])
+        else { throw Self.corrupt() }
         self.subject = subjectText
         self.issuer = issuerText
         serialNumber = serialText
@@ -39,7 +41,9 @@ public struct CertificateFields: Hashable, Sendable {
         notAfter = to
     }
 
-    private static func corrupt() -> PKCS12Error { OpenSSLRuntime.error(.corrupt, "not a DER certificate", function: "d2i_X509_NAME") }
+    private static func corrupt() -> PKCS12Error {
+        OpenSSLRuntime.error(.corrupt, "not a DER certificate", function: "d2i_X509_NAME")
+    }
 
     private static func name(_ bytes: ArraySlice<UInt8>) -> String? {
         decode(bytes, { d2i_X509_NAME(nil, $0, $1) }, free: X509_NAME_free, Certificate.rfc4514)
@@ -54,9 +58,11 @@ public struct CertificateFields: Hashable, Sendable {
     }
 
     /// One DER element through an OpenSSL `d2i_*` function, `body` on the result, then freed.
-    private static func decode<Value, Result>(_ bytes: ArraySlice<UInt8>,
-                                              _ d2i: (UnsafeMutablePointer<UnsafePointer<UInt8>?>, Int) -> Value?,
-                                              free: (Value) -> Void, _ body: (Value) -> Result?) -> Result? {
+    private static func decode<Value, Result>(
+        _ bytes: ArraySlice<UInt8>,
+        _ d2i: (UnsafeMutablePointer<UnsafePointer<UInt8>?>, Int) -> Value?,
+        free: (Value) -> Void, _ body: (Value) -> Result?
+    ) -> Result? {
         bytes.withUnsafeBufferPointer { buffer -> Result? in
             var pointer: UnsafePointer<UInt8>? = buffer.baseAddress
             guard let value = d2i(&pointer, buffer.count) else { return nil }
@@ -92,7 +98,8 @@ struct DERWalker {
             length = bytes[(offset + 2)..<(offset + 2 + count)].reduce(0) { $0 << 8 | Int($1) }
             header += count
         }
-        let start = offset, contentStart = offset + header
+        let start = offset
+        let contentStart = offset + header
         guard length >= 0, contentStart + length <= end else { return nil }
         offset = contentStart + length
         return (tag, start..<offset, contentStart..<offset)

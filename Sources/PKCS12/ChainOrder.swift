@@ -9,9 +9,11 @@ enum ChainOrder {
         var current = leaf
         var used: Set<Int> = [leaf]
         while X509_check_issued(certificates[current].pointer, certificates[current].pointer) != X509_V_OK {
-            guard let issuer = certificates.indices.first(where: {
-                !used.contains($0) && Certificate.isIssued(certificates[current], by: certificates[$0])
-            }) else { break }
+            guard
+                let issuer = certificates.indices.first(where: {
+                    !used.contains($0) && Certificate.isIssued(certificates[current], by: certificates[$0])
+                })
+            else { break }
             path.append(issuer)
             used.insert(issuer)
             current = issuer

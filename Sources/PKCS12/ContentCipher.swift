@@ -30,21 +30,28 @@ public enum ContentCipher {
     /// parameter and the padding is checked; for GCM `iv` is the nonce and `tag` the MAC of
     /// AuthEnvelopedData, checked with `additionalData` (the DER of its authAttrs, if any).
     /// `padded: false` is for key wrap (RFC 3217), which decrypts whole blocks without padding.
-    public static func decrypt(oid: String, key: [UInt8], iv: [UInt8], ciphertext: [UInt8], tag: [UInt8]? = nil,
-                               additionalData: [UInt8] = [], padded: Bool = true) throws(PKCS12Error) -> [UInt8] {
+    public static func decrypt(
+        oid: String, key: [UInt8], iv: [UInt8], ciphertext: [UInt8], tag: [UInt8]? = nil,
+        additionalData: [UInt8] = [], padded: Bool = true
+    ) throws(PKCS12Error) -> [UInt8] {
         OpenSSLRuntime.ensureLoaded()
         guard let name = name(forOID: oid), let cipher = EVP_get_cipherbyname(name) else {
-            throw PKCS12Error(.unsupportedAlgorithm, "content encryption \(oid) is not supported (AES-CBC, AES-GCM and 3DES-CBC are)")
+            throw PKCS12Error(
+                .unsupportedAlgorithm, "content encryption \(oid) is not supported (AES-CBC, AES-GCM and 3DES-CBC are)")
         }
         guard key.count == Int(EVP_CIPHER_get_key_length(cipher)) else {
-            throw PKCS12Error(.corrupt, "the content key is \(key.count) bytes; \(name) needs \(EVP_CIPHER_get_key_length(cipher))")
+            throw PKCS12Error(
+                .corrupt, "the content key is \(key.count) bytes; \(name) needs \(EVP_CIPHER_get_key_length(cipher))")
         }
         let gcm = name.hasSuffix("GCM")
         if gcm, tag == nil { throw PKCS12Error(.corrupt, "AES-GCM content without its authentication tag") }
         if !gcm, iv.count != Int(EVP_CIPHER_get_iv_length(cipher)) {
-            throw PKCS12Error(.corrupt, "the IV is \(iv.count) bytes; \(name) needs \(EVP_CIPHER_get_iv_length(cipher))")
+            throw PKCS12Error(
+                .corrupt, "the IV is \(iv.count) bytes; \(name) needs \(EVP_CIPHER_get_iv_length(cipher))")
         }
-        guard let context = EVP_CIPHER_CTX_new() else { throw OpenSSLRuntime.error(.openSSL, "no cipher context", function: "EVP_CIPHER_CTX_new") }
+        guard let context = EVP_CIPHER_CTX_new() else {
+            throw OpenSSLRuntime.error(.openSSL, "no cipher context", function: "EVP_CIPHER_CTX_new")
+        }
         defer { EVP_CIPHER_CTX_free(context) }
         guard EVP_DecryptInit_ex(context, cipher, nil, nil, nil) == 1 else {
             throw OpenSSLRuntime.error(.openSSL, "cannot start \(name)", function: "EVP_DecryptInit_ex")
@@ -61,12 +68,14 @@ public enum ContentCipher {
         var length: Int32 = 0
         if gcm, !additionalData.isEmpty {
             guard EVP_DecryptUpdate(context, nil, &length, additionalData, Int32(additionalData.count)) == 1 else {
-                throw OpenSSLRuntime.error(.corrupt, "the authenticated attributes were refused", function: "EVP_DecryptUpdate")
+                throw OpenSSLRuntime.error(
+                    .corrupt, "the authenticated attributes were refused", function: "EVP_DecryptUpdate")
             }
         }
         var out = [UInt8](repeating: 0, count: ciphertext.count + Int(EVP_CIPHER_get_block_size(cipher)) + 16)
         guard ciphertext.count < Int(Int32.max),
-              EVP_DecryptUpdate(context, &out, &length, ciphertext, Int32(ciphertext.count)) == 1 else {
+            EVP_DecryptUpdate(context, &out, &length, ciphertext, Int32(ciphertext.count)) == 1
+        else {
             throw OpenSSLRuntime.error(.corrupt, "the content does not decrypt", function: "EVP_DecryptUpdate")
         }
         var total = Int(length)
@@ -80,8 +89,11 @@ public enum ContentCipher {
         }
         guard final == 1 else {
             _ = OpenSSLRuntime.drainErrors()
-            throw PKCS12Error(.corrupt, gcm ? "the content's authentication tag does not match: altered, or not for this key"
-                                            : "the content does not decrypt (bad padding): altered, or not for this key")
+            throw PKCS12Error(
+                .corrupt,
+                gcm
+                    ? "the content's authentication tag does not match: altered, or not for this key"
+                    : "the content does not decrypt (bad padding): altered, or not for this key")
         }
         total += Int(length)
         return Array(out.prefix(total))

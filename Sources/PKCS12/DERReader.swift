@@ -72,7 +72,10 @@ struct DERReader {
             let count = Int(first & 0x7F)
             guard count <= 4 else { throw Malformed(reason: "a length of \(count) bytes") }
             guard index + count <= limit else { throw Malformed(reason: "truncated") }
-            for _ in 0..<count { length = length << 8 | Int(bytes[index]); index += 1 }
+            for _ in 0..<count {
+                length = length << 8 | Int(bytes[index])
+                index += 1
+            }
         }
         guard length <= limit - index else { throw Malformed(reason: "an element longer than what holds it") }
         return Element(tag: tag, contents: index..<(index + length), indefinite: false)
@@ -80,13 +83,17 @@ struct DERReader {
 
     /// The children of a constructed element.
     func children(of element: Element, depth: Int) throws(Malformed) -> [Element] {
-        guard element.isConstructed else { throw Malformed(reason: "a primitive element where a constructed one belongs") }
+        guard element.isConstructed else {
+            throw Malformed(reason: "a primitive element where a constructed one belongs")
+        }
         return try elements(in: element.contents, indefinite: element.indefinite, depth: depth + 1)
     }
 
     /// An OCTET STRING's bytes, joined from its segments when it is constructed (BER).
     func octets(of element: Element, depth: Int) throws(Malformed) -> [UInt8] {
-        guard element.tag & 0x1F == 0x04 || element.tag & 0xC0 != 0 else { throw Malformed(reason: "not an OCTET STRING") }
+        guard element.tag & 0x1F == 0x04 || element.tag & 0xC0 != 0 else {
+            throw Malformed(reason: "not an OCTET STRING")
+        }
         if !element.isConstructed { return Array(bytes[element.contents]) }
         var out: [UInt8] = []
         for segment in try children(of: element, depth: depth) { out += try octets(of: segment, depth: depth + 1) }

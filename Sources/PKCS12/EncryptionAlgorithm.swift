@@ -14,14 +14,17 @@ enum EncryptionAlgorithm {
 
     /// Describes `algorithm` (an X509_ALGOR from a shrouded key bag or an EncryptedData part).
     static func describe(_ algorithm: UnsafePointer<X509_ALGOR>?) -> Inspection.Encryption {
-        guard let algorithm else { return Inspection.Encryption(algorithm: "unknown", iterations: nil, isWeakCipher: false) }
+        guard let algorithm else {
+            return Inspection.Encryption(algorithm: "unknown", iterations: nil, isWeakCipher: false)
+        }
         defer { ERR_clear_error() }
         let nid = OBJ_obj2nid(algorithm.pointee.algorithm)
         let parameter = algorithm.pointee.parameter
         if let known = pkcs12Names[nid] {
-            let iterations = decode(parameter, d2i_PBEPARAM, PBEPARAM_free) { (p: UnsafeMutablePointer<PBEPARAM>) in
-                OpenSSLRuntime.integer(p.pointee.iter)
-            } ?? nil
+            let iterations =
+                decode(parameter, d2i_PBEPARAM, PBEPARAM_free) { (p: UnsafeMutablePointer<PBEPARAM>) in
+                    OpenSSLRuntime.integer(p.pointee.iter)
+                } ?? nil
             return Inspection.Encryption(algorithm: known.name, iterations: iterations, isWeakCipher: known.weak)
         }
         if nid == NID_pbes2 {
@@ -31,22 +34,25 @@ enum EncryptionAlgorithm {
         }
         // PBES1 (PKCS#5 v1.5) and anything else: name it, call single DES and RC2 weak.
         let name = OpenSSLRuntime.name(of: algorithm.pointee.algorithm)
-        let iterations = decode(parameter, d2i_PBEPARAM, PBEPARAM_free) { (p: UnsafeMutablePointer<PBEPARAM>) in
-            OpenSSLRuntime.integer(p.pointee.iter)
-        } ?? nil
+        let iterations =
+            decode(parameter, d2i_PBEPARAM, PBEPARAM_free) { (p: UnsafeMutablePointer<PBEPARAM>) in
+                OpenSSLRuntime.integer(p.pointee.iter)
+            } ?? nil
         return Inspection.Encryption(algorithm: name, iterations: iterations, isWeakCipher: isWeakCipherName(name))
     }
 
     private static func pbes2(_ parameters: PBE2PARAM) -> Inspection.Encryption {
         let cipherNID = OBJ_obj2nid(parameters.encryption.pointee.algorithm)
-        let cipher = cipherNID == NID_undef
+        let cipher =
+            cipherNID == NID_undef
             ? OpenSSLRuntime.name(of: parameters.encryption.pointee.algorithm)
             : String(cString: OBJ_nid2sn(cipherNID))
         let kdfNID = OBJ_obj2nid(parameters.keyfunc.pointee.algorithm)
         var kdf = OpenSSLRuntime.name(of: parameters.keyfunc.pointee.algorithm)
         var iterations: Int? = nil
         if kdfNID == NID_id_pbkdf2 {
-            let found = decode(parameters.keyfunc.pointee.parameter, d2i_PBKDF2PARAM, PBKDF2PARAM_free) { (p: UnsafeMutablePointer<PBKDF2PARAM>) in
+            let found = decode(parameters.keyfunc.pointee.parameter, d2i_PBKDF2PARAM, PBKDF2PARAM_free) {
+                (p: UnsafeMutablePointer<PBKDF2PARAM>) in
                 // An absent PRF means the RFC 8018 default, HMAC-SHA1.
                 let prf = p.pointee.prf.map { OBJ_obj2nid($0.pointee.algorithm) } ?? NID_hmacWithSHA1
                 return (prf, OpenSSLRuntime.integer(p.pointee.iter))
@@ -55,8 +61,9 @@ enum EncryptionAlgorithm {
             kdf = "PBKDF2-\(prfName)"
             iterations = found?.1
         }
-        return Inspection.Encryption(algorithm: "PBES2/\(cipher)/\(kdf)", iterations: iterations,
-                                     isWeakCipher: isWeakCipherName(cipher))
+        return Inspection.Encryption(
+            algorithm: "PBES2/\(cipher)/\(kdf)", iterations: iterations,
+            isWeakCipher: isWeakCipherName(cipher))
     }
 
     /// "hmacWithSHA256" → "HMAC-SHA256".
@@ -72,13 +79,17 @@ enum EncryptionAlgorithm {
     }
 
     /// Decodes a SEQUENCE parameter with a `d2i_*` function, reads it, frees it.
-    private static func decode<T, R>(_ parameter: UnsafeMutablePointer<ASN1_TYPE>?,
-                                     _ d2i: (UnsafeMutablePointer<UnsafeMutablePointer<T>?>?, UnsafeMutablePointer<UnsafePointer<UInt8>?>?, Int) -> UnsafeMutablePointer<T>?,
-                                     _ free: (UnsafeMutablePointer<T>?) -> Void,
-                                     _ read: (UnsafeMutablePointer<T>) -> R) -> R? {
+    private static func decode<T, R>(
+        _ parameter: UnsafeMutablePointer<ASN1_TYPE>?,
+        _ d2i: (UnsafeMutablePointer<UnsafeMutablePointer<T>?>?, UnsafeMutablePointer<UnsafePointer<UInt8>?>?, Int) ->
+            UnsafeMutablePointer<T>?,
+        _ free: (UnsafeMutablePointer<T>?) -> Void,
+        _ read: (UnsafeMutablePointer<T>) -> R
+    ) -> R? {
         guard let parameter, parameter.pointee.type == V_ASN1_SEQUENCE,
-              let sequence = parameter.pointee.value.sequence,
-              let data = ASN1_STRING_get0_data(sequence) else { return nil }
+            let sequence = parameter.pointee.value.sequence,
+            let data = ASN1_STRING_get0_data(sequence)
+        else { return nil }
         var cursor: UnsafePointer<UInt8>? = data
         guard let decoded = d2i(nil, &cursor, Int(ASN1_STRING_length(sequence))) else { return nil }
         defer { free(decoded) }

@@ -117,12 +117,16 @@ public struct Inspection: Hashable, Sendable {
             let warning = Warning.weakCipher(set.encryption.algorithm)
             if !warnings.contains(warning) { warnings.append(warning) }
         }
-        if bagSets.contains(where: { !$0.encryption.isEncrypted && ($0.content == .keys || $0.content == .keysAndCertificates) }) {
+        if bagSets.contains(where: {
+            !$0.encryption.isEncrypted && ($0.content == .keys || $0.content == .keysAndCertificates)
+        }) {
             warnings.append(.unencryptedKey)
         }
         if let mac {
             if mac.digest == "SHA1" { warnings.append(.sha1MAC) }
-            if mac.iterations < Self.minimumIterations { warnings.append(.lowIterations(where: "MAC", count: mac.iterations)) }
+            if mac.iterations < Self.minimumIterations {
+                warnings.append(.lowIterations(where: "MAC", count: mac.iterations))
+            }
         } else {
             warnings.append(.noMAC)
         }

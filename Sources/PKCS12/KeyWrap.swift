@@ -12,12 +12,16 @@ public enum KeyWrap {
 
     /// AES key wrap with padding (RFC 5649, CKM_AES_KEY_WRAP_PAD), undone.
     public static func unwrapAESKeyWrapPad(key: [UInt8], wrapped: [UInt8]) throws(Failure) -> [UInt8] {
-        try crypt(cipher: aesWrapPad(bits: key.count * 8), key: key, iv: nil, input: wrapped, padding: false, name: "AES key unwrap")
+        try crypt(
+            cipher: aesWrapPad(bits: key.count * 8), key: key, iv: nil, input: wrapped, padding: false,
+            name: "AES key unwrap")
     }
 
     /// AES-CBC with PKCS#7 padding (CKM_AES_CBC_PAD), decrypted.
     public static func decryptAESCBCPad(key: [UInt8], iv: [UInt8], ciphertext: [UInt8]) throws(Failure) -> [UInt8] {
-        try crypt(cipher: aesCBC(bits: key.count * 8), key: key, iv: iv, input: ciphertext, padding: true, name: "AES-CBC decryption")
+        try crypt(
+            cipher: aesCBC(bits: key.count * 8), key: key, iv: iv, input: ciphertext, padding: true,
+            name: "AES-CBC decryption")
     }
 
     private static func aesWrapPad(bits: Int) -> OpaquePointer? {
@@ -36,20 +40,26 @@ public enum KeyWrap {
         }
     }
 
-    private static func crypt(cipher: OpaquePointer?, key: [UInt8], iv: [UInt8]?, input: [UInt8], padding: Bool, name: String) throws(Failure) -> [UInt8] {
+    private static func crypt(
+        cipher: OpaquePointer?, key: [UInt8], iv: [UInt8]?, input: [UInt8], padding: Bool, name: String
+    ) throws(Failure) -> [UInt8] {
         guard [16, 24, 32].contains(key.count), let context = EVP_CIPHER_CTX_new() else {
             throw Failure(description: "\(name): bad key length \(key.count)")
         }
         defer { EVP_CIPHER_CTX_free(context) }
         EVP_CIPHER_CTX_set_flags(context, Int32(EVP_CIPHER_CTX_FLAG_WRAP_ALLOW))
         var output = [UInt8](repeating: 0, count: input.count + 32)
-        var written: Int32 = 0, final: Int32 = 0
+        var written: Int32 = 0
+        var final: Int32 = 0
         let ok = key.withUnsafeBufferPointer { keyBytes in
             (iv ?? []).withUnsafeBufferPointer { ivBytes in
-                EVP_DecryptInit_ex(context, cipher, nil, keyBytes.baseAddress, iv == nil ? nil : ivBytes.baseAddress) == 1
+                EVP_DecryptInit_ex(context, cipher, nil, keyBytes.baseAddress, iv == nil ? nil : ivBytes.baseAddress)
+                    == 1
                     && EVP_CIPHER_CTX_set_padding(context, padding ? 1 : 0) == 1
                     && EVP_DecryptUpdate(context, &output, &written, input, Int32(input.count)) == 1
-                    && output.withUnsafeMutableBufferPointer { EVP_DecryptFinal_ex(context, $0.baseAddress! + Int(written), &final) } == 1
+                    && output.withUnsafeMutableBufferPointer {
+                        EVP_DecryptFinal_ex(context, $0.baseAddress! + Int(written), &final)
+                    } == 1
             }
         }
         guard ok else {

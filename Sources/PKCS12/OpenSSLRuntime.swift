@@ -36,8 +36,10 @@ enum OpenSSLRuntime {
     }
 
     /// An error with OpenSSL's own reason appended, for a failing call named `function`.
-    static func error(_ code: PKCS12Error.Code, _ what: String, function: String,
-                      file: String = #fileID, line: Int = #line) -> PKCS12Error {
+    static func error(
+        _ code: PKCS12Error.Code, _ what: String, function: String,
+        file: String = #fileID, line: Int = #line
+    ) -> PKCS12Error {
         let detail = drainErrors()
         let reason = detail.isEmpty ? "\(what) (\(function) failed)" : "\(what) (\(function): \(detail))"
         return PKCS12Error(code, reason, file: file, line: line)

@@ -17,11 +17,14 @@ public enum PFX {
     /// Before OpenSSL sees the bytes, `PFXPreflight` refuses (`limitExceeded`) a file over 16 MiB,
     /// nested too deep, or with an iteration count over `limits.maxIterations` in its MAC or any
     /// key derivation it can see, so a hostile file costs no key derivation at all.
-    public static func open(_ bytes: [UInt8], password: borrowing Secret, limits: PFXLimits = PFXLimits()) throws(PKCS12Error) -> Backup {
+    public static func open(_ bytes: [UInt8], password: borrowing Secret, limits: PFXLimits = PFXLimits())
+        throws(PKCS12Error) -> Backup
+    {
         try PFXPreflight.check(bytes, limits: limits)
         let file = try PFXFile(bytes: bytes)
         let decoded = try password.withCString { (text) throws(PKCS12Error) -> SafeContentsDecoder in
-            let candidates = password.isEmpty
+            let candidates =
+                password.isEmpty
                 ? [PasswordCandidate(pointer: text, length: 0), PasswordCandidate(pointer: nil, length: 0)]
                 : [PasswordCandidate(pointer: text, length: Int32(password.count))]
             return try decode(file, candidates: candidates, limits: limits)
@@ -44,12 +47,15 @@ public enum PFX {
     ///
     /// Wraps `PKCS12_create_ex` (explicit key and certificate encryption NIDs, no MAC) and then
     /// `PKCS12_set_mac` with the profile's digest, since `PKCS12_create_ex` would use SHA-1.
-    public static func make(key: PrivateKey, certificate: Certificate, chain: [Certificate] = [],
-                            friendlyName: String? = nil, password: borrowing Secret,
-                            profile: Profile = .modern) throws(PKCS12Error) -> [UInt8] {
+    public static func make(
+        key: PrivateKey, certificate: Certificate, chain: [Certificate] = [],
+        friendlyName: String? = nil, password: borrowing Secret,
+        profile: Profile = .modern
+    ) throws(PKCS12Error) -> [UInt8] {
         guard key.matches(certificate) else {
-            throw PKCS12Error(.keyDoesNotMatchCertificate,
-                              "the private key does not belong to the certificate \(certificate.subject)")
+            throw PKCS12Error(
+                .keyDoesNotMatchCertificate,
+                "the private key does not belong to the certificate \(certificate.subject)")
         }
         guard !password.containsNUL else {
             throw PKCS12Error(.invalidArgument, "a PFX password cannot contain a NUL byte")
@@ -71,15 +77,18 @@ public enum PFX {
             }
         }
         guard let digest = EVP_MD_fetch(nil, profile.macDigest, nil) else {
-            throw OpenSSLRuntime.error(.unsupportedAlgorithm, "no \(profile.macDigest) digest", function: "EVP_MD_fetch")
+            throw OpenSSLRuntime.error(
+                .unsupportedAlgorithm, "no \(profile.macDigest) digest", function: "EVP_MD_fetch")
         }
         defer { EVP_MD_free(digest) }
         let iterations = Int32(profile.iterations)
         return try password.withCString { (text) throws(PKCS12Error) -> [UInt8] in
             OpenSSLRuntime.ensureLoaded()
             // A mac_iter of -1 leaves the MAC out; PKCS12_set_mac adds it with our digest.
-            guard let pkcs12 = PKCS12_create_ex(text, friendlyName, keyHandle.pointer, leaf.pointer, stack,
-                                                profile.cipherNID, profile.cipherNID, iterations, -1, 0, nil, nil)
+            guard
+                let pkcs12 = PKCS12_create_ex(
+                    text, friendlyName, keyHandle.pointer, leaf.pointer, stack,
+                    profile.cipherNID, profile.cipherNID, iterations, -1, 0, nil, nil)
             else {
                 throw OpenSSLRuntime.error(.openSSL, "cannot build the PFX", function: "PKCS12_create_ex")
             }
@@ -96,21 +105,28 @@ public enum PFX {
 
     /// Writes a PFX from a PKCS#8 PrivateKeyInfo DER (as C_WrapKey returns it, zero padding
     /// allowed); see `make(key:certificate:chain:friendlyName:password:profile:)`.
-    public static func make(pkcs8DER: [UInt8], certificate: Certificate, chain: [Certificate] = [],
-                            friendlyName: String? = nil, password: borrowing Secret,
-                            profile: Profile = .modern) throws(PKCS12Error) -> [UInt8] {
-        try make(key: PrivateKey(pkcs8DER: pkcs8DER), certificate: certificate, chain: chain,
-                 friendlyName: friendlyName, password: password, profile: profile)
+    public static func make(
+        pkcs8DER: [UInt8], certificate: Certificate, chain: [Certificate] = [],
+        friendlyName: String? = nil, password: borrowing Secret,
+        profile: Profile = .modern
+    ) throws(PKCS12Error) -> [UInt8] {
+        try make(
+            key: PrivateKey(pkcs8DER: pkcs8DER), certificate: certificate, chain: chain,
+            friendlyName: friendlyName, password: password, profile: profile)
     }
 
     /// Decodes under the first candidate that the MAC (or, without a MAC, decryption) accepts,
     /// and otherwise decides between wrong password and damage (see `open`).
-    private static func decode(_ file: PFXFile, candidates: [PasswordCandidate], limits: PFXLimits) throws(PKCS12Error) -> SafeContentsDecoder {
+    private static func decode(_ file: PFXFile, candidates: [PasswordCandidate], limits: PFXLimits) throws(PKCS12Error)
+        -> SafeContentsDecoder
+    {
         let hasMAC = file.mac != nil
         var attempts: [SafeContentsDecoder] = []
         if hasMAC {
             guard file.macDigestIsSupported else {
-                throw PKCS12Error(.unsupportedAlgorithm, "the PFX's MAC uses \(file.mac?.digest ?? "an unknown digest"), which OpenSSL lacks")
+                throw PKCS12Error(
+                    .unsupportedAlgorithm,
+                    "the PFX's MAC uses \(file.mac?.digest ?? "an unknown digest"), which OpenSSL lacks")
             }
             if let accepted = candidates.first(where: file.verifyMAC) {
                 let decoded = SafeContentsDecoder(file: file, password: accepted, limits: limits)
@@ -136,9 +152,11 @@ public enum PFX {
             let check = hasMAC ? "its integrity check (MAC) fails" : "some of its contents do not decrypt"
             throw PKCS12Error(.corrupt, "the password decrypts the file but \(check): the file was altered or damaged")
         }
-        throw PKCS12Error(.wrongPassword, hasMAC
-            ? "wrong password, or the file is damaged (the integrity check fails)"
-            : "wrong password (the file has no MAC; its contents do not decrypt)")
+        throw PKCS12Error(
+            .wrongPassword,
+            hasMAC
+                ? "wrong password, or the file is damaged (the integrity check fails)"
+                : "wrong password (the file has no MAC; its contents do not decrypt)")
     }
 
     private static func requireClean(_ decoded: SafeContentsDecoder, context: String) throws(PKCS12Error) {
@@ -154,9 +172,11 @@ public enum PFX {
     /// Picks the key and its certificate, orders the chain, and checks everything decoded.
     private static func assemble(_ decoded: SafeContentsDecoder, mac: Inspection.MAC?) throws(PKCS12Error) -> Backup {
         guard !decoded.keys.isEmpty else {
-            throw PKCS12Error(.noPrivateKey, decoded.certificates.isEmpty
-                ? "the file holds neither a private key nor a certificate"
-                : "the file holds certificates but no private key")
+            throw PKCS12Error(
+                .noPrivateKey,
+                decoded.certificates.isEmpty
+                    ? "the file holds neither a private key nor a certificate"
+                    : "the file holds certificates but no private key")
         }
         var keys: [(bag: SafeContentsDecoder.KeyBag, key: PrivateKey)] = []
         for bag in decoded.keys { keys.append((bag, try bag.key.get())) }
@@ -176,9 +196,11 @@ public enum PFX {
             if let index = byKeyID ?? matching.first { entries.append((keyIndex, index)) }
         }
         guard !entries.isEmpty else {
-            throw PKCS12Error(.keyDoesNotMatchCertificate, certificates.isEmpty
-                ? "the file holds a private key but no certificate"
-                : "no certificate in the file belongs to the private key")
+            throw PKCS12Error(
+                .keyDoesNotMatchCertificate,
+                certificates.isEmpty
+                    ? "the file holds a private key but no certificate"
+                    : "no certificate in the file belongs to the private key")
         }
         let inspection = Inspection(bagSets: decoded.bagSets, mac: mac, keyCount: keys.count)
         let leaves = Set(entries.map(\.certificate))
@@ -192,8 +214,10 @@ public enum PFX {
                 certificate: certificates[chosen.certificate],
                 chain: order.map { certificates[$0] },
                 // Another entry's certificate is that entry's, not a stray one of this.
-                otherCertificates: certificates.indices.filter { $0 != chosen.certificate && !onPath.contains($0) && !leaves.contains($0) }
-                    .map { certificates[$0] },
+                otherCertificates: certificates.indices.filter {
+                    $0 != chosen.certificate && !onPath.contains($0) && !leaves.contains($0)
+                }
+                .map { certificates[$0] },
                 friendlyName: keyBag.friendlyName ?? leafBag.friendlyName,
                 localKeyID: keyBag.localKeyID ?? leafBag.localKeyID,
                 inspection: inspection)

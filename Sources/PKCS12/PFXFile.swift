@@ -27,7 +27,8 @@ final class PFXFile {
             return parsed
         }
         guard let parsed else {
-            throw OpenSSLRuntime.error(.corrupt, "not a PFX/PKCS#12 file, or truncated or damaged", function: "d2i_PKCS12")
+            throw OpenSSLRuntime.error(
+                .corrupt, "not a PFX/PKCS#12 file, or truncated or damaged", function: "d2i_PKCS12")
         }
         guard let safes = PKCS12_unpack_authsafes(parsed) else {
             PKCS12_free(parsed)
@@ -65,7 +66,10 @@ final class PFXFile {
         PKCS12_get0_mac(nil, &algorithm, nil, nil, pkcs12)
         guard let algorithm else { return false }
         let digest = EVP_MD_fetch(nil, OpenSSLRuntime.name(of: algorithm.pointee.algorithm), nil)
-        defer { EVP_MD_free(digest); ERR_clear_error() }
+        defer {
+            EVP_MD_free(digest)
+            ERR_clear_error()
+        }
         return digest != nil
     }
 

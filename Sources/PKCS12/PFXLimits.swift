@@ -19,7 +19,9 @@ public struct PFXLimits: Sendable, Hashable {
     /// Refuses an iteration count over the cap, naming `what` asked for it.
     func check(iterations: Int64, in what: String) throws(PKCS12Error) {
         guard iterations > maxIterations else { return }
-        throw PKCS12Error(.limitExceeded, "the \(what) asks for \(iterations) iterations, more than the limit of \(maxIterations) "
-                          + "(a hostile or damaged file; raise it with --max-iterations if you trust the file)")
+        throw PKCS12Error(
+            .limitExceeded,
+            "the \(what) asks for \(iterations) iterations, more than the limit of \(maxIterations) "
+                + "(a hostile or damaged file; raise it with --max-iterations if you trust the file)")
     }
 }

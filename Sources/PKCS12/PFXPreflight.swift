@@ -27,7 +27,10 @@ struct PFXPreflight {
     /// Checks `bytes` against `limits`; throws `limitExceeded` or `corrupt`.
     static func check(_ bytes: [UInt8], limits: PFXLimits) throws(PKCS12Error) {
         guard bytes.count <= PFXLimits.maxFileSize else {
-            throw PKCS12Error(.limitExceeded, "the file is \(bytes.count) bytes, more than the \(PFXLimits.maxFileSize >> 20) MiB a PFX backup may be")
+            throw PKCS12Error(
+                .limitExceeded,
+                "the file is \(bytes.count) bytes, more than the \(PFXLimits.maxFileSize >> 20) MiB a PFX backup may be"
+            )
         }
         do {
             try PFXPreflight(limits: limits).walk(bytes)
@@ -66,7 +69,9 @@ struct PFXPreflight {
     /// A ContentInfo of type data: its octets. Nil for any other type.
     private func content(of info: Element, reader: DERReader, depth: Int) throws -> (bytes: [UInt8], depth: Int)? {
         let fields = try reader.children(of: info, depth: depth)
-        guard fields.count >= 2, let type = reader.objectIdentifier(fields[0]), type.elementsEqual(OID.data) else { return nil }
+        guard fields.count >= 2, let type = reader.objectIdentifier(fields[0]), type.elementsEqual(OID.data) else {
+            return nil
+        }
         let explicit = try reader.children(of: fields[1], depth: depth + 1)
         guard let octets = explicit.first else { return nil }
         return (try reader.octets(of: octets, depth: depth + 2), depth + 3)
@@ -98,7 +103,8 @@ struct PFXPreflight {
         for bag in try reader.children(of: contents, depth: depth) {
             let fields = try reader.children(of: bag, depth: depth + 1)
             guard fields.count >= 2, let type = reader.objectIdentifier(fields[0]),
-                  let value = try reader.children(of: fields[1], depth: depth + 2).first else { continue }
+                let value = try reader.children(of: fields[1], depth: depth + 2).first
+            else { continue }
             if type.elementsEqual(OID.shroudedKeyBag) {
                 // EncryptedPrivateKeyInfo ::= SEQUENCE { encryptionAlgorithm, encryptedData }
                 guard let algorithm = try reader.children(of: value, depth: depth + 3).first else { continue }
@@ -118,13 +124,16 @@ struct PFXPreflight {
             // PBES2-params ::= SEQUENCE { keyDerivationFunc AlgorithmIdentifier, encryptionScheme }
             guard let kdf = try reader.children(of: fields[1], depth: depth + 1).first else { return }
             let kdfFields = try reader.children(of: kdf, depth: depth + 2)
-            guard kdfFields.count >= 2, let kdfOID = reader.objectIdentifier(kdfFields[0]), kdfOID.elementsEqual(OID.pbkdf2) else { return }
+            guard kdfFields.count >= 2, let kdfOID = reader.objectIdentifier(kdfFields[0]),
+                kdfOID.elementsEqual(OID.pbkdf2)
+            else { return }
             // PBKDF2-params ::= SEQUENCE { salt, iterationCount INTEGER, keyLength OPTIONAL, prf OPTIONAL }
             let parameters = try reader.children(of: kdfFields[1], depth: depth + 3)
             guard parameters.count >= 2 else { return }
             try check(reader, parameters[1], in: "\(what) (PBKDF2)")
         } else if oid.starts(with: OID.pkcs12PBE) && oid.count == OID.pkcs12PBE.count + 1
-                    || oid.starts(with: OID.pkcs5) && oid.count == OID.pkcs5.count + 1 && OID.pbes1.contains(oid.last!) {
+            || oid.starts(with: OID.pkcs5) && oid.count == OID.pkcs5.count + 1 && OID.pbes1.contains(oid.last!)
+        {
             // pkcs-12PbeParams / PBEParameter ::= SEQUENCE { salt OCTET STRING, iterations INTEGER }
             let parameters = try reader.children(of: fields[1], depth: depth + 1)
             guard parameters.count >= 2 else { return }

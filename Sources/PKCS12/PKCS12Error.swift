@@ -63,7 +63,8 @@ public struct PKCS12Error: Error, Equatable, Hashable, Sendable, CustomStringCon
     /// A file without a private key, for matching in tests.
     public static let noPrivateKey = PKCS12Error(.noPrivateKey, "no private key")
     /// A key without its certificate, for matching in tests.
-    public static let keyDoesNotMatchCertificate = PKCS12Error(.keyDoesNotMatchCertificate, "key does not match certificate")
+    public static let keyDoesNotMatchCertificate = PKCS12Error(
+        .keyDoesNotMatchCertificate, "key does not match certificate")
     /// A bad argument, for matching in tests.
     public static let invalidArgument = PKCS12Error(.invalidArgument, "invalid argument")
     /// Another OpenSSL failure, for matching in tests.

@@ -32,9 +32,10 @@ public enum PublicKey: Hashable, Sendable {
 /// the closure that receives them (`PrivateKey.withPrivateComponents`).
 public enum PrivateComponents {
     /// CKA_PRIVATE_EXPONENT, CKA_PRIME_1, CKA_PRIME_2, CKA_EXPONENT_1, CKA_EXPONENT_2, CKA_COEFFICIENT.
-    case rsa(privateExponent: UnsafeRawBufferPointer, prime1: UnsafeRawBufferPointer,
-             prime2: UnsafeRawBufferPointer, exponent1: UnsafeRawBufferPointer,
-             exponent2: UnsafeRawBufferPointer, coefficient: UnsafeRawBufferPointer)
+    case rsa(
+        privateExponent: UnsafeRawBufferPointer, prime1: UnsafeRawBufferPointer,
+        prime2: UnsafeRawBufferPointer, exponent1: UnsafeRawBufferPointer,
+        exponent2: UnsafeRawBufferPointer, coefficient: UnsafeRawBufferPointer)
     /// CKA_VALUE: the private scalar, left-padded to the curve's size.
     case ec(value: UnsafeRawBufferPointer)
     /// CKA_VALUE of an Edwards key: the raw private key (32 bytes for Ed25519, 57 for Ed448).
@@ -92,9 +93,10 @@ public final class PrivateKey: @unchecked Sendable {
             if nid == NID_rsaEncryption || nid == NID_X9_62_id_ecPublicKey {
                 throw OpenSSLRuntime.error(.corrupt, "damaged private key", function: "EVP_PKCS82PKEY")
             }
-            throw OpenSSLRuntime.error(.unsupportedAlgorithm,
-                                       "\(OpenSSLRuntime.name(of: object)) keys are not supported; RSA and EC are",
-                                       function: "EVP_PKCS82PKEY")
+            throw OpenSSLRuntime.error(
+                .unsupportedAlgorithm,
+                "\(OpenSSLRuntime.name(of: object)) keys are not supported; RSA and EC are",
+                function: "EVP_PKCS82PKEY")
         }
         try self.init(handle: KeyHandle(owning: key))
     }
@@ -111,32 +113,40 @@ public final class PrivateKey: @unchecked Sendable {
             publicKey = .rsa(modulus: n, publicExponent: e)
             type = .rsa
             var parts: [SecretBytes] = []
-            for name in [OSSL_PKEY_PARAM_RSA_D, 
-                         // The CRT names are built by macro concatenation, which Swift does not import.
-                         "rsa-factor1", "rsa-factor2", "rsa-exponent1", "rsa-exponent2", "rsa-coefficient1"] {
+            for name in [
+                OSSL_PKEY_PARAM_RSA_D,
+                // The CRT names are built by macro concatenation, which Swift does not import.
+                "rsa-factor1", "rsa-factor2", "rsa-exponent1", "rsa-exponent2", "rsa-coefficient1",
+            ] {
                 parts.append(try Self.privateBN(key, name, paddedTo: 0))
             }
             components = parts
         case EVP_PKEY_EC:
             var nameBuffer = [CChar](repeating: 0, count: 64)
             var nameLength = 0
-            guard EVP_PKEY_get_utf8_string_param(key, OSSL_PKEY_PARAM_GROUP_NAME, &nameBuffer,
-                                                 nameBuffer.count, &nameLength) == 1,
-                  let curve = Curve(nid: OBJ_txt2nid(nameBuffer)) ?? Curve(nid: EC_curve_nist2nid(nameBuffer))
+            guard
+                EVP_PKEY_get_utf8_string_param(
+                    key, OSSL_PKEY_PARAM_GROUP_NAME, &nameBuffer,
+                    nameBuffer.count, &nameLength) == 1,
+                let curve = Curve(nid: OBJ_txt2nid(nameBuffer)) ?? Curve(nid: EC_curve_nist2nid(nameBuffer))
             else {
                 ERR_clear_error()
                 let group = OpenSSLRuntime.string(fromC: nameBuffer)
-                throw PKCS12Error(.unsupportedAlgorithm,
-                                  "EC key on \(group.isEmpty ? "explicit parameters" : group); supported: P-256, P-384, P-521")
+                throw PKCS12Error(
+                    .unsupportedAlgorithm,
+                    "EC key on \(group.isEmpty ? "explicit parameters" : group); supported: P-256, P-384, P-521")
             }
             type = .ec(curve)
             var pointLength = 0
             guard EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, nil, 0, &pointLength) == 1 else {
-                throw OpenSSLRuntime.error(.corrupt, "EC key without a public point", function: "EVP_PKEY_get_octet_string_param")
+                throw OpenSSLRuntime.error(
+                    .corrupt, "EC key without a public point", function: "EVP_PKEY_get_octet_string_param")
             }
             var point = [UInt8](repeating: 0, count: pointLength)
-            guard EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, &point, point.count, &pointLength) == 1 else {
-                throw OpenSSLRuntime.error(.corrupt, "EC key without a public point", function: "EVP_PKEY_get_octet_string_param")
+            guard EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, &point, point.count, &pointLength) == 1
+            else {
+                throw OpenSSLRuntime.error(
+                    .corrupt, "EC key without a public point", function: "EVP_PKEY_get_octet_string_param")
             }
             publicKey = .ec(parameters: curve.parametersDER, point: Self.octetString(Array(point.prefix(pointLength))))
             components = [try Self.privateBN(key, OSSL_PKEY_PARAM_PRIV_KEY, paddedTo: curve.scalarByteCount)]
@@ -145,24 +155,34 @@ public final class PrivateKey: @unchecked Sendable {
             type = .edwards(ed25519 ? "Ed25519" : "Ed448")
             var length = 0
             guard EVP_PKEY_get_raw_public_key(key, nil, &length) == 1 else {
-                throw OpenSSLRuntime.error(.corrupt, "Edwards key without a public key", function: "EVP_PKEY_get_raw_public_key")
+                throw OpenSSLRuntime.error(
+                    .corrupt, "Edwards key without a public key", function: "EVP_PKEY_get_raw_public_key")
             }
             var raw = [UInt8](repeating: 0, count: length)
             guard EVP_PKEY_get_raw_public_key(key, &raw, &length) == 1 else {
-                throw OpenSSLRuntime.error(.corrupt, "Edwards key without a public key", function: "EVP_PKEY_get_raw_public_key")
+                throw OpenSSLRuntime.error(
+                    .corrupt, "Edwards key without a public key", function: "EVP_PKEY_get_raw_public_key")
             }
-            publicKey = .edwards(parameters: [0x06, 0x03, 0x2B, 0x65, ed25519 ? 0x70 : 0x71], point: Self.octetString(raw))
+            publicKey = .edwards(
+                parameters: [0x06, 0x03, 0x2B, 0x65, ed25519 ? 0x70 : 0x71], point: Self.octetString(raw))
             var privateLength = 0
             guard EVP_PKEY_get_raw_private_key(key, nil, &privateLength) == 1 else {
-                throw OpenSSLRuntime.error(.corrupt, "Edwards key without a private key", function: "EVP_PKEY_get_raw_private_key")
+                throw OpenSSLRuntime.error(
+                    .corrupt, "Edwards key without a private key", function: "EVP_PKEY_get_raw_private_key")
             }
             let value = SecretBytes(count: privateLength)
-            guard EVP_PKEY_get_raw_private_key(key, value.buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), &privateLength) == 1 else {
-                throw OpenSSLRuntime.error(.corrupt, "Edwards key without a private key", function: "EVP_PKEY_get_raw_private_key")
+            guard
+                EVP_PKEY_get_raw_private_key(
+                    key, value.buffer.baseAddress?.assumingMemoryBound(to: UInt8.self), &privateLength) == 1
+            else {
+                throw OpenSSLRuntime.error(
+                    .corrupt, "Edwards key without a private key", function: "EVP_PKEY_get_raw_private_key")
             }
             components = [value]
         default:
-            throw PKCS12Error(.unsupportedAlgorithm, "\(typeName) keys are not supported; RSA, EC (P-256, P-384, P-521), Ed25519 and Ed448 are")
+            throw PKCS12Error(
+                .unsupportedAlgorithm,
+                "\(typeName) keys are not supported; RSA, EC (P-256, P-384, P-521), Ed25519 and Ed448 are")
         }
         // A key whose halves disagree would import and then fail every signature: refuse it now.
         if baseID == EVP_PKEY_ED25519 || baseID == EVP_PKEY_ED448 {
@@ -178,8 +198,9 @@ public final class PrivateKey: @unchecked Sendable {
             }
             defer { EVP_PKEY_CTX_free(context) }
             guard EVP_PKEY_pairwise_check(context) == 1 else {
-                throw OpenSSLRuntime.error(.corrupt, "the private and public halves of the key do not belong together",
-                                           function: "EVP_PKEY_pairwise_check")
+                throw OpenSSLRuntime.error(
+                    .corrupt, "the private and public halves of the key do not belong together",
+                    function: "EVP_PKEY_pairwise_check")
             }
         }
         publicKeyInfo = handle.publicKeyInfo
@@ -202,9 +223,11 @@ public final class PrivateKey: @unchecked Sendable {
     public func withPrivateComponents<R, E: Error>(_ body: (PrivateComponents) throws(E) -> R) throws(E) -> R {
         switch type {
         case .rsa:
-            try body(.rsa(privateExponent: components[0].bytes, prime1: components[1].bytes,
-                          prime2: components[2].bytes, exponent1: components[3].bytes,
-                          exponent2: components[4].bytes, coefficient: components[5].bytes))
+            try body(
+                .rsa(
+                    privateExponent: components[0].bytes, prime1: components[1].bytes,
+                    prime2: components[2].bytes, exponent1: components[3].bytes,
+                    exponent2: components[4].bytes, coefficient: components[5].bytes))
         case .ec:
             try body(.ec(value: components[0].bytes))
         case .edwards:
@@ -231,7 +254,9 @@ public final class PrivateKey: @unchecked Sendable {
             var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
             return d2i_PKCS8_PRIV_KEY_INFO(nil, &cursor, buffer.count)
         }
-        guard let info else { throw OpenSSLRuntime.error(.openSSL, "cannot decode own key", function: "d2i_PKCS8_PRIV_KEY_INFO") }
+        guard let info else {
+            throw OpenSSLRuntime.error(.openSSL, "cannot decode own key", function: "d2i_PKCS8_PRIV_KEY_INFO")
+        }
         defer { PKCS8_PRIV_KEY_INFO_free(info) }
         guard let key = EVP_PKCS82PKEY(info) else {
             throw OpenSSLRuntime.error(.openSSL, "cannot decode own key", function: "EVP_PKCS82PKEY")
@@ -251,11 +276,14 @@ public final class PrivateKey: @unchecked Sendable {
     }
 
     /// A private big number straight into wiped memory; OpenSSL's copy is cleared with `BN_clear_free`.
-    private static func privateBN(_ key: OpaquePointer, _ name: String, paddedTo width: Int) throws(PKCS12Error) -> SecretBytes {
+    private static func privateBN(_ key: OpaquePointer, _ name: String, paddedTo width: Int) throws(PKCS12Error)
+        -> SecretBytes
+    {
         var bn: OpaquePointer? = nil
         guard EVP_PKEY_get_bn_param(key, name, &bn) == 1, let bn else {
-            throw OpenSSLRuntime.error(.unsupportedAlgorithm, "key lacks \(name) (CRT components are needed)",
-                                       function: "EVP_PKEY_get_bn_param")
+            throw OpenSSLRuntime.error(
+                .unsupportedAlgorithm, "key lacks \(name) (CRT components are needed)",
+                function: "EVP_PKEY_get_bn_param")
         }
         defer { BN_clear_free(bn) }
         let count = max(width, Int((BN_num_bits(bn) + 7) / 8))
@@ -274,13 +302,17 @@ public final class PrivateKey: @unchecked Sendable {
         defer { BN_CTX_free(context) }
         var values: [OpaquePointer?] = []
         defer { values.forEach { BN_clear_free($0) } }
-        for name in [OSSL_PKEY_PARAM_RSA_N, OSSL_PKEY_PARAM_RSA_E, OSSL_PKEY_PARAM_RSA_D,
-                     "rsa-factor1", "rsa-factor2", "rsa-exponent1", "rsa-exponent2", "rsa-coefficient1"] {
+        for name in [
+            OSSL_PKEY_PARAM_RSA_N, OSSL_PKEY_PARAM_RSA_E, OSSL_PKEY_PARAM_RSA_D,
+            "rsa-factor1", "rsa-factor2", "rsa-exponent1", "rsa-exponent2", "rsa-coefficient1",
+        ] {
             var bn: OpaquePointer? = nil
             guard EVP_PKEY_get_bn_param(key, name, &bn) == 1, bn != nil else { return false }
             values.append(bn)
         }
-        let (n, e, d, p, q, dP, dQ, qInv) = (values[0], values[1], values[2], values[3], values[4], values[5], values[6], values[7])
+        let (n, e, d, p, q, dP, dQ, qInv) = (
+            values[0], values[1], values[2], values[3], values[4], values[5], values[6], values[7]
+        )
         var scratch: [OpaquePointer?] = []
         defer { scratch.forEach { BN_clear_free($0) } }
         func make() -> OpaquePointer? {
@@ -288,13 +320,16 @@ public final class PrivateKey: @unchecked Sendable {
             scratch.append(bn)
             return bn
         }
-        guard let product = make(), let pMinus1 = make(), let qMinus1 = make(), let reduced = make(), let check = make(),
-              BN_copy(pMinus1, p) != nil, BN_sub_word(pMinus1, 1) == 1,
-              BN_copy(qMinus1, q) != nil, BN_sub_word(qMinus1, 1) == 1,
-              BN_mul(product, p, q, context) == 1, BN_cmp(product, n) == 0 else { return false }
+        guard let product = make(), let pMinus1 = make(), let qMinus1 = make(), let reduced = make(),
+            let check = make(),
+            BN_copy(pMinus1, p) != nil, BN_sub_word(pMinus1, 1) == 1,
+            BN_copy(qMinus1, q) != nil, BN_sub_word(qMinus1, 1) == 1,
+            BN_mul(product, p, q, context) == 1, BN_cmp(product, n) == 0
+        else { return false }
         for (modulus, crtExponent) in [(pMinus1, dP), (qMinus1, dQ)] {
             guard BN_nnmod(reduced, d, modulus, context) == 1, BN_cmp(reduced, crtExponent) == 0,
-                  BN_mod_mul(check, e, d, modulus, context) == 1, BN_is_one(check) == 1 else { return false }
+                BN_mod_mul(check, e, d, modulus, context) == 1, BN_is_one(check) == 1
+            else { return false }
         }
         return BN_mod_mul(check, q, qInv, p, context) == 1 && BN_is_one(check) == 1
     }

@@ -4,12 +4,14 @@ internal import COpenSSL
 public struct Profile: Hashable, Sendable, CustomStringConvertible {
     /// Encrypts keys and certificates with PBES2: AES-256-CBC, key from PBKDF2-HMAC-SHA256;
     /// integrity by HMAC-SHA256. Windows 10 1709+ / Server 2019+, OpenSSL 1.1+, macOS 14+ read it.
-    public static let modern = Profile(name: "modern", cipherNID: NID_aes_256_cbc, macDigest: "SHA256",
-                                       iterations: modernIterations)
+    public static let modern = Profile(
+        name: "modern", cipherNID: NID_aes_256_cbc, macDigest: "SHA256",
+        iterations: modernIterations)
     /// pbeWithSHAAnd3-KeyTripleDES-CBC for keys and certificates, HMAC-SHA1, 2048 iterations:
     /// what every Windows since XP, old Java and old macOS import. Weak; only for old readers.
-    public static let compat = Profile(name: "compat", cipherNID: NID_pbe_WithSHA1And3_Key_TripleDES_CBC,
-                                       macDigest: "SHA1", iterations: 2048)
+    public static let compat = Profile(
+        name: "compat", cipherNID: NID_pbe_WithSHA1And3_Key_TripleDES_CBC,
+        macDigest: "SHA1", iterations: 2048)
 
     /// PBKDF2 rounds for `modern`. A password guess costs an attacker one derivation (of the
     /// key bag, the certificate bag or the MAC, whichever is cheapest), so all three use the same

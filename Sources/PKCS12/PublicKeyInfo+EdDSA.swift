@@ -18,8 +18,10 @@ extension PublicKeyInfo {
     /// key in `publicKeyInfo` (`EVP_DigestVerifyInit` with no digest, `EVP_DigestVerify`). A
     /// signature of the wrong length is simply not valid; a key that is not an Edwards key is
     /// an error.
-    public static func isValidEdDSASignature(_ signature: [UInt8], of message: [UInt8],
-                                             publicKeyInfo: [UInt8]) throws(PKCS12Error) -> Bool {
+    public static func isValidEdDSASignature(
+        _ signature: [UInt8], of message: [UInt8],
+        publicKeyInfo: [UInt8]
+    ) throws(PKCS12Error) -> Bool {
         guard edwardsCurve(of: publicKeyInfo) != nil else {
             throw PKCS12Error(.unsupportedAlgorithm, "the public key is not an Ed25519 or Ed448 key")
         }

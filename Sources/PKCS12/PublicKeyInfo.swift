@@ -23,10 +23,12 @@ public enum PublicKeyInfo {
         let curve = try Curve(parametersDER: parameters)
         let rawPoint = unwrapOctetString(point) ?? point
         return try build(type: "EC") { builder, keep in
-            OSSL_PARAM_BLD_push_utf8_string(builder, keep.string(OSSL_PKEY_PARAM_GROUP_NAME),
-                                            keep.string(curve.groupName), 0) == 1
-                && OSSL_PARAM_BLD_push_octet_string(builder, keep.string(OSSL_PKEY_PARAM_PUB_KEY),
-                                                    keep.bytes(rawPoint), rawPoint.count) == 1
+            OSSL_PARAM_BLD_push_utf8_string(
+                builder, keep.string(OSSL_PKEY_PARAM_GROUP_NAME),
+                keep.string(curve.groupName), 0) == 1
+                && OSSL_PARAM_BLD_push_octet_string(
+                    builder, keep.string(OSSL_PKEY_PARAM_PUB_KEY),
+                    keep.bytes(rawPoint), rawPoint.count) == 1
         }
     }
 
@@ -43,7 +45,8 @@ public enum PublicKeyInfo {
         }
         let raw = unwrapOctetString(point) ?? point
         return try build(type: type) { builder, keep in
-            OSSL_PARAM_BLD_push_octet_string(builder, keep.string(OSSL_PKEY_PARAM_PUB_KEY), keep.bytes(raw), raw.count) == 1
+            OSSL_PARAM_BLD_push_octet_string(builder, keep.string(OSSL_PKEY_PARAM_PUB_KEY), keep.bytes(raw), raw.count)
+                == 1
         }
     }
 
@@ -75,7 +78,9 @@ public enum PublicKeyInfo {
     /// Whether two SPKI DER blobs hold the same key, however encoded (`EVP_PKEY_eq`).
     static func same(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
         if lhs == rhs { return true }
-        guard let a = try? KeyHandle(publicKeyInfo: lhs), let b = try? KeyHandle(publicKeyInfo: rhs) else { return false }
+        guard let a = try? KeyHandle(publicKeyInfo: lhs), let b = try? KeyHandle(publicKeyInfo: rhs) else {
+            return false
+        }
         return a.samePublicKey(as: b)
     }
 
@@ -141,7 +146,8 @@ public enum PublicKeyInfo {
         defer { EVP_PKEY_CTX_free(context) }
         var key: OpaquePointer? = nil
         guard EVP_PKEY_fromdata_init(context) == 1,
-              EVP_PKEY_fromdata(context, &key, CB_EVP_PKEY_PUBLIC_KEY(), params) == 1, let key else {
+            EVP_PKEY_fromdata(context, &key, CB_EVP_PKEY_PUBLIC_KEY(), params) == 1, let key
+        else {
             throw OpenSSLRuntime.error(.corrupt, "bad \(type) public key values", function: "EVP_PKEY_fromdata")
         }
         let info = KeyHandle(owning: key).publicKeyInfo

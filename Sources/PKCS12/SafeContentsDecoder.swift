@@ -34,7 +34,9 @@ final class SafeContentsDecoder {
     private let limits: PFXLimits
 
     /// Whether every part and bag decoded.
-    var isClean: Bool { decryptionFailures.isEmpty && structuralFailures.isEmpty && unsupported.isEmpty && overLimit.isEmpty }
+    var isClean: Bool {
+        decryptionFailures.isEmpty && structuralFailures.isEmpty && unsupported.isEmpty && overLimit.isEmpty
+    }
 
     /// Decodes every part of `file`; with no `password`, encrypted contents are left unread.
     init(file: PFXFile, password: PasswordCandidate?, limits: PFXLimits = PFXLimits()) {
@@ -58,7 +60,8 @@ final class SafeContentsDecoder {
                     continue
                 }
                 guard let bags = PKCS12_unpack_p7encdata(part, password.pointer, password.length) else {
-                    noteDecryptionFailure("\(partName) (\(encryption.algorithm)) does not decrypt", encryption: encryption)
+                    noteDecryptionFailure(
+                        "\(partName) (\(encryption.algorithm)) does not decrypt", encryption: encryption)
                     bagSets.append(Inspection.BagSet(content: .unknown, encryption: encryption))
                     continue
                 }
@@ -68,15 +71,20 @@ final class SafeContentsDecoder {
             default:
                 // Public-key privacy mode (EnvelopedData) needs the recipient's key, which a
                 // password-protected backup never uses.
-                unsupported.append("\(partName) is \(OpenSSLRuntime.name(of: part.pointee.type)), not password-protected data")
+                unsupported.append(
+                    "\(partName) is \(OpenSSLRuntime.name(of: part.pointee.type)), not password-protected data")
             }
         }
     }
 
     /// Reads one SafeContents; records a bag set for its plain bags and one per shrouded key.
-    private func readBags(_ bags: OpaquePointer, in encryption: Inspection.Encryption, partName: String,
-                          password: PasswordCandidate?) {
-        var sawKey = false, sawCertificate = false, sawOther = false
+    private func readBags(
+        _ bags: OpaquePointer, in encryption: Inspection.Encryption, partName: String,
+        password: PasswordCandidate?
+    ) {
+        var sawKey = false
+        var sawCertificate = false
+        var sawOther = false
         var shroudedSets: [Inspection.BagSet] = []
         for index in 0..<CB_sk_PKCS12_SAFEBAG_num(bags) {
             guard let bag = CB_sk_PKCS12_SAFEBAG_value(bags, index) else { continue }
@@ -89,8 +97,10 @@ final class SafeContentsDecoder {
                     structuralFailures.append("a key bag in \(partName) is unreadable")
                     continue
                 }
-                keys.append(KeyBag(key: Result { () throws(PKCS12Error) in try PrivateKey(pkcs8Info: info) },
-                                   friendlyName: name, localKeyID: keyID))
+                keys.append(
+                    KeyBag(
+                        key: Result { () throws(PKCS12Error) in try PrivateKey(pkcs8Info: info) },
+                        friendlyName: name, localKeyID: keyID))
             case NID_pkcs8ShroudedKeyBag:
                 var algorithm: UnsafePointer<X509_ALGOR>? = nil
                 X509_SIG_get0(PKCS12_SAFEBAG_get0_pkcs8(bag), &algorithm, nil)
@@ -98,19 +108,23 @@ final class SafeContentsDecoder {
                 shroudedSets.append(Inspection.BagSet(content: .keys, encryption: keyEncryption))
                 guard let password else { continue }
                 do throws(PKCS12Error) {
-                    try limits.check(iterations: Int64(keyEncryption.iterations ?? 0), in: "key's encryption in \(partName)")
+                    try limits.check(
+                        iterations: Int64(keyEncryption.iterations ?? 0), in: "key's encryption in \(partName)")
                 } catch {
                     overLimit.append(error)
                     continue
                 }
                 guard let info = PKCS12_decrypt_skey(bag, password.pointer, password.length) else {
-                    noteDecryptionFailure("the key bag (\(keyEncryption.algorithm)) does not decrypt", encryption: keyEncryption)
+                    noteDecryptionFailure(
+                        "the key bag (\(keyEncryption.algorithm)) does not decrypt", encryption: keyEncryption)
                     continue
                 }
                 defer { PKCS8_PRIV_KEY_INFO_free(info) }
                 decryptedCount += 1
-                keys.append(KeyBag(key: Result { () throws(PKCS12Error) in try PrivateKey(pkcs8Info: info) },
-                                   friendlyName: name, localKeyID: keyID))
+                keys.append(
+                    KeyBag(
+                        key: Result { () throws(PKCS12Error) in try PrivateKey(pkcs8Info: info) },
+                        friendlyName: name, localKeyID: keyID))
             case NID_certBag:
                 sawCertificate = true
                 guard PKCS12_SAFEBAG_get_bag_nid(bag) == NID_x509Certificate else {
@@ -118,10 +132,12 @@ final class SafeContentsDecoder {
                     continue
                 }
                 guard let x509 = PKCS12_SAFEBAG_get1_cert(bag) else {
-                    structuralFailures.append("a certificate in \(partName) is unreadable (\(OpenSSLRuntime.drainErrors()))")
+                    structuralFailures.append(
+                        "a certificate in \(partName) is unreadable (\(OpenSSLRuntime.drainErrors()))")
                     continue
                 }
-                certificates.append(CertificateBag(handle: X509Handle(owning: x509), friendlyName: name, localKeyID: keyID))
+                certificates.append(
+                    CertificateBag(handle: X509Handle(owning: x509), friendlyName: name, localKeyID: keyID))
             case NID_safeContentsBag:
                 if let nested = PKCS12_SAFEBAG_get0_safes(bag) {
                     readBags(nested, in: encryption, partName: partName, password: password)
@@ -130,12 +146,13 @@ final class SafeContentsDecoder {
                 sawOther = true  // CRL and secret bags: nothing to import.
             }
         }
-        let content: Inspection.Content? = switch (sawKey, sawCertificate) {
-        case (true, true): .keysAndCertificates
-        case (true, false): .keys
-        case (false, true): .certificates
-        case (false, false): sawOther ? .other : nil
-        }
+        let content: Inspection.Content? =
+            switch (sawKey, sawCertificate) {
+            case (true, true): .keysAndCertificates
+            case (true, false): .keys
+            case (false, true): .certificates
+            case (false, false): sawOther ? .other : nil
+            }
         if let content {
             bagSets.append(Inspection.BagSet(content: content, encryption: encryption))
         } else if encryption.isEncrypted && shroudedSets.isEmpty {
@@ -161,7 +178,8 @@ final class SafeContentsDecoder {
     /// a character beyond ASCII.
     private static func friendlyName(_ bag: OpaquePointer) -> String? {
         guard let attribute = PKCS12_SAFEBAG_get0_attr(bag, NID_friendlyName),
-              attribute.pointee.type == V_ASN1_BMPSTRING else { return nil }
+            attribute.pointee.type == V_ASN1_BMPSTRING
+        else { return nil }
         let bytes = OpenSSLRuntime.bytes(of: attribute.pointee.value.bmpstring)
         guard !bytes.isEmpty, bytes.count % 2 == 0 else { return nil }
         let units = stride(from: 0, to: bytes.count, by: 2).map { UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]) }
@@ -171,7 +189,8 @@ final class SafeContentsDecoder {
     /// The localKeyID attribute's bytes (`PKCS12_SAFEBAG_get0_attr`).
     private static func localKeyID(_ bag: OpaquePointer) -> [UInt8]? {
         guard let attribute = PKCS12_SAFEBAG_get0_attr(bag, NID_localKeyID),
-              attribute.pointee.type == V_ASN1_OCTET_STRING else { return nil }
+            attribute.pointee.type == V_ASN1_OCTET_STRING
+        else { return nil }
         return OpenSSLRuntime.bytes(of: attribute.pointee.value.octet_string)
     }
 }

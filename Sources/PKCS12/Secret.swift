@@ -1,6 +1,7 @@
 internal import COpenSSL
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A password held in memory this type owns, wiped (`OPENSSL_cleanse`) and freed when it goes away.

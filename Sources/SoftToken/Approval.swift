@@ -1,6 +1,7 @@
 internal import CPKCS11
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The approval one use of a key needs: the Windows levels Low, Medium and High.
@@ -59,18 +60,23 @@ final class ApprovalRequest {
         let name = program.split(separator: "/").last.map(String.init) ?? program
         var description: String
         if let operation {
-            description = "\(name) (\(program), pid \(getpid())) wants to \(what) with the key \"\(keyLabel)\" "
+            description =
+                "\(name) (\(program), pid \(getpid())) wants to \(what) with the key \"\(keyLabel)\" "
                 + "on the token \"\(tokenLabel)\".\n\n"
-            description += approval == .confirm
+            description +=
+                approval == .confirm
                 ? "Allow this one use?"
-                : (operation.key.hasKeyPassword ? "Enter the key's password" : "Enter the token PIN") + " to allow this one use."
+                : (operation.key.hasKeyPassword ? "Enter the key's password" : "Enter the token PIN")
+                    + " to allow this one use."
         } else {
-            description = "\(name) (\(program), pid \(getpid())) wants to log in to the token \"\(tokenLabel)\".\n\nEnter the token PIN."
+            description =
+                "\(name) (\(program), pid \(getpid())) wants to log in to the token \"\(tokenLabel)\".\n\nEnter the token PIN."
         }
-        let question = Pinentry.Question(title: operation == nil ? "CertBridge: log in to a token" : "CertBridge: approve the use of a key",
-                                         description: description,
-                                         prompt: approval == .confirm ? "Allow" : (operation == nil ? "PIN:" : "Password:"),
-                                         wantsPassword: approval == .password)
+        let question = Pinentry.Question(
+            title: operation == nil ? "CertBridge: log in to a token" : "CertBridge: approve the use of a key",
+            description: description,
+            prompt: approval == .confirm ? "Allow" : (operation == nil ? "PIN:" : "Password:"),
+            wantsPassword: approval == .password)
         return pinentry.ask(question)
     }
 }
@@ -184,7 +190,9 @@ extension Provider {
             }
         } catch {
             if error.rv == CKR.pinIncorrect || error.rv == CKR.pinLocked {
-                token.audit(key: key.auditName, operation: "context login", outcome: error.rv == CKR.pinLocked ? "failed: key locked" : "failed: wrong password")
+                token.audit(
+                    key: key.auditName, operation: "context login",
+                    outcome: error.rv == CKR.pinLocked ? "failed: key locked" : "failed: wrong password")
             }
             throw error
         }

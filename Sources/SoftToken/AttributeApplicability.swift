@@ -8,20 +8,26 @@ internal import CPKCS11
 enum AttributeApplicability {
     private static let storage: Set<CK_ATTRIBUTE_TYPE> = [
         CKA.class, CKA.token, CKA.private, CKA.label, CKA.modifiable, CKA.copyable, CKA.destroyable,
-        0x4, // CKA_UNIQUE_ID (3.0)
+        0x4,  // CKA_UNIQUE_ID (3.0)
     ]
+    /// CKA_CHECK_VALUE (PKCS#11 3.0), which the hand-typed table lacks.
+    private static let checkValue: CK_ATTRIBUTE_TYPE = 0x90
     private static let data: Set<CK_ATTRIBUTE_TYPE> = [CKA.application, CKA.objectID, CKA.value]
     private static let certificate: Set<CK_ATTRIBUTE_TYPE> = [
-        CKA.certificateType, CKA.trusted, CKA.certificateCategory, 0x90 /* CHECK_VALUE */, CKA.startDate, CKA.endDate,
+        CKA.certificateType, CKA.trusted, CKA.certificateCategory, checkValue, CKA.startDate, CKA.endDate,
         CKA.publicKeyInfo, CKA.subject, CKA.id, CKA.issuer, CKA.serialNumber, CKA.value,
-        0x89, 0x8A, 0x8B, 0x8C, 0x88, // URL, HASH_OF_SUBJECT/ISSUER_PUBLIC_KEY, NAME_HASH_ALGORITHM, JAVA_MIDP_SECURITY_DOMAIN
-        0x83, 0x84, 0x85, // AC_ISSUER, OWNER, ATTR_TYPES (attribute certificates)
+        // URL, HASH_OF_SUBJECT_PUBLIC_KEY, HASH_OF_ISSUER_PUBLIC_KEY, NAME_HASH_ALGORITHM,
+        // JAVA_MIDP_SECURITY_DOMAIN
+        0x89, 0x8A, 0x8B, 0x8C, 0x88,
+        0x83, 0x84, 0x85,  // AC_ISSUER, OWNER, ATTR_TYPES (attribute certificates)
     ]
     private static let key: Set<CK_ATTRIBUTE_TYPE> = [
-        CKA.keyType, CKA.id, CKA.startDate, CKA.endDate, CKA.derive, CKA.local, CKA.keyGenMechanism, CKA.allowedMechanisms,
+        CKA.keyType, CKA.id, CKA.startDate, CKA.endDate, CKA.derive, CKA.local, CKA.keyGenMechanism,
+        CKA.allowedMechanisms,
     ]
     private static let publicKey: Set<CK_ATTRIBUTE_TYPE> = [
-        CKA.subject, CKA.encrypt, CKA.verify, CKA.verifyRecover, CKA.wrap, CKA.trusted, CKA.wrapTemplate, CKA.publicKeyInfo,
+        CKA.subject, CKA.encrypt, CKA.verify, CKA.verifyRecover, CKA.wrap, CKA.trusted, CKA.wrapTemplate,
+        CKA.publicKeyInfo,
     ]
     private static let privateKey: Set<CK_ATTRIBUTE_TYPE> = [
         CKA.subject, CKA.sensitive, CKA.decrypt, CKA.sign, CKA.signRecover, CKA.unwrap, CKA.extractable,
@@ -30,7 +36,7 @@ enum AttributeApplicability {
     ]
     private static let secretKey: Set<CK_ATTRIBUTE_TYPE> = [
         CKA.sensitive, CKA.encrypt, CKA.decrypt, CKA.sign, CKA.verify, CKA.wrap, CKA.unwrap, CKA.extractable,
-        CKA.alwaysSensitive, CKA.neverExtractable, 0x90 /* CHECK_VALUE */, CKA.wrapWithTrusted, CKA.trusted,
+        CKA.alwaysSensitive, CKA.neverExtractable, checkValue, CKA.wrapWithTrusted, CKA.trusted,
         CKA.wrapTemplate, CKA.unwrapTemplate, CKA.deriveTemplate, CKA.value, CKA.valueLen,
         // Not in §4.10, but the token's High level applies to secret keys as to private ones.
         CKA.alwaysAuthenticate,
@@ -40,10 +46,14 @@ enum AttributeApplicability {
     /// for those keys (and what clients copy from the public key's template).
     private static let rsa: (Set<CK_ATTRIBUTE_TYPE>, Set<CK_ATTRIBUTE_TYPE>) = (
         [CKA.modulus, CKA.modulusBits, CKA.publicExponent],
-        [CKA.modulus, CKA.modulusBits, CKA.publicExponent, CKA.privateExponent, CKA.prime1, CKA.prime2,
-         CKA.exponent1, CKA.exponent2, CKA.coefficient])
+        [
+            CKA.modulus, CKA.modulusBits, CKA.publicExponent, CKA.privateExponent, CKA.prime1, CKA.prime2,
+            CKA.exponent1, CKA.exponent2, CKA.coefficient,
+        ]
+    )
     private static let ec: (Set<CK_ATTRIBUTE_TYPE>, Set<CK_ATTRIBUTE_TYPE>) = (
-        [CKA.ecParams, CKA.ecPoint], [CKA.ecParams, CKA.ecPoint, CKA.value])
+        [CKA.ecParams, CKA.ecPoint], [CKA.ecParams, CKA.ecPoint, CKA.value]
+    )
 
     /// Whether an object of this class and key type can have the attribute.
     static func applies(_ type: CK_ATTRIBUTE_TYPE, objectClass: CK_OBJECT_CLASS?, keyType: CK_KEY_TYPE?) -> Bool {
@@ -58,8 +68,8 @@ enum AttributeApplicability {
             let byType: [(Set<CK_ATTRIBUTE_TYPE>, Set<CK_ATTRIBUTE_TYPE>)]
             switch keyType {
             case CKK.rsa: byType = [rsa]
-            case CKK.ec, 0x40, 0x41: byType = [ec] // CKK_EC, CKK_EC_EDWARDS, CKK_EC_MONTGOMERY
-            default: byType = [rsa, ec] // the type is checked elsewhere; here any of them may apply
+            case CKK.ec, 0x40, 0x41: byType = [ec]  // CKK_EC, CKK_EC_EDWARDS, CKK_EC_MONTGOMERY
+            default: byType = [rsa, ec]  // the type is checked elsewhere; here any of them may apply
             }
             return byType.contains { (isPublic ? $0.0 : $0.1).contains(type) }
         default:

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The token's audit trail: `audit`, one JSON object a line, appended (never rewritten), and
@@ -23,15 +23,20 @@ enum AuditLog {
             var previous = genesis
             if let head = try directory.read(headName) {
                 let parts = String(decoding: head, as: UTF8.self).split(separator: " ")
-                if parts.count == 2, let number = Int(parts[0]) { seq = number; previous = String(parts[1]) }
+                if parts.count == 2, let number = Int(parts[0]) {
+                    seq = number
+                    previous = String(parts[1])
+                }
             }
             seq += 1
-            let body = "{\"seq\":\(seq),\"time\":\(quote(utcNow())),\"pid\":\(getpid()),\"program\":\(quote(program())),"
+            let body =
+                "{\"seq\":\(seq),\"time\":\(quote(utcNow())),\"pid\":\(getpid()),\"program\":\(quote(program())),"
                 + "\"token\":\(quote(token)),\"key\":\(quote(key)),\"operation\":\(quote(operation)),"
                 + "\"outcome\":\(quote(outcome)),\"prev\":\(quote(previous))"
             let hash = hex(Token.digest(Array((body + "}").utf8)))
             let line = Array((body + ",\"hash\":\(quote(hash))}\n").utf8)
-            let fd = open(directory.path + "/" + fileName, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
+            let fd = open(
+                directory.path + "/" + fileName, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0o600)
             guard fd >= 0 else { throw CKRError(CKR.deviceError) }
             defer { close(fd) }
             let written = line.withUnsafeBytes { write(fd, $0.baseAddress!, $0.count) }

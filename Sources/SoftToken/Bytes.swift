@@ -52,7 +52,10 @@ struct ByteReader {
     }
     mutating func u32() throws(CKRError) -> UInt32 { try take(4).reduce(0) { $0 << 8 | UInt32($1) } }
     mutating func u64() throws(CKRError) -> UInt64 { try take(8).reduce(0) { $0 << 8 | UInt64($1) } }
-    mutating func rest() -> [UInt8] { defer { offset = bytes.count }; return Array(bytes[offset...]) }
+    mutating func rest() -> [UInt8] {
+        defer { offset = bytes.count }
+        return Array(bytes[offset...])
+    }
 }
 
 /// Attributes as the token stores them: type → value bytes.

@@ -5,7 +5,7 @@ internal import CPKCS11
 struct FileIdentity: Equatable {
     var inode: UInt64 = 0
     var size: UInt64 = 0
-    var changed: UInt64 = 0 // ctime in nanoseconds
+    var changed: UInt64 = 0  // ctime in nanoseconds
 }
 
 /// SHA-256 of an object file, kept inline (no allocation per object).
@@ -16,8 +16,10 @@ struct FileDigest: Equatable {
     init(of bytes: [UInt8]) { self.init(digest: Token.digest(bytes)) }
     init(digest: [UInt8]) {
         var reader = ByteReader(digest)
-        a = (try? reader.u64()) ?? 0; b = (try? reader.u64()) ?? 0
-        c = (try? reader.u64()) ?? 0; d = (try? reader.u64()) ?? 0
+        a = (try? reader.u64()) ?? 0
+        b = (try? reader.u64()) ?? 0
+        c = (try? reader.u64()) ?? 0
+        d = (try? reader.u64()) ?? 0
     }
     func append(to out: inout [UInt8]) { for word in [a, b, c, d] { out.append(u64: word) } }
 }
@@ -63,8 +65,10 @@ struct Catalog {
     static let destroyed = UInt64.max
 
     /// The attributes the catalog keeps for searches.
-    static let searchable: Set<CK_ATTRIBUTE_TYPE> = [CKA.class, CKA.token, CKA.private, CKA.id, CKA.label,
-                                                     CKA.keyType, CKA.certificateType]
+    static let searchable: Set<CK_ATTRIBUTE_TYPE> = [
+        CKA.class, CKA.token, CKA.private, CKA.id, CKA.label,
+        CKA.keyType, CKA.certificateType,
+    ]
 
     var entries: [CK_OBJECT_HANDLE: CatalogEntry] = [:]
     /// Every record's sealed part (kept sealed; opened at each login), with its additional data.
@@ -106,7 +110,9 @@ struct Catalog {
     // MARK: - Records
 
     /// One record for `changes`; sealed (and so vouched for) when the master key is given.
-    static func record(_ changes: [(CK_OBJECT_HANDLE, CatalogEntry)], masterKey: [UInt8]?, serial: String) throws(CKRError) -> [UInt8] {
+    static func record(_ changes: [(CK_OBJECT_HANDLE, CatalogEntry)], masterKey: [UInt8]?, serial: String)
+        throws(CKRError) -> [UInt8]
+    {
         var plain: [UInt8] = [1]
         plain.append(u32: UInt32(changes.count))
         var secret: [UInt8] = []
@@ -187,7 +193,9 @@ struct Catalog {
         return changed
     }
 
-    private static func parse(_ body: [UInt8]) throws(CKRError) -> (entries: [(CK_OBJECT_HANDLE, CatalogEntry)], plain: [UInt8], sealed: [UInt8]) {
+    private static func parse(_ body: [UInt8]) throws(CKRError) -> (
+        entries: [(CK_OBJECT_HANDLE, CatalogEntry)], plain: [UInt8], sealed: [UInt8]
+    ) {
         var reader = ByteReader(body)
         guard try reader.take(1).first == 1 else { throw CKRError(CKR.deviceError) }
         let count = Int(try reader.u32())
@@ -200,8 +208,13 @@ struct Catalog {
             let isPrivate = try reader.take(1).first == 1
             let digest = FileDigest(digest: Array(try reader.take(32)))
             let shown = Array(try reader.take(Int(try reader.u32())))
-            entries.append((handle, CatalogEntry(generation: generation, identity: identity, digest: digest, isPrivate: isPrivate,
-                                                 searchable: isPrivate ? nil : shown, record: -1, sealedRecord: -1)))
+            entries.append(
+                (
+                    handle,
+                    CatalogEntry(
+                        generation: generation, identity: identity, digest: digest, isPrivate: isPrivate,
+                        searchable: isPrivate ? nil : shown, record: -1, sealedRecord: -1)
+                ))
         }
         let plainEnd = reader.offset
         let sealed = Array(try reader.take(Int(try reader.u32())))

@@ -27,9 +27,12 @@ struct SymmetricScheme {
             return SymmetricScheme(mode: "ECB", padding: false, iv: [], aad: [], tagLength: 0)
         case CKM.aesCBC, CKM.aesCBCPad:
             guard parameter.count == 16 else { throw CKRError(CKR.mechanismParamInvalid) }
-            return SymmetricScheme(mode: "CBC", padding: mechanism.mechanism == CKM.aesCBCPad, iv: parameter, aad: [], tagLength: 0)
+            return SymmetricScheme(
+                mode: "CBC", padding: mechanism.mechanism == CKM.aesCBCPad, iv: parameter, aad: [], tagLength: 0)
         case CKM.aesCTR:
-            guard parameter.count == MemoryLayout<CK_AES_CTR_PARAMS>.size else { throw CKRError(CKR.mechanismParamInvalid) }
+            guard parameter.count == MemoryLayout<CK_AES_CTR_PARAMS>.size else {
+                throw CKRError(CKR.mechanismParamInvalid)
+            }
             let params = mechanism.pParameter!.loadUnaligned(as: CK_AES_CTR_PARAMS.self)
             // OpenSSL counts with all 128 bits; a smaller counter differs only where it would wrap.
             guard (1...128).contains(params.ulCounterBits) else { throw CKRError(CKR.mechanismParamInvalid) }
@@ -42,8 +45,9 @@ struct SymmetricScheme {
             guard (1...256).contains(params.ulIvLen), tagBits % 8 == 0, (12...16).contains(tagBits / 8) else {
                 throw CKRError(CKR.mechanismParamInvalid)
             }
-            return SymmetricScheme(mode: "GCM", padding: false, iv: try bytes(params.pIv, params.ulIvLen),
-                                   aad: try bytes(params.pAAD, params.ulAADLen), tagLength: tagBits / 8)
+            return SymmetricScheme(
+                mode: "GCM", padding: false, iv: try bytes(params.pIv, params.ulIvLen),
+                aad: try bytes(params.pAAD, params.ulAADLen), tagLength: tagBits / 8)
         default:
             throw CKRError(CKR.mechanismInvalid)
         }
@@ -69,8 +73,11 @@ final class CipherOperation {
     init(scheme: SymmetricScheme, encrypting: Bool, key: [UInt8]) throws(CKRError) {
         let name = "AES-\(key.count * 8)-\(scheme.mode)"
         guard [16, 24, 32].contains(key.count) else { throw CKRError(CKR.keySizeRange) }
-        guard let context = cbst_cipher_new(name, encrypting ? 1 : 0, key, key.count, scheme.iv, scheme.iv.count,
-                                            scheme.padding ? 1 : 0, scheme.aad, scheme.aad.count) else {
+        guard
+            let context = cbst_cipher_new(
+                name, encrypting ? 1 : 0, key, key.count, scheme.iv, scheme.iv.count,
+                scheme.padding ? 1 : 0, scheme.aad, scheme.aad.count)
+        else {
             throw CKRError(CKR.mechanismParamInvalid)
         }
         self.context = context
@@ -109,7 +116,9 @@ final class CipherOperation {
     /// One step (`input` through Update, then Final when `final`), computed on a copy of the
     /// context and handed to `deliver`; the copy becomes the state only when `deliver` says
     /// the output was taken (true).
-    func step(_ input: UnsafeRawBufferPointer, final: Bool, deliver: ([UInt8]) throws(CKRError) -> Bool) throws(CKRError) {
+    func step(_ input: UnsafeRawBufferPointer, final: Bool, deliver: ([UInt8]) throws(CKRError) -> Bool)
+        throws(CKRError)
+    {
         let (output, commit) = try compute(input, final: final)
         if try deliver(output) { commit() }
     }
@@ -127,7 +136,9 @@ final class CipherOperation {
             var out = [UInt8](repeating: 0, count: body + 16)
             let n = cbst_cipher_update(copy, all, body, &out)
             var tag = Array(all[body...])
-            guard n >= 0, cbst_cipher_gcm_tag(copy, 0, &tag, tag.count) == 1 else { throw CKRError(CKR.encryptedDataInvalid) }
+            guard n >= 0, cbst_cipher_gcm_tag(copy, 0, &tag, tag.count) == 1 else {
+                throw CKRError(CKR.encryptedDataInvalid)
+            }
             guard cbst_cipher_final(copy, &out[n]) >= 0 else { throw CKRError(CKR.encryptedDataInvalid) }
             return (Array(out[0..<n]), { self.gathered = [] })
         }
@@ -150,11 +161,14 @@ final class CipherOperation {
                 length += tag.count
             }
         }
-        return (Array(out[0..<length]), {
-            cbst_cipher_free(self.context)
-            self.context = holder.take()
-            self.taken = total
-        })
+        return (
+            Array(out[0..<length]),
+            {
+                cbst_cipher_free(self.context)
+                self.context = holder.take()
+                self.taken = total
+            }
+        )
     }
 }
 

@@ -35,10 +35,12 @@ enum CKA {
     static let `class`: CK_ATTRIBUTE_TYPE = 0x0, token: CK_ATTRIBUTE_TYPE = 0x1, `private`: CK_ATTRIBUTE_TYPE = 0x2
     static let label: CK_ATTRIBUTE_TYPE = 0x3, application: CK_ATTRIBUTE_TYPE = 0x10, value: CK_ATTRIBUTE_TYPE = 0x11
     static let objectID: CK_ATTRIBUTE_TYPE = 0x12, certificateType: CK_ATTRIBUTE_TYPE = 0x80
-    static let issuer: CK_ATTRIBUTE_TYPE = 0x81, serialNumber: CK_ATTRIBUTE_TYPE = 0x82, trusted: CK_ATTRIBUTE_TYPE = 0x86
+    static let issuer: CK_ATTRIBUTE_TYPE = 0x81, serialNumber: CK_ATTRIBUTE_TYPE = 0x82,
+        trusted: CK_ATTRIBUTE_TYPE = 0x86
     static let certificateCategory: CK_ATTRIBUTE_TYPE = 0x87
     static let keyType: CK_ATTRIBUTE_TYPE = 0x100, subject: CK_ATTRIBUTE_TYPE = 0x101, id: CK_ATTRIBUTE_TYPE = 0x102
-    static let sensitive: CK_ATTRIBUTE_TYPE = 0x103, encrypt: CK_ATTRIBUTE_TYPE = 0x104, decrypt: CK_ATTRIBUTE_TYPE = 0x105
+    static let sensitive: CK_ATTRIBUTE_TYPE = 0x103, encrypt: CK_ATTRIBUTE_TYPE = 0x104,
+        decrypt: CK_ATTRIBUTE_TYPE = 0x105
     static let wrap: CK_ATTRIBUTE_TYPE = 0x106, unwrap: CK_ATTRIBUTE_TYPE = 0x107, sign: CK_ATTRIBUTE_TYPE = 0x108
     static let signRecover: CK_ATTRIBUTE_TYPE = 0x109, verify: CK_ATTRIBUTE_TYPE = 0x10A
     static let verifyRecover: CK_ATTRIBUTE_TYPE = 0x10B, derive: CK_ATTRIBUTE_TYPE = 0x10C
@@ -48,7 +50,8 @@ enum CKA {
     static let prime1: CK_ATTRIBUTE_TYPE = 0x124, prime2: CK_ATTRIBUTE_TYPE = 0x125
     static let exponent1: CK_ATTRIBUTE_TYPE = 0x126, exponent2: CK_ATTRIBUTE_TYPE = 0x127
     static let coefficient: CK_ATTRIBUTE_TYPE = 0x128, publicKeyInfo: CK_ATTRIBUTE_TYPE = 0x129
-    static let valueLen: CK_ATTRIBUTE_TYPE = 0x161, extractable: CK_ATTRIBUTE_TYPE = 0x162, local: CK_ATTRIBUTE_TYPE = 0x163
+    static let valueLen: CK_ATTRIBUTE_TYPE = 0x161, extractable: CK_ATTRIBUTE_TYPE = 0x162,
+        local: CK_ATTRIBUTE_TYPE = 0x163
     static let neverExtractable: CK_ATTRIBUTE_TYPE = 0x164, alwaysSensitive: CK_ATTRIBUTE_TYPE = 0x165
     static let keyGenMechanism: CK_ATTRIBUTE_TYPE = 0x166, modifiable: CK_ATTRIBUTE_TYPE = 0x170
     static let copyable: CK_ATTRIBUTE_TYPE = 0x171, destroyable: CK_ATTRIBUTE_TYPE = 0x172
@@ -101,14 +104,16 @@ enum CKU {
 }
 
 enum CKS {
-    static let roPublic: CK_STATE = 0, roUser: CK_STATE = 1, rwPublic: CK_STATE = 2, rwUser: CK_STATE = 3, rwSO: CK_STATE = 4
+    static let roPublic: CK_STATE = 0, roUser: CK_STATE = 1, rwPublic: CK_STATE = 2, rwUser: CK_STATE = 3,
+        rwSO: CK_STATE = 4
 }
 
 enum CKF {
     static let rng: CK_FLAGS = 0x1, writeProtected: CK_FLAGS = 0x2, loginRequired: CK_FLAGS = 0x4
     static let userPINInitialized: CK_FLAGS = 0x8, restoreKeyNotNeeded: CK_FLAGS = 0x20
     static let tokenInitialized: CK_FLAGS = 0x400, protectedAuthenticationPath: CK_FLAGS = 0x100
-    static let userPINCountLow: CK_FLAGS = 0x10000, userPINFinalTry: CK_FLAGS = 0x20000, userPINLocked: CK_FLAGS = 0x40000
+    static let userPINCountLow: CK_FLAGS = 0x10000, userPINFinalTry: CK_FLAGS = 0x20000,
+        userPINLocked: CK_FLAGS = 0x40000
     static let soPINCountLow: CK_FLAGS = 0x100000, soPINFinalTry: CK_FLAGS = 0x200000, soPINLocked: CK_FLAGS = 0x400000
     // Slot flags
     static let tokenPresent: CK_FLAGS = 0x1
@@ -124,7 +129,8 @@ enum CKF {
 }
 
 enum CKM {
-    static let rsaKeyPairGen: CK_MECHANISM_TYPE = 0x0, rsaPKCS: CK_MECHANISM_TYPE = 0x1, rsaX509: CK_MECHANISM_TYPE = 0x3
+    static let rsaKeyPairGen: CK_MECHANISM_TYPE = 0x0, rsaPKCS: CK_MECHANISM_TYPE = 0x1,
+        rsaX509: CK_MECHANISM_TYPE = 0x3
     static let rsaPKCSOAEP: CK_MECHANISM_TYPE = 0x9, rsaPKCSPSS: CK_MECHANISM_TYPE = 0xD
     static let sha1RSAPKCS: CK_MECHANISM_TYPE = 0x6, sha256RSAPKCS: CK_MECHANISM_TYPE = 0x40
     static let sha384RSAPKCS: CK_MECHANISM_TYPE = 0x41, sha512RSAPKCS: CK_MECHANISM_TYPE = 0x42
@@ -139,10 +145,13 @@ enum CKM {
     static let ecdsaSHA256: CK_MECHANISM_TYPE = 0x1044, ecdsaSHA384: CK_MECHANISM_TYPE = 0x1045
     static let ecdsaSHA512: CK_MECHANISM_TYPE = 0x1046
     static let aesKeyGen: CK_MECHANISM_TYPE = 0x1080, aesKeyWrapPad: CK_MECHANISM_TYPE = 0x210A
-    static let aesECB: CK_MECHANISM_TYPE = 0x1081, aesCBC: CK_MECHANISM_TYPE = 0x1082, aesCBCPad: CK_MECHANISM_TYPE = 0x1085
+    static let aesECB: CK_MECHANISM_TYPE = 0x1081, aesCBC: CK_MECHANISM_TYPE = 0x1082,
+        aesCBCPad: CK_MECHANISM_TYPE = 0x1085
     static let aesCTR: CK_MECHANISM_TYPE = 0x1086, aesGCM: CK_MECHANISM_TYPE = 0x1087
-    static let sha1HMAC: CK_MECHANISM_TYPE = 0x221, sha224HMAC: CK_MECHANISM_TYPE = 0x256, sha256HMAC: CK_MECHANISM_TYPE = 0x251
-    static let sha384HMAC: CK_MECHANISM_TYPE = 0x261, sha512HMAC: CK_MECHANISM_TYPE = 0x271, aesCMAC: CK_MECHANISM_TYPE = 0x108A
+    static let sha1HMAC: CK_MECHANISM_TYPE = 0x221, sha224HMAC: CK_MECHANISM_TYPE = 0x256,
+        sha256HMAC: CK_MECHANISM_TYPE = 0x251
+    static let sha384HMAC: CK_MECHANISM_TYPE = 0x261, sha512HMAC: CK_MECHANISM_TYPE = 0x271,
+        aesCMAC: CK_MECHANISM_TYPE = 0x108A
     static let genericSecretKeyGen: CK_MECHANISM_TYPE = 0x350
 }
 

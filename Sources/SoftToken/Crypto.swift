@@ -31,9 +31,13 @@ final class CryptoKey: @unchecked Sendable {
     func signRaw(_ scheme: SignatureScheme, _ input: UnsafeBufferPointer<UInt8>, into out: inout [UInt8]) -> Int {
         // EdDSA hashes inside the signature: its input is the message, and there is no context to reuse.
         if isEdwards { return signEdDSA(input, into: &out) }
-        let key = SignerKey(padding: scheme.padding, pssDigest: scheme.pssDigest, mgf: scheme.mgf, saltLength: scheme.saltLength)
+        let key = SignerKey(
+            padding: scheme.padding, pssDigest: scheme.pssDigest, mgf: scheme.mgf, saltLength: scheme.saltLength)
         let pooled = signerLock.withLock { () -> OpaquePointer? in idleSigners[key]?.popLast() }
-        guard let signer = pooled ?? cbst_signer_new(pointer, scheme.padding, scheme.pssDigest, scheme.mgf, scheme.saltLength) else { return -1 }
+        guard
+            let signer = pooled
+                ?? cbst_signer_new(pointer, scheme.padding, scheme.pssDigest, scheme.mgf, scheme.saltLength)
+        else { return -1 }
         let length = cbst_signer_sign(signer, input.baseAddress, input.count, &out, out.count)
         signerLock.withLock { idleSigners[key, default: []].append(signer) }
         return length
@@ -70,7 +74,7 @@ final class CryptoKey: @unchecked Sendable {
 
 /// The curves the token generates and accepts.
 enum Curve {
-    static let nids: [Int32] = [415, 715, 716] // prime256v1, secp384r1, secp521r1
+    static let nids: [Int32] = [415, 715, 716]  // prime256v1, secp384r1, secp521r1
 
     static func nid(params: [UInt8]) -> Int32? {
         let nid = params.withUnsafeBufferPointer { cbst_ec_nid_from_params($0.baseAddress, $0.count) }

@@ -70,12 +70,20 @@ public enum SoftTokenEntry {
     // MARK: - Slots and tokens
 
     /// C_GetSlotList.
-    public static func getSlotList(_ present: CK_BBOOL, _ list: UnsafeMutablePointer<CK_SLOT_ID>?, _ count: Length) -> CK_RV {
+    public static func getSlotList(_ present: CK_BBOOL, _ list: UnsafeMutablePointer<CK_SLOT_ID>?, _ count: Length)
+        -> CK_RV
+    {
         SoftTokenProvider.call { provider throws(CKRError) in
             guard let count else { throw CKRError(CKR.argumentsBad) }
             let slots = provider.slotList(fresh: list == nil)
-            guard let list else { count.pointee = CK_ULONG(slots.count); return }
-            guard count.pointee >= CK_ULONG(slots.count) else { count.pointee = CK_ULONG(slots.count); throw CKRError(CKR.bufferTooSmall) }
+            guard let list else {
+                count.pointee = CK_ULONG(slots.count)
+                return
+            }
+            guard count.pointee >= CK_ULONG(slots.count) else {
+                count.pointee = CK_ULONG(slots.count)
+                throw CKRError(CKR.bufferTooSmall)
+            }
             for (i, slot) in slots.enumerated() { list[i] = slot }
             count.pointee = CK_ULONG(slots.count)
         }
@@ -94,7 +102,9 @@ public enum SoftTokenEntry {
                 return
             }
             let token = try provider.token(inSlot: slot)
-            fill(&value.slotDescription, token == nil ? "CertBridge software token (new token)" : "CertBridge software token")
+            fill(
+                &value.slotDescription,
+                token == nil ? "CertBridge software token (new token)" : "CertBridge software token")
             fill(&value.manufacturerID, "CertBridge")
             value.flags = CKF.tokenPresent
             value.hardwareVersion = CK_VERSION(major: 1, minor: 0)
@@ -130,7 +140,7 @@ public enum SoftTokenEntry {
             // Not strict: the module asks the person itself (C_Login with a NULL PIN).
             if let token, !Provider.isStrict(token) { value.flags |= CKF.protectedAuthenticationPath }
             let sessions = token.map { provider.sessions(of: $0) } ?? []
-            value.ulMaxSessionCount = 0 // CK_EFFECTIVELY_INFINITE
+            value.ulMaxSessionCount = 0  // CK_EFFECTIVELY_INFINITE
             value.ulSessionCount = CK_ULONG(sessions.count)
             value.ulMaxRwSessionCount = 0
             value.ulRwSessionCount = CK_ULONG(sessions.filter(\.readWrite).count)
@@ -147,25 +157,36 @@ public enum SoftTokenEntry {
     }
 
     /// C_GetMechanismList.
-    public static func getMechanismList(_ slot: CK_SLOT_ID, _ list: UnsafeMutablePointer<CK_MECHANISM_TYPE>?, _ count: Length) -> CK_RV {
+    public static func getMechanismList(
+        _ slot: CK_SLOT_ID, _ list: UnsafeMutablePointer<CK_MECHANISM_TYPE>?, _ count: Length
+    ) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             guard let count else { throw CKRError(CKR.argumentsBad) }
             _ = try provider.token(inSlot: slot)
             let all = Mechanisms.all
-            guard let list else { count.pointee = CK_ULONG(all.count); return }
-            guard count.pointee >= CK_ULONG(all.count) else { count.pointee = CK_ULONG(all.count); throw CKRError(CKR.bufferTooSmall) }
+            guard let list else {
+                count.pointee = CK_ULONG(all.count)
+                return
+            }
+            guard count.pointee >= CK_ULONG(all.count) else {
+                count.pointee = CK_ULONG(all.count)
+                throw CKRError(CKR.bufferTooSmall)
+            }
             for (i, info) in all.enumerated() { list[i] = info.type }
             count.pointee = CK_ULONG(all.count)
         }
     }
 
     /// C_GetMechanismInfo.
-    public static func getMechanismInfo(_ slot: CK_SLOT_ID, _ type: CK_MECHANISM_TYPE, _ info: UnsafeMutablePointer<CK_MECHANISM_INFO>?) -> CK_RV {
+    public static func getMechanismInfo(
+        _ slot: CK_SLOT_ID, _ type: CK_MECHANISM_TYPE, _ info: UnsafeMutablePointer<CK_MECHANISM_INFO>?
+    ) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             guard let info else { throw CKRError(CKR.argumentsBad) }
             _ = try provider.token(inSlot: slot)
             guard let mechanism = Mechanisms.info(type) else { throw CKRError(CKR.mechanismInvalid) }
-            info.pointee = CK_MECHANISM_INFO(ulMinKeySize: mechanism.minKey, ulMaxKeySize: mechanism.maxKey, flags: mechanism.flags)
+            info.pointee = CK_MECHANISM_INFO(
+                ulMinKeySize: mechanism.minKey, ulMaxKeySize: mechanism.maxKey, flags: mechanism.flags)
         }
     }
 
@@ -189,10 +210,16 @@ public enum SoftTokenEntry {
     }
 
     /// C_SetPIN.
-    public static func setPIN(_ session: CK_SESSION_HANDLE, _ old: Bytes, _ oldLength: CK_ULONG, _ new: Bytes, _ newLength: CK_ULONG) -> CK_RV {
+    public static func setPIN(
+        _ session: CK_SESSION_HANDLE, _ old: Bytes, _ oldLength: CK_ULONG, _ new: Bytes, _ newLength: CK_ULONG
+    ) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
-            var oldPIN = try copy(old, oldLength), newPIN = try copy(new, newLength)
-            defer { wipe(&oldPIN); wipe(&newPIN) }
+            var oldPIN = try copy(old, oldLength)
+            var newPIN = try copy(new, newLength)
+            defer {
+                wipe(&oldPIN)
+                wipe(&newPIN)
+            }
             try provider.setPIN(session, old: oldPIN, new: newPIN)
         }
     }
@@ -200,8 +227,10 @@ public enum SoftTokenEntry {
     // MARK: - Sessions
 
     /// C_OpenSession.
-    public static func openSession(_ slot: CK_SLOT_ID, _ flags: CK_FLAGS, _ application: UnsafeMutableRawPointer?,
-                                   _ notify: CK_NOTIFY?, _ session: UnsafeMutablePointer<CK_SESSION_HANDLE>?) -> CK_RV {
+    public static func openSession(
+        _ slot: CK_SLOT_ID, _ flags: CK_FLAGS, _ application: UnsafeMutableRawPointer?,
+        _ notify: CK_NOTIFY?, _ session: UnsafeMutablePointer<CK_SESSION_HANDLE>?
+    ) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             guard let session else { throw CKRError(CKR.argumentsBad) }
             session.pointee = try provider.openSession(slot: slot, flags: flags)
@@ -219,17 +248,22 @@ public enum SoftTokenEntry {
     }
 
     /// C_GetSessionInfo.
-    public static func getSessionInfo(_ session: CK_SESSION_HANDLE, _ info: UnsafeMutablePointer<CK_SESSION_INFO>?) -> CK_RV {
+    public static func getSessionInfo(_ session: CK_SESSION_HANDLE, _ info: UnsafeMutablePointer<CK_SESSION_INFO>?)
+        -> CK_RV
+    {
         SoftTokenProvider.call { provider throws(CKRError) in
             guard let info else { throw CKRError(CKR.argumentsBad) }
             let value = try provider.session(session)
-            info.pointee = CK_SESSION_INFO(slotID: value.slot, state: value.state,
-                                           flags: CKF.serialSession | (value.readWrite ? CKF.rwSession : 0), ulDeviceError: 0)
+            info.pointee = CK_SESSION_INFO(
+                slotID: value.slot, state: value.state,
+                flags: CKF.serialSession | (value.readWrite ? CKF.rwSession : 0), ulDeviceError: 0)
         }
     }
 
     /// C_Login.
-    public static func login(_ session: CK_SESSION_HANDLE, _ user: CK_USER_TYPE, _ pin: Bytes, _ pinLength: CK_ULONG) -> CK_RV {
+    public static func login(_ session: CK_SESSION_HANDLE, _ user: CK_USER_TYPE, _ pin: Bytes, _ pinLength: CK_ULONG)
+        -> CK_RV
+    {
         SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
             var value: [UInt8]? = pin == nil && user != CKU.so ? nil : try copy(pin, pinLength)
             defer { if value != nil { wipe(&value!) } }
@@ -245,8 +279,10 @@ public enum SoftTokenEntry {
     // MARK: - Objects
 
     /// C_CreateObject.
-    public static func createObject(_ session: CK_SESSION_HANDLE, _ template: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ count: CK_ULONG,
-                                    _ object: UnsafeMutablePointer<CK_OBJECT_HANDLE>?) -> CK_RV {
+    public static func createObject(
+        _ session: CK_SESSION_HANDLE, _ template: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ count: CK_ULONG,
+        _ object: UnsafeMutablePointer<CK_OBJECT_HANDLE>?
+    ) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             guard let object else { throw CKRError(CKR.argumentsBad) }
             object.pointee = try provider.createObject(session, template: try Template(template, count: count))
@@ -259,32 +295,41 @@ public enum SoftTokenEntry {
     }
 
     /// C_GetAttributeValue.
-    public static func getAttributeValue(_ session: CK_SESSION_HANDLE, _ object: CK_OBJECT_HANDLE,
-                                         _ template: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ count: CK_ULONG) -> CK_RV {
+    public static func getAttributeValue(
+        _ session: CK_SESSION_HANDLE, _ object: CK_OBJECT_HANDLE,
+        _ template: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ count: CK_ULONG
+    ) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             guard let template else { throw CKRError(CKR.argumentsBad) }
-            try provider.getAttributes(session, object: object, template: UnsafeMutableBufferPointer(start: template, count: Int(count)))
+            try provider.getAttributes(
+                session, object: object, template: UnsafeMutableBufferPointer(start: template, count: Int(count)))
         }
     }
 
     /// C_SetAttributeValue.
-    public static func setAttributeValue(_ session: CK_SESSION_HANDLE, _ object: CK_OBJECT_HANDLE,
-                                         _ template: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ count: CK_ULONG) -> CK_RV {
+    public static func setAttributeValue(
+        _ session: CK_SESSION_HANDLE, _ object: CK_OBJECT_HANDLE,
+        _ template: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ count: CK_ULONG
+    ) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             try provider.setAttributes(session, object: object, template: try Template(template, count: count))
         }
     }
 
     /// C_FindObjectsInit.
-    public static func findObjectsInit(_ session: CK_SESSION_HANDLE, _ template: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ count: CK_ULONG) -> CK_RV {
+    public static func findObjectsInit(
+        _ session: CK_SESSION_HANDLE, _ template: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ count: CK_ULONG
+    ) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             try provider.findInit(session, template: try Template(template, count: count))
         }
     }
 
     /// C_FindObjects.
-    public static func findObjects(_ session: CK_SESSION_HANDLE, _ objects: UnsafeMutablePointer<CK_OBJECT_HANDLE>?, _ max: CK_ULONG,
-                                   _ count: Length) -> CK_RV {
+    public static func findObjects(
+        _ session: CK_SESSION_HANDLE, _ objects: UnsafeMutablePointer<CK_OBJECT_HANDLE>?, _ max: CK_ULONG,
+        _ count: Length
+    ) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             guard let objects, let count else { throw CKRError(CKR.argumentsBad) }
             let batch = try provider.find(session, max: Int(max))
@@ -301,12 +346,18 @@ public enum SoftTokenEntry {
     // MARK: - Crypto
 
     /// C_DigestInit.
-    public static func digestInit(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?) -> CK_RV {
-        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in try provider.digestInit(session, mechanism: try self.mechanism(mechanism)) }
+    public static func digestInit(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?)
+        -> CK_RV
+    {
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
+            try provider.digestInit(session, mechanism: try self.mechanism(mechanism))
+        }
     }
 
     /// C_Digest.
-    public static func digest(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ out: Bytes, _ outLength: Length) -> CK_RV {
+    public static func digest(
+        _ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ out: Bytes, _ outLength: Length
+    ) -> CK_RV {
         SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
             try provider.digest(session, data: try raw(data, length), output: try output(out, outLength))
         }
@@ -314,7 +365,9 @@ public enum SoftTokenEntry {
 
     /// C_DigestUpdate.
     public static func digestUpdate(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG) -> CK_RV {
-        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in try provider.digestUpdate(session, data: try raw(data, length)) }
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
+            try provider.digestUpdate(session, data: try raw(data, length))
+        }
     }
 
     /// C_DigestFinal.
@@ -325,12 +378,18 @@ public enum SoftTokenEntry {
     }
 
     /// C_SignInit.
-    public static func signInit(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?, _ key: CK_OBJECT_HANDLE) -> CK_RV {
-        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in try provider.signInit(session, mechanism: try self.mechanism(mechanism), key: key) }
+    public static func signInit(
+        _ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?, _ key: CK_OBJECT_HANDLE
+    ) -> CK_RV {
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
+            try provider.signInit(session, mechanism: try self.mechanism(mechanism), key: key)
+        }
     }
 
     /// C_Sign.
-    public static func sign(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ out: Bytes, _ outLength: Length) -> CK_RV {
+    public static func sign(
+        _ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ out: Bytes, _ outLength: Length
+    ) -> CK_RV {
         SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
             try provider.sign(session, data: try raw(data, length), output: try output(out, outLength), final: false)
         }
@@ -351,12 +410,18 @@ public enum SoftTokenEntry {
     }
 
     /// C_VerifyInit.
-    public static func verifyInit(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?, _ key: CK_OBJECT_HANDLE) -> CK_RV {
-        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in try provider.verifyInit(session, mechanism: try self.mechanism(mechanism), key: key) }
+    public static func verifyInit(
+        _ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?, _ key: CK_OBJECT_HANDLE
+    ) -> CK_RV {
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
+            try provider.verifyInit(session, mechanism: try self.mechanism(mechanism), key: key)
+        }
     }
 
     /// C_Verify.
-    public static func verify(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ signature: Bytes, _ signatureLength: CK_ULONG) -> CK_RV {
+    public static func verify(
+        _ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ signature: Bytes, _ signatureLength: CK_ULONG
+    ) -> CK_RV {
         SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
             try provider.verify(session, data: try copy(data, length), signature: try copy(signature, signatureLength))
         }
@@ -370,67 +435,89 @@ public enum SoftTokenEntry {
     }
 
     /// C_VerifyFinal.
-    public static func verifyFinal(_ session: CK_SESSION_HANDLE, _ signature: Bytes, _ signatureLength: CK_ULONG) -> CK_RV {
+    public static func verifyFinal(_ session: CK_SESSION_HANDLE, _ signature: Bytes, _ signatureLength: CK_ULONG)
+        -> CK_RV
+    {
         SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
             try provider.verify(session, data: nil, signature: try copy(signature, signatureLength))
         }
     }
 
     /// C_DecryptInit.
-    public static func decryptInit(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?, _ key: CK_OBJECT_HANDLE) -> CK_RV {
-        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in try provider.decryptInit(session, mechanism: try self.mechanism(mechanism), key: key) }
+    public static func decryptInit(
+        _ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?, _ key: CK_OBJECT_HANDLE
+    ) -> CK_RV {
+        SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
+            try provider.decryptInit(session, mechanism: try self.mechanism(mechanism), key: key)
+        }
     }
 
     /// C_Decrypt.
-    public static func decrypt(_ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ out: Bytes, _ outLength: Length) -> CK_RV {
+    public static func decrypt(
+        _ session: CK_SESSION_HANDLE, _ data: Bytes, _ length: CK_ULONG, _ out: Bytes, _ outLength: Length
+    ) -> CK_RV {
         SoftTokenProvider.call(session: session) { provider, session throws(CKRError) in
-            try provider.crypt(session, encrypting: false, input: try raw(data, length), output: try output(out, outLength), part: .single)
+            try provider.crypt(
+                session, encrypting: false, input: try raw(data, length), output: try output(out, outLength),
+                part: .single)
         }
     }
 
     /// C_GenerateKey.
-    public static func generateKey(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?,
-                                   _ template: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ count: CK_ULONG,
-                                   _ key: UnsafeMutablePointer<CK_OBJECT_HANDLE>?) -> CK_RV {
+    public static func generateKey(
+        _ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?,
+        _ template: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ count: CK_ULONG,
+        _ key: UnsafeMutablePointer<CK_OBJECT_HANDLE>?
+    ) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             guard let key else { throw CKRError(CKR.argumentsBad) }
-            key.pointee = try provider.generateKey(session, mechanism: try self.mechanism(mechanism), template: try Template(template, count: count))
+            key.pointee = try provider.generateKey(
+                session, mechanism: try self.mechanism(mechanism), template: try Template(template, count: count))
         }
     }
 
     /// C_GenerateKeyPair.
-    public static func generateKeyPair(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?,
-                                       _ publicTemplate: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ publicCount: CK_ULONG,
-                                       _ privateTemplate: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ privateCount: CK_ULONG,
-                                       _ publicKey: UnsafeMutablePointer<CK_OBJECT_HANDLE>?,
-                                       _ privateKey: UnsafeMutablePointer<CK_OBJECT_HANDLE>?) -> CK_RV {
+    public static func generateKeyPair(
+        _ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?,
+        _ publicTemplate: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ publicCount: CK_ULONG,
+        _ privateTemplate: UnsafeMutablePointer<CK_ATTRIBUTE>?, _ privateCount: CK_ULONG,
+        _ publicKey: UnsafeMutablePointer<CK_OBJECT_HANDLE>?,
+        _ privateKey: UnsafeMutablePointer<CK_OBJECT_HANDLE>?
+    ) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             guard let publicKey, let privateKey else { throw CKRError(CKR.argumentsBad) }
-            let (pub, priv) = try provider.generateKeyPair(session, mechanism: try self.mechanism(mechanism),
-                                                           publicTemplate: try Template(publicTemplate, count: publicCount),
-                                                           privateTemplate: try Template(privateTemplate, count: privateCount))
+            let (pub, priv) = try provider.generateKeyPair(
+                session, mechanism: try self.mechanism(mechanism),
+                publicTemplate: try Template(publicTemplate, count: publicCount),
+                privateTemplate: try Template(privateTemplate, count: privateCount))
             publicKey.pointee = pub
             privateKey.pointee = priv
         }
     }
 
     /// C_WrapKey.
-    public static func wrapKey(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?, _ wrapping: CK_OBJECT_HANDLE,
-                               _ key: CK_OBJECT_HANDLE, _ out: Bytes, _ outLength: Length) -> CK_RV {
+    public static func wrapKey(
+        _ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?, _ wrapping: CK_OBJECT_HANDLE,
+        _ key: CK_OBJECT_HANDLE, _ out: Bytes, _ outLength: Length
+    ) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
-            try provider.wrapKey(session, mechanism: try self.mechanism(mechanism), wrapping: wrapping, key: key,
-                                 output: try output(out, outLength))
+            try provider.wrapKey(
+                session, mechanism: try self.mechanism(mechanism), wrapping: wrapping, key: key,
+                output: try output(out, outLength))
         }
     }
 
     /// C_UnwrapKey.
-    public static func unwrapKey(_ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?, _ unwrapping: CK_OBJECT_HANDLE,
-                                 _ wrapped: Bytes, _ wrappedLength: CK_ULONG, _ template: UnsafeMutablePointer<CK_ATTRIBUTE>?,
-                                 _ count: CK_ULONG, _ key: UnsafeMutablePointer<CK_OBJECT_HANDLE>?) -> CK_RV {
+    public static func unwrapKey(
+        _ session: CK_SESSION_HANDLE, _ mechanism: UnsafeMutablePointer<CK_MECHANISM>?, _ unwrapping: CK_OBJECT_HANDLE,
+        _ wrapped: Bytes, _ wrappedLength: CK_ULONG, _ template: UnsafeMutablePointer<CK_ATTRIBUTE>?,
+        _ count: CK_ULONG, _ key: UnsafeMutablePointer<CK_OBJECT_HANDLE>?
+    ) -> CK_RV {
         SoftTokenProvider.call { provider throws(CKRError) in
             guard let key else { throw CKRError(CKR.argumentsBad) }
-            key.pointee = try provider.unwrapKey(session, mechanism: try self.mechanism(mechanism), unwrapping: unwrapping,
-                                                 wrapped: try copy(wrapped, wrappedLength), template: try Template(template, count: count))
+            key.pointee = try provider.unwrapKey(
+                session, mechanism: try self.mechanism(mechanism), unwrapping: unwrapping,
+                wrapped: try copy(wrapped, wrappedLength), template: try Template(template, count: count))
         }
     }
 

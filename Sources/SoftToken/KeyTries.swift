@@ -53,7 +53,7 @@ extension Token {
         let result: R
         do throws(CKRError) {
             result = try check()
-        } catch where error.rv == CKR.pinIncorrect {
+        } catch  where error.rv == CKR.pinIncorrect {
             throw CKRError(keyTries[handle] >= KeyTries.limit ? CKR.pinLocked : CKR.pinIncorrect)
         }
         try exclusively { () throws(CKRError) in

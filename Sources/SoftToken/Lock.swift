@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A pthread mutex for the provider's two kinds of lock: the shared lock (recursive, so that a

@@ -33,13 +33,17 @@ final class MacOperation {
     init(scheme: MacScheme, key: [UInt8]) throws(CKRError) {
         let parameter = scheme.digest ?? "AES-\(key.count * 8)-CBC"
         if scheme.mac == "CMAC" && ![16, 24, 32].contains(key.count) { throw CKRError(CKR.keySizeRange) }
-        guard let context = cbst_mac_new(scheme.mac, parameter, key, key.count) else { throw CKRError(CKR.keySizeRange) }
+        guard let context = cbst_mac_new(scheme.mac, parameter, key, key.count) else {
+            throw CKRError(CKR.keySizeRange)
+        }
         self.context = context
         size = scheme.size
     }
 
     func update(_ bytes: UnsafeRawBufferPointer) throws(CKRError) {
-        guard let context, cbst_mac_update(context, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count) == 1 else {
+        guard let context,
+            cbst_mac_update(context, bytes.baseAddress?.assumingMemoryBound(to: UInt8.self), bytes.count) == 1
+        else {
             throw CKRError(CKR.functionFailed)
         }
     }

@@ -15,7 +15,10 @@ struct Manifest: Equatable {
     func problem(_ handle: CK_OBJECT_HANDLE, generation: UInt64) -> String? {
         guard let floor = floors[handle] else { return nil }
         if floor == Self.destroyed { return "object \(String(handle, radix: 16)) was destroyed; its file was put back" }
-        if generation < floor { return "object \(String(handle, radix: 16)) is an older copy (generation \(generation), expected \(floor) or later)" }
+        if generation < floor {
+            return
+                "object \(String(handle, radix: 16)) is an older copy (generation \(generation), expected \(floor) or later)"
+        }
         return nil
     }
 
@@ -34,7 +37,8 @@ struct Manifest: Equatable {
     static func open(_ bytes: [UInt8]?, masterKey: [UInt8], serial: String) throws(CKRError) -> Manifest {
         guard let bytes else { return Manifest() }
         guard bytes.count > 4, Array(bytes[0..<4]) == magic,
-              let plain = Sealing.open(Array(bytes[4...]), key: masterKey, aad: aad(serial: serial)) else {
+            let plain = Sealing.open(Array(bytes[4...]), key: masterKey, aad: aad(serial: serial))
+        else {
             throw CKRError(CKR.deviceError)
         }
         var reader = ByteReader(plain)

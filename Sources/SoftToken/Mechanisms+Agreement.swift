@@ -7,9 +7,12 @@ extension Mechanisms {
     static let agreement: [Info] = [
         Info(type: CKM.ecdh1Derive, minKey: 256, maxKey: 521, flags: CKF.derive | ecCurves),
         Info(type: CKM.ecdh1CofactorDerive, minKey: 256, maxKey: 521, flags: CKF.derive | ecCurves),
-        Info(type: CKM.ecEdwardsKeyPairGen, minKey: 255, maxKey: 448,
-             flags: CKF.generateKeyPair | CKF.ecNamedCurve | CKF.ecCurveName),
-        Info(type: CKM.eddsa, minKey: 255, maxKey: 448, flags: CKF.sign | CKF.verify | CKF.ecNamedCurve | CKF.ecCurveName),
+        Info(
+            type: CKM.ecEdwardsKeyPairGen, minKey: 255, maxKey: 448,
+            flags: CKF.generateKeyPair | CKF.ecNamedCurve | CKF.ecCurveName),
+        Info(
+            type: CKM.eddsa, minKey: 255, maxKey: 448, flags: CKF.sign | CKF.verify | CKF.ecNamedCurve | CKF.ecCurveName
+        ),
     ]
 }
 
@@ -19,7 +22,7 @@ extension SignatureScheme {
     /// Ed25519ph/Ed448ph nor contexts), so a parameter must say phFlag false and no context.
     static func checkEdDSAParams(_ mechanism: CK_MECHANISM) throws(CKRError) {
         guard mechanism.ulParameterLen != 0 else { return }
-        let size = 3 * MemoryLayout<CK_ULONG>.size // the bool is padded to the CK_ULONG that follows
+        let size = 3 * MemoryLayout<CK_ULONG>.size  // the bool is padded to the CK_ULONG that follows
         guard let parameter = mechanism.pParameter, mechanism.ulParameterLen == CK_ULONG(size) else {
             throw CKRError(CKR.mechanismParamInvalid)
         }

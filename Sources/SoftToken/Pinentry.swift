@@ -1,6 +1,7 @@
 import CSoftTokenCrypto
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One question put to the person through a pinentry program (GnuPG's pinentry-tty, -curses,
@@ -74,7 +75,8 @@ struct Pinentry {
 
     /// The pinentry for this process, or nil when there is none or nowhere to ask.
     static func forCaller() -> Pinentry? {
-        let terminal = callerTerminal(), display = callerDisplay()
+        let terminal = callerTerminal()
+        let display = callerDisplay()
         guard terminal != nil || display != nil, let program = findProgram() else { return nil }
         return Pinentry(program: program, ttyname: terminal, display: display, timeoutSeconds: timeout())
     }
@@ -82,7 +84,9 @@ struct Pinentry {
     /// Asks the question; never takes longer than the timeout (plus a second to reap the child).
     func ask(_ question: Question) -> Answer {
         var fds: [Int32] = [-1, -1]
-        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else { return .unavailable }
+        guard socketpair(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0, &fds) == 0 else {
+            return .unavailable
+        }
         defer { close(fds[0]) }
         guard let child = spawn(socket: fds[1]) else {
             close(fds[1])
@@ -101,8 +105,10 @@ struct Pinentry {
     private func converse(_ connection: inout Connection, _ question: Question) -> Answer {
         // The greeting, then each setting; a pinentry that fails here cannot ask.
         guard case .ok = connection.response() else { return connection.timedOut ? .timedOut : .unavailable }
-        var commands = ["SETTITLE " + Self.escape(question.title), "SETDESC " + Self.escape(question.description),
-                        "SETPROMPT " + Self.escape(question.prompt), "SETTIMEOUT \(timeoutSeconds)"]
+        var commands = [
+            "SETTITLE " + Self.escape(question.title), "SETDESC " + Self.escape(question.description),
+            "SETPROMPT " + Self.escape(question.prompt), "SETTIMEOUT \(timeoutSeconds)",
+        ]
         if !question.wantsPassword { commands += ["SETOK _Allow", "SETCANCEL _Deny"] }
         if let ttyname { commands.append("OPTION ttyname=" + Self.escape(ttyname)) }
         if let term = Self.environment("TERM") { commands.append("OPTION ttytype=" + Self.escape(term)) }
@@ -145,7 +151,8 @@ struct Pinentry {
         var attributes = posix_spawnattr_t()
         posix_spawnattr_init(&attributes)
         defer { posix_spawnattr_destroy(&attributes) }
-        var empty = sigset_t(), all = sigset_t()
+        var empty = sigset_t()
+        var all = sigset_t()
         sigemptyset(&empty)
         sigfillset(&all)
         posix_spawnattr_setsigmask(&attributes, &empty)
@@ -184,7 +191,8 @@ struct Pinentry {
         var out: [UInt8] = []
         for byte in text.utf8 {
             if byte < 0x20 || byte == UInt8(ascii: "%") {
-                out += Array("%".utf8) + Array(String(byte >> 4, radix: 16, uppercase: true).utf8)
+                out +=
+                    Array("%".utf8) + Array(String(byte >> 4, radix: 16, uppercase: true).utf8)
                     + Array(String(byte & 0xF, radix: 16, uppercase: true).utf8)
             } else {
                 out.append(byte)
@@ -196,12 +204,20 @@ struct Pinentry {
 
 /// The client end of one Assuan conversation: lines in, lines out, a deadline for every read.
 private struct Connection {
-    enum Response { case ok, error(Int), closed }
+    enum Response {
+        case ok
+        case error(Int)
+        case closed
+    }
 
     let fd: Int32
     let deadline: Double
     private(set) var timedOut = false
-    private var buffer: [UInt8] = { var bytes: [UInt8] = []; bytes.reserveCapacity(4096); return bytes }()
+    private var buffer: [UInt8] = {
+        var bytes: [UInt8] = []
+        bytes.reserveCapacity(4096)
+        return bytes
+    }()
     /// The decoded D lines of the last response (a password, for GETPIN).
     private var data: [UInt8] = []
 
@@ -214,8 +230,13 @@ private struct Connection {
         let bytes = Array((line + "\n").utf8)
         var done = 0
         while done < bytes.count {
-            let n = bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress! + done, $0.count - done, Int32(MSG_NOSIGNAL)) }
-            if n < 0 { if errno == EINTR { continue }; return false }
+            let n = bytes.withUnsafeBytes {
+                Glibc.send(fd, $0.baseAddress! + done, $0.count - done, Int32(MSG_NOSIGNAL))
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                return false
+            }
             done += n
         }
         return true
@@ -247,7 +268,8 @@ private struct Connection {
         var index = escaped.startIndex
         while index < escaped.endIndex {
             if escaped[index] == UInt8(ascii: "%"), index + 2 < escaped.endIndex,
-               let value = UInt8(String(decoding: escaped[index + 1...index + 2], as: UTF8.self), radix: 16) {
+                let value = UInt8(String(decoding: escaped[index + 1...index + 2], as: UTF8.self), radix: 16)
+            {
                 data.append(value)
                 index += 3
             } else {
@@ -267,15 +289,27 @@ private struct Connection {
                 return line
             }
             let left = deadline - Pinentry.now()
-            guard left > 0 else { timedOut = true; return nil }
+            guard left > 0 else {
+                timedOut = true
+                return nil
+            }
             var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             let ready = poll(&poller, 1, Int32(min(left * 1000 + 1, 3_600_000)))
-            if ready < 0 { if errno == EINTR { continue }; return nil }
-            if ready == 0 { timedOut = true; return nil }
+            if ready < 0 {
+                if errno == EINTR { continue }
+                return nil
+            }
+            if ready == 0 {
+                timedOut = true
+                return nil
+            }
             var chunk = [UInt8](repeating: 0, count: 1024)
             let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress!, $0.count, 0) }
             if n < 0 && errno == EINTR { continue }
-            guard n > 0 else { Pinentry.wipe(&chunk); return nil }
+            guard n > 0 else {
+                Pinentry.wipe(&chunk)
+                return nil
+            }
             buffer += chunk[0..<n]
             Pinentry.wipe(&chunk)
         }

@@ -21,14 +21,18 @@ extension Provider {
 
     /// An AES operation with a secret key, an RSA encryption with a public key, or an RSA
     /// decryption with a private key.
-    private func cipherInit(_ session: Session, _ mechanism: CK_MECHANISM, _ key: CK_OBJECT_HANDLE,
-                            encrypting: Bool) throws(CKRError) -> KeyOperation {
+    private func cipherInit(
+        _ session: Session, _ mechanism: CK_MECHANISM, _ key: CK_OBJECT_HANDLE,
+        encrypting: Bool
+    ) throws(CKRError) -> KeyOperation {
         let permission = encrypting ? CKA.encrypt : CKA.decrypt
         if SymmetricScheme.isSymmetric(mechanism.mechanism) {
             let scheme = try SymmetricScheme.parse(mechanism)
             return try shared { () throws(CKRError) in
                 let object = try usableKey(session, key, class: CKO.secretKey, type: CKK.aes, permission: permission)
-                guard var material = object.attributes[CKA.material] else { throw CKRError(CKR.keyFunctionNotPermitted) }
+                guard var material = object.attributes[CKA.material] else {
+                    throw CKRError(CKR.keyFunctionNotPermitted)
+                }
                 defer { wipe(&material) }
                 let operation = try beginKeyOperation(mechanism, key: object)
                 operation.cipher = try CipherOperation(scheme: scheme, encrypting: encrypting, key: material)
@@ -42,11 +46,14 @@ extension Provider {
                 return try beginKeyOperation(mechanism, decryption: rsa, key: object)
             }
             guard let object = session.token.object(key) else { throw CKRError(CKR.keyHandleInvalid) }
-            guard object.objectClass == CKO.publicKey, object.keyType == CKK.rsa else { throw CKRError(CKR.keyTypeInconsistent) }
+            guard object.objectClass == CKO.publicKey, object.keyType == CKK.rsa else {
+                throw CKRError(CKR.keyTypeInconsistent)
+            }
             guard object.flag(permission) else { throw CKRError(CKR.keyFunctionNotPermitted) }
             try checkAllowed(mechanism.mechanism, for: object)
-            let operation = KeyOperation(mechanism: mechanism.mechanism, scheme: nil, decryption: rsa, key: object,
-                                         needsContextLogin: false, outputSize: try signatureSize(object))
+            let operation = KeyOperation(
+                mechanism: mechanism.mechanism, scheme: nil, decryption: rsa, key: object,
+                needsContextLogin: false, outputSize: try signatureSize(object))
             operation.approvedKey = try self.key(of: object)
             return operation
         }
@@ -55,8 +62,12 @@ extension Provider {
     /// C_Encrypt/C_Decrypt (single), *Update and *Final. The output goes out by the two-call
     /// rule, computed exactly: a buffer as long as the actual output is enough. A length query
     /// or a short buffer leaves the operation as it was; any other end or error ends it.
-    func crypt(_ session: Session, encrypting: Bool, input: UnsafeRawBufferPointer, output: Output, part: CipherPart) throws(CKRError) {
-        guard let operation = encrypting ? session.encrypt : session.decrypt else { throw CKRError(CKR.operationNotInitialized) }
+    func crypt(_ session: Session, encrypting: Bool, input: UnsafeRawBufferPointer, output: Output, part: CipherPart)
+        throws(CKRError)
+    {
+        guard let operation = encrypting ? session.encrypt : session.decrypt else {
+            throw CKRError(CKR.operationNotInitialized)
+        }
         var finished = false
         defer {
             if finished {
@@ -90,14 +101,19 @@ extension Provider {
             var out = [UInt8](repeating: 0, count: operation.outputSize + 16)
             defer { wipe(&out) }
             let bytes = input.baseAddress?.assumingMemoryBound(to: UInt8.self)
-            let length = encrypting
-                ? cbst_rsa_encrypt(key.pointer, rsa.padding, rsa.oaepDigest, rsa.mgf, rsa.label, rsa.label.count, bytes, input.count, &out, out.count)
-                : cbst_rsa_decrypt(key.pointer, rsa.padding, rsa.oaepDigest, rsa.mgf, rsa.label, rsa.label.count, bytes, input.count, &out, out.count)
+            let length =
+                encrypting
+                ? cbst_rsa_encrypt(
+                    key.pointer, rsa.padding, rsa.oaepDigest, rsa.mgf, rsa.label, rsa.label.count, bytes, input.count,
+                    &out, out.count)
+                : cbst_rsa_decrypt(
+                    key.pointer, rsa.padding, rsa.oaepDigest, rsa.mgf, rsa.label, rsa.label.count, bytes, input.count,
+                    &out, out.count)
             guard length >= 0 else { throw CKRError(encrypting ? CKR.dataLenRange : CKR.encryptedDataInvalid) }
             guard try output.hasRoom(for: length) else { return }
             output.write(Array(out[0..<length]))
             finished = true
-        } catch where error.rv == CKR.bufferTooSmall {
+        } catch  where error.rv == CKR.bufferTooSmall {
             throw error
         } catch {
             finished = true
@@ -113,7 +129,7 @@ extension Provider {
         var material = try shared { () throws(CKRError) -> [UInt8] in
             guard let object = session.token.object(key) else { throw CKRError(CKR.keyHandleInvalid) }
             guard object.objectClass == CKO.secretKey, let value = object.attributes[CKA.material] else {
-                throw CKRError(0x67) // CKR_KEY_INDIGESTIBLE
+                throw CKRError(0x67)  // CKR_KEY_INDIGESTIBLE
             }
             return value
         }

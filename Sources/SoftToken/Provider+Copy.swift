@@ -8,22 +8,29 @@ extension Provider {
     /// origin (LOCAL, ALWAYS_SENSITIVE, NEVER_EXTRACTABLE, KEY_GEN_MECHANISM) are copied as they
     /// are. A key sealed under its own password is not copied: each copy would get wrong-password
     /// tries of its own.
-    func copyObject(_ handle: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE, template: Template) throws(CKRError) -> CK_OBJECT_HANDLE {
+    func copyObject(_ handle: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE, template: Template) throws(CKRError)
+        -> CK_OBJECT_HANDLE
+    {
         let session = try session(handle)
         guard let original = session.token.object(object), original.handle != Token.reportHandle else {
             throw CKRError(CKR.objectHandleInvalid)
         }
-        guard original.attributes.bool(CKA.copyable) != false, !original.hasKeyPassword else { throw CKRError(CKR.actionProhibited) }
+        guard original.attributes.bool(CKA.copyable) != false, !original.hasKeyPassword else {
+            throw CKRError(CKR.actionProhibited)
+        }
         // The SO alone marks objects trusted (as in makeObject).
-        if template.bool(CKA.trusted) == true && session.token.loggedIn != CKU.so { throw CKRError(CKR.attributeReadOnly) }
+        if template.bool(CKA.trusted) == true && session.token.loggedIn != CKU.so {
+            throw CKRError(CKR.attributeReadOnly)
+        }
         try AttributeApplicability.check(template, objectClass: original.objectClass, keyType: original.keyType)
         let attributes = try tightened(original.attributes, by: template, copying: true)
         let isToken = attributes.bool(CKA.token) ?? false
         let isPrivate = attributes.bool(CKA.private) ?? false
         if isToken && !session.readWrite { throw CKRError(CKR.sessionReadOnly) }
         if isPrivate && session.token.loggedIn != CKU.user { throw CKRError(CKR.userNotLoggedIn) }
-        let copy = TokenObject(handle: try session.token.newHandle(), isPrivate: isPrivate,
-                               session: isToken ? nil : session.handle, attributes: attributes)
+        let copy = TokenObject(
+            handle: try session.token.newHandle(), isPrivate: isPrivate,
+            session: isToken ? nil : session.handle, attributes: attributes)
         copy.cachedKey = original.cachedKey
         if original.approval != .none { try session.token.copyKeyTries(from: original.handle, to: copy.handle) }
         try session.token.store(copy)

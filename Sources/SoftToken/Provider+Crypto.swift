@@ -43,8 +43,10 @@ extension Provider {
     }
 
     /// An HMAC or CMAC operation with a secret key.
-    private func macInit(_ session: Session, _ mechanism: CK_MECHANISM, _ scheme: MacScheme, _ key: CK_OBJECT_HANDLE,
-                         permission: CK_ATTRIBUTE_TYPE) throws(CKRError) -> KeyOperation {
+    private func macInit(
+        _ session: Session, _ mechanism: CK_MECHANISM, _ scheme: MacScheme, _ key: CK_OBJECT_HANDLE,
+        permission: CK_ATTRIBUTE_TYPE
+    ) throws(CKRError) -> KeyOperation {
         try shared { () throws(CKRError) in
             let object = try usableKey(session, key, class: CKO.secretKey, type: nil, permission: permission)
             guard scheme.accepts(object.keyType) else { throw CKRError(CKR.keyTypeInconsistent) }
@@ -58,11 +60,14 @@ extension Provider {
 
     /// A sign, decrypt or other private/secret-key operation on `object` (shared lock held):
     /// the one place that marks an operation as needing a context login (requireContextLogin).
-    func beginKeyOperation(_ mechanism: CK_MECHANISM, scheme: SignatureScheme? = nil, decryption: Decryption? = nil,
-                           key object: TokenObject) throws(CKRError) -> KeyOperation {
+    func beginKeyOperation(
+        _ mechanism: CK_MECHANISM, scheme: SignatureScheme? = nil, decryption: Decryption? = nil,
+        key object: TokenObject
+    ) throws(CKRError) -> KeyOperation {
         try checkAllowed(mechanism.mechanism, for: object)
-        return KeyOperation(mechanism: mechanism.mechanism, scheme: scheme, decryption: decryption, key: object,
-                     needsContextLogin: object.flag(CKA.alwaysAuthenticate), outputSize: try signatureSize(object))
+        return KeyOperation(
+            mechanism: mechanism.mechanism, scheme: scheme, decryption: decryption, key: object,
+            needsContextLogin: object.flag(CKA.alwaysAuthenticate), outputSize: try signatureSize(object))
     }
 
     /// CKA_ALLOWED_MECHANISMS, where the key has it: a mechanism not in the list is
@@ -98,7 +103,8 @@ extension Provider {
         let key = try authorizedKey(session, operation)
         let scheme = operation.scheme!
         var signature = [UInt8](repeating: 0, count: key.signatureSize)
-        let length = final
+        let length =
+            final
             ? operation.data.withUnsafeBufferPointer { sign(key, scheme, $0.baseAddress, $0.count, &signature) }
             : sign(key, scheme, data?.baseAddress?.assumingMemoryBound(to: UInt8.self), data?.count ?? 0, &signature)
         guard length > 0 else { throw CKRError(scheme.digest == nil ? CKR.dataLenRange : CKR.functionFailed) }
@@ -107,7 +113,9 @@ extension Provider {
 
     /// One signature: the message hashed here when the mechanism hashes (and wrapped in a
     /// DigestInfo for PKCS#1 v1.5), then signed raw with the key's reused context.
-    private func sign(_ key: CryptoKey, _ scheme: SignatureScheme, _ bytes: UnsafePointer<UInt8>?, _ count: Int, _ out: inout [UInt8]) -> Int {
+    private func sign(
+        _ key: CryptoKey, _ scheme: SignatureScheme, _ bytes: UnsafePointer<UInt8>?, _ count: Int, _ out: inout [UInt8]
+    ) -> Int {
         guard let digest = scheme.digest else {
             return key.signRaw(scheme, UnsafeBufferPointer(start: bytes, count: count), into: &out)
         }
@@ -145,10 +153,14 @@ extension Provider {
         session.verify = try shared { () throws(CKRError) in
             guard let object = session.token.object(key) else { throw CKRError(CKR.keyHandleInvalid) }
             guard object.objectClass == CKO.publicKey || object.objectClass == CKO.privateKey,
-                  object.keyType == scheme.keyType else { throw CKRError(CKR.keyTypeInconsistent) }
-            if object.objectClass == CKO.publicKey && !object.flag(CKA.verify) { throw CKRError(CKR.keyFunctionNotPermitted) }
+                object.keyType == scheme.keyType
+            else { throw CKRError(CKR.keyTypeInconsistent) }
+            if object.objectClass == CKO.publicKey && !object.flag(CKA.verify) {
+                throw CKRError(CKR.keyFunctionNotPermitted)
+            }
             try checkAllowed(mechanism.mechanism, for: object)
-            let operation = KeyOperation(mechanism: mechanism.mechanism, scheme: scheme, key: object, needsContextLogin: false)
+            let operation = KeyOperation(
+                mechanism: mechanism.mechanism, scheme: scheme, key: object, needsContextLogin: false)
             operation.approvedKey = try self.key(of: object)
             return operation
         }
@@ -167,25 +179,36 @@ extension Provider {
             guard cbst_equal(expected, signature, expected.count) == 1 else { throw CKRError(CKR.signatureInvalid) }
             return
         }
-        guard let operation = session.verify, let key = operation.approvedKey else { throw CKRError(CKR.operationNotInitialized) }
+        guard let operation = session.verify, let key = operation.approvedKey else {
+            throw CKRError(CKR.operationNotInitialized)
+        }
         defer { session.verify = nil }
         let scheme = operation.scheme!
         let message = data ?? operation.data
-        if (key.isRSA || key.isEdwards) && signature.count != key.signatureSize { throw CKRError(CKR.signatureLenRange) }
-        let valid = key.isEdwards ? key.verifyEdDSA(message, signature)
-            : cbst_verify(key.pointer, scheme.padding, scheme.digest, scheme.pssDigest, scheme.mgf, scheme.saltLength,
-                          message, message.count, signature, signature.count)
+        if (key.isRSA || key.isEdwards) && signature.count != key.signatureSize {
+            throw CKRError(CKR.signatureLenRange)
+        }
+        let valid =
+            key.isEdwards
+            ? key.verifyEdDSA(message, signature)
+            : cbst_verify(
+                key.pointer, scheme.padding, scheme.digest, scheme.pssDigest, scheme.mgf, scheme.saltLength,
+                message, message.count, signature, signature.count)
         guard valid == 1 else { throw CKRError(CKR.signatureInvalid) }
     }
 
     /// A key object the session may use for an operation: visible, of the right class and type,
     /// with the permission attribute set.
-    func usableKey(_ session: Session, _ handle: CK_OBJECT_HANDLE, class objectClass: CK_OBJECT_CLASS,
-                           type: CK_KEY_TYPE?, permission: CK_ATTRIBUTE_TYPE) throws(CKRError) -> TokenObject {
+    func usableKey(
+        _ session: Session, _ handle: CK_OBJECT_HANDLE, class objectClass: CK_OBJECT_CLASS,
+        type: CK_KEY_TYPE?, permission: CK_ATTRIBUTE_TYPE
+    ) throws(CKRError) -> TokenObject {
         guard let object = session.token.object(handle) else {
             throw CKRError(session.token.loggedIn == CKU.user ? CKR.keyHandleInvalid : CKR.userNotLoggedIn)
         }
-        guard object.objectClass == objectClass, type == nil || object.keyType == type else { throw CKRError(CKR.keyTypeInconsistent) }
+        guard object.objectClass == objectClass, type == nil || object.keyType == type else {
+            throw CKRError(CKR.keyTypeInconsistent)
+        }
         guard object.flag(permission) else { throw CKRError(CKR.keyFunctionNotPermitted) }
         return object
     }
@@ -195,7 +218,9 @@ extension Provider {
         if object.objectClass == CKO.secretKey { return 0 }
         if let modulus = object.attributes[CKA.modulus] { return modulus.count - (modulus.first == 0 ? 1 : 0) }
         if object.keyType == CKK.ecEdwards {
-            guard let curve = object.attributes[CKA.ecParams].flatMap(EdwardsCurve.init(params:)) else { throw CKRError(CKR.keyTypeInconsistent) }
+            guard let curve = object.attributes[CKA.ecParams].flatMap(EdwardsCurve.init(params:)) else {
+                throw CKRError(CKR.keyTypeInconsistent)
+            }
             return curve.signatureLength
         }
         switch object.attributes[CKA.ecParams].flatMap(Curve.nid(params:)) {
@@ -231,15 +256,21 @@ extension Provider {
 
     func digestUpdate(_ session: Session, data: UnsafeRawBufferPointer) throws(CKRError) {
         guard let operation = session.digest else { throw CKRError(CKR.operationNotInitialized) }
-        do { try operation.update(data) } catch { session.digest = nil; throw error }
+        do { try operation.update(data) } catch {
+            session.digest = nil
+            throw error
+        }
     }
 
     // MARK: - Keys
 
-    func generateKeyPair(_ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM, publicTemplate: Template,
-                         privateTemplate: Template) throws(CKRError) -> (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE) {
+    func generateKeyPair(
+        _ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM, publicTemplate: Template,
+        privateTemplate: Template
+    ) throws(CKRError) -> (CK_OBJECT_HANDLE, CK_OBJECT_HANDLE) {
         let session = try session(handle)
-        var publicTemplate = publicTemplate, privateTemplate = privateTemplate
+        var publicTemplate = publicTemplate
+        var privateTemplate = privateTemplate
         defer { privateTemplate.wipeAll() }
         let key: CryptoKey
         switch mechanism.mechanism {
@@ -247,7 +278,9 @@ extension Provider {
             guard let bits = publicTemplate.ulong(CKA.modulusBits) else { throw CKRError(CKR.templateIncomplete) }
             guard (1024...4096).contains(bits), bits % 8 == 0 else { throw CKRError(CKR.keySizeRange) }
             let exponent = publicTemplate[CKA.publicExponent] ?? []
-            guard let made = CryptoKey(cbst_generate_rsa(UInt32(bits), exponent, exponent.count)) else { throw CKRError(CKR.functionFailed) }
+            guard let made = CryptoKey(cbst_generate_rsa(UInt32(bits), exponent, exponent.count)) else {
+                throw CKRError(CKR.functionFailed)
+            }
             key = made
             publicTemplate[CKA.keyType] = [UInt8](ulong: CKK.rsa)
             privateTemplate[CKA.keyType] = [UInt8](ulong: CKK.rsa)
@@ -280,7 +313,9 @@ extension Provider {
         return (publicKey.handle, privateKey.handle)
     }
 
-    func generateKey(_ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM, template: Template) throws(CKRError) -> CK_OBJECT_HANDLE {
+    func generateKey(_ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM, template: Template) throws(CKRError)
+        -> CK_OBJECT_HANDLE
+    {
         let session = try session(handle)
         let aes = mechanism.mechanism == CKM.aesKeyGen
         guard aes || mechanism.mechanism == CKM.genericSecretKeyGen else { throw CKRError(CKR.mechanismInvalid) }

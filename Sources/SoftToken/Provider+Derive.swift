@@ -15,7 +15,9 @@ struct ECDHParameters {
         guard mechanism.mechanism == CKM.ecdh1Derive || mechanism.mechanism == CKM.ecdh1CofactorDerive else {
             throw CKRError(CKR.mechanismInvalid)
         }
-        guard let parameter = mechanism.pParameter, mechanism.ulParameterLen == CK_ULONG(MemoryLayout<CK_ECDH1_DERIVE_PARAMS>.size) else {
+        guard let parameter = mechanism.pParameter,
+            mechanism.ulParameterLen == CK_ULONG(MemoryLayout<CK_ECDH1_DERIVE_PARAMS>.size)
+        else {
             throw CKRError(CKR.mechanismParamInvalid)
         }
         let params = parameter.loadUnaligned(as: CK_ECDH1_DERIVE_PARAMS.self)
@@ -32,12 +34,16 @@ struct ECDHParameters {
         // CKD_NULL takes no shared data; a length needs its bytes.
         if kdf == nil && params.ulSharedDataLen != 0 { throw CKRError(CKR.mechanismParamInvalid) }
         guard params.ulSharedDataLen == 0 || params.pSharedData != nil,
-              params.ulPublicDataLen > 0, params.ulPublicDataLen <= 256, let publicData = params.pPublicData else {
+            params.ulPublicDataLen > 0, params.ulPublicDataLen <= 256, let publicData = params.pPublicData
+        else {
             throw CKRError(CKR.mechanismParamInvalid)
         }
-        let shared = params.ulSharedDataLen == 0 ? [] : Array(UnsafeBufferPointer(start: params.pSharedData, count: Int(params.ulSharedDataLen)))
-        return ECDHParameters(cofactor: mechanism.mechanism == CKM.ecdh1CofactorDerive, kdf: kdf, sharedData: shared,
-                              publicData: Array(UnsafeBufferPointer(start: publicData, count: Int(params.ulPublicDataLen))))
+        let shared =
+            params.ulSharedDataLen == 0
+            ? [] : Array(UnsafeBufferPointer(start: params.pSharedData, count: Int(params.ulSharedDataLen)))
+        return ECDHParameters(
+            cofactor: mechanism.mechanism == CKM.ecdh1CofactorDerive, kdf: kdf, sharedData: shared,
+            publicData: Array(UnsafeBufferPointer(start: publicData, count: Int(params.ulPublicDataLen))))
     }
 }
 
@@ -48,14 +54,18 @@ extension Provider {
     /// always-authenticate key goes through the one context-login gate (authorizedKey): a
     /// strict token refuses the first call with CKR_USER_NOT_LOGGED_IN, and after
     /// C_Login(CKU_CONTEXT_SPECIFIC) the same call goes through once.
-    func deriveKey(_ session: Session, mechanism: CK_MECHANISM, base: CK_OBJECT_HANDLE, template: Template) throws(CKRError) -> CK_OBJECT_HANDLE {
+    func deriveKey(_ session: Session, mechanism: CK_MECHANISM, base: CK_OBJECT_HANDLE, template: Template)
+        throws(CKRError) -> CK_OBJECT_HANDLE
+    {
         let params = try ECDHParameters.parse(mechanism)
         var template = template
         defer { template.wipeAll() }
         let keyType = try derivedKeyType(&template)
         let operation = try shared { () throws(CKRError) -> KeyOperation in
             let object = try usableKey(session, base, class: CKO.privateKey, type: CKK.ec, permission: CKA.derive)
-            if let pending = session.derive, pending.key.handle == object.handle, pending.mechanism == mechanism.mechanism {
+            if let pending = session.derive, pending.key.handle == object.handle,
+                pending.mechanism == mechanism.mechanism
+            {
                 return pending
             }
             let operation = try beginKeyOperation(mechanism, key: object)
@@ -78,7 +88,8 @@ extension Provider {
         template[CKA.keyType] = [UInt8](ulong: keyType)
         let base = operation.key
         return try shared { () throws(CKRError) -> CK_OBJECT_HANDLE in
-            let origin = Origin.derived(alwaysSensitive: base.flag(CKA.alwaysSensitive), neverExtractable: base.flag(CKA.neverExtractable))
+            let origin = Origin.derived(
+                alwaysSensitive: base.flag(CKA.alwaysSensitive), neverExtractable: base.flag(CKA.neverExtractable))
             let object = try makeObject(session, template: &template, origin: origin)
             try session.token.store(object)
             session.token.audit(key: base.auditName, operation: "derive (C_DeriveKey)", outcome: "done")
@@ -103,7 +114,9 @@ extension Provider {
     /// bytes (as SoftHSM2 and Kryoptic take them), else CKA_VALUE_LEN bytes of the X9.63 KDF
     /// over Z and the shared data. Without CKA_VALUE_LEN, CKD_NULL gives all of Z (AES: the
     /// longest key size Z covers); a KDF needs it.
-    private func agreedValue(_ key: CryptoKey, _ params: ECDHParameters, keyType: CK_KEY_TYPE, length: [UInt8]?) throws(CKRError) -> [UInt8] {
+    private func agreedValue(_ key: CryptoKey, _ params: ECDHParameters, keyType: CK_KEY_TYPE, length: [UInt8]?)
+        throws(CKRError) -> [UInt8]
+    {
         guard key.isEC else { throw CKRError(CKR.keyTypeInconsistent) }
         var z = try sharedSecret(key, params)
         defer { wipe(&z) }

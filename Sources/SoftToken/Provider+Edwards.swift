@@ -6,12 +6,19 @@ internal import CPKCS11
 extension Provider {
     /// C_GenerateKeyPair(CKM_EC_EDWARDS_KEY_PAIR_GEN): the curve from the public template's
     /// CKA_EC_PARAMS, which both halves keep in the form the caller gave.
-    func generateEdwards(publicTemplate: inout Template, privateTemplate: inout Template) throws(CKRError) -> CryptoKey {
-        guard let params = publicTemplate[CKA.ecParams] ?? privateTemplate[CKA.ecParams] else { throw CKRError(CKR.templateIncomplete) }
+    func generateEdwards(publicTemplate: inout Template, privateTemplate: inout Template) throws(CKRError) -> CryptoKey
+    {
+        guard let params = publicTemplate[CKA.ecParams] ?? privateTemplate[CKA.ecParams] else {
+            throw CKRError(CKR.templateIncomplete)
+        }
         guard let curve = EdwardsCurve(params: params) else { throw CKRError(CKR.curveNotSupported) }
         for template in [publicTemplate, privateTemplate] {
-            if let type = template.ulong(CKA.keyType), type != CKK.ecEdwards { throw CKRError(CKR.templateInconsistent) }
-            if let other = template[CKA.ecParams], EdwardsCurve(params: other) != curve { throw CKRError(CKR.templateInconsistent) }
+            if let type = template.ulong(CKA.keyType), type != CKK.ecEdwards {
+                throw CKRError(CKR.templateInconsistent)
+            }
+            if let other = template[CKA.ecParams], EdwardsCurve(params: other) != curve {
+                throw CKRError(CKR.templateInconsistent)
+            }
         }
         publicTemplate[CKA.keyType] = [UInt8](ulong: CKK.ecEdwards)
         privateTemplate[CKA.keyType] = [UInt8](ulong: CKK.ecEdwards)
@@ -26,7 +33,9 @@ extension Provider {
     func describeEdwards(_ key: CryptoKey, into attributes: inout AttributeMap) throws(CKRError) {
         if attributes.ulong(CKA.keyType) == nil { attributes[CKA.keyType] = [UInt8](ulong: CKK.ecEdwards) }
         guard attributes.ulong(CKA.keyType) == CKK.ecEdwards else { throw CKRError(CKR.templateInconsistent) }
-        guard let curve = EdwardsCurve(key), let point = key.component("ec_point") else { throw CKRError(CKR.curveNotSupported) }
+        guard let curve = EdwardsCurve(key), let point = key.component("ec_point") else {
+            throw CKRError(CKR.curveNotSupported)
+        }
         if let given = attributes[CKA.ecParams] {
             guard EdwardsCurve(params: given) == curve else { throw CKRError(CKR.templateInconsistent) }
         } else {
@@ -36,7 +45,9 @@ extension Provider {
     }
 
     func edwardsPublicKey(from attributes: AttributeMap) throws(CKRError) -> CryptoKey {
-        guard let params = attributes[CKA.ecParams], let point = attributes[CKA.ecPoint] else { throw CKRError(CKR.templateIncomplete) }
+        guard let params = attributes[CKA.ecParams], let point = attributes[CKA.ecPoint] else {
+            throw CKRError(CKR.templateIncomplete)
+        }
         guard let curve = EdwardsCurve(params: params) else { throw CKRError(CKR.curveNotSupported) }
         return try curve.publicKey(point)
     }

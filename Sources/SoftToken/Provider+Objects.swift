@@ -18,7 +18,8 @@ extension Template {
             if length > 0 {
                 guard let value = attribute.pValue else { throw CKRError(CKR.attributeValueInvalid) }
                 let bytes = UnsafeRawBufferPointer(start: value, count: length)
-                self[attribute.type] = CKA.attributeArrays.contains(attribute.type) ? try Self.nested(bytes) : Array(bytes)
+                self[attribute.type] =
+                    CKA.attributeArrays.contains(attribute.type) ? try Self.nested(bytes) : Array(bytes)
             } else {
                 self[attribute.type] = []
             }
@@ -40,14 +41,20 @@ private let privateComponents: [CK_ATTRIBUTE_TYPE: String] = [
 ]
 
 /// Attributes the token sets and the caller may not.
-private let tokenSet: Set<CK_ATTRIBUTE_TYPE> = [CKA.local, CKA.alwaysSensitive, CKA.neverExtractable, CKA.keyGenMechanism]
+private let tokenSet: Set<CK_ATTRIBUTE_TYPE> = [
+    CKA.local, CKA.alwaysSensitive, CKA.neverExtractable, CKA.keyGenMechanism,
+]
 
 /// Attributes C_SetAttributeValue may change freely: names and metadata, not policy.
 let relabelling: Set<CK_ATTRIBUTE_TYPE> = [CKA.label, CKA.id, CKA.subject, CKA.application, CKA.startDate, CKA.endDate]
 
 /// How a key came to be, for LOCAL / ALWAYS_SENSITIVE / NEVER_EXTRACTABLE. A derived key was
 /// always sensitive (never extractable) only if its base key was too (PKCS#11 2.40 §4.7).
-enum Origin { case generated(CK_MECHANISM_TYPE), imported, derived(alwaysSensitive: Bool, neverExtractable: Bool) }
+enum Origin {
+    case generated(CK_MECHANISM_TYPE)
+    case imported
+    case derived(alwaysSensitive: Bool, neverExtractable: Bool)
+}
 
 extension Provider {
     // MARK: - Create and destroy
@@ -64,24 +71,32 @@ extension Provider {
 
     /// A key made or brought onto the token, or removed from it, goes into the audit trail.
     func auditKey(_ session: Session, _ object: TokenObject, _ operation: String) {
-        guard object.isToken, object.objectClass == CKO.privateKey || object.objectClass == CKO.secretKey else { return }
+        guard object.isToken, object.objectClass == CKO.privateKey || object.objectClass == CKO.secretKey else {
+            return
+        }
         session.token.audit(key: object.auditName, operation: operation, outcome: "done")
     }
 
     /// Checks a creation template and turns it into an object (not yet stored): defaults, the
     /// key material taken out of the attributes, the key's own password applied.
-    func makeObject(_ session: Session, template: inout Template, origin: Origin, key given: CryptoKey? = nil) throws(CKRError) -> TokenObject {
+    func makeObject(_ session: Session, template: inout Template, origin: Origin, key given: CryptoKey? = nil)
+        throws(CKRError) -> TokenObject
+    {
         guard let objectClass = template.ulong(CKA.class) else { throw CKRError(CKR.templateIncomplete) }
         try AttributeApplicability.check(template, objectClass: objectClass, keyType: template.ulong(CKA.keyType))
         for type in template.keys where type == CKA.material || type == CKA.sealedMaterial {
             throw CKRError(CKR.attributeTypeInvalid)
         }
         // Whether a key has its own password is the token's to say, from what it sealed.
-        if template[CKA.hasKeyPassword] != nil || template[CKA.triesLeft] != nil { throw CKRError(CKR.attributeReadOnly) }
+        if template[CKA.hasKeyPassword] != nil || template[CKA.triesLeft] != nil {
+            throw CKRError(CKR.attributeReadOnly)
+        }
         if template[CKA.unlockWithSOPIN] != nil { throw CKRError(CKR.attributeTypeInvalid) }
         // CKA_TRUSTED is the SO's to set (PKCS#11 2.40 §4.8): a user's own trusted key would
         // defeat CKA_WRAP_WITH_TRUSTED.
-        if template.bool(CKA.trusted) == true && session.token.loggedIn != CKU.so { throw CKRError(CKR.attributeReadOnly) }
+        if template.bool(CKA.trusted) == true && session.token.loggedIn != CKU.so {
+            throw CKRError(CKR.attributeReadOnly)
+        }
         let isKey = objectClass == CKO.privateKey || objectClass == CKO.secretKey
         let isToken = template.bool(CKA.token) ?? false
         let isPrivate = template.bool(CKA.private) ?? isKey
@@ -97,7 +112,8 @@ extension Provider {
         var attributes = template
         attributes[CKA.token] = [UInt8](bool: isToken)
         attributes[CKA.private] = [UInt8](bool: isPrivate)
-        for (type, value) in [(CKA.modifiable, true), (CKA.copyable, true), (CKA.destroyable, true)] where attributes[type] == nil {
+        for (type, value) in [(CKA.modifiable, true), (CKA.copyable, true), (CKA.destroyable, true)]
+        where attributes[type] == nil {
             attributes[type] = [UInt8](bool: value)
         }
         if attributes[CKA.label] == nil { attributes[CKA.label] = [] }
@@ -111,12 +127,16 @@ extension Provider {
             if attributes[CKA.certificateType] == nil { attributes[CKA.certificateType] = [UInt8](ulong: 0) }
             if attributes[CKA.certificateCategory] == nil { attributes[CKA.certificateCategory] = [UInt8](ulong: 0) }
             if attributes[CKA.trusted] == nil { attributes[CKA.trusted] = [UInt8](bool: false) }
-            for type in [CKA.id, CKA.subject, CKA.issuer, CKA.serialNumber] where attributes[type] == nil { attributes[type] = [] }
+            for type in [CKA.id, CKA.subject, CKA.issuer, CKA.serialNumber] where attributes[type] == nil {
+                attributes[type] = []
+            }
         case CKO.publicKey:
             let key: CryptoKey
             if let given { key = given } else { key = try publicKey(from: attributes) }
             try describePublic(key, into: &attributes)
-            setDefaults(&attributes, [CKA.verify: true, CKA.encrypt: key.isRSA, CKA.wrap: false, CKA.derive: false, CKA.trusted: false])
+            setDefaults(
+                &attributes,
+                [CKA.verify: true, CKA.encrypt: key.isRSA, CKA.wrap: false, CKA.derive: false, CKA.trusted: false])
             attributes[CKA.local] = [UInt8](bool: isGenerated(origin))
             setKeyCommon(&attributes, origin: origin)
         case CKO.privateKey:
@@ -125,9 +145,13 @@ extension Provider {
             try describePublic(key, into: &attributes)
             attributes[CKA.modulus] = key.isRSA ? key.component("n") : nil
             attributes[CKA.ecPoint] = nil
-            setDefaults(&attributes, [CKA.sign: true, CKA.decrypt: key.isRSA, CKA.unwrap: false, CKA.derive: false,
-                                      CKA.signRecover: false, CKA.sensitive: true, CKA.extractable: false,
-                                      CKA.alwaysAuthenticate: false, CKA.wrapWithTrusted: false])
+            setDefaults(
+                &attributes,
+                [
+                    CKA.sign: true, CKA.decrypt: key.isRSA, CKA.unwrap: false, CKA.derive: false,
+                    CKA.signRecover: false, CKA.sensitive: true, CKA.extractable: false,
+                    CKA.alwaysAuthenticate: false, CKA.wrapWithTrusted: false,
+                ])
             try setApproval(&attributes, password: password)
             setPolicyOrigin(&attributes, origin: origin)
             setKeyCommon(&attributes, origin: origin)
@@ -138,17 +162,22 @@ extension Provider {
             let keyType = template.ulong(CKA.keyType)
             guard keyType == CKK.aes || keyType == CKK.genericSecret else { throw CKRError(CKR.templateInconsistent) }
             guard var value = attributes.removeValue(forKey: CKA.value),
-                  keyType == CKK.aes ? [16, 24, 32].contains(value.count) : (1...512).contains(value.count) else {
+                keyType == CKK.aes ? [16, 24, 32].contains(value.count) : (1...512).contains(value.count)
+            else {
                 throw CKRError(CKR.attributeValueInvalid)
             }
             defer { wipe(&value) }
             attributes[CKA.valueLen] = [UInt8](ulong: CK_ULONG(value.count))
             // Usable for every function by default, as SoftHSM2 has it: Java's SunPKCS11 brings
             // an HMAC key with CLASS, KEY_TYPE and VALUE only, and then signs with it.
-            setDefaults(&attributes, [CKA.encrypt: true, CKA.decrypt: true, CKA.wrap: true, CKA.unwrap: true,
-                                      CKA.sign: true, CKA.verify: true, CKA.derive: false, CKA.sensitive: true,
-                                      CKA.extractable: false, CKA.trusted: false, CKA.wrapWithTrusted: false,
-                                      CKA.alwaysAuthenticate: false])
+            setDefaults(
+                &attributes,
+                [
+                    CKA.encrypt: true, CKA.decrypt: true, CKA.wrap: true, CKA.unwrap: true,
+                    CKA.sign: true, CKA.verify: true, CKA.derive: false, CKA.sensitive: true,
+                    CKA.extractable: false, CKA.trusted: false, CKA.wrapWithTrusted: false,
+                    CKA.alwaysAuthenticate: false,
+                ])
             try setApproval(&attributes, password: password)
             setPolicyOrigin(&attributes, origin: origin)
             setKeyCommon(&attributes, origin: origin)
@@ -159,8 +188,9 @@ extension Provider {
         if password != nil && objectClass != CKO.privateKey && objectClass != CKO.secretKey {
             throw CKRError(CKR.attributeTypeInvalid)
         }
-        return TokenObject(handle: try session.token.newHandle(), isPrivate: isPrivate,
-                           session: isToken ? nil : session.handle, attributes: attributes)
+        return TokenObject(
+            handle: try session.token.newHandle(), isPrivate: isPrivate,
+            session: isToken ? nil : session.handle, attributes: attributes)
     }
 
     private func isGenerated(_ origin: Origin) -> Bool {
@@ -189,7 +219,9 @@ extension Provider {
         let alwaysAuthenticate = attributes.bool(CKA.alwaysAuthenticate) == true
         let approval: Approval
         if let given = attributes[CKA.approval] {
-            guard let value = given.ulong, let parsed = Approval(rawValue: value) else { throw CKRError(CKR.attributeValueInvalid) }
+            guard let value = given.ulong, let parsed = Approval(rawValue: value) else {
+                throw CKRError(CKR.attributeValueInvalid)
+            }
             guard (parsed == .none) == !alwaysAuthenticate else { throw CKRError(CKR.templateInconsistent) }
             approval = parsed
         } else {
@@ -215,7 +247,9 @@ extension Provider {
 
     /// Stores the key material, sealed under the key's own password when it has one (which needs
     /// CKA_ALWAYS_AUTHENTICATE: a password that is asked once would be no password).
-    private func applyMaterial(_ material: [UInt8], password: [UInt8]?, to attributes: inout AttributeMap) throws(CKRError) {
+    private func applyMaterial(_ material: [UInt8], password: [UInt8]?, to attributes: inout AttributeMap)
+        throws(CKRError)
+    {
         guard let password else {
             attributes[CKA.material] = material
             return
@@ -234,13 +268,16 @@ extension Provider {
 
     /// The key sealed under its own password, opened with it; CKR_PIN_INCORRECT otherwise.
     func openWithPassword(_ object: TokenObject, password: [UInt8]) throws(CKRError) -> CryptoKey {
-        guard let sealed = object.attributes[CKA.sealedMaterial], sealed.count > 20 else { throw CKRError(CKR.generalError) }
+        guard let sealed = object.attributes[CKA.sealedMaterial], sealed.count > 20 else {
+            throw CKRError(CKR.generalError)
+        }
         var reader = ByteReader(sealed)
         let salt = Array(try reader.take(16))
         let iterations = try reader.u32()
         var derived = try Sealing.deriveKey(password, salt: salt, iterations: iterations)
         defer { wipe(&derived) }
-        guard var material = Sealing.open(reader.rest(), key: derived, aad: Array("certbridge key password".utf8)) else {
+        guard var material = Sealing.open(reader.rest(), key: derived, aad: Array("certbridge key password".utf8))
+        else {
             throw CKRError(CKR.pinIncorrect)
         }
         defer { wipe(&material) }
@@ -264,7 +301,9 @@ extension Provider {
             if attributes.ulong(CKA.keyType) == nil { attributes[CKA.keyType] = [UInt8](ulong: CKK.ec) }
             guard attributes.ulong(CKA.keyType) == CKK.ec else { throw CKRError(CKR.templateInconsistent) }
             let nid = cbst_key_ec_nid(key.pointer)
-            guard Curve.nids.contains(nid), let point = key.component("ec_point") else { throw CKRError(CKR.curveNotSupported) }
+            guard Curve.nids.contains(nid), let point = key.component("ec_point") else {
+                throw CKRError(CKR.curveNotSupported)
+            }
             attributes[CKA.ecParams] = Curve.params(nid: nid)
             attributes[CKA.ecPoint] = derOctetString(point)
         } else if key.isEdwards {
@@ -278,11 +317,17 @@ extension Provider {
     func publicKey(from attributes: AttributeMap) throws(CKRError) -> CryptoKey {
         switch attributes.ulong(CKA.keyType) {
         case CKK.rsa:
-            guard let n = attributes[CKA.modulus], let e = attributes[CKA.publicExponent] else { throw CKRError(CKR.templateIncomplete) }
-            guard let key = CryptoKey(cbst_rsa_public(n, n.count, e, e.count)) else { throw CKRError(CKR.attributeValueInvalid) }
+            guard let n = attributes[CKA.modulus], let e = attributes[CKA.publicExponent] else {
+                throw CKRError(CKR.templateIncomplete)
+            }
+            guard let key = CryptoKey(cbst_rsa_public(n, n.count, e, e.count)) else {
+                throw CKRError(CKR.attributeValueInvalid)
+            }
             return key
         case CKK.ec:
-            guard let params = attributes[CKA.ecParams], let point = attributes[CKA.ecPoint] else { throw CKRError(CKR.templateIncomplete) }
+            guard let params = attributes[CKA.ecParams], let point = attributes[CKA.ecPoint] else {
+                throw CKRError(CKR.templateIncomplete)
+            }
             guard let nid = Curve.nid(params: params) else { throw CKRError(CKR.curveNotSupported) }
             // CKA_EC_POINT is a DER OCTET STRING; some callers give the bare point (which may
             // itself look like one).
@@ -304,14 +349,25 @@ extension Provider {
     private func privateKey(from attributes: inout AttributeMap) throws(CKRError) -> CryptoKey {
         switch attributes.ulong(CKA.keyType) {
         case CKK.rsa:
-            var parts: [[UInt8]] = [CKA.modulus, CKA.publicExponent, CKA.privateExponent, CKA.prime1, CKA.prime2,
-                                    CKA.exponent1, CKA.exponent2, CKA.coefficient].map { attributes[$0] ?? [] }
+            var parts: [[UInt8]] = [
+                CKA.modulus, CKA.publicExponent, CKA.privateExponent, CKA.prime1, CKA.prime2,
+                CKA.exponent1, CKA.exponent2, CKA.coefficient,
+            ].map { attributes[$0] ?? [] }
             defer { for i in parts.indices { wipe(&parts[i]) } }
-            for type in privateComponents.keys { if attributes[type] != nil { wipe(&attributes[type]!) }; attributes[type] = nil }
-            guard !parts[0].isEmpty, !parts[1].isEmpty, !parts[2].isEmpty else { throw CKRError(CKR.templateIncomplete) }
-            guard let key = CryptoKey(cbst_rsa_private(parts[0], parts[0].count, parts[1], parts[1].count, parts[2], parts[2].count,
-                                                       parts[3], parts[3].count, parts[4], parts[4].count, parts[5], parts[5].count,
-                                                       parts[6], parts[6].count, parts[7], parts[7].count)) else {
+            for type in privateComponents.keys {
+                if attributes[type] != nil { wipe(&attributes[type]!) }
+                attributes[type] = nil
+            }
+            guard !parts[0].isEmpty, !parts[1].isEmpty, !parts[2].isEmpty else {
+                throw CKRError(CKR.templateIncomplete)
+            }
+            guard
+                let key = CryptoKey(
+                    cbst_rsa_private(
+                        parts[0], parts[0].count, parts[1], parts[1].count, parts[2], parts[2].count,
+                        parts[3], parts[3].count, parts[4], parts[4].count, parts[5], parts[5].count,
+                        parts[6], parts[6].count, parts[7], parts[7].count))
+            else {
                 throw CKRError(CKR.attributeValueInvalid)
             }
             return key
@@ -321,7 +377,9 @@ extension Provider {
             }
             defer { wipe(&d) }
             guard let nid = Curve.nid(params: params) else { throw CKRError(CKR.curveNotSupported) }
-            guard let key = CryptoKey(cbst_ec_private(nid, d, d.count)) else { throw CKRError(CKR.attributeValueInvalid) }
+            guard let key = CryptoKey(cbst_ec_private(nid, d, d.count)) else {
+                throw CKRError(CKR.attributeValueInvalid)
+            }
             return key
         case CKK.ecEdwards:
             return try edwardsPrivateKey(from: &attributes)
@@ -345,8 +403,10 @@ extension Provider {
 
     /// C_GetAttributeValue: per attribute, the value, or CK_UNAVAILABLE_INFORMATION with the
     /// reason (sensitive, no such attribute, buffer too small) returned once for the call.
-    func getAttributes(_ handle: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE,
-                       template: UnsafeMutableBufferPointer<CK_ATTRIBUTE>) throws(CKRError) {
+    func getAttributes(
+        _ handle: CK_SESSION_HANDLE, object: CK_OBJECT_HANDLE,
+        template: UnsafeMutableBufferPointer<CK_ATTRIBUTE>
+    ) throws(CKRError) {
         let session = try session(handle)
         guard let target = session.token.object(object) else { throw CKRError(CKR.objectHandleInvalid) }
         var result = CKR.ok
@@ -360,16 +420,34 @@ extension Provider {
             var value: [UInt8]?
             var problem = CKR.attributeTypeInvalid
             if let component = privateComponents[type], target.objectClass == CKO.privateKey {
-                if isSensitive(target) { problem = CKR.attributeSensitive } else { value = try key(of: target).component(component) }
-            } else if type == CKA.value && target.objectClass == CKO.privateKey && (target.keyType == CKK.ec || target.keyType == CKK.ecEdwards) {
-                if isSensitive(target) { problem = CKR.attributeSensitive } else { value = try key(of: target).component("ec_d") }
+                if isSensitive(target) {
+                    problem = CKR.attributeSensitive
+                } else {
+                    value = try key(of: target).component(component)
+                }
+            } else if type == CKA.value && target.objectClass == CKO.privateKey
+                && (target.keyType == CKK.ec || target.keyType == CKK.ecEdwards)
+            {
+                if isSensitive(target) {
+                    problem = CKR.attributeSensitive
+                } else {
+                    value = try key(of: target).component("ec_d")
+                }
             } else if type == CKA.value && target.objectClass == CKO.secretKey {
-                if isSensitive(target) { problem = CKR.attributeSensitive } else { value = target.attributes[CKA.material] }
-            } else if type == CKA.hasKeyPassword && (target.objectClass == CKO.privateKey || target.objectClass == CKO.secretKey) {
+                if isSensitive(target) {
+                    problem = CKR.attributeSensitive
+                } else {
+                    value = target.attributes[CKA.material]
+                }
+            } else if type == CKA.hasKeyPassword
+                && (target.objectClass == CKO.privateKey || target.objectClass == CKO.secretKey)
+            {
                 value = [UInt8](bool: target.hasKeyPassword)
             } else if type == CKA.triesLeft && target.approval == .password {
                 value = [UInt8](ulong: CK_ULONG(session.token.keyTriesLeft(target.handle)))
-            } else if type == CKA.approval && (target.objectClass == CKO.privateKey || target.objectClass == CKO.secretKey) {
+            } else if type == CKA.approval
+                && (target.objectClass == CKO.privateKey || target.objectClass == CKO.secretKey)
+            {
                 value = [UInt8](ulong: target.approval.rawValue)
             } else if !CKA.hidden.contains(type) {
                 value = target.attributes[type]
@@ -414,7 +492,8 @@ extension Provider {
         try AttributeApplicability.check(template, objectClass: target.objectClass, keyType: target.keyType)
         guard target.attributes.bool(CKA.modifiable) != false else { throw CKRError(CKR.attributeReadOnly) }
         let updated = try tightened(target.attributes, by: template, copying: false)
-        let replacement = TokenObject(handle: target.handle, isPrivate: target.isPrivate, session: target.session, attributes: updated)
+        let replacement = TokenObject(
+            handle: target.handle, isPrivate: target.isPrivate, session: target.session, attributes: updated)
         replacement.cachedKey = target.cachedKey
         try session.token.store(replacement)
     }
@@ -470,7 +549,8 @@ func derOctetString(_ bytes: [UInt8]) -> [UInt8] {
 /// The contents of a DER OCTET STRING that is the whole of `bytes`, else nil.
 func unwrapOctetString(_ bytes: [UInt8]) -> [UInt8]? {
     guard bytes.count >= 2, bytes[0] == 0x04 else { return nil }
-    var length = Int(bytes[1]), start = 2
+    var length = Int(bytes[1])
+    var start = 2
     if bytes[1] & 0x80 != 0 {
         let count = Int(bytes[1] & 0x7F)
         guard count <= 2, bytes.count >= 2 + count else { return nil }

@@ -31,7 +31,8 @@ enum WrapScheme {
             guard let pointer = mechanism.pParameter, mechanism.ulParameterLen == (pad ? 4 : 8) else {
                 throw CKRError(CKR.mechanismParamInvalid)
             }
-            return .aes(pad: pad, iv: Array(UnsafeRawBufferPointer(start: pointer, count: Int(mechanism.ulParameterLen))))
+            return .aes(
+                pad: pad, iv: Array(UnsafeRawBufferPointer(start: pointer, count: Int(mechanism.ulParameterLen))))
         case CKM.rsaPKCS, CKM.rsaPKCSOAEP:
             return .rsa(try Decryption.parse(mechanism))
         default:
@@ -46,10 +47,13 @@ extension Template {
     static func nested(_ value: UnsafeRawBufferPointer) throws(CKRError) -> [UInt8] {
         let size = MemoryLayout<CK_ATTRIBUTE>.stride
         guard value.count % size == 0, let base = value.baseAddress else { throw CKRError(CKR.attributeValueInvalid) }
-        var inner = try Template(UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: CK_ATTRIBUTE.self)),
-                                 count: CK_ULONG(value.count / size))
+        var inner = try Template(
+            UnsafeMutablePointer(mutating: base.assumingMemoryBound(to: CK_ATTRIBUTE.self)),
+            count: CK_ULONG(value.count / size))
         defer { inner.wipeAll() }
-        if inner.keys.contains(where: { CKA.attributeArrays.contains($0) }) { throw CKRError(CKR.attributeValueInvalid) }
+        if inner.keys.contains(where: { CKA.attributeArrays.contains($0) }) {
+            throw CKRError(CKR.attributeValueInvalid)
+        }
         return inner.encoded()
     }
 
@@ -93,16 +97,22 @@ extension Provider {
     /// CKA_WRAP_WITH_TRUSTED only under a CKA_TRUSTED key; one that does not match the wrapping
     /// key's CKA_WRAP_TEMPLATE not at all. A key sealed under its own password needs that
     /// password (a context login after the first refusal).
-    func wrapKey(_ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM, wrapping: CK_OBJECT_HANDLE, key: CK_OBJECT_HANDLE,
-                 output: Output) throws(CKRError) {
+    func wrapKey(
+        _ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM, wrapping: CK_OBJECT_HANDLE, key: CK_OBJECT_HANDLE,
+        output: Output
+    ) throws(CKRError) {
         let session = try session(handle)
         let scheme = try WrapScheme.parse(mechanism)
         guard let wrapper = session.token.object(wrapping) else { throw CKRError(CKR.wrappingKeyHandleInvalid) }
         switch scheme {
         case .aes:
-            guard wrapper.objectClass == CKO.secretKey, wrapper.keyType == CKK.aes else { throw CKRError(CKR.wrappingKeyTypeInconsistent) }
+            guard wrapper.objectClass == CKO.secretKey, wrapper.keyType == CKK.aes else {
+                throw CKRError(CKR.wrappingKeyTypeInconsistent)
+            }
         case .rsa:
-            guard wrapper.objectClass == CKO.publicKey, wrapper.keyType == CKK.rsa else { throw CKRError(CKR.wrappingKeyTypeInconsistent) }
+            guard wrapper.objectClass == CKO.publicKey, wrapper.keyType == CKK.rsa else {
+                throw CKRError(CKR.wrappingKeyTypeInconsistent)
+            }
         }
         guard wrapper.flag(CKA.wrap) else { throw CKRError(CKR.keyFunctionNotPermitted) }
         try checkAllowed(mechanism.mechanism, for: wrapper)
@@ -145,7 +155,8 @@ extension Provider {
             guard var wrapKey = wrapper.attributes[CKA.material] else { throw CKRError(CKR.wrappingKeyHandleInvalid) }
             defer { wipe(&wrapKey) }
             var out = [UInt8](repeating: 0, count: material.count + 24)
-            let length = cbst_aes_key_wrap(wrapKey, wrapKey.count, pad ? 1 : 0, 0, iv ?? [], iv?.count ?? 0, material, material.count, &out)
+            let length = cbst_aes_key_wrap(
+                wrapKey, wrapKey.count, pad ? 1 : 0, 0, iv ?? [], iv?.count ?? 0, material, material.count, &out)
             guard length > 0 else { throw CKRError(CKR.functionFailed) }
             wrapped = Array(out[0..<length])
         case .rsa(let rsa):
@@ -156,8 +167,9 @@ extension Provider {
             guard try output.hasRoom(for: size) else { return }
             let publicKey = try self.key(of: wrapper)
             var out = [UInt8](repeating: 0, count: size + 16)
-            let length = cbst_rsa_encrypt(publicKey.pointer, rsa.padding, rsa.oaepDigest, rsa.mgf, rsa.label, rsa.label.count,
-                                          material, material.count, &out, out.count)
+            let length = cbst_rsa_encrypt(
+                publicKey.pointer, rsa.padding, rsa.oaepDigest, rsa.mgf, rsa.label, rsa.label.count,
+                material, material.count, &out, out.count)
             guard length > 0 else { throw CKRError(CKR.functionFailed) }
             wrapped = Array(out[0..<length])
         }
@@ -170,8 +182,10 @@ extension Provider {
     /// C_UnwrapKey: the inverse of wrapKey. The new key gets the unwrapping key's
     /// CKA_UNWRAP_TEMPLATE (a caller's template that says otherwise is CKR_TEMPLATE_INCONSISTENT),
     /// and like any key from outside it is neither ALWAYS_SENSITIVE nor NEVER_EXTRACTABLE.
-    func unwrapKey(_ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM, unwrapping: CK_OBJECT_HANDLE, wrapped: [UInt8],
-                   template: Template) throws(CKRError) -> CK_OBJECT_HANDLE {
+    func unwrapKey(
+        _ handle: CK_SESSION_HANDLE, mechanism: CK_MECHANISM, unwrapping: CK_OBJECT_HANDLE, wrapped: [UInt8],
+        template: Template
+    ) throws(CKRError) -> CK_OBJECT_HANDLE {
         let session = try session(handle)
         let scheme = try WrapScheme.parse(mechanism)
         guard let unwrapper = session.token.object(unwrapping) else { throw CKRError(CKR.unwrappingKeyHandleInvalid) }
@@ -182,12 +196,17 @@ extension Provider {
                 throw CKRError(CKR.unwrappingKeyTypeInconsistent)
             }
             try checkUnwrapper(unwrapper, mechanism)
-            guard var unwrapKey = unwrapper.attributes[CKA.material] else { throw CKRError(CKR.unwrappingKeyHandleInvalid) }
+            guard var unwrapKey = unwrapper.attributes[CKA.material] else {
+                throw CKRError(CKR.unwrappingKeyHandleInvalid)
+            }
             defer { wipe(&unwrapKey) }
-            guard wrapped.count >= (pad ? 16 : 24), wrapped.count % 8 == 0 else { throw CKRError(CKR.wrappedKeyLenRange) }
+            guard wrapped.count >= (pad ? 16 : 24), wrapped.count % 8 == 0 else {
+                throw CKRError(CKR.wrappedKeyLenRange)
+            }
             var out = [UInt8](repeating: 0, count: wrapped.count)
             defer { wipe(&out) }
-            let length = cbst_aes_key_wrap(unwrapKey, unwrapKey.count, pad ? 1 : 0, 1, iv ?? [], iv?.count ?? 0, wrapped, wrapped.count, &out)
+            let length = cbst_aes_key_wrap(
+                unwrapKey, unwrapKey.count, pad ? 1 : 0, 1, iv ?? [], iv?.count ?? 0, wrapped, wrapped.count, &out)
             guard length > 0 else { throw CKRError(CKR.wrappedKeyInvalid) }
             plain = Array(out[0..<length])
         case .rsa(let rsa):
@@ -202,8 +221,9 @@ extension Provider {
             let privateKey = try self.key(of: unwrapper)
             var out = [UInt8](repeating: 0, count: size + 16)
             defer { wipe(&out) }
-            let length = cbst_rsa_decrypt(privateKey.pointer, rsa.padding, rsa.oaepDigest, rsa.mgf, rsa.label, rsa.label.count,
-                                          wrapped, wrapped.count, &out, out.count)
+            let length = cbst_rsa_decrypt(
+                privateKey.pointer, rsa.padding, rsa.oaepDigest, rsa.mgf, rsa.label, rsa.label.count,
+                wrapped, wrapped.count, &out, out.count)
             guard length > 0 else { throw CKRError(CKR.wrappedKeyInvalid) }
             plain = Array(out[0..<length])
         }
@@ -218,7 +238,9 @@ extension Provider {
         }
         switch template.ulong(CKA.class) {
         case CKO.privateKey:
-            guard !scheme.isRSA, let key = CryptoKey.fromPKCS8(Self.derPrefix(plain)) else { throw CKRError(CKR.wrappedKeyInvalid) }
+            guard !scheme.isRSA, let key = CryptoKey.fromPKCS8(Self.derPrefix(plain)) else {
+                throw CKRError(CKR.wrappedKeyInvalid)
+            }
             let object = try makeObject(session, template: &template, origin: .imported, key: key)
             try session.token.store(object)
             auditKey(session, object, "import (C_UnwrapKey)")
@@ -246,7 +268,8 @@ extension Provider {
     /// The DER SEQUENCE at the start of `bytes` (a PKCS#8 key that RFC 3394 zero-padded), or all of it.
     static func derPrefix(_ bytes: [UInt8]) -> [UInt8] {
         guard bytes.count >= 2, bytes[0] == 0x30 else { return bytes }
-        var length = Int(bytes[1]), header = 2
+        var length = Int(bytes[1])
+        var header = 2
         if bytes[1] & 0x80 != 0 {
             let count = Int(bytes[1] & 0x7F)
             guard (1...3).contains(count), bytes.count >= 2 + count else { return bytes }

@@ -1,6 +1,7 @@
 public import CPKCS11
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// The software token's PKCS#11 provider: every C_* entry point of the module lands in one of
@@ -48,7 +49,9 @@ public enum SoftTokenProvider {
         return session.lock.withLock {
             do throws(CKRError) {
                 try lock.withLock { () throws(CKRError) in
-                    guard state === provider, provider.sessions[handle] === session else { throw CKRError(CKR.sessionHandleInvalid) }
+                    guard state === provider, provider.sessions[handle] === session else {
+                        throw CKRError(CKR.sessionHandleInvalid)
+                    }
                     if session.operationsEnded {
                         session.endOperations()
                         session.operationsEnded = false
@@ -67,7 +70,10 @@ public enum SoftTokenProvider {
         if let args {
             let initArgs = args.loadUnaligned(as: CK_C_INITIALIZE_ARGS.self)
             guard initArgs.pReserved == nil else { return CKR.argumentsBad }
-            let mutexes = [initArgs.CreateMutex != nil, initArgs.DestroyMutex != nil, initArgs.LockMutex != nil, initArgs.UnlockMutex != nil]
+            let mutexes = [
+                initArgs.CreateMutex != nil, initArgs.DestroyMutex != nil, initArgs.LockMutex != nil,
+                initArgs.UnlockMutex != nil,
+            ]
             guard mutexes.allSatisfy({ $0 }) || mutexes.allSatisfy({ !$0 }) else { return CKR.argumentsBad }
         }
         return lock.withLock {
@@ -109,7 +115,9 @@ final class Provider {
     /// PBKDF2 iterations for new tokens; CERTBRIDGE_SOFTTOKEN_KDF_ITERATIONS lowers it for tests
     /// (never below 1,000).
     static var defaultIterations: UInt32 {
-        if let text = getenv("CERTBRIDGE_SOFTTOKEN_KDF_ITERATIONS").map({ String(cString: $0) }), let value = UInt32(text) {
+        if let text = getenv("CERTBRIDGE_SOFTTOKEN_KDF_ITERATIONS").map({ String(cString: $0) }),
+            let value = UInt32(text)
+        {
             return max(value, 1000)
         }
         return 600_000
@@ -159,7 +167,8 @@ final class Provider {
         refusals = [:]
         for name in TokenDirectory.tokens(in: root) {
             if let reason = TokenDirectory.refusal(root: root, token: name) {
-                let label = (try? TokenDirectory(path: root + "/" + name).read("token")).flatMap { $0 }
+                let label =
+                    (try? TokenDirectory(path: root + "/" + name).read("token")).flatMap { $0 }
                     .flatMap { try? TokenRecord.decode($0) }?.label ?? Array("refused token".utf8)
                 tokens[name] = nil
                 refusals[slotID(serial: name)] = (reason, label)
@@ -180,7 +189,7 @@ final class Provider {
         for attempt in 0..<3 {
             do throws(CKRError) {
                 return try Token(directory: directory)
-            } catch where error.rv == CKR.tokenNotRecognized {
+            } catch  where error.rv == CKR.tokenNotRecognized {
                 return nil
             } catch {
                 if attempt < 2 { usleep(20_000) }
@@ -228,11 +237,14 @@ final class Provider {
             directory = existing.directory
         } else {
             try TokenDirectory.makeDirectories(root)
-            serial = try randomBytes(8).map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined()
+            serial = try randomBytes(8).map {
+                String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16)
+            }.joined()
             directory = try TokenDirectory.create(path: root + "/" + serial)
         }
-        let token = try Token.initialize(directory: directory, existing: existing, soPIN: soPIN, label: label, serial: serial,
-                                         iterations: existing?.record.iterations ?? Self.defaultIterations)
+        let token = try Token.initialize(
+            directory: directory, existing: existing, soPIN: soPIN, label: label, serial: serial,
+            iterations: existing?.record.iterations ?? Self.defaultIterations)
         tokens[serial] = token
         if existing == nil {
             madeInSlot[serial] = slot
@@ -287,8 +299,9 @@ final class Provider {
                 }
                 do throws(CKRError) {
                     try token.login(user, pin: pin ?? [])
-                } catch where error.rv == CKR.pinIncorrect || error.rv == CKR.pinLocked {
-                    token.audit(key: "", operation: user == CKU.so ? "SO login" : "user login", outcome: "failed: wrong PIN")
+                } catch  where error.rv == CKR.pinIncorrect || error.rv == CKR.pinLocked {
+                    token.audit(
+                        key: "", operation: user == CKU.so ? "SO login" : "user login", outcome: "failed: wrong PIN")
                     throw error
                 }
             }

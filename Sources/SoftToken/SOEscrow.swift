@@ -7,11 +7,13 @@ import CSoftTokenCrypto
 /// still C_InitPIN after the user changed the PIN, and the user never holds anything that opens
 /// the SO's side.
 enum SOEscrow {
-    private static let curve: Int32 = 415 // prime256v1
+    private static let curve: Int32 = 415  // prime256v1
 
     /// A new SO key pair: its public point, and its private key (PKCS#8) sealed under `soKey`.
     static func makeKeyPair(soKey: [UInt8]) throws(CKRError) -> (publicPoint: [UInt8], sealedPrivate: [UInt8]) {
-        guard let key = CryptoKey(cbst_generate_ec(curve)), let point = key.component("ec_point") else { throw CKRError(CKR.functionFailed) }
+        guard let key = CryptoKey(cbst_generate_ec(curve)), let point = key.component("ec_point") else {
+            throw CKRError(CKR.functionFailed)
+        }
         var der = try key.pkcs8()
         defer { wipe(&der) }
         return (point, try Sealing.seal(der, key: soKey, aad: Array("certbridge so key".utf8)))
@@ -19,8 +21,11 @@ enum SOEscrow {
 
     /// `master` sealed to the SO's public point: the fresh point ‖ the sealed key.
     static func seal(master: [UInt8], to publicPoint: [UInt8]) throws(CKRError) -> [UInt8] {
-        guard let peer = CryptoKey(publicPoint.withUnsafeBufferPointer { cbst_ec_public(curve, $0.baseAddress, $0.count) }),
-              let fresh = CryptoKey(cbst_generate_ec(curve)), let point = fresh.component("ec_point") else {
+        guard
+            let peer = CryptoKey(
+                publicPoint.withUnsafeBufferPointer { cbst_ec_public(curve, $0.baseAddress, $0.count) }),
+            let fresh = CryptoKey(cbst_generate_ec(curve)), let point = fresh.component("ec_point")
+        else {
             throw CKRError(CKR.functionFailed)
         }
         var wrapping = try wrappingKey(fresh, peer, point)
@@ -33,12 +38,16 @@ enum SOEscrow {
     /// The master key from the SO's copy, with the SO key (what the SO PIN opens); nil when it
     /// does not open.
     static func open(_ copy: [UInt8], sealedPrivate: [UInt8], soKey: [UInt8]) -> [UInt8]? {
-        guard var der = Sealing.open(sealedPrivate, key: soKey, aad: Array("certbridge so key".utf8)) else { return nil }
+        guard var der = Sealing.open(sealedPrivate, key: soKey, aad: Array("certbridge so key".utf8)) else {
+            return nil
+        }
         defer { wipe(&der) }
         var reader = ByteReader(copy)
-        guard let key = CryptoKey.fromPKCS8(der), let length = try? reader.u32(), let point = try? Array(reader.take(Int(length))),
-              let peer = CryptoKey(point.withUnsafeBufferPointer { cbst_ec_public(curve, $0.baseAddress, $0.count) }),
-              var wrapping = try? wrappingKey(key, peer, point) else { return nil }
+        guard let key = CryptoKey.fromPKCS8(der), let length = try? reader.u32(),
+            let point = try? Array(reader.take(Int(length))),
+            let peer = CryptoKey(point.withUnsafeBufferPointer { cbst_ec_public(curve, $0.baseAddress, $0.count) }),
+            var wrapping = try? wrappingKey(key, peer, point)
+        else { return nil }
         defer { wipe(&wrapping) }
         return Sealing.open(reader.rest(), key: wrapping, aad: aad)
     }
@@ -46,7 +55,8 @@ enum SOEscrow {
     private static let aad = Array("certbridge master key: so copy".utf8)
 
     /// SHA-256 of the ECDH secret and the fresh point.
-    private static func wrappingKey(_ mine: CryptoKey, _ peer: CryptoKey, _ point: [UInt8]) throws(CKRError) -> [UInt8] {
+    private static func wrappingKey(_ mine: CryptoKey, _ peer: CryptoKey, _ point: [UInt8]) throws(CKRError) -> [UInt8]
+    {
         var secret = [UInt8](repeating: 0, count: 128)
         let length = cbst_ecdh_keys(mine.pointer, peer.pointer, &secret, secret.count)
         guard length > 0 else { throw CKRError(CKR.functionFailed) }

@@ -93,8 +93,10 @@ final class KeyOperation {
     /// The longest output (signature or RSA block), known from the public attributes at Init.
     let outputSize: Int
 
-    init(mechanism: CK_MECHANISM_TYPE, scheme: SignatureScheme?, decryption: Decryption? = nil, key: TokenObject,
-         needsContextLogin: Bool, outputSize: Int = 0) {
+    init(
+        mechanism: CK_MECHANISM_TYPE, scheme: SignatureScheme?, decryption: Decryption? = nil, key: TokenObject,
+        needsContextLogin: Bool, outputSize: Int = 0
+    ) {
         self.mechanism = mechanism
         self.scheme = scheme
         self.decryption = decryption
@@ -118,7 +120,9 @@ struct Decryption {
         case CKM.rsaPKCS:
             return Decryption(padding: 1, oaepDigest: nil, mgf: nil, label: [])
         case CKM.rsaPKCSOAEP:
-            guard let parameter = mechanism.pParameter, mechanism.ulParameterLen == CK_ULONG(MemoryLayout<CK_RSA_PKCS_OAEP_PARAMS>.size) else {
+            guard let parameter = mechanism.pParameter,
+                mechanism.ulParameterLen == CK_ULONG(MemoryLayout<CK_RSA_PKCS_OAEP_PARAMS>.size)
+            else {
                 throw CKRError(CKR.mechanismParamInvalid)
             }
             let params = parameter.loadUnaligned(as: CK_RSA_PKCS_OAEP_PARAMS.self)

@@ -1,7 +1,8 @@
 internal import CPKCS11
 import CSoftTokenCrypto
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One software token: its directory, its record, the objects it holds, and this process's
@@ -130,7 +131,10 @@ final class Token {
 
     /// Starts the catalog afresh (the file was compacted or removed by another process).
     private func resetCatalog() {
-        for (handle, entry) in catalog.entries { unindex(handle, entry); dropLoaded(handle) }
+        for (handle, entry) in catalog.entries {
+            unindex(handle, entry)
+            dropLoaded(handle)
+        }
         catalog = Catalog()
     }
 
@@ -145,7 +149,9 @@ final class Token {
             let handle = CK_OBJECT_HANDLE(raw)
             seen.insert(handle)
             if let entry = catalog.entries[handle], !entry.isDestroyed, entry.identity.inode == inode { continue }
-            guard let (bytes, identity) = try directory.readIdentified(directory.objectName(UInt64(handle))) else { continue }
+            guard let (bytes, identity) = try directory.readIdentified(directory.objectName(UInt64(handle))) else {
+                continue
+            }
             if let entry = check(handle, bytes: bytes, identity: identity) {
                 catalog.entries[handle] = entry
                 learnt.append((handle, entry))
@@ -154,8 +160,9 @@ final class Token {
         for (handle, entry) in catalog.entries where !entry.isDestroyed && !seen.contains(handle) {
             // Removed before its tombstone was written (a killed destroy), or by hand: a file
             // put back later is refused as a destroyed object's.
-            catalog.entries[handle] = CatalogEntry(generation: Catalog.destroyed, identity: FileIdentity(), digest: FileDigest(),
-                                                   isPrivate: entry.isPrivate, searchable: nil, record: entry.record, sealedRecord: entry.sealedRecord)
+            catalog.entries[handle] = CatalogEntry(
+                generation: Catalog.destroyed, identity: FileIdentity(), digest: FileDigest(),
+                isPrivate: entry.isPrivate, searchable: nil, record: entry.record, sealedRecord: entry.sealedRecord)
         }
         return learnt
     }
@@ -181,11 +188,13 @@ final class Token {
                 return nil
             }
             if object.generation < entry.generation {
-                integrityFailures[handle] = "object \(name) is an older copy (generation \(object.generation), expected \(entry.generation) or later)"
+                integrityFailures[handle] =
+                    "object \(name) is an older copy (generation \(object.generation), expected \(entry.generation) or later)"
                 return nil
             }
             if object.generation == entry.generation && digest != entry.digest {
-                integrityFailures[handle] = "object \(name) was changed outside the token (its file does not match the index)"
+                integrityFailures[handle] =
+                    "object \(name) was changed outside the token (its file does not match the index)"
                 return nil
             }
             // Newer than its entry: a writer killed between its file and its record. A private
@@ -195,9 +204,10 @@ final class Token {
                 return nil
             }
         }
-        return CatalogEntry(generation: object.generation, identity: identity, digest: digest, isPrivate: object.isPrivate,
-                            searchable: object.isPrivate ? nil : Catalog.searchableBytes(object.attributes),
-                            record: -1, sealedRecord: catalog.entries[handle]?.sealedRecord ?? -1)
+        return CatalogEntry(
+            generation: object.generation, identity: identity, digest: digest, isPrivate: object.isPrivate,
+            searchable: object.isPrivate ? nil : Catalog.searchableBytes(object.attributes),
+            record: -1, sealedRecord: catalog.entries[handle]?.sealedRecord ?? -1)
     }
 
     /// Writes entries learnt from the files to the catalog (sealed when logged in), so the next
@@ -225,7 +235,9 @@ final class Token {
         try directory.append(directory.catalogName, bytes, at: offset)
         _ = catalog.apply(bytes, masterKey: masterKey, serial: record.serial)
         catalog.fileIdentity = directory.fileIdentity(of: directory.catalogName)
-        if let masterKey, !catalogSuspect, catalog.length > 2 * catalog.compactedLength + 65_536 { try compact(masterKey) }
+        if let masterKey, !catalogSuspect, catalog.length > 2 * catalog.compactedLength + 65_536 {
+            try compact(masterKey)
+        }
     }
 
     /// Rewrites the catalog as one sealed record (under the exclusive lock, caught up).
@@ -253,15 +265,21 @@ final class Token {
         var learnt: [CK_OBJECT_HANDLE] = []
         catalogSuspect = false
         for (handle, entry) in catalog.entries {
-            if let problem = catalog.problem(handle) { integrityFailures[handle] = problem; catalogSuspect = true; continue }
+            if let problem = catalog.problem(handle) {
+                integrityFailures[handle] = problem
+                catalogSuspect = true
+                continue
+            }
             if entry.isPrivate && !entry.isDestroyed && entry.searchable == nil { learnt.append(handle) }
             if entry.record < 0 || entry.sealedRecord != entry.record { needsCompaction = true }
         }
         // Private files the catalog knows only from the files themselves: opened once, here.
         for handle in learnt {
             guard let (bytes, _) = try? directory.readIdentified(directory.objectName(UInt64(handle))),
-                  let object = try? TokenObject.read(handle: handle, bytes: bytes, masterKey: masterKey) else {
-                integrityFailures[handle] = "object \(String(handle, radix: 16)) does not open under the token key (damaged or foreign)"
+                let object = try? TokenObject.read(handle: handle, bytes: bytes, masterKey: masterKey)
+            else {
+                integrityFailures[handle] =
+                    "object \(String(handle, radix: 16)) does not open under the token key (damaged or foreign)"
                 catalog.entries[handle] = nil
                 continue
             }
@@ -269,14 +287,19 @@ final class Token {
             object.attributes.wipeAll()
         }
         // The rollback floors of the store before the catalog.
-        if let old = try? Manifest.open(try directory.read("manifest"), masterKey: masterKey, serial: record.serial), !old.floors.isEmpty {
+        if let old = try? Manifest.open(try directory.read("manifest"), masterKey: masterKey, serial: record.serial),
+            !old.floors.isEmpty
+        {
             needsCompaction = true
             for (handle, floor) in old.floors {
                 if let entry = catalog.entries[handle], !entry.isDestroyed {
-                    if let problem = old.problem(handle, generation: entry.generation) { integrityFailures[handle] = problem }
+                    if let problem = old.problem(handle, generation: entry.generation) {
+                        integrityFailures[handle] = problem
+                    }
                 } else if floor == Manifest.destroyed {
-                    catalog.entries[handle] = CatalogEntry(generation: Catalog.destroyed, identity: FileIdentity(), digest: FileDigest(),
-                                                           isPrivate: false, searchable: nil, record: -1, sealedRecord: -1)
+                    catalog.entries[handle] = CatalogEntry(
+                        generation: Catalog.destroyed, identity: FileIdentity(), digest: FileDigest(),
+                        isPrivate: false, searchable: nil, record: -1, sealedRecord: -1)
                 }
             }
         }
@@ -294,7 +317,9 @@ final class Token {
 
     /// Takes the private objects' attributes out of memory and out of the lookup.
     private func closePrivateEntries() {
-        for (handle, entry) in catalog.entries where entry.isPrivate && entry.searchable != nil { unindex(handle, entry) }
+        for (handle, entry) in catalog.entries where entry.isPrivate && entry.searchable != nil {
+            unindex(handle, entry)
+        }
         _ = catalog.closePrivate()
     }
 
@@ -321,29 +346,44 @@ final class Token {
         guard let object = objects[handle], object.isToken else { return }
         objects[handle] = nil
         loadedTokenObjects -= 1
-        if wiping { object.attributes.wipeAll(); object.cachedKey = nil }
+        if wiping {
+            object.attributes.wipeAll()
+            object.cachedKey = nil
+        }
     }
 
     /// A token object read from its file and checked against its catalog entry; private ones
     /// only while the user is logged in. A file that fails its check is refused and reported.
     private func load(_ handle: CK_OBJECT_HANDLE) -> TokenObject? {
-        guard let entry = catalog.entries[handle], !entry.isDestroyed, integrityFailures[handle] == nil else { return nil }
+        guard let entry = catalog.entries[handle], !entry.isDestroyed, integrityFailures[handle] == nil else {
+            return nil
+        }
         if entry.isPrivate && !canSeePrivate { return nil }
         let name = String(handle, radix: 16)
-        guard let (bytes, identity) = try? directory.readIdentified(directory.objectName(UInt64(handle))) else { return nil }
-        if identity != entry.identity {
-            guard FileDigest(of: bytes) == entry.digest || check(handle, bytes: bytes, identity: identity) != nil else { return nil }
+        guard let (bytes, identity) = try? directory.readIdentified(directory.objectName(UInt64(handle))) else {
+            return nil
         }
-        guard let object = try? TokenObject.read(handle: handle, bytes: bytes, masterKey: entry.isPrivate ? masterKey : nil),
-              object.isReadable, object.generation >= entry.generation else {
-            integrityFailures[handle] = entry.isPrivate
+        if identity != entry.identity {
+            guard FileDigest(of: bytes) == entry.digest || check(handle, bytes: bytes, identity: identity) != nil else {
+                return nil
+            }
+        }
+        guard
+            let object = try? TokenObject.read(
+                handle: handle, bytes: bytes, masterKey: entry.isPrivate ? masterKey : nil),
+            object.isReadable, object.generation >= entry.generation
+        else {
+            integrityFailures[handle] =
+                entry.isPrivate
                 ? "object \(name) does not open under the token key (damaged or foreign)"
                 : "object \(name) is damaged (not an object file)"
             unindex(handle, entry)
             return nil
         }
         if loadedTokenObjects >= Self.loadedLimit {
-            for (other, loaded) in objects where loaded.isToken && !(loaded.isPrivate && loaded.cachedKey != nil) { dropLoaded(other) }
+            for (other, loaded) in objects where loaded.isToken && !(loaded.isPrivate && loaded.cachedKey != nil) {
+                dropLoaded(other)
+            }
         }
         objects[handle] = object
         loadedTokenObjects += 1
@@ -358,7 +398,10 @@ final class Token {
             let name = directory.objectName(UInt64(handle))
             guard let identity = directory.fileIdentity(of: name), identity != entry.identity else { continue }
             guard let (bytes, now) = try? directory.readIdentified(name) else { continue }
-            if FileDigest(of: bytes) != entry.digest, check(handle, bytes: bytes, identity: now) == nil { unindex(handle, entry); dropLoaded(handle) }
+            if FileDigest(of: bytes) != entry.digest, check(handle, bytes: bytes, identity: now) == nil {
+                unindex(handle, entry)
+                dropLoaded(handle)
+            }
         }
     }
 
@@ -382,8 +425,10 @@ final class Token {
     var flags: CK_FLAGS {
         var flags = CKF.rng | CKF.loginRequired | CKF.tokenInitialized | CKF.restoreKeyNotNeeded
         if record.userPINInitialized { flags |= CKF.userPINInitialized }
-        flags |= PINCounters.flags(counters.user, low: CKF.userPINCountLow, finalTry: CKF.userPINFinalTry, locked: CKF.userPINLocked)
-        flags |= PINCounters.flags(counters.so, low: CKF.soPINCountLow, finalTry: CKF.soPINFinalTry, locked: CKF.soPINLocked)
+        flags |= PINCounters.flags(
+            counters.user, low: CKF.userPINCountLow, finalTry: CKF.userPINFinalTry, locked: CKF.userPINLocked)
+        flags |= PINCounters.flags(
+            counters.so, low: CKF.soPINCountLow, finalTry: CKF.soPINFinalTry, locked: CKF.soPINLocked)
         return flags
     }
 
@@ -420,7 +465,9 @@ final class Token {
         guard user == CKU.so, let copy = record.soMasterCopy, let sealed = record.soPrivate else { return secret }
         defer { wipe(&secret) }
         // The SO PIN opens the SO key, the SO key the SO's private key, that the master key.
-        guard let master = SOEscrow.open(copy, sealedPrivate: sealed, soKey: secret) else { throw CKRError(CKR.deviceError) }
+        guard let master = SOEscrow.open(copy, sealedPrivate: sealed, soKey: secret) else {
+            throw CKRError(CKR.deviceError)
+        }
         return master
     }
 
@@ -539,14 +586,20 @@ final class Token {
         try directory.locked(exclusive: true) { () throws(CKRError) in
             try reloadWhatIsLoaded()
             if !catalogLoaded { try readCatalogLocked() }
-            let oldEpoch = record.epoch, newEpoch = oldEpoch &+ 1
-            let oldFolder = directory.objectsFolder, newFolder = TokenDirectory.objectsFolder(newEpoch)
+            let oldEpoch = record.epoch
+            let newEpoch = oldEpoch &+ 1
+            let oldFolder = directory.objectsFolder
+            let newFolder = TokenDirectory.objectsFolder(newEpoch)
             try directory.makeEmptyFolder(newFolder)
             var changes: [(CK_OBJECT_HANDLE, CatalogEntry)] = []
             for (handle, entry) in catalog.entries.sorted(by: { $0.key < $1.key }) {
-                if entry.isDestroyed { changes.append((handle, entry)); continue }
+                if entry.isDestroyed {
+                    changes.append((handle, entry))
+                    continue
+                }
                 let hex = String(handle, radix: 16)
-                let oldName = oldFolder + "/" + hex, newName = newFolder + "/" + hex
+                let oldName = oldFolder + "/" + hex
+                let newName = newFolder + "/" + hex
                 var next = entry
                 if entry.isPrivate {
                     guard let (bytes, _) = try directory.readIdentified(oldName) else { continue }
@@ -567,8 +620,9 @@ final class Token {
                 next.identity = directory.fileIdentity(of: newName) ?? FileIdentity()
                 changes.append((handle, next))
             }
-            try directory.write(TokenDirectory.catalogName(newEpoch),
-                                Catalog.magic + (try Catalog.record(changes, masterKey: fresh, serial: record.serial)), sync: false)
+            try directory.write(
+                TokenDirectory.catalogName(newEpoch),
+                Catalog.magic + (try Catalog.record(changes, masterKey: fresh, serial: record.serial)), sync: false)
             directory.syncAll()
             var updated = record
             updated.userSalt = salt
@@ -624,7 +678,9 @@ final class Token {
         counters = tries
     }
 
-    static func wrapAAD(so: Bool) -> [UInt8] { Array((so ? "certbridge master key: so" : "certbridge master key: user").utf8) }
+    static func wrapAAD(so: Bool) -> [UInt8] {
+        Array((so ? "certbridge master key: so" : "certbridge master key: user").utf8)
+    }
 
     /// SHA-256 of salt ‖ PIN; the concatenation, which holds the PIN, is wiped.
     static func pinDigest(salt: [UInt8], pin: [UInt8]) -> [UInt8] {
@@ -668,16 +724,27 @@ final class Token {
         var found: [CK_OBJECT_HANDLE] = []
         func consider(_ handle: CK_OBJECT_HANDLE) {
             if let object = objects[handle], !object.isToken {
-                if (!object.isPrivate || canSeePrivate) && template.allSatisfy({ object.attributes[$0.key] == $0.value }) { found.append(handle) }
+                if (!object.isPrivate || canSeePrivate)
+                    && template.allSatisfy({ object.attributes[$0.key] == $0.value })
+                {
+                    found.append(handle)
+                }
                 return
             }
             guard let entry = catalog.entries[handle], !entry.isDestroyed, integrityFailures[handle] == nil,
-                  !entry.isPrivate || canSeePrivate else { return }
+                !entry.isPrivate || canSeePrivate
+            else { return }
             if fromCatalog, let searchable = entry.searchable {
-                guard template.allSatisfy({ Catalog.value($0.key, in: searchable).map(Array.init) == $0.value }) else { return }
+                guard template.allSatisfy({ Catalog.value($0.key, in: searchable).map(Array.init) == $0.value }) else {
+                    return
+                }
                 // One stat, no read: a file changed since its entry is checked before it is offered.
-                if objects[handle] == nil, directory.fileIdentity(of: directory.objectName(UInt64(handle))) != entry.identity,
-                   object(handle) == nil { return }
+                if objects[handle] == nil,
+                    directory.fileIdentity(of: directory.objectName(UInt64(handle))) != entry.identity,
+                    object(handle) == nil
+                {
+                    return
+                }
                 found.append(handle)
             } else if let object = object(handle), template.allSatisfy({ object.attributes[$0.key] == $0.value }) {
                 found.append(handle)
@@ -699,11 +766,13 @@ final class Token {
     /// their check and, in its label, why; read-only, not destroyable.
     private var integrityReport: TokenObject {
         let reasons = integrityFailures.sorted { $0.key < $1.key }.map(\.value).joined(separator: "\n")
-        return TokenObject(handle: Self.reportHandle, isPrivate: false, session: nil, attributes: [
-            CKA.class: [UInt8](ulong: CKO.integrityReport), CKA.token: [1], CKA.private: [0], CKA.modifiable: [0],
-            CKA.destroyable: [0], CKA.copyable: [0], CKA.label: Array(reasons.utf8),
-            CKA.integrityFailures: [UInt8](ulong: CK_ULONG(integrityFailures.count)),
-        ])
+        return TokenObject(
+            handle: Self.reportHandle, isPrivate: false, session: nil,
+            attributes: [
+                CKA.class: [UInt8](ulong: CKO.integrityReport), CKA.token: [1], CKA.private: [0], CKA.modifiable: [0],
+                CKA.destroyable: [0], CKA.copyable: [0], CKA.label: Array(reasons.utf8),
+                CKA.integrityFailures: [UInt8](ulong: CK_ULONG(integrityFailures.count)),
+            ])
     }
 
     /// A handle no object uses, token or session.
@@ -739,9 +808,10 @@ final class Token {
                 if let old = catalog.entries[object.handle], !old.isDestroyed { object.generation = old.generation + 1 }
                 let bytes = try object.fileBytes(masterKey: masterKey)
                 try directory.write(name, bytes)
-                let entry = CatalogEntry(generation: object.generation, identity: directory.fileIdentity(of: name) ?? FileIdentity(),
-                                         digest: FileDigest(of: bytes), isPrivate: object.isPrivate,
-                                         searchable: Catalog.searchableBytes(object.attributes), record: -1, sealedRecord: -1)
+                let entry = CatalogEntry(
+                    generation: object.generation, identity: directory.fileIdentity(of: name) ?? FileIdentity(),
+                    digest: FileDigest(of: bytes), isPrivate: object.isPrivate,
+                    searchable: Catalog.searchableBytes(object.attributes), record: -1, sealedRecord: -1)
                 if let old = catalog.entries[object.handle] { unindex(object.handle, old) }
                 try appendRecord([(object.handle, entry)])
                 // Only our own writes changed the directory: no reload needed.
@@ -781,8 +851,14 @@ final class Token {
             try catchUp()
             try directory.remove(directory.objectName(UInt64(object.handle)))
             if let old = catalog.entries[object.handle] { unindex(object.handle, old) }
-            try appendRecord([(object.handle, CatalogEntry(generation: Catalog.destroyed, identity: FileIdentity(), digest: FileDigest(),
-                                                           isPrivate: object.isPrivate, searchable: nil, record: -1, sealedRecord: -1))])
+            try appendRecord([
+                (
+                    object.handle,
+                    CatalogEntry(
+                        generation: Catalog.destroyed, identity: FileIdentity(), digest: FileDigest(),
+                        isPrivate: object.isPrivate, searchable: nil, record: -1, sealedRecord: -1)
+                )
+            ])
             if before == stamp { stamp = directory.stamp() }
         }
         dropLoaded(object.handle)
@@ -797,8 +873,10 @@ final class Token {
 
     /// C_InitToken: a new record with a new master key wrapped under the SO PIN; every object
     /// and the user PIN are gone. An existing token needs its SO PIN.
-    static func initialize(directory: TokenDirectory, existing: Token?, soPIN: [UInt8], label: [UInt8], serial: String,
-                           iterations: UInt32) throws(CKRError) -> Token {
+    static func initialize(
+        directory: TokenDirectory, existing: Token?, soPIN: [UInt8], label: [UInt8], serial: String,
+        iterations: UInt32
+    ) throws(CKRError) -> Token {
         if let existing {
             // Proves the SO PIN (and counts the try) before anything is erased.
             var proven = try existing.unlock(CKU.so, pin: soPIN)
@@ -811,8 +889,9 @@ final class Token {
         let salt = try randomBytes(16)
         var derived = try Sealing.deriveKey(soPIN, salt: salt, iterations: iterations)
         defer { wipe(&derived) }
-        var record = TokenRecord(label: label, serial: serial, iterations: iterations, soSalt: salt,
-                                 soWrapped: try Sealing.seal(soKey, key: derived, aad: wrapAAD(so: true)))
+        var record = TokenRecord(
+            label: label, serial: serial, iterations: iterations, soSalt: salt,
+            soWrapped: try Sealing.seal(soKey, key: derived, aad: wrapAAD(so: true)))
         let pair = try SOEscrow.makeKeyPair(soKey: soKey)
         record.soPublic = pair.publicPoint
         record.soPrivate = pair.sealedPrivate
@@ -822,11 +901,15 @@ final class Token {
             try directory.remove("manifest")
             // Back to epoch 0: the folders of a re-keyed token go.
             directory.epoch = 0
-            for stale in directory.staleEpochFiles() { directory.removeFolder(stale); unlink(directory.path + "/" + stale) }
-            guard mkdir(directory.path + "/objects", 0o700) == 0 || errno == EEXIST else { throw CKRError(CKR.deviceError) }
+            for stale in directory.staleEpochFiles() {
+                directory.removeFolder(stale)
+                unlink(directory.path + "/" + stale)
+            }
+            guard mkdir(directory.path + "/objects", 0o700) == 0 || errno == EEXIST else {
+                throw CKRError(CKR.deviceError)
+            }
             try directory.write("token", record.encoded())
         }
         return try Token(directory: directory)
     }
 }
-

@@ -1,5 +1,5 @@
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// One token's directory: `token` (label, PIN-wrapped master keys), `pins` (failed-try counters),
@@ -64,7 +64,10 @@ final class TokenDirectory {
         while true {
             if done == out.count { out.append(contentsOf: [UInt8](repeating: 0, count: 4096)) }
             let n = out.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 { if errno == EINTR { continue }; throw CKRError(CKR.deviceError) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw CKRError(CKR.deviceError)
+            }
             if n == 0 { break }
             done += n
         }
@@ -86,7 +89,11 @@ final class TokenDirectory {
             var done = 0
             while done < buffer.count {
                 let n = Glibc.write(fd, buffer.baseAddress! + done, buffer.count - done)
-                if n < 0 { if errno == EINTR { continue }; ok = false; return }
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    ok = false
+                    return
+                }
                 done += n
             }
         }
@@ -120,8 +127,13 @@ final class TokenDirectory {
         var out = [UInt8](repeating: 0, count: size - offset)
         var done = 0
         while done < out.count {
-            let n = out.withUnsafeMutableBytes { pread(fd, $0.baseAddress! + done, $0.count - done, off_t(offset + done)) }
-            if n < 0 { if errno == EINTR { continue }; throw CKRError(CKR.deviceError) }
+            let n = out.withUnsafeMutableBytes {
+                pread(fd, $0.baseAddress! + done, $0.count - done, off_t(offset + done))
+            }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw CKRError(CKR.deviceError)
+            }
             if n == 0 { break }
             done += n
         }
@@ -137,11 +149,16 @@ final class TokenDirectory {
         defer { close(fd) }
         var info = stat()
         guard fstat(fd, &info) == 0, info.st_nlink == 1 else { throw CKRError(CKR.deviceError) }
-        if Int(info.st_size) > offset { guard ftruncate(fd, off_t(offset)) == 0 else { throw CKRError(CKR.deviceError) } }
+        if Int(info.st_size) > offset {
+            guard ftruncate(fd, off_t(offset)) == 0 else { throw CKRError(CKR.deviceError) }
+        }
         var done = 0
         while done < bytes.count {
             let n = bytes.withUnsafeBytes { pwrite(fd, $0.baseAddress! + done, $0.count - done, off_t(offset + done)) }
-            if n < 0 { if errno == EINTR { continue }; throw CKRError(CKR.deviceError) }
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw CKRError(CKR.deviceError)
+            }
             done += n
         }
         guard !Self.durable || fsync(fd) == 0 else { throw CKRError(CKR.deviceError) }
@@ -156,8 +173,9 @@ final class TokenDirectory {
     }
 
     private static func identity(_ info: stat) -> FileIdentity {
-        FileIdentity(inode: UInt64(info.st_ino), size: UInt64(info.st_size),
-                     changed: UInt64(info.st_ctim.tv_sec) &* 1_000_000_000 &+ UInt64(info.st_ctim.tv_nsec))
+        FileIdentity(
+            inode: UInt64(info.st_ino), size: UInt64(info.st_size),
+            changed: UInt64(info.st_ctim.tv_sec) &* 1_000_000_000 &+ UInt64(info.st_ctim.tv_nsec))
     }
 
     /// The object files by handle with their inode numbers, from one pass over the folder (no
@@ -179,8 +197,11 @@ final class TokenDirectory {
                     length += 1
                     switch byte {
                     case UInt8(ascii: "0")...UInt8(ascii: "9"): handle = handle << 4 | UInt64(byte - UInt8(ascii: "0"))
-                    case UInt8(ascii: "a")...UInt8(ascii: "f"): handle = handle << 4 | UInt64(byte - UInt8(ascii: "a") + 10)
-                    case UInt8(ascii: "."): temporary = true; valid = false
+                    case UInt8(ascii: "a")...UInt8(ascii: "f"):
+                        handle = handle << 4 | UInt64(byte - UInt8(ascii: "a") + 10)
+                    case UInt8(ascii: "."):
+                        temporary = true
+                        valid = false
                     default: valid = false
                     }
                 }
@@ -290,7 +311,10 @@ final class TokenDirectory {
         clock_gettime(CLOCK_REALTIME, &now)
         var racy = false
         for name in [objectsFolder, "token", "pins", catalogName] {
-            guard let identity = identity(of: name) else { result += [0, 0, 0, 0, 0, 0]; continue }
+            guard let identity = identity(of: name) else {
+                result += [0, 0, 0, 0, 0, 0]
+                continue
+            }
             result += identity
             let age = (now.tv_sec - identity[4]) * 1_000_000_000 + (now.tv_nsec - identity[5])
             if name == objectsFolder && age < 20_000_000 { racy = true }
@@ -310,7 +334,10 @@ final class TokenDirectory {
     func identity(of name: String) -> [Int]? {
         var info = stat()
         guard stat(path + "/" + name, &info) == 0 else { return nil }
-        return [Int(info.st_ino), Int(info.st_size), info.st_mtim.tv_sec, info.st_mtim.tv_nsec, info.st_ctim.tv_sec, info.st_ctim.tv_nsec]
+        return [
+            Int(info.st_ino), Int(info.st_size), info.st_mtim.tv_sec, info.st_mtim.tv_nsec, info.st_ctim.tv_sec,
+            info.st_ctim.tv_nsec,
+        ]
     }
 
     /// Removes every object file and the PIN counters (C_InitToken).
@@ -331,7 +358,8 @@ final class TokenDirectory {
 
     /// Subdirectories of `root` that hold a token file, sorted by name.
     static func tokens(in root: String) -> [String] {
-        (entries(of: root) ?? []).filter { !$0.hasPrefix(".") && access(root + "/" + $0 + "/token", F_OK) == 0 }.sorted()
+        (entries(of: root) ?? []).filter { !$0.hasPrefix(".") && access(root + "/" + $0 + "/token", F_OK) == 0 }
+            .sorted()
     }
 
     /// Makes `path` and its missing parents (0700).

@@ -17,7 +17,10 @@ final class TokenObject {
     /// Catalog, so a restored older copy of the file is refused.
     var generation: UInt64 = 0
 
-    init(handle: CK_OBJECT_HANDLE, isPrivate: Bool, session: CK_SESSION_HANDLE?, attributes: AttributeMap, sealed: [UInt8]? = nil) {
+    init(
+        handle: CK_OBJECT_HANDLE, isPrivate: Bool, session: CK_SESSION_HANDLE?, attributes: AttributeMap,
+        sealed: [UInt8]? = nil
+    ) {
         self.handle = handle
         self.isPrivate = isPrivate
         self.session = session
@@ -77,7 +80,8 @@ final class TokenObject {
         let body = reader.rest()
         if bytes[4] == 0 {
             // A public object keeps no copy of its file: its attributes are that file.
-            let object = TokenObject(handle: handle, isPrivate: false, session: nil, attributes: try AttributeMap.decode(body))
+            let object = TokenObject(
+                handle: handle, isPrivate: false, session: nil, attributes: try AttributeMap.decode(body))
             object.generation = generation
             return object
         }
@@ -91,7 +95,10 @@ final class TokenObject {
     /// Opens a sealed private object with the master key.
     func unseal(masterKey: [UInt8]) throws(CKRError) {
         guard let sealed else { return }
-        guard var plain = Sealing.open(sealed, key: masterKey, aad: Self.aad(handle, generation: isLegacy ? nil : generation)) else {
+        guard
+            var plain = Sealing.open(
+                sealed, key: masterKey, aad: Self.aad(handle, generation: isLegacy ? nil : generation))
+        else {
             throw CKRError(CKR.deviceError)
         }
         defer { wipe(&plain) }

@@ -10,8 +10,8 @@ internal import CPKCS11
 struct TokenRecord {
     static let magic: [UInt8] = Array("CBT1".utf8)
 
-    var label: [UInt8]          // 32 bytes, blank-padded
-    var serial: String          // 16 hex digits, also the directory name
+    var label: [UInt8]  // 32 bytes, blank-padded
+    var serial: String  // 16 hex digits, also the directory name
     var iterations: UInt32
     var soSalt: [UInt8]
     var soWrapped: [UInt8]
@@ -68,11 +68,13 @@ struct TokenRecord {
             fields[tag] = Array(try reader.take(length))
         }
         guard let label = fields[1], label.count == 32, let serial = fields[2], let cost = fields[3], cost.count == 4,
-              let soSalt = fields[4], let soWrapped = fields[5] else { throw CKRError(CKR.deviceError) }
+            let soSalt = fields[4], let soWrapped = fields[5]
+        else { throw CKRError(CKR.deviceError) }
         var costReader = ByteReader(cost)
-        var record = TokenRecord(label: label, serial: String(decoding: serial, as: UTF8.self),
-                                 iterations: try costReader.u32(), soSalt: soSalt, soWrapped: soWrapped,
-                                 userSalt: fields[6], userWrapped: fields[7])
+        var record = TokenRecord(
+            label: label, serial: String(decoding: serial, as: UTF8.self),
+            iterations: try costReader.u32(), soSalt: soSalt, soWrapped: soWrapped,
+            userSalt: fields[6], userWrapped: fields[7])
         if let soPublic = fields[8], let soPrivate = fields[9], let soMasterCopy = fields[10] {
             record.soPublic = soPublic
             record.soPrivate = soPrivate
@@ -115,4 +117,3 @@ struct PINCounters: Equatable {
         return failures > 0 ? low : 0
     }
 }
-

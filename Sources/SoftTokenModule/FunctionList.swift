@@ -1,12 +1,12 @@
 import CPKCS11
-import SoftToken
 import CSoftTokenExports
+import SoftToken
 
 /// The module's one exported symbol: PKCS#11 applications dlopen libcertbridge-softtoken.so and
 /// find every other entry point through this table.
 @_cdecl("C_GetFunctionList")
 public func getFunctionList(_ list: UnsafeMutablePointer<UnsafeMutablePointer<CK_FUNCTION_LIST>?>?) -> CK_RV {
-    guard let list else { return 0x7 } // CKR_ARGUMENTS_BAD
+    guard let list else { return 0x7 }  // CKR_ARGUMENTS_BAD
     list.pointee = functionList
     return 0
 }
@@ -18,8 +18,8 @@ nonisolated(unsafe) private let functionList: UnsafeMutablePointer<CK_FUNCTION_L
     return list
 }()
 
-private let notSupported: CK_RV = 0x54 // CKR_FUNCTION_NOT_SUPPORTED
-private let notParallel: CK_RV = 0x51 // CKR_FUNCTION_NOT_PARALLEL
+private let notSupported: CK_RV = 0x54  // CKR_FUNCTION_NOT_SUPPORTED
+private let notParallel: CK_RV = 0x51  // CKR_FUNCTION_NOT_PARALLEL
 
 private func makeFunctionList() -> CK_FUNCTION_LIST {
     var f = CK_FUNCTION_LIST()

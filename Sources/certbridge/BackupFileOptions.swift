@@ -4,8 +4,10 @@ import CertStore
 /// How a PFX backup named on the command line is read: size and work limits against hostile
 /// files, then its password, then `Store.openBackup`. Shared by `import` and `pfx inspect`.
 struct BackupFileOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Refuse a PFX whose MAC or key derivation asks for more iterations than this (before any is done).",
-                               valueName: "N"))
+    @Option(
+        help: ArgumentHelp(
+            "Refuse a PFX whose MAC or key derivation asks for more iterations than this (before any is done).",
+            valueName: "N"))
     var maxIterations: Int64 = Store.defaultMaxIterations
 
     func validate() throws {
@@ -26,8 +28,10 @@ struct BackupFileOptions: ParsableArguments {
             let password = try source.read(prompt: "Password for \(file): ", allowEmpty: true)
             do throws(StoreError) {
                 return try Store.openBackup(bytes, password: password, file: file, maxIterations: maxIterations)
-            } catch where error.code == .wrongSecret && attempt < attempts {
-                SecretSource.tellTerminal("Wrong password for \(file) (\(attempts - attempt) more \(attempts - attempt == 1 ? "try" : "tries")).\n")
+            } catch  where error.code == .wrongSecret && attempt < attempts {
+                SecretSource.tellTerminal(
+                    "Wrong password for \(file) (\(attempts - attempt) more \(attempts - attempt == 1 ? "try" : "tries")).\n"
+                )
             }
         }
         throw StoreError(.wrongSecret, "the password for \(file) is wrong")

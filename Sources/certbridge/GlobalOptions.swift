@@ -4,15 +4,22 @@ import Foundation
 
 /// Options every subcommand accepts, so a script can pass one set to all of them.
 struct GlobalOptions: ParsableArguments {
-    @Option(name: .customLong("module"), help: ArgumentHelp(
-        "A PKCS#11 module to use, by path (repeatable). Default: the modules registered with p11-kit, and the software token.",
-        valueName: "PATH"))
+    @Option(
+        name: .customLong("module"),
+        help: ArgumentHelp(
+            "A PKCS#11 module to use, by path (repeatable). Default: the modules registered with p11-kit, and the software token.",
+            valueName: "PATH"))
     var modules: [String] = []
 
-    @Option(help: ArgumentHelp("Where the PIN of the token the command names comes from: tty, file:PATH, env:NAME or fd:N. Another token is asked for on the terminal, never given this PIN.", valueName: "SRC"))
+    @Option(
+        help: ArgumentHelp(
+            "Where the PIN of the token the command names comes from: tty, file:PATH, env:NAME or fd:N. Another token is asked for on the terminal, never given this PIN.",
+            valueName: "SRC"))
     var pinSource: String?
 
-    @Option(help: ArgumentHelp("Where a PFX or key password comes from: tty, file:PATH, env:NAME or fd:N.", valueName: "SRC"))
+    @Option(
+        help: ArgumentHelp(
+            "Where a PFX or key password comes from: tty, file:PATH, env:NAME or fd:N.", valueName: "SRC"))
     var passwordSource: String?
 
     @Flag(help: "Print JSON for scripts instead of text.")
@@ -36,7 +43,9 @@ struct GlobalOptions: ParsableArguments {
     /// Where the PIN of the token a URI names comes from: the URI's own `pin-source` (RFC 7512:
     /// for that token alone), else `--pin-source`, else the terminal.
     func pinSource(uri: String? = nil) throws(StoreError) -> SecretSource {
-        if let uri, !uri.isEmpty, let fromURI = try uriArgument(uri).pinSource { return try SecretSource(uriPINSource: fromURI) }
+        if let uri, !uri.isEmpty, let fromURI = try uriArgument(uri).pinSource {
+            return try SecretSource(uriPINSource: fromURI)
+        }
         if let pinSource { return try SecretSource(pinSource) }
         return .tty
     }
@@ -54,11 +63,16 @@ struct GlobalOptions: ParsableArguments {
         do throws(StoreError) {
             let target = try store.targetToken(parsed)
             // Chosen without being named: say which, so it is never a silent choice.
-            if uri == nil { printNote("no --token given: using \"\(target.info.label)\" (\(target.uri)), the only token present") }
+            if uri == nil {
+                printNote("no --token given: using \"\(target.info.label)\" (\(target.uri)), the only token present")
+            }
             return target
-        } catch where error.code == .notFound && uri == nil && store.softTokenEmptySlot != nil && isatty(STDIN_FILENO) == 1 {
+        } catch
+            where error.code == .notFound && uri == nil && store.softTokenEmptySlot != nil && isatty(STDIN_FILENO) == 1
+        {
             printNote("no token is present: making the software token \"\(SoftToken.defaultLabel)\"")
-            return try makeSoftToken(store, label: SoftToken.defaultLabel, soPIN: .tty, userPIN: try pinSource(uri: uri))
+            return try makeSoftToken(
+                store, label: SoftToken.defaultLabel, soPIN: .tty, userPIN: try pinSource(uri: uri))
         }
     }
 

@@ -8,18 +8,18 @@ extension CertBridge {
             commandName: "install-cert",
             abstract: "Attach an issued certificate to the enrollment key pair it belongs to.",
             discussion: """
-            The key pair is found by its public key on any token (or the one --token names). \
-            The PIN from --pin-source goes only to the token --token names; a token found \
-            without being named is asked for on the terminal, or named with the --token to \
-            add. A certificate that matches no key pair exits 5. \
-            The certificate is written with the key's CKA_ID and label, the chain from --chain-file \
-            as authority certificates, and the pair is no longer pending. A certificate that is \
-            already there is reported, not written twice.
+                The key pair is found by its public key on any token (or the one --token names). \
+                The PIN from --pin-source goes only to the token --token names; a token found \
+                without being named is asked for on the terminal, or named with the --token to \
+                add. A certificate that matches no key pair exits 5. \
+                The certificate is written with the key's CKA_ID and label, the chain from --chain-file \
+                as authority certificates, and the pair is no longer pending. A certificate that is \
+                already there is reported, not written twice.
 
-            Example:
-              certbridge install-cert issued.pem --chain-file ca-chain.pem \\
-                --pin-source env:PIN
-            """)
+                Example:
+                  certbridge install-cert issued.pem --chain-file ca-chain.pem \\
+                    --pin-source env:PIN
+                """)
 
         @Argument(help: ArgumentHelp("The issued certificate (PEM or DER).", valueName: "FILE"))
         var certificate: String
@@ -34,12 +34,16 @@ extension CertBridge {
 
         func execute() throws(StoreError) {
             let certificates = try readCertificates(try readFile(certificate))
-            guard let leaf = certificates.first else { throw StoreError(.failed, "\(certificate) holds no certificate") }
-            let chainCertificates = try chainFile.map { (path) throws(StoreError) in try readCertificates(try readFile(path)) } ?? []
+            guard let leaf = certificates.first else {
+                throw StoreError(.failed, "\(certificate) holds no certificate")
+            }
+            let chainCertificates =
+                try chainFile.map { (path) throws(StoreError) in try readCertificates(try readFile(path)) } ?? []
             let store = try global.store()
-            let result = try store.installCertificate(leaf, chain: Array(certificates.dropFirst()) + chainCertificates,
-                                                      on: try token.map { (text) throws(StoreError) in try parseURI(text) },
-                                                      pin: try global.pinProvider(store, uri: token))
+            let result = try store.installCertificate(
+                leaf, chain: Array(certificates.dropFirst()) + chainCertificates,
+                on: try token.map { (text) throws(StoreError) in try parseURI(text) },
+                pin: try global.pinProvider(store, uri: token))
             if global.json { return try printJSON(result) }
             if result.installed {
                 print("Installed the certificate for \"\(result.label)\" on \"\(result.token)\" (id \(result.id)).")
@@ -47,7 +51,9 @@ extension CertBridge {
                 print("The certificate is already on \"\(result.token)\" with \"\(result.label)\"; nothing written.")
             }
             if result.placeholderRemoved {
-                print("Removed the placeholder certificate the restored backup brought: the issued certificate replaces it.")
+                print(
+                    "Removed the placeholder certificate the restored backup brought: the issued certificate replaces it."
+                )
             }
             if result.chainAdded + result.chainAlreadyPresent > 0 {
                 print("Chain: \(result.chainAdded) added, \(result.chainAlreadyPresent) already present.")
@@ -68,7 +74,9 @@ func readFile(_ path: String, maxSize: Int? = nil) throws(StoreError) -> [UInt8]
     if let maxSize {
         var status = stat()
         if fstat(handle.fileDescriptor, &status) == 0, Int(status.st_size) > maxSize {
-            throw StoreError(.failed, "\(path) is refused: it is \(status.st_size) bytes, more than the \(maxSize >> 20) MiB allowed")
+            throw StoreError(
+                .failed, "\(path) is refused: it is \(status.st_size) bytes, more than the \(maxSize >> 20) MiB allowed"
+            )
         }
         data = try? handle.read(upToCount: maxSize + 1)
         if let data, data.count > maxSize {

@@ -29,7 +29,9 @@ struct ObjectTable {
             type = "-"
         }
         let security = object.flags == nil ? "-" : (object.securityLevel?.rawValue ?? SecurityLevel.standard.rawValue)
-        return [label, object.class, type.visible, security, object.verdict ?? "-", object.id.isEmpty ? "-" : object.id]
+        return [
+            label, object.class, type.visible, security, object.verdict ?? "-", object.id.isEmpty ? "-" : object.id,
+        ]
     }
 
     /// Adds an object: held back while the widths are being set, else printed at once.

@@ -8,26 +8,26 @@ extension CertBridge {
             commandName: "objects",
             abstract: "List the objects on tokens: keys with every flag as read back, and certificates.",
             discussion: """
-            Each key shows its class, label, id, type and size, the flags sensitive, extractable, \
-            always-authenticate, never-extractable, always-sensitive, local and private, and a \
-            verdict: exportable or non-exportable. Certificates show subject, issuer, serial, \
-            validity, and the key they belong to (the same CKA_ID).
+                Each key shows its class, label, id, type and size, the flags sensitive, extractable, \
+                always-authenticate, never-extractable, always-sensitive, local and private, and a \
+                verdict: exportable or non-exportable. Certificates show subject, issuer, serial, \
+                validity, and the key they belong to (the same CKA_ID).
 
-            On a terminal the objects are a table, one line each: label, class, key type and \
-            size, security level, verdict and id. With --long (the default when the output is \
-            not a terminal, so scripts that read the blocks keep working) each object is a block \
-            with every flag, the verdict's reason, certificate names and dates, the key or \
-            certificate it pairs with, and its URI. --table asks for the table anywhere. With \
-            --json the same fields as --long, as a JSON array, printed as the objects are read.
+                On a terminal the objects are a table, one line each: label, class, key type and \
+                size, security level, verdict and id. With --long (the default when the output is \
+                not a terminal, so scripts that read the blocks keep working) each object is a block \
+                with every flag, the verdict's reason, certificate names and dates, the key or \
+                certificate it pairs with, and its URI. --table asks for the table anywhere. With \
+                --json the same fields as --long, as a JSON array, printed as the objects are read.
 
-            Private objects need a login: the PIN comes from --pin-source (default: asked on the \
-            terminal). With --no-login only public objects are listed.
+                Private objects need a login: the PIN comes from --pin-source (default: asked on the \
+                terminal). With --no-login only public objects are listed.
 
-            Examples:
-              certbridge objects 'pkcs11:token=Backup' --pin-source env:TOKEN_PIN
-              certbridge objects 'pkcs11:token=Backup;type=private' --json \\
-                --pin-source fd:3
-            """)
+                Examples:
+                  certbridge objects 'pkcs11:token=Backup' --pin-source env:TOKEN_PIN
+                  certbridge objects 'pkcs11:token=Backup;type=private' --json \\
+                    --pin-source fd:3
+                """)
 
         @Argument(help: ArgumentHelp("Which token and objects (a PKCS#11 URI). Default: all tokens.", valueName: "URI"))
         var uri: String?
@@ -45,7 +45,9 @@ extension CertBridge {
 
         func validate() throws {
             if long && asTable { throw ValidationError("--long and --table: choose one") }
-            if global.json && (long || asTable) { throw ValidationError("--json has every field already; drop --long/--table") }
+            if global.json && (long || asTable) {
+                throw ValidationError("--json has every field already; drop --long/--table")
+            }
         }
 
         func execute() throws(StoreError) {
@@ -57,7 +59,9 @@ extension CertBridge {
             if global.json {
                 var printer = JSONArrayPrinter()
                 do throws(StoreError) {
-                    skipped = try store.forEachObject(matching: uri, pin: pin) { (object) throws(StoreError) in try printer.print(object) }
+                    skipped = try store.forEachObject(matching: uri, pin: pin) { (object) throws(StoreError) in
+                        try printer.print(object)
+                    }
                 } catch {
                     printer.abandon()
                     throw error
@@ -78,7 +82,10 @@ extension CertBridge {
                     }
                 }
                 if count == 0 {
-                    print(noLogin ? "No public objects. (Private keys need a login: drop --no-login.)" : "No objects\(skipped.isEmpty ? "" : " on the tokens searched").")
+                    print(
+                        noLogin
+                            ? "No public objects. (Private keys need a login: drop --no-login.)"
+                            : "No objects\(skipped.isEmpty ? "" : " on the tokens searched").")
                 }
             }
             // A token passed over may hold more: the listing is incomplete, and the exit code says so.
@@ -107,10 +114,17 @@ extension CertBridge {
                 rows.append(["verdict:", "\(object.verdict ?? "?") — \(object.verdictReason ?? "")"])
                 rows.append(["security:", Self.securityWords(object.securityLevel ?? .standard)])
                 if let left = flags.triesLeft {
-                    rows.append(["tries left:", left == 0 ? "0 (locked: the SO unlocks it with 'certbridge pin unlock-key')" : "\(left) wrong passwords before the key locks"])
+                    rows.append([
+                        "tries left:",
+                        left == 0
+                            ? "0 (locked: the SO unlocks it with 'certbridge pin unlock-key')"
+                            : "\(left) wrong passwords before the key locks",
+                    ])
                 }
             }
-            if let usage = object.usage { rows.append(["usage:", usage.isEmpty ? "(none)" : usage.joined(separator: " ")]) }
+            if let usage = object.usage {
+                rows.append(["usage:", usage.isEmpty ? "(none)" : usage.joined(separator: " ")])
+            }
             if let cert = object.certificate {
                 rows.append(["subject:", cert.subject])
                 rows.append(["issuer:", cert.issuer])
@@ -119,7 +133,9 @@ extension CertBridge {
                 if let category = cert.category { rows.append(["category:", category]) }
             }
             if let paired = object.pairedWith {
-                rows.append([object.class == "certificate" ? "key:" : "certificate:", paired.isEmpty ? "(same id)" : paired])
+                rows.append([
+                    object.class == "certificate" ? "key:" : "certificate:", paired.isEmpty ? "(same id)" : paired,
+                ])
             }
             rows.append(["uri:", object.uri])
             return table(rows)

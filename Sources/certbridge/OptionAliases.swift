@@ -19,7 +19,8 @@ enum OptionAliases {
         var ended = false
         for argument in arguments {
             if argument == "--" { ended = true }
-            guard !ended, let alias = aliases.first(where: { argument == $0.old || argument.hasPrefix($0.old + "=") }) else {
+            guard !ended, let alias = aliases.first(where: { argument == $0.old || argument.hasPrefix($0.old + "=") })
+            else {
                 out.append(argument)
                 continue
             }

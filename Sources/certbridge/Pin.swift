@@ -12,7 +12,9 @@ extension CertBridge {
 
 /// Where a new PIN comes from; on a terminal it is asked twice.
 struct NewPINOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Where the new PIN comes from: tty (asked twice), file:PATH, env:NAME or fd:N.", valueName: "SRC"))
+    @Option(
+        help: ArgumentHelp(
+            "Where the new PIN comes from: tty (asked twice), file:PATH, env:NAME or fd:N.", valueName: "SRC"))
     var newPinSource: String = "tty"
 
     func validate() throws {
@@ -21,7 +23,8 @@ struct NewPINOptions: ParsableArguments {
 
     func provider(_ prompt: String) throws(StoreError) -> Store.PINProvider {
         let source = try SecretSource(newPinSource)
-        return { token throws(StoreError) in try source.readNew(prompt: "\(prompt) for token \"\(token.info.label)\": ") }
+        return { token throws(StoreError) in try source.readNew(prompt: "\(prompt) for token \"\(token.info.label)\": ")
+        }
     }
 }
 
@@ -31,13 +34,13 @@ extension CertBridge.Pin {
             commandName: "change",
             abstract: "Change the user PIN (or with --so the security officer's).",
             discussion: """
-            The current PIN comes from --pin-source, the new one from --new-pin-source (asked \
-            twice on a terminal). Exit 4 for a wrong current PIN, 6 when it is locked.
+                The current PIN comes from --pin-source, the new one from --new-pin-source (asked \
+                twice on a terminal). Exit 4 for a wrong current PIN, 6 when it is locked.
 
-            Example:
-              certbridge pin change 'pkcs11:token=Backup' --pin-source file:old.txt \\
-                --new-pin-source file:new.txt
-            """)
+                Example:
+                  certbridge pin change 'pkcs11:token=Backup' --pin-source file:old.txt \\
+                    --new-pin-source file:new.txt
+                """)
 
         @Argument(help: ArgumentHelp("The token (a PKCS#11 URI).", valueName: "URI"))
         var uri: String
@@ -53,9 +56,12 @@ extension CertBridge.Pin {
             let token = try store.token(matching: parseURI(uri))
             let source = try global.pinSource(uri: uri)
             let who = so ? "SO PIN" : "PIN"
-            try store.changePIN(on: token, role: so ? .securityOfficer : .user,
-                                old: { token throws(StoreError) in try source.read(prompt: "Current \(who) for token \"\(token.info.label)\": ") },
-                                new: newPIN.provider("New \(who)"))
+            try store.changePIN(
+                on: token, role: so ? .securityOfficer : .user,
+                old: { token throws(StoreError) in
+                    try source.read(prompt: "Current \(who) for token \"\(token.info.label)\": ")
+                },
+                new: newPIN.provider("New \(who)"))
             print("The \(so ? "security officer" : "user") PIN of \"\(token.info.label)\" is changed.")
         }
     }
@@ -65,18 +71,20 @@ extension CertBridge.Pin {
             commandName: "unblock",
             abstract: "Set a new user PIN with the security officer's PIN (unblocks a locked PIN).",
             discussion: """
-            The SO PIN comes from --so-pin-source, the new user PIN from --new-pin-source (asked \
-            twice on a terminal). Exit 4 for a wrong SO PIN, 6 when the SO PIN is locked.
+                The SO PIN comes from --so-pin-source, the new user PIN from --new-pin-source (asked \
+                twice on a terminal). Exit 4 for a wrong SO PIN, 6 when the SO PIN is locked.
 
-            Example:
-              certbridge pin unblock 'pkcs11:token=Backup' --so-pin-source env:SO_PIN \\
-                --new-pin-source tty
-            """)
+                Example:
+                  certbridge pin unblock 'pkcs11:token=Backup' --so-pin-source env:SO_PIN \\
+                    --new-pin-source tty
+                """)
 
         @Argument(help: ArgumentHelp("The token (a PKCS#11 URI).", valueName: "URI"))
         var uri: String
 
-        @Option(help: ArgumentHelp("Where the security officer's PIN comes from: tty, file:PATH, env:NAME or fd:N.", valueName: "SRC"))
+        @Option(
+            help: ArgumentHelp(
+                "Where the security officer's PIN comes from: tty, file:PATH, env:NAME or fd:N.", valueName: "SRC"))
         var soPinSource: String = "tty"
 
         @OptionGroup var newPIN: NewPINOptions
@@ -90,9 +98,12 @@ extension CertBridge.Pin {
             let store = try global.store()
             let token = try store.token(matching: parseURI(uri))
             let soSource = try SecretSource(soPinSource)
-            try store.unblockPIN(on: token,
-                                 soPIN: { token throws(StoreError) in try soSource.read(prompt: "SO PIN for token \"\(token.info.label)\": ") },
-                                 newPIN: newPIN.provider("New user PIN"))
+            try store.unblockPIN(
+                on: token,
+                soPIN: { token throws(StoreError) in
+                    try soSource.read(prompt: "SO PIN for token \"\(token.info.label)\": ")
+                },
+                newPIN: newPIN.provider("New user PIN"))
             print("The user PIN of \"\(token.info.label)\" is set; it is unblocked.")
         }
     }

@@ -8,22 +8,22 @@ extension CertBridge {
             commandName: "readers",
             abstract: "List PC/SC smart-card readers, their cards, and the PKCS#11 token each card is.",
             discussion: """
-            Each reader pcscd knows, whether a card is in it, the card's ATR (and its kind where \
-            the ATR is a known one), and the PKCS#11 slots of the loaded modules that sit in the \
-            reader (OpenSC and ykcs11 name their slots after the reader), with the token's URI \
-            to pass to import, objects or sign.
+                Each reader pcscd knows, whether a card is in it, the card's ATR (and its kind where \
+                the ATR is a known one), and the PKCS#11 slots of the loaded modules that sit in the \
+                reader (OpenSC and ykcs11 name their slots after the reader), with the token's URI \
+                to pass to import, objects or sign.
 
-            With --watch, one line per change until interrupted (Ctrl-C): cards inserted and \
-            removed, readers plugged in and out. It starts with what is present now. With \
-            --json each line is one JSON object (JSON lines), written as it happens.
+                With --watch, one line per change until interrupted (Ctrl-C): cards inserted and \
+                removed, readers plugged in and out. It starts with what is present now. With \
+                --json each line is one JSON object (JSON lines), written as it happens.
 
-            Exit 5 when pcscd is not running.
+                Exit 5 when pcscd is not running.
 
-            Examples:
-              certbridge readers
-              certbridge readers --json --module /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so
-              certbridge readers --watch --json | while read -r line; do ...; done
-            """)
+                Examples:
+                  certbridge readers
+                  certbridge readers --json --module /usr/lib/x86_64-linux-gnu/opensc-pkcs11.so
+                  certbridge readers --watch --json | while read -r line; do ...; done
+                """)
 
         @Flag(help: "Report card and reader changes as they happen, until interrupted.")
         var watch = false
@@ -50,15 +50,21 @@ extension CertBridge {
             }
             for reader in readers {
                 print("Reader \(reader.reader.visible)")
-                var rows: [[String]] = [["card:", reader.cardPresent ? (reader.card ?? "present (unknown kind)") : "none"]]
+                var rows: [[String]] = [
+                    ["card:", reader.cardPresent ? (reader.card ?? "present (unknown kind)") : "none"]
+                ]
                 if let atr = reader.atr { rows.append(["ATR:", atr]) }
                 if reader.inUse { rows.append(["in use:", "yes (another program is connected)"]) }
                 if reader.tokens.isEmpty {
-                    rows.append(["token:", reader.cardPresent ? "(no loaded PKCS#11 module offers a slot in this reader)" : "-"])
+                    rows.append([
+                        "token:", reader.cardPresent ? "(no loaded PKCS#11 module offers a slot in this reader)" : "-",
+                    ])
                 }
                 for slot in reader.tokens {
                     let module = URL(fileURLWithPath: slot.module).lastPathComponent
-                    rows.append(["token:", "\(slot.token.map { "\"\($0)\"" } ?? "(no token)") — \(module) slot \(slot.slot)"])
+                    rows.append([
+                        "token:", "\(slot.token.map { "\"\($0)\"" } ?? "(no token)") — \(module) slot \(slot.slot)",
+                    ])
                     if let uri = slot.uri { rows.append(["uri:", uri]) }
                 }
                 print(table(rows, indent: "  "))
@@ -90,7 +96,10 @@ extension CertBridge {
             if json {
                 let encoder = JSONEncoder()
                 encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-                line = (try? encoder.encode(change)).map { UntrustedText.escapingJSON(String(decoding: $0, as: UTF8.self)) } ?? "{}"
+                line =
+                    (try? encoder.encode(change)).map {
+                        UntrustedText.escapingJSON(String(decoding: $0, as: UTF8.self))
+                    } ?? "{}"
             } else {
                 let time = Date().formatted(.iso8601)
                 var parts = [time, change.event, change.reader]

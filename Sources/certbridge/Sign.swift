@@ -4,9 +4,10 @@ import Foundation
 
 /// Where the password that approves each use of a High-level key comes from.
 struct KeyPasswordOptions: ParsableArguments {
-    @Option(help: ArgumentHelp(
-        "Where the password that approves each use of a High-level key comes from: tty, file:PATH, env:NAME or fd:N. Default: the token PIN's source, read again for every use.",
-        valueName: "SRC"))
+    @Option(
+        help: ArgumentHelp(
+            "Where the password that approves each use of a High-level key comes from: tty, file:PATH, env:NAME or fd:N. Default: the token PIN's source, read again for every use.",
+            valueName: "SRC"))
     var keyPasswordSource: String?
 
     func validate() throws {
@@ -19,12 +20,18 @@ struct KeyPasswordOptions: ParsableArguments {
     /// each time (nothing is cached), and on a terminal allows three tries.
     func provider(global: GlobalOptions, uri: String) throws(StoreError) -> (KeyPasswordProvider, attempts: Int) {
         let source: SecretSource
-        if let keyPasswordSource { source = try SecretSource(keyPasswordSource) } else { source = try global.pinSource(uri: uri) }
+        if let keyPasswordSource {
+            source = try SecretSource(keyPasswordSource)
+        } else {
+            source = try global.pinSource(uri: uri)
+        }
         let ownPassword = keyPasswordSource != nil
         let pinSource = try global.pinSource(uri: uri)
         let provider: KeyPasswordProvider = { request throws(StoreError) in
             if request.key.securityLevel == .medium {
-                guard try Confirmation.ask("Allow this use of key \"\(request.key.label)\" on \"\(request.tokenLabel)\"?") else {
+                guard
+                    try Confirmation.ask("Allow this use of key \"\(request.key.label)\" on \"\(request.tokenLabel)\"?")
+                else {
                     throw StoreError(.failed, "the use of key \"\(request.key.label)\" was not approved")
                 }
                 return try pinSource.read(prompt: "PIN for token \"\(request.tokenLabel)\": ")
@@ -47,7 +54,9 @@ extension StoreCommand {
     func signer(for text: String, store: Store, keyPassword: KeyPasswordOptions) throws(StoreError) -> Signer {
         let uri = try parseURI(text)
         let (provider, attempts) = try keyPassword.provider(global: global, uri: text)
-        return try Signer(store: store, key: uri, pin: global.pinProvider(store, uri: text), keyPassword: provider, attempts: attempts)
+        return try Signer(
+            store: store, key: uri, pin: global.pinProvider(store, uri: text), keyPassword: provider, attempts: attempts
+        )
     }
 }
 
@@ -64,35 +73,39 @@ extension CertBridge {
             commandName: "sign",
             abstract: "Sign a file with a key on a token; the key never leaves the token.",
             discussion: """
-            Mechanisms: rsa-pkcs-sha256|384|512 (PKCS#1 v1.5), rsa-pss-sha256|384|512 (MGF1 with \
-            the same digest, salt as long as the digest), ecdsa-sha256|384|512, eddsa. Default: \
-            rsa-pkcs-sha256 for RSA, ECDSA with the digest that fits the curve (P-256: sha256, \
-            P-384: sha384, P-521: sha512), eddsa for Ed25519. When the token lacks the combined \
-            mechanism the digest is computed here and the token signs it.
+                Mechanisms: rsa-pkcs-sha256|384|512 (PKCS#1 v1.5), rsa-pss-sha256|384|512 (MGF1 with \
+                the same digest, salt as long as the digest), ecdsa-sha256|384|512, eddsa. Default: \
+                rsa-pkcs-sha256 for RSA, ECDSA with the digest that fits the curve (P-256: sha256, \
+                P-384: sha384, P-521: sha512), eddsa for Ed25519. When the token lacks the combined \
+                mechanism the digest is computed here and the token signs it.
 
-            ECDSA signatures are written as DER (what openssl dgst -verify reads); --format raw \
-            writes the token's r||s.
+                ECDSA signatures are written as DER (what openssl dgst -verify reads); --format raw \
+                writes the token's r||s.
 
-            A key at security level High (CKA_ALWAYS_AUTHENTICATE) asks for its password on \
-            every use: from --key-password-source, else from the PIN source, read again.
+                A key at security level High (CKA_ALWAYS_AUTHENTICATE) asks for its password on \
+                every use: from --key-password-source, else from the PIN source, read again.
 
-            Examples:
-              certbridge sign 'pkcs11:token=Backup;object=alice' --in doc.pdf --out doc.sig \\
-                --pin-source env:PIN
-              certbridge sign 'pkcs11:token=Backup;object=ec' --in doc --out doc.sig \\
-                --mechanism ecdsa-sha384
-            """)
+                Examples:
+                  certbridge sign 'pkcs11:token=Backup;object=alice' --in doc.pdf --out doc.sig \\
+                    --pin-source env:PIN
+                  certbridge sign 'pkcs11:token=Backup;object=ec' --in doc --out doc.sig \\
+                    --mechanism ecdsa-sha384
+                """)
 
         @Argument(help: ArgumentHelp("The private key (a PKCS#11 URI with object= or id=).", valueName: "URI"))
         var uri: String
 
-        @Option(name: .customLong("in"), help: ArgumentHelp("The file to sign (- for standard input).", valueName: "FILE"))
+        @Option(
+            name: .customLong("in"), help: ArgumentHelp("The file to sign (- for standard input).", valueName: "FILE"))
         var input: String
 
-        @Option(name: [.short, .customLong("out")], help: ArgumentHelp("Where to write the signature.", valueName: "SIG"))
+        @Option(
+            name: [.short, .customLong("out")], help: ArgumentHelp("Where to write the signature.", valueName: "SIG"))
         var output: String
 
-        @Option(help: ArgumentHelp("The signature mechanism, e.g. rsa-pss-sha256 (default: from the key type).", valueName: "M"))
+        @Option(
+            help: ArgumentHelp(
+                "The signature mechanism, e.g. rsa-pss-sha256 (default: from the key type).", valueName: "M"))
         var mechanism: String?
 
         @Option(help: ArgumentHelp("der or raw (ECDSA only; default der).", valueName: "FORMAT"))
@@ -101,7 +114,13 @@ extension CertBridge {
         @OptionGroup var keyPassword: KeyPasswordOptions
         @OptionGroup var global: GlobalOptions
 
-        struct Result: Encodable { let key: String; let mechanism: String; let format: String; let signature: String; let bytes: Int }
+        struct Result: Encodable {
+            let key: String
+            let mechanism: String
+            let format: String
+            let signature: String
+            let bytes: Int
+        }
 
         func execute() throws(StoreError) {
             let algorithm = try mechanism.map { (name) throws(StoreError) in try SignatureAlgorithm(name: name) }
@@ -115,10 +134,13 @@ extension CertBridge {
                 throw StoreError(.failed, "cannot write the signature to \(output)")
             }
             let isECDSA = if case .ecdsa = used { true } else { false }
-            let result = Result(key: signer.key.uri.description, mechanism: used.name,
-                                format: isECDSA ? format.rawValue : "raw", signature: output, bytes: signature.count)
+            let result = Result(
+                key: signer.key.uri.description, mechanism: used.name,
+                format: isECDSA ? format.rawValue : "raw", signature: output, bytes: signature.count)
             if global.json { return try printJSON(result) }
-            print("Signed \(input) with \"\(signer.key.label)\" (\(signer.key.kind.description), \(used.name)): \(signature.count) bytes to \(output)")
+            print(
+                "Signed \(input) with \"\(signer.key.label)\" (\(signer.key.kind.description), \(used.name)): \(signature.count) bytes to \(output)"
+            )
         }
     }
 }

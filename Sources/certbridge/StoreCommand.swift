@@ -51,7 +51,8 @@ func uriArgument(_ text: String) throws(StoreError) -> PKCS11URI {
 
 /// `certbridge: error: ...` on stderr.
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data("certbridge: error: \(UntrustedText.visible(message, keepNewlines: true))\n".utf8))
+    FileHandle.standardError.write(
+        Data("certbridge: error: \(UntrustedText.visible(message, keepNewlines: true))\n".utf8))
 }
 
 /// Whether a JSON document went to stdout already: an error after it is not a second document.
@@ -65,7 +66,10 @@ enum JSONOutput {
 func printJSONError(code: Int32, message: String) {
     guard !JSONOutput.printed else { return }
     struct Failure: Encodable {
-        struct Detail: Encodable { let code: Int32; let message: String }
+        struct Detail: Encodable {
+            let code: Int32
+            let message: String
+        }
         let error: Detail
     }
     let encoder = JSONEncoder()
@@ -78,7 +82,8 @@ func printJSONError(code: Int32, message: String) {
 /// `certbridge: warning: ...` on stderr, "warning" in yellow on a terminal.
 func printWarning(_ message: String) {
     let tag = Style.paint("warning:", .yellow, fd: STDERR_FILENO)
-    FileHandle.standardError.write(Data("certbridge: \(tag) \(UntrustedText.visible(message, keepNewlines: true))\n".utf8))
+    FileHandle.standardError.write(
+        Data("certbridge: \(tag) \(UntrustedText.visible(message, keepNewlines: true))\n".utf8))
 }
 
 /// `certbridge: note: ...` on stderr: progress and hints that scripts can ignore.

@@ -5,7 +5,9 @@ import Foundation
 /// gets none either.
 enum Style {
     enum Colour: String {
-        case green = "32", yellow = "33", red = "31"
+        case green = "32"
+        case yellow = "33"
+        case red = "31"
     }
 
     /// Whether text written to this descriptor may carry colour.

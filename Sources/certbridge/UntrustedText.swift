@@ -6,7 +6,8 @@ enum UntrustedText {
     /// Bidi controls that reorder what follows: LRM/RLM, ALM, the embeddings and overrides
     /// (U+202A–U+202E) and the isolates (U+2066–U+2069).
     static func isBidiControl(_ value: UInt32) -> Bool {
-        value == 0x061C || value == 0x200E || value == 0x200F || (0x202A...0x202E).contains(value) || (0x2066...0x2069).contains(value)
+        value == 0x061C || value == 0x200E || value == 0x200F || (0x202A...0x202E).contains(value)
+            || (0x2066...0x2069).contains(value)
     }
 
     /// `text` with C0, DEL, C1 and bidi controls made visible. `keepNewlines` is for our own
@@ -34,7 +35,11 @@ enum UntrustedText {
     /// JSON text with DEL, C1 and bidi controls escaped as `\u00XX` (JSONEncoder escapes only
     /// C0). They can only occur inside JSON strings, so the document stays equal in meaning.
     static func escapingJSON(_ json: String) -> String {
-        guard json.unicodeScalars.contains(where: { $0.value == 0x7F || (0x80...0x9F).contains($0.value) || isBidiControl($0.value) }) else {
+        guard
+            json.unicodeScalars.contains(where: {
+                $0.value == 0x7F || (0x80...0x9F).contains($0.value) || isBidiControl($0.value)
+            })
+        else {
             return json
         }
         var out = ""

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The finer promises about backups: iteration counts shown and judged, certificates exported
 /// alone in both encodings, and restored keys that sign as the originals did.
@@ -13,9 +13,14 @@ struct BackupDetailsTests {
     func signsAsOriginal(uri: String, test: TestToken, publicKeyPEM: String, dir: TemporaryDirectory) throws -> Bool {
         let data = try dir.write("data-\(test.label)", "restored keys sign as before \(UUID())\n")
         let sig = dir.file("sig-\(test.label)")
-        let signed = try CLI.run(["sign", uri, "--in", data, "--out", sig, "--mechanism", "ecdsa-sha256", "--pin-source", "env:PIN"] + module,
-                                 environment: ["PIN": test.userPIN])
-        guard signed.status == 0 else { Issue.record("sign: \(signed.stderr)"); return false }
+        let signed = try CLI.run(
+            ["sign", uri, "--in", data, "--out", sig, "--mechanism", "ecdsa-sha256", "--pin-source", "env:PIN"]
+                + module,
+            environment: ["PIN": test.userPIN])
+        guard signed.status == 0 else {
+            Issue.record("sign: \(signed.stderr)")
+            return false
+        }
         return try run("openssl", ["dgst", "-sha256", "-verify", publicKeyPEM, "-signature", sig, data]).status == 0
     }
 
@@ -30,8 +35,13 @@ struct BackupDetailsTests {
         #expect(text.stdout.contains("only 1500 iterations for the"))
         #expect(text.stdout.contains("only 1 iterations for the MAC"))
 
-        struct Description: Decodable { let protection: [String]; let mac: String?; let warnings: [String] }
-        let json = try CLI.json(Description.self, ["pfx", "inspect", weak.path, "--password-source", "file:\(weak.passwordFile)"])
+        struct Description: Decodable {
+            let protection: [String]
+            let mac: String?
+            let warnings: [String]
+        }
+        let json = try CLI.json(
+            Description.self, ["pfx", "inspect", weak.path, "--password-source", "file:\(weak.passwordFile)"])
         #expect(json.protection.allSatisfy { $0.hasSuffix("1500 iterations") } && !json.protection.isEmpty)
         #expect(json.warnings.contains { $0.contains("only 1 iterations for the MAC") })
 
@@ -47,8 +57,12 @@ struct BackupDetailsTests {
         let dir = try TemporaryDirectory()
         let pfx = try PFXFixture.make(ec: "prime256v1", chain: false, in: dir)
         let test = try SoftHSM.freshToken()
-        let imported = try CLI.run(["import", pfx.path, "--token", "pkcs11:token=\(test.label)", "--password-source", "file:\(pfx.passwordFile)",
-                                    "--pin-source", "env:PIN", "--label", "alice"] + module, environment: ["PIN": test.userPIN])
+        let imported = try CLI.run(
+            [
+                "import", pfx.path, "--token", "pkcs11:token=\(test.label)", "--password-source",
+                "file:\(pfx.passwordFile)",
+                "--pin-source", "env:PIN", "--label", "alice",
+            ] + module, environment: ["PIN": test.userPIN])
         try #require(imported.status == 0, "\(imported.stderr)")
         let fingerprint = { (path: String, form: String) in
             try run("openssl", ["x509", "-in", path, "-inform", form, "-noout", "-fingerprint", "-sha256"]).stdout
@@ -59,9 +73,12 @@ struct BackupDetailsTests {
             let out = dir.file(name)
             // The key is non-exportable: the certificate still exports, and no password is read
             // (an unreadable password source would fail the command).
-            let result = try CLI.run(["export", "pkcs11:token=\(test.label);object=alice", "--cert-only", "-o", out,
-                                      "--password-source", "file:\(dir.file("no-such-file"))", "--pin-source", "env:PIN"] + module,
-                                     environment: ["PIN": test.userPIN])
+            let result = try CLI.run(
+                [
+                    "export", "pkcs11:token=\(test.label);object=alice", "--cert-only", "-o", out,
+                    "--password-source", "file:\(dir.file("no-such-file"))", "--pin-source", "env:PIN",
+                ] + module,
+                environment: ["PIN": test.userPIN])
             #expect(result.status == 0, "\(name): \(result.stderr)")
             #expect(try fingerprint(out, form) == original, "\(name) holds the certificate as \(form)")
             let bytes = try Data(contentsOf: URL(fileURLWithPath: out))
@@ -73,44 +90,71 @@ struct BackupDetailsTests {
     func restoredKeySigns() throws {
         let dir = try TemporaryDirectory()
         let pfx = try PFXFixture.make(ec: "prime256v1", in: dir)
-        let first = try SoftHSM.freshToken(), second = try SoftHSM.freshToken()
-        let imported = try CLI.run(["import", pfx.path, "--token", "pkcs11:token=\(first.label)", "--password-source", "file:\(pfx.passwordFile)",
-                                    "--pin-source", "env:PIN", "--label", "alice", "--exportable"] + module, environment: ["PIN": first.userPIN])
+        let first = try SoftHSM.freshToken()
+        let second = try SoftHSM.freshToken()
+        let imported = try CLI.run(
+            [
+                "import", pfx.path, "--token", "pkcs11:token=\(first.label)", "--password-source",
+                "file:\(pfx.passwordFile)",
+                "--pin-source", "env:PIN", "--label", "alice", "--exportable",
+            ] + module, environment: ["PIN": first.userPIN])
         try #require(imported.status == 0, "\(imported.stderr)")
         let password = try dir.write("pass", "restore-me")
         let out = dir.file("alice.pfx")
-        let exported = try CLI.run(["export", "pkcs11:token=\(first.label);object=alice", "-o", out, "--password-source", "file:\(password)",
-                                    "--pin-source", "env:PIN"] + module, environment: ["PIN": first.userPIN])
+        let exported = try CLI.run(
+            [
+                "export", "pkcs11:token=\(first.label);object=alice", "-o", out, "--password-source",
+                "file:\(password)",
+                "--pin-source", "env:PIN",
+            ] + module, environment: ["PIN": first.userPIN])
         try #require(exported.status == 0, "\(exported.stderr)")
-        let restored = try CLI.run(["import", out, "--token", "pkcs11:token=\(second.label)", "--password-source", "file:\(password)",
-                                    "--pin-source", "env:PIN"] + module, environment: ["PIN": second.userPIN])
+        let restored = try CLI.run(
+            [
+                "import", out, "--token", "pkcs11:token=\(second.label)", "--password-source", "file:\(password)",
+                "--pin-source", "env:PIN",
+            ] + module, environment: ["PIN": second.userPIN])
         try #require(restored.status == 0, "\(restored.stderr)")
         let originalPublicKey = dir.file("original-pub.pem")
         try run("openssl", ["x509", "-in", pfx.certificatePEM, "-pubkey", "-noout", "-out", originalPublicKey])
-        #expect(try signsAsOriginal(uri: "pkcs11:token=\(second.label);object=alice;type=private", test: second,
-                                    publicKeyPEM: originalPublicKey, dir: dir))
+        #expect(
+            try signsAsOriginal(
+                uri: "pkcs11:token=\(second.label);object=alice;type=private", test: second,
+                publicKeyPEM: originalPublicKey, dir: dir))
     }
 
     @Test("an enrollment backup restores onto a second token as the same key: it signs for the CSR's public key")
     func enrollmentBackupRestoresSameKey() throws {
         let dir = try TemporaryDirectory()
-        let first = try SoftHSM.freshToken(), second = try SoftHSM.freshToken()
+        let first = try SoftHSM.freshToken()
+        let second = try SoftHSM.freshToken()
         let csr = dir.file("pending.csr")
-        let made = try CLI.run(["enroll", "new", "--subject", "CN=pending.example", "--key", "ec:p256", "--exportable",
-                                "--token", "pkcs11:token=\(first.label)", "-o", csr, "--pin-source", "env:PIN"] + module,
-                               environment: ["PIN": first.userPIN])
+        let made = try CLI.run(
+            [
+                "enroll", "new", "--subject", "CN=pending.example", "--key", "ec:p256", "--exportable",
+                "--token", "pkcs11:token=\(first.label)", "-o", csr, "--pin-source", "env:PIN",
+            ] + module,
+            environment: ["PIN": first.userPIN])
         try #require(made.status == 0, "\(made.stderr)")
         let password = try dir.write("pass", "enrollment-backup")
         let backup = dir.file("pending.pfx")
-        let saved = try CLI.run(["enroll", "backup", "pkcs11:token=\(first.label);object=pending.example", "-o", backup,
-                                 "--password-source", "file:\(password)", "--pin-source", "env:PIN"] + module, environment: ["PIN": first.userPIN])
+        let saved = try CLI.run(
+            [
+                "enroll", "backup", "pkcs11:token=\(first.label);object=pending.example", "-o", backup,
+                "--password-source", "file:\(password)", "--pin-source", "env:PIN",
+            ] + module, environment: ["PIN": first.userPIN])
         try #require(saved.status == 0, "\(saved.stderr)")
-        let restored = try CLI.run(["import", backup, "--token", "pkcs11:token=\(second.label)", "--password-source", "file:\(password)",
-                                    "--pin-source", "env:PIN"] + module, environment: ["PIN": second.userPIN])
+        let restored = try CLI.run(
+            [
+                "import", backup, "--token", "pkcs11:token=\(second.label)", "--password-source", "file:\(password)",
+                "--pin-source", "env:PIN",
+            ] + module, environment: ["PIN": second.userPIN])
         try #require(restored.status == 0, "\(restored.stderr)")
         let requestPublicKey = dir.file("csr-pub.pem")
         let extracted = try run("openssl", ["req", "-in", csr, "-pubkey", "-noout", "-out", requestPublicKey])
         try #require(extracted.status == 0, "\(extracted.stderr)")
-        #expect(try signsAsOriginal(uri: "pkcs11:token=\(second.label);object=pending.example;type=private", test: second, publicKeyPEM: requestPublicKey, dir: dir))
+        #expect(
+            try signsAsOriginal(
+                uri: "pkcs11:token=\(second.label);object=pending.example;type=private", test: second,
+                publicKeyPEM: requestPublicKey, dir: dir))
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `certbridge readers` and imports onto a smart card, end to end through the built binary, with
 /// the virtual PIV card in a private pcscd (Tests/VirtualCard): ykcs11 writes, OpenSC signs.
@@ -12,7 +12,12 @@ struct CardCLITests {
 
     /// What `readers --json` prints, as far as the tests read it.
     struct Reader: Decodable {
-        struct Slot: Decodable { let module: String; let slot: UInt; let token: String?; let uri: String? }
+        struct Slot: Decodable {
+            let module: String
+            let slot: UInt
+            let token: String?
+            let uri: String?
+        }
         let reader: String
         let cardPresent: Bool
         let atr: String?
@@ -22,7 +27,11 @@ struct CardCLITests {
 
     /// What `test-sign --json` prints.
     struct SelfTest: Decodable {
-        struct Step: Decodable { let name: String; let ok: Bool; let detail: String }
+        struct Step: Decodable {
+            let name: String
+            let ok: Bool
+            let detail: String
+        }
         let ok: Bool
         let securityLevel: String
         let moduleLax: Bool?
@@ -32,7 +41,11 @@ struct CardCLITests {
     /// What `import --json` prints, as far as the tests read it.
     struct Imported: Decodable {
         struct Object: Decodable {
-            struct Flags: Decodable { let extractable: Bool?; let sensitive: Bool?; let alwaysAuthenticate: Bool? }
+            struct Flags: Decodable {
+                let extractable: Bool?
+                let sensitive: Bool?
+                let alwaysAuthenticate: Bool?
+            }
             let `class`: String
             let id: String
             let flags: Flags?
@@ -65,7 +78,8 @@ struct CardCLITests {
     }
 
     static func readers(_ rig: CardRig) async throws -> [Reader] {
-        let result = try await certbridge(rig, ["readers", "--json", "--module", CardRig.opensc, "--module", CardRig.ykcs11])
+        let result = try await certbridge(
+            rig, ["readers", "--json", "--module", CardRig.opensc, "--module", CardRig.ykcs11])
         try #require(result.status == 0, "\(result.combined)")
         return try JSONDecoder().decode([Reader].self, from: Data(result.standardOutput.utf8))
     }
@@ -73,16 +87,23 @@ struct CardCLITests {
     /// The URI of the card's token in `module` (the module's real path may add a version), as `readers` reports it.
     static func tokenURI(_ rig: CardRig, module: String) async throws -> String {
         let reader = try #require(try await readers(rig).first { $0.reader == CardRig.readerName })
-        let slot = try #require(reader.tokens.first { $0.module.hasPrefix(module) && $0.uri != nil }, "no token of \(module) in \(reader)")
+        let slot = try #require(
+            reader.tokens.first { $0.module.hasPrefix(module) && $0.uri != nil }, "no token of \(module) in \(reader)")
         return try #require(slot.uri)
     }
 
     /// Imports the PFX onto the card through ykcs11.
-    static func importOntoCard(_ rig: CardRig, _ files: Files, level: String, extra: [String] = []) async throws -> CardCommandResult {
+    static func importOntoCard(_ rig: CardRig, _ files: Files, level: String, extra: [String] = []) async throws
+        -> CardCommandResult
+    {
         let token = try await tokenURI(rig, module: CardRig.ykcs11)
-        return try await certbridge(rig, ["import", files.pfx.path, "--module", CardRig.ykcs11, "--token", token,
-                                          "--security-level", level, "--password-source", "file:\(files.pfx.passwordFile)",
-                                          "--so-pin-source", "file:\(files.managementKeyFile)"] + extra)
+        return try await certbridge(
+            rig,
+            [
+                "import", files.pfx.path, "--module", CardRig.ykcs11, "--token", token,
+                "--security-level", level, "--password-source", "file:\(files.pfx.passwordFile)",
+                "--so-pin-source", "file:\(files.managementKeyFile)",
+            ] + extra)
     }
 
     @Test("readers lists the card's reader with the card, its ATR, its name, and its OpenSC and ykcs11 tokens")
@@ -93,12 +114,16 @@ struct CardCLITests {
             #expect(reader.atr == CardRig.atrHex)
             #expect(reader.card == "CertBridge virtual PIV card")
             #expect(reader.tokens.contains { $0.module.hasPrefix(CardRig.opensc) && $0.token != nil })
-            #expect(reader.tokens.contains { $0.module.hasPrefix(CardRig.ykcs11) && $0.token?.contains("13371337") == true })
+            #expect(
+                reader.tokens.contains { $0.module.hasPrefix(CardRig.ykcs11) && $0.token?.contains("13371337") == true }
+            )
 
             let text = try await Self.certbridge(rig, ["readers", "--module", CardRig.opensc])
             #expect(text.status == 0, "\(text.combined)")
             #expect(text.standardOutput.contains(CardRig.readerName))
-            #expect(text.standardOutput.contains("ATR:") && text.standardOutput.contains(CardRig.atrHex), "\(text.standardOutput)")
+            #expect(
+                text.standardOutput.contains("ATR:") && text.standardOutput.contains(CardRig.atrHex),
+                "\(text.standardOutput)")
 
             try await rig.pull()
             let empty = try #require(try await Self.readers(rig).first { $0.reader == CardRig.readerName })
@@ -125,13 +150,19 @@ struct CardCLITests {
             let events = watch.lines.compactMap { line -> [String: String]? in
                 try? JSONDecoder().decode([String: String].self, from: Data(line.utf8))
             }
-            let cardEvents = events.filter { $0["reader"] == CardRig.readerName && $0["event"]?.hasPrefix("card-") == true }
-            #expect(cardEvents.map { $0["event"] ?? "" } == ["card-inserted", "card-removed", "card-inserted"], "\(watch.lines)")
+            let cardEvents = events.filter {
+                $0["reader"] == CardRig.readerName && $0["event"]?.hasPrefix("card-") == true
+            }
+            #expect(
+                cardEvents.map { $0["event"] ?? "" } == ["card-inserted", "card-removed", "card-inserted"],
+                "\(watch.lines)")
             #expect(cardEvents.last?["atr"] == CardRig.atrHex)
         }
     }
 
-    @Test("a PFX imported onto the card at the High level signs through OpenSC with the PIN, refuses an unapproved second signature, and is not exportable")
+    @Test(
+        "a PFX imported onto the card at the High level signs through OpenSC with the PIN, refuses an unapproved second signature, and is not exportable"
+    )
     func importHighThenTestSign() async throws {
         let files = try Files()
         try await CardRig.withRig { rig in
@@ -142,18 +173,28 @@ struct CardCLITests {
             let key = try #require(result.objects.first { $0.class == "private-key" })
             #expect(key.flags?.alwaysAuthenticate == true)
             #expect(key.flags?.extractable == false)
-            #expect(result.notes.contains { $0.contains("chain certificate(s)") && $0.contains("not placed") }, "\(result.notes)")
-            #expect(!imported.standardOutput.contains(Self.managementKey) && !imported.standardError.contains(Self.managementKey))
+            #expect(
+                result.notes.contains { $0.contains("chain certificate(s)") && $0.contains("not placed") },
+                "\(result.notes)")
+            #expect(
+                !imported.standardOutput.contains(Self.managementKey)
+                    && !imported.standardError.contains(Self.managementKey))
 
             // The card's own record: 9C holds an imported key with PIN policy always (3).
-            let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: rig.stateFile))) as? [String: Any]
+            let state =
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: rig.stateFile)))
+                as? [String: Any]
             let keys = state?["keys"] as? [String: [String: Any]]
             #expect(keys?["9c"]?["pin_policy"] as? Int == 3, "\(String(describing: keys))")
 
             let opensc = try await Self.tokenURI(rig, module: CardRig.opensc)
             let keyURI = opensc + ";id=%02;type=private"
-            let selfTest = try await Self.certbridge(rig, ["test-sign", keyURI, "--module", CardRig.opensc,
-                                                           "--pin-source", "file:\(files.pinFile)", "--json"])
+            let selfTest = try await Self.certbridge(
+                rig,
+                [
+                    "test-sign", keyURI, "--module", CardRig.opensc,
+                    "--pin-source", "file:\(files.pinFile)", "--json",
+                ])
             #expect(selfTest.status == 0, "\(selfTest.combined)")
             let report = try JSONDecoder().decode(SelfTest.self, from: Data(selfTest.standardOutput.utf8))
             #expect(report.ok)
@@ -163,14 +204,20 @@ struct CardCLITests {
             #expect(report.steps.map(\.name) == ["sign", "verify", "refuse-unapproved", "sign-again"])
             #expect(report.steps.allSatisfy { $0.ok }, "\(report.steps)")
 
-            let check = try await Self.certbridge(rig, ["check-exportable", keyURI, "--module", CardRig.opensc,
-                                                        "--pin-source", "file:\(files.pinFile)"])
+            let check = try await Self.certbridge(
+                rig,
+                [
+                    "check-exportable", keyURI, "--module", CardRig.opensc,
+                    "--pin-source", "file:\(files.pinFile)",
+                ])
             #expect(check.status == 3, "\(check.combined)")
             #expect(check.standardOutput.contains("not exportable"), "\(check.combined)")
         }
     }
 
-    @Test("a standard-level import goes to a PIN-once slot, --exportable is reported as not honoured, and sign through OpenSC verifies with openssl")
+    @Test(
+        "a standard-level import goes to a PIN-once slot, --exportable is reported as not honoured, and sign through OpenSC verifies with openssl"
+    )
     func importStandardAndSign() async throws {
         let files = try Files()
         try await CardRig.withRig { rig in
@@ -183,29 +230,43 @@ struct CardCLITests {
             // The same backup again, even at another level, is refused: the key is on the card.
             let twice = try await Self.importOntoCard(rig, files, level: "high")
             #expect(twice.status == 1, "\(twice.combined)")
-            #expect(twice.standardError.contains("already on") && twice.standardError.contains("slot 9A"), "\(twice.standardError)")
+            #expect(
+                twice.standardError.contains("already on") && twice.standardError.contains("slot 9A"),
+                "\(twice.standardError)")
 
             let opensc = try await Self.tokenURI(rig, module: CardRig.opensc)
             let signature = files.dir.file("data.sig")
-            let signed = try await Self.certbridge(rig, ["sign", opensc + ";id=%01;type=private", "--in", files.data, "--out", signature,
-                                                         "--module", CardRig.opensc, "--pin-source", "file:\(files.pinFile)"])
+            let signed = try await Self.certbridge(
+                rig,
+                [
+                    "sign", opensc + ";id=%01;type=private", "--in", files.data, "--out", signature,
+                    "--module", CardRig.opensc, "--pin-source", "file:\(files.pinFile)",
+                ])
             #expect(signed.status == 0, "\(signed.combined)")
             let publicKey = files.dir.file("pub.pem")
             _ = try run("openssl", ["x509", "-in", files.pfx.certificatePEM, "-pubkey", "-noout", "-out", publicKey])
-            let verified = try run("openssl", ["dgst", "-sha256", "-verify", publicKey, "-signature", signature, files.data])
-            #expect(verified.status == 0 && verified.stdout.contains("Verified OK"), "\(verified.stdout)\(verified.stderr)")
+            let verified = try run(
+                "openssl", ["dgst", "-sha256", "-verify", publicKey, "-signature", signature, files.data])
+            #expect(
+                verified.status == 0 && verified.stdout.contains("Verified OK"), "\(verified.stdout)\(verified.stderr)")
         }
     }
 
-    @Test("an EC backup (P-256, P-384) imported at the High level passes test-sign through OpenSC", arguments: ["prime256v1", "secp384r1"])
+    @Test(
+        "an EC backup (P-256, P-384) imported at the High level passes test-sign through OpenSC",
+        arguments: ["prime256v1", "secp384r1"])
     func importECHigh(curve: String) async throws {
         let files = try Files(ec: curve)
         try await CardRig.withRig { rig in
             let imported = try await Self.importOntoCard(rig, files, level: "high")
             try #require(imported.status == 0, "\(imported.combined)")
             let opensc = try await Self.tokenURI(rig, module: CardRig.opensc)
-            let selfTest = try await Self.certbridge(rig, ["test-sign", opensc + ";id=%02;type=private", "--module", CardRig.opensc,
-                                                           "--pin-source", "file:\(files.pinFile)", "--json"])
+            let selfTest = try await Self.certbridge(
+                rig,
+                [
+                    "test-sign", opensc + ";id=%02;type=private", "--module", CardRig.opensc,
+                    "--pin-source", "file:\(files.pinFile)", "--json",
+                ])
             #expect(selfTest.status == 0, "\(selfTest.combined)")
             let report = try JSONDecoder().decode(SelfTest.self, from: Data(selfTest.standardOutput.utf8))
             #expect(report.ok && report.moduleLax == false, "\(report.steps)")
@@ -220,28 +281,38 @@ struct CardCLITests {
             try #require(imported.status == 0, "\(imported.combined)")
             let opensc = try await Self.tokenURI(rig, module: CardRig.opensc)
             try await rig.pull()
-            let signed = try await Self.certbridge(rig, ["sign", opensc + ";id=%01;type=private", "--in", files.data,
-                                                         "--out", files.dir.file("pulled.sig"), "--module", CardRig.opensc,
-                                                         "--pin-source", "file:\(files.pinFile)"])
+            let signed = try await Self.certbridge(
+                rig,
+                [
+                    "sign", opensc + ";id=%01;type=private", "--in", files.data,
+                    "--out", files.dir.file("pulled.sig"), "--module", CardRig.opensc,
+                    "--pin-source", "file:\(files.pinFile)",
+                ])
             #expect(signed.status == 5, "\(signed.combined)")
             #expect(signed.standardError.contains("was the card removed?"), "\(signed.standardError)")
             #expect(!FileManager.default.fileExists(atPath: files.dir.file("pulled.sig")))
         }
     }
 
-    @Test("a card pulled while the certificate is written: the import says exactly what is left, and --replace finishes the job")
+    @Test(
+        "a card pulled while the certificate is written: the import says exactly what is left, and --replace finishes the job"
+    )
     func pulledDuringImport() async throws {
         let files = try Files()
         try await CardRig.withRig { rig in
             try await rig.pullOnNextObjectWrite()
             let broken = try await Self.importOntoCard(rig, files, level: "high")
             #expect(broken.status == 5, "\(broken.combined)")
-            #expect(broken.standardError.contains("left on the card: the private key in slot 9C (Digital Signature), without its certificate"),
-                    "\(broken.standardError)")
+            #expect(
+                broken.standardError.contains(
+                    "left on the card: the private key in slot 9C (Digital Signature), without its certificate"),
+                "\(broken.standardError)")
             try await rig.insert()
 
             // What the message said is what the card holds: the key in 9C, no certificate for it.
-            let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: rig.stateFile))) as? [String: Any]
+            let state =
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: rig.stateFile)))
+                as? [String: Any]
             let keys = state?["keys"] as? [String: Any]
             let objects = state?["objects"] as? [String: Any]
             #expect(keys?["9c"] != nil)
@@ -250,8 +321,12 @@ struct CardCLITests {
             let again = try await Self.importOntoCard(rig, files, level: "high", extra: ["--replace"])
             #expect(again.status == 0, "\(again.combined)")
             let opensc = try await Self.tokenURI(rig, module: CardRig.opensc)
-            let selfTest = try await Self.certbridge(rig, ["test-sign", opensc + ";id=%02;type=private", "--module", CardRig.opensc,
-                                                           "--pin-source", "file:\(files.pinFile)"])
+            let selfTest = try await Self.certbridge(
+                rig,
+                [
+                    "test-sign", opensc + ";id=%02;type=private", "--module", CardRig.opensc,
+                    "--pin-source", "file:\(files.pinFile)",
+                ])
             #expect(selfTest.status == 0, "\(selfTest.combined)")
         }
     }
@@ -261,11 +336,17 @@ struct CardCLITests {
         let files = try Files()
         try await CardRig.withRig { rig in
             let token = try await Self.tokenURI(rig, module: CardRig.opensc)
-            let result = try await Self.certbridge(rig, ["import", files.pfx.path, "--module", CardRig.opensc, "--token", token,
-                                                         "--password-source", "file:\(files.pfx.passwordFile)",
-                                                         "--pin-source", "file:\(files.pinFile)"])
+            let result = try await Self.certbridge(
+                rig,
+                [
+                    "import", files.pfx.path, "--module", CardRig.opensc, "--token", token,
+                    "--password-source", "file:\(files.pfx.passwordFile)",
+                    "--pin-source", "file:\(files.pinFile)",
+                ])
             #expect(result.status == 1, "\(result.combined)")
-            #expect(result.standardError.contains("ykcs11") && result.standardError.contains("nothing was written"), "\(result.standardError)")
+            #expect(
+                result.standardError.contains("ykcs11") && result.standardError.contains("nothing was written"),
+                "\(result.standardError)")
         }
     }
 
@@ -275,11 +356,17 @@ struct CardCLITests {
         try await CardRig.withRig { rig in
             let token = try await Self.tokenURI(rig, module: CardRig.ykcs11)
             let wrongKey = try files.dir.write("wrong-mgm", String(repeating: "0A", count: 24) + "\n")
-            let result = try await Self.certbridge(rig, ["import", files.pfx.path, "--module", CardRig.ykcs11, "--token", token,
-                                                         "--password-source", "file:\(files.pfx.passwordFile)",
-                                                         "--so-pin-source", "file:\(wrongKey)"])
+            let result = try await Self.certbridge(
+                rig,
+                [
+                    "import", files.pfx.path, "--module", CardRig.ykcs11, "--token", token,
+                    "--password-source", "file:\(files.pfx.passwordFile)",
+                    "--so-pin-source", "file:\(wrongKey)",
+                ])
             #expect(result.status == 4, "\(result.combined)")
-            let state = try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: rig.stateFile))) as? [String: Any]
+            let state =
+                try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: rig.stateFile)))
+                as? [String: Any]
             #expect((state?["keys"] as? [String: Any])?.isEmpty ?? true, "\(String(describing: state?["keys"]))")
         }
     }
@@ -288,8 +375,9 @@ struct CardCLITests {
     func readersWithoutPcscd() async throws {
         try await CardRig.withoutRig {
             for arguments in [["readers"], ["readers", "--json"], ["readers", "--watch"]] {
-                let result = try await CardRig.runProcess(CLI.path, arguments,
-                                                          environment: ["PCSCLITE_CSOCK_NAME": CardRig.socketPath], input: Data())
+                let result = try await CardRig.runProcess(
+                    CLI.path, arguments,
+                    environment: ["PCSCLITE_CSOCK_NAME": CardRig.socketPath], input: Data())
                 #expect(result.status == 5, "\(arguments): \(result.combined)")
                 #expect(result.standardError.contains("pcscd is not running"), "\(arguments): \(result.standardError)")
                 #expect(!result.standardError.contains("0x8010"), "a raw code: \(result.standardError)")
@@ -335,7 +423,9 @@ final class LineWatcher: @unchecked Sendable {
     var lines: [String] { lock.withLock { received } }
 
     /// Waits until `count` lines satisfy `match`, up to `seconds`.
-    func waitForLine(count: Int, within seconds: Double = 15, _ match: @escaping @Sendable (String) -> Bool) async -> Bool {
+    func waitForLine(count: Int, within seconds: Double = 15, _ match: @escaping @Sendable (String) -> Bool) async
+        -> Bool
+    {
         let deadline = Date().addingTimeInterval(seconds)
         while Date() < deadline {
             if lines.filter(match).count >= count { return true }

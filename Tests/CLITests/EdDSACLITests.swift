@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import PKCS11
 import TestSupport
+import Testing
 
 /// Ed25519 and Ed448 keys from PFX files made by openssl: placed on SoftHSM2 and on the software
 /// token (both offer CKM_EDDSA) as CKK_EC_EDWARDS, signing what openssl verifies.
@@ -10,14 +10,20 @@ struct EdDSACLITests {
     let softhsm = ["--module", SoftHSM.modulePath]
 
     /// An openssl-made PFX for a new key of `algorithm` (ed25519, ed448), with its public key PEM.
-    func pfx(_ algorithm: String, in dir: TemporaryDirectory) throws -> (path: String, password: String, publicKey: String) {
-        let key = dir.file("\(algorithm).pem"), cert = dir.file("\(algorithm)-cert.pem"), out = dir.file("\(algorithm).pfx")
+    func pfx(_ algorithm: String, in dir: TemporaryDirectory) throws -> (
+        path: String, password: String, publicKey: String
+    ) {
+        let key = dir.file("\(algorithm).pem")
+        let cert = dir.file("\(algorithm)-cert.pem")
+        let out = dir.file("\(algorithm).pfx")
         let publicKey = dir.file("\(algorithm)-pub.pem")
         let password = try dir.write("\(algorithm)-pass", "ed-pass")
-        for arguments in [["genpkey", "-algorithm", algorithm, "-out", key],
-                          ["req", "-x509", "-key", key, "-subj", "/CN=\(algorithm) user", "-days", "30", "-out", cert],
-                          ["pkcs12", "-export", "-inkey", key, "-in", cert, "-passout", "file:\(password)", "-out", out],
-                          ["pkey", "-in", key, "-pubout", "-out", publicKey]] {
+        for arguments in [
+            ["genpkey", "-algorithm", algorithm, "-out", key],
+            ["req", "-x509", "-key", key, "-subj", "/CN=\(algorithm) user", "-days", "30", "-out", cert],
+            ["pkcs12", "-export", "-inkey", key, "-in", cert, "-passout", "file:\(password)", "-out", out],
+            ["pkey", "-in", key, "-pubout", "-out", publicKey],
+        ] {
             let made = try run("openssl", arguments)
             try #require(made.status == 0, "openssl \(arguments[0]): \(made.stderr)")
         }
@@ -28,28 +34,39 @@ struct EdDSACLITests {
     /// `openssl pkeyutl -verify` with the PFX's public key and `certbridge verify`. Returns the
     /// message and signature paths.
     @discardableResult
-    func signAndCheck(_ uri: String, publicKey: String, in dir: TemporaryDirectory, _ common: [String],
-                      _ env: [String: String]) throws -> (message: String, signature: String) {
+    func signAndCheck(
+        _ uri: String, publicKey: String, in dir: TemporaryDirectory, _ common: [String],
+        _ env: [String: String]
+    ) throws -> (message: String, signature: String) {
         let message = try dir.write("message", "signed on a token with EdDSA\n")
         let signature = dir.file("message.sig")
         let signed = try CLI.run(["sign", uri, "--in", message, "--out", signature] + common, environment: env)
         #expect(signed.status == 0, "\(signed.stderr)")
-        let checked = try run("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", publicKey, "-rawin", "-in", message, "-sigfile", signature])
-        #expect(checked.status == 0 && checked.stdout.contains("Signature Verified Successfully"), "\(checked.stdout) \(checked.stderr)")
+        let checked = try run(
+            "openssl",
+            ["pkeyutl", "-verify", "-pubin", "-inkey", publicKey, "-rawin", "-in", message, "-sigfile", signature])
+        #expect(
+            checked.status == 0 && checked.stdout.contains("Signature Verified Successfully"),
+            "\(checked.stdout) \(checked.stderr)")
         let verified = try CLI.run(["verify", uri, "--in", message, "--sig", signature] + common, environment: env)
         #expect(verified.status == 0, "\(verified.stderr)")
         return (message, signature)
     }
 
-    @Test("Ed25519: PFX → SoftHSM2 → sign → openssl pkeyutl -verify; verify and test-sign pass; export says SoftHSM2 cannot wrap it and writes nothing; the PFX re-imports on another token")
+    @Test(
+        "Ed25519: PFX → SoftHSM2 → sign → openssl pkeyutl -verify; verify and test-sign pass; export says SoftHSM2 cannot wrap it and writes nothing; the PFX re-imports on another token"
+    )
     func ed25519RoundTrip() throws {
         let dir = try TemporaryDirectory()
         let made = try pfx("ed25519", in: dir)
         let test = try SoftHSM.freshToken()
         let common = ["--pin-source", "env:PIN"] + softhsm
         let env = ["PIN": test.userPIN]
-        let imported = try CLI.run(["import", made.path, "--token", "pkcs11:token=\(test.label)", "--exportable", "--label", "ed",
-                                    "--password-source", "file:\(made.password)"] + common, environment: env)
+        let imported = try CLI.run(
+            [
+                "import", made.path, "--token", "pkcs11:token=\(test.label)", "--exportable", "--label", "ed",
+                "--password-source", "file:\(made.password)",
+            ] + common, environment: env)
         #expect(imported.status == 0, "\(imported.stderr)")
         #expect(imported.stdout.contains("EdDSA (Ed25519"), "\(imported.stdout)")
 
@@ -59,45 +76,65 @@ struct EdDSACLITests {
         #expect(selfTest.status == 0, "\(selfTest.stderr)")
 
         let output = dir.file("back.pfx")
-        let exported = try CLI.run(["export", uri, "-o", output, "--password-source", "file:\(made.password)"] + common, environment: env)
+        let exported = try CLI.run(
+            ["export", uri, "-o", output, "--password-source", "file:\(made.password)"] + common, environment: env)
         #expect(exported.status == 1, "\(exported.stderr)")
-        #expect(exported.stderr.contains("cannot wrap a EdDSA key") && exported.stderr.contains("CKR_KEY_NOT_WRAPPABLE"), "\(exported.stderr)")
+        #expect(
+            exported.stderr.contains("cannot wrap a EdDSA key") && exported.stderr.contains("CKR_KEY_NOT_WRAPPABLE"),
+            "\(exported.stderr)")
         #expect(!FileManager.default.fileExists(atPath: output))
 
         let other = try SoftHSM.freshToken()
-        let again = try CLI.run(["import", made.path, "--token", "pkcs11:token=\(other.label)", "--label", "ed",
-                                 "--password-source", "file:\(made.password)", "--pin-source", "env:PIN"] + softhsm, environment: ["PIN": other.userPIN])
+        let again = try CLI.run(
+            [
+                "import", made.path, "--token", "pkcs11:token=\(other.label)", "--label", "ed",
+                "--password-source", "file:\(made.password)", "--pin-source", "env:PIN",
+            ] + softhsm, environment: ["PIN": other.userPIN])
         #expect(again.status == 0, "\(again.stderr)")
     }
 
-    @Test("Ed448: PFX → SoftHSM2 → sign → openssl pkeyutl -verify; verify (certificate, then public key object) and test-sign pass, a forged signature fails")
+    @Test(
+        "Ed448: PFX → SoftHSM2 → sign → openssl pkeyutl -verify; verify (certificate, then public key object) and test-sign pass, a forged signature fails"
+    )
     func ed448Signs() throws {
         let dir = try TemporaryDirectory()
         let made = try pfx("ed448", in: dir)
         let test = try SoftHSM.freshToken()
         let common = ["--pin-source", "env:PIN"] + softhsm
         let env = ["PIN": test.userPIN]
-        let imported = try CLI.run(["import", made.path, "--token", "pkcs11:token=\(test.label)", "--label", "ed448",
-                                    "--password-source", "file:\(made.password)"] + common, environment: env)
+        let imported = try CLI.run(
+            [
+                "import", made.path, "--token", "pkcs11:token=\(test.label)", "--label", "ed448",
+                "--password-source", "file:\(made.password)",
+            ] + common, environment: env)
         #expect(imported.status == 0, "\(imported.stderr)")
         let uri = "pkcs11:token=\(test.label);object=ed448"
         let message = try dir.write("message", "Ed448 on a token\n")
         let signature = dir.file("message.sig")
         let signed = try CLI.run(["sign", uri, "--in", message, "--out", signature] + common, environment: env)
         #expect(signed.status == 0, "\(signed.stderr)")
-        let checked = try run("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", made.publicKey, "-rawin", "-in", message, "-sigfile", signature])
-        #expect(checked.status == 0 && checked.stdout.contains("Signature Verified Successfully"), "\(checked.stdout) \(checked.stderr)")
+        let checked = try run(
+            "openssl",
+            ["pkeyutl", "-verify", "-pubin", "-inkey", made.publicKey, "-rawin", "-in", message, "-sigfile", signature])
+        #expect(
+            checked.status == 0 && checked.stdout.contains("Signature Verified Successfully"),
+            "\(checked.stdout) \(checked.stderr)")
 
         let verified = try CLI.run(["verify", uri, "--in", message, "--sig", signature] + common, environment: env)
-        #expect(verified.status == 0 && verified.stdout.contains("valid eddsa signature") && verified.stdout.contains("certificate"),
-                "\(verified.stdout) \(verified.stderr)")
+        #expect(
+            verified.status == 0 && verified.stdout.contains("valid eddsa signature")
+                && verified.stdout.contains("certificate"),
+            "\(verified.stdout) \(verified.stderr)")
         let selfTest = try CLI.run(["test-sign", uri] + common, environment: env)
         #expect(selfTest.status == 0, "\(selfTest.stdout) \(selfTest.stderr)")
 
         // A signature by another Ed448 key (made by openssl) over the same message fails.
-        let otherKey = dir.file("other448.pem"), forged = dir.file("forged.sig")
+        let otherKey = dir.file("other448.pem")
+        let forged = dir.file("forged.sig")
         #expect(try run("openssl", ["genpkey", "-algorithm", "ed448", "-out", otherKey]).status == 0)
-        #expect(try run("openssl", ["pkeyutl", "-sign", "-inkey", otherKey, "-rawin", "-in", message, "-out", forged]).status == 0)
+        #expect(
+            try run("openssl", ["pkeyutl", "-sign", "-inkey", otherKey, "-rawin", "-in", message, "-out", forged])
+                .status == 0)
         let refused = try CLI.run(["verify", uri, "--in", message, "--sig", forged] + common, environment: env)
         #expect(refused.status == 1 && refused.stderr.contains("NOT valid"), "\(refused.stdout) \(refused.stderr)")
 
@@ -105,7 +142,9 @@ struct EdDSACLITests {
         let session = try test.userSession()
         for certificate in try session.findObjects([Attribute(.certificate)]) { try certificate.destroy() }
         let byObject = try CLI.run(["verify", uri, "--in", message, "--sig", signature] + common, environment: env)
-        #expect(byObject.status == 0 && byObject.stdout.contains("public key object"), "\(byObject.stdout) \(byObject.stderr)")
+        #expect(
+            byObject.status == 0 && byObject.stdout.contains("public key object"),
+            "\(byObject.stdout) \(byObject.stderr)")
         let forgedByObject = try CLI.run(["verify", uri, "--in", message, "--sig", forged] + common, environment: env)
         #expect(forgedByObject.status == 1, "\(forgedByObject.stdout) \(forgedByObject.stderr)")
     }
@@ -115,8 +154,9 @@ struct EdDSACLITests {
         (try? SoftTokenRig.freshToken().token().slot.mechanisms().contains(.eddsa)) == true
     }
 
-    @Test("Ed25519 on the software token: PFX → token → sign → openssl pkeyutl -verify → export → the exported PFX re-imports and signs",
-          .enabled(if: softTokenOffersEdDSA, "the software token does not offer CKM_EDDSA yet"))
+    @Test(
+        "Ed25519 on the software token: PFX → token → sign → openssl pkeyutl -verify → export → the exported PFX re-imports and signs",
+        .enabled(if: softTokenOffersEdDSA, "the software token does not offer CKM_EDDSA yet"))
     func ed25519RoundTripOnSoftToken() throws {
         let dir = try TemporaryDirectory()
         let made = try pfx("ed25519", in: dir)
@@ -124,36 +164,60 @@ struct EdDSACLITests {
         let module = ["--module", SoftTokenRig.modulePath]
         let env = ["PIN": test.userPIN]
         let common = ["--pin-source", "env:PIN"] + module
-        let imported = try CLI.run(["import", made.path, "--token", "pkcs11:token=\(test.label)", "--exportable", "--label", "ed",
-                                    "--password-source", "file:\(made.password)"] + common, environment: env)
+        let imported = try CLI.run(
+            [
+                "import", made.path, "--token", "pkcs11:token=\(test.label)", "--exportable", "--label", "ed",
+                "--password-source", "file:\(made.password)",
+            ] + common, environment: env)
         try #require(imported.status == 0, "\(imported.stderr)")
         let uri = "pkcs11:token=\(test.label);object=ed"
         let (message, _) = try signAndCheck(uri, publicKey: made.publicKey, in: dir, common, env)
 
         let exported = dir.file("back.pfx")
-        let export = try CLI.run(["export", uri, "-o", exported, "--password-source", "file:\(made.password)"] + common, environment: env)
+        let export = try CLI.run(
+            ["export", uri, "-o", exported, "--password-source", "file:\(made.password)"] + common, environment: env)
         try #require(export.status == 0, "\(export.stderr)")
         // openssl opens the exported file, and its key is the one that went in.
-        let exportedKey = dir.file("back-key.pem"), exportedPublic = dir.file("back-pub.pem")
-        #expect(try run("openssl", ["pkcs12", "-in", exported, "-nocerts", "-nodes", "-passin", "file:\(made.password)", "-out", exportedKey]).status == 0)
+        let exportedKey = dir.file("back-key.pem")
+        let exportedPublic = dir.file("back-pub.pem")
+        #expect(
+            try run(
+                "openssl",
+                [
+                    "pkcs12", "-in", exported, "-nocerts", "-nodes", "-passin", "file:\(made.password)", "-out",
+                    exportedKey,
+                ]
+            ).status == 0)
         #expect(try run("openssl", ["pkey", "-in", exportedKey, "-pubout", "-out", exportedPublic]).status == 0)
-        #expect(try String(contentsOfFile: exportedPublic, encoding: .utf8) == String(contentsOfFile: made.publicKey, encoding: .utf8))
+        #expect(
+            try String(contentsOfFile: exportedPublic, encoding: .utf8)
+                == String(contentsOfFile: made.publicKey, encoding: .utf8))
 
         let other = try SoftTokenRig.freshToken()
-        let again = try CLI.run(["import", exported, "--token", "pkcs11:token=\(other.label)", "--label", "ed",
-                                 "--password-source", "file:\(made.password)", "--pin-source", "env:PIN"] + module,
-                                environment: ["PIN": other.userPIN])
+        let again = try CLI.run(
+            [
+                "import", exported, "--token", "pkcs11:token=\(other.label)", "--label", "ed",
+                "--password-source", "file:\(made.password)", "--pin-source", "env:PIN",
+            ] + module,
+            environment: ["PIN": other.userPIN])
         try #require(again.status == 0, "\(again.stderr)")
         let resigned = dir.file("again.sig")
-        let signedAgain = try CLI.run(["sign", "pkcs11:token=\(other.label);object=ed", "--in", message, "--out", resigned, "--pin-source", "env:PIN"] + module,
-                                      environment: ["PIN": other.userPIN])
+        let signedAgain = try CLI.run(
+            [
+                "sign", "pkcs11:token=\(other.label);object=ed", "--in", message, "--out", resigned, "--pin-source",
+                "env:PIN",
+            ] + module,
+            environment: ["PIN": other.userPIN])
         #expect(signedAgain.status == 0, "\(signedAgain.stderr)")
-        let checkedAgain = try run("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", made.publicKey, "-rawin", "-in", message, "-sigfile", resigned])
+        let checkedAgain = try run(
+            "openssl",
+            ["pkeyutl", "-verify", "-pubin", "-inkey", made.publicKey, "-rawin", "-in", message, "-sigfile", resigned])
         #expect(checkedAgain.status == 0, "\(checkedAgain.stdout) \(checkedAgain.stderr)")
     }
 
-    @Test("Ed25519 and Ed448: PFX → software token (CKK_EC_EDWARDS by C_CreateObject) → sign → openssl pkeyutl -verify",
-          arguments: ["ed25519", "ed448"])
+    @Test(
+        "Ed25519 and Ed448: PFX → software token (CKK_EC_EDWARDS by C_CreateObject) → sign → openssl pkeyutl -verify",
+        arguments: ["ed25519", "ed448"])
     func softTokenSigns(algorithm: String) throws {
         let test = try SoftTokenRig.freshToken()
         let offered = try test.token().slot.mechanisms()
@@ -162,8 +226,11 @@ struct EdDSACLITests {
         let made = try pfx(algorithm, in: dir)
         let common = ["--pin-source", "env:PIN", "--module", SoftTokenRig.modulePath]
         let env = ["PIN": test.userPIN]
-        let imported = try CLI.run(["import", made.path, "--token", "pkcs11:token=\(test.label)", "--label", algorithm,
-                                    "--password-source", "file:\(made.password)"] + common, environment: env)
+        let imported = try CLI.run(
+            [
+                "import", made.path, "--token", "pkcs11:token=\(test.label)", "--label", algorithm,
+                "--password-source", "file:\(made.password)",
+            ] + common, environment: env)
         try #require(imported.status == 0, "\(imported.stderr)")
         #expect(imported.stdout.contains("EdDSA (Ed"), "\(imported.stdout)")
 
@@ -172,8 +239,12 @@ struct EdDSACLITests {
         let signature = dir.file("message.sig")
         let signed = try CLI.run(["sign", uri, "--in", message, "--out", signature] + common, environment: env)
         try #require(signed.status == 0, "\(signed.stderr)")
-        let checked = try run("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", made.publicKey, "-rawin", "-in", message, "-sigfile", signature])
-        #expect(checked.status == 0 && checked.stdout.contains("Signature Verified Successfully"), "\(checked.stdout) \(checked.stderr)")
+        let checked = try run(
+            "openssl",
+            ["pkeyutl", "-verify", "-pubin", "-inkey", made.publicKey, "-rawin", "-in", message, "-sigfile", signature])
+        #expect(
+            checked.status == 0 && checked.stdout.contains("Signature Verified Successfully"),
+            "\(checked.stdout) \(checked.stderr)")
         // Certificate checks of Ed448 keys wait for swift-certificates; Ed25519 goes all the way.
         guard algorithm == "ed25519" else { return }
         let verified = try CLI.run(["verify", uri, "--in", message, "--sig", signature] + common, environment: env)

@@ -1,28 +1,37 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// A PIN source that gives nothing is refused before any login (exit 2), so a mistake never
 /// spends a PIN try: the token's PIN state is unchanged afterwards. Secrets are read up to 4 KiB.
 @Suite("Empty and endless PIN sources")
 struct EmptySecretSourceTests {
-    struct TokenJSON: Decodable { let label: String; let pinState: String; let flags: [String] }
+    struct TokenJSON: Decodable {
+        let label: String
+        let pinState: String
+        let flags: [String]
+    }
 
     func state(of test: TestToken, fixture: any TokenFixture) throws -> TokenJSON {
         let tokens = try CLI.json([TokenJSON].self, ["tokens", "--module", fixture.modulePath])
         return try #require(tokens.first { $0.label == test.label })
     }
 
-    func objects(_ test: TestToken, fixture: any TokenFixture, source: String, environment: [String: String] = [:]) throws -> RunResult {
-        try CLI.run(["objects", "pkcs11:token=\(test.label)", "--pin-source", source, "--module", fixture.modulePath],
-                    environment: environment)
+    func objects(_ test: TestToken, fixture: any TokenFixture, source: String, environment: [String: String] = [:])
+        throws -> RunResult
+    {
+        try CLI.run(
+            ["objects", "pkcs11:token=\(test.label)", "--pin-source", source, "--module", fixture.modulePath],
+            environment: environment)
     }
 
-    @Test("file:DIR, a missing file, an empty file, a lone newline, fd:77, fd:1, env:EMPTY and an unset variable: exit 2, no try spent",
-          arguments: TokenFixtures.all)
+    @Test(
+        "file:DIR, a missing file, an empty file, a lone newline, fd:77, fd:1, env:EMPTY and an unset variable: exit 2, no try spent",
+        arguments: TokenFixtures.all)
     func emptySources(fixture: any TokenFixture) throws {
         let test = try fixture.freshToken()
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("cb-empty-pin-\(getpid())-\(UUID().uuidString)")
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "cb-empty-pin-\(getpid())-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: dir) }
         let empty = dir.appendingPathComponent("empty").path
@@ -30,8 +39,10 @@ struct EmptySecretSourceTests {
         let newline = dir.appendingPathComponent("newline").path
         _ = FileManager.default.createFile(atPath: newline, contents: Data("\n".utf8))
 
-        let sources = ["file:\(dir.path)", "file:\(dir.path)/missing", "file:\(empty)", "file:\(newline)",
-                       "fd:77", "fd:1", "env:CB_EMPTY_PIN", "env:CB_UNSET_PIN_\(getpid())"]
+        let sources = [
+            "file:\(dir.path)", "file:\(dir.path)/missing", "file:\(empty)", "file:\(newline)",
+            "fd:77", "fd:1", "env:CB_EMPTY_PIN", "env:CB_UNSET_PIN_\(getpid())",
+        ]
         for source in sources {
             let result = try objects(test, fixture: fixture, source: source, environment: ["CB_EMPTY_PIN": ""])
             #expect(result.status == 2, "\(source): \(result.status) \(result.stderr)")
@@ -51,7 +62,9 @@ struct EmptySecretSourceTests {
     func endlessSources() throws {
         let fixture = SoftHSMFixture()
         let test = try fixture.freshToken()
-        let big = FileManager.default.temporaryDirectory.appendingPathComponent("cb-big-pin-\(getpid())-\(UUID().uuidString)").path
+        let big = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "cb-big-pin-\(getpid())-\(UUID().uuidString)"
+        ).path
         _ = FileManager.default.createFile(atPath: big, contents: Data())
         defer { unlink(big) }
         #expect(truncate(big, 100 << 20) == 0)
@@ -69,8 +82,12 @@ struct EmptySecretSourceTests {
         }
         #expect(try state(of: test, fixture: fixture).pinState == "ok")
 
-        let right = FileManager.default.temporaryDirectory.appendingPathComponent("cb-right-pin-\(getpid())-\(UUID().uuidString)").path
-        _ = FileManager.default.createFile(atPath: right, contents: Data("\(test.userPIN)\nrest of the file\n".utf8), attributes: [.posixPermissions: 0o600])
+        let right = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "cb-right-pin-\(getpid())-\(UUID().uuidString)"
+        ).path
+        _ = FileManager.default.createFile(
+            atPath: right, contents: Data("\(test.userPIN)\nrest of the file\n".utf8),
+            attributes: [.posixPermissions: 0o600])
         defer { unlink(right) }
         let ok = try objects(test, fixture: fixture, source: "file:\(right)")
         #expect(ok.status == 0, "\(ok.stderr)")

@@ -1,12 +1,16 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// `enroll list` as a person reads it: each pending pair with its security level and the URI
 /// that `enroll verify`, `objects` and `install-cert` take.
 @Suite("enroll list shows each pending pair's security level and URI")
 struct EnrollListTests {
-    struct Pending: Decodable { let uri: String; let securityLevel: String; let record: Record }
+    struct Pending: Decodable {
+        let uri: String
+        let securityLevel: String
+        let record: Record
+    }
     struct Record: Decodable { let label: String }
 
     @Test("the table has SECURITY and URI columns, and each row's URI is the one --json gives and names the key")
@@ -16,23 +20,31 @@ struct EnrollListTests {
         let env = ["PIN": test.userPIN]
         let pin = ["--pin-source", "env:PIN", "--module", SoftHSM.modulePath]
         for (name, level) in [("std.example", "standard"), ("high.example", "high")] {
-            let made = try CLI.run(["enroll", "new", "--subject", "CN=\(name)", "--key", "ec:p256", "--security-level", level,
-                                    "--token", "pkcs11:token=\(test.label)", "-o", dir.file("\(name).csr")]
-                                   + (level == "high" ? ["--key-password-source", "env:PIN"] : []) + pin, environment: env)
+            let made = try CLI.run(
+                [
+                    "enroll", "new", "--subject", "CN=\(name)", "--key", "ec:p256", "--security-level", level,
+                    "--token", "pkcs11:token=\(test.label)", "-o", dir.file("\(name).csr"),
+                ]
+                    + (level == "high" ? ["--key-password-source", "env:PIN"] : []) + pin, environment: env)
             try #require(made.status == 0, "\(made.stderr)")
         }
         let listed = try CLI.run(["enroll", "list", "--token", "pkcs11:token=\(test.label)"] + pin, environment: env)
         try #require(listed.status == 0, "\(listed.stderr)")
         let lines = listed.stdout.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
-        #expect(lines.first == ["TOKEN", "LABEL", "KEY", "SECURITY", "CREATED", "EXPORTABLE", "SUBJECT", "URI"], "\(listed.stdout)")
+        #expect(
+            lines.first == ["TOKEN", "LABEL", "KEY", "SECURITY", "CREATED", "EXPORTABLE", "SUBJECT", "URI"],
+            "\(listed.stdout)")
         #expect(lines.count == 3, "\(listed.stdout)")
 
-        let pending = try CLI.json([Pending].self, ["enroll", "list", "--token", "pkcs11:token=\(test.label)"] + pin, environment: env)
+        let pending = try CLI.json(
+            [Pending].self, ["enroll", "list", "--token", "pkcs11:token=\(test.label)"] + pin, environment: env)
         #expect(pending.count == 2)
         for entry in pending {
             let row = try #require(lines.first { $0.count > 1 && $0[1] == entry.record.label }, "\(listed.stdout)")
             #expect(row[3] == entry.securityLevel && row.last == entry.uri, "\(row)")
-            #expect(entry.uri.contains("object=\(entry.record.label)") && entry.uri.contains("type=private"), "\(entry.uri)")
+            #expect(
+                entry.uri.contains("object=\(entry.record.label)") && entry.uri.contains("type=private"), "\(entry.uri)"
+            )
             // The URI shown is one the other commands take.
             let objects = try CLI.run(["objects", entry.uri, "--json"] + pin, environment: env)
             try #require(objects.status == 0, "\(objects.stderr)")

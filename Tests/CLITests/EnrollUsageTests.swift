@@ -1,13 +1,16 @@
 import Foundation
 import PKCS11
-import Testing
 import TestSupport
+import Testing
 
 /// `enroll new --usage`: the request's keyUsage (read back by `openssl req -text`), the key's
 /// flags, and `enroll verify` / `sign` choosing by usage, on both tokens.
 @Suite("enrollment key usage through the CLI")
 struct EnrollUsageTests {
-    struct ObjectJSON: Decodable { let label: String; let usage: [String]? }
+    struct ObjectJSON: Decodable {
+        let label: String
+        let usage: [String]?
+    }
 
     struct Rig {
         let fixture: any TokenFixture
@@ -23,19 +26,23 @@ struct EnrollUsageTests {
         }
 
         func certbridge(_ arguments: [String]) throws -> RunResult {
-            try TestSupport.run(CLI.path, arguments + ["--module", fixture.modulePath, "--pin-source", "file:\(pinFile)"],
-                                environment: try fixture.environment())
+            try TestSupport.run(
+                CLI.path, arguments + ["--module", fixture.modulePath, "--pin-source", "file:\(pinFile)"],
+                environment: try fixture.environment())
         }
     }
 
-    @Test("an encryption pair: the CSR asks for keyEncipherment (RSA) or keyAgreement (EC), enroll verify runs a decryption round trip, sign refuses",
-          arguments: TokenFixtures.all, ["rsa:2048", "ec:p256"])
+    @Test(
+        "an encryption pair: the CSR asks for keyEncipherment (RSA) or keyAgreement (EC), enroll verify runs a decryption round trip, sign refuses",
+        arguments: TokenFixtures.all, ["rsa:2048", "ec:p256"])
     func encryptionPair(fixture: any TokenFixture, key: String) throws {
         let rig = try Rig(fixture)
         let rsa = key.hasPrefix("rsa")
         let csr = rig.dir.file("enc.csr")
-        let made = try rig.certbridge(["enroll", "new", "--subject", "CN=enc.example", "--key", key, "--usage", "encryption",
-                                       "--token", "pkcs11:token=\(rig.test.label)", "-o", csr])
+        let made = try rig.certbridge([
+            "enroll", "new", "--subject", "CN=enc.example", "--key", key, "--usage", "encryption",
+            "--token", "pkcs11:token=\(rig.test.label)", "-o", csr,
+        ])
         try #require(made.status == 0, "\(made.stderr)")
         #expect(made.stdout.contains("encryption key pair"))
         let text = try run("openssl", ["req", "-in", csr, "-noout", "-text", "-verify"])
@@ -56,7 +63,9 @@ struct EnrollUsageTests {
         #expect(verified.stdout.contains(rsa ? "C_Decrypt" : "C_DeriveKey"), "\(verified.stdout)")
         #expect(!verified.stdout.contains("ok   sign"))
         let tested = try rig.certbridge(["test-sign", uri, "--json"])
-        #expect(tested.status == 0 && tested.stdout.contains("\"test\" : \"encrypt-decrypt\""), "\(tested.stdout) \(tested.stderr)")
+        #expect(
+            tested.status == 0 && tested.stdout.contains("\"test\" : \"encrypt-decrypt\""),
+            "\(tested.stdout) \(tested.stderr)")
 
         let data = try rig.dir.write("data", "sign me\n")
         let signed = try rig.certbridge(["sign", uri, "--in", data, "--out", rig.dir.file("sig")])
@@ -65,11 +74,15 @@ struct EnrollUsageTests {
         #expect(!FileManager.default.fileExists(atPath: rig.dir.file("sig")))
     }
 
-    @Test("a signing pair (the default): the CSR asks for digitalSignature and nonRepudiation, enroll verify signs", arguments: TokenFixtures.all)
+    @Test(
+        "a signing pair (the default): the CSR asks for digitalSignature and nonRepudiation, enroll verify signs",
+        arguments: TokenFixtures.all)
     func signingPair(fixture: any TokenFixture) throws {
         let rig = try Rig(fixture)
         let csr = rig.dir.file("sig.csr")
-        let made = try rig.certbridge(["enroll", "new", "--subject", "CN=sig.example", "--token", "pkcs11:token=\(rig.test.label)", "-o", csr])
+        let made = try rig.certbridge([
+            "enroll", "new", "--subject", "CN=sig.example", "--token", "pkcs11:token=\(rig.test.label)", "-o", csr,
+        ])
         try #require(made.status == 0, "\(made.stderr)")
         let text = try run("openssl", ["req", "-in", csr, "-noout", "-text"])
         #expect(text.stdout.contains("Digital Signature, Non Repudiation"), "\(text.stdout)")

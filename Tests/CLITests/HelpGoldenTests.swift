@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The help text users and docs rely on, compared byte for byte with Tests/Golden/help. A change
 /// to the help is a change to review: regenerate with
@@ -10,12 +10,15 @@ struct HelpGoldenTests {
     static let goldenDirectory = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
         .appendingPathComponent("../Golden/help").standardized.path
 
-    @Test("help matches its golden file", arguments: [
-        ["--help"], ["import", "--help"], ["export", "--help"], ["check-exportable", "--help"],
-        ["pfx", "inspect", "--help"], ["enroll", "new", "--help"], ["install-cert", "--help"], ["objects", "--help"],
-        ["readers", "--help"], ["softtoken", "init", "--help"], ["decrypt", "--help"], ["encrypt", "--help"],
-        ["audit", "--help"], ["pin", "unlock-key", "--help"],
-    ])
+    @Test(
+        "help matches its golden file",
+        arguments: [
+            ["--help"], ["import", "--help"], ["export", "--help"], ["check-exportable", "--help"],
+            ["pfx", "inspect", "--help"], ["enroll", "new", "--help"], ["install-cert", "--help"],
+            ["objects", "--help"],
+            ["readers", "--help"], ["softtoken", "init", "--help"], ["decrypt", "--help"], ["encrypt", "--help"],
+            ["audit", "--help"], ["pin", "unlock-key", "--help"],
+        ])
     func matchesGolden(arguments: [String]) throws {
         // A fixed width, so the wrapping does not depend on the terminal the tests run in.
         let result = try CLI.run(arguments, environment: ["COLUMNS": "100"])
@@ -32,8 +35,10 @@ struct HelpGoldenTests {
 
     @Test("no help text shows a stray backslash from a line continuation")
     func noStrayBackslashes() throws {
-        for arguments in [["import", "--help"], ["export", "--help"], ["check-exportable", "--help"], ["pfx", "inspect", "--help"],
-                          ["install-cert", "--help"], ["enroll", "--help"]] {
+        for arguments in [
+            ["import", "--help"], ["export", "--help"], ["check-exportable", "--help"], ["pfx", "inspect", "--help"],
+            ["install-cert", "--help"], ["enroll", "--help"],
+        ] {
             let result = try CLI.run(arguments, environment: ["COLUMNS": "100"])
             // Only an example (indented) may end a line with a shell continuation; prose never does.
             let stray = result.stdout.split(separator: "\n").filter { $0.hasSuffix("\\") && !$0.hasPrefix("  ") }

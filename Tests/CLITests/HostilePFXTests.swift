@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// A PFX that asks for 2^31-1 iterations (an hour of CPU) in its MAC, its key's PBKDF2 or a
 /// legacy PKCS#12 PBE is refused before any key derivation, naming the count; so is a file
@@ -16,19 +16,37 @@ struct HostilePFXTests {
         case mac, keyPBKDF2, legacyKeyPBE, legacyCertificatePBE
         var description: String { rawValue }
         var legacy: Bool { self == .legacyKeyPBE || self == .legacyCertificatePBE }
-        var occurrence: Int { switch self { case .legacyCertificatePBE: 0; case .keyPBKDF2, .legacyKeyPBE: 1; case .mac: 2 } }
-        var named: String { switch self { case .mac: "MAC"; case .keyPBKDF2: "key's encryption (PBKDF2)"; case .legacyKeyPBE: "key's encryption (PBE)"; case .legacyCertificatePBE: "encryption of part 1 (PBE)" } }
+        var occurrence: Int {
+            switch self {
+            case .legacyCertificatePBE: 0
+            case .keyPBKDF2, .legacyKeyPBE: 1
+            case .mac: 2
+            }
+        }
+        var named: String {
+            switch self {
+            case .mac: "MAC"
+            case .keyPBKDF2: "key's encryption (PBKDF2)"
+            case .legacyKeyPBE: "key's encryption (PBE)"
+            case .legacyCertificatePBE: "encryption of part 1 (PBE)"
+            }
+        }
     }
 
     func hostileFile(_ place: Place, in dir: TemporaryDirectory) throws -> PFXFixture {
-        let pfx = try PFXFixture.make(ec: "prime256v1", chain: false, extra: ["-iter", "\(Self.marker)"] + (place.legacy ? ["-legacy"] : []), in: dir)
+        let pfx = try PFXFixture.make(
+            ec: "prime256v1", chain: false, extra: ["-iter", "\(Self.marker)"] + (place.legacy ? ["-legacy"] : []),
+            in: dir)
         let der = [UInt8](try Data(contentsOf: URL(fileURLWithPath: pfx.path)))
-        let patched = try DERPatch.replaceInteger(Self.marker, occurrence: place.occurrence, with: Self.hostile, in: der)
+        let patched = try DERPatch.replaceInteger(
+            Self.marker, occurrence: place.occurrence, with: Self.hostile, in: der)
         try Data(patched).write(to: URL(fileURLWithPath: pfx.path))
         return pfx
     }
 
-    @Test("2^31-1 iterations: pfx inspect and import answer within 2 s, naming the count and where it is", arguments: Place.allCases)
+    @Test(
+        "2^31-1 iterations: pfx inspect and import answer within 2 s, naming the count and where it is",
+        arguments: Place.allCases)
     func hostileIterations(place: Place) throws {
         let dir = try TemporaryDirectory()
         let pfx = try hostileFile(place, in: dir)
@@ -49,7 +67,9 @@ struct HostilePFXTests {
         let pfx = try PFXFixture.make(ec: "prime256v1", chain: false, extra: ["-iter", "\(Self.marker)"], in: dir)
         let passes = try CLI.run(["pfx", "inspect", pfx.path, "--password-source", "file:\(pfx.passwordFile)"])
         #expect(passes.status == 0, "\(passes.stderr)")
-        let refused = try CLI.run(["pfx", "inspect", pfx.path, "--max-iterations", "2000", "--password-source", "file:\(pfx.passwordFile)"])
+        let refused = try CLI.run([
+            "pfx", "inspect", pfx.path, "--max-iterations", "2000", "--password-source", "file:\(pfx.passwordFile)",
+        ])
         #expect(refused.status == 1)
         #expect(refused.stderr.contains("2049 iterations, more than the limit of 2000"), "\(refused.stderr)")
     }
@@ -68,7 +88,8 @@ struct HostilePFXTests {
         #expect(Date().timeIntervalSince(start) < 2)
 
         // Indefinite lengths (BER, which OpenSSL accepts) nested 40 deep.
-        let nested: [UInt8] = Array(repeating: [0x30, 0x80], count: 40).flatMap { $0 } + [0x02, 0x01, 0x03]
+        let nested: [UInt8] =
+            Array(repeating: [0x30, 0x80], count: 40).flatMap { $0 } + [0x02, 0x01, 0x03]
             + Array(repeating: [0x00, 0x00], count: 40).flatMap { $0 }
         let deep = dir.file("deep.pfx")
         try Data(nested).write(to: URL(fileURLWithPath: deep))

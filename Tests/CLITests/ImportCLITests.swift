@@ -1,34 +1,62 @@
 import Foundation
-import Testing
-import TestSupport
 import PKCS11
+import TestSupport
+import Testing
 
 /// `certbridge import` end to end: PFX files made by openssl onto SoftHSM2 and the software token,
 /// flags read back, signatures that verify against the imported certificate, and nothing lost
 /// on failure.
 @Suite("import through the CLI")
 struct ImportCLITests {
-    struct FlagsJSON: Decodable { let sensitive: Bool?; let extractable: Bool?; let alwaysAuthenticate: Bool? }
+    struct FlagsJSON: Decodable {
+        let sensitive: Bool?
+        let extractable: Bool?
+        let alwaysAuthenticate: Bool?
+    }
     struct CertJSON: Decodable { let category: String? }
-    struct ObjectJSON: Decodable { let `class`: String; let label: String; let id: String; let flags: FlagsJSON?; let verdict: String?; let certificate: CertJSON? }
-    struct ResultJSON: Decodable { let token: String; let label: String; let id: String; let objects: [ObjectJSON] }
+    struct ObjectJSON: Decodable {
+        let `class`: String
+        let label: String
+        let id: String
+        let flags: FlagsJSON?
+        let verdict: String?
+        let certificate: CertJSON?
+    }
+    struct ResultJSON: Decodable {
+        let token: String
+        let label: String
+        let id: String
+        let objects: [ObjectJSON]
+    }
 
     func importArgs(_ pfx: PFXFixture, _ test: TestToken, _ extra: [String] = []) -> [String] {
-        ["import", pfx.path, "--token", "pkcs11:token=\(test.label)", "--password-source", "file:\(pfx.passwordFile)",
-         "--pin-source", "env:PIN", "--module", test.module.path] + extra
+        [
+            "import", pfx.path, "--token", "pkcs11:token=\(test.label)", "--password-source",
+            "file:\(pfx.passwordFile)",
+            "--pin-source", "env:PIN", "--module", test.module.path,
+        ] + extra
     }
 
     /// Signs a digest with the imported key through PKCS#11 (with a context login for High
     /// keys) and checks the signature with openssl against the imported certificate.
-    func signatureVerifies(_ test: TestToken, id: String, pfx: PFXFixture, ec: Bool, high: Bool, dir: TemporaryDirectory) throws -> Bool {
+    func signatureVerifies(
+        _ test: TestToken, id: String, pfx: PFXFixture, ec: Bool, high: Bool, dir: TemporaryDirectory
+    ) throws -> Bool {
         let session = try test.userSession()
-        let key = try session.findObject([Attribute(.privateKey), Attribute(.id, bytes: hexBytes(id))], what: "the key")
+        let key = try session.findObject(
+            [Attribute(.privateKey), Attribute(.id, bytes: hexBytes(id))], what: "the key")
         let message = Array("certbridge import check".utf8)
         let messageFile = dir.file("message-\(id)")
         try Data(message).write(to: URL(fileURLWithPath: messageFile))
         let digest = try run("openssl", ["dgst", "-sha256", "-binary", messageFile]).stdoutData
         var toSign = [UInt8](digest)
-        if !ec { toSign = [0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05, 0x00, 0x04, 0x20] + toSign }
+        if !ec {
+            toSign =
+                [
+                    0x30, 0x31, 0x30, 0x0d, 0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01, 0x05,
+                    0x00, 0x04, 0x20,
+                ] + toSign
+        }
         let mechanism = Mechanism(ec ? .ecdsa : .rsaPKCS)
         if high {
             // Without the context login the token refuses.
@@ -46,14 +74,16 @@ struct ImportCLITests {
         return try run("openssl", ["dgst", "-sha256", "-verify", pub, "-signature", sigFile, messageFile]).status == 0
     }
 
-    @Test("modern and legacy, RSA and EC, chain and not, exportable and not, standard and high: flags read back match",
-          arguments: TokenFixtures.all, [
-        ([String](), nil as String?, true, false, "standard"),
-        (["-legacy"], nil, true, true, "high"),
-        ([], "prime256v1", false, true, "standard"),
-        (["-legacy"], "secp384r1", true, false, "high"),
-        (["-keypbe", "NONE", "-certpbe", "NONE"], nil, false, false, "standard"),
-    ])
+    @Test(
+        "modern and legacy, RSA and EC, chain and not, exportable and not, standard and high: flags read back match",
+        arguments: TokenFixtures.all,
+        [
+            ([String](), nil as String?, true, false, "standard"),
+            (["-legacy"], nil, true, true, "high"),
+            ([], "prime256v1", false, true, "standard"),
+            (["-legacy"], "secp384r1", true, false, "high"),
+            (["-keypbe", "NONE", "-certpbe", "NONE"], nil, false, false, "standard"),
+        ])
     func lands(fixture: any TokenFixture, landing: ([String], String?, Bool, Bool, String)) throws {
         let (pkcs12Options, curve, chain, exportable, level) = landing
         let dir = try TemporaryDirectory()
@@ -73,17 +103,28 @@ struct ImportCLITests {
         #expect(try signatureVerifies(test, id: result.id, pfx: pfx, ec: curve != nil, high: level == "high", dir: dir))
     }
 
-    @Test("RSA 1024 and 4096 and EC P-521 land with their size read back, sign for the imported certificate, and pass test-sign", arguments: TokenFixtures.all, [
-        (1024, nil as String?), (4096, nil), (2048, "secp521r1"),
-    ])
+    @Test(
+        "RSA 1024 and 4096 and EC P-521 land with their size read back, sign for the imported certificate, and pass test-sign",
+        arguments: TokenFixtures.all,
+        [
+            (1024, nil as String?), (4096, nil), (2048, "secp521r1"),
+        ])
     func keySizes(fixture: any TokenFixture, size: (Int, String?)) throws {
         let (rsaBits, curve) = size
-        struct SizedJSON: Decodable { let objects: [Sized]; let id: String }
-        struct Sized: Decodable { let `class`: String; let keyBits: Int?; let curve: String? }
+        struct SizedJSON: Decodable {
+            let objects: [Sized]
+            let id: String
+        }
+        struct Sized: Decodable {
+            let `class`: String
+            let keyBits: Int?
+            let curve: String?
+        }
         let dir = try TemporaryDirectory()
         let pfx = try PFXFixture.make(ec: curve, rsaBits: rsaBits, chain: false, in: dir)
         let test = try fixture.freshToken()
-        let result = try CLI.json(SizedJSON.self, importArgs(pfx, test, ["--label", "sized"]), environment: ["PIN": test.userPIN])
+        let result = try CLI.json(
+            SizedJSON.self, importArgs(pfx, test, ["--label", "sized"]), environment: ["PIN": test.userPIN])
         let key = try #require(result.objects.first { $0.class == "private-key" })
         if curve != nil {
             #expect(key.curve == "P-521" && key.keyBits == 521)
@@ -92,8 +133,12 @@ struct ImportCLITests {
         }
         #expect(try signatureVerifies(test, id: result.id, pfx: pfx, ec: curve != nil, high: false, dir: dir))
         // CertBridge's own self-test signs and checks against the certificate, whatever the size.
-        let selfTest = try CLI.run(["test-sign", "pkcs11:token=\(test.label);object=sized", "--pin-source", "env:PIN", "--module", test.module.path],
-                                   environment: ["PIN": test.userPIN])
+        let selfTest = try CLI.run(
+            [
+                "test-sign", "pkcs11:token=\(test.label);object=sized", "--pin-source", "env:PIN", "--module",
+                test.module.path,
+            ],
+            environment: ["PIN": test.userPIN])
         #expect(selfTest.status == 0, "\(selfTest.stdout) \(selfTest.stderr)")
     }
 
@@ -102,11 +147,13 @@ struct ImportCLITests {
         let dir = try TemporaryDirectory()
         let pfx = try PFXFixture.make(name: "Zoë Müller 証明書", in: dir)
         let test = try fixture.freshToken()
-        let result = try CLI.json(ResultJSON.self, importArgs(pfx, test, ["--no-chain"]), environment: ["PIN": test.userPIN])
+        let result = try CLI.json(
+            ResultJSON.self, importArgs(pfx, test, ["--no-chain"]), environment: ["PIN": test.userPIN])
         #expect(result.label == "Zoë Müller 証明書", "the friendlyName is the default label")
         #expect(result.objects.filter { $0.class == "certificate" }.count == 1)
         let other = try fixture.freshToken()
-        let labelled = try CLI.json(ResultJSON.self, importArgs(pfx, other, ["--label", "alice"]), environment: ["PIN": other.userPIN])
+        let labelled = try CLI.json(
+            ResultJSON.self, importArgs(pfx, other, ["--label", "alice"]), environment: ["PIN": other.userPIN])
         #expect(labelled.objects.allSatisfy { $0.class != "private-key" || $0.label == "alice" })
     }
 
@@ -117,8 +164,10 @@ struct ImportCLITests {
         let test = try fixture.freshToken()
         let before = try test.snapshot()
         let wrong = try dir.write("wrong", "not-the-password")
-        let args = ["import", pfx.path, "--token", "pkcs11:token=\(test.label)", "--password-source", "file:\(wrong)",
-                    "--pin-source", "env:PIN", "--module", test.module.path]
+        let args = [
+            "import", pfx.path, "--token", "pkcs11:token=\(test.label)", "--password-source", "file:\(wrong)",
+            "--pin-source", "env:PIN", "--module", test.module.path,
+        ]
         let result = try CLI.run(args, environment: ["PIN": test.userPIN])
         #expect(result.status == 4)
         #expect(result.stderr.contains("wrong password"))
@@ -126,8 +175,9 @@ struct ImportCLITests {
         #expect(try test.snapshot() == before)
     }
 
-    @Test("a truncated file and a file with a flipped byte are refused and leave the token as it was",
-          arguments: TokenFixtures.all, ["truncate", "flip"])
+    @Test(
+        "a truncated file and a file with a flipped byte are refused and leave the token as it was",
+        arguments: TokenFixtures.all, ["truncate", "flip"])
     func damaged(fixture: any TokenFixture, how: String) throws {
         let dir = try TemporaryDirectory()
         let pfx = try PFXFixture.make(in: dir)
@@ -137,7 +187,9 @@ struct ImportCLITests {
         let test = try fixture.freshToken()
         let before = try test.snapshot()
         let result = try CLI.run(importArgs(pfx, test), environment: ["PIN": test.userPIN])
-        #expect(result.status == 1 || result.status == 4, "damage is an error (1), or indistinguishable from a wrong password (4)")
+        #expect(
+            result.status == 1 || result.status == 4,
+            "damage is an error (1), or indistinguishable from a wrong password (4)")
         #expect(result.stderr.contains("damaged"))
         #expect(try test.snapshot() == before)
     }

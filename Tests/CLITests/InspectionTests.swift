@@ -1,21 +1,33 @@
 import Foundation
-import Testing
-import TestSupport
 import PKCS11
+import TestSupport
+import Testing
 
 /// `certbridge tokens` and `certbridge objects`, end to end through the built binary against a
 /// SoftHSM2 token holding keys made by the test itself.
 @Suite("tokens and objects through the CLI")
 struct InspectionTests {
-    struct TokenJSON: Decodable { let label: String; let pinState: String; let flags: [String]; let uri: String }
+    struct TokenJSON: Decodable {
+        let label: String
+        let pinState: String
+        let flags: [String]
+        let uri: String
+    }
     struct FlagsJSON: Decodable, Equatable {
         let sensitive: Bool?, extractable: Bool?, alwaysAuthenticate: Bool?, neverExtractable: Bool?
         let alwaysSensitive: Bool?, local: Bool?, `private`: Bool?
     }
-    struct CertJSON: Decodable { let subject: String; let issuer: String; let serial: String; let notBefore: Date; let notAfter: Date }
+    struct CertJSON: Decodable {
+        let subject: String
+        let issuer: String
+        let serial: String
+        let notBefore: Date
+        let notAfter: Date
+    }
     struct ObjectJSON: Decodable {
         let `class`: String, label: String, id: String, keyType: String?, keyBits: Int?, curve: String?
-        let flags: FlagsJSON?, verdict: String?, securityLevel: String?, certificate: CertJSON?, pairedWith: String?, uri: String
+        let flags: FlagsJSON?, verdict: String?, securityLevel: String?, certificate: CertJSON?, pairedWith: String?,
+            uri: String
     }
 
     let softhsm = ["--module", SoftHSM.modulePath]
@@ -33,18 +45,30 @@ struct InspectionTests {
         #expect(text.stdout.contains("token:         \(test.label)"))
     }
 
-    @Test("objects shows a generated non-extractable key as non-exportable and an imported extractable one as exportable, flag by flag")
+    @Test(
+        "objects shows a generated non-extractable key as non-exportable and an imported extractable one as exportable, flag by flag"
+    )
     func objectsVerdicts() throws {
         let test = try SoftHSM.freshToken()
         let dir = try TemporaryDirectory()
         let session = try test.userSession()
-        _ = try session.generateKeyPair(Mechanism(.ecKeyPairGen),
-            publicTemplate: [Attribute(.token, true), Attribute(.ecParams, bytes: p256), Attribute(.label, string: "generated"), Attribute(.id, bytes: [0xA1])],
-            privateTemplate: [Attribute(.token, true), Attribute(.private, true), Attribute(.sign, true), Attribute(.sensitive, true),
-                              Attribute(.extractable, false), Attribute(.label, string: "generated"), Attribute(.id, bytes: [0xA1])])
+        _ = try session.generateKeyPair(
+            Mechanism(.ecKeyPairGen),
+            publicTemplate: [
+                Attribute(.token, true), Attribute(.ecParams, bytes: p256), Attribute(.label, string: "generated"),
+                Attribute(.id, bytes: [0xA1]),
+            ],
+            privateTemplate: [
+                Attribute(.token, true), Attribute(.private, true), Attribute(.sign, true), Attribute(.sensitive, true),
+                Attribute(.extractable, false), Attribute(.label, string: "generated"), Attribute(.id, bytes: [0xA1]),
+            ])
         let rsa = try RSAComponents.generate(in: dir)
-        _ = try session.createObject(rsa.privateTemplate(label: "imported", id: [0xB2],
-            extraFlags: [Attribute(.sensitive, true), Attribute(.extractable, true), Attribute(.alwaysAuthenticate, true)]))
+        _ = try session.createObject(
+            rsa.privateTemplate(
+                label: "imported", id: [0xB2],
+                extraFlags: [
+                    Attribute(.sensitive, true), Attribute(.extractable, true), Attribute(.alwaysAuthenticate, true),
+                ]))
         _ = try session.createObject(rsa.publicTemplate(label: "imported", id: [0xB2]))
 
         let pinFile = try dir.write("pin", test.userPIN + "\n")
@@ -53,22 +77,29 @@ struct InspectionTests {
 
         let generated = try #require(objects.first { $0.class == "private-key" && $0.label == "generated" })
         #expect(generated.verdict == "non-exportable")
-        #expect(generated.flags == FlagsJSON(sensitive: true, extractable: false, alwaysAuthenticate: false, neverExtractable: true,
-                                              alwaysSensitive: true, local: true, private: true))
+        #expect(
+            generated.flags
+                == FlagsJSON(
+                    sensitive: true, extractable: false, alwaysAuthenticate: false, neverExtractable: true,
+                    alwaysSensitive: true, local: true, private: true))
         #expect(generated.keyType == "EC" && generated.curve == "P-256" && generated.keyBits == 256)
         #expect(generated.id == "a1")
         #expect(generated.securityLevel == "standard")
 
         let imported = try #require(objects.first { $0.class == "private-key" && $0.label == "imported" })
         #expect(imported.verdict == "exportable")
-        #expect(imported.flags == FlagsJSON(sensitive: true, extractable: true, alwaysAuthenticate: true, neverExtractable: false,
-                                             alwaysSensitive: false, local: false, private: true))
+        #expect(
+            imported.flags
+                == FlagsJSON(
+                    sensitive: true, extractable: true, alwaysAuthenticate: true, neverExtractable: false,
+                    alwaysSensitive: false, local: false, private: true))
         #expect(imported.keyType == "RSA" && imported.keyBits == 2048)
         #expect(imported.securityLevel == "high")
         #expect(objects.contains { $0.class == "public-key" && $0.label == "imported" })
 
         // The text view carries the same verdicts.
-        let text = try CLI.run(["objects", uri, "--pin-source", "env:TEST_PIN"] + softhsm, environment: ["TEST_PIN": test.userPIN])
+        let text = try CLI.run(
+            ["objects", uri, "--pin-source", "env:TEST_PIN"] + softhsm, environment: ["TEST_PIN": test.userPIN])
         #expect(text.status == 0)
         #expect(text.stdout.contains("verdict:      non-exportable"))
         #expect(text.stdout.contains("verdict:      exportable"))
@@ -81,19 +112,27 @@ struct InspectionTests {
         let dir = try TemporaryDirectory()
         let rsa = try RSAComponents.generate(in: dir)
         let keyFile = try dir.write("key.pem", rsa.pem)
-        let made = try run("openssl", ["req", "-x509", "-key", keyFile, "-subj", "/CN=Alice Example/O=CertBridge Tests",
-                                       "-days", "30", "-outform", "DER", "-out", dir.file("cert.der")])
+        let made = try run(
+            "openssl",
+            [
+                "req", "-x509", "-key", keyFile, "-subj", "/CN=Alice Example/O=CertBridge Tests",
+                "-days", "30", "-outform", "DER", "-out", dir.file("cert.der"),
+            ])
         #expect(made.status == 0)
         let der = [UInt8](try Data(contentsOf: URL(fileURLWithPath: dir.file("cert.der"))))
         let session = try test.userSession()
-        _ = try session.createObject(rsa.privateTemplate(label: "alice", id: [7], extraFlags: [Attribute(.sensitive, true), Attribute(.extractable, false)]))
+        _ = try session.createObject(
+            rsa.privateTemplate(
+                label: "alice", id: [7], extraFlags: [Attribute(.sensitive, true), Attribute(.extractable, false)]))
         _ = try session.createObject(try certificateTemplate(der: der, label: "alice", id: [7]))
-        let objects = try CLI.json([ObjectJSON].self, ["objects", "pkcs11:token=\(test.label)", "--pin-source", "fd:0"] + softhsm,
-                                   input: test.userPIN + "\n")
+        let objects = try CLI.json(
+            [ObjectJSON].self, ["objects", "pkcs11:token=\(test.label)", "--pin-source", "fd:0"] + softhsm,
+            input: test.userPIN + "\n")
         let cert = try #require(objects.first { $0.class == "certificate" })
         #expect(cert.certificate?.subject.contains("CN=Alice Example") == true)
         #expect(cert.certificate?.issuer == cert.certificate?.subject)
-        let lifetime = try #require(cert.certificate).notAfter.timeIntervalSince(try #require(cert.certificate).notBefore)
+        let lifetime = try #require(cert.certificate).notAfter.timeIntervalSince(
+            try #require(cert.certificate).notBefore)
         #expect(abs(lifetime - 30 * 86_400) < 5)
         #expect(cert.pairedWith == "alice")
         #expect(objects.first { $0.class == "private-key" }?.pairedWith == "alice")
@@ -102,8 +141,9 @@ struct InspectionTests {
     @Test("a wrong PIN exits 4 naming CKR_PIN_INCORRECT and never shows the PIN")
     func wrongPIN() throws {
         let test = try SoftHSM.freshToken()
-        let result = try CLI.run(["objects", "pkcs11:token=\(test.label)", "--pin-source", "env:BAD_PIN"] + softhsm,
-                                 environment: ["BAD_PIN": "98765"])
+        let result = try CLI.run(
+            ["objects", "pkcs11:token=\(test.label)", "--pin-source", "env:BAD_PIN"] + softhsm,
+            environment: ["BAD_PIN": "98765"])
         #expect(result.status == 4)
         #expect(result.stderr.contains("CKR_PIN_INCORRECT"))
         #expect(!result.stderr.contains("98765") && !result.stdout.contains("98765"))
@@ -118,11 +158,13 @@ struct InspectionTests {
         #expect(result.stderr.contains("\"\(test.label)\""))
     }
 
-    @Test("a bad URI exits 2 with the part that is wrong", arguments: [
-        ("pkcs11:tokn=x", "\"tokn\" is not a path attribute"),
-        ("pkcs11:token=x?pin-value=4321", "pin-value is refused"),
-        ("token=x", "does not start with \"pkcs11:\""),
-    ])
+    @Test(
+        "a bad URI exits 2 with the part that is wrong",
+        arguments: [
+            ("pkcs11:tokn=x", "\"tokn\" is not a path attribute"),
+            ("pkcs11:token=x?pin-value=4321", "pin-value is refused"),
+            ("token=x", "does not start with \"pkcs11:\""),
+        ])
     func badURI(uri: String, message: String) throws {
         let result = try CLI.run(["objects", uri] + softhsm)
         #expect(result.status == 2)
@@ -133,8 +175,9 @@ struct InspectionTests {
     @Test("with no terminal and no --pin-source, the login fails with a hint, not a hang")
     func noTerminal() throws {
         let test = try SoftHSM.freshToken()
-        let result = try TestSupport.run("/usr/bin/setsid", ["--wait", CLI.path, "objects", "pkcs11:token=\(test.label)"] + softhsm,
-                                         environment: try SoftHSM.environment(), input: Data())
+        let result = try TestSupport.run(
+            "/usr/bin/setsid", ["--wait", CLI.path, "objects", "pkcs11:token=\(test.label)"] + softhsm,
+            environment: try SoftHSM.environment(), input: Data())
         #expect(result.status == 2)
         #expect(result.stderr.contains("--pin-source"))
     }

@@ -1,15 +1,28 @@
 import Foundation
-import Testing
-import TestSupport
 import PKCS11
+import TestSupport
+import Testing
 
 /// `certbridge install-cert` on its own: the chain goes on as authority certificates, the tokens
 /// searched are named when nothing matches, and a second install changes nothing.
 @Suite("install-cert through the CLI")
 struct InstallCertCLITests {
-    struct CertJSON: Decodable { let subject: String; let category: String? }
-    struct ObjectJSON: Decodable { let `class`: String; let label: String; let id: String; let certificate: CertJSON? }
-    struct InstallJSON: Decodable { let installed: Bool; let chainAdded: Int; let chainAlreadyPresent: Int; let id: String }
+    struct CertJSON: Decodable {
+        let subject: String
+        let category: String?
+    }
+    struct ObjectJSON: Decodable {
+        let `class`: String
+        let label: String
+        let id: String
+        let certificate: CertJSON?
+    }
+    struct InstallJSON: Decodable {
+        let installed: Bool
+        let chainAdded: Int
+        let chainAlreadyPresent: Int
+        let id: String
+    }
 
     let module = ["--module", SoftHSM.modulePath]
 
@@ -20,35 +33,56 @@ struct InstallCertCLITests {
         let pin = ["--pin-source", "env:PIN"] + module
         let env = ["PIN": test.userPIN]
         let csr = dir.file("req.csr")
-        let made = try CLI.run(["enroll", "new", "--subject", "CN=chained.example", "--key", "ec:p256", "--token", "pkcs11:token=\(test.label)",
-                                "-o", csr] + pin, environment: env)
+        let made = try CLI.run(
+            [
+                "enroll", "new", "--subject", "CN=chained.example", "--key", "ec:p256", "--token",
+                "pkcs11:token=\(test.label)",
+                "-o", csr,
+            ] + pin, environment: env)
         try #require(made.status == 0, "\(made.stderr)")
 
         // A root and an issuing CA, made with openssl; the issuing CA signs the request.
         let root = try RSAComponents.generate(in: dir)
         let rootCert = try makeCertificate(keyPEM: root.pem, subject: "/CN=Install Root CA", ca: true, in: dir)
         let mid = try RSAComponents.generate(in: dir)
-        let midCert = try makeCertificate(keyPEM: mid.pem, subject: "/CN=Install Issuing CA", issuerKeyPEM: root.pem,
-                                          issuerCert: rootCert.pemPath, ca: true, in: dir)
+        let midCert = try makeCertificate(
+            keyPEM: mid.pem, subject: "/CN=Install Issuing CA", issuerKeyPEM: root.pem,
+            issuerCert: rootCert.pemPath, ca: true, in: dir)
         let midKey = try dir.write("mid-key.pem", mid.pem)
         let issued = dir.file("issued.pem")
-        let signed = try run("openssl", ["x509", "-req", "-in", csr, "-CA", midCert.pemPath, "-CAkey", midKey, "-CAcreateserial",
-                                         "-days", "30", "-out", issued])
+        let signed = try run(
+            "openssl",
+            [
+                "x509", "-req", "-in", csr, "-CA", midCert.pemPath, "-CAkey", midKey, "-CAcreateserial",
+                "-days", "30", "-out", issued,
+            ])
         try #require(signed.status == 0, "\(signed.stderr)")
-        let chain = try dir.write("chain.pem", try String(contentsOfFile: midCert.pemPath, encoding: .utf8)
-                                                + String(contentsOfFile: rootCert.pemPath, encoding: .utf8))
+        let chain = try dir.write(
+            "chain.pem",
+            try String(contentsOfFile: midCert.pemPath, encoding: .utf8)
+                + String(contentsOfFile: rootCert.pemPath, encoding: .utf8))
 
-        let first = try CLI.json(InstallJSON.self, ["install-cert", issued, "--chain-file", chain, "--token", "pkcs11:token=\(test.label)"] + pin, environment: env)
+        let first = try CLI.json(
+            InstallJSON.self,
+            ["install-cert", issued, "--chain-file", chain, "--token", "pkcs11:token=\(test.label)"] + pin,
+            environment: env)
         #expect(first.installed && first.chainAdded == 2 && first.chainAlreadyPresent == 0)
-        let objects = try CLI.json([ObjectJSON].self, ["objects", "pkcs11:token=\(test.label)"] + pin, environment: env)
-        let authorities = objects.filter { $0.certificate?.category == "authority" }.compactMap { $0.certificate?.subject }
+        let objects = try CLI.json(
+            [ObjectJSON].self, ["objects", "pkcs11:token=\(test.label)"] + pin, environment: env)
+        let authorities = objects.filter { $0.certificate?.category == "authority" }.compactMap {
+            $0.certificate?.subject
+        }
         #expect(authorities.count == 2)
-        #expect(authorities.contains { $0.contains("Install Root CA") } && authorities.contains { $0.contains("Install Issuing CA") })
+        #expect(
+            authorities.contains { $0.contains("Install Root CA") }
+                && authorities.contains { $0.contains("Install Issuing CA") })
         let user = objects.filter { $0.certificate?.category == "user" }
         #expect(user.count == 1 && user.first?.id == first.id && user.first?.label == "chained.example")
 
         let before = try test.snapshot()
-        let again = try CLI.run(["install-cert", issued, "--chain-file", chain, "--token", "pkcs11:token=\(test.label)"] + pin, environment: env)
+        let again = try CLI.run(
+            ["install-cert", issued, "--chain-file", chain, "--token", "pkcs11:token=\(test.label)"] + pin,
+            environment: env)
         #expect(again.status == 0)
         #expect(again.stdout.contains("already on \"\(test.label)\""))
         #expect(again.stdout.contains("Chain: 0 added, 2 already present."))
@@ -61,26 +95,33 @@ struct InstallCertCLITests {
         // A SoftHSM2 of its own, so "every token" is exactly the two made here.
         let tokens = dir.file("tokens")
         try FileManager.default.createDirectory(atPath: tokens, withIntermediateDirectories: true)
-        let conf = try dir.write("softhsm2.conf", "directories.tokendir = \(tokens)\nobjectstore.backend = file\nlog.level = ERROR\n")
+        let conf = try dir.write(
+            "softhsm2.conf", "directories.tokendir = \(tokens)\nobjectstore.backend = file\nlog.level = ERROR\n")
         let labels = ["search-one", "search-two"]
         for label in labels {
-            let made = try run("softhsm2-util", ["--init-token", "--free", "--label", label, "--so-pin", SoftHSM.soPIN, "--pin", SoftHSM.userPIN],
-                               environment: ["SOFTHSM2_CONF": conf])
+            let made = try run(
+                "softhsm2-util",
+                ["--init-token", "--free", "--label", label, "--so-pin", SoftHSM.soPIN, "--pin", SoftHSM.userPIN],
+                environment: ["SOFTHSM2_CONF": conf])
             try #require(made.status == 0, "\(made.stderr)")
         }
-        let stranger = try makeCertificate(keyPEM: try ECComponents.generate(in: dir).pem, subject: "/CN=Nobody Known", in: dir)
+        let stranger = try makeCertificate(
+            keyPEM: try ECComponents.generate(in: dir).pem, subject: "/CN=Nobody Known", in: dir)
         let pins = try dir.write("pin", SoftHSM.userPIN + "\n")
         // No --token: no token holds its public key, and none was named, so none is logged in
         // to (the PIN is for the token the command names); each is named as not searched.
-        let result = try CLI.run(["install-cert", stranger.pemPath, "--pin-source", "file:\(pins)"] + module,
-                                 environment: ["SOFTHSM2_CONF": conf])
+        let result = try CLI.run(
+            ["install-cert", stranger.pemPath, "--pin-source", "file:\(pins)"] + module,
+            environment: ["SOFTHSM2_CONF": conf])
         #expect(result.status == 5, "\(result.stderr)")
         #expect(result.stderr.contains("no key pair on any token searched matches"), "\(result.stderr)")
         for label in labels { #expect(result.stderr.contains("\"\(label)\""), "\(label) was searched") }
         #expect(result.stderr.contains("Nobody Known"))
     }
 
-    @Test("a key pair made by another tool, with an id that is not CertBridge's, is found by its public key", arguments: ["rsa", "ec", "rsa-no-public"])
+    @Test(
+        "a key pair made by another tool, with an id that is not CertBridge's, is found by its public key",
+        arguments: ["rsa", "ec", "rsa-no-public"])
     func foreignKeyPair(kind: String) throws {
         let dir = try TemporaryDirectory()
         let test = try SoftHSM.freshToken()
@@ -92,12 +133,17 @@ struct InstallCertCLITests {
             if kind == "ec" {
                 let ec = try ECComponents.generate(in: dir)
                 keyPEM = ec.pem
-                _ = try session.createObject([Attribute(.privateKey), Attribute(.ec), Attribute(.token, true), Attribute(.private, true),
-                                              Attribute(.sign, true), Attribute(.label, string: "foreign"), Attribute(.id, bytes: id),
-                                              Attribute(.ecParams, bytes: ec.parameters), Attribute(.value, bytes: ec.privateValue)] + flags)
-                _ = try session.createObject([Attribute(.publicKey), Attribute(.ec), Attribute(.token, true), Attribute(.verify, true),
-                                              Attribute(.label, string: "foreign"), Attribute(.id, bytes: id),
-                                              Attribute(.ecParams, bytes: ec.parameters), Attribute(.ecPoint, bytes: ec.point)])
+                _ = try session.createObject(
+                    [
+                        Attribute(.privateKey), Attribute(.ec), Attribute(.token, true), Attribute(.private, true),
+                        Attribute(.sign, true), Attribute(.label, string: "foreign"), Attribute(.id, bytes: id),
+                        Attribute(.ecParams, bytes: ec.parameters), Attribute(.value, bytes: ec.privateValue),
+                    ] + flags)
+                _ = try session.createObject([
+                    Attribute(.publicKey), Attribute(.ec), Attribute(.token, true), Attribute(.verify, true),
+                    Attribute(.label, string: "foreign"), Attribute(.id, bytes: id),
+                    Attribute(.ecParams, bytes: ec.parameters), Attribute(.ecPoint, bytes: ec.point),
+                ])
             } else {
                 let rsa = try RSAComponents.generate(in: dir)
                 keyPEM = rsa.pem
@@ -106,44 +152,65 @@ struct InstallCertCLITests {
             }
         }
         let issued = try makeCertificate(keyPEM: keyPEM, subject: "/CN=Foreign Key", in: dir)
-        let installed = try CLI.json(InstallJSON.self, ["install-cert", issued.pemPath, "--token", "pkcs11:token=\(test.label)",
-                                                        "--pin-source", "env:PIN"] + module, environment: ["PIN": test.userPIN])
+        let installed = try CLI.json(
+            InstallJSON.self,
+            [
+                "install-cert", issued.pemPath, "--token", "pkcs11:token=\(test.label)",
+                "--pin-source", "env:PIN",
+            ] + module, environment: ["PIN": test.userPIN])
         #expect(installed.installed)
         #expect(installed.id == "0f0e", "the certificate takes the key's own id")
-        let objects = try CLI.json([ObjectJSON].self, ["objects", "pkcs11:token=\(test.label);type=cert", "--pin-source", "env:PIN"] + module,
-                                   environment: ["PIN": test.userPIN])
+        let objects = try CLI.json(
+            [ObjectJSON].self, ["objects", "pkcs11:token=\(test.label);type=cert", "--pin-source", "env:PIN"] + module,
+            environment: ["PIN": test.userPIN])
         #expect(objects.count == 1 && objects.first?.id == "0f0e" && objects.first?.label == "foreign")
     }
 
-    @Test("searching every token, enroll list and install-cert try the PIN on no token they were not told about: each is skipped and named, and named with --token it is searched")
+    @Test(
+        "searching every token, enroll list and install-cert try the PIN on no token they were not told about: each is skipped and named, and named with --token it is searched"
+    )
     func tokenWithAnotherPIN() throws {
         let dir = try TemporaryDirectory()
         let tokens = dir.file("tokens")
         try FileManager.default.createDirectory(atPath: tokens, withIntermediateDirectories: true)
-        let conf = try dir.write("softhsm2.conf", "directories.tokendir = \(tokens)\nobjectstore.backend = file\nlog.level = ERROR\n")
+        let conf = try dir.write(
+            "softhsm2.conf", "directories.tokendir = \(tokens)\nobjectstore.backend = file\nlog.level = ERROR\n")
         let env = ["SOFTHSM2_CONF": conf]
         // "other-pin" sorts and is made first, so it is met before the token that holds the key.
         for (label, pin) in [("other-pin", "86420"), ("holder", SoftHSM.userPIN)] {
-            let made = try run("softhsm2-util", ["--init-token", "--free", "--label", label, "--so-pin", SoftHSM.soPIN, "--pin", pin], environment: env)
+            let made = try run(
+                "softhsm2-util", ["--init-token", "--free", "--label", label, "--so-pin", SoftHSM.soPIN, "--pin", pin],
+                environment: env)
             try #require(made.status == 0, "\(made.stderr)")
         }
         let pinFile = try dir.write("pin", SoftHSM.userPIN + "\n")
         let pin = ["--pin-source", "file:\(pinFile)"] + module
         let csr = dir.file("req.csr")
-        let made = try CLI.run(["enroll", "new", "--subject", "CN=on.holder", "--token", "pkcs11:token=holder", "-o", csr] + pin, environment: env)
+        let made = try CLI.run(
+            ["enroll", "new", "--subject", "CN=on.holder", "--token", "pkcs11:token=holder", "-o", csr] + pin,
+            environment: env)
         try #require(made.status == 0, "\(made.stderr)")
         let ca = try RSAComponents.generate(in: dir)
         let caCert = try makeCertificate(keyPEM: ca.pem, subject: "/CN=Holder CA", ca: true, in: dir)
         let caKey = try dir.write("ca-key.pem", ca.pem)
         let issued = dir.file("issued.pem")
-        try #require(try run("openssl", ["x509", "-req", "-in", csr, "-CA", caCert.pemPath, "-CAkey", caKey, "-CAcreateserial",
-                                         "-days", "30", "-out", issued]).status == 0)
+        try #require(
+            try run(
+                "openssl",
+                [
+                    "x509", "-req", "-in", csr, "-CA", caCert.pemPath, "-CAkey", caKey, "-CAcreateserial",
+                    "-days", "30", "-out", issued,
+                ]
+            ).status == 0)
 
         // enroll list over every token: "other-pin" holds no pending pair, so it is not logged
         // in to at all; "holder" does, but was not named, so with no terminal to ask it is
         // skipped and named (exit 2), and no PIN is tried on either.
         struct Pending: Decodable { let token: String }
-        struct TokenJSON: Decodable { let label: String; let pinState: String }
+        struct TokenJSON: Decodable {
+            let label: String
+            let pinState: String
+        }
         func pinState(_ label: String) throws -> String? {
             let tokens = try CLI.json([TokenJSON].self, ["tokens"] + module, environment: env)
             return tokens.first(where: { $0.label == label })?.pinState
@@ -154,7 +221,8 @@ struct InstallCertCLITests {
         #expect(listed.stderr.contains("not searched: \"holder\" (no PIN is given for it"), "\(listed.stderr)")
         #expect(!listed.stderr.contains("other-pin"), "a token with nothing pending needs no login: \(listed.stderr)")
         #expect(try pinState("other-pin") == "ok", "no PIN was tried on the token with another PIN")
-        let holderOnly = try CLI.json([Pending].self, ["enroll", "list", "--token", "pkcs11:token=holder"] + pin, environment: env)
+        let holderOnly = try CLI.json(
+            [Pending].self, ["enroll", "list", "--token", "pkcs11:token=holder"] + pin, environment: env)
         #expect(holderOnly.map(\.token) == ["holder"])
         let named = try CLI.run(["enroll", "list", "--token", "pkcs11:token=other-pin"] + pin, environment: env)
         #expect(named.status == 4, "a token named in the URI is not skipped: \(named.stdout)")
@@ -169,7 +237,8 @@ struct InstallCertCLITests {
         #expect(installed.stdout.contains("on \"holder\""))
 
         // A certificate that matches nothing exits 5, naming the tokens not searched.
-        let stranger = try makeCertificate(keyPEM: try ECComponents.generate(in: dir).pem, subject: "/CN=Nobody Here", in: dir)
+        let stranger = try makeCertificate(
+            keyPEM: try ECComponents.generate(in: dir).pem, subject: "/CN=Nobody Here", in: dir)
         let missed = try CLI.run(["install-cert", stranger.pemPath] + pin, environment: env)
         #expect(missed.status == 5, "\(missed.stderr)")
         #expect(missed.stderr.contains("no key pair on any token searched matches"), "\(missed.stderr)")

@@ -1,7 +1,7 @@
 import Foundation
-import Testing
-import TestSupport
 import PKCS11
+import TestSupport
+import Testing
 
 /// A certbridge killed with SIGKILL in the middle of its writes: after the next command on the
 /// token, the token holds the whole import or nothing of it, and no journal or temporary file
@@ -19,7 +19,8 @@ struct InterruptedImportTests {
             process.executableURL = URL(fileURLWithPath: CLI.path)
             process.arguments = arguments
             var env = ProcessInfo.processInfo.environment
-            for (key, value) in try SoftHSM.environment().merging(SoftTokenRig.environment(), uniquingKeysWith: { $1 }) { env[key] = value }
+            for (key, value) in try SoftHSM.environment().merging(SoftTokenRig.environment(), uniquingKeysWith: { $1 })
+            { env[key] = value }
             for (key, value) in environment { env[key] = value }
             process.environment = env
             process.standardInput = FileHandle.nullDevice
@@ -66,16 +67,23 @@ struct InterruptedImportTests {
         }
 
         func importArguments(_ extra: [String] = []) -> [String] {
-            ["import", pfx.path, "--token", "pkcs11:token=\(test.label)", "--password-source", "file:\(pfx.passwordFile)",
-             "--pin-source", "env:PIN", "--module", test.module.path] + extra
+            [
+                "import", pfx.path, "--token", "pkcs11:token=\(test.label)", "--password-source",
+                "file:\(pfx.passwordFile)",
+                "--pin-source", "env:PIN", "--module", test.module.path,
+            ] + extra
         }
 
         func objects() throws -> RunResult {
-            try CLI.run(["objects", "pkcs11:token=\(test.label)", "--pin-source", "env:PIN", "--module", test.module.path], environment: environment)
+            try CLI.run(
+                ["objects", "pkcs11:token=\(test.label)", "--pin-source", "env:PIN", "--module", test.module.path],
+                environment: environment)
         }
 
         var journals: [String] {
-            ((try? FileManager.default.contentsOfDirectory(atPath: state.path + "/certbridge")) ?? []).filter { $0.hasSuffix(".journal") }
+            ((try? FileManager.default.contentsOfDirectory(atPath: state.path + "/certbridge")) ?? []).filter {
+                $0.hasSuffix(".journal")
+            }
         }
     }
 
@@ -84,8 +92,9 @@ struct InterruptedImportTests {
         for object in try session.findObjects([]) { try object.destroy() }
     }
 
-    @Test("30 SIGKILLs during import, each followed by one `certbridge objects`: the whole import or nothing, key shells included",
-          arguments: TokenFixtures.all)
+    @Test(
+        "30 SIGKILLs during import, each followed by one `certbridge objects`: the whole import or nothing, key shells included",
+        arguments: TokenFixtures.all)
     func killedImports(fixture: any TokenFixture) throws {
         let rig = try Rig(fixture, chain: true)
         let test = rig.test
@@ -99,7 +108,9 @@ struct InterruptedImportTests {
         try #require(whole.count == nothing.count + 5)
         #expect(rig.journals.isEmpty)
 
-        var rolledBack = 0, finished = 0, interrupted = 0
+        var rolledBack = 0
+        var finished = 0
+        var interrupted = 0
         for round in 0..<30 {
             if round % 3 != 2 { try emptyToken(test) }
             let before = try test.snapshot()
@@ -116,12 +127,16 @@ struct InterruptedImportTests {
             let objects = try rig.objects()
             #expect(objects.status == 0, "round \(round): \(objects.stderr)")
             let after = try test.snapshot()
-            #expect(after == nothing || after == whole,
-                    "round \(round) (paused: \(paused) after \(pauseAfter)): a partial import is left: \(after.count) objects\n\(after.joined(separator: "\n"))")
+            #expect(
+                after == nothing || after == whole,
+                "round \(round) (paused: \(paused) after \(pauseAfter)): a partial import is left: \(after.count) objects\n\(after.joined(separator: "\n"))"
+            )
             #expect(rig.journals.isEmpty, "round \(round): a journal is left")
             // (A journal left by a kill between its "committed" line and its removal goes quietly.)
             if !left.isEmpty && after != whole {
-                #expect(objects.stderr.contains("interrupted import of \"alice\" on token \"\(test.label)\""), "round \(round): \(objects.stderr)")
+                #expect(
+                    objects.stderr.contains("interrupted import of \"alice\" on token \"\(test.label)\""),
+                    "round \(round): \(objects.stderr)")
             }
             if objects.stderr.contains("rolled back an interrupted import") {
                 rolledBack += 1
@@ -132,11 +147,15 @@ struct InterruptedImportTests {
         // The kills landed in the write window, not only before or after it.
         #expect(interrupted >= 10, "only \(interrupted) of 30 kills interrupted the writes")
         #expect(rolledBack >= 5)
-        print("\(fixture): \(interrupted) of 30 kills interrupted the import; \(rolledBack) rolled back, \(finished) finished forward")
+        print(
+            "\(fixture): \(interrupted) of 30 kills interrupted the import; \(rolledBack) rolled back, \(finished) finished forward"
+        )
     }
 
     // The software token writes an object whole or not at all (and refuses such a template).
-    @Test("a key shell with an empty label that a killed C_CreateObject left is removed with the rollback", arguments: [SoftHSMFixture()])
+    @Test(
+        "a key shell with an empty label that a killed C_CreateObject left is removed with the rollback",
+        arguments: [SoftHSMFixture()])
     func shellRemoved(fixture: any TokenFixture) throws {
         let rig = try Rig(fixture, chain: false)
         let test = rig.test
@@ -148,24 +167,35 @@ struct InterruptedImportTests {
         // ...with what a cut-short SoftHSM2 C_CreateObject leaves: a private key object whose
         // label, id and key are still empty.
         let session = try test.userSession()
-        _ = try session.createObject([Attribute(.privateKey), Attribute(.keyType, ulong: 0), Attribute(.token, true), Attribute(.private, true),
-                                      Attribute(.label, bytes: []), Attribute(.id, bytes: [])] + shellKey(fixture))
+        _ = try session.createObject(
+            [
+                Attribute(.privateKey), Attribute(.keyType, ulong: 0), Attribute(.token, true),
+                Attribute(.private, true),
+                Attribute(.label, bytes: []), Attribute(.id, bytes: []),
+            ] + shellKey(fixture))
         #expect(try test.snapshot().count == nothing.count + 2)
         #expect(rig.journals.count == 1)
 
         let objects = try rig.objects()
         #expect(objects.status == 0, "\(objects.stderr)")
-        #expect(objects.stderr.contains("rolled back an interrupted import of \"alice\" on token \"\(test.label)\""), "\(objects.stderr)")
+        #expect(
+            objects.stderr.contains("rolled back an interrupted import of \"alice\" on token \"\(test.label)\""),
+            "\(objects.stderr)")
         #expect(try test.snapshot() == nothing)
         #expect(rig.journals.isEmpty)
     }
 
     /// The least a token takes as an RSA private key: SoftHSM2 insists on the components.
     func shellKey(_ fixture: any TokenFixture) -> [Attribute] {
-        [Attribute(.modulus, bytes: []), Attribute(.publicExponent, bytes: [1, 0, 1]), Attribute(.privateExponent, bytes: [1])]
+        [
+            Attribute(.modulus, bytes: []), Attribute(.publicExponent, bytes: [1, 0, 1]),
+            Attribute(.privateExponent, bytes: [1]),
+        ]
     }
 
-    @Test("an import whose writer still runs is not rolled back under it; one that committed is kept", arguments: TokenFixtures.all)
+    @Test(
+        "an import whose writer still runs is not rolled back under it; one that committed is kept",
+        arguments: TokenFixtures.all)
     func liveImportLeftAlone(fixture: any TokenFixture) throws {
         let rig = try Rig(fixture, chain: false)
         let child = try Child(rig.importArguments(), environment: rig.pausing("1:1500"))
@@ -179,7 +209,9 @@ struct InterruptedImportTests {
         #expect(try rig.test.snapshot().count == 3)
     }
 
-    @Test("SIGKILL during export leaves a hidden temporary file; the next export into that directory removes it", arguments: TokenFixtures.all)
+    @Test(
+        "SIGKILL during export leaves a hidden temporary file; the next export into that directory removes it",
+        arguments: TokenFixtures.all)
     func killedExports(fixture: any TokenFixture) throws {
         let rig = try Rig(fixture, chain: false)
         let (test, pfx) = (rig.test, rig.pfx)
@@ -187,12 +219,19 @@ struct InterruptedImportTests {
         let imported = try CLI.run(rig.importArguments(["--exportable"]), environment: rig.environment)
         try #require(imported.status == 0, "\(imported.stderr)")
         func export(_ name: String) -> [String] {
-            ["export", "pkcs11:token=\(test.label);object=alice", "-o", out.file(name), "--password-source", "file:\(pfx.passwordFile)",
-             "--pin-source", "env:PIN", "--module", test.module.path]
+            [
+                "export", "pkcs11:token=\(test.label);object=alice", "-o", out.file(name), "--password-source",
+                "file:\(pfx.passwordFile)",
+                "--pin-source", "env:PIN", "--module", test.module.path,
+            ]
         }
-        let temporaries = { try FileManager.default.contentsOfDirectory(atPath: out.path).filter { $0.contains(".certbridge-tmp-") } }
+        let temporaries = {
+            try FileManager.default.contentsOfDirectory(atPath: out.path).filter { $0.contains(".certbridge-tmp-") }
+        }
         for round in 0..<3 {
-            let child = try Child(export("killed-\(round).pfx"), environment: ["PIN": test.userPIN, "CERTBRIDGE_TEST_PAUSE_EXPORT": "2000"])
+            let child = try Child(
+                export("killed-\(round).pfx"),
+                environment: ["PIN": test.userPIN, "CERTBRIDGE_TEST_PAUSE_EXPORT": "2000"])
             #expect(child.wait(for: "paused with the export's temporary file written"))
             usleep(UInt32.random(in: 0...20_000))
             child.kill()
@@ -205,7 +244,8 @@ struct InterruptedImportTests {
             #expect(lstat(out.file(name), &info) == 0 && info.st_mode & 0o777 == 0o600)
         }
         // A temporary file of a live export is left alone.
-        let live = try Child(export("live.pfx"), environment: ["PIN": test.userPIN, "CERTBRIDGE_TEST_PAUSE_EXPORT": "20000"])
+        let live = try Child(
+            export("live.pfx"), environment: ["PIN": test.userPIN, "CERTBRIDGE_TEST_PAUSE_EXPORT": "20000"])
         #expect(live.wait(for: "paused with the export's temporary file written"))
         let next = try CLI.run(export("next.pfx"), environment: ["PIN": test.userPIN])
         #expect(next.status == 0, "\(next.stderr)")
@@ -213,7 +253,9 @@ struct InterruptedImportTests {
         #expect(live.process.isRunning, "the live export finished before the next one looked")
         live.kill()  // and then its file is stale too
         #expect(try CLI.run(export("last.pfx"), environment: ["PIN": test.userPIN]).status == 0)
-        #expect(remaining.count == 1 && !remaining.contains(stale.first ?? ""), "the live export's file must stay, the stale one go: \(remaining)")
+        #expect(
+            remaining.count == 1 && !remaining.contains(stale.first ?? ""),
+            "the live export's file must stay, the stale one go: \(remaining)")
         #expect(try temporaries().isEmpty)
         #expect(FileManager.default.fileExists(atPath: out.file("next.pfx")))
         #expect(FileManager.default.fileExists(atPath: out.file("last.pfx")))

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// A PKCS#12 keystore with two key entries, made by the real `keytool` (OpenJDK 17): both keys
 /// land, each with its certificate, in one all-or-nothing import; `--friendly-name` picks one.
@@ -11,33 +11,57 @@ struct MultiKeyImportTests {
     /// A keystore with an EC entry "one" and an RSA entry "two", each with a self-signed certificate.
     func keystore(in dir: TemporaryDirectory) throws -> (path: String, password: String) {
         let path = dir.file("two-entries.p12")
-        for (alias, key) in [("one", ["-keyalg", "EC", "-groupname", "secp256r1"]), ("two", ["-keyalg", "RSA", "-keysize", "2048"])] {
-            let made = try run("keytool", ["-genkeypair", "-alias", alias, "-dname", "CN=Entry \(alias)", "-validity", "30", "-storetype", "PKCS12",
-                                           "-keystore", path, "-storepass", "changeit", "-keypass", "changeit", "-noprompt"] + key)
+        for (alias, key) in [
+            ("one", ["-keyalg", "EC", "-groupname", "secp256r1"]), ("two", ["-keyalg", "RSA", "-keysize", "2048"]),
+        ] {
+            let made = try run(
+                "keytool",
+                [
+                    "-genkeypair", "-alias", alias, "-dname", "CN=Entry \(alias)", "-validity", "30", "-storetype",
+                    "PKCS12",
+                    "-keystore", path, "-storepass", "changeit", "-keypass", "changeit", "-noprompt",
+                ] + key)
             try #require(made.status == 0, "keytool: \(made.stderr)")
         }
         return (path, try dir.write("ks-pass", "changeit\n"))
     }
 
-    struct ObjectJSON: Decodable { let `class`: String; let label: String; let id: String; let pairedWith: String? }
+    struct ObjectJSON: Decodable {
+        let `class`: String
+        let label: String
+        let id: String
+        let pairedWith: String?
+    }
 
     func objects(_ test: TestToken) throws -> [ObjectJSON] {
-        try CLI.json([ObjectJSON].self, ["objects", "pkcs11:token=\(test.label)", "--pin-source", "env:PIN"] + module,
-                     environment: ["PIN": test.userPIN])
+        try CLI.json(
+            [ObjectJSON].self, ["objects", "pkcs11:token=\(test.label)", "--pin-source", "env:PIN"] + module,
+            environment: ["PIN": test.userPIN])
     }
 
     @Test("both keys of a keytool keystore land, each with its own certificate; pfx inspect lists both entries")
     func bothKeysLand() throws {
         let dir = try TemporaryDirectory()
         let store = try keystore(in: dir)
-        struct Inspected: Decodable { struct Key: Decodable { let friendlyName: String?; let subject: String }; let keys: [Key] }
-        let inspected = try CLI.json(Inspected.self, ["pfx", "inspect", store.path, "--password-source", "file:\(store.password)"])
+        struct Inspected: Decodable {
+            struct Key: Decodable {
+                let friendlyName: String?
+                let subject: String
+            }
+            let keys: [Key]
+        }
+        let inspected = try CLI.json(
+            Inspected.self, ["pfx", "inspect", store.path, "--password-source", "file:\(store.password)"])
         #expect(inspected.keys.map(\.friendlyName) == ["one", "two"])
         #expect(inspected.keys.map(\.subject) == ["CN=Entry one", "CN=Entry two"])
 
         let test = try SoftHSM.freshToken()
-        let imported = try CLI.run(["import", store.path, "--token", "pkcs11:token=\(test.label)", "--password-source", "file:\(store.password)",
-                                    "--pin-source", "env:PIN"] + module, environment: ["PIN": test.userPIN])
+        let imported = try CLI.run(
+            [
+                "import", store.path, "--token", "pkcs11:token=\(test.label)", "--password-source",
+                "file:\(store.password)",
+                "--pin-source", "env:PIN",
+            ] + module, environment: ["PIN": test.userPIN])
         #expect(imported.status == 0, "\(imported.stderr)")
         #expect(imported.stdout.contains("Imported 2 key entries"), "\(imported.stdout)")
         let found = try objects(test)
@@ -50,15 +74,24 @@ struct MultiKeyImportTests {
         #expect(Set(keys.map(\.id)).count == 2)
     }
 
-    @Test("when the second entry fails (its key is on the token already), the first is removed again: the token is as it was")
+    @Test(
+        "when the second entry fails (its key is on the token already), the first is removed again: the token is as it was"
+    )
     func secondFailureLeavesTokenAsItWas() throws {
         let dir = try TemporaryDirectory()
         let store = try keystore(in: dir)
         let test = try SoftHSM.freshToken()
-        let base = ["--token", "pkcs11:token=\(test.label)", "--password-source", "file:\(store.password)", "--pin-source", "env:PIN"] + module
-        let onlyTwo = try CLI.run(["import", store.path, "--friendly-name", "two"] + base, environment: ["PIN": test.userPIN])
+        let base =
+            [
+                "--token", "pkcs11:token=\(test.label)", "--password-source", "file:\(store.password)", "--pin-source",
+                "env:PIN",
+            ] + module
+        let onlyTwo = try CLI.run(
+            ["import", store.path, "--friendly-name", "two"] + base, environment: ["PIN": test.userPIN])
         #expect(onlyTwo.status == 0, "\(onlyTwo.stderr)")
-        #expect(try objects(test).filter { $0.class == "private-key" }.map(\.label) == ["two"], "--friendly-name places one entry")
+        #expect(
+            try objects(test).filter { $0.class == "private-key" }.map(\.label) == ["two"],
+            "--friendly-name places one entry")
         let before = try test.snapshot()
 
         let whole = try CLI.run(["import", store.path] + base, environment: ["PIN": test.userPIN])
@@ -68,7 +101,8 @@ struct MultiKeyImportTests {
         #expect(whole.stderr.contains("placed before it were removed again"), "\(whole.stderr)")
         #expect(try test.snapshot() == before, "entry one, placed first, is gone again")
 
-        let unknown = try CLI.run(["import", store.path, "--friendly-name", "three"] + base, environment: ["PIN": test.userPIN])
+        let unknown = try CLI.run(
+            ["import", store.path, "--friendly-name", "three"] + base, environment: ["PIN": test.userPIN])
         #expect(unknown.status == 5 && unknown.stderr.contains("\"one\", \"two\""), "\(unknown.stderr)")
         let labelled = try CLI.run(["import", store.path, "--label", "x"] + base, environment: ["PIN": test.userPIN])
         #expect(labelled.status == 2 && labelled.stderr.contains("--friendly-name"), "\(labelled.stderr)")

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// A PIN goes only to the token it is for: with a SoftHSM2 token and a software token present,
 /// a command told about one never tries its PIN on the other (the failed-PIN counters, read
@@ -21,17 +21,27 @@ struct PINRoutingTests {
             dir = try TemporaryDirectory()
             let tokens = dir.file("softhsm")
             let store = dir.file("softtoken")
-            for path in [tokens, store] { try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true) }
-            let conf = try dir.write("softhsm2.conf", "directories.tokendir = \(tokens)\nobjectstore.backend = file\nlog.level = ERROR\n")
-            environment = ["SOFTHSM2_CONF": conf, "CERTBRIDGE_SOFTTOKEN_DIR": store,
-                           "CERTBRIDGE_SOFTTOKEN_KDF_ITERATIONS": SoftTokenRig.iterations, "CERTBRIDGE_SOFTTOKEN_FSYNC": "0"]
+            for path in [tokens, store] {
+                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
+            }
+            let conf = try dir.write(
+                "softhsm2.conf", "directories.tokendir = \(tokens)\nobjectstore.backend = file\nlog.level = ERROR\n")
+            environment = [
+                "SOFTHSM2_CONF": conf, "CERTBRIDGE_SOFTTOKEN_DIR": store,
+                "CERTBRIDGE_SOFTTOKEN_KDF_ITERATIONS": SoftTokenRig.iterations, "CERTBRIDGE_SOFTTOKEN_FSYNC": "0",
+            ]
             hsmPIN = try dir.write("hsm-pin", SoftHSM.userPIN + "\n")
             softPIN = try dir.write("soft-pin", "24680\n")
             let so = try dir.write("so-pin", SoftHSM.soPIN + "\n")
-            let made = try run("softhsm2-util", ["--init-token", "--free", "--label", hsm, "--so-pin", SoftHSM.soPIN, "--pin", SoftHSM.userPIN],
-                               environment: ["SOFTHSM2_CONF": conf])
+            let made = try run(
+                "softhsm2-util",
+                ["--init-token", "--free", "--label", hsm, "--so-pin", SoftHSM.soPIN, "--pin", SoftHSM.userPIN],
+                environment: ["SOFTHSM2_CONF": conf])
             try #require(made.status == 0, "\(made.stderr)")
-            let init2 = try certbridge(["softtoken", "init", "--label", soft, "--new-pin-source", "file:\(softPIN)", "--so-pin-source", "file:\(so)"])
+            let init2 = try certbridge([
+                "softtoken", "init", "--label", soft, "--new-pin-source", "file:\(softPIN)", "--so-pin-source",
+                "file:\(so)",
+            ])
             try #require(init2.status == 0, "\(init2.stderr)")
         }
 
@@ -41,7 +51,11 @@ struct PINRoutingTests {
             try run(CLI.path, arguments + modules, environment: environment)
         }
 
-        struct TokenJSON: Decodable { let label: String; let pinState: String; let flags: [String] }
+        struct TokenJSON: Decodable {
+            let label: String
+            let pinState: String
+            let flags: [String]
+        }
 
         /// The token's flags as `tokens --json` reports them (the PIN counters among them).
         func flags(_ label: String) throws -> [String] {
@@ -60,23 +74,33 @@ struct PINRoutingTests {
 
         /// An enrollment key pair on a token, so that listing it needs that token's login.
         func enroll(_ label: String, pin: String, cn: String) throws {
-            let made = try certbridge(["enroll", "new", "--subject", "CN=\(cn)", "--token", "pkcs11:token=\(label)",
-                                       "-o", dir.file("\(cn).csr"), "--pin-source", "file:\(pin)"])
+            let made = try certbridge([
+                "enroll", "new", "--subject", "CN=\(cn)", "--token", "pkcs11:token=\(label)",
+                "-o", dir.file("\(cn).csr"), "--pin-source", "file:\(pin)",
+            ])
             try #require(made.status == 0, "\(made.stderr)")
         }
     }
 
-    struct Pending: Decodable { let token: String; let uri: String }
+    struct Pending: Decodable {
+        let token: String
+        let uri: String
+    }
 
-    @Test("enroll list --pin-source for one token leaves the other token's failed-PIN counter unchanged; each is named and skipped unless named")
+    @Test(
+        "enroll list --pin-source for one token leaves the other token's failed-PIN counter unchanged; each is named and skipped unless named"
+    )
     func enrollListTriesNoOtherPIN() throws {
         let rig = try TwoTokens()
         try rig.enroll(rig.hsm, pin: rig.hsmPIN, cn: "on.hsm")
         try rig.enroll(rig.soft, pin: rig.softPIN, cn: "on.soft")
-        let softBefore = try rig.flags(rig.soft), hsmBefore = try rig.flags(rig.hsm)
+        let softBefore = try rig.flags(rig.soft)
+        let hsmBefore = try rig.flags(rig.hsm)
 
         // Named: only that token is searched, with that PIN.
-        let named = try rig.certbridge(["enroll", "list", "--json", "--token", "pkcs11:token=\(rig.hsm)", "--pin-source", "file:\(rig.hsmPIN)"])
+        let named = try rig.certbridge([
+            "enroll", "list", "--json", "--token", "pkcs11:token=\(rig.hsm)", "--pin-source", "file:\(rig.hsmPIN)",
+        ])
         #expect(named.status == 0, "\(named.stderr)")
         #expect(try JSONDecoder().decode([Pending].self, from: named.stdoutData).map(\.token) == [rig.hsm])
 
@@ -86,51 +110,74 @@ struct PINRoutingTests {
         #expect(try JSONDecoder().decode([Pending].self, from: unnamed.stdoutData).isEmpty)
         for label in [rig.hsm, rig.soft] {
             #expect(unnamed.stderr.contains("\"\(label)\" (no PIN is given for it"), "\(unnamed.stderr)")
-            #expect(unnamed.stderr.contains("--token 'pkcs11:") && unnamed.stderr.contains("token=\(label)'"), "\(unnamed.stderr)")
+            #expect(
+                unnamed.stderr.contains("--token 'pkcs11:") && unnamed.stderr.contains("token=\(label)'"),
+                "\(unnamed.stderr)")
         }
         #expect(try rig.flags(rig.soft) == softBefore, "the software token's PIN counter is untouched")
         #expect(try rig.flags(rig.hsm) == hsmBefore)
         #expect(!softBefore.contains("user-pin-count-low"))
 
         // The flags do show a spent try: the hsm's PIN on the software token, named, costs one.
-        let wrong = try rig.certbridge(["enroll", "list", "--token", "pkcs11:token=\(rig.soft)", "--pin-source", "file:\(rig.hsmPIN)"])
+        let wrong = try rig.certbridge([
+            "enroll", "list", "--token", "pkcs11:token=\(rig.soft)", "--pin-source", "file:\(rig.hsmPIN)",
+        ])
         #expect(wrong.status == 4, "\(wrong.stderr)")
         #expect(try rig.flags(rig.soft).contains("user-pin-count-low"))
     }
 
-    @Test("on a terminal, each token the search was not told about is asked for by name: Enter skips it, its own PIN searches it")
+    @Test(
+        "on a terminal, each token the search was not told about is asked for by name: Enter skips it, its own PIN searches it"
+    )
     func terminalAsksByName() throws {
         let rig = try TwoTokens()
         try rig.enroll(rig.hsm, pin: rig.hsmPIN, cn: "tty.hsm")
         try rig.enroll(rig.soft, pin: rig.softPIN, cn: "tty.soft")
         let softPIN = try String(contentsOfFile: rig.softPIN, encoding: .utf8).trimmingCharacters(in: .newlines)
-        let shown = try TerminalPasswordTests.onTerminal(["enroll", "list", "--pin-source", "file:\(rig.hsmPIN)"] + rig.modules,
-                                                         answers: [("PIN for token \"\(rig.hsm)\"", ""), ("PIN for token \"\(rig.soft)\"", softPIN)],
-                                                         environment: rig.environment)
+        let shown = try TerminalPasswordTests.onTerminal(
+            ["enroll", "list", "--pin-source", "file:\(rig.hsmPIN)"] + rig.modules,
+            answers: [("PIN for token \"\(rig.hsm)\"", ""), ("PIN for token \"\(rig.soft)\"", softPIN)],
+            environment: rig.environment)
         #expect(shown.status == 2, "\(shown.stdout)")
         #expect(shown.stdout.contains("not named on the command line; Enter skips it"), "\(shown.stdout)")
         #expect(shown.stdout.contains("tty.soft"), "the token whose PIN was typed is searched: \(shown.stdout)")
         #expect(!shown.stdout.contains("tty.hsm "), "\(shown.stdout)")
         #expect(shown.stdout.contains("\"\(rig.hsm)\" (skipped at the prompt)"), "\(shown.stdout)")
         #expect(!shown.stdout.contains(softPIN), "nothing typed is echoed")
-        #expect(!(try rig.flags(rig.hsm)).contains("user-pin-count-low"), "the file's PIN was not tried on the token it was not named for")
+        #expect(
+            !(try rig.flags(rig.hsm)).contains("user-pin-count-low"),
+            "the file's PIN was not tried on the token it was not named for")
     }
 
-    @Test("a pin-source in the URI (RFC 7512) is that token's own, ahead of --pin-source, in each form: file:PATH, file:///PATH, env:NAME, fd:N")
+    @Test(
+        "a pin-source in the URI (RFC 7512) is that token's own, ahead of --pin-source, in each form: file:PATH, file:///PATH, env:NAME, fd:N"
+    )
     func uriPINSource() throws {
         let rig = try TwoTokens()
         try rig.enroll(rig.soft, pin: rig.softPIN, cn: "own.source")
         let softPIN = try String(contentsOfFile: rig.softPIN, encoding: .utf8).trimmingCharacters(in: .newlines)
-        for (source, environment) in [("file:\(rig.softPIN)", [:]), ("file://\(rig.softPIN)", [:]), ("file://localhost\(rig.softPIN)", [:]),
-                                      ("env:SOFT_PIN", ["SOFT_PIN": softPIN])] {
-            let listed = try run(CLI.path, ["enroll", "list", "--json", "--token", "pkcs11:token=\(rig.soft)?pin-source=\(source)",
-                                            "--pin-source", "file:\(rig.hsmPIN)"] + rig.modules,
-                                 environment: rig.environment.merging(environment) { $1 })
+        for (source, environment) in [
+            ("file:\(rig.softPIN)", [:]), ("file://\(rig.softPIN)", [:]), ("file://localhost\(rig.softPIN)", [:]),
+            ("env:SOFT_PIN", ["SOFT_PIN": softPIN]),
+        ] {
+            let listed = try run(
+                CLI.path,
+                [
+                    "enroll", "list", "--json", "--token", "pkcs11:token=\(rig.soft)?pin-source=\(source)",
+                    "--pin-source", "file:\(rig.hsmPIN)",
+                ] + rig.modules,
+                environment: rig.environment.merging(environment) { $1 })
             #expect(listed.status == 0, "\(source): \(listed.stderr)")
-            #expect(try JSONDecoder().decode([Pending].self, from: listed.stdoutData).map(\.token) == [rig.soft], "\(source)")
+            #expect(
+                try JSONDecoder().decode([Pending].self, from: listed.stdoutData).map(\.token) == [rig.soft],
+                "\(source)")
         }
-        let fd = try run("/bin/sh", ["-c", "exec 3<\"$1\"; shift; exec \"$@\"", "sh", rig.softPIN, CLI.path, "objects",
-                                     "pkcs11:token=\(rig.soft)?pin-source=fd:3", "--json"] + rig.modules, environment: rig.environment)
+        let fd = try run(
+            "/bin/sh",
+            [
+                "-c", "exec 3<\"$1\"; shift; exec \"$@\"", "sh", rig.softPIN, CLI.path, "objects",
+                "pkcs11:token=\(rig.soft)?pin-source=fd:3", "--json",
+            ] + rig.modules, environment: rig.environment)
         #expect(fd.status == 0, "fd:3: \(fd.stderr)")
         let program = try rig.certbridge(["objects", "pkcs11:token=\(rig.soft)?pin-source=%7C/bin/cat"])
         #expect(program.status == 2 && program.stderr.contains("|PROGRAM is refused"), "\(program.stderr)")
@@ -139,7 +186,9 @@ struct PINRoutingTests {
         #expect(!(try rig.flags(rig.soft)).contains("user-pin-count-low"), "no wrong PIN was tried")
     }
 
-    @Test("install-cert searching both tokens logs in to neither unnamed one: a stranger's certificate exits 5 naming both; the pair's own token is named with the --token to add")
+    @Test(
+        "install-cert searching both tokens logs in to neither unnamed one: a stranger's certificate exits 5 naming both; the pair's own token is named with the --token to add"
+    )
     func installCertSearch() throws {
         let rig = try TwoTokens()
         try rig.enroll(rig.soft, pin: rig.softPIN, cn: "issued.soft")
@@ -147,11 +196,18 @@ struct PINRoutingTests {
         let caCert = try makeCertificate(keyPEM: ca.pem, subject: "/CN=Route CA", ca: true, in: rig.dir)
         let caKey = try rig.dir.write("ca-key.pem", ca.pem)
         let issued = rig.dir.file("issued.pem")
-        try #require(try run("openssl", ["x509", "-req", "-in", rig.dir.file("issued.soft.csr"), "-CA", caCert.pemPath, "-CAkey", caKey,
-                                         "-CAcreateserial", "-days", "30", "-out", issued]).status == 0)
+        try #require(
+            try run(
+                "openssl",
+                [
+                    "x509", "-req", "-in", rig.dir.file("issued.soft.csr"), "-CA", caCert.pemPath, "-CAkey", caKey,
+                    "-CAcreateserial", "-days", "30", "-out", issued,
+                ]
+            ).status == 0)
         let before = try rig.flags(rig.soft)
 
-        let stranger = try makeCertificate(keyPEM: try ECComponents.generate(in: rig.dir).pem, subject: "/CN=Nobody Routed", in: rig.dir)
+        let stranger = try makeCertificate(
+            keyPEM: try ECComponents.generate(in: rig.dir).pem, subject: "/CN=Nobody Routed", in: rig.dir)
         let missed = try rig.certbridge(["install-cert", stranger.pemPath, "--pin-source", "file:\(rig.hsmPIN)"])
         #expect(missed.status == 5, "\(missed.stderr)")
         #expect(missed.stderr.contains("Nobody Routed"))
@@ -162,7 +218,9 @@ struct PINRoutingTests {
         #expect(unnamed.stderr.contains("is on \"\(rig.soft)\""), "\(unnamed.stderr)")
         #expect(try rig.flags(rig.soft) == before, "the hsm's PIN was not tried on the software token")
 
-        let named = try rig.certbridge(["install-cert", issued, "--token", "pkcs11:token=\(rig.soft)", "--pin-source", "file:\(rig.softPIN)"])
+        let named = try rig.certbridge([
+            "install-cert", issued, "--token", "pkcs11:token=\(rig.soft)", "--pin-source", "file:\(rig.softPIN)",
+        ])
         #expect(named.status == 0, "\(named.stderr)")
         #expect(named.stdout.contains("on \"\(rig.soft)\""))
     }
@@ -172,29 +230,42 @@ struct PINRoutingTests {
         let rig = try TwoTokens()
         let listed = try rig.certbridge(["objects", "--pin-source", "file:\(rig.hsmPIN)"])
         #expect(listed.status == 2, "\(listed.stderr)")
-        for label in [rig.hsm, rig.soft] { #expect(listed.stderr.contains("\"\(label)\" (no PIN is given for it"), "\(listed.stderr)") }
+        for label in [rig.hsm, rig.soft] {
+            #expect(listed.stderr.contains("\"\(label)\" (no PIN is given for it"), "\(listed.stderr)")
+        }
         #expect(!(try rig.flags(rig.soft)).contains("user-pin-count-low"))
     }
 
-    @Test("import without --token, two tokens present: exit 2, each candidate's URI listed, nothing written on either; with --token it lands")
+    @Test(
+        "import without --token, two tokens present: exit 2, each candidate's URI listed, nothing written on either; with --token it lands"
+    )
     func importRefusesToChoose() throws {
         let rig = try TwoTokens()
         let pfx = try PFXFixture.make(ec: "prime256v1", chain: false, in: rig.dir)
         let before = (try rig.objectCount(rig.hsm, pin: rig.hsmPIN), try rig.objectCount(rig.soft, pin: rig.softPIN))
-        let refused = try rig.certbridge(["import", pfx.path, "--password-source", "file:\(pfx.passwordFile)", "--pin-source", "file:\(rig.hsmPIN)"])
+        let refused = try rig.certbridge([
+            "import", pfx.path, "--password-source", "file:\(pfx.passwordFile)", "--pin-source", "file:\(rig.hsmPIN)",
+        ])
         #expect(refused.status == 2, "\(refused.stderr)")
         #expect(refused.stderr.contains("2 tokens are present"), "\(refused.stderr)")
-        for label in [rig.hsm, rig.soft] { #expect(refused.stderr.contains("--token 'pkcs11:") && refused.stderr.contains("token=\(label)'")) }
+        for label in [rig.hsm, rig.soft] {
+            #expect(refused.stderr.contains("--token 'pkcs11:") && refused.stderr.contains("token=\(label)'"))
+        }
         #expect(try rig.objectCount(rig.hsm, pin: rig.hsmPIN) == before.0)
         #expect(try rig.objectCount(rig.soft, pin: rig.softPIN) == before.1)
 
-        let enroll = try rig.certbridge(["enroll", "new", "--subject", "CN=nowhere", "-o", rig.dir.file("nowhere.csr"), "--pin-source", "file:\(rig.hsmPIN)"])
+        let enroll = try rig.certbridge([
+            "enroll", "new", "--subject", "CN=nowhere", "-o", rig.dir.file("nowhere.csr"), "--pin-source",
+            "file:\(rig.hsmPIN)",
+        ])
         #expect(enroll.status == 2, "\(enroll.stderr)")
         #expect(!FileManager.default.fileExists(atPath: rig.dir.file("nowhere.csr")))
         #expect(try rig.objectCount(rig.hsm, pin: rig.hsmPIN) == before.0)
 
-        let named = try rig.certbridge(["import", pfx.path, "--token", "pkcs11:token=\(rig.hsm)", "--password-source", "file:\(pfx.passwordFile)",
-                                        "--pin-source", "file:\(rig.hsmPIN)"])
+        let named = try rig.certbridge([
+            "import", pfx.path, "--token", "pkcs11:token=\(rig.hsm)", "--password-source", "file:\(pfx.passwordFile)",
+            "--pin-source", "file:\(rig.hsmPIN)",
+        ])
         #expect(named.status == 0, "\(named.stderr)")
         #expect(try rig.objectCount(rig.hsm, pin: rig.hsmPIN) > before.0)
     }
@@ -204,15 +275,27 @@ struct PINRoutingTests {
         let dir = try TemporaryDirectory()
         let store = dir.file("softtoken")
         try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
-        let environment = ["CERTBRIDGE_SOFTTOKEN_DIR": store, "CERTBRIDGE_SOFTTOKEN_KDF_ITERATIONS": SoftTokenRig.iterations]
+        let environment = [
+            "CERTBRIDGE_SOFTTOKEN_DIR": store, "CERTBRIDGE_SOFTTOKEN_KDF_ITERATIONS": SoftTokenRig.iterations,
+        ]
         let pin = try dir.write("pin", "1234\n")
         let so = try dir.write("so", "87654321\n")
         let module = ["--module", SoftTokenRig.modulePath]
-        try #require(try run(CLI.path, ["softtoken", "init", "--label", "Only", "--new-pin-source", "file:\(pin)", "--so-pin-source", "file:\(so)"] + module,
-                             environment: environment).status == 0)
+        try #require(
+            try run(
+                CLI.path,
+                [
+                    "softtoken", "init", "--label", "Only", "--new-pin-source", "file:\(pin)", "--so-pin-source",
+                    "file:\(so)",
+                ] + module,
+                environment: environment
+            ).status == 0)
         let pfx = try PFXFixture.make(ec: "prime256v1", chain: false, in: dir)
-        let imported = try run(CLI.path, ["import", pfx.path, "--password-source", "file:\(pfx.passwordFile)", "--pin-source", "file:\(pin)"] + module,
-                               environment: environment)
+        let imported = try run(
+            CLI.path,
+            ["import", pfx.path, "--password-source", "file:\(pfx.passwordFile)", "--pin-source", "file:\(pin)"]
+                + module,
+            environment: environment)
         #expect(imported.status == 0, "\(imported.stderr)")
         #expect(imported.stderr.contains("no --token given: using \"Only\" (pkcs11:"), "\(imported.stderr)")
         #expect(imported.stdout.contains("onto \"Only\""))

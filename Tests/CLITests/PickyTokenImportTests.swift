@@ -1,7 +1,7 @@
 import Foundation
-import Testing
-import TestSupport
 import PKCS11
+import TestSupport
+import Testing
 
 /// Tokens that refuse or ignore key-policy attributes (as some PIV modules do), played by a
 /// shim in front of SoftHSM2 (Tests/PickyModule): the import places the key at least as strictly
@@ -19,19 +19,40 @@ struct PickyTokenImportTests {
         return path
     }
 
-    struct FlagsJSON: Decodable { let sensitive: Bool?; let extractable: Bool?; let alwaysAuthenticate: Bool? }
-    struct ObjectJSON: Decodable { let `class`: String; let flags: FlagsJSON?; let verdict: String? }
-    struct ResultJSON: Decodable { let objects: [ObjectJSON]; let notes: [String] }
-
-    func importThroughPicky(_ picky: String, _ test: TestToken, pfx: PFXFixture, refuse: String = "", drop: String = "",
-                            _ extra: [String]) throws -> RunResult {
-        try CLI.run(["import", pfx.path, "--token", "pkcs11:token=\(test.label)", "--password-source", "file:\(pfx.passwordFile)",
-                     "--pin-source", "env:PIN", "--module", picky] + extra,
-                    environment: ["PIN": test.userPIN, "CERTBRIDGE_PICKY_TARGET": SoftHSM.modulePath,
-                                  "CERTBRIDGE_PICKY_REFUSE": refuse, "CERTBRIDGE_PICKY_DROP": drop])
+    struct FlagsJSON: Decodable {
+        let sensitive: Bool?
+        let extractable: Bool?
+        let alwaysAuthenticate: Bool?
+    }
+    struct ObjectJSON: Decodable {
+        let `class`: String
+        let flags: FlagsJSON?
+        let verdict: String?
+    }
+    struct ResultJSON: Decodable {
+        let objects: [ObjectJSON]
+        let notes: [String]
     }
 
-    @Test("a token that ignores CKA_ALWAYS_AUTHENTICATE cannot take a High key: refused after the write, naming the limit, token as before")
+    func importThroughPicky(
+        _ picky: String, _ test: TestToken, pfx: PFXFixture, refuse: String = "", drop: String = "",
+        _ extra: [String]
+    ) throws -> RunResult {
+        try CLI.run(
+            [
+                "import", pfx.path, "--token", "pkcs11:token=\(test.label)", "--password-source",
+                "file:\(pfx.passwordFile)",
+                "--pin-source", "env:PIN", "--module", picky,
+            ] + extra,
+            environment: [
+                "PIN": test.userPIN, "CERTBRIDGE_PICKY_TARGET": SoftHSM.modulePath,
+                "CERTBRIDGE_PICKY_REFUSE": refuse, "CERTBRIDGE_PICKY_DROP": drop,
+            ])
+    }
+
+    @Test(
+        "a token that ignores CKA_ALWAYS_AUTHENTICATE cannot take a High key: refused after the write, naming the limit, token as before"
+    )
     func highIgnored() throws {
         let dir = try TemporaryDirectory()
         let picky = try Self.pickyModule(in: dir)
@@ -49,7 +70,9 @@ struct PickyTokenImportTests {
         #expect(standard.status == 0, "\(standard.stderr)")
     }
 
-    @Test("a token that refuses CKA_EXTRACTABLE in the template: a non-exportable key is placed by its default, read back, and a note says so")
+    @Test(
+        "a token that refuses CKA_EXTRACTABLE in the template: a non-exportable key is placed by its default, read back, and a note says so"
+    )
     func extractableRefusedNonExportable() throws {
         let dir = try TemporaryDirectory()
         let picky = try Self.pickyModule(in: dir)
@@ -61,10 +84,15 @@ struct PickyTokenImportTests {
         let key = try #require(imported.objects.first { $0.class == "private-key" })
         #expect(key.verdict == "non-exportable")
         #expect(key.flags?.extractable == false && key.flags?.sensitive == true)
-        #expect(imported.notes.contains { $0.contains("refused CKA_EXTRACTABLE") && $0.contains("CKR_ATTRIBUTE_TYPE_INVALID") })
+        #expect(
+            imported.notes.contains {
+                $0.contains("refused CKA_EXTRACTABLE") && $0.contains("CKR_ATTRIBUTE_TYPE_INVALID")
+            })
     }
 
-    @Test("a token that refuses CKA_EXTRACTABLE cannot take an exportable key: refused with the CKR name, nothing written")
+    @Test(
+        "a token that refuses CKA_EXTRACTABLE cannot take an exportable key: refused with the CKR name, nothing written"
+    )
     func extractableRefusedExportable() throws {
         let dir = try TemporaryDirectory()
         let picky = try Self.pickyModule(in: dir)

@@ -1,7 +1,7 @@
 import Foundation
-import Testing
-import TestSupport
 import PKCS11
+import TestSupport
+import Testing
 
 /// CKA_SENSITIVE=false and exportability. PKCS#11 hides a private key's value when it is
 /// sensitive *or* not extractable, so a non-sensitive key is exportable only if it is also
@@ -9,7 +9,9 @@ import PKCS11
 @Suite("export and check-exportable of non-sensitive keys through the CLI")
 struct ReadableKeyExportTests {
     /// A private key (RSA or EC) and its certificate placed on the token with the given flags.
-    func place(_ kind: String, sensitive: Bool, extractable: Bool, on test: TestToken, in dir: TemporaryDirectory) throws -> String {
+    func place(_ kind: String, sensitive: Bool, extractable: Bool, on test: TestToken, in dir: TemporaryDirectory)
+        throws -> String
+    {
         let flags = [Attribute(.sensitive, sensitive), Attribute(.extractable, extractable)]
         let keyPEM: String
         let session = try test.userSession()
@@ -20,9 +22,12 @@ struct ReadableKeyExportTests {
         } else {
             let ec = try ECComponents.generate(curve: kind == "p256" ? "prime256v1" : "secp384r1", in: dir)
             keyPEM = ec.pem
-            _ = try session.createObject([Attribute(.privateKey), Attribute(.ec), Attribute(.token, true), Attribute(.private, true),
-                                          Attribute(.sign, true), Attribute(.label, string: "open-book"), Attribute(.id, bytes: [0x0B]),
-                                          Attribute(.ecParams, bytes: ec.parameters), Attribute(.value, bytes: ec.privateValue)] + flags)
+            _ = try session.createObject(
+                [
+                    Attribute(.privateKey), Attribute(.ec), Attribute(.token, true), Attribute(.private, true),
+                    Attribute(.sign, true), Attribute(.label, string: "open-book"), Attribute(.id, bytes: [0x0B]),
+                    Attribute(.ecParams, bytes: ec.parameters), Attribute(.value, bytes: ec.privateValue),
+                ] + flags)
         }
         let cert = try makeCertificate(keyPEM: keyPEM, subject: "/CN=Open Book", in: dir)
         _ = try session.createObject(try certificateTemplate(der: cert.der, label: "open-book", id: [0x0B]))
@@ -33,7 +38,8 @@ struct ReadableKeyExportTests {
     func samePublicKey(pfx: String, password: String, keyPEM: String, dir: TemporaryDirectory) throws -> Bool {
         let key = try run("openssl", ["pkcs12", "-in", pfx, "-passin", "file:\(password)", "-nocerts", "-nodes"]).stdout
         let fromPFX = try run("openssl", ["pkey", "-pubout"], input: Data(key.utf8)).stdout
-        let original = try run("openssl", ["pkey", "-pubout", "-in", try dir.write("original-\(UUID()).pem", keyPEM)]).stdout
+        let original = try run("openssl", ["pkey", "-pubout", "-in", try dir.write("original-\(UUID()).pem", keyPEM)])
+            .stdout
         return !original.isEmpty && fromPFX == original
     }
 
@@ -50,18 +56,22 @@ struct ReadableKeyExportTests {
         let check = try CLI.run(["check-exportable", uri] + common + module, environment: env)
         #expect(check.status == 3, "\(check.stdout) \(check.stderr)")
         #expect(check.stdout.contains("CKA_EXTRACTABLE=false"))
-        let exported = try CLI.run(["export", uri, "-o", dir.file("never.pfx"), "--password-source", "file:\(dir.file("unread"))"] + common + module,
-                                   environment: env)
+        let exported = try CLI.run(
+            ["export", uri, "-o", dir.file("never.pfx"), "--password-source", "file:\(dir.file("unread"))"] + common
+                + module,
+            environment: env)
         #expect(exported.status == 3, "\(exported.stderr)")
         #expect(!FileManager.default.fileExists(atPath: dir.file("never.pfx")))
         // The token agrees: it will not show the private exponent.
         let session = try test.userSession()
-        let key = try session.findObject([Attribute(.privateKey), Attribute(.label, string: "open-book")], what: "the key")
+        let key = try session.findObject(
+            [Attribute(.privateKey), Attribute(.label, string: "open-book")], what: "the key")
         #expect(try key.attributes([.privateExponent])[.privateExponent] == nil)
     }
 
-    @Test("on a token without key wrapping, a non-sensitive extractable key is read out into a PFX holding the same key",
-          arguments: ["rsa", "p256", "p384"])
+    @Test(
+        "on a token without key wrapping, a non-sensitive extractable key is read out into a PFX holding the same key",
+        arguments: ["rsa", "p256", "p384"])
     func readOutWithoutWrap(kind: String) throws {
         let dir = try TemporaryDirectory()
         let picky = try PickyTokenImportTests.pickyModule(in: dir)
@@ -70,13 +80,19 @@ struct ReadableKeyExportTests {
         let env = ["PIN": test.userPIN, "CERTBRIDGE_PICKY_TARGET": SoftHSM.modulePath, "CERTBRIDGE_PICKY_NO_WRAP": "1"]
         let out = dir.file("open-book.pfx")
         let password = try dir.write("pass", "read-it-out")
-        let exported = try CLI.run(["export", "pkcs11:token=\(test.label);object=open-book", "-o", out, "--password-source", "file:\(password)",
-                                    "--module", picky] + common, environment: env)
+        let exported = try CLI.run(
+            [
+                "export", "pkcs11:token=\(test.label);object=open-book", "-o", out, "--password-source",
+                "file:\(password)",
+                "--module", picky,
+            ] + common, environment: env)
         #expect(exported.status == 0, "\(exported.stderr)")
         #expect(try samePublicKey(pfx: out, password: password, keyPEM: keyPEM, dir: dir))
     }
 
-    @Test("on a token without key wrapping, a sensitive extractable key cannot leave: exit 1 naming the wrap mechanisms it lacks, no file")
+    @Test(
+        "on a token without key wrapping, a sensitive extractable key cannot leave: exit 1 naming the wrap mechanisms it lacks, no file"
+    )
     func sensitiveWithoutWrap() throws {
         let dir = try TemporaryDirectory()
         let picky = try PickyTokenImportTests.pickyModule(in: dir)
@@ -85,8 +101,12 @@ struct ReadableKeyExportTests {
         let env = ["PIN": test.userPIN, "CERTBRIDGE_PICKY_TARGET": SoftHSM.modulePath, "CERTBRIDGE_PICKY_NO_WRAP": "1"]
         let out = dir.file("stuck.pfx")
         let password = try dir.write("pass", "cannot")
-        let exported = try CLI.run(["export", "pkcs11:token=\(test.label);object=open-book", "-o", out, "--password-source", "file:\(password)",
-                                    "--module", picky] + common, environment: env)
+        let exported = try CLI.run(
+            [
+                "export", "pkcs11:token=\(test.label);object=open-book", "-o", out, "--password-source",
+                "file:\(password)",
+                "--module", picky,
+            ] + common, environment: env)
         #expect(exported.status == 1, "\(exported.stderr)")
         #expect(exported.stderr.contains("CKM_AES_KEY_WRAP_PAD") && exported.stderr.contains("does not offer"))
         #expect(!FileManager.default.fileExists(atPath: out))

@@ -1,7 +1,7 @@
 import Foundation
 import PKCS11
-import Testing
 import TestSupport
+import Testing
 
 /// CertBridge against a token on "another machine": the provider module (SoftHSM2, and every
 /// other fixture in `TokenFixtures.all`, e.g. the software token once it is added there) is
@@ -22,7 +22,8 @@ struct RemotingCLITests {
             test = try fixture.freshToken()
             dir = try TemporaryDirectory()
             pinFile = try dir.write("pin", test.userPIN + "\n")
-            server = try P11KitServer(provider: fixture.modulePath, tokenLabel: test.label, environment: try fixture.environment())
+            server = try P11KitServer(
+                provider: fixture.modulePath, tokenLabel: test.label, environment: try fixture.environment())
         }
 
         func install(_ type: TestKeyType, high: Bool = false, label: String, id: [UInt8]) throws -> InstalledKey {
@@ -32,10 +33,14 @@ struct RemotingCLITests {
         }
 
         /// certbridge through p11-kit-client.so (or `module`, a shim in front of it) and the server's socket.
-        func remote(_ arguments: [String], module: String? = nil, environment: [String: String] = [:]) throws -> RunResult {
+        func remote(_ arguments: [String], module: String? = nil, environment: [String: String] = [:]) throws
+            -> RunResult
+        {
             var env = try fixture.environment().merging(server.environment) { $1 }
             for (key, value) in environment { env[key] = value }
-            return try run(CLI.path, arguments + ["--module", try module ?? P11KitServer.clientModulePath], environment: env, input: Data())
+            return try run(
+                CLI.path, arguments + ["--module", try module ?? P11KitServer.clientModulePath], environment: env,
+                input: Data())
         }
 
         /// certbridge on the provider module directly, on this machine.
@@ -52,11 +57,14 @@ struct RemotingCLITests {
     static func parsed(_ result: RunResult) throws -> [String] {
         try #require(result.status == 0, "\(result.stderr)")
         let array = try #require(try JSONSerialization.jsonObject(with: result.stdoutData) as? [Any])
-        return try array.map { String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]), as: UTF8.self) }
+        return try array.map {
+            String(decoding: try JSONSerialization.data(withJSONObject: $0, options: [.sortedKeys]), as: UTF8.self)
+        }
     }
 
-    @Test("objects through p11-kit-client.so list exactly what the provider lists locally, flags included; the server leaves nothing behind",
-          arguments: TokenFixtures.all)
+    @Test(
+        "objects through p11-kit-client.so list exactly what the provider lists locally, flags included; the server leaves nothing behind",
+        arguments: TokenFixtures.all)
     func objectsMatchLocal(fixture: any TokenFixture) throws {
         let rig = try Rig(fixture)
         _ = try rig.install(.rsa2048, label: "standard", id: [1])
@@ -64,7 +72,10 @@ struct RemotingCLITests {
         let remote = try Self.parsed(try rig.remote(["objects", rig.tokenURI, "--json"] + rig.pin))
         let local = try Self.parsed(try rig.local(["objects", rig.tokenURI, "--json"] + rig.pin))
         #expect(remote.count == 6, "two keys, two public keys, two certificates")
-        #expect(remote.sorted() == local.sorted(), "only remote: \(remote.filter { !local.contains($0) }); only local: \(local.filter { !remote.contains($0) })")
+        #expect(
+            remote.sorted() == local.sorted(),
+            "only remote: \(remote.filter { !local.contains($0) }); only local: \(local.filter { !remote.contains($0) })"
+        )
         let text = try rig.remote(["objects", rig.tokenURI] + rig.pin)
         #expect(text.stdout.contains("always-authenticate"), "\(text.stdout)")
 
@@ -77,18 +88,23 @@ struct RemotingCLITests {
         #expect(gone.status != 0)
     }
 
-    @Test("import of an openssl-made PFX, check-exportable (0 and 3), and export through remoting: the export works, or fails naming the mechanism p11-kit does not forward",
-          arguments: TokenFixtures.all)
+    @Test(
+        "import of an openssl-made PFX, check-exportable (0 and 3), and export through remoting: the export works, or fails naming the mechanism p11-kit does not forward",
+        arguments: TokenFixtures.all)
     func importCheckExport(fixture: any TokenFixture) throws {
         let rig = try Rig(fixture)
         let open = try PFXFixture.make(in: rig.dir)
         let closed = try PFXFixture.make(ec: "prime256v1", chain: false, in: rig.dir)
         for (pfx, label, exportable) in [(open, "open", true), (closed, "closed", false)] {
-            let imported = try rig.remote(["import", pfx.path, "--token", rig.tokenURI, "--password-source", "file:\(pfx.passwordFile)",
-                                           "--label", label] + (exportable ? ["--exportable"] : []) + rig.pin)
+            let imported = try rig.remote(
+                [
+                    "import", pfx.path, "--token", rig.tokenURI, "--password-source", "file:\(pfx.passwordFile)",
+                    "--label", label,
+                ] + (exportable ? ["--exportable"] : []) + rig.pin)
             #expect(imported.status == 0, "\(label): \(imported.stderr)")
         }
-        let openURI = "\(rig.tokenURI);object=open", closedURI = "\(rig.tokenURI);object=closed"
+        let openURI = "\(rig.tokenURI);object=open"
+        let closedURI = "\(rig.tokenURI);object=closed"
         let yes = try rig.remote(["check-exportable", openURI] + rig.pin)
         #expect(yes.status == 0, "\(yes.stdout) \(yes.stderr)")
         let no = try rig.remote(["check-exportable", closedURI] + rig.pin)
@@ -97,7 +113,9 @@ struct RemotingCLITests {
 
         // The imported objects really landed on the provider's token, chain included.
         let listed = try Self.parsed(try rig.local(["objects", rig.tokenURI, "--json"] + rig.pin))
-        #expect(listed.count == 2 + 2 + 3 + 1, "two keys, their public keys, the chained PFX's three certificates and the other's one")
+        #expect(
+            listed.count == 2 + 2 + 3 + 1,
+            "two keys, their public keys, the chained PFX's three certificates and the other's one")
 
         let password = try rig.dir.write("export-pass", "export-password\n")
         let out = rig.dir.file("exported.pfx")
@@ -105,7 +123,8 @@ struct RemotingCLITests {
         let exported = try rig.remote(exportArgs)
         if try Self.remoteOffers(rig, mechanism: "AES-KEY-WRAP-PAD", hex: "0x210a") {
             #expect(exported.status == 0, "\(exported.stderr)")
-            let key = try run("openssl", ["pkcs12", "-in", out, "-passin", "file:\(password)", "-nocerts", "-nodes"]).stdout
+            let key = try run("openssl", ["pkcs12", "-in", out, "-passin", "file:\(password)", "-nocerts", "-nodes"])
+                .stdout
             let exportedPub = try run("openssl", ["pkey", "-pubout"], input: Data(key.utf8)).stdout
             let originalPub = try run("openssl", ["x509", "-in", open.certificatePEM, "-pubkey", "-noout"]).stdout
             #expect(!exportedPub.isEmpty && exportedPub == originalPub)
@@ -122,8 +141,9 @@ struct RemotingCLITests {
         }
     }
 
-    @Test("High-level signing through remoting: test-sign passes (the token refuses an unapproved use), N signatures send exactly N context logins across the socket, RSA-PSS works, EdDSA's absence is named",
-          arguments: TokenFixtures.all)
+    @Test(
+        "High-level signing through remoting: test-sign passes (the token refuses an unapproved use), N signatures send exactly N context logins across the socket, RSA-PSS works, EdDSA's absence is named",
+        arguments: TokenFixtures.all)
     func highLevelSigning(fixture: any TokenFixture) throws {
         let rig = try Rig(fixture)
         // The counting shim sits in front of p11-kit-client.so: it sees what CertBridge sends
@@ -133,8 +153,16 @@ struct RemotingCLITests {
         let high = try rig.install(.p256, high: true, label: "high", id: [5])
         let standard = try rig.install(.rsa2048, label: "std", id: [6])
 
-        struct Step: Decodable { let name: String; let ok: Bool; let detail: String }
-        struct Report: Decodable { let steps: [Step]; let moduleLax: Bool?; let ok: Bool }
+        struct Step: Decodable {
+            let name: String
+            let ok: Bool
+            let detail: String
+        }
+        struct Report: Decodable {
+            let steps: [Step]
+            let moduleLax: Bool?
+            let ok: Bool
+        }
         let selfTest = try rig.remote(["test-sign", high.uri, "--json"] + rig.pin)
         try #require(selfTest.status == 0, "\(selfTest.stderr)")
         let report = try JSONDecoder().decode(Report.self, from: selfTest.stdoutData)
@@ -147,56 +175,72 @@ struct RemotingCLITests {
         let data = try rig.dir.write("data", "sign me remotely\n")
         for round in 1...3 {
             let sig = rig.dir.file("high-\(round).sig")
-            let signed = try rig.remote(["sign", high.uri, "--in", data, "--out", sig, "--mechanism", "ecdsa-sha256"] + rig.pin,
-                                        module: counting.path, environment: CountingModule.environment(target: client))
+            let signed = try rig.remote(
+                ["sign", high.uri, "--in", data, "--out", sig, "--mechanism", "ecdsa-sha256"] + rig.pin,
+                module: counting.path, environment: CountingModule.environment(target: client))
             try #require(signed.status == 0, "\(signed.stderr)")
-            let checked = try run("openssl", ["dgst", "-sha256", "-verify", high.publicKeyPEM, "-signature", sig, data])
+            let checked = try run(
+                "openssl", ["dgst", "-sha256", "-verify", high.publicKeyPEM, "-signature", sig, data])
             #expect(checked.status == 0, "\(checked.stdout) \(checked.stderr)")
         }
         let after = try counting.calls().filter { $0.function == "C_Login" && $0.ok && $0.userType == 2 }.count
         #expect(after - before == 3, "one context login per signature, carried across the socket")
-        let signatures = try counting.calls().filter { $0.function == "C_Sign" && $0.ok && $0.fields["query"] == "0" }.count
+        let signatures = try counting.calls().filter { $0.function == "C_Sign" && $0.ok && $0.fields["query"] == "0" }
+            .count
         #expect(signatures == 3)
 
         // RSA-PSS: p11-kit forwards CKM_RSA_PKCS_PSS but not the SHA-256 combined form; the
         // store hashes here and the signature still verifies.
         let pss = rig.dir.file("pss.sig")
-        let signed = try rig.remote(["sign", standard.uri, "--in", data, "--out", pss, "--mechanism", "rsa-pss-sha256"] + rig.pin)
+        let signed = try rig.remote(
+            ["sign", standard.uri, "--in", data, "--out", pss, "--mechanism", "rsa-pss-sha256"] + rig.pin)
         try #require(signed.status == 0, "\(signed.stderr)")
-        let checked = try run("openssl", ["dgst", "-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:digest",
-                                          "-verify", standard.publicKeyPEM, "-signature", pss, data])
+        let checked = try run(
+            "openssl",
+            [
+                "dgst", "-sha256", "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:digest",
+                "-verify", standard.publicKeyPEM, "-signature", pss, data,
+            ])
         #expect(checked.status == 0, "\(checked.stdout) \(checked.stderr)")
 
         // Ed25519, where the provider has CKM_EDDSA but the socket does not carry it: the
         // refusal names the mechanism and p11-kit remoting, instead of CKR_MECHANISM_INVALID.
         guard try rig.test.token().slot.mechanisms().contains(.eddsa),
-              try !Self.remoteOffers(rig, mechanism: "EDDSA", hex: "0x1057") else { return }
+            try !Self.remoteOffers(rig, mechanism: "EDDSA", hex: "0x1057")
+        else { return }
         let edwards = try rig.install(.ed25519, label: "ed", id: [8])
         let refused = try rig.remote(["sign", edwards.uri, "--in", data, "--out", rig.dir.file("ed.sig")] + rig.pin)
         #expect(refused.status == 1, "\(refused.stderr)")
-        #expect(refused.stderr.contains("CKM_EDDSA") && refused.stderr.contains("p11-kit remoting"), "\(refused.stderr)")
+        #expect(
+            refused.stderr.contains("CKM_EDDSA") && refused.stderr.contains("p11-kit remoting"), "\(refused.stderr)")
     }
 
-    @Test("the pipe transport ssh carries (P11_KIT_SERVER_ADDRESS=\"|p11-kit remote …\"): list and sign, run here without ssh",
-          arguments: TokenFixtures.all)
+    @Test(
+        "the pipe transport ssh carries (P11_KIT_SERVER_ADDRESS=\"|p11-kit remote …\"): list and sign, run here without ssh",
+        arguments: TokenFixtures.all)
     func pipeTransport(fixture: any TokenFixture) throws {
         let rig = try Rig(fixture)
         rig.server.stop()  // this test needs no socket: every client starts its own `p11-kit remote`
         let key = try rig.install(.p256, label: "piped", id: [7])
-        let pipe = ["P11_KIT_SERVER_ADDRESS": "|\(try which("p11-kit")) remote --provider \(fixture.modulePath) \(rig.tokenURI)"]
+        let pipe = [
+            "P11_KIT_SERVER_ADDRESS": "|\(try which("p11-kit")) remote --provider \(fixture.modulePath) \(rig.tokenURI)"
+        ]
         let listed = try Self.parsed(try rig.remote(["objects", rig.tokenURI, "--json"] + rig.pin, environment: pipe))
         #expect(listed.count == 3)
         let data = try rig.dir.write("data", "through a pipe\n")
         let sig = rig.dir.file("piped.sig")
         let signed = try rig.remote(["sign", key.uri, "--in", data, "--out", sig] + rig.pin, environment: pipe)
         try #require(signed.status == 0, "\(signed.stderr)")
-        #expect(try run("openssl", ["dgst", "-sha256", "-verify", key.publicKeyPEM, "-signature", sig, data]).status == 0)
+        #expect(
+            try run("openssl", ["dgst", "-sha256", "-verify", key.publicKeyPEM, "-signature", sig, data]).status == 0)
     }
 
     /// Whether the mechanism crosses the socket: pkcs11-tool's list through the client module.
     static func remoteOffers(_ rig: Rig, mechanism: String, hex: String) throws -> Bool {
         let env = try rig.fixture.environment().merging(rig.server.environment) { $1 }
-        let listed = try run("pkcs11-tool", ["--module", try P11KitServer.clientModulePath, "--token-label", rig.test.label, "-M"], environment: env)
+        let listed = try run(
+            "pkcs11-tool", ["--module", try P11KitServer.clientModulePath, "--token-label", rig.test.label, "-M"],
+            environment: env)
         try #require(listed.status == 0, "\(listed.stderr)")
         let text = listed.stdout.lowercased()
         return text.contains(mechanism.lowercased() + ",") || text.contains("mechtype-" + hex)

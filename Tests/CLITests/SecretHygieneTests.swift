@@ -1,16 +1,19 @@
 import Foundation
-import Testing
-import TestSupport
 import PKCS11
+import TestSupport
+import Testing
 
 /// PINs and passwords never come from argv and never come out: every command's stdout and
 /// stderr, text and JSON, are searched for a PIN and a password that could not occur by chance.
 @Suite("no secret in argv or output")
 struct SecretHygieneTests {
-    @Test("there is no option that takes a PIN or password on the command line", arguments: [
-        ["objects", "--pin", "4321"], ["import", "x.pfx", "--password", "4321"], ["export", "pkcs11:token=t", "-o", "x.pfx", "--pass", "4321"],
-        ["sign", "pkcs11:token=t", "--in", "a", "--out", "b", "--key-password", "4321"],
-    ])
+    @Test(
+        "there is no option that takes a PIN or password on the command line",
+        arguments: [
+            ["objects", "--pin", "4321"], ["import", "x.pfx", "--password", "4321"],
+            ["export", "pkcs11:token=t", "-o", "x.pfx", "--pass", "4321"],
+            ["sign", "pkcs11:token=t", "--in", "a", "--out", "b", "--key-password", "4321"],
+        ])
     func noSecretOptions(arguments: [String]) throws {
         let result = try CLI.run(arguments)
         #expect(result.status == 2, "\(result.stderr)")
@@ -37,7 +40,10 @@ struct SecretHygieneTests {
         let commands: [[String]] = [
             ["tokens"],
             ["pfx", "inspect", pfx.path, "--password-source", "file:\(pfx.passwordFile)"],
-            ["import", pfx.path, "--token", token, "--password-source", "file:\(pfx.passwordFile)", "--label", "alice", "--exportable", "--security-level", "high"],
+            [
+                "import", pfx.path, "--token", token, "--password-source", "file:\(pfx.passwordFile)", "--label",
+                "alice", "--exportable", "--security-level", "high",
+            ],
             ["objects", token],
             ["check-exportable", key],
             ["export", key, "-o", dir.file("out.pfx"), "--password-source", "file:\(exportPassword)"],
@@ -56,8 +62,9 @@ struct SecretHygieneTests {
                 let result = try CLI.run(arguments, environment: ["PIN": pin])
                 #expect(result.status == 0, "\(arguments.joined(separator: " ")): \(result.stderr)")
                 for secret in secrets {
-                    #expect(!result.stdout.contains(secret) && !result.stderr.contains(secret),
-                            "certbridge \(command.first!) printed a secret")
+                    #expect(
+                        !result.stdout.contains(secret) && !result.stderr.contains(secret),
+                        "certbridge \(command.first!) printed a secret")
                 }
                 ran += 1
             }
@@ -65,7 +72,9 @@ struct SecretHygieneTests {
         #expect(ran >= 14)
 
         // And a wrong PIN and a wrong password are named as such, not printed.
-        let wrong = try CLI.run(["objects", token, "--pin-source", "env:PIN", "--module", SoftHSM.modulePath], environment: ["PIN": pin + "x"])
+        let wrong = try CLI.run(
+            ["objects", token, "--pin-source", "env:PIN", "--module", SoftHSM.modulePath],
+            environment: ["PIN": pin + "x"])
         #expect(wrong.status == 4)
         #expect(!wrong.stderr.contains(pin))
     }

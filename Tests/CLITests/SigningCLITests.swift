@@ -1,7 +1,7 @@
 import Foundation
 import PKCS11
-import Testing
 import TestSupport
+import Testing
 
 /// `certbridge sign`, `verify`, `test-sign` and `pin`, end to end through the built binary,
 /// with every signature checked by `openssl` against the certificate made by `openssl`.
@@ -27,38 +27,53 @@ struct SigningCLITests {
             return try TestKeys.install(type, high: high, label: label, id: id, token: test, session: session, in: dir)
         }
 
-        func certbridge(_ arguments: [String], module: String? = nil, environment: [String: String] = [:], input: String? = nil) throws -> RunResult {
+        func certbridge(
+            _ arguments: [String], module: String? = nil, environment: [String: String] = [:], input: String? = nil
+        ) throws -> RunResult {
             var env = try fixture.environment()
             for (key, value) in environment { env[key] = value }
-            return try TestSupport.run(CLI.path, arguments + ["--module", module ?? fixture.modulePath], environment: env,
-                                       input: Data((input ?? "").utf8))
+            return try TestSupport.run(
+                CLI.path, arguments + ["--module", module ?? fixture.modulePath], environment: env,
+                input: Data((input ?? "").utf8))
         }
 
         var tokenURI: String { "pkcs11:token=\(test.label)" }
     }
 
     /// How `openssl` checks each mechanism, against the certificate's public key.
-    static func opensslVerify(_ mechanism: String, publicKey: String, data: String, signature: String) throws -> RunResult {
+    static func opensslVerify(_ mechanism: String, publicKey: String, data: String, signature: String) throws
+        -> RunResult
+    {
         let digest = "-" + (mechanism.split(separator: "-").last.map(String.init) ?? "sha256")
         if mechanism == "eddsa" {
-            return try run("openssl", ["pkeyutl", "-verify", "-pubin", "-inkey", publicKey, "-rawin", "-in", data, "-sigfile", signature])
+            return try run(
+                "openssl",
+                ["pkeyutl", "-verify", "-pubin", "-inkey", publicKey, "-rawin", "-in", data, "-sigfile", signature])
         }
         if mechanism.hasPrefix("rsa-pss") {
-            return try run("openssl", ["dgst", digest, "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:digest",
-                                       "-verify", publicKey, "-signature", signature, data])
+            return try run(
+                "openssl",
+                [
+                    "dgst", digest, "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:digest",
+                    "-verify", publicKey, "-signature", signature, data,
+                ])
         }
         return try run("openssl", ["dgst", digest, "-verify", publicKey, "-signature", signature, data])
     }
 
     static let mechanisms: [TestKeyType: [String]] = [
-        .rsa2048: ["rsa-pkcs-sha256", "rsa-pkcs-sha384", "rsa-pkcs-sha512", "rsa-pss-sha256", "rsa-pss-sha384", "rsa-pss-sha512"],
+        .rsa2048: [
+            "rsa-pkcs-sha256", "rsa-pkcs-sha384", "rsa-pkcs-sha512", "rsa-pss-sha256", "rsa-pss-sha384",
+            "rsa-pss-sha512",
+        ],
         .p256: ["ecdsa-sha256", "ecdsa-sha384", "ecdsa-sha512"],
         .p384: ["ecdsa-sha256", "ecdsa-sha384", "ecdsa-sha512"],
         .ed25519: ["eddsa"],
     ]
 
-    @Test("every mechanism's signature verifies with openssl against the certificate, and with certbridge verify",
-          arguments: TokenFixtures.all, [TestKeyType.rsa2048, .p256, .p384])
+    @Test(
+        "every mechanism's signature verifies with openssl against the certificate, and with certbridge verify",
+        arguments: TokenFixtures.all, [TestKeyType.rsa2048, .p256, .p384])
     func everyMechanismVerifiesWithOpenSSL(fixture: any TokenFixture, type: TestKeyType) throws {
         let rig = try Rig(fixture)
         for high in [false, true] {
@@ -66,12 +81,19 @@ struct SigningCLITests {
             let data = try rig.dir.write("data-\(high)", "CertBridge signs this \(UUID()).\n")
             for mechanism in Self.mechanisms[type]! {
                 let sig = rig.dir.file("\(high)-\(mechanism).sig")
-                let signed = try rig.certbridge(["sign", key.uri, "--in", data, "--out", sig, "--mechanism", mechanism,
-                                                 "--pin-source", "file:\(rig.pinFile)"])
+                let signed = try rig.certbridge([
+                    "sign", key.uri, "--in", data, "--out", sig, "--mechanism", mechanism,
+                    "--pin-source", "file:\(rig.pinFile)",
+                ])
                 try #require(signed.status == 0, "\(mechanism): \(signed.stderr)")
                 let checked = try Self.opensslVerify(mechanism, publicKey: key.publicKeyPEM, data: data, signature: sig)
-                #expect(checked.status == 0 && checked.stdout.contains("Verified OK"), "openssl rejects \(mechanism) (high=\(high)): \(checked.stdout) \(checked.stderr)")
-                let ours = try rig.certbridge(["verify", key.uri, "--in", data, "--sig", sig, "--mechanism", mechanism, "--pin-source", "file:\(rig.pinFile)"])
+                #expect(
+                    checked.status == 0 && checked.stdout.contains("Verified OK"),
+                    "openssl rejects \(mechanism) (high=\(high)): \(checked.stdout) \(checked.stderr)")
+                let ours = try rig.certbridge([
+                    "verify", key.uri, "--in", data, "--sig", sig, "--mechanism", mechanism, "--pin-source",
+                    "file:\(rig.pinFile)",
+                ])
                 #expect(ours.status == 0, "\(mechanism): \(ours.stderr)")
             }
         }
@@ -85,45 +107,64 @@ struct SigningCLITests {
         let key = try rig.install(.ed25519, label: "ed", id: [9])
         let data = try rig.dir.write("data", "Edwards.\n")
         let sig = rig.dir.file("ed.sig")
-        let signed = try rig.certbridge(["sign", key.uri, "--in", data, "--out", sig, "--pin-source", "file:\(rig.pinFile)"])
+        let signed = try rig.certbridge([
+            "sign", key.uri, "--in", data, "--out", sig, "--pin-source", "file:\(rig.pinFile)",
+        ])
         try #require(signed.status == 0, "\(signed.stderr)")
         let checked = try Self.opensslVerify("eddsa", publicKey: key.publicKeyPEM, data: data, signature: sig)
         #expect(checked.status == 0, "\(checked.stdout) \(checked.stderr)")
     }
 
-    @Test("the default mechanism follows the key; ECDSA is DER by default and r||s with --format raw; a tampered file is invalid (exit 1)",
-          arguments: TokenFixtures.all)
+    @Test(
+        "the default mechanism follows the key; ECDSA is DER by default and r||s with --format raw; a tampered file is invalid (exit 1)",
+        arguments: TokenFixtures.all)
     func defaultsFormatsAndInvalid(fixture: any TokenFixture) throws {
         let rig = try Rig(fixture)
         let key = try rig.install(.p384, label: "ec", id: [3])
         let data = try rig.dir.write("data", "hello\n")
         let pin = ["--pin-source", "env:TEST_PIN"]
         let env = ["TEST_PIN": rig.test.userPIN]
-        struct Signed: Decodable { let mechanism: String; let format: String; let bytes: Int }
-        let signed = try rig.certbridge(["sign", key.uri, "--in", data, "--out", rig.dir.file("der.sig"), "--json"] + pin, environment: env)
+        struct Signed: Decodable {
+            let mechanism: String
+            let format: String
+            let bytes: Int
+        }
+        let signed = try rig.certbridge(
+            ["sign", key.uri, "--in", data, "--out", rig.dir.file("der.sig"), "--json"] + pin, environment: env)
         try #require(signed.status == 0, "\(signed.stderr)")
         let result = try JSONDecoder().decode(Signed.self, from: signed.stdoutData)
         #expect(result.mechanism == "ecdsa-sha384" && result.format == "der")
-        #expect(try Self.opensslVerify("ecdsa-sha384", publicKey: key.publicKeyPEM, data: data, signature: rig.dir.file("der.sig")).status == 0)
+        #expect(
+            try Self.opensslVerify(
+                "ecdsa-sha384", publicKey: key.publicKeyPEM, data: data, signature: rig.dir.file("der.sig")
+            ).status == 0)
 
-        let raw = try rig.certbridge(["sign", key.uri, "--in", data, "--out", rig.dir.file("raw.sig"), "--format", "raw"] + pin, environment: env)
+        let raw = try rig.certbridge(
+            ["sign", key.uri, "--in", data, "--out", rig.dir.file("raw.sig"), "--format", "raw"] + pin, environment: env
+        )
         #expect(raw.status == 0)
         #expect(try Data(contentsOf: URL(fileURLWithPath: rig.dir.file("raw.sig"))).count == 96)
-        let rawOK = try rig.certbridge(["verify", key.uri, "--in", data, "--sig", rig.dir.file("raw.sig"), "--format", "raw"] + pin, environment: env)
+        let rawOK = try rig.certbridge(
+            ["verify", key.uri, "--in", data, "--sig", rig.dir.file("raw.sig"), "--format", "raw"] + pin,
+            environment: env)
         #expect(rawOK.status == 0 && rawOK.stdout.contains("Signature OK"), "\(rawOK.stderr)")
 
         let other = try rig.dir.write("other", "hellO\n")
-        let bad = try rig.certbridge(["verify", key.uri, "--in", other, "--sig", rig.dir.file("der.sig")] + pin, environment: env)
+        let bad = try rig.certbridge(
+            ["verify", key.uri, "--in", other, "--sig", rig.dir.file("der.sig")] + pin, environment: env)
         #expect(bad.status == 1)
         #expect(bad.stderr.contains("signature NOT valid"))
 
-        let wrongKind = try rig.certbridge(["sign", key.uri, "--in", data, "--out", rig.dir.file("x.sig"), "--mechanism", "rsa-pss-sha256"] + pin, environment: env)
+        let wrongKind = try rig.certbridge(
+            ["sign", key.uri, "--in", data, "--out", rig.dir.file("x.sig"), "--mechanism", "rsa-pss-sha256"] + pin,
+            environment: env)
         #expect(wrongKind.status == 2)
         #expect(wrongKind.stderr.contains("does not fit"))
     }
 
-    @Test("a High key through the CLI: one user login and one context login per sign, the key password from its own source, re-read per use",
-          arguments: TokenFixtures.all)
+    @Test(
+        "a High key through the CLI: one user login and one context login per sign, the key password from its own source, re-read per use",
+        arguments: TokenFixtures.all)
     func highKeyCountedThroughCLI(fixture: any TokenFixture) throws {
         let rig = try Rig(fixture)
         let key = try rig.install(.rsa2048, high: true, label: "high", id: [4])
@@ -131,10 +172,15 @@ struct SigningCLITests {
         let data = try rig.dir.write("data", "approve me\n")
         let keyPassword = try rig.dir.write("keypw", rig.test.userPIN + "\n")
         for round in 1...3 {
-            let signed = try rig.certbridge(["sign", key.uri, "--in", data, "--out", rig.dir.file("s\(round).sig"),
-                                             "--pin-source", "env:TEST_PIN", "--key-password-source", "file:\(keyPassword)"],
-                                            module: counting.path,
-                                            environment: ["TEST_PIN": rig.test.userPIN].merging(CountingModule.environment(target: fixture.modulePath)) { $1 })
+            let signed = try rig.certbridge(
+                [
+                    "sign", key.uri, "--in", data, "--out", rig.dir.file("s\(round).sig"),
+                    "--pin-source", "env:TEST_PIN", "--key-password-source", "file:\(keyPassword)",
+                ],
+                module: counting.path,
+                environment: ["TEST_PIN": rig.test.userPIN].merging(
+                    CountingModule.environment(target: fixture.modulePath)
+                ) { $1 })
             try #require(signed.status == 0, "\(signed.stderr)")
         }
         let logins = try counting.calls().filter { $0.function == "C_Login" && $0.ok }
@@ -142,23 +188,36 @@ struct SigningCLITests {
         #expect(logins.filter { $0.userType == 2 }.count == 3)
 
         // From one descriptor, each ask reads its own line: the user PIN, then the key's.
-        let fromFD = try rig.certbridge(["sign", key.uri, "--in", data, "--out", rig.dir.file("fd.sig"), "--pin-source", "fd:0"],
-                                        input: "\(rig.test.userPIN)\n\(rig.test.userPIN)\n")
+        let fromFD = try rig.certbridge(
+            ["sign", key.uri, "--in", data, "--out", rig.dir.file("fd.sig"), "--pin-source", "fd:0"],
+            input: "\(rig.test.userPIN)\n\(rig.test.userPIN)\n")
         #expect(fromFD.status == 0, "\(fromFD.stderr)")
-        let onlyOne = try rig.certbridge(["sign", key.uri, "--in", data, "--out", rig.dir.file("fd1.sig"), "--pin-source", "fd:0"],
-                                         input: "\(rig.test.userPIN)\n")
+        let onlyOne = try rig.certbridge(
+            ["sign", key.uri, "--in", data, "--out", rig.dir.file("fd1.sig"), "--pin-source", "fd:0"],
+            input: "\(rig.test.userPIN)\n")
         // No second line: the source gives nothing, so it is refused before a try is spent.
         #expect(onlyOne.status == 2, "no second line: the High key's use is not approved")
     }
 
-    @Test("test-sign on a High key: signs, verifies, the token refuses an unapproved signature, the key signs again",
-          arguments: TokenFixtures.all)
+    @Test(
+        "test-sign on a High key: signs, verifies, the token refuses an unapproved signature, the key signs again",
+        arguments: TokenFixtures.all)
     func testSignHigh(fixture: any TokenFixture) throws {
         let rig = try Rig(fixture)
         let high = try rig.install(.p256, high: true, label: "high", id: [5])
         let standard = try rig.install(.rsa2048, label: "std", id: [6])
-        struct Step: Decodable { let name: String; let ok: Bool; let detail: String }
-        struct Report: Decodable { let securityLevel: String; let mechanism: String; let steps: [Step]; let moduleLax: Bool?; let ok: Bool }
+        struct Step: Decodable {
+            let name: String
+            let ok: Bool
+            let detail: String
+        }
+        struct Report: Decodable {
+            let securityLevel: String
+            let mechanism: String
+            let steps: [Step]
+            let moduleLax: Bool?
+            let ok: Bool
+        }
 
         let result = try rig.certbridge(["test-sign", high.uri, "--pin-source", "file:\(rig.pinFile)", "--json"])
         try #require(result.status == 0, "\(result.stderr)")
@@ -177,14 +236,18 @@ struct SigningCLITests {
         #expect(text.stdout.contains("test-sign passed."))
     }
 
-    @Test("a wrong key password exits 4 with what the token says about tries left, and never shows the password",
-          arguments: TokenFixtures.all)
+    @Test(
+        "a wrong key password exits 4 with what the token says about tries left, and never shows the password",
+        arguments: TokenFixtures.all)
     func wrongKeyPassword(fixture: any TokenFixture) throws {
         let rig = try Rig(fixture)
         let key = try rig.install(.p256, high: true, label: "high", id: [7])
         let data = try rig.dir.write("data", "x\n")
-        let result = try rig.certbridge(["sign", key.uri, "--in", data, "--out", rig.dir.file("s"), "--pin-source", "file:\(rig.pinFile)",
-                                         "--key-password-source", "env:BAD"], environment: ["BAD": "31337"])
+        let result = try rig.certbridge(
+            [
+                "sign", key.uri, "--in", data, "--out", rig.dir.file("s"), "--pin-source", "file:\(rig.pinFile)",
+                "--key-password-source", "env:BAD",
+            ], environment: ["BAD": "31337"])
         #expect(result.status == 4)
         #expect(result.stderr.contains("approving the use of key \"high\""))
         #expect(result.stderr.contains("CKR_PIN_INCORRECT"))
@@ -193,13 +256,15 @@ struct SigningCLITests {
         }
         #expect(!result.stderr.contains("31337") && !result.stdout.contains("31337"))
         // test-sign reports the same exit for a wrong password.
-        let selfTest = try rig.certbridge(["test-sign", key.uri, "--pin-source", "file:\(rig.pinFile)", "--key-password-source", "env:BAD"],
-                                          environment: ["BAD": "31337"])
+        let selfTest = try rig.certbridge(
+            ["test-sign", key.uri, "--pin-source", "file:\(rig.pinFile)", "--key-password-source", "env:BAD"],
+            environment: ["BAD": "31337"])
         #expect(selfTest.status == 4, "\(selfTest.stderr)")
     }
 
-    @Test("wrong user PINs: exit 4 with tries left; exit 6 once the token locks the PIN (SoftHSM2 never does — checked, not assumed)",
-          arguments: TokenFixtures.all)
+    @Test(
+        "wrong user PINs: exit 4 with tries left; exit 6 once the token locks the PIN (SoftHSM2 never does — checked, not assumed)",
+        arguments: TokenFixtures.all)
     func lockout(fixture: any TokenFixture) throws {
         let rig = try Rig(fixture)
         let key = try rig.install(.p256, label: "k", id: [8])
@@ -207,12 +272,15 @@ struct SigningCLITests {
         let tries = fixture.userPINLockout ?? 12
         var statuses: [Int32] = []
         for _ in 0..<tries {
-            let result = try rig.certbridge(["sign", key.uri, "--in", data, "--out", rig.dir.file("s"), "--pin-source", "env:BAD"],
-                                            environment: ["BAD": "0000"])
+            let result = try rig.certbridge(
+                ["sign", key.uri, "--in", data, "--out", rig.dir.file("s"), "--pin-source", "env:BAD"],
+                environment: ["BAD": "0000"])
             statuses.append(result.status)
             #expect(result.stderr.contains("CKR_PIN") && !result.stderr.contains("0000\n"))
         }
-        let after = try rig.certbridge(["sign", key.uri, "--in", data, "--out", rig.dir.file("s"), "--pin-source", "file:\(rig.pinFile)"])
+        let after = try rig.certbridge([
+            "sign", key.uri, "--in", data, "--out", rig.dir.file("s"), "--pin-source", "file:\(rig.pinFile)",
+        ])
         if fixture.userPINLockout != nil {
             #expect(statuses.dropLast().allSatisfy { $0 == 4 })
             #expect(statuses.last == 6)
@@ -225,42 +293,60 @@ struct SigningCLITests {
         }
     }
 
-    @Test("pin change: the old PIN stops working and the new one works; a wrong old PIN exits 4; --so changes the SO PIN",
-          arguments: TokenFixtures.all)
+    @Test(
+        "pin change: the old PIN stops working and the new one works; a wrong old PIN exits 4; --so changes the SO PIN",
+        arguments: TokenFixtures.all)
     func pinChange(fixture: any TokenFixture) throws {
         let rig = try Rig(fixture)
         let newPIN = try rig.dir.write("new", "246810\n")
-        let wrong = try rig.certbridge(["pin", "change", rig.tokenURI, "--pin-source", "env:BAD", "--new-pin-source", "file:\(newPIN)"],
-                                       environment: ["BAD": "1111"])
+        let wrong = try rig.certbridge(
+            ["pin", "change", rig.tokenURI, "--pin-source", "env:BAD", "--new-pin-source", "file:\(newPIN)"],
+            environment: ["BAD": "1111"])
         #expect(wrong.status == 4, "\(wrong.stderr)")
-        let changed = try rig.certbridge(["pin", "change", rig.tokenURI, "--pin-source", "file:\(rig.pinFile)", "--new-pin-source", "file:\(newPIN)"])
+        let changed = try rig.certbridge([
+            "pin", "change", rig.tokenURI, "--pin-source", "file:\(rig.pinFile)", "--new-pin-source", "file:\(newPIN)",
+        ])
         #expect(changed.status == 0, "\(changed.stderr)")
         #expect(try rig.certbridge(["objects", rig.tokenURI, "--pin-source", "file:\(rig.pinFile)"]).status == 4)
         #expect(try rig.certbridge(["objects", rig.tokenURI, "--pin-source", "file:\(newPIN)"]).status == 0)
 
         let so = try rig.dir.write("so", rig.test.soPIN + "\n")
         let newSO = try rig.dir.write("newso", "87654321\n")
-        let soChanged = try rig.certbridge(["pin", "change", rig.tokenURI, "--so", "--pin-source", "file:\(so)", "--new-pin-source", "file:\(newSO)"])
+        let soChanged = try rig.certbridge([
+            "pin", "change", rig.tokenURI, "--so", "--pin-source", "file:\(so)", "--new-pin-source", "file:\(newSO)",
+        ])
         #expect(soChanged.status == 0, "\(soChanged.stderr)")
-        let oldSO = try rig.certbridge(["pin", "unblock", rig.tokenURI, "--so-pin-source", "file:\(so)", "--new-pin-source", "file:\(newPIN)"])
+        let oldSO = try rig.certbridge([
+            "pin", "unblock", rig.tokenURI, "--so-pin-source", "file:\(so)", "--new-pin-source", "file:\(newPIN)",
+        ])
         #expect(oldSO.status == 4)
         #expect(oldSO.stderr.contains("wrong SO PIN"))
     }
 
-    @Test("pin unblock: the SO PIN sets a new user PIN that then signs; a wrong SO PIN exits 4", arguments: TokenFixtures.all)
+    @Test(
+        "pin unblock: the SO PIN sets a new user PIN that then signs; a wrong SO PIN exits 4",
+        arguments: TokenFixtures.all)
     func pinUnblock(fixture: any TokenFixture) throws {
         let rig = try Rig(fixture)
         let key = try rig.install(.p256, label: "k", id: [1])
         let so = try rig.dir.write("so", rig.test.soPIN + "\n")
         let fresh = try rig.dir.write("fresh", "13579\n")
-        let wrong = try rig.certbridge(["pin", "unblock", rig.tokenURI, "--so-pin-source", "env:BAD", "--new-pin-source", "file:\(fresh)"],
-                                       environment: ["BAD": "00000000"])
+        let wrong = try rig.certbridge(
+            ["pin", "unblock", rig.tokenURI, "--so-pin-source", "env:BAD", "--new-pin-source", "file:\(fresh)"],
+            environment: ["BAD": "00000000"])
         #expect(wrong.status == 4)
-        let unblocked = try rig.certbridge(["pin", "unblock", rig.tokenURI, "--so-pin-source", "file:\(so)", "--new-pin-source", "file:\(fresh)"])
+        let unblocked = try rig.certbridge([
+            "pin", "unblock", rig.tokenURI, "--so-pin-source", "file:\(so)", "--new-pin-source", "file:\(fresh)",
+        ])
         #expect(unblocked.status == 0, "\(unblocked.stderr)")
         let data = try rig.dir.write("data", "x\n")
-        let signed = try rig.certbridge(["sign", key.uri, "--in", data, "--out", rig.dir.file("s"), "--pin-source", "file:\(fresh)"])
+        let signed = try rig.certbridge([
+            "sign", key.uri, "--in", data, "--out", rig.dir.file("s"), "--pin-source", "file:\(fresh)",
+        ])
         #expect(signed.status == 0, "\(signed.stderr)")
-        #expect(try rig.certbridge(["sign", key.uri, "--in", data, "--out", rig.dir.file("s"), "--pin-source", "file:\(rig.pinFile)"]).status == 4)
+        #expect(
+            try rig.certbridge([
+                "sign", key.uri, "--in", data, "--out", rig.dir.file("s"), "--pin-source", "file:\(rig.pinFile)",
+            ]).status == 4)
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The software token through the CLI: the README's main job, a token made by `softtoken init`,
 /// keys with a password of their own, and the software token as the fallback target.
@@ -29,8 +29,10 @@ struct SoftTokenCLITests {
         }
 
         func initToken(_ label: String) throws -> RunResult {
-            try certbridge(["softtoken", "init", "--label", label, "--new-pin-source", "file:\(dir.file("pin"))",
-                            "--so-pin-source", "file:\(dir.file("so-pin"))"])
+            try certbridge([
+                "softtoken", "init", "--label", label, "--new-pin-source", "file:\(dir.file("pin"))",
+                "--so-pin-source", "file:\(dir.file("so-pin"))",
+            ])
         }
 
         var pin: [String] { ["--pin-source", "file:\(dir.file("pin"))"] }
@@ -42,9 +44,12 @@ struct SoftTokenCLITests {
         let dir = try TemporaryDirectory()
         let script = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("scripts/demo").path
-        let result = try run("/bin/bash", [script, CLI.path], environment: [
-            "CERTBRIDGE_DEMO_DIR": dir.path, "CERTBRIDGE_SOFTTOKEN_KDF_ITERATIONS": SoftTokenRig.iterations,
-            "CERTBRIDGE_SOFTTOKEN_MODULE": SoftTokenRig.modulePath])
+        let result = try run(
+            "/bin/bash", [script, CLI.path],
+            environment: [
+                "CERTBRIDGE_DEMO_DIR": dir.path, "CERTBRIDGE_SOFTTOKEN_KDF_ITERATIONS": SoftTokenRig.iterations,
+                "CERTBRIDGE_SOFTTOKEN_MODULE": SoftTokenRig.modulePath,
+            ])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stdout.contains("always-authenticate=yes"))
         #expect(result.stdout.contains("own-password=yes"))
@@ -74,8 +79,11 @@ struct SoftTokenCLITests {
         let rig = try Rig()
         #expect(try rig.initToken("Backup").status == 0)
         let pfx = try PFXFixture.make(ec: "prime256v1", in: rig.dir)
-        let imported = try rig.certbridge(["import", pfx.path, "--security-level", "high", "--label", "alice",
-                                           "--password-source", "file:\(pfx.passwordFile)"] + rig.pin + rig.keyPassword)
+        let imported = try rig.certbridge(
+            [
+                "import", pfx.path, "--security-level", "high", "--label", "alice",
+                "--password-source", "file:\(pfx.passwordFile)",
+            ] + rig.pin + rig.keyPassword)
         #expect(imported.status == 0, "\(imported.stderr)")
         #expect(imported.stdout.contains("own-password=yes"))
         #expect(imported.stdout.contains("onto \"Backup\""), "with one token present, the import needs no --token")
@@ -84,7 +92,8 @@ struct SoftTokenCLITests {
         let good = try rig.certbridge(["test-sign", uri] + rig.pin + rig.keyPassword)
         #expect(good.status == 0, "\(good.stderr)")
         #expect(good.stdout.contains("refuse-unapproved"))
-        let withPIN = try rig.certbridge(["test-sign", uri] + rig.pin + ["--key-password-source", "file:\(rig.dir.file("pin"))"])
+        let withPIN = try rig.certbridge(
+            ["test-sign", uri] + rig.pin + ["--key-password-source", "file:\(rig.dir.file("pin"))"])
         #expect(withPIN.status == 4)
         #expect(withPIN.stderr.contains("CKR_PIN_INCORRECT"))
     }
@@ -94,21 +103,32 @@ struct SoftTokenCLITests {
         let rig = try Rig()
         #expect(try rig.initToken("Backup").status == 0)
         let pfx = try PFXFixture.make(rsaBits: 2048, chain: false, in: rig.dir)
-        #expect(try rig.certbridge(["import", pfx.path, "--security-level", "high", "--exportable", "--label", "bob",
-                                    "--password-source", "file:\(pfx.passwordFile)"] + rig.pin + rig.keyPassword).status == 0)
+        #expect(
+            try rig.certbridge(
+                [
+                    "import", pfx.path, "--security-level", "high", "--exportable", "--label", "bob",
+                    "--password-source", "file:\(pfx.passwordFile)",
+                ] + rig.pin + rig.keyPassword
+            ).status == 0)
         let uri = "pkcs11:token=Backup;object=bob"
         let output = rig.dir.file("bob.pfx")
-        let without = try rig.certbridge(["export", uri, "-o", output, "--password-source", "file:\(pfx.passwordFile)"] + rig.pin)
+        let without = try rig.certbridge(
+            ["export", uri, "-o", output, "--password-source", "file:\(pfx.passwordFile)"] + rig.pin)
         #expect(without.status == 2)
         #expect(without.stderr.contains("--key-password-source"))
         #expect(!FileManager.default.fileExists(atPath: output))
-        let wrong = try rig.certbridge(["export", uri, "-o", output, "--password-source", "file:\(pfx.passwordFile)",
-                                        "--key-password-source", "file:\(rig.dir.file("so-pin"))"] + rig.pin)
+        let wrong = try rig.certbridge(
+            [
+                "export", uri, "-o", output, "--password-source", "file:\(pfx.passwordFile)",
+                "--key-password-source", "file:\(rig.dir.file("so-pin"))",
+            ] + rig.pin)
         #expect(wrong.status == 4)
         #expect(!FileManager.default.fileExists(atPath: output))
-        let exported = try rig.certbridge(["export", uri, "-o", output, "--password-source", "file:\(pfx.passwordFile)"] + rig.pin + rig.keyPassword)
+        let exported = try rig.certbridge(
+            ["export", uri, "-o", output, "--password-source", "file:\(pfx.passwordFile)"] + rig.pin + rig.keyPassword)
         #expect(exported.status == 0, "\(exported.stderr)")
-        let opened = try run("openssl", ["pkcs12", "-in", output, "-passin", "file:\(pfx.passwordFile)", "-nodes", "-nocerts"])
+        let opened = try run(
+            "openssl", ["pkcs12", "-in", output, "-passin", "file:\(pfx.passwordFile)", "-nodes", "-nocerts"])
         #expect(opened.status == 0 && opened.stdout.contains("PRIVATE KEY"))
         let original = try run("openssl", ["pkey", "-in", pfx.keyPEM, "-pubout"]).stdout
         let restored = try run("openssl", ["pkey", "-pubout"], input: opened.stdoutData).stdout
@@ -120,7 +140,10 @@ struct SoftTokenCLITests {
         let rig = try Rig()
         #expect(try rig.initToken("Backup").status == 0)
         let pfx = try PFXFixture.make(ec: "prime256v1", chain: false, in: rig.dir)
-        #expect(try rig.certbridge(["import", pfx.path, "--label", "carol", "--password-source", "file:\(pfx.passwordFile)"] + rig.pin).status == 0)
+        #expect(
+            try rig.certbridge(
+                ["import", pfx.path, "--label", "carol", "--password-source", "file:\(pfx.passwordFile)"] + rig.pin
+            ).status == 0)
         let listed = try rig.certbridge(["objects"] + rig.pin)
         #expect(listed.status == 0, "\(listed.stderr)")
         #expect(listed.stdout.contains("private-key:  carol"))
@@ -132,28 +155,37 @@ struct SoftTokenCLITests {
     func noTokenYet() throws {
         let rig = try Rig()
         let pfx = try PFXFixture.make(ec: "prime256v1", chain: false, in: rig.dir)
-        let result = try rig.certbridge(["import", pfx.path, "--password-source", "file:\(pfx.passwordFile)"] + rig.pin)
+        let result = try rig.certbridge(
+            ["import", pfx.path, "--password-source", "file:\(pfx.passwordFile)"] + rig.pin)
         #expect(result.status == 5)
         #expect(result.stderr.contains("certbridge softtoken init"))
     }
 
-    @Test("first use on a terminal: with no token at all, import makes the software token, asking a new SO PIN and PIN twice each")
+    @Test(
+        "first use on a terminal: with no token at all, import makes the software token, asking a new SO PIN and PIN twice each"
+    )
     func firstUseOnTerminal() throws {
         let rig = try Rig()
         let pfx = try PFXFixture.make(ec: "prime256v1", chain: false, in: rig.dir)
         let password = try String(contentsOfFile: pfx.passwordFile, encoding: .utf8).trimmingCharacters(in: .newlines)
         let shown = try TerminalPasswordTests.onTerminal(
             ["import", pfx.path, "--label", "alice", "--module", SoftTokenRig.modulePath],
-            answers: [("Password for", password), ("New SO PIN", "so-Secret-77"), ("Confirm new SO PIN", "so-Secret-77"),
-                      ("New PIN", "pin-Secret-88"), ("Confirm new PIN", "pin-Secret-88"), ("PIN for token", "pin-Secret-88")],
+            answers: [
+                ("Password for", password), ("New SO PIN", "so-Secret-77"), ("Confirm new SO PIN", "so-Secret-77"),
+                ("New PIN", "pin-Secret-88"), ("Confirm new PIN", "pin-Secret-88"), ("PIN for token", "pin-Secret-88"),
+            ],
             environment: rig.environment)
         #expect(shown.status == 0, "\(shown.stdout)")
         #expect(shown.stdout.contains("making the software token \"CertBridge\""))
         #expect(shown.stdout.contains("onto \"CertBridge\""))
-        #expect(!shown.stdout.contains("so-Secret-77") && !shown.stdout.contains("pin-Secret-88"), "nothing typed is echoed")
+        #expect(
+            !shown.stdout.contains("so-Secret-77") && !shown.stdout.contains("pin-Secret-88"), "nothing typed is echoed"
+        )
         // The new PIN is the token's PIN from now on.
         try rig.dir.write("new-pin", "pin-Secret-88\n")
-        let listed = try rig.certbridge(["objects", "pkcs11:token=CertBridge", "--pin-source", "file:\(rig.dir.file("new-pin"))"])
+        let listed = try rig.certbridge([
+            "objects", "pkcs11:token=CertBridge", "--pin-source", "file:\(rig.dir.file("new-pin"))",
+        ])
         #expect(listed.status == 0, "\(listed.stderr)")
         #expect(listed.stdout.contains("private-key:  alice"))
     }
@@ -164,9 +196,13 @@ struct SoftTokenCLITests {
         let dir = try TemporaryDirectory()
         let pfx = try PFXFixture.make(ec: "prime256v1", chain: false, in: dir)
         try dir.write("key-password", "secret\n")
-        let result = try CLI.run(["import", pfx.path, "--token", "pkcs11:token=\(test.label)", "--security-level", "high",
-                                  "--password-source", "file:\(pfx.passwordFile)", "--key-password-source", "file:\(dir.file("key-password"))",
-                                  "--pin-source", "env:PIN", "--module", SoftHSM.modulePath], environment: ["PIN": test.userPIN])
+        let result = try CLI.run(
+            [
+                "import", pfx.path, "--token", "pkcs11:token=\(test.label)", "--security-level", "high",
+                "--password-source", "file:\(pfx.passwordFile)", "--key-password-source",
+                "file:\(dir.file("key-password"))",
+                "--pin-source", "env:PIN", "--module", SoftHSM.modulePath,
+            ], environment: ["PIN": test.userPIN])
         #expect(result.status == 2)
         #expect(result.stderr.contains("no per-key passwords"))
         #expect(try test.userSession().findObjects([]).isEmpty)

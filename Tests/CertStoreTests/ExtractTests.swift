@@ -1,12 +1,15 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import CertStore
 
 /// Taking exportable keys off real tokens (SoftHSM2 and the software token), and refusing the rest.
 @Suite("extracting keys")
 struct ExtractTests {
-    func importFixture(_ fixture: ImportTests.Fixture, exportable: Bool, into test: TestToken) throws -> (Store, PKCS11URI) {
+    func importFixture(_ fixture: ImportTests.Fixture, exportable: Bool, into test: TestToken) throws -> (
+        Store, PKCS11URI
+    ) {
         let store = try Store(modulePaths: [test.module.path])
         var options = ImportOptions()
         options.exportable = exportable
@@ -51,8 +54,12 @@ struct ExtractTests {
         // Every wrap route at the PKCS#11 level is refused by the token itself.
         let session = try test.userSession()
         let object = try session.findObject([Attribute(.privateKey), Attribute(.label, string: "k")], what: "k")
-        let aes = try session.generateKey(Mechanism(.aesKeyGen), template: [Attribute(.valueLen, ulong: 32), Attribute(.wrap, true), Attribute(.token, false)])
-        let refused = #expect(throws: PKCS11Error.self) { try session.wrapKey(Mechanism(.aesKeyWrapPad), wrappingKey: aes, key: object) }
+        let aes = try session.generateKey(
+            Mechanism(.aesKeyGen),
+            template: [Attribute(.valueLen, ulong: 32), Attribute(.wrap, true), Attribute(.token, false)])
+        let refused = #expect(throws: PKCS11Error.self) {
+            try session.wrapKey(Mechanism(.aesKeyWrapPad), wrappingKey: aes, key: object)
+        }
         #expect(refused?.returnValue == .keyUnextractable)
         // Neither token offers another route for private keys; whatever it answers, nothing comes out.
         for mechanism in [Mechanism(.aesKeyWrap), Mechanism(.aesCBCPad, parameter: [UInt8](repeating: 1, count: 16))] {
@@ -65,10 +72,14 @@ struct ExtractTests {
         let fixture = try ImportTests.Fixture.make()
         let test = try token.freshToken()
         let (store, _) = try importFixture(fixture, exportable: false, into: test)
-        let none = #expect(throws: StoreError.self) { try store.privateKey(try PKCS11URI("pkcs11:token=\(test.label);object=nope"), pin: { _ in test.pin }) }
+        let none = #expect(throws: StoreError.self) {
+            try store.privateKey(try PKCS11URI("pkcs11:token=\(test.label);object=nope"), pin: { _ in test.pin })
+        }
         #expect(none?.code == .notFound)
         #expect(none?.reason.contains("\"\(test.label)\"") == true)
-        let wrongType = #expect(throws: StoreError.self) { try store.privateKey(try PKCS11URI("pkcs11:token=\(test.label);type=cert"), pin: { _ in test.pin }) }
+        let wrongType = #expect(throws: StoreError.self) {
+            try store.privateKey(try PKCS11URI("pkcs11:token=\(test.label);type=cert"), pin: { _ in test.pin })
+        }
         #expect(wrongType?.code == .usage)
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import CertStore
 
 /// Placing a key, its certificate and chain on real tokens (SoftHSM2 and the software token), atomically, with the flags
@@ -18,8 +19,9 @@ struct ImportTests {
             let root = try RSAComponents.generate(in: dir)
             let rootCert = try makeCertificate(keyPEM: root.pem, subject: "/CN=Test Root CA", ca: true, in: dir)
             let mid = try RSAComponents.generate(in: dir)
-            let midCert = try makeCertificate(keyPEM: mid.pem, subject: "/CN=Test Issuing CA", issuerKeyPEM: root.pem,
-                                              issuerCert: rootCert.pemPath, ca: true, in: dir)
+            let midCert = try makeCertificate(
+                keyPEM: mid.pem, subject: "/CN=Test Issuing CA", issuerKeyPEM: root.pem,
+                issuerCert: rootCert.pemPath, ca: true, in: dir)
             let key: KeyMaterial
             let keyPEM: String
             if ec {
@@ -28,23 +30,32 @@ struct ImportTests {
                 keyPEM = c.pem
             } else {
                 let c = try RSAComponents.generate(in: dir)
-                key = KeyMaterial(rsaModulus: c.modulus, publicExponent: c.publicExponent, privateExponent: c.privateExponent,
-                                  prime1: c.prime1, prime2: c.prime2, exponent1: c.exponent1, exponent2: c.exponent2, coefficient: c.coefficient)
+                key = KeyMaterial(
+                    rsaModulus: c.modulus, publicExponent: c.publicExponent, privateExponent: c.privateExponent,
+                    prime1: c.prime1, prime2: c.prime2, exponent1: c.exponent1, exponent2: c.exponent2,
+                    coefficient: c.coefficient)
                 keyPEM = c.pem
             }
-            let leaf = try makeCertificate(keyPEM: keyPEM, subject: "/CN=Alice Example/O=CertBridge", issuerKeyPEM: mid.pem,
-                                           issuerCert: midCert.pemPath, in: dir)
-            return Fixture(dir: dir, item: ImportItem(key: key, certificate: leaf.der, chain: [midCert.der, rootCert.der], friendlyName: nil),
-                           leafPEM: leaf.pemPath, keyPEM: keyPEM)
+            let leaf = try makeCertificate(
+                keyPEM: keyPEM, subject: "/CN=Alice Example/O=CertBridge", issuerKeyPEM: mid.pem,
+                issuerCert: midCert.pemPath, in: dir)
+            return Fixture(
+                dir: dir,
+                item: ImportItem(
+                    key: key, certificate: leaf.der, chain: [midCert.der, rootCert.der], friendlyName: nil),
+                leafPEM: leaf.pemPath, keyPEM: keyPEM)
         }
     }
 
     func store(_ test: TestToken) throws -> Store { try Store(modulePaths: [test.module.path]) }
     func pin(_ test: TestToken) -> Store.PINProvider { { _ in test.pin } }
 
-    @Test("key, public key, certificate and chain land with the flags asked for", arguments: TokenFixtures.all, [
-        (false, SecurityLevel.standard, false), (true, .standard, false), (false, .high, false), (true, .high, true),
-    ])
+    @Test(
+        "key, public key, certificate and chain land with the flags asked for", arguments: TokenFixtures.all,
+        [
+            (false, SecurityLevel.standard, false), (true, .standard, false), (false, .high, false),
+            (true, .high, true),
+        ])
     func lands(token: any TokenFixture, flags: (Bool, SecurityLevel, Bool)) throws {
         let (exportable, level, ec) = flags
         let fixture = try Fixture.make(ec: ec)
@@ -67,7 +78,9 @@ struct ImportTests {
         #expect(cert.id == key.id && cert.label == key.label)
     }
 
-    @Test("--no-chain places only the key and its certificate; an existing CA is not duplicated", arguments: TokenFixtures.all)
+    @Test(
+        "--no-chain places only the key and its certificate; an existing CA is not duplicated",
+        arguments: TokenFixtures.all)
     func chainOptions(token: any TokenFixture) throws {
         let fixture = try Fixture.make()
         let test = try token.freshToken()
@@ -101,17 +114,22 @@ struct ImportTests {
         #expect(try keys[0].attributes([.label]).label == "renamed")
     }
 
-    @Test("a failure after any write leaves the token exactly as before", arguments: TokenFixtures.all, [
-        ImportStep.publicKey, .certificate, .chainCertificate, .replaceOld,
-    ])
+    @Test(
+        "a failure after any write leaves the token exactly as before", arguments: TokenFixtures.all,
+        [
+            ImportStep.publicKey, .certificate, .chainCertificate, .replaceOld,
+        ])
     func rollsBack(token: any TokenFixture, failingAt step: ImportStep) throws {
         let fixture = try Fixture.make()
         let test = try token.freshToken()
         let store = try store(test)
         let before = try test.snapshot()
         let error = #expect(throws: StoreError.self) {
-            try store.importItem(fixture.item, to: try test.token(), options: ImportOptions(), pin: pin(test)) { (current) throws(PKCS11Error) in
-                if current == step { throw PKCS11Error(.returned(.deviceMemory), function: "C_CreateObject", reason: "injected") }
+            try store.importItem(fixture.item, to: try test.token(), options: ImportOptions(), pin: pin(test)) {
+                (current) throws(PKCS11Error) in
+                if current == step {
+                    throw PKCS11Error(.returned(.deviceMemory), function: "C_CreateObject", reason: "injected")
+                }
             }
         }
         #expect(error?.reason.contains("CKR_DEVICE_MEMORY") == true)

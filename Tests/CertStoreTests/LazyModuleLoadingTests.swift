@@ -1,5 +1,6 @@
-import Testing
 import TestSupport
+import Testing
+
 @testable import CertStore
 
 /// A command's URI that names a module (module-name, module-path) leaves the other registered
@@ -11,7 +12,10 @@ struct LazyModuleLoadingTests {
         let softhsm = "/usr/lib/softhsm/libsofthsm2.so"
         #expect(Store.module(at: softhsm, matches: try PKCS11URI("pkcs11:token=x")))
         #expect(Store.module(at: softhsm, matches: try PKCS11URI("pkcs11:token=x?module-name=softhsm2")))
-        #expect(!Store.module(at: "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so", matches: try PKCS11URI("pkcs11:?module-name=softhsm2")))
+        #expect(
+            !Store.module(
+                at: "/usr/lib/x86_64-linux-gnu/opensc-pkcs11.so", matches: try PKCS11URI("pkcs11:?module-name=softhsm2")
+            ))
         #expect(Store.module(at: softhsm, matches: try PKCS11URI("pkcs11:?module-path=libsofthsm2.so")))
         #expect(!Store.module(at: softhsm, matches: try PKCS11URI("pkcs11:?module-path=/usr/lib/other.so")))
     }
@@ -19,7 +23,8 @@ struct LazyModuleLoadingTests {
     @Test("a URI naming a registered module loads that module alone; one naming none loads them all")
     func registered() throws {
         let registered = ModuleRegistry.registeredModules()
-        guard let softhsm = registered.first(where: { $0.path.hasSuffix("libsofthsm2.so") }), registered.count > 1 else {
+        guard let softhsm = registered.first(where: { $0.path.hasSuffix("libsofthsm2.so") }), registered.count > 1
+        else {
             // The Debian packages register SoftHSM2 and OpenSC; without both there is nothing to rule out.
             return
         }

@@ -1,8 +1,8 @@
 import CertStore
 import Foundation
 import SwiftASN1
-import Testing
 import TestSupport
+import Testing
 import X509
 
 /// The signing protocol of issue 5, proved at the module boundary: a counting PKCS#11 shim
@@ -23,7 +23,8 @@ struct SigningTests {
             test = try fixture.freshToken()
             do {
                 let session = try test.userSession()
-                key = try TestKeys.install(type, high: high, label: "k", id: [0x42], token: test, session: session, in: dir)
+                key = try TestKeys.install(
+                    type, high: high, label: "k", id: [0x42], token: test, session: session, in: dir)
                 // The login state is per process and token: log out so the store's own login is
                 // the one that counts.
                 try session.logout()
@@ -34,8 +35,9 @@ struct SigningTests {
 
         func signer(keyPassword: @escaping KeyPasswordProvider, attempts: Int = 1) throws -> Signer {
             let pin = test.userPIN
-            return try Signer(store: store, key: PKCS11URI(key.uri), pin: { _ in PIN(bytes: Array(pin.utf8)) },
-                              keyPassword: keyPassword, attempts: attempts)
+            return try Signer(
+                store: store, key: PKCS11URI(key.uri), pin: { _ in PIN(bytes: Array(pin.utf8)) },
+                keyPassword: keyPassword, attempts: attempts)
         }
 
         var rightPIN: KeyPasswordProvider {
@@ -44,24 +46,32 @@ struct SigningTests {
         }
 
         func logins(_ userType: Int, ok: Bool? = nil) throws -> Int {
-            try counting.calls().filter { $0.function == "C_Login" && $0.userType == userType && (ok == nil || $0.ok == ok) }.count
+            try counting.calls().filter {
+                $0.function == "C_Login" && $0.userType == userType && (ok == nil || $0.ok == ok)
+            }.count
         }
     }
 
-    @Test("a High key: N signatures take exactly N context logins, each SignInit → Login(CONTEXT_SPECIFIC) → Sign, on one user login",
-          arguments: TokenFixtures.all)
+    @Test(
+        "a High key: N signatures take exactly N context logins, each SignInit → Login(CONTEXT_SPECIFIC) → Sign, on one user login",
+        arguments: TokenFixtures.all)
     func contextLoginPerSignature(fixture: any TokenFixture) throws {
         let rig = try Rig(fixture, high: true)
         var asked = 0
         let pin = rig.test.userPIN
-        let signer = try rig.signer(keyPassword: { _ in asked += 1; return PIN(bytes: Array(pin.utf8)) })
+        let signer = try rig.signer(keyPassword: { _ in
+            asked += 1
+            return PIN(bytes: Array(pin.utf8))
+        })
         #expect(signer.key.securityLevel == .high)
         let publicKey = try signer.publicKey().key
         let n = 5
         for i in 0..<n {
             let message = Array("message \(i)".utf8)
             let signature = try signer.sign(message)
-            #expect(try SignatureVerification.isValid(signature, of: message, algorithm: .ecdsa(.sha256), publicKey: publicKey))
+            #expect(
+                try SignatureVerification.isValid(
+                    signature, of: message, algorithm: .ecdsa(.sha256), publicKey: publicKey))
         }
         #expect(asked == n, "the key password is asked for every use, never cached")
         #expect(try rig.logins(2, ok: true) == n)
@@ -69,7 +79,9 @@ struct SigningTests {
         #expect(try rig.logins(1) == 1)
         // The order within each use, as the module saw it.
         let sequence = try rig.counting.calls()
-            .filter { ["C_SignInit", "C_Sign"].contains($0.function) || ($0.function == "C_Login" && $0.userType == 2) }
+            .filter {
+                ["C_SignInit", "C_Sign"].contains($0.function) || ($0.function == "C_Login" && $0.userType == 2)
+            }
             .map(\.function)
         #expect(sequence == Array([["C_SignInit", "C_Login", "C_Sign"]].repeated(n).joined()))
     }
@@ -77,14 +89,18 @@ struct SigningTests {
     @Test("a standard key signs with no context login at all", arguments: TokenFixtures.all)
     func standardKeyNoContextLogin(fixture: any TokenFixture) throws {
         let rig = try Rig(fixture, .rsa2048, high: false)
-        let signer = try rig.signer(keyPassword: { _ throws(StoreError) in Issue.record("a standard key must not ask"); throw StoreError(.usage, "no") })
+        let signer = try rig.signer(keyPassword: { _ throws(StoreError) in
+            Issue.record("a standard key must not ask")
+            throw StoreError(.usage, "no")
+        })
         for i in 0..<3 { _ = try signer.sign(Array("m\(i)".utf8)) }
         #expect(try rig.logins(2) == 0)
         #expect(try rig.logins(1) == 1)
     }
 
-    @Test("without the key's login each signature is refused by the token, and the signer still works after",
-          arguments: TokenFixtures.all)
+    @Test(
+        "without the key's login each signature is refused by the token, and the signer still works after",
+        arguments: TokenFixtures.all)
     func refusedWithoutContextLogin(fixture: any TokenFixture) throws {
         let rig = try Rig(fixture, high: true)
         let signer = try rig.signer(keyPassword: rig.rightPIN)
@@ -96,7 +112,9 @@ struct SigningTests {
         #expect(try rig.counting.calls().filter { $0.function == "C_Sign" && $0.ok }.isEmpty)
         // A user who declines (the provider throws) gets no signature, and the token signed nothing.
         let declined = #expect(throws: StoreError.self) {
-            _ = try rig.signer(keyPassword: { _ throws(StoreError) in throw StoreError(.usage, "declined") }).sign([1, 2, 3])
+            _ = try rig.signer(keyPassword: { _ throws(StoreError) in throw StoreError(.usage, "declined") }).sign([
+                1, 2, 3,
+            ])
         }
         #expect(declined?.reason == "declined")
         #expect(try rig.counting.calls().filter { $0.function == "C_Sign" && $0.ok }.isEmpty)
@@ -105,8 +123,9 @@ struct SigningTests {
         #expect(try rig.counting.calls().filter { $0.function == "C_Sign" && $0.ok }.count == 1)
     }
 
-    @Test("a wrong key password reports what the token says about tries left; the next right one works on the same signer without a new user login",
-          arguments: TokenFixtures.all)
+    @Test(
+        "a wrong key password reports what the token says about tries left; the next right one works on the same signer without a new user login",
+        arguments: TokenFixtures.all)
     func wrongPasswordThenRight(fixture: any TokenFixture) throws {
         let rig = try Rig(fixture, high: true)
         var calls = 0
@@ -125,7 +144,9 @@ struct SigningTests {
 
         let message = Array("second".utf8)
         let signature = try signer.sign(message)
-        #expect(try SignatureVerification.isValid(signature, of: message, algorithm: .ecdsa(.sha256), publicKey: signer.publicKey().key))
+        #expect(
+            try SignatureVerification.isValid(
+                signature, of: message, algorithm: .ecdsa(.sha256), publicKey: signer.publicKey().key))
         #expect(try rig.logins(1) == 1, "the user login survived the wrong key password")
         #expect(try rig.logins(2, ok: false) == 1)
         #expect(try rig.logins(2, ok: true) == 1)
@@ -136,10 +157,11 @@ struct SigningTests {
         let rig = try Rig(fixture, high: true)
         var attempts: [Int] = []
         let pin = rig.test.userPIN
-        let signer = try rig.signer(keyPassword: { request in
-            attempts.append(request.attempt)
-            return PIN(bytes: Array((request.attempt < 3 ? "0000" : pin).utf8))
-        }, attempts: 3)
+        let signer = try rig.signer(
+            keyPassword: { request in
+                attempts.append(request.attempt)
+                return PIN(bytes: Array((request.attempt < 3 ? "0000" : pin).utf8))
+            }, attempts: 3)
         _ = try signer.sign(Array("typed".utf8))
         #expect(attempts == [1, 2, 3])
         #expect(try rig.logins(2, ok: false) == 2)
@@ -147,8 +169,9 @@ struct SigningTests {
         #expect(try rig.counting.calls().filter { $0.function == "C_SignInit" }.count == 1)
     }
 
-    @Test("when the module loses the user login, the signer opens a fresh session, logs in again and signs",
-          arguments: TokenFixtures.all)
+    @Test(
+        "when the module loses the user login, the signer opens a fresh session, logs in again and signs",
+        arguments: TokenFixtures.all)
     func recoversLostLogin(fixture: any TokenFixture) throws {
         let rig = try Rig(fixture, high: true)
         let signer = try rig.signer(keyPassword: rig.rightPIN)
@@ -158,32 +181,40 @@ struct SigningTests {
         try rig.test.token().openSession().logout()
         let message: [UInt8] = [2]
         let signature = try signer.sign(message)
-        #expect(try SignatureVerification.isValid(signature, of: message, algorithm: .ecdsa(.sha256), publicKey: signer.publicKey().key))
+        #expect(
+            try SignatureVerification.isValid(
+                signature, of: message, algorithm: .ecdsa(.sha256), publicKey: signer.publicKey().key))
         #expect(try rig.logins(1, ok: true) == 2)
     }
 
-    @Test("a token key signs a CSR and a self-signed certificate through swift-certificates; openssl verifies both",
-          arguments: TokenFixtures.all, [TestKeyType.rsa2048, .p256, .p384])
+    @Test(
+        "a token key signs a CSR and a self-signed certificate through swift-certificates; openssl verifies both",
+        arguments: TokenFixtures.all, [TestKeyType.rsa2048, .p256, .p384])
     func customPrivateKey(fixture: any TokenFixture, type: TestKeyType) throws {
         let rig = try Rig(fixture, type, high: true)
         var asked = 0
         let pin = rig.test.userPIN
-        let signer = try rig.signer(keyPassword: { _ in asked += 1; return PIN(bytes: Array(pin.utf8)) })
+        let signer = try rig.signer(keyPassword: { _ in
+            asked += 1
+            return PIN(bytes: Array(pin.utf8))
+        })
         let key = try TokenPrivateKey(signer)
         let privateKey = Certificate.PrivateKey(key)
         let name = try DistinguishedName { CommonName("CertBridge token key") }
-        let csr = try CertificateSigningRequest(version: .v1, subject: name, privateKey: privateKey,
-                                                attributes: CertificateSigningRequest.Attributes(),
-                                                signatureAlgorithm: key.defaultSignatureAlgorithm)
+        let csr = try CertificateSigningRequest(
+            version: .v1, subject: name, privateKey: privateKey,
+            attributes: CertificateSigningRequest.Attributes(),
+            signatureAlgorithm: key.defaultSignatureAlgorithm)
         let csrPath = try rig.dir.write("req.pem", try csr.serializeAsPEM().pemString)
         let checked = try run("openssl", ["req", "-in", csrPath, "-verify", "-noout"])
         #expect(checked.status == 0, "\(checked.stderr)")
 
         let now = Date()
-        let certificate = try Certificate(version: .v3, serialNumber: .init(), publicKey: key.publicKey,
-                                          notValidBefore: now - 300, notValidAfter: now + 3600, issuer: name, subject: name,
-                                          signatureAlgorithm: key.defaultSignatureAlgorithm, extensions: Certificate.Extensions(),
-                                          issuerPrivateKey: privateKey)
+        let certificate = try Certificate(
+            version: .v3, serialNumber: .init(), publicKey: key.publicKey,
+            notValidBefore: now - 300, notValidAfter: now + 3600, issuer: name, subject: name,
+            signatureAlgorithm: key.defaultSignatureAlgorithm, extensions: Certificate.Extensions(),
+            issuerPrivateKey: privateKey)
         let certPath = try rig.dir.write("self.pem", try certificate.serializeAsPEM().pemString)
         let verified = try run("openssl", ["verify", "-CAfile", certPath, "-check_ss_sig", certPath])
         #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
@@ -199,17 +230,25 @@ struct SigningTests {
         let raw = try signer.sign(message, algorithm: .ecdsa(.sha384), format: .raw)
         #expect(raw.count == 96)
         let publicKey = try signer.publicKey().key
-        #expect(try SignatureVerification.isValid(raw, of: message, algorithm: .ecdsa(.sha384), format: .raw, publicKey: publicKey))
-        #expect(try !SignatureVerification.isValid(raw, of: message, algorithm: .ecdsa(.sha384), format: .der, publicKey: publicKey))
+        #expect(
+            try SignatureVerification.isValid(
+                raw, of: message, algorithm: .ecdsa(.sha384), format: .raw, publicKey: publicKey))
+        #expect(
+            try !SignatureVerification.isValid(
+                raw, of: message, algorithm: .ecdsa(.sha384), format: .der, publicKey: publicKey))
         var tampered = raw
         tampered[5] ^= 1
-        #expect(try !SignatureVerification.isValid(tampered, of: message, algorithm: .ecdsa(.sha384), format: .raw, publicKey: publicKey))
+        #expect(
+            try !SignatureVerification.isValid(
+                tampered, of: message, algorithm: .ecdsa(.sha384), format: .raw, publicKey: publicKey))
     }
 
-    @Test("mechanism names parse, and the default follows the key", arguments: [
-        ("rsa-pkcs-sha256", SignatureAlgorithm.rsaPKCS1(.sha256)), ("rsa-pss-sha384", .rsaPSS(.sha384)),
-        ("ECDSA-SHA512", .ecdsa(.sha512)), ("eddsa", .eddsa),
-    ])
+    @Test(
+        "mechanism names parse, and the default follows the key",
+        arguments: [
+            ("rsa-pkcs-sha256", SignatureAlgorithm.rsaPKCS1(.sha256)), ("rsa-pss-sha384", .rsaPSS(.sha384)),
+            ("ECDSA-SHA512", .ecdsa(.sha512)), ("eddsa", .eddsa),
+        ])
     func mechanismNames(name: String, algorithm: SignatureAlgorithm) throws {
         #expect(try SignatureAlgorithm(name: name) == algorithm)
         #expect(KeyKind.rsa(bits: 3072).defaultAlgorithm == .rsaPKCS1(.sha256))
@@ -218,10 +257,13 @@ struct SigningTests {
         #expect(throws: StoreError(.usage, "")) { try SignatureAlgorithm(name: "rsa-md5") }
     }
 
-    @Test("CKR_PIN_LOCKED from C_Login maps to exit 6 with the unblock hint (SoftHSM2 never locks, so this is the mapping alone)")
+    @Test(
+        "CKR_PIN_LOCKED from C_Login maps to exit 6 with the unblock hint (SoftHSM2 never locks, so this is the mapping alone)"
+    )
     func lockedMapping() {
-        let error = StoreError(PKCS11Error(.returned(.pinLocked), function: "C_Login", reason: "C_Login returned CKR_PIN_LOCKED"),
-                               doing: "approving the use of key \"k\"")
+        let error = StoreError(
+            PKCS11Error(.returned(.pinLocked), function: "C_Login", reason: "C_Login returned CKR_PIN_LOCKED"),
+            doing: "approving the use of key \"k\"")
         #expect(error.code == .locked)
         #expect(error.code.rawValue == 6)
         #expect(error.reason.contains("pin unblock"))

@@ -1,5 +1,5 @@
-import Testing
 import PCSC
+import Testing
 
 @Suite("ATR parsing and card names")
 struct ATRTests {
@@ -14,10 +14,12 @@ struct ATRTests {
 
     @Test("known ATRs have names: YubiKey 5 and the virtual card")
     func names() throws {
-        #expect(try #require(ATR(hex: "3BFD1300008131FE158073C021C057597562694B657940")).cardName
-            == "YubiKey 5")
-        #expect(try #require(ATR(hex: "3B8C8001805A43657274427269646765C8")).cardName
-            == "CertBridge virtual PIV card")
+        #expect(
+            try #require(ATR(hex: "3BFD1300008131FE158073C021C057597562694B657940")).cardName
+                == "YubiKey 5")
+        #expect(
+            try #require(ATR(hex: "3B8C8001805A43657274427269646765C8")).cardName
+                == "CertBridge virtual PIV card")
         #expect(ATR([0x3B, 0x00]).cardName == nil)
     }
 

@@ -22,8 +22,10 @@ enum PIV {
         if template.count <= 255 {
             return [0x00, 0x87, algorithm, slot, UInt8(template.count)] + template + [0x00]
         }
-        return [0x00, 0x87, algorithm, slot, 0x00, UInt8(template.count >> 8),
-                UInt8(template.count & 0xFF)] + template + [0x00, 0x00]
+        return [
+            0x00, 0x87, algorithm, slot, 0x00, UInt8(template.count >> 8),
+            UInt8(template.count & 0xFF),
+        ] + template + [0x00, 0x00]
     }
 
     static func tlv(_ tag: UInt8, _ value: [UInt8]) -> [UInt8] {

@@ -1,7 +1,7 @@
 import Foundation
-import Testing
-import TestSupport
 import PCSC
+import TestSupport
+import Testing
 
 /// The virtual card as real middleware sees it: OpenSC's PIV driver, Yubico's ykcs11 and
 /// yubico-piv-tool, with signatures checked by openssl against the certificate on the card.
@@ -23,41 +23,63 @@ struct CardToolTests {
             .appendingPathComponent("certbridge-cardtool-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         let credentials = Credentials(directory: directory)
-        let made = try await CardRig.runProcess("openssl", ["req", "-x509", "-nodes"] + keyType + [
-            "-keyout", credentials.key, "-out", credentials.certificate, "-subj", "/CN=alice",
-            "-days", "30"])
+        let made = try await CardRig.runProcess(
+            "openssl",
+            ["req", "-x509", "-nodes"] + keyType + [
+                "-keyout", credentials.key, "-out", credentials.certificate, "-subj", "/CN=alice",
+                "-days", "30",
+            ])
         guard made.status == 0 else { throw CardRigError(message: made.combined) }
-        _ = try await CardRig.runProcess("openssl", ["x509", "-in", credentials.certificate,
-                                                     "-pubkey", "-noout", "-out",
-                                                     credentials.publicKey])
+        _ = try await CardRig.runProcess(
+            "openssl",
+            [
+                "x509", "-in", credentials.certificate,
+                "-pubkey", "-noout", "-out",
+                credentials.publicKey,
+            ])
         try Data("CertBridge signs this.\n".utf8).write(to: URL(fileURLWithPath: credentials.data))
         return credentials
     }
 
     /// yubico-piv-tool import-key then import-certificate into `slot`.
-    static func importToCard(_ rig: CardRig, _ credentials: Credentials, slot: String,
-                             pinPolicy: String) async throws {
-        let key = try await rig.pivTool(["-s", slot, "-a", "import-key", "-i", credentials.key,
-                                         "--pin-policy=\(pinPolicy)", "--touch-policy=never"])
+    static func importToCard(
+        _ rig: CardRig, _ credentials: Credentials, slot: String,
+        pinPolicy: String
+    ) async throws {
+        let key = try await rig.pivTool([
+            "-s", slot, "-a", "import-key", "-i", credentials.key,
+            "--pin-policy=\(pinPolicy)", "--touch-policy=never",
+        ])
         #expect(key.status == 0, "\(key.combined)")
-        let cert = try await rig.pivTool(["-s", slot, "-a", "import-certificate",
-                                          "-i", credentials.certificate])
+        let cert = try await rig.pivTool([
+            "-s", slot, "-a", "import-certificate",
+            "-i", credentials.certificate,
+        ])
         #expect(cert.status == 0, "\(cert.combined)")
     }
 
     /// pkcs11-tool --sign with `module`, then openssl verifies against the certificate's key.
-    static func signAndVerify(_ rig: CardRig, module: String, id: String, mechanism: String,
-                              _ credentials: Credentials, extra: [String] = []) async throws {
+    static func signAndVerify(
+        _ rig: CardRig, module: String, id: String, mechanism: String,
+        _ credentials: Credentials, extra: [String] = []
+    ) async throws {
         let signature = credentials.path("sig-\(UUID().uuidString).bin")
-        let signed = try await rig.run("pkcs11-tool", [
-            "--module", module, "--login", "--pin", "123456", "--sign", "--id", id,
-            "-m", mechanism, "-i", credentials.data, "-o", signature] + extra)
+        let signed = try await rig.run(
+            "pkcs11-tool",
+            [
+                "--module", module, "--login", "--pin", "123456", "--sign", "--id", id,
+                "-m", mechanism, "-i", credentials.data, "-o", signature,
+            ] + extra)
         #expect(signed.status == 0, "\(module): \(signed.combined)")
-        let verified = try await CardRig.runProcess("openssl", [
-            "dgst", "-sha256", "-verify", credentials.publicKey, "-signature", signature,
-            credentials.data])
-        #expect(verified.status == 0 && verified.standardOutput.contains("Verified OK"),
-                "\(module): \(verified.combined)")
+        let verified = try await CardRig.runProcess(
+            "openssl",
+            [
+                "dgst", "-sha256", "-verify", credentials.publicKey, "-signature", signature,
+                credentials.data,
+            ])
+        #expect(
+            verified.status == 0 && verified.standardOutput.contains("Verified OK"),
+            "\(module): \(verified.combined)")
     }
 
     @Test("opensc-tool sees a PIV card; pkcs11-tool -L lists it under OpenSC and ykcs11")
@@ -66,8 +88,9 @@ struct CardToolTests {
             let atr = try await rig.run("opensc-tool", ["-r", "0", "-a"])
             #expect(atr.standardOutput.lowercased().contains("3b:8c:80:01:80:5a"), "\(atr.combined)")
             let name = try await rig.run("opensc-tool", ["-r", "0", "-n"])
-            #expect(name.standardOutput.contains("Personal Identity Verification Card"),
-                    "\(name.combined)")
+            #expect(
+                name.standardOutput.contains("Personal Identity Verification Card"),
+                "\(name.combined)")
             let opensc = try await rig.run("pkcs11-tool", ["--module", CardRig.opensc, "-L"])
             #expect(opensc.standardOutput.contains(CardRig.readerName), "\(opensc.combined)")
             #expect(opensc.standardOutput.contains("PIV_II"), "\(opensc.combined)")
@@ -83,12 +106,18 @@ struct CardToolTests {
         try await CardRig.withRig { rig in
             try await Self.importToCard(rig, credentials, slot: "9c", pinPolicy: "always")
             // 9C (digital signature) is PKCS#15 id 02 in both modules.
-            try await Self.signAndVerify(rig, module: CardRig.opensc, id: "02",
-                                         mechanism: "SHA256-RSA-PKCS", credentials)
-            try await Self.signAndVerify(rig, module: CardRig.ykcs11, id: "02",
-                                         mechanism: "SHA256-RSA-PKCS", credentials)
-            let objects = try await rig.run("pkcs11-tool", ["--module", CardRig.ykcs11,
-                                                            "--login", "--pin", "123456", "-O"])
+            try await Self.signAndVerify(
+                rig, module: CardRig.opensc, id: "02",
+                mechanism: "SHA256-RSA-PKCS", credentials)
+            try await Self.signAndVerify(
+                rig, module: CardRig.ykcs11, id: "02",
+                mechanism: "SHA256-RSA-PKCS", credentials)
+            let objects = try await rig.run(
+                "pkcs11-tool",
+                [
+                    "--module", CardRig.ykcs11,
+                    "--login", "--pin", "123456", "-O",
+                ])
             #expect(objects.standardOutput.contains("CN=alice"), "\(objects.combined)")
         }
     }
@@ -101,9 +130,10 @@ struct CardToolTests {
         try await CardRig.withRig { rig in
             try await Self.importToCard(rig, credentials, slot: "9a", pinPolicy: "once")
             for module in [CardRig.opensc, CardRig.ykcs11] {
-                try await Self.signAndVerify(rig, module: module, id: "01",
-                                             mechanism: "ECDSA-SHA256", credentials,
-                                             extra: ["--signature-format", "openssl"])
+                try await Self.signAndVerify(
+                    rig, module: module, id: "01",
+                    mechanism: "ECDSA-SHA256", credentials,
+                    extra: ["--signature-format", "openssl"])
             }
         }
     }
@@ -120,8 +150,9 @@ struct CardToolTests {
             try await rig.insert()
             let objects = try await rig.run("pkcs11-tool", ["--module", CardRig.opensc, "-O"])
             #expect(objects.standardOutput.contains("CN=alice"), "\(objects.combined)")
-            try await Self.signAndVerify(rig, module: CardRig.opensc, id: "01",
-                                         mechanism: "SHA256-RSA-PKCS", credentials)
+            try await Self.signAndVerify(
+                rig, module: CardRig.opensc, id: "01",
+                mechanism: "SHA256-RSA-PKCS", credentials)
         }
     }
 }

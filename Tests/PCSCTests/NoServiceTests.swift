@@ -1,6 +1,6 @@
-import Testing
-import TestSupport
 import PCSC
+import TestSupport
+import Testing
 
 @Suite("Without pcscd")
 struct NoServiceTests {

@@ -1,4 +1,5 @@
 import Testing
+
 @testable import PCSC
 
 @Suite("PCSCError names and messages")
@@ -12,16 +13,19 @@ struct PCSCErrorTests {
         #expect(PCSCError.noReadersAvailable.reason.contains("No smart-card reader"))
         #expect(PCSCError.removedCard.name == "SCARD_W_REMOVED_CARD")
         #expect(PCSCError.removedCard.reason.contains("removed"))
-        let reasons = [PCSCError.noService, .noReadersAvailable, .removedCard, .resetCard,
-                       .noSmartcard, .sharingViolation].map(\.reason)
+        let reasons = [
+            PCSCError.noService, .noReadersAvailable, .removedCard, .resetCard,
+            .noSmartcard, .sharingViolation,
+        ].map(\.reason)
         #expect(Set(reasons).count == reasons.count)
     }
 
     @Test("description names the function, the constant and the code")
     func description() {
         let error = PCSCError(code: 0x8010_001D, function: "SCardEstablishContext")
-        #expect(error.description.hasPrefix(
-            "SCardEstablishContext: SCARD_E_NO_SERVICE (0x8010001D): pcscd is not running"))
+        #expect(
+            error.description.hasPrefix(
+                "SCardEstablishContext: SCARD_E_NO_SERVICE (0x8010001D): pcscd is not running"))
         #expect(error == .noService)
     }
 

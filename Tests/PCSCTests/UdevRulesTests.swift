@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// udev/70-certbridge.rules parses with the machine's own udev.
 @Suite("udev rules")
@@ -25,8 +25,9 @@ struct UdevRulesTests {
         #expect(ruleLines.filter { $0.contains(#"TAG+="uaccess""#) }.count == 5)
     }
 
-    @Test("udevadm reads the rules without an error",
-          .enabled(if: hasUdevadm && getuid() == 0, "needs udevadm (package udev) and root"))
+    @Test(
+        "udevadm reads the rules without an error",
+        .enabled(if: hasUdevadm && getuid() == 0, "needs udevadm (package udev) and root"))
     func parses() async throws {
         // systemd 254+ has `udevadm verify`; Debian 12's udev 252 does not. There, `udevadm test`
         // parses every rules file and names bad lines ("FILE:LINE Invalid key …"); it runs in a
@@ -42,13 +43,17 @@ struct UdevRulesTests {
             .appendingPathComponent("certbridge-udev-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
-        try FileManager.default.copyItem(at: Self.rules,
-                                         to: directory.appendingPathComponent("70-certbridge.rules"))
+        try FileManager.default.copyItem(
+            at: Self.rules,
+            to: directory.appendingPathComponent("70-certbridge.rules"))
         let installed = "/etc/udev/rules.d/70-certbridge.rules"
-        let result = try await CardRig.runProcess("unshare", [
-            "--mount", "--propagation", "private", "sh", "-c",
-            "mkdir -p /etc/udev/rules.d && mount --bind \"$1\" /etc/udev/rules.d "
-                + "&& exec udevadm test --action=add /sys/class/net/lo", "sh", directory.path])
+        let result = try await CardRig.runProcess(
+            "unshare",
+            [
+                "--mount", "--propagation", "private", "sh", "-c",
+                "mkdir -p /etc/udev/rules.d && mount --bind \"$1\" /etc/udev/rules.d "
+                    + "&& exec udevadm test --action=add /sys/class/net/lo", "sh", directory.path,
+            ])
         #expect(result.combined.contains("Reading rules file: \(installed)"), "\(result.combined)")
         let complaints = result.combined.split(separator: "\n")
             .filter { $0.hasPrefix(installed + ":") }

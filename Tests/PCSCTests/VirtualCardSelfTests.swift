@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
 
 /// The virtual card's own unit tests (Tests/VirtualCard/test_piv_applet.py), run with Debian's
 /// python3 so a broken card shows up as one clear failure before the PC/SC tests fail on it.

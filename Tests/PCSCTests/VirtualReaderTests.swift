@@ -1,7 +1,7 @@
 import Foundation
-import Testing
-import TestSupport
 import PCSC
+import TestSupport
+import Testing
 
 /// PCSC against the real pcscd, vpcd and the virtual PIV card (Tests/VirtualCard).
 @Suite("PC/SC with the virtual card", .serialized)
@@ -28,7 +28,7 @@ struct VirtualReaderTests {
             #expect(card.activeProtocol == .t1)
             let response = try card.transmit(PIV.select)
             #expect(response.statusWord == 0x9000)
-            #expect(response.data.first == 0x61) // application property template
+            #expect(response.data.first == 0x61)  // application property template
             try card.disconnect()
         }
     }
@@ -38,8 +38,10 @@ struct VirtualReaderTests {
         try await CardRig.withRig { _ in
             let card = try Context().connect(to: CardRig.readerName)
             let words = try card.withTransaction {
-                [try card.transmit(PIV.select).statusWord,
-                 try card.transmit(PIV.verify("123456")).statusWord]
+                [
+                    try card.transmit(PIV.select).statusWord,
+                    try card.transmit(PIV.verify("123456")).statusWord,
+                ]
             }
             #expect(words == [0x9000, 0x9000])
         }
@@ -63,8 +65,9 @@ struct VirtualReaderTests {
         await rig.stop()
         #expect(await eventually { await log.finished })
         let failure = await log.failure as? PCSCError
-        #expect([PCSCError.commError, .noService, .serviceStopped].contains(failure),
-                "\(String(describing: failure))")
+        #expect(
+            [PCSCError.commError, .noService, .serviceStopped].contains(failure),
+            "\(String(describing: failure))")
         watcher.cancel()
     }
 
@@ -96,8 +99,9 @@ struct VirtualReaderTests {
                     await log.finish(error)
                 }
             }
-            let inserted = ReaderEvent.cardInserted(reader: CardRig.readerName,
-                                                    atr: ATR(hex: CardRig.atrHex)!)
+            let inserted = ReaderEvent.cardInserted(
+                reader: CardRig.readerName,
+                atr: ATR(hex: CardRig.atrHex)!)
             let removed = ReaderEvent.cardRemoved(reader: CardRig.readerName)
             // The current state comes first: the reader and the card already in it.
             #expect(await eventually { await log.contains(inserted) })
@@ -125,8 +129,10 @@ struct VirtualReaderTests {
     @Test("PIN policy 'always': each signature needs its own VERIFY")
     func pinAlways() async throws {
         try await CardRig.withRig { rig in
-            let generated = try await rig.pivTool(["-a", "generate", "-s", "9c", "-A", "ECCP256",
-                                                   "--pin-policy=always", "--touch-policy=never"])
+            let generated = try await rig.pivTool([
+                "-a", "generate", "-s", "9c", "-A", "ECCP256",
+                "--pin-policy=always", "--touch-policy=never",
+            ])
             #expect(generated.status == 0, "\(generated.combined)")
             let card = try Context().connect(to: CardRig.readerName)
             #expect(try card.transmit(PIV.select).isSuccess)
@@ -137,7 +143,7 @@ struct VirtualReaderTests {
             let signature = try card.transmit(sign)
             #expect(signature.isSuccess)
             #expect(signature.data.first == 0x7C)
-            #expect(try card.transmit(sign).statusWord == 0x6982) // the VERIFY is spent
+            #expect(try card.transmit(sign).statusWord == 0x6982)  // the VERIFY is spent
         }
     }
 
@@ -151,8 +157,10 @@ struct VirtualReaderTests {
             #expect(try card.transmit(PIV.verify("000000")).statusWord == 0x6983)
             #expect(try card.transmit(PIV.verify("123456")).statusWord == 0x6983)
             try card.disconnect()
-            let unblocked = try await rig.pivTool(["-a", "unblock-pin", "-P", "12345678",
-                                                   "-N", "654321"])
+            let unblocked = try await rig.pivTool([
+                "-a", "unblock-pin", "-P", "12345678",
+                "-N", "654321",
+            ])
             #expect(unblocked.status == 0, "\(unblocked.combined)")
             let again = try Context().connect(to: CardRig.readerName)
             #expect(try again.transmit(PIV.select).isSuccess)

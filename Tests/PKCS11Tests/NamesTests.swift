@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import PKCS11
+import Testing
 
 /// Every return value the PKCS#11 header defines reaches a person by its CKR name, and an error
 /// names the function that returned it.
@@ -12,8 +12,9 @@ struct NamesTests {
         let define = try Regex(#"#define\s+(CKR_[A-Z0-9_]+)\s+\((0x[0-9A-Fa-f]+|\d+)UL\)"#)
         return header.split(separator: "\n").compactMap { line in
             guard let match = try? define.firstMatch(in: String(line)),
-                  let name = match.output[1].substring.map(String.init),
-                  let text = match.output[2].substring.map(String.init) else { return nil }
+                let name = match.output[1].substring.map(String.init),
+                let text = match.output[2].substring.map(String.init)
+            else { return nil }
             let value = text.hasPrefix("0x") ? UInt(text.dropFirst(2), radix: 16) : UInt(text)
             return value.map { (name, $0) }
         }
@@ -27,7 +28,9 @@ struct NamesTests {
             #expect(ReturnValue(rawValue: value).name == name, "0x\(String(value, radix: 16)) should be \(name)")
         }
         #expect(ReturnValue(rawValue: 0x8000_0001).name == "CKR_VENDOR_DEFINED")
-        #expect(ReturnValue(rawValue: 0x7FFF_FFF0).name != "CKR_VENDOR_DEFINED", "an unknown standard value is not a vendor's")
+        #expect(
+            ReturnValue(rawValue: 0x7FFF_FFF0).name != "CKR_VENDOR_DEFINED",
+            "an unknown standard value is not a vendor's")
     }
 
     @Test("an error says function, CKR name and value")

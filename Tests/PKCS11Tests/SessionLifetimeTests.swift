@@ -1,7 +1,7 @@
 import Foundation
-import Testing
-import TestSupport
 import PKCS11
+import TestSupport
+import Testing
 
 /// What the PKCS11 layer promises about C calls, counted at the module boundary by the counting
 /// shim in front of SoftHSM2: sessions close when the last reference goes, and attributes are
@@ -32,7 +32,9 @@ struct SessionLifetimeTests {
         #expect(calls.contains { $0.function == "C_CloseSession" && $0.fields["session"] == opened && $0.ok })
     }
 
-    @Test("ten attributes, a sensitive one and one the object lacks among them, take exactly two C_GetAttributeValue calls")
+    @Test(
+        "ten attributes, a sensitive one and one the object lacks among them, take exactly two C_GetAttributeValue calls"
+    )
     func twoPasses() throws {
         let dir = try TemporaryDirectory()
         let test = try SoftHSM.freshToken()
@@ -42,12 +44,20 @@ struct SessionLifetimeTests {
             // Login state is per process and token: another test may have logged in already.
             if error.returnValue != .userAlreadyLoggedIn { throw error }
         }
-        let (_, key) = try session.generateKeyPair(Mechanism(.ecKeyPairGen),
-            publicTemplate: [Attribute(.ecParams, bytes: [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07])],
-            privateTemplate: [Attribute(.sign, true), Attribute(.sensitive, true), Attribute(.extractable, false), Attribute(.label, string: "two")])
+        let (_, key) = try session.generateKeyPair(
+            Mechanism(.ecKeyPairGen),
+            publicTemplate: [
+                Attribute(.ecParams, bytes: [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07])
+            ],
+            privateTemplate: [
+                Attribute(.sign, true), Attribute(.sensitive, true), Attribute(.extractable, false),
+                Attribute(.label, string: "two"),
+            ])
         let before = try counting.calls().count
-        let values = try key.attributes([.class, .keyType, .label, .id, .sensitive, .extractable, .neverExtractable, .local,
-                                         .value, .modulus])
+        let values = try key.attributes([
+            .class, .keyType, .label, .id, .sensitive, .extractable, .neverExtractable, .local,
+            .value, .modulus,
+        ])
         let reads = try counting.calls().dropFirst(before).filter { $0.function == "C_GetAttributeValue" }
         #expect(reads.count == 2, "\(reads)")
         #expect(reads.allSatisfy { $0.fields["object"] == String(key.handle) })

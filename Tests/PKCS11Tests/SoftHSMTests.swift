@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import PKCS11
 
 @Suite("PKCS11 layer against SoftHSM2")
@@ -16,8 +17,12 @@ struct SoftHSMTests {
 
     @Test("a library that is not there is a clear error")
     func missingModule() {
-        #expect(throws: PKCS11Error(.moduleNotLoadable, reason: "")) { try Module.load(path: "/nonexistent/libnothing.so") }
-        #expect(throws: PKCS11Error(.moduleNotLoadable, reason: "")) { try Module.load(path: "/usr/lib/x86_64-linux-gnu/libz.so.1") }
+        #expect(throws: PKCS11Error(.moduleNotLoadable, reason: "")) {
+            try Module.load(path: "/nonexistent/libnothing.so")
+        }
+        #expect(throws: PKCS11Error(.moduleNotLoadable, reason: "")) {
+            try Module.load(path: "/usr/lib/x86_64-linux-gnu/libz.so.1")
+        }
     }
 
     @Test("a fresh token reports its label and PIN flags")
@@ -45,12 +50,17 @@ struct SoftHSMTests {
     func generatedKeyFlags() throws {
         let test = try SoftHSM.freshToken()
         let session = try test.userSession()
-        let (_, priv) = try session.generateKeyPair(Mechanism(.ecKeyPairGen),
+        let (_, priv) = try session.generateKeyPair(
+            Mechanism(.ecKeyPairGen),
             publicTemplate: [Attribute(.token, true), Attribute(.ecParams, bytes: p256OID), Attribute(.verify, true)],
-            privateTemplate: [Attribute(.token, true), Attribute(.private, true), Attribute(.sign, true),
-                              Attribute(.sensitive, true), Attribute(.extractable, false), Attribute(.label, string: "gen")])
-        let values = try priv.attributes([.class, .keyType, .label, .sensitive, .extractable, .local,
-                                          .neverExtractable, .alwaysSensitive, .alwaysAuthenticate, .value])
+            privateTemplate: [
+                Attribute(.token, true), Attribute(.private, true), Attribute(.sign, true),
+                Attribute(.sensitive, true), Attribute(.extractable, false), Attribute(.label, string: "gen"),
+            ])
+        let values = try priv.attributes([
+            .class, .keyType, .label, .sensitive, .extractable, .local,
+            .neverExtractable, .alwaysSensitive, .alwaysAuthenticate, .value,
+        ])
         #expect(values.objectClass == .privateKey)
         #expect(values.keyType == .ec)
         #expect(values.label == "gen")
@@ -69,9 +79,13 @@ struct SoftHSMTests {
         let dir = try TemporaryDirectory()
         let key = try RSAComponents.generate(in: dir)
         let session = try test.userSession()
-        let priv = try session.createObject(key.privateTemplate(label: "imp", id: [1],
-            extraFlags: [Attribute(.sensitive, true), Attribute(.extractable, extractable)]))
-        let values = try priv.attributes([.extractable, .sensitive, .local, .neverExtractable, .modulus, .privateExponent])
+        let priv = try session.createObject(
+            key.privateTemplate(
+                label: "imp", id: [1],
+                extraFlags: [Attribute(.sensitive, true), Attribute(.extractable, extractable)]))
+        let values = try priv.attributes([
+            .extractable, .sensitive, .local, .neverExtractable, .modulus, .privateExponent,
+        ])
         #expect(values.bool(.extractable) == extractable)
         #expect(values.bool(.local) == false)
         // The key existed outside the token, so the token cannot vouch it was never extractable.
@@ -79,7 +93,9 @@ struct SoftHSMTests {
         #expect(values[.modulus] == key.modulus)
         #expect(values[.privateExponent] == nil)
         // Flags only tighten: back to non-sensitive is refused by the token.
-        let error = #expect(throws: PKCS11Error.self) { try session.setAttributes([Attribute(.sensitive, false)], of: priv) }
+        let error = #expect(throws: PKCS11Error.self) {
+            try session.setAttributes([Attribute(.sensitive, false)], of: priv)
+        }
         #expect(error?.returnValue == .attributeReadOnly)
     }
 
@@ -87,9 +103,12 @@ struct SoftHSMTests {
     func alwaysAuthenticate() throws {
         let test = try SoftHSM.freshToken()
         let session = try test.userSession()
-        let (_, priv) = try session.generateKeyPair(Mechanism(.ecKeyPairGen),
+        let (_, priv) = try session.generateKeyPair(
+            Mechanism(.ecKeyPairGen),
             publicTemplate: [Attribute(.ecParams, bytes: p256OID), Attribute(.verify, true)],
-            privateTemplate: [Attribute(.sign, true), Attribute(.sensitive, true), Attribute(.alwaysAuthenticate, true)])
+            privateTemplate: [
+                Attribute(.sign, true), Attribute(.sensitive, true), Attribute(.alwaysAuthenticate, true),
+            ])
         let digest = [UInt8](repeating: 7, count: 32)
         try session.signInit(Mechanism(.ecdsa), key: priv)
         let refused = #expect(throws: PKCS11Error.self) { try session.sign(digest) }
@@ -103,16 +122,24 @@ struct SoftHSMTests {
     func wrapping() throws {
         let test = try SoftHSM.freshToken()
         let session = try test.userSession()
-        let wrapKey = try session.generateKey(Mechanism(.aesKeyGen), template: [
-            Attribute(.valueLen, ulong: 32), Attribute(.wrap, true), Attribute(.token, false)])
+        let wrapKey = try session.generateKey(
+            Mechanism(.aesKeyGen),
+            template: [
+                Attribute(.valueLen, ulong: 32), Attribute(.wrap, true), Attribute(.token, false),
+            ])
         for extractable in [false, true] {
-            let (_, priv) = try session.generateKeyPair(Mechanism(.ecKeyPairGen),
+            let (_, priv) = try session.generateKeyPair(
+                Mechanism(.ecKeyPairGen),
                 publicTemplate: [Attribute(.ecParams, bytes: p256OID)],
-                privateTemplate: [Attribute(.sign, true), Attribute(.sensitive, true), Attribute(.extractable, extractable)])
+                privateTemplate: [
+                    Attribute(.sign, true), Attribute(.sensitive, true), Attribute(.extractable, extractable),
+                ])
             if extractable {
                 #expect(try session.wrapKey(Mechanism(.aesKeyWrapPad), wrappingKey: wrapKey, key: priv).count > 64)
             } else {
-                let error = #expect(throws: PKCS11Error.self) { try session.wrapKey(Mechanism(.aesKeyWrapPad), wrappingKey: wrapKey, key: priv) }
+                let error = #expect(throws: PKCS11Error.self) {
+                    try session.wrapKey(Mechanism(.aesKeyWrapPad), wrappingKey: wrapKey, key: priv)
+                }
                 #expect(error?.returnValue == .keyUnextractable)
             }
         }
@@ -123,10 +150,17 @@ struct SoftHSMTests {
         let test = try SoftHSM.freshToken()
         let session = try test.userSession()
         for _ in 0..<2 {
-            _ = try session.createObject([Attribute(.data), Attribute(.token, true), Attribute(.label, string: "twin"), Attribute(.value, bytes: [1])])
+            _ = try session.createObject([
+                Attribute(.data), Attribute(.token, true), Attribute(.label, string: "twin"),
+                Attribute(.value, bytes: [1]),
+            ])
         }
-        #expect(throws: PKCS11Error(.moreThanOne, reason: "")) { try session.findObject([Attribute(.label, string: "twin")], what: "twin") }
-        #expect(throws: PKCS11Error(.noSuchObject, reason: "")) { try session.findObject([Attribute(.label, string: "none")], what: "none") }
+        #expect(throws: PKCS11Error(.moreThanOne, reason: "")) {
+            try session.findObject([Attribute(.label, string: "twin")], what: "twin")
+        }
+        #expect(throws: PKCS11Error(.noSuchObject, reason: "")) {
+            try session.findObject([Attribute(.label, string: "none")], what: "none")
+        }
         #expect(try session.findObjects([Attribute(.data)]).count == 2)
     }
 }

@@ -1,6 +1,6 @@
 import Foundation
-import Testing
 import PKCS12
+import Testing
 
 /// X.509 helpers agree with what `openssl x509` says about the same certificate.
 @Suite struct CertificateTests {
@@ -25,7 +25,8 @@ import PKCS12
 
     @Test("the listing's fields, read without decoding the key, are exactly the full parse's; damage is refused")
     func listingFields() throws {
-        let certificates = try Certificate.parseAll(try pki.bytes("chain.pem")) + Certificate.parseAll(try pki.bytes("p256.pem"))
+        let certificates =
+            try Certificate.parseAll(try pki.bytes("chain.pem")) + Certificate.parseAll(try pki.bytes("p256.pem"))
         #expect(certificates.count == 3)
         for certificate in certificates {
             let fields = try CertificateFields(der: certificate.der)
@@ -72,9 +73,11 @@ import PKCS12
         #expect(throws: PKCS12Error.corrupt) { try Certificate.parseAll(Array(damaged.utf8)) }
     }
 
-    @Test("an SPKI rebuilt from token attributes matches the certificate", arguments: [
-        LeafKind.rsa2048, .p256, .p384, .p521,
-    ])
+    @Test(
+        "an SPKI rebuilt from token attributes matches the certificate",
+        arguments: [
+            LeafKind.rsa2048, .p256, .p384, .p521,
+        ])
     func rebuiltPublicKey(kind: LeafKind) throws {
         let backup = try PFX.open(try pki.exportPFX(kind, chain: false), password: Secret(utf8: "secret"))
         let rebuilt: [UInt8]
@@ -83,7 +86,10 @@ import PKCS12
             #expect(modulus.count * 8 == kind.expectedBits)
             rebuilt = try PublicKeyInfo.rsa(modulus: modulus, publicExponent: exponent)
         case .ec(let parameters, let point):
-            #expect(parameters == (try #require(kind.expectedType.flatMap { if case .ec(let c) = $0 { c } else { nil } })).parametersDER)
+            #expect(
+                parameters
+                    == (try #require(kind.expectedType.flatMap { if case .ec(let c) = $0 { c } else { nil } }))
+                    .parametersDER)
             #expect(point.first == 0x04)  // a DER OCTET STRING ...
             #expect(point.contains(0x04))  // ... around an uncompressed point
             rebuilt = try PublicKeyInfo.ec(parameters: parameters, point: point)
@@ -99,7 +105,8 @@ import PKCS12
     func keyID() throws {
         for kind in [LeafKind.rsa2048, .p256] {
             let certificate = try #require(try Certificate.parseAll(try pki.bytes("\(kind.rawValue).pem")).first)
-            let output = try pki.run(["x509", "-noout", "-in", "\(kind.rawValue).pem", "-ext", "subjectKeyIdentifier"]).stdout
+            let output = try pki.run(["x509", "-noout", "-in", "\(kind.rawValue).pem", "-ext", "subjectKeyIdentifier"])
+                .stdout
             let expected = output.split(separator: "\n").last!.trimmingCharacters(in: .whitespaces)
             let keyID = try PublicKeyInfo.keyID(of: certificate.publicKeyInfo)
             #expect(keyID.map { String(format: "%02X", $0) }.joined(separator: ":") == expected)

@@ -1,7 +1,7 @@
 import Foundation
-import Testing
 import PKCS12
 import TestSupport
+import Testing
 
 /// Ed25519 and Ed448 signatures made by `openssl pkeyutl -sign -rawin`, checked with
 /// `PublicKeyInfo.isValidEdDSASignature` (OpenSSL's EVP_DigestVerify), the path `verify` and
@@ -9,21 +9,31 @@ import TestSupport
 @Suite("EdDSA verification with OpenSSL")
 struct EdDSAVerificationTests {
     /// A fresh key of `algorithm`, its SPKI DER, and its signature of `message`, all by openssl.
-    func signed(_ algorithm: String, _ message: [UInt8], in dir: TemporaryDirectory) throws -> (spki: [UInt8], signature: [UInt8]) {
-        let key = dir.file("\(algorithm).pem"), spki = dir.file("\(algorithm).spki"), sig = dir.file("\(algorithm).sig")
+    func signed(_ algorithm: String, _ message: [UInt8], in dir: TemporaryDirectory) throws -> (
+        spki: [UInt8], signature: [UInt8]
+    ) {
+        let key = dir.file("\(algorithm).pem")
+        let spki = dir.file("\(algorithm).spki")
+        let sig = dir.file("\(algorithm).sig")
         let input = dir.file("\(algorithm).msg")
         try Data(message).write(to: URL(fileURLWithPath: input))
-        for arguments in [["genpkey", "-algorithm", algorithm, "-out", key],
-                          ["pkey", "-in", key, "-pubout", "-outform", "DER", "-out", spki],
-                          ["pkeyutl", "-sign", "-inkey", key, "-rawin", "-in", input, "-out", sig]] {
+        for arguments in [
+            ["genpkey", "-algorithm", algorithm, "-out", key],
+            ["pkey", "-in", key, "-pubout", "-outform", "DER", "-out", spki],
+            ["pkeyutl", "-sign", "-inkey", key, "-rawin", "-in", input, "-out", sig],
+        ] {
             let made = try run("openssl", arguments)
             try #require(made.status == 0, "openssl \(arguments[0]): \(made.stderr)")
         }
-        return ([UInt8](try Data(contentsOf: URL(fileURLWithPath: spki))), [UInt8](try Data(contentsOf: URL(fileURLWithPath: sig))))
+        return (
+            [UInt8](try Data(contentsOf: URL(fileURLWithPath: spki))),
+            [UInt8](try Data(contentsOf: URL(fileURLWithPath: sig)))
+        )
     }
 
-    @Test("an openssl signature verifies; a changed message, a changed signature and a truncated one do not",
-          arguments: [("ed25519", "Ed25519", 64), ("ed448", "Ed448", 114)])
+    @Test(
+        "an openssl signature verifies; a changed message, a changed signature and a truncated one do not",
+        arguments: [("ed25519", "Ed25519", 64), ("ed448", "Ed448", 114)])
     func verifies(algorithm: String, curve: String, length: Int) throws {
         let dir = try TemporaryDirectory()
         let message = Array("signed by openssl with \(algorithm)\n".utf8)
@@ -41,15 +51,19 @@ struct EdDSAVerificationTests {
     @Test("a key that is not an Edwards key is an error, not a failed check")
     func notEdwards() throws {
         let dir = try TemporaryDirectory()
-        let key = dir.file("p256.pem"), spki = dir.file("p256.spki")
-        for arguments in [["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key],
-                          ["pkey", "-in", key, "-pubout", "-outform", "DER", "-out", spki]] {
+        let key = dir.file("p256.pem")
+        let spki = dir.file("p256.spki")
+        for arguments in [
+            ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out", key],
+            ["pkey", "-in", key, "-pubout", "-outform", "DER", "-out", spki],
+        ] {
             try #require(try run("openssl", arguments).status == 0)
         }
         let der = [UInt8](try Data(contentsOf: URL(fileURLWithPath: spki)))
         #expect(PublicKeyInfo.edwardsCurve(of: der) == nil)
         #expect(throws: PKCS12Error.unsupportedAlgorithm) {
-            try PublicKeyInfo.isValidEdDSASignature([UInt8](repeating: 0, count: 64), of: [1, 2, 3], publicKeyInfo: der)
+            try PublicKeyInfo.isValidEdDSASignature(
+                [UInt8](repeating: 0, count: 64), of: [1, 2, 3], publicKeyInfo: der)
         }
     }
 

@@ -1,5 +1,5 @@
-import Testing
 import PKCS12
+import Testing
 
 /// Writing PFX files: `openssl` reads them with the promised algorithms, and they reopen to
 /// the same key and chain.
@@ -20,16 +20,24 @@ import PKCS12
         }
     }
 
-    @Test("modern: PBES2/AES-256-CBC/PBKDF2-HMAC-SHA256 and an HMAC-SHA256 MAC, read by openssl and by us",
-          arguments: [LeafKind.rsa2048, .p384])
+    @Test(
+        "modern: PBES2/AES-256-CBC/PBKDF2-HMAC-SHA256 and an HMAC-SHA256 MAC, read by openssl and by us",
+        arguments: [LeafKind.rsa2048, .p384])
     func modern(kind: LeafKind) throws {
         let original = try source(kind)
-        let pfx = try PFX.make(key: original.privateKey, certificate: original.certificate, chain: original.chain,
-                               friendlyName: "Zoë 証明書", password: Secret(utf8: "n3w pässword"), profile: .modern)
+        let pfx = try PFX.make(
+            key: original.privateKey, certificate: original.certificate, chain: original.chain,
+            friendlyName: "Zoë 証明書", password: Secret(utf8: "n3w pässword"), profile: .modern)
         let info = try pki.info(pfx, password: "n3w pässword")
         #expect(info.contains("MAC: sha256, Iteration \(Profile.modernIterations)"))
-        #expect(info.contains("Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration \(Profile.modernIterations), PRF hmacWithSHA256"))
-        #expect(info.contains("PKCS7 Encrypted data: PBES2, PBKDF2, AES-256-CBC, Iteration \(Profile.modernIterations), PRF hmacWithSHA256"))
+        #expect(
+            info.contains(
+                "Shrouded Keybag: PBES2, PBKDF2, AES-256-CBC, Iteration \(Profile.modernIterations), PRF hmacWithSHA256"
+            ))
+        #expect(
+            info.contains(
+                "PKCS7 Encrypted data: PBES2, PBKDF2, AES-256-CBC, Iteration \(Profile.modernIterations), PRF hmacWithSHA256"
+            ))
 
         let copy = try PFX.open(pfx, password: Secret(utf8: "n3w pässword"))
         expectSameContents(copy, as: original)
@@ -41,8 +49,9 @@ import PKCS12
     @Test("compat: 3DES for key and certificates, SHA-1 MAC, 2048 iterations")
     func compat() throws {
         let original = try source(.rsa1024)
-        let pfx = try PFX.make(key: original.privateKey, certificate: original.certificate, chain: original.chain,
-                               password: Secret(utf8: "secret"), profile: .compat)
+        let pfx = try PFX.make(
+            key: original.privateKey, certificate: original.certificate, chain: original.chain,
+            password: Secret(utf8: "secret"), profile: .compat)
         let info = try pki.info(pfx, password: "secret")
         #expect(info.contains("MAC: sha1, Iteration 2048"))
         #expect(info.contains("Shrouded Keybag: pbeWithSHA1And3-KeyTripleDES-CBC, Iteration 2048"))
@@ -58,8 +67,9 @@ import PKCS12
     @Test("an empty password writes a file that openssl and we open with the empty password")
     func emptyPassword() throws {
         let original = try source(.p256)
-        let pfx = try PFX.make(key: original.privateKey, certificate: original.certificate,
-                               password: .empty, profile: .compat)
+        let pfx = try PFX.make(
+            key: original.privateKey, certificate: original.certificate,
+            password: .empty, profile: .compat)
         let name = try pki.save(pfx)
         try pki.run(["pkcs12", "-info", "-noout", "-in", name, "-passin", "pass:"])
         let copy = try PFX.open(pfx, password: .empty)
@@ -82,8 +92,9 @@ import PKCS12
         let original = try source(.p521)
         var padded = original.privateKey.withPKCS8 { Array($0) }
         padded += [UInt8](repeating: 0, count: 8 - padded.count % 8)
-        let pfx = try PFX.make(pkcs8DER: padded, certificate: original.certificate, chain: original.chain,
-                               password: Secret(utf8: "secret"), profile: .compat)
+        let pfx = try PFX.make(
+            pkcs8DER: padded, certificate: original.certificate, chain: original.chain,
+            password: Secret(utf8: "secret"), profile: .compat)
         expectSameContents(try PFX.open(pfx, password: Secret(utf8: "secret")), as: original)
     }
 }

@@ -1,5 +1,5 @@
-import Testing
 import PKCS12
+import Testing
 
 /// Reading PFX files the way users meet them, all made by the real `openssl pkcs12 -export`.
 @Suite struct OpenPFXTests {
@@ -15,9 +15,11 @@ import PKCS12
         #expect(backup.chain.allSatisfy { $0.isCA })
     }
 
-    @Test("every supported key type opens with its type, size and chain", arguments: [
-        LeafKind.rsa1024, .rsa2048, .p256, .p384, .p521,
-    ])
+    @Test(
+        "every supported key type opens with its type, size and chain",
+        arguments: [
+            LeafKind.rsa1024, .rsa2048, .p256, .p384, .p521,
+        ])
     func keyTypes(kind: LeafKind) throws {
         let backup = try PFX.open(try pki.exportPFX(kind), password: Secret(utf8: "secret"))
         #expect(backup.privateKey.type == kind.expectedType)
@@ -59,7 +61,8 @@ import PKCS12
 
     @Test("AES-256 bags with a SHA-1 MAC")
     func aesWithSHA1MAC() throws {
-        let pfx = try pki.exportPFX(.p256, options: ["-macalg", "sha1", "-keypbe", "AES-256-CBC", "-certpbe", "AES-256-CBC"])
+        let pfx = try pki.exportPFX(
+            .p256, options: ["-macalg", "sha1", "-keypbe", "AES-256-CBC", "-certpbe", "AES-256-CBC"])
         let backup = try PFX.open(pfx, password: Secret(utf8: "secret"))
         expectFullChain(backup, kind: .p256)
         #expect(backup.inspection.keyEncryption?.algorithm == "PBES2/AES-256-CBC/PBKDF2-HMAC-SHA256")
@@ -111,7 +114,10 @@ import PKCS12
     @Test("inspecting without the password shows the structure, not the encrypted contents")
     func inspectWithoutPassword() throws {
         let inspection = try PFX.inspect(try pki.exportPFX(.rsa2048, options: ["-legacy"]))
-        #expect(inspection.bagSets.contains { $0.content == .unknown && $0.encryption.algorithm == "pbeWithSHAAnd40BitRC2-CBC" })
+        #expect(
+            inspection.bagSets.contains {
+                $0.content == .unknown && $0.encryption.algorithm == "pbeWithSHAAnd40BitRC2-CBC"
+            })
         #expect(inspection.keyEncryption?.algorithm == "pbeWithSHAAnd3-KeyTripleDES-CBC")
         #expect(inspection.mac?.digest == "SHA1")
     }

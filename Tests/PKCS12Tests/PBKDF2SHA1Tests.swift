@@ -1,6 +1,6 @@
 import COpenSSL
-import Testing
 import PKCS12
+import Testing
 
 /// PBES2 with PBKDF2-HMAC-SHA1, as OpenSSL 1.1 and Java wrote AES-protected keys. The `openssl`
 /// 3 command cannot choose the PRF, so this file is assembled with libcrypto directly.

@@ -1,5 +1,5 @@
-import Testing
 import PKCS12
+import Testing
 
 /// Wrong passwords and damaged files fail before anything is returned, with the documented code:
 /// unparsable → corrupt; MAC fails and nothing decrypts → wrongPassword; MAC fails but the
@@ -7,9 +7,11 @@ import PKCS12
 @Suite struct PasswordAndDamageTests {
     let pki = TestPKI.shared
 
-    @Test("a wrong password is wrongPassword, for modern, legacy and MAC-less files", arguments: [
-        [String](), ["-legacy"], ["-nomac"],
-    ])
+    @Test(
+        "a wrong password is wrongPassword, for modern, legacy and MAC-less files",
+        arguments: [
+            [String](), ["-legacy"], ["-nomac"],
+        ])
     func wrongPassword(options: [String]) throws {
         let pfx = try pki.exportPFX(.p256, options: options)
         #expect(throws: PKCS12Error.wrongPassword) { try PFX.open(pfx, password: Secret(utf8: "Secret")) }
@@ -37,7 +39,9 @@ import PKCS12
     @Test("a truncated file is corrupt, wherever it is cut", arguments: [1, 10, 200, 600])
     func truncated(cut: Int) throws {
         let pfx = try pki.exportPFX(.rsa2048)
-        #expect(throws: PKCS12Error.corrupt) { try PFX.open(Array(pfx.dropLast(cut)), password: Secret(utf8: "secret")) }
+        #expect(throws: PKCS12Error.corrupt) {
+            try PFX.open(Array(pfx.dropLast(cut)), password: Secret(utf8: "secret"))
+        }
     }
 
     @Test("bytes that are no PFX are corrupt")
@@ -50,8 +54,9 @@ import PKCS12
 
     /// A flipped byte in encrypted data leaves the DER intact, so only the MAC notices. With the
     /// right password another part still decrypts, which proves the password: corrupt.
-    @Test("a flipped byte with the right password is corrupt; with a wrong one, wrongPassword",
-          arguments: [[String](), ["-legacy"]])
+    @Test(
+        "a flipped byte with the right password is corrupt; with a wrong one, wrongPassword",
+        arguments: [[String](), ["-legacy"]])
     func flippedByte(options: [String]) throws {
         let pfx = try pki.exportPFX(.rsa2048, options: options)
         for position in [pfx.count / 3, pfx.count / 2, pfx.count * 2 / 3] {

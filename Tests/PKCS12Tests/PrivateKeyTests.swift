@@ -1,5 +1,5 @@
-import Testing
 import PKCS12
+import Testing
 
 /// Private keys from PKCS#8 (what C_WrapKey yields) and their components for C_CreateObject.
 @Suite struct PrivateKeyTests {
@@ -12,8 +12,9 @@ import PKCS12
         return try pki.bytes(name)
     }
 
-    @Test("PKCS#8 with or without wrap padding reads as the same key, matching its certificate",
-          arguments: [LeafKind.rsa2048, .p256, .p521])
+    @Test(
+        "PKCS#8 with or without wrap padding reads as the same key, matching its certificate",
+        arguments: [LeafKind.rsa2048, .p256, .p521])
     func pkcs8(kind: LeafKind) throws {
         let der = try pkcs8(kind)
         let plain = try PrivateKey(pkcs8DER: der)
@@ -38,7 +39,10 @@ import PKCS12
     @Test("RSA components are the CRT set, sized for the modulus")
     func rsaComponents() throws {
         let key = try PrivateKey(pkcs8DER: try pkcs8(.rsa2048))
-        guard case .rsa(let modulus, let exponent) = key.publicKey else { Issue.record("not RSA"); return }
+        guard case .rsa(let modulus, let exponent) = key.publicKey else {
+            Issue.record("not RSA")
+            return
+        }
         #expect(modulus.count == 256)
         #expect(exponent == [0x01, 0x00, 0x01])
         key.withPrivateComponents { components in
@@ -55,13 +59,22 @@ import PKCS12
     @Test("EC private values are padded to the curve size", arguments: [LeafKind.p256, .p384, .p521])
     func ecValue(kind: LeafKind) throws {
         let key = try PrivateKey(pkcs8DER: try pkcs8(kind))
-        guard case .ec(let curve) = key.type else { Issue.record("not EC"); return }
+        guard case .ec(let curve) = key.type else {
+            Issue.record("not EC")
+            return
+        }
         #expect(key.bits == curve.bits)
         key.withPrivateComponents { components in
-            guard case .ec(let value) = components else { Issue.record("not EC components"); return }
+            guard case .ec(let value) = components else {
+                Issue.record("not EC components")
+                return
+            }
             #expect(value.count == (curve.bits + 7) / 8)
         }
-        guard case .ec(let parameters, let point) = key.publicKey else { Issue.record("no EC point"); return }
+        guard case .ec(let parameters, let point) = key.publicKey else {
+            Issue.record("no EC point")
+            return
+        }
         #expect(parameters == curve.parametersDER)
         #expect(try Curve(parametersDER: parameters) == curve)
         // An OCTET STRING around 04‖X‖Y.

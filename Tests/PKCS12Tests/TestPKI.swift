@@ -47,7 +47,9 @@ enum LeafKind: String, CaseIterable, Sendable {
 final class TestPKI: Sendable {
     /// Shared by every test; built on first use.
     static let shared: TestPKI = {
-        do { return try TestPKI(kinds: LeafKind.allCases.filter { $0 != .rsa4096 }) } catch { fatalError("test PKI: \(error)") }
+        do { return try TestPKI(kinds: LeafKind.allCases.filter { $0 != .rsa4096 }) } catch {
+            fatalError("test PKI: \(error)")
+        }
     }()
 
     /// RSA-4096 uses a fixed key (`rsa4096TestKeyPEM`); its certificate is issued fresh.
@@ -77,17 +79,25 @@ final class TestPKI: Sendable {
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         Self.removeAtExit
         Self.directoriesToRemove.withLock { [directory] in $0.append(directory) }
-        try write("basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n", to: "ca.ext")
-        try write("basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n", to: "leaf.ext")
-        try run(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
-                 "-keyout", "root.key", "-out", "root.pem", "-days", "30", "-utf8",
-                 "-subj", "/O=CertBridge/CN=CertBridge Test Root",
-                 "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"])
-        try issue(name: "intermediate", key: ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
-                  subject: "/O=CertBridge/CN=CertBridge Test Intermediate", by: "root", extensions: "ca.ext")
+        try write(
+            "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
+            to: "ca.ext")
+        try write(
+            "basicConstraints=critical,CA:FALSE\nkeyUsage=critical,digitalSignature\nsubjectKeyIdentifier=hash\nauthorityKeyIdentifier=keyid\n",
+            to: "leaf.ext")
+        try run([
+            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+            "-keyout", "root.key", "-out", "root.pem", "-days", "30", "-utf8",
+            "-subj", "/O=CertBridge/CN=CertBridge Test Root",
+            "-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign",
+        ])
+        try issue(
+            name: "intermediate", key: ["-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256"],
+            subject: "/O=CertBridge/CN=CertBridge Test Intermediate", by: "root", extensions: "ca.ext")
         for kind in kinds {
-            try issue(name: kind.rawValue, key: kind.genpkey,
-                      subject: "/O=CertBridge/CN=Zoë Müller \(kind.rawValue)", by: "intermediate", extensions: "leaf.ext")
+            try issue(
+                name: kind.rawValue, key: kind.genpkey,
+                subject: "/O=CertBridge/CN=Zoë Müller \(kind.rawValue)", by: "intermediate", extensions: "leaf.ext")
         }
         // Root first on purpose: the reader must order the chain, not trust the file.
         let chain = try Data(contentsOf: url("root.pem")) + Data(contentsOf: url("intermediate.pem"))
@@ -115,10 +125,14 @@ final class TestPKI: Sendable {
     }
 
     /// `openssl pkcs12 -export` of a leaf; `password == ""` exports with the empty password.
-    func exportPFX(_ kind: LeafKind, password: String = "secret", chain: Bool = true,
-                   name: String? = nil, options: [String] = []) throws -> [UInt8] {
+    func exportPFX(
+        _ kind: LeafKind, password: String = "secret", chain: Bool = true,
+        name: String? = nil, options: [String] = []
+    ) throws -> [UInt8] {
         let out = "\(kind.rawValue)-\(UUID().uuidString).p12"
-        var arguments = ["pkcs12", "-export", "-inkey", "\(kind.rawValue).key", "-in", "\(kind.rawValue).pem", "-out", out]
+        var arguments = [
+            "pkcs12", "-export", "-inkey", "\(kind.rawValue).key", "-in", "\(kind.rawValue).pem", "-out", out,
+        ]
         arguments += password.isEmpty ? ["-passout", "pass:"] : ["-passout", "file:" + (try passwordFile(password))]
         if chain { arguments += ["-certfile", "chain.pem"] }
         if let name { arguments += ["-name", name] }
@@ -143,7 +157,9 @@ final class TestPKI: Sendable {
     /// `openssl pkcs12 -info -noout` on `pfx`; stdout and stderr together.
     func info(_ pfx: [UInt8], password: String) throws -> String {
         let name = try save(pfx)
-        let result = try run(["pkcs12", "-info", "-noout", "-in", name, "-passin", "file:" + (try passwordFile(password))])
+        let result = try run([
+            "pkcs12", "-info", "-noout", "-in", name, "-passin", "file:" + (try passwordFile(password)),
+        ])
         return result.stdout + result.stderr
     }
 
@@ -154,8 +170,10 @@ final class TestPKI: Sendable {
             try run(["genpkey"] + key + ["-out", "\(name).key"])
         }
         try run(["req", "-new", "-key", "\(name).key", "-out", "\(name).csr", "-utf8", "-subj", subject])
-        try run(["x509", "-req", "-in", "\(name).csr", "-CA", "\(issuer).pem", "-CAkey", "\(issuer).key",
-                 "-set_serial", "0x\(String(UInt32.random(in: 1...UInt32.max), radix: 16))", "-days", "30",
-                 "-extfile", extensions, "-out", "\(name).pem"])
+        try run([
+            "x509", "-req", "-in", "\(name).csr", "-CA", "\(issuer).pem", "-CAkey", "\(issuer).key",
+            "-set_serial", "0x\(String(UInt32.random(in: 1...UInt32.max), radix: 16))", "-days", "30",
+            "-extfile", extensions, "-out", "\(name).pem",
+        ])
     }
 }

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import SoftToken
 
 /// How a process notices that another one changed the token: the directory's stamp. File times
@@ -9,7 +10,9 @@ import TestSupport
 /// stamp that young must never match a later one.
 @Suite("software token: noticing other processes' changes")
 struct ChangeDetectionTests {
-    @Test("a stamp taken right after a change to objects/ matches no later stamp; once the change is two ticks old, stamps are stable")
+    @Test(
+        "a stamp taken right after a change to objects/ matches no later stamp; once the change is two ticks old, stamps are stable"
+    )
     func racyStampsNeverMatch() throws {
         let dir = try TemporaryDirectory()
         let directory = try TokenDirectory.create(path: dir.file("token"))
@@ -17,7 +20,8 @@ struct ChangeDetectionTests {
         usleep(30_000)
         // A write that replaces `pins` gives it a new inode: its stamp can be trusted at once.
         try directory.write("pins", [0])
-        #expect(directory.stamp() == directory.stamp(), "a login's counter write makes the next look re-read every object")
+        #expect(
+            directory.stamp() == directory.stamp(), "a login's counter write makes the next look re-read every object")
         try directory.write("objects/1", [2])
         let early = directory.stamp()
         #expect(directory.stamp() != early, "a change in this clock tick would go unseen")

@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import PKCS11
 
 /// More programs that load `libcertbridge-softtoken.so` themselves: OpenSC's `pkcs11-tool -M`,
@@ -8,7 +9,9 @@ import TestSupport
 /// OpenSSL with libp11's engine, each checked against what the token holds or OpenSSL computes.
 @Suite("software token with pkcs11-tool -M, p11tool, NSS certutil and libp11")
 struct ClientToolTests {
-    @Test("pkcs11-tool -M and p11tool --list-mechanisms list the wrap mechanisms with their wrap/unwrap flags and key sizes")
+    @Test(
+        "pkcs11-tool -M and p11tool --list-mechanisms list the wrap mechanisms with their wrap/unwrap flags and key sizes"
+    )
     func mechanismListings() throws {
         let store = try PrivateStore()
         let label = "mech-\(UInt32.random(in: 0...UInt32.max))"
@@ -18,7 +21,11 @@ struct ClientToolTests {
         let lines = listed.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
         // The line after the name (OpenSC 0.23 names some mechanisms only by number).
         func line(_ names: String...) -> String? {
-            for name in names { if let found = lines.first(where: { $0.hasPrefix(name + ",") }) { return String(found.dropFirst(name.count)) } }
+            for name in names {
+                if let found = lines.first(where: { $0.hasPrefix(name + ",") }) {
+                    return String(found.dropFirst(name.count))
+                }
+            }
             return nil
         }
         #expect(line("AES-KEY-WRAP", "mechtype-0x2109") == ", keySize={16,32}, wrap, unwrap", "\(listed.stdout)")
@@ -26,10 +33,13 @@ struct ClientToolTests {
         #expect(line("RSA-PKCS-OAEP") == ", keySize={1024,4096}, encrypt, decrypt, wrap, unwrap", "\(listed.stdout)")
         #expect(line("RSA-PKCS")?.contains("encrypt, decrypt, sign, verify, wrap, unwrap") == true, "\(listed.stdout)")
 
-        let gnutls = try run("p11tool", ["--provider", SoftTokenRig.modulePath, "--list-mechanisms", "pkcs11:token=\(label)"],
-                             environment: store.environment)
+        let gnutls = try run(
+            "p11tool", ["--provider", SoftTokenRig.modulePath, "--list-mechanisms", "pkcs11:token=\(label)"],
+            environment: store.environment)
         #expect(gnutls.status == 0, "\(gnutls.stderr)")
-        for name in ["CKM_AES_KEY_WRAP ", "CKM_AES_KEY_WRAP_PAD", "CKM_RSA_PKCS_OAEP", "CKM_AES_GCM", "CKM_SHA256_HMAC"] {
+        for name in [
+            "CKM_AES_KEY_WRAP ", "CKM_AES_KEY_WRAP_PAD", "CKM_RSA_PKCS_OAEP", "CKM_AES_GCM", "CKM_SHA256_HMAC",
+        ] {
             #expect(gnutls.stdout.contains(name), "p11tool lists no \(name): \(gnutls.stdout)")
         }
     }
@@ -43,8 +53,11 @@ struct ClientToolTests {
         let certificate = try makeCertificate(keyPEM: key.pem, subject: "/CN=NSS on CertBridge", in: store.dir)
         let der = store.dir.file("cert.der")
         try Data(certificate.der).write(to: URL(fileURLWithPath: der))
-        let written = try OtherProcess.pkcs11Tool(["--token-label", label, "--login", "--pin", SoftTokenRig.userPIN, "--write-object", der,
-                                                   "--type", "cert", "--label", "nss-cert", "--id", "0a"], environment: store.environment)
+        let written = try OtherProcess.pkcs11Tool(
+            [
+                "--token-label", label, "--login", "--pin", SoftTokenRig.userPIN, "--write-object", der,
+                "--type", "cert", "--label", "nss-cert", "--id", "0a",
+            ], environment: store.environment)
         try #require(written.status == 0, "\(written.stderr)")
 
         // Strict: no protected authentication path, so NSS logs in with the PIN from its -f file
@@ -56,8 +69,9 @@ struct ClientToolTests {
         try FileManager.default.createDirectory(atPath: store.dir.file("nssdb"), withIntermediateDirectories: true)
         let created = try run("certutil", ["-N", "-d", db, "--empty-password"])
         try #require(created.status == 0, "\(created.stderr)")
-        let added = try run("modutil", ["-dbdir", db, "-add", "certbridge", "-libfile", SoftTokenRig.modulePath, "-force"],
-                            environment: env)
+        let added = try run(
+            "modutil", ["-dbdir", db, "-add", "certbridge", "-libfile", SoftTokenRig.modulePath, "-force"],
+            environment: env)
         try #require(added.status == 0, "modutil: \(added.stdout) \(added.stderr)")
         let modules = try run("modutil", ["-dbdir", db, "-list"], environment: env)
         #expect(modules.stdout.contains("token: \(label)"), "\(modules.stdout)")
@@ -73,27 +87,39 @@ struct ClientToolTests {
         let pem = try dir.write("key.pem", components.pem)
         let test = try SoftTokenRig.freshToken()
         let session = try test.userSession()
-        _ = try session.createObject(components.privateTemplate(label: "decrypter", id: [0x44], extraFlags: [Attribute(.decrypt, true)]))
-        _ = try session.createObject(components.publicTemplate(label: "decrypter", id: [0x44]) + [Attribute(.encrypt, true)])
+        _ = try session.createObject(
+            components.privateTemplate(label: "decrypter", id: [0x44], extraFlags: [Attribute(.decrypt, true)]))
+        _ = try session.createObject(
+            components.publicTemplate(label: "decrypter", id: [0x44]) + [Attribute(.encrypt, true)])
         let pinFile = try dir.write("pin", SoftTokenRig.userPIN)
         let secret = Array("the engine opens this on the token".utf8)
-        let plainFile = dir.file("plain.bin"), cipherFile = dir.file("cipher.bin"), outFile = dir.file("out.bin")
+        let plainFile = dir.file("plain.bin")
+        let cipherFile = dir.file("cipher.bin")
+        let outFile = dir.file("out.bin")
         try Data(secret).write(to: URL(fileURLWithPath: plainFile))
         var env = try SoftTokenRig.environment()
         env["PKCS11_MODULE_PATH"] = SoftTokenRig.modulePath
         let uri = "pkcs11:token=\(test.label);object=decrypter;type=private?pin-source=file:\(pinFile)"
         let sealed = try run("openssl", ["pkeyutl", "-encrypt", "-inkey", pem, "-in", plainFile, "-out", cipherFile])
         try #require(sealed.status == 0, "\(sealed.stderr)")
-        let opened = try run("openssl", ["pkeyutl", "-engine", "pkcs11", "-keyform", "engine", "-inkey", uri, "-decrypt",
-                                         "-in", cipherFile, "-out", outFile], environment: env)
+        let opened = try run(
+            "openssl",
+            [
+                "pkeyutl", "-engine", "pkcs11", "-keyform", "engine", "-inkey", uri, "-decrypt",
+                "-in", cipherFile, "-out", outFile,
+            ], environment: env)
         #expect(opened.status == 0, "\(opened.stderr)")
         #expect(Array((try? Data(contentsOf: URL(fileURLWithPath: outFile))) ?? Data()) == secret)
         // Another key's ciphertext does not open: the token really decrypts.
         let other = try RSAComponents.generate(bits: 2048, in: dir)
         let otherPEM = try dir.write("other.pem", other.pem)
         _ = try run("openssl", ["pkeyutl", "-encrypt", "-inkey", otherPEM, "-in", plainFile, "-out", cipherFile])
-        let refused = try run("openssl", ["pkeyutl", "-engine", "pkcs11", "-keyform", "engine", "-inkey", uri, "-decrypt",
-                                          "-in", cipherFile, "-out", dir.file("refused.bin")], environment: env)
+        let refused = try run(
+            "openssl",
+            [
+                "pkeyutl", "-engine", "pkcs11", "-keyform", "engine", "-inkey", uri, "-decrypt",
+                "-in", cipherFile, "-out", dir.file("refused.bin"),
+            ], environment: env)
         #expect(refused.status != 0)
     }
 }

@@ -1,7 +1,8 @@
-import Foundation
-import Testing
-import TestSupport
 internal import CPKCS11
+import Foundation
+import TestSupport
+import Testing
+
 @testable import PKCS11
 
 /// C_CopyObject on the software token: a copy may only hold a key more tightly than the
@@ -21,28 +22,46 @@ struct CopyObjectTests {
                 let bytes = UnsafeMutableRawBufferPointer.allocate(byteCount: max(buffers[i].count, 1), alignment: 8)
                 bytes.copyBytes(from: buffers[i])
                 storage.append(bytes)
-                attributes.append(CK_ATTRIBUTE(type: attribute.type.rawValue, pValue: bytes.baseAddress, ulValueLen: CK_ULONG(buffers[i].count)))
+                attributes.append(
+                    CK_ATTRIBUTE(
+                        type: attribute.type.rawValue, pValue: bytes.baseAddress, ulValueLen: CK_ULONG(buffers[i].count)
+                    ))
             }
-            rv = functions.C_CopyObject!(session.handle, object.handle, &attributes, CK_ULONG(attributes.count), &copied)
+            rv = functions.C_CopyObject!(
+                session.handle, object.handle, &attributes, CK_ULONG(attributes.count), &copied)
             storage.forEach { $0.deallocate() }
         }
-        guard rv == CKR_OK else { throw PKCS11Error(.returned(ReturnValue(rawValue: rv)), function: "C_CopyObject", reason: "C_CopyObject failed") }
+        guard rv == CKR_OK else {
+            throw PKCS11Error(
+                .returned(ReturnValue(rawValue: rv)), function: "C_CopyObject", reason: "C_CopyObject failed")
+        }
         return Object(session: session, handle: copied)
     }
 
-    static let origin: [AttributeType] = [.local, .alwaysSensitive, .neverExtractable, .keyGenMechanism, .sensitive, .extractable,
-                                          .alwaysAuthenticate, .keyType, .valueLen]
+    static let origin: [AttributeType] = [
+        .local, .alwaysSensitive, .neverExtractable, .keyGenMechanism, .sensitive, .extractable,
+        .alwaysAuthenticate, .keyType, .valueLen,
+    ]
 
-    @Test("a copy of a generated, non-extractable AES key stays sensitive and non-extractable, keeps its origin, encrypts alike; loosening is CKR_ATTRIBUTE_READ_ONLY")
+    @Test(
+        "a copy of a generated, non-extractable AES key stays sensitive and non-extractable, keeps its origin, encrypts alike; loosening is CKR_ATTRIBUTE_READ_ONLY"
+    )
     func copyTightensOnly() throws {
         let test = try SoftTokenRig.freshToken()
         let session = try test.userSession()
-        let key = try session.generateKey(Mechanism(.aesKeyGen), template: [Attribute(.valueLen, ulong: 32), Attribute(.token, false),
-                                                                            Attribute(.encrypt, true), Attribute(.label, string: "original")])
+        let key = try session.generateKey(
+            Mechanism(.aesKeyGen),
+            template: [
+                Attribute(.valueLen, ulong: 32), Attribute(.token, false),
+                Attribute(.encrypt, true), Attribute(.label, string: "original"),
+            ])
         let copy = try Self.copy(session, key, [Attribute(.label, string: "copy"), Attribute(.token, true)])
-        let before = try key.attributes(Self.origin), after = try copy.attributes(Self.origin)
+        let before = try key.attributes(Self.origin)
+        let after = try copy.attributes(Self.origin)
         for type in Self.origin { #expect(before.values[type] == after.values[type], "\(type) changed in the copy") }
-        #expect(after.bool(.sensitive) == true && after.bool(.extractable) == false && after.bool(.neverExtractable) == true)
+        #expect(
+            after.bool(.sensitive) == true && after.bool(.extractable) == false && after.bool(.neverExtractable) == true
+        )
         let copied = try copy.attributes([.label, .token])
         #expect(copied.string(.label) == "copy" && copied.bool(.token) == true)
         #expect(try key.attributes([.label]).string(.label) == "original")
@@ -53,19 +72,29 @@ struct CopyObjectTests {
             let functions = session.slot.module.functions.pointee
             var mechanism = CK_MECHANISM(mechanism: CK_MECHANISM_TYPE(CKM_AES_ECB), pParameter: nil, ulParameterLen: 0)
             #expect(functions.C_EncryptInit!(session.handle, &mechanism, object.handle) == CKR_OK)
-            var input = block, out = [UInt8](repeating: 0, count: 16), length: CK_ULONG = 16
+            var input = block
+            var out = [UInt8](repeating: 0, count: 16)
+            var length: CK_ULONG = 16
             #expect(functions.C_Encrypt!(session.handle, &input, 16, &out, &length) == CKR_OK)
             return out
         }
         #expect(try encrypt(copy) == encrypt(key))
 
-        for loosening in [Attribute(.extractable, true), Attribute(.sensitive, false), Attribute(.copyable, true) /* same: allowed */] {
-            if loosening.type == .copyable { _ = try Self.copy(session, key, [loosening]); continue }
+        for loosening in [
+            Attribute(.extractable, true), Attribute(.sensitive, false),
+            Attribute(.copyable, true),  // the same: allowed
+        ] {
+            if loosening.type == .copyable {
+                _ = try Self.copy(session, key, [loosening])
+                continue
+            }
             let refused = #expect(throws: PKCS11Error.self) { try Self.copy(session, key, [loosening]) }
             #expect(refused?.returnValue == .attributeReadOnly, "\(loosening.type)")
         }
         // An attribute an AES key cannot have: CKR_ATTRIBUTE_TYPE_INVALID.
-        let invalid = #expect(throws: PKCS11Error.self) { try Self.copy(session, key, [Attribute(.modulus, bytes: [1, 2, 3])]) }
+        let invalid = #expect(throws: PKCS11Error.self) {
+            try Self.copy(session, key, [Attribute(.modulus, bytes: [1, 2, 3])])
+        }
         #expect(invalid?.returnValue == .attributeTypeInvalid)
         // Not copyable: CKR_ACTION_PROHIBITED.
         let sealed = try Self.copy(session, key, [Attribute(.copyable, false)])
@@ -73,12 +102,18 @@ struct CopyObjectTests {
         #expect(prohibited?.returnValue == ReturnValue(rawValue: 0x1B))
     }
 
-    @Test("a copy of an extractable key may become non-extractable (its NEVER_EXTRACTABLE stays false); a High key's copy keeps CKA_ALWAYS_AUTHENTICATE and its approval")
+    @Test(
+        "a copy of an extractable key may become non-extractable (its NEVER_EXTRACTABLE stays false); a High key's copy keeps CKA_ALWAYS_AUTHENTICATE and its approval"
+    )
     func copyOfExtractableAndHighKeys() throws {
         let test = try SoftTokenRig.freshToken()
         let session = try test.userSession()
-        let loose = try session.generateKey(Mechanism(.aesKeyGen), template: [Attribute(.valueLen, ulong: 16), Attribute(.token, false),
-                                                                              Attribute(.extractable, true), Attribute(.sensitive, false)])
+        let loose = try session.generateKey(
+            Mechanism(.aesKeyGen),
+            template: [
+                Attribute(.valueLen, ulong: 16), Attribute(.token, false),
+                Attribute(.extractable, true), Attribute(.sensitive, false),
+            ])
         let tight = try Self.copy(session, loose, [Attribute(.extractable, false), Attribute(.sensitive, true)])
         let flags = try tight.attributes([.extractable, .sensitive, .neverExtractable, .alwaysSensitive])
         #expect(flags.bool(.extractable) == false && flags.bool(.sensitive) == true)
@@ -88,17 +123,25 @@ struct CopyObjectTests {
         #expect(try loose.attributes([.value]).values[.value]?.count == 16)
 
         let approval = AttributeType(rawValue: 0x8000_0000 | 0x4342_0003)
-        let high = try session.generateKey(Mechanism(.aesKeyGen), template: [Attribute(.valueLen, ulong: 16), Attribute(.token, false),
-                                                                             Attribute(.encrypt, true), Attribute(.alwaysAuthenticate, true)])
+        let high = try session.generateKey(
+            Mechanism(.aesKeyGen),
+            template: [
+                Attribute(.valueLen, ulong: 16), Attribute(.token, false),
+                Attribute(.encrypt, true), Attribute(.alwaysAuthenticate, true),
+            ])
         let highCopy = try Self.copy(session, high, [])
         let copied = try highCopy.attributes([.alwaysAuthenticate, approval])
         #expect(copied.bool(.alwaysAuthenticate) == true)
         #expect(copied.values[approval] == (try high.attributes([approval]).values[approval]))
-        let dropped = #expect(throws: PKCS11Error.self) { try Self.copy(session, high, [Attribute(.alwaysAuthenticate, false)]) }
+        let dropped = #expect(throws: PKCS11Error.self) {
+            try Self.copy(session, high, [Attribute(.alwaysAuthenticate, false)])
+        }
         #expect(dropped?.returnValue == .attributeReadOnly)
         // A token object from a read-only session is CKR_SESSION_READ_ONLY.
         let readOnly = try test.token().openSession(readWrite: false)
-        let ro = #expect(throws: PKCS11Error.self) { try Self.copy(readOnly, Object(session: readOnly, handle: loose.handle), [Attribute(.token, true)]) }
+        let ro = #expect(throws: PKCS11Error.self) {
+            try Self.copy(readOnly, Object(session: readOnly, handle: loose.handle), [Attribute(.token, true)])
+        }
         #expect(ro?.returnValue == ReturnValue(rawValue: 0xB5))
     }
 }

@@ -1,14 +1,16 @@
 import Foundation
-import Testing
-import TestSupport
 import PKCS11
+import TestSupport
+import Testing
 
 /// The store under processes that die mid-write or write at once, and PIN tries that a crash
 /// cannot undo. The writers are real processes (the C driver) loading the module, killed with
 /// SIGKILL, and every check after a kill is made by a fresh process.
 @Suite("software token: crashes, concurrent writers, durable PIN tries")
 struct CrashSafetyTests {
-    @Test("SIGKILL at random points of a writer, 30 times: the token still opens, with every object the writer reported committed, readable, and clears the writer's temporary files")
+    @Test(
+        "SIGKILL at random points of a writer, 30 times: the token still opens, with every object the writer reported committed, readable, and clears the writer's temporary files"
+    )
     func killedWriters() throws {
         let test = try SoftTokenRig.freshToken()
         let env = try SoftTokenRig.environment()
@@ -20,8 +22,11 @@ struct CrashSafetyTests {
         try Data("torn".utf8).write(to: URL(fileURLWithPath: directory + "/pins.tmp-999999"))
 
         func temporaries() throws -> [String] {
-            try (FileManager.default.contentsOfDirectory(atPath: directory).map { directory + "/" + $0 }
-                 + FileManager.default.contentsOfDirectory(atPath: directory + "/objects").map { directory + "/objects/" + $0 })
+            try
+                (FileManager.default.contentsOfDirectory(atPath: directory).map { directory + "/" + $0 }
+                + FileManager.default.contentsOfDirectory(atPath: directory + "/objects").map {
+                    directory + "/objects/" + $0
+                })
                 .filter { $0.contains(".tmp-") }
         }
         let started = Date()
@@ -29,8 +34,9 @@ struct CrashSafetyTests {
         var roundsWithCommits = 0
         var leftoversCleared = 0
         for round in 0..<30 {
-            let writer = try Background(driver: ["write", "r\(round)-", "1000000", round % 2 == 0 ? "private" : "public"],
-                                        token: test.label, pin: test.userPIN, environment: env)
+            let writer = try Background(
+                driver: ["write", "r\(round)-", "1000000", round % 2 == 0 ? "private" : "public"],
+                token: test.label, pin: test.userPIN, environment: env)
             if round % 3 == 0 {
                 // Anywhere from loading the module through login to the first writes.
                 usleep(UInt32.random(in: 0...150_000))
@@ -42,33 +48,46 @@ struct CrashSafetyTests {
             writer.kill()
             let (lines, killed) = writer.finish()
             let left = try temporaries()
-            try #require(killed, "round \(round): the writer ended before the kill (\(lines.count) lines): status \(writer.process.terminationStatus), \(writer.errorText)")
+            try #require(
+                killed,
+                "round \(round): the writer ended before the kill (\(lines.count) lines): status \(writer.process.terminationStatus), \(writer.errorText)"
+            )
             committed.formUnion(lines)
             if !lines.isEmpty { roundsWithCommits += 1 }
 
             let listed = try OtherProcess.listedObjects(token: test.label, pin: test.userPIN, environment: env)
             let lost = committed.filter { listed[$0] != "value of \($0)" }
-            try #require(lost.isEmpty, "round \(round): committed objects lost or unreadable: \(lost.sorted().prefix(5))")
+            try #require(
+                lost.isEmpty, "round \(round): committed objects lost or unreadable: \(lost.sorted().prefix(5))")
             // Every object file (temporaries aside) is one the token can read: no torn object.
-            let files = try FileManager.default.contentsOfDirectory(atPath: directory + "/objects").filter { !$0.contains(".tmp-") }
-            #expect(files.count == listed.count, "round \(round): \(files.count) object files, \(listed.count) readable objects")
+            let files = try FileManager.default.contentsOfDirectory(atPath: directory + "/objects").filter {
+                !$0.contains(".tmp-")
+            }
+            #expect(
+                files.count == listed.count,
+                "round \(round): \(files.count) object files, \(listed.count) readable objects")
             // Opening the token (the lister did) cleared what the killed writer left.
             let surviving = try temporaries()
             #expect(surviving.isEmpty, "round \(round): temporary files survive a fresh open: \(surviving)")
             leftoversCleared += left.count
         }
-        print("killed a writer 30 times in \(String(format: "%.1f", Date().timeIntervalSince(started))) s; "
-              + "\(roundsWithCommits) rounds had committed objects, \(committed.count) in all; \(leftoversCleared) temporary files cleared")
+        print(
+            "killed a writer 30 times in \(String(format: "%.1f", Date().timeIntervalSince(started))) s; "
+                + "\(roundsWithCommits) rounds had committed objects, \(committed.count) in all; \(leftoversCleared) temporary files cleared"
+        )
         #expect(roundsWithCommits >= 15, "too few kills landed among the writes to prove anything")
         #expect(leftoversCleared >= 3, "the planted temporaries were not cleared")
     }
 
-    @Test("two processes writing at once (15 objects each) end with all 30 objects, seen by a third process and by this one")
+    @Test(
+        "two processes writing at once (15 objects each) end with all 30 objects, seen by a third process and by this one"
+    )
     func concurrentWriters() throws {
         let test = try SoftTokenRig.freshToken()
         let env = try SoftTokenRig.environment()
         let writers = try [("a-", "private"), ("b-", "public")].map { prefix, privacy in
-            try Background(driver: ["write", prefix, "15", privacy], token: test.label, pin: test.userPIN, environment: env)
+            try Background(
+                driver: ["write", prefix, "15", privacy], token: test.label, pin: test.userPIN, environment: env)
         }
         for (writer, prefix) in zip(writers, ["a-", "b-"]) {
             let (lines, killed) = writer.finish()
@@ -91,8 +110,9 @@ struct CrashSafetyTests {
     func readerDuringWrites() throws {
         let test = try SoftTokenRig.freshToken()
         let session = try test.userSession()
-        let writer = try Background(driver: ["write", "w-", "200", "public"], token: test.label, pin: test.userPIN,
-                                    environment: try SoftTokenRig.environment())
+        let writer = try Background(
+            driver: ["write", "w-", "200", "public"], token: test.label, pin: test.userPIN,
+            environment: try SoftTokenRig.environment())
         // Each look may cache what it saw; a change it then misses would stay hidden.
         var looks = 0
         while writer.process.isRunning {
@@ -105,7 +125,9 @@ struct CrashSafetyTests {
         #expect(found == 200, "after \(looks) looks during the writes, this process sees \(found) of 200 objects")
     }
 
-    @Test("a wrong PIN's try is counted before the check: killed during the KDF, it still shows as CKF_USER_PIN_COUNT_LOW")
+    @Test(
+        "a wrong PIN's try is counted before the check: killed during the KDF, it still shows as CKF_USER_PIN_COUNT_LOW"
+    )
     func pinTryOutlivesCrash() throws {
         // A costly KDF (fixed per token at C_InitToken) gives the kill a wide window.
         let store = try PrivateStore(iterations: 1_000_000)
@@ -116,7 +138,8 @@ struct CrashSafetyTests {
         func flags() throws -> TokenFlags {
             let shown = try OtherProcess.runDriver(["flags"], token: label, pin: "", environment: store.environment)
             guard shown.status == 0, let hex = shown.stdout.split(separator: "x").last?.dropLast(),
-                  let raw = UInt(hex, radix: 16) else { throw TestSupportError("driver flags: \(shown.stdout) \(shown.stderr)") }
+                let raw = UInt(hex, radix: 16)
+            else { throw TestSupportError("driver flags: \(shown.stdout) \(shown.stderr)") }
             return TokenFlags(rawValue: raw)
         }
         #expect(try !flags().contains(.userPINCountLow))
@@ -124,7 +147,11 @@ struct CrashSafetyTests {
         let login = try Background(driver: ["login"], token: label, pin: "0000", environment: store.environment)
         let waiting = Date()
         while ((try? Data(contentsOf: pins)) ?? Data()) == before {
-            guard Date().timeIntervalSince(waiting) < 60 else { login.kill(); Issue.record("the pins file never changed"); return }
+            guard Date().timeIntervalSince(waiting) < 60 else {
+                login.kill()
+                Issue.record("the pins file never changed")
+                return
+            }
             usleep(200)
         }
         // The try is on disk. A token that counted it only after the check would be done by
@@ -139,29 +166,38 @@ struct CrashSafetyTests {
         #expect(!after.contains(.userPINFinalTry) && !after.contains(.userPINLocked), "\(after.names)")
 
         // The right PIN still opens the token and clears the count.
-        let right = try OtherProcess.runDriver(["login"], token: label, pin: SoftTokenRig.userPIN, environment: store.environment)
+        let right = try OtherProcess.runDriver(
+            ["login"], token: label, pin: SoftTokenRig.userPIN, environment: store.environment)
         #expect(right.stdout.contains("rv=0x0\n"), "\(right.stdout) \(right.stderr)")
         #expect(try !flags().contains(.userPINCountLow))
     }
 
-    @Test("five wrong PINs lock the user PIN (the fifth says CKR_PIN_LOCKED); the right PIN is then refused until the SO's C_InitPIN")
+    @Test(
+        "five wrong PINs lock the user PIN (the fifth says CKR_PIN_LOCKED); the right PIN is then refused until the SO's C_InitPIN"
+    )
     func lockoutAndUnlock() throws {
         let test = try SoftTokenRig.freshToken()
         let session = try test.token().openSession(readWrite: true)
         for attempt in 1...5 {
-            let error = #expect(throws: PKCS11Error.self) { try session.login(.user, pin: PIN(bytes: Array("9999".utf8))) }
+            let error = #expect(throws: PKCS11Error.self) {
+                try session.login(.user, pin: PIN(bytes: Array("9999".utf8)))
+            }
             #expect(error?.returnValue == (attempt < 5 ? .pinIncorrect : .pinLocked), "attempt \(attempt)")
             let flags = try test.token().info.flags
             switch attempt {
-            case 1...3: #expect(flags.contains(.userPINCountLow) && !flags.contains(.userPINFinalTry), "\(attempt): \(flags.names)")
+            case 1...3:
+                #expect(
+                    flags.contains(.userPINCountLow) && !flags.contains(.userPINFinalTry), "\(attempt): \(flags.names)")
             case 4: #expect(flags.contains(.userPINFinalTry), "\(flags.names)")
             default: #expect(flags.contains(.userPINLocked), "\(flags.names)")
             }
         }
         let refused = #expect(throws: PKCS11Error.self) { try session.login(.user, pin: test.pin) }
         #expect(refused?.returnValue == .pinLocked)
-        let elsewhere = try OtherProcess.runDriver(["login"], token: test.label, pin: test.userPIN, environment: try SoftTokenRig.environment())
-        #expect(elsewhere.stdout.contains("rv=0xa4\n"), "another process logs in to a locked token: \(elsewhere.stdout)")
+        let elsewhere = try OtherProcess.runDriver(
+            ["login"], token: test.label, pin: test.userPIN, environment: try SoftTokenRig.environment())
+        #expect(
+            elsewhere.stdout.contains("rv=0xa4\n"), "another process logs in to a locked token: \(elsewhere.stdout)")
 
         try session.login(.securityOfficer, pin: PIN(bytes: Array(test.soPIN.utf8)))
         try session.initializeUserPIN(test.pin)

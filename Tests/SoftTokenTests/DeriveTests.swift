@@ -1,7 +1,8 @@
-import Foundation
-import Testing
-import TestSupport
 internal import CPKCS11
+import Foundation
+import TestSupport
+import Testing
+
 @testable import PKCS11
 
 /// C_DeriveKey with CKM_ECDH1_DERIVE and CKM_ECDH1_COFACTOR_DERIVE on the software token,
@@ -29,14 +30,19 @@ struct DeriveTests {
             session = try test.userSession()
             mine = try ECComponents.generate(curve: curve, in: dir)
             peer = try ECComponents.generate(curve: curve, in: dir)
-            key = try session.createObject([Attribute(.privateKey), Attribute(.ec), Attribute(.token, false), Attribute(.derive, true),
-                                            Attribute(.ecParams, bytes: mine.parameters), Attribute(.value, bytes: mine.privateValue)] + extra)
-            let mineFile = try dir.write("mine.pem", mine.pem), peerFile = try dir.write("peer.pem", peer.pem)
+            key = try session.createObject(
+                [
+                    Attribute(.privateKey), Attribute(.ec), Attribute(.token, false), Attribute(.derive, true),
+                    Attribute(.ecParams, bytes: mine.parameters), Attribute(.value, bytes: mine.privateValue),
+                ] + extra)
+            let mineFile = try dir.write("mine.pem", mine.pem)
+            let peerFile = try dir.write("peer.pem", peer.pem)
             let peerPublic = dir.file("peer.pub")
             let exported = try run("openssl", ["pkey", "-in", peerFile, "-pubout", "-out", peerPublic])
             try #require(exported.status == 0, "\(exported.stderr)")
             let out = dir.file("z.bin")
-            let derived = try run("openssl", ["pkeyutl", "-derive", "-inkey", mineFile, "-peerkey", peerPublic, "-out", out])
+            let derived = try run(
+                "openssl", ["pkeyutl", "-derive", "-inkey", mineFile, "-peerkey", peerPublic, "-out", out])
             try #require(derived.status == 0, "\(derived.stderr)")
             expected = [UInt8](try Data(contentsOf: URL(fileURLWithPath: out)))
         }
@@ -45,22 +51,27 @@ struct DeriveTests {
         var peerPoint: [UInt8] { Array(peer.point[(peer.point[1] & 0x80 == 0 ? 2 : 2 + Int(peer.point[1] & 0x7F))...]) }
 
         /// C_DeriveKey: its CK_RV and the new key's handle.
-        func derive(_ type: CK_MECHANISM_TYPE = CK_MECHANISM_TYPE(CKM_ECDH1_DERIVE), kdf: CK_ULONG = CK_ULONG(CKD_NULL),
-                    shared: [UInt8] = [], publicData: [UInt8]? = nil, base: Object? = nil, template: [Attribute]) -> (CK_RV, CK_OBJECT_HANDLE) {
+        func derive(
+            _ type: CK_MECHANISM_TYPE = CK_MECHANISM_TYPE(CKM_ECDH1_DERIVE), kdf: CK_ULONG = CK_ULONG(CKD_NULL),
+            shared: [UInt8] = [], publicData: [UInt8]? = nil, base: Object? = nil, template: [Attribute]
+        ) -> (CK_RV, CK_OBJECT_HANDLE) {
             let f = session.slot.module.functions.pointee
             var point = publicData ?? peerPoint
             var sharedData = shared
             var handle: CK_OBJECT_HANDLE = 0
             let rv = point.withUnsafeMutableBufferPointer { point in
                 sharedData.withUnsafeMutableBufferPointer { sharedData in
-                    var params = CK_ECDH1_DERIVE_PARAMS(kdf: kdf, ulSharedDataLen: CK_ULONG(sharedData.count),
-                                                        pSharedData: sharedData.count == 0 ? nil : sharedData.baseAddress,
-                                                        ulPublicDataLen: CK_ULONG(point.count), pPublicData: point.baseAddress)
+                    var params = CK_ECDH1_DERIVE_PARAMS(
+                        kdf: kdf, ulSharedDataLen: CK_ULONG(sharedData.count),
+                        pSharedData: sharedData.count == 0 ? nil : sharedData.baseAddress,
+                        ulPublicDataLen: CK_ULONG(point.count), pPublicData: point.baseAddress)
                     return withUnsafeMutableBytes(of: &params) { raw in
-                        var mechanism = CK_MECHANISM(mechanism: type, pParameter: raw.baseAddress, ulParameterLen: CK_ULONG(raw.count))
-                        return (try? withTemplate(template) { attrs, count in
-                            f.C_DeriveKey!(session.handle, &mechanism, (base ?? key).handle, attrs, count, &handle)
-                        }) ?? CKR_GENERAL_ERROR
+                        var mechanism = CK_MECHANISM(
+                            mechanism: type, pParameter: raw.baseAddress, ulParameterLen: CK_ULONG(raw.count))
+                        return
+                            (try? withTemplate(template) { attrs, count in
+                                f.C_DeriveKey!(session.handle, &mechanism, (base ?? key).handle, attrs, count, &handle)
+                            }) ?? CKR_GENERAL_ERROR
                     }
                 }
             }
@@ -79,12 +90,16 @@ struct DeriveTests {
     }
 
     static func readable(_ keyType: KeyType = .genericSecret, length: Int? = nil) -> [Attribute] {
-        [Attribute(.secretKey), Attribute(keyType), Attribute(.token, false), Attribute(.sensitive, false), Attribute(.extractable, true)]
+        [
+            Attribute(.secretKey), Attribute(keyType), Attribute(.token, false), Attribute(.sensitive, false),
+            Attribute(.extractable, true),
+        ]
             + (length.map { [Attribute(.valueLen, ulong: UInt($0))] } ?? [])
     }
 
-    @Test("CKD_NULL gives openssl's ECDH secret on P-256, P-384 and P-521, for both mechanisms and both forms of the peer's point",
-          arguments: curves)
+    @Test(
+        "CKD_NULL gives openssl's ECDH secret on P-256, P-384 and P-521, for both mechanisms and both forms of the peer's point",
+        arguments: curves)
     func rawSecretEqualsOpenSSL(curve: String) throws {
         let rig = try Rig(curve: curve)
         for type in [CKM_ECDH1_DERIVE, CKM_ECDH1_COFACTOR_DERIVE].map({ CK_MECHANISM_TYPE($0) }) {
@@ -105,16 +120,22 @@ struct DeriveTests {
         #expect(try secret.attributes([.value])[.value] == rig.expected)
     }
 
-    @Test("the X9.63 KDFs give openssl kdf X963KDF over openssl's secret and the shared data, for generic and AES keys",
-          arguments: [(CKD_SHA1_KDF, "SHA1"), (CKD_SHA224_KDF, "SHA224"), (CKD_SHA256_KDF, "SHA256"),
-                      (CKD_SHA384_KDF, "SHA384"), (CKD_SHA512_KDF, "SHA512")])
+    @Test(
+        "the X9.63 KDFs give openssl kdf X963KDF over openssl's secret and the shared data, for generic and AES keys",
+        arguments: [
+            (CKD_SHA1_KDF, "SHA1"), (CKD_SHA224_KDF, "SHA224"), (CKD_SHA256_KDF, "SHA256"),
+            (CKD_SHA384_KDF, "SHA384"), (CKD_SHA512_KDF, "SHA512"),
+        ])
     func kdfEqualsOpenSSL(kdf: CK_ULONG, digest: String) throws {
         let rig = try Rig(curve: "secp384r1")
         let shared: [UInt8] = Array("shared info for X9.63".utf8)
         for (keyType, length, info) in [(KeyType.genericSecret, 40, shared), (.aes, 32, shared), (.aes, 16, [])] {
             let (rv, handle) = rig.derive(kdf: kdf, shared: info, template: Self.readable(keyType, length: length))
             try #require(rv == CKR_OK, "C_DeriveKey \(digest): \(rv)")
-            var arguments = ["kdf", "-keylen", "\(length)", "-kdfopt", "digest:\(digest)", "-kdfopt", "hexkey:\(hexString(rig.expected))"]
+            var arguments = [
+                "kdf", "-keylen", "\(length)", "-kdfopt", "digest:\(digest)", "-kdfopt",
+                "hexkey:\(hexString(rig.expected))",
+            ]
             if !info.isEmpty { arguments += ["-kdfopt", "hexinfo:\(hexString(info))"] }
             let reference = try run("openssl", arguments + ["X963KDF"])
             try #require(reference.status == 0, "\(reference.stderr)")
@@ -126,7 +147,9 @@ struct DeriveTests {
         #expect(rig.derive(kdf: kdf, template: Self.readable()).0 == CKR_TEMPLATE_INCOMPLETE)
     }
 
-    @Test("a derived key from a generated base key is always sensitive and never extractable only while it is itself sensitive and unextractable")
+    @Test(
+        "a derived key from a generated base key is always sensitive and never extractable only while it is itself sensitive and unextractable"
+    )
     func derivedPolicyFollowsBaseKey() throws {
         let rig = try Rig()
         let (_, generated) = try rig.session.generateKeyPair(
@@ -134,14 +157,23 @@ struct DeriveTests {
             publicTemplate: [Attribute(.token, false), Attribute(.ecParams, bytes: rig.mine.parameters)],
             privateTemplate: [Attribute(.token, false), Attribute(.derive, true)])
         func flags(_ handle: CK_OBJECT_HANDLE) throws -> (Bool?, Bool?, Bool?, Bool?, Bool?) {
-            let values = try Object(session: rig.session, handle: handle).attributes([.sensitive, .extractable, .alwaysSensitive, .neverExtractable, .local])
-            return (values.bool(.sensitive), values.bool(.extractable), values.bool(.alwaysSensitive), values.bool(.neverExtractable), values.bool(.local))
+            let values = try Object(session: rig.session, handle: handle).attributes([
+                .sensitive, .extractable, .alwaysSensitive, .neverExtractable, .local,
+            ])
+            return (
+                values.bool(.sensitive), values.bool(.extractable), values.bool(.alwaysSensitive),
+                values.bool(.neverExtractable), values.bool(.local)
+            )
         }
-        let strict = [Attribute(.secretKey), Attribute(.aes), Attribute(.token, false), Attribute(.valueLen, ulong: 32)]
+        let strict = [
+            Attribute(.secretKey), Attribute(.aes), Attribute(.token, false), Attribute(.valueLen, ulong: 32),
+        ]
         let (rv1, kept) = rig.derive(base: generated, template: strict)
         try #require(rv1 == CKR_OK, "\(rv1)")
         #expect(try flags(kept) == (true, false, true, true, false))
-        #expect(try Object(session: rig.session, handle: kept).attributes([.value])[.value] == nil, "a sensitive derived key gave its value")
+        #expect(
+            try Object(session: rig.session, handle: kept).attributes([.value])[.value] == nil,
+            "a sensitive derived key gave its value")
         let (rv2, loose) = rig.derive(base: generated, template: Self.readable())
         try #require(rv2 == CKR_OK)
         #expect(try flags(loose) == (false, true, false, false, false))
@@ -151,21 +183,31 @@ struct DeriveTests {
         #expect(try flags(fromImported) == (true, false, false, false, false))
     }
 
-    @Test("C_DeriveKey refuses a key without CKA_DERIVE, a mechanism outside CKA_ALLOWED_MECHANISMS, a point off the curve, and templates it cannot honour")
+    @Test(
+        "C_DeriveKey refuses a key without CKA_DERIVE, a mechanism outside CKA_ALLOWED_MECHANISMS, a point off the curve, and templates it cannot honour"
+    )
     func refusals() throws {
         let rig = try Rig()
-        let noDerive = try rig.session.createObject([Attribute(.privateKey), Attribute(.ec), Attribute(.token, false), Attribute(.derive, false),
-                                                     Attribute(.ecParams, bytes: rig.mine.parameters), Attribute(.value, bytes: rig.mine.privateValue)])
+        let noDerive = try rig.session.createObject([
+            Attribute(.privateKey), Attribute(.ec), Attribute(.token, false), Attribute(.derive, false),
+            Attribute(.ecParams, bytes: rig.mine.parameters), Attribute(.value, bytes: rig.mine.privateValue),
+        ])
         #expect(rig.derive(base: noDerive, template: Self.readable()).0 == CKR_KEY_FUNCTION_NOT_PERMITTED)
-        let onlySigning = try rig.session.createObject([Attribute(.privateKey), Attribute(.ec), Attribute(.token, false), Attribute(.derive, true),
-                                                        Attribute(.ecParams, bytes: rig.mine.parameters), Attribute(.value, bytes: rig.mine.privateValue),
-                                                        Self.allowed(CKM_ECDSA)])
+        let onlySigning = try rig.session.createObject([
+            Attribute(.privateKey), Attribute(.ec), Attribute(.token, false), Attribute(.derive, true),
+            Attribute(.ecParams, bytes: rig.mine.parameters), Attribute(.value, bytes: rig.mine.privateValue),
+            Self.allowed(CKM_ECDSA),
+        ])
         #expect(rig.derive(base: onlySigning, template: Self.readable()).0 == CKR_MECHANISM_INVALID)
-        let allowed = try rig.session.createObject([Attribute(.privateKey), Attribute(.ec), Attribute(.token, false), Attribute(.derive, true),
-                                                    Attribute(.ecParams, bytes: rig.mine.parameters), Attribute(.value, bytes: rig.mine.privateValue),
-                                                    Self.allowed(CKM_ECDH1_DERIVE)])
+        let allowed = try rig.session.createObject([
+            Attribute(.privateKey), Attribute(.ec), Attribute(.token, false), Attribute(.derive, true),
+            Attribute(.ecParams, bytes: rig.mine.parameters), Attribute(.value, bytes: rig.mine.privateValue),
+            Self.allowed(CKM_ECDH1_DERIVE),
+        ])
         #expect(rig.derive(base: allowed, template: Self.readable()).0 == CKR_OK)
-        #expect(rig.derive(CK_MECHANISM_TYPE(CKM_ECDH1_COFACTOR_DERIVE), base: allowed, template: Self.readable()).0 == CKR_MECHANISM_INVALID)
+        #expect(
+            rig.derive(CK_MECHANISM_TYPE(CKM_ECDH1_COFACTOR_DERIVE), base: allowed, template: Self.readable()).0
+                == CKR_MECHANISM_INVALID)
 
         var offCurve = rig.peerPoint
         offCurve[offCurve.count - 1] ^= 1
@@ -177,9 +219,14 @@ struct DeriveTests {
 
         #expect(rig.derive(template: Self.readable(length: 33)).0 == CKR_TEMPLATE_INCONSISTENT)
         #expect(rig.derive(template: Self.readable(.aes, length: 20)).0 == CKR_ATTRIBUTE_VALUE_INVALID)
-        #expect(rig.derive(template: [Attribute(.privateKey), Attribute(.token, false)]).0 == CKR_TEMPLATE_INCONSISTENT)
-        #expect(rig.derive(template: [Attribute(.secretKey), Attribute(.rsa), Attribute(.token, false)]).0 == CKR_TEMPLATE_INCONSISTENT)
-        #expect(rig.derive(template: Self.readable() + [Attribute(.value, bytes: [1, 2, 3])]).0 == CKR_TEMPLATE_INCONSISTENT)
+        #expect(
+            rig.derive(template: [Attribute(.privateKey), Attribute(.token, false)]).0 == CKR_TEMPLATE_INCONSISTENT)
+        #expect(
+            rig.derive(template: [Attribute(.secretKey), Attribute(.rsa), Attribute(.token, false)]).0
+                == CKR_TEMPLATE_INCONSISTENT)
+        #expect(
+            rig.derive(template: Self.readable() + [Attribute(.value, bytes: [1, 2, 3])]).0 == CKR_TEMPLATE_INCONSISTENT
+        )
         #expect(rig.derive(CK_MECHANISM_TYPE(CKM_ECDSA), template: Self.readable()).0 == CKR_MECHANISM_INVALID)
     }
 
@@ -189,13 +236,17 @@ struct DeriveTests {
         let f = rig.session.slot.module.functions.pointee
         #expect(rig.derive(template: Self.readable()).0 == CKR_USER_NOT_LOGGED_IN)
         var wrong = Array("not-the-pin".utf8)
-        #expect(f.C_Login!(rig.session.handle, CK_USER_TYPE(CKU_CONTEXT_SPECIFIC), &wrong, CK_ULONG(wrong.count)) == CKR_PIN_INCORRECT)
+        #expect(
+            f.C_Login!(rig.session.handle, CK_USER_TYPE(CKU_CONTEXT_SPECIFIC), &wrong, CK_ULONG(wrong.count))
+                == CKR_PIN_INCORRECT)
         var pin = Array(SoftTokenRig.userPIN.utf8)
         #expect(f.C_Login!(rig.session.handle, CK_USER_TYPE(CKU_CONTEXT_SPECIFIC), &pin, CK_ULONG(pin.count)) == CKR_OK)
         let (rv, handle) = rig.derive(template: Self.readable())
         try #require(rv == CKR_OK, "\(rv)")
         #expect(try rig.value(handle) == rig.expected)
-        #expect(rig.derive(template: Self.readable()).0 == CKR_USER_NOT_LOGGED_IN, "one context login approved two derivations")
+        #expect(
+            rig.derive(template: Self.readable()).0 == CKR_USER_NOT_LOGGED_IN,
+            "one context login approved two derivations")
     }
 
     @Test("C_GetMechanismInfo gives CKF_DERIVE and the NIST key sizes for both ECDH mechanisms")

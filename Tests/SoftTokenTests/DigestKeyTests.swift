@@ -1,7 +1,8 @@
-import Foundation
-import Testing
-import TestSupport
 internal import CPKCS11
+import Foundation
+import TestSupport
+import Testing
+
 @testable import PKCS11
 
 /// C_DigestKey puts a secret key's value into the digest under way, as if it were data.
@@ -14,7 +15,9 @@ struct DigestKeyTests {
         let session = try test.userSession()
         let f = session.slot.module.functions.pointee
         let value = (0..<32).map { _ in UInt8.random(in: 0...255) }
-        let key = try session.createObject([Attribute(.secretKey), Attribute(.aes), Attribute(.token, false), Attribute(.value, bytes: value)])
+        let key = try session.createObject([
+            Attribute(.secretKey), Attribute(.aes), Attribute(.token, false), Attribute(.value, bytes: value),
+        ])
         var prefix = Array("prefix".utf8)
         var mechanism = CK_MECHANISM(mechanism: CKM_SHA256, pParameter: nil, ulParameterLen: 0)
         #expect(f.C_DigestInit!(session.handle, &mechanism) == CKR_OK)
@@ -26,7 +29,8 @@ struct DigestKeyTests {
         let file = dir.file("input")
         try Data(prefix + value).write(to: URL(fileURLWithPath: file))
         let reference = try run("openssl", ["dgst", "-sha256", "-hex", file])
-        let hex = try #require(reference.stdout.split(separator: " ").last).trimmingCharacters(in: .whitespacesAndNewlines)
+        let hex = try #require(reference.stdout.split(separator: " ").last).trimmingCharacters(
+            in: .whitespacesAndNewlines)
         #expect(hexString(out) == hex)
     }
 
@@ -37,8 +41,10 @@ struct DigestKeyTests {
         try store.initializeToken(label: label)
         let listed = try OtherProcess.pkcs11Tool(["--token-label", label, "-M"], environment: store.environment)
         #expect(listed.status == 0, "\(listed.stderr)")
-        for line in ["RSA-PKCS-OAEP, keySize={1024,4096}, encrypt, decrypt", "AES-GCM, keySize={16,32}, encrypt, decrypt",
-                     "AES-CBC-PAD, keySize={16,32}, encrypt, decrypt", "SHA256-HMAC", "AES-CMAC", "GENERIC-SECRET-KEY-GEN"] {
+        for line in [
+            "RSA-PKCS-OAEP, keySize={1024,4096}, encrypt, decrypt", "AES-GCM, keySize={16,32}, encrypt, decrypt",
+            "AES-CBC-PAD, keySize={16,32}, encrypt, decrypt", "SHA256-HMAC", "AES-CMAC", "GENERIC-SECRET-KEY-GEN",
+        ] {
             #expect(listed.stdout.contains(line), "\(line) in \(listed.stdout)")
         }
     }

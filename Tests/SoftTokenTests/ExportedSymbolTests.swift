@@ -1,7 +1,7 @@
-import Foundation
-import Testing
-import TestSupport
 internal import CPKCS11
+import Foundation
+import TestSupport
+import Testing
 
 /// The module exports every C_* entry point by name, as SoftHSM2 does, and PKCS#11 3.0's
 /// C_GetInterfaceList/C_GetInterface, all reaching the same function list.
@@ -22,7 +22,9 @@ struct ExportedSymbolTests {
         "C_GenerateRandom", "C_GetFunctionStatus", "C_CancelFunction",
     ]
 
-    @Test("every C_* function of PKCS#11 2.40 and C_GetInterfaceList/C_GetInterface are exported; the interface is \"PKCS 11\" with the function list C_GetFunctionList gives")
+    @Test(
+        "every C_* function of PKCS#11 2.40 and C_GetInterfaceList/C_GetInterface are exported; the interface is \"PKCS 11\" with the function list C_GetFunctionList gives"
+    )
     func everyEntryPointExported() throws {
         _ = try SoftTokenRig.module()
         guard let handle = dlopen(SoftTokenRig.modulePath, RTLD_NOW | RTLD_LOCAL) else {
@@ -52,6 +54,7 @@ struct ExportedSymbolTests {
         let getInfo = unsafeBitCast(try #require(dlsym(handle, "C_GetInfo")), to: GetInfo.self)
         var info = CK_INFO()
         #expect(getInfo(&info) == CKR_OK)
-        #expect(withUnsafeBytes(of: info.manufacturerID) { String(decoding: $0, as: UTF8.self) }.hasPrefix("CertBridge"))
+        #expect(
+            withUnsafeBytes(of: info.manufacturerID) { String(decoding: $0, as: UTF8.self) }.hasPrefix("CertBridge"))
     }
 }

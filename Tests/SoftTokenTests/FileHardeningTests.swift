@@ -1,13 +1,16 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import SoftToken
 
 /// The token's files against another local user: nothing planted in a token directory is written
 /// through, and a directory someone else can write to is refused, with the reason, not used.
 @Suite("software token: symlinks and directory ownership")
 struct FileHardeningTests {
-    @Test("a world-writable token directory where user nobody planted symlinks (lock, pins.tmp-*, token.tmp-*) to a root-only file: the token is refused with the reason, and the file is untouched")
+    @Test(
+        "a world-writable token directory where user nobody planted symlinks (lock, pins.tmp-*, token.tmp-*) to a root-only file: the token is refused with the reason, and the file is untouched"
+    )
     func symlinkRaceAsAnotherUser() throws {
         let store = try PrivateStore()
         try store.initializeToken(label: "hardened")
@@ -30,26 +33,30 @@ struct FileHardeningTests {
               n=$((n + 1))
             done
             """
-        let planted = try run("setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "sh", "-c", script], environment: [:])
+        let planted = try run(
+            "setpriv", ["--reuid=nobody", "--regid=nogroup", "--clear-groups", "sh", "-c", script], environment: [:])
         try #require(planted.status == 0, "the attacker could not plant: \(planted.stderr)")
         #expect((try? FileManager.default.destinationOfSymbolicLink(atPath: token + "/lock")) == target)
 
         let listing = try OtherProcess.pkcs11Tool(["-L"], environment: store.environment)
         #expect(listing.stdout.contains("refused: token directory is group- or world-writable"), "\(listing.stdout)")
-        let login = try OtherProcess.pkcs11Tool(["--token-label", "hardened", "--login", "--pin", SoftTokenRig.userPIN, "-O"],
-                                                environment: store.environment)
+        let login = try OtherProcess.pkcs11Tool(
+            ["--token-label", "hardened", "--login", "--pin", SoftTokenRig.userPIN, "-O"],
+            environment: store.environment)
         #expect(login.status != 0, "a session opened on a refused token: \(login.stdout)")
         #expect(try String(contentsOfFile: target, encoding: .utf8) == "root's secret\n")
 
         // Made private again, the token opens, and its writes still do not follow the planted lock.
         chmod(token, 0o700)
-        let again = try OtherProcess.pkcs11Tool(["--token-label", "hardened", "--login", "--pin", SoftTokenRig.userPIN, "-O"],
-                                                environment: store.environment)
+        let again = try OtherProcess.pkcs11Tool(
+            ["--token-label", "hardened", "--login", "--pin", SoftTokenRig.userPIN, "-O"],
+            environment: store.environment)
         #expect(again.status != 0, "the token was used through a symlinked lock file")
         #expect(try String(contentsOfFile: target, encoding: .utf8) == "root's secret\n")
         unlink(token + "/lock")
-        let fixed = try OtherProcess.pkcs11Tool(["--token-label", "hardened", "--login", "--pin", SoftTokenRig.userPIN, "-O"],
-                                                environment: store.environment)
+        let fixed = try OtherProcess.pkcs11Tool(
+            ["--token-label", "hardened", "--login", "--pin", SoftTokenRig.userPIN, "-O"],
+            environment: store.environment)
         #expect(fixed.status == 0, "\(fixed.stderr)")
     }
 
@@ -62,7 +69,9 @@ struct FileHardeningTests {
         #expect(listing.stdout.contains("refused: store directory is group- or world-writable"), "\(listing.stdout)")
     }
 
-    @Test("a write never goes through a symlink planted under a temporary name, and each write picks a new unpredictable name")
+    @Test(
+        "a write never goes through a symlink planted under a temporary name, and each write picks a new unpredictable name"
+    )
     func writesDoNotFollowSymlinks() throws {
         let dir = try TemporaryDirectory()
         let directory = try TokenDirectory.create(path: dir.file("token"))

@@ -1,7 +1,7 @@
 import Foundation
-import Testing
-import TestSupport
 import PKCS11
+import TestSupport
+import Testing
 
 /// A token with 10,000 objects: all stored, all found again by a fresh process. Timings are
 /// printed for people; the speed goals belong to the benchmark, not to this test.
@@ -9,7 +9,9 @@ import PKCS11
 struct ManyObjectsTests {
     static let count = 10_000
 
-    @Test("10,000 data objects created in this process are all found by a fresh process (C_FindObjects and pkcs11-tool -O)")
+    @Test(
+        "10,000 data objects created in this process are all found by a fresh process (C_FindObjects and pkcs11-tool -O)"
+    )
     func tenThousandObjects() throws {
         let test = try SoftTokenRig.freshToken()
         let session = try test.userSession()
@@ -17,8 +19,10 @@ struct ManyObjectsTests {
 
         var clock = Date()
         for n in 0..<Self.count {
-            _ = try session.createObject([Attribute(.data), Attribute(.token, true), Attribute(.private, false),
-                                          Attribute(.label, string: "o\(n)"), Attribute(.value, string: "value of o\(n)")])
+            _ = try session.createObject([
+                Attribute(.data), Attribute(.token, true), Attribute(.private, false),
+                Attribute(.label, string: "o\(n)"), Attribute(.value, string: "value of o\(n)"),
+            ])
         }
         let created = Date().timeIntervalSince(clock)
 
@@ -30,13 +34,17 @@ struct ManyObjectsTests {
         #expect(wrong.isEmpty, "\(wrong.count) objects missing or wrong, e.g. o\(wrong.first ?? -1)")
 
         clock = Date()
-        let tool = try OtherProcess.pkcs11Tool(["--token-label", test.label, "--login", "--pin", test.userPIN, "-O", "--type", "data"],
-                                               environment: env)
+        let tool = try OtherProcess.pkcs11Tool(
+            ["--token-label", test.label, "--login", "--pin", test.userPIN, "-O", "--type", "data"],
+            environment: env)
         let foundByTool = Date().timeIntervalSince(clock)
         #expect(tool.status == 0, "\(tool.stderr)")
         #expect(tool.stdout.components(separatedBy: "Data object ").count - 1 == Self.count)
 
-        print(String(format: "10,000 objects: created in %.1f s (%.2f ms each); listed with values by a fresh process in %.2f s; pkcs11-tool -O in %.2f s",
-                     created, created * 1000 / Double(Self.count), foundByDriver, foundByTool))
+        print(
+            String(
+                format:
+                    "10,000 objects: created in %.1f s (%.2f ms each); listed with values by a fresh process in %.2f s; pkcs11-tool -O in %.2f s",
+                created, created * 1000 / Double(Self.count), foundByDriver, foundByTool))
     }
 }

@@ -1,7 +1,8 @@
 import Foundation
 import TestSupport
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// Other processes that use the software token while a test watches: the test driver (a small
@@ -17,7 +18,9 @@ enum OtherProcess {
         let path = NSTemporaryDirectory() + "/softtoken-driver-\(getpid())"
         do {
             let built = try run("cc", ["-O1", "-Wall", "-I/usr/include/p11-kit-1", "-o", path, source, "-ldl"])
-            guard built.status == 0 else { return .failure(TestSupportError("cannot build the driver: \(built.stderr)")) }
+            guard built.status == 0 else {
+                return .failure(TestSupportError("cannot build the driver: \(built.stderr)"))
+            }
             atexit { unlink(NSTemporaryDirectory() + "/softtoken-driver-\(getpid())") }
             return .success(path)
         } catch let error as TestSupportError {
@@ -29,16 +32,22 @@ enum OtherProcess {
 
     /// Runs the driver to completion against the token labelled `label`; the PIN travels in the
     /// environment (CB_DRIVER_PIN), not on argv.
-    static func runDriver(_ arguments: [String], token label: String, pin: String, environment: [String: String]) throws -> RunResult {
+    static func runDriver(_ arguments: [String], token label: String, pin: String, environment: [String: String]) throws
+        -> RunResult
+    {
         var env = environment
         env["CB_DRIVER_PIN"] = pin
         return try run(try driver(), [SoftTokenRig.modulePath, label] + arguments, environment: env)
     }
 
     /// The data objects a fresh process finds on the token after logging in: label to value.
-    static func listedObjects(token label: String, pin: String, environment: [String: String]) throws -> [String: String] {
+    static func listedObjects(token label: String, pin: String, environment: [String: String]) throws -> [String:
+        String]
+    {
         let listed = try runDriver(["list"], token: label, pin: pin, environment: environment)
-        guard listed.status == 0 else { throw TestSupportError("driver list exited \(listed.status): \(listed.stderr)") }
+        guard listed.status == 0 else {
+            throw TestSupportError("driver list exited \(listed.status): \(listed.stderr)")
+        }
         var objects: [String: String] = [:]
         for line in listed.stdout.split(separator: "\n") {
             let parts = line.split(separator: "\t", maxSplits: 1, omittingEmptySubsequences: false)
@@ -99,7 +108,9 @@ final class Background {
         process.waitUntilExit()
         var text = String(decoding: received, as: UTF8.self)
         // A line without its newline was cut by the kill: it does not count.
-        if !text.isEmpty && !text.hasSuffix("\n") { text = String(text[..<(text.lastIndex(of: "\n") ?? text.startIndex)]) }
+        if !text.isEmpty && !text.hasSuffix("\n") {
+            text = String(text[..<(text.lastIndex(of: "\n") ?? text.startIndex)])
+        }
         return (text.split(separator: "\n").map(String.init), process.terminationReason == .uncaughtSignal)
     }
 }
@@ -130,13 +141,19 @@ struct PrivateStore {
 
     /// A token made by pkcs11-tool in the empty slot (C_InitToken), with its user PIN set by the
     /// SO (C_InitPIN).
-    func initializeToken(label: String, soPIN: String = SoftTokenRig.soPIN, userPIN: String = SoftTokenRig.userPIN) throws {
-        let made = try OtherProcess.pkcs11Tool(["--init-token", "--label", label, "--so-pin", soPIN], environment: environment)
+    func initializeToken(label: String, soPIN: String = SoftTokenRig.soPIN, userPIN: String = SoftTokenRig.userPIN)
+        throws
+    {
+        let made = try OtherProcess.pkcs11Tool(
+            ["--init-token", "--label", label, "--so-pin", soPIN], environment: environment)
         guard made.status == 0, made.stdout.contains("Token successfully initialized") else {
             throw TestSupportError("pkcs11-tool --init-token: \(made.stdout) \(made.stderr)")
         }
-        let pin = try OtherProcess.pkcs11Tool(["--token-label", label, "--init-pin", "--login", "--login-type", "so",
-                                               "--so-pin", soPIN, "--pin", userPIN], environment: environment)
+        let pin = try OtherProcess.pkcs11Tool(
+            [
+                "--token-label", label, "--init-pin", "--login", "--login-type", "so",
+                "--so-pin", soPIN, "--pin", userPIN,
+            ], environment: environment)
         guard pin.status == 0, pin.stdout.contains("User PIN successfully initialized") else {
             throw TestSupportError("pkcs11-tool --init-pin: \(pin.stdout) \(pin.stderr)")
         }
@@ -150,7 +167,9 @@ func tokenDirectory(of test: TestToken) throws -> String {
 
 /// Every regular file under `path` with its contents, for looking at what the disk holds.
 func filesUnder(_ path: String) throws -> [(path: String, bytes: [UInt8])] {
-    guard let walker = FileManager.default.enumerator(atPath: path) else { throw TestSupportError("cannot walk \(path)") }
+    guard let walker = FileManager.default.enumerator(atPath: path) else {
+        throw TestSupportError("cannot walk \(path)")
+    }
     var files: [(String, [UInt8])] = []
     for case let name as String in walker {
         let full = path + "/" + name
@@ -165,6 +184,8 @@ extension Array where Element == UInt8 {
     /// Whether `needle` occurs anywhere in these bytes.
     func contains(bytes needle: [UInt8]) -> Bool {
         guard !needle.isEmpty, needle.count <= count else { return false }
-        return (0...(count - needle.count)).contains { start in self[start..<(start + needle.count)].elementsEqual(needle) }
+        return (0...(count - needle.count)).contains { start in
+            self[start..<(start + needle.count)].elementsEqual(needle)
+        }
     }
 }

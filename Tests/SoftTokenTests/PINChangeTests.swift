@@ -1,8 +1,9 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #endif
 
 /// A user's PIN change makes a new master key: every private object and the catalog are sealed
@@ -17,8 +18,9 @@ struct PINChangeTests {
         let store = try PrivateStore()
         let label = "rekey-\(UInt32.random(in: 0...UInt32.max))"
         try store.initializeToken(label: label)
-        let made = try OtherProcess.runDriver(["populate", "p", String(count)], token: label, pin: SoftTokenRig.userPIN,
-                                              environment: store.environment)
+        let made = try OtherProcess.runDriver(
+            ["populate", "p", String(count)], token: label, pin: SoftTokenRig.userPIN,
+            environment: store.environment)
         try #require(made.status == 0, "\(made.stderr)")
         return (store, label)
     }
@@ -36,7 +38,9 @@ struct PINChangeTests {
         return Set(listed.stdout.split(separator: "\n").map { String($0.split(separator: "\t").first ?? "") })
     }
 
-    @Test("after C_SetPIN every object reads with the new PIN, the old PIN fails, the private files were sealed again, and the SO's C_InitPIN still opens them all")
+    @Test(
+        "after C_SetPIN every object reads with the new PIN, the old PIN fails, the private files were sealed again, and the SO's C_InitPIN still opens them all"
+    )
     func changeKeepsObjectsAndSO() throws {
         let (store, label) = try Self.populated(20)
         let directory = try store.tokenDirectory()
@@ -55,11 +59,15 @@ struct PINChangeTests {
         #expect(after != oldPrivate || oldPrivate[4] == 0, "a private file was not sealed again")
 
         // The SO resets the user PIN: the SO's copy of the key followed the change.
-        let reset = try OtherProcess.pkcs11Tool(["--token-label", label, "--init-pin", "--login", "--login-type", "so",
-                                                 "--so-pin", SoftTokenRig.soPIN, "--pin", "9753"], environment: store.environment)
+        let reset = try OtherProcess.pkcs11Tool(
+            [
+                "--token-label", label, "--init-pin", "--login", "--login-type", "so",
+                "--so-pin", SoftTokenRig.soPIN, "--pin", "9753",
+            ], environment: store.environment)
         #expect(reset.status == 0, "\(reset.stdout) \(reset.stderr)")
         #expect(try Self.labels(label, pin: "9753", store: store) == all)
-        let again = try OtherProcess.runDriver(["write", "after", "1", "private"], token: label, pin: "9753", environment: store.environment)
+        let again = try OtherProcess.runDriver(
+            ["write", "after", "1", "private"], token: label, pin: "9753", environment: store.environment)
         #expect(again.status == 0, "\(again.stderr)")
     }
 
@@ -70,18 +78,25 @@ struct PINChangeTests {
         let oldRecord = try Data(contentsOf: URL(fileURLWithPath: directory + "/token"))
         let changed = try Self.setPIN(label, from: SoftTokenRig.userPIN, to: Self.newPIN, store: store)
         try #require(changed.status == 0, "\(changed.stdout) \(changed.stderr)")
-        let made = try OtherProcess.pkcs11Tool(["--token-label", label, "--login", "--pin", Self.newPIN, "--keypairgen",
-                                                "--key-type", "EC:prime256v1", "--label", "after-change", "--id", "a1"],
-                                               environment: store.environment)
+        let made = try OtherProcess.pkcs11Tool(
+            [
+                "--token-label", label, "--login", "--pin", Self.newPIN, "--keypairgen",
+                "--key-type", "EC:prime256v1", "--label", "after-change", "--id", "a1",
+            ],
+            environment: store.environment)
         try #require(made.status == 0, "\(made.stdout) \(made.stderr)")
-        let shown = try OtherProcess.pkcs11Tool(["--token-label", label, "--login", "--pin", Self.newPIN, "-O", "--type", "privkey"],
-                                                environment: store.environment)
+        let shown = try OtherProcess.pkcs11Tool(
+            ["--token-label", label, "--login", "--pin", Self.newPIN, "-O", "--type", "privkey"],
+            environment: store.environment)
         try #require(shown.stdout.contains("after-change"), "\(shown.stdout)")
         let input = store.dir.file("digest")
         try Data(repeating: 7, count: 32).write(to: URL(fileURLWithPath: input))
         func sign(pin: String) throws -> RunResult {
-            try OtherProcess.pkcs11Tool(["--token-label", label, "--login", "--pin", pin, "--sign", "--id", "a1", "-m", "ECDSA",
-                                         "--input-file", input, "--output-file", store.dir.file("signature")], environment: store.environment)
+            try OtherProcess.pkcs11Tool(
+                [
+                    "--token-label", label, "--login", "--pin", pin, "--sign", "--id", "a1", "-m", "ECDSA",
+                    "--input-file", input, "--output-file", store.dir.file("signature"),
+                ], environment: store.environment)
         }
         let before = try sign(pin: Self.newPIN)
         try #require(before.status == 0, "the new key does not sign: \(before.stdout) \(before.stderr)")
@@ -90,15 +105,20 @@ struct PINChangeTests {
         try oldRecord.write(to: URL(fileURLWithPath: directory + "/token"))
         try FileManager.default.moveItem(atPath: directory + "/objects-1", toPath: directory + "/objects")
         try FileManager.default.moveItem(atPath: directory + "/index-1", toPath: directory + "/index")
-        let old = try OtherProcess.pkcs11Tool(["--token-label", label, "--login", "--pin", SoftTokenRig.userPIN, "-O", "--type", "privkey"],
-                                              environment: store.environment)
+        let old = try OtherProcess.pkcs11Tool(
+            ["--token-label", label, "--login", "--pin", SoftTokenRig.userPIN, "-O", "--type", "privkey"],
+            environment: store.environment)
         #expect(old.status == 0, "the old PIN no longer logs in with the old token file: \(old.stderr)")
-        #expect(!old.stdout.contains("after-change"), "the old token file and PIN open a key made after the change: \(old.stdout)")
+        #expect(
+            !old.stdout.contains("after-change"),
+            "the old token file and PIN open a key made after the change: \(old.stdout)")
         let signed = try sign(pin: SoftTokenRig.userPIN)
         #expect(signed.status != 0, "the key made after the change signs with the old PIN: \(signed.stdout)")
     }
 
-    @Test("SIGKILL during C_SetPIN (right before its commit, and at random moments), 12 times: the token opens with the old or the new PIN, with every object, and no other epoch's files stay")
+    @Test(
+        "SIGKILL during C_SetPIN (right before its commit, and at random moments), 12 times: the token opens with the old or the new PIN, with every object, and no other epoch's files stay"
+    )
     func killedPINChange() throws {
         let count = 200
         let (store, label) = try Self.populated(count)
@@ -138,11 +158,13 @@ struct PINChangeTests {
             if round < 2 { #expect(killed, "the paused change ended before the kill: \(lines)") }
 
             if let seen = try Self.labels(label, pin: pin, store: store) {
-                #expect(seen == all, "round \(round): with the old PIN \(all.subtracting(seen).count) objects are missing")
+                #expect(
+                    seen == all, "round \(round): with the old PIN \(all.subtracting(seen).count) objects are missing")
                 outcomes.old += 1
                 if round < 2 { #expect(lines.allSatisfy { !$0.hasPrefix("rv=") }) }
             } else if let seen = try Self.labels(label, pin: next, store: store) {
-                #expect(seen == all, "round \(round): with the new PIN \(all.subtracting(seen).count) objects are missing")
+                #expect(
+                    seen == all, "round \(round): with the new PIN \(all.subtracting(seen).count) objects are missing")
                 #expect(round >= 2, "round \(round): killed before its commit, yet the new PIN opens the token")
                 outcomes.new += 1
                 pin = next
@@ -155,7 +177,9 @@ struct PINChangeTests {
             let epochs = names.filter { ($0.hasPrefix("objects") || $0.hasPrefix("index")) && !$0.contains(".tmp-") }
             #expect(epochs.count == 2, "round \(round): \(names.sorted())")
         }
-        print("killed C_SetPIN 11 times on \(count) objects: \(outcomes.old) left the old PIN, \(outcomes.new) the new one")
+        print(
+            "killed C_SetPIN 11 times on \(count) objects: \(outcomes.old) left the old PIN, \(outcomes.new) the new one"
+        )
         #expect(outcomes.old >= 2 && outcomes.new >= 1)
     }
 }

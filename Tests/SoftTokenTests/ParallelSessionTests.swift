@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 @testable import PKCS11
 
 /// Operations on different sessions run at the same time: the module locks only its shared
@@ -12,7 +13,8 @@ struct ParallelSessionTests {
     static func time(_ sessions: [Session], key: [Object], count: Int) throws -> Double {
         let failures = LockedFailures()
         // Each thread uses only its own session, as PKCS#11 allows.
-        nonisolated(unsafe) let sessions = sessions, key = key
+        nonisolated(unsafe) let sessions = sessions
+        nonisolated(unsafe) let key = key
         let start = Date()
         DispatchQueue.concurrentPerform(iterations: sessions.count) { index in
             do {
@@ -29,14 +31,18 @@ struct ParallelSessionTests {
         return elapsed
     }
 
-    @Test("two threads signing on two sessions both succeed throughout; the speed-up is printed (scripts/bench checks it: ≥ 1.8×)")
+    @Test(
+        "two threads signing on two sessions both succeed throughout; the speed-up is printed (scripts/bench checks it: ≥ 1.8×)"
+    )
     func signaturesOverlap() throws {
         let test = try SoftTokenRig.freshToken()
         let first = try test.userSession()
         let second = try test.token().openSession(readWrite: true)
-        let (_, privateKey) = try PolicyTests.generate(first, rsa: true, label: "parallel", flags: [Attribute(.sensitive, true)])
-        let keyInSecond = try second.findObject([Attribute(.label, string: "parallel"), Attribute(.privateKey)], what: "key")
-        _ = try Self.time([first], key: [privateKey], count: 20) // warm up: key opened, contexts pooled
+        let (_, privateKey) = try PolicyTests.generate(
+            first, rsa: true, label: "parallel", flags: [Attribute(.sensitive, true)])
+        let keyInSecond = try second.findObject(
+            [Attribute(.label, string: "parallel"), Attribute(.privateKey)], what: "key")
+        _ = try Self.time([first], key: [privateKey], count: 20)  // warm up: key opened, contexts pooled
         // The machine is shared and loaded: the best of a few rounds, and a loose bound (one
         // lock around every call makes the ratio 2.0 or more).
         var best = Double.infinity

@@ -1,7 +1,8 @@
-import Foundation
-import Testing
-import TestSupport
 internal import CPKCS11
+import Foundation
+import TestSupport
+import Testing
+
 @testable import PKCS11
 
 /// Key policy as the token itself enforces it, through the PKCS11 layer. The same tests run on
@@ -11,13 +12,26 @@ internal import CPKCS11
 struct PolicyTests {
     /// A key pair generated on the token (C_GenerateKeyPair), token objects, with the private
     /// template's flags as given.
-    static func generate(_ session: Session, rsa: Bool = false, label: String = "k", flags: [Attribute]) throws -> (publicKey: Object, privateKey: Object) {
+    static func generate(_ session: Session, rsa: Bool = false, label: String = "k", flags: [Attribute]) throws -> (
+        publicKey: Object, privateKey: Object
+    ) {
         let mechanism = Mechanism(rsa ? .rsaPKCSKeyPairGen : .ecKeyPairGen)
-        let publicTemplate = rsa
-            ? [Attribute(.token, true), Attribute(.verify, true), Attribute(.modulusBits, ulong: 2048), Attribute(.publicExponent, bytes: [1, 0, 1])]
-            : [Attribute(.token, true), Attribute(.verify, true), Attribute(.ecParams, bytes: TestKeyType.p256.curveOID)]
-        return try session.generateKeyPair(mechanism, publicTemplate: publicTemplate + [Attribute(.label, string: label)],
-            privateTemplate: [Attribute(.token, true), Attribute(.private, true), Attribute(.sign, true), Attribute(.label, string: label)] + flags)
+        let publicTemplate =
+            rsa
+            ? [
+                Attribute(.token, true), Attribute(.verify, true), Attribute(.modulusBits, ulong: 2048),
+                Attribute(.publicExponent, bytes: [1, 0, 1]),
+            ]
+            : [
+                Attribute(.token, true), Attribute(.verify, true),
+                Attribute(.ecParams, bytes: TestKeyType.p256.curveOID),
+            ]
+        return try session.generateKeyPair(
+            mechanism, publicTemplate: publicTemplate + [Attribute(.label, string: label)],
+            privateTemplate: [
+                Attribute(.token, true), Attribute(.private, true), Attribute(.sign, true),
+                Attribute(.label, string: label),
+            ] + flags)
     }
 
     /// One attribute read on its own with C_GetAttributeValue, for the CK_RV the token gives it
@@ -25,12 +39,15 @@ struct PolicyTests {
     static func readReturnValue(_ type: AttributeType, of object: Object) -> ReturnValue {
         var template = [CK_ATTRIBUTE(type: type.rawValue, pValue: nil, ulValueLen: 0)]
         let functions = object.session.slot.module.functions.pointee
-        let rv = functions.C_GetAttributeValue?(object.session.handle, object.handle, &template, 1) ?? ReturnValue.functionNotSupported.rawValue
+        let rv =
+            functions.C_GetAttributeValue?(object.session.handle, object.handle, &template, 1)
+            ?? ReturnValue.functionNotSupported.rawValue
         return ReturnValue(rawValue: rv)
     }
 
-    @Test("a sensitive private key's private components read as CKR_ATTRIBUTE_SENSITIVE, its public ones as values",
-          arguments: TokenFixtures.all)
+    @Test(
+        "a sensitive private key's private components read as CKR_ATTRIBUTE_SENSITIVE, its public ones as values",
+        arguments: TokenFixtures.all)
     func sensitiveComponents(fixture: any TokenFixture) throws {
         let test = try fixture.freshToken()
         let session = try test.userSession()
@@ -48,28 +65,38 @@ struct PolicyTests {
         #expect(Self.readReturnValue(.ecParams, of: ec) == .ok)
     }
 
-    @Test("C_WrapKey refuses a non-extractable key with CKR_KEY_UNEXTRACTABLE and wraps an extractable one",
-          arguments: TokenFixtures.all)
+    @Test(
+        "C_WrapKey refuses a non-extractable key with CKR_KEY_UNEXTRACTABLE and wraps an extractable one",
+        arguments: TokenFixtures.all)
     func wrapOnlyExtractable(fixture: any TokenFixture) throws {
         let test = try fixture.freshToken()
         let session = try test.userSession()
-        let wrappingKey = try session.generateKey(Mechanism(.aesKeyGen), template: [
-            Attribute(.valueLen, ulong: 32), Attribute(.wrap, true), Attribute(.token, false)])
-        let (_, closed) = try Self.generate(session, label: "closed", flags: [Attribute(.sensitive, true), Attribute(.extractable, false)])
-        let refused = #expect(throws: PKCS11Error.self) { try session.wrapKey(Mechanism(.aesKeyWrapPad), wrappingKey: wrappingKey, key: closed) }
+        let wrappingKey = try session.generateKey(
+            Mechanism(.aesKeyGen),
+            template: [
+                Attribute(.valueLen, ulong: 32), Attribute(.wrap, true), Attribute(.token, false),
+            ])
+        let (_, closed) = try Self.generate(
+            session, label: "closed", flags: [Attribute(.sensitive, true), Attribute(.extractable, false)])
+        let refused = #expect(throws: PKCS11Error.self) {
+            try session.wrapKey(Mechanism(.aesKeyWrapPad), wrappingKey: wrappingKey, key: closed)
+        }
         #expect(refused?.returnValue == .keyUnextractable)
 
-        let (_, open) = try Self.generate(session, label: "open", flags: [Attribute(.sensitive, true), Attribute(.extractable, true)])
+        let (_, open) = try Self.generate(
+            session, label: "open", flags: [Attribute(.sensitive, true), Attribute(.extractable, true)])
         // A wrapped P-256 PKCS#8 is well over 64 bytes; the wrap really happened.
         #expect(try session.wrapKey(Mechanism(.aesKeyWrapPad), wrappingKey: wrappingKey, key: open).count > 64)
     }
 
-    @Test("an always-authenticate key signs only after SignInit, Login(CONTEXT_SPECIFIC), Sign: one signature per login",
-          arguments: TokenFixtures.all, [false, true])
+    @Test(
+        "an always-authenticate key signs only after SignInit, Login(CONTEXT_SPECIFIC), Sign: one signature per login",
+        arguments: TokenFixtures.all, [false, true])
     func alwaysAuthenticate(fixture: any TokenFixture, rsa: Bool) throws {
         let test = try fixture.freshToken()
         let session = try test.userSession()
-        let (publicKey, privateKey) = try Self.generate(session, rsa: rsa, label: "high",
+        let (publicKey, privateKey) = try Self.generate(
+            session, rsa: rsa, label: "high",
             flags: [Attribute(.sensitive, true), Attribute(.extractable, false), Attribute(.alwaysAuthenticate, true)])
         // SoftHSM2 has no CKM_ECDSA_SHA256: EC signs a digest with CKM_ECDSA.
         let mechanism = Mechanism(rsa ? .sha256RSAPKCS : .ecdsa)
@@ -91,12 +118,14 @@ struct PolicyTests {
         #expect(again?.returnValue == .userNotLoggedIn)
     }
 
-    @Test("flags only tighten: SENSITIVE true→false and EXTRACTABLE false→true are CKR_ATTRIBUTE_READ_ONLY; false→true and true→false work",
-          arguments: TokenFixtures.all)
+    @Test(
+        "flags only tighten: SENSITIVE true→false and EXTRACTABLE false→true are CKR_ATTRIBUTE_READ_ONLY; false→true and true→false work",
+        arguments: TokenFixtures.all)
     func flagsOnlyTighten(fixture: any TokenFixture) throws {
         let test = try fixture.freshToken()
         let session = try test.userSession()
-        let (_, strict) = try Self.generate(session, label: "strict", flags: [Attribute(.sensitive, true), Attribute(.extractable, false)])
+        let (_, strict) = try Self.generate(
+            session, label: "strict", flags: [Attribute(.sensitive, true), Attribute(.extractable, false)])
         for loosening in [Attribute(.sensitive, false), Attribute(.extractable, true)] {
             let error = #expect(throws: PKCS11Error.self) { try session.setAttributes([loosening], of: strict) }
             #expect(error?.returnValue == .attributeReadOnly, "\(loosening.type) loosened")
@@ -104,7 +133,8 @@ struct PolicyTests {
         let strictValues = try strict.attributes([.sensitive, .extractable])
         #expect(strictValues.bool(.sensitive) == true && strictValues.bool(.extractable) == false)
 
-        let (_, loose) = try Self.generate(session, label: "loose", flags: [Attribute(.sensitive, false), Attribute(.extractable, true)])
+        let (_, loose) = try Self.generate(
+            session, label: "loose", flags: [Attribute(.sensitive, false), Attribute(.extractable, true)])
         try session.setAttributes([Attribute(.sensitive, true)], of: loose)
         try session.setAttributes([Attribute(.extractable, false)], of: loose)
         let tightened = try loose.attributes([.sensitive, .extractable, .alwaysSensitive, .neverExtractable])
@@ -119,20 +149,24 @@ struct PolicyTests {
         }
     }
 
-    @Test("ALWAYS_SENSITIVE, NEVER_EXTRACTABLE and LOCAL are true for a generated non-extractable key, false for an imported one",
-          arguments: TokenFixtures.all)
+    @Test(
+        "ALWAYS_SENSITIVE, NEVER_EXTRACTABLE and LOCAL are true for a generated non-extractable key, false for an imported one",
+        arguments: TokenFixtures.all)
     func originFlags(fixture: any TokenFixture) throws {
         let test = try fixture.freshToken()
         let session = try test.userSession()
         let origin: [AttributeType] = [.alwaysSensitive, .neverExtractable, .local]
-        let (_, generated) = try Self.generate(session, label: "generated", flags: [Attribute(.sensitive, true), Attribute(.extractable, false)])
+        let (_, generated) = try Self.generate(
+            session, label: "generated", flags: [Attribute(.sensitive, true), Attribute(.extractable, false)])
         let made = try generated.attributes(origin)
         for type in origin { #expect(made.bool(type) == true, "\(type) of a generated key") }
 
         let dir = try TemporaryDirectory()
         let rsa = try RSAComponents.generate(in: dir)
-        let imported = try session.createObject(rsa.privateTemplate(label: "imported", id: [9],
-            extraFlags: [Attribute(.sensitive, true), Attribute(.extractable, false)]))
+        let imported = try session.createObject(
+            rsa.privateTemplate(
+                label: "imported", id: [9],
+                extraFlags: [Attribute(.sensitive, true), Attribute(.extractable, false)]))
         let brought = try imported.attributes(origin + [.sensitive, .extractable])
         for type in origin { #expect(brought.bool(type) == false, "\(type) of an imported key") }
         #expect(brought.bool(.sensitive) == true && brought.bool(.extractable) == false)

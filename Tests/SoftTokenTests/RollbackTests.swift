@@ -1,17 +1,20 @@
 import Foundation
-import Testing
-import TestSupport
 import PKCS11
+import TestSupport
+import Testing
 
 /// Flags only tighten, also against file copies: an object file put back from before a change
 /// (or after a destroy) is refused, never used.
 @Suite("software token: rollback of object files")
 struct RollbackTests {
-    @Test("a key's file copied while exportable and put back after the key was made non-exportable: check-exportable does not say exportable and export fails")
+    @Test(
+        "a key's file copied while exportable and put back after the key was made non-exportable: check-exportable does not say exportable and export fails"
+    )
     func singleFileRollback() throws {
         let test = try SoftTokenRig.freshToken()
         let session = try test.userSession()
-        let (_, key) = try PolicyTests.generate(session, label: "rolled", flags: [Attribute(.sensitive, true), Attribute(.extractable, true)])
+        let (_, key) = try PolicyTests.generate(
+            session, label: "rolled", flags: [Attribute(.sensitive, true), Attribute(.extractable, true)])
         let file = try tokenDirectory(of: test) + "/objects/" + String(key.handle, radix: 16)
         let exportable = try Data(contentsOf: URL(fileURLWithPath: file))
         // The refused file goes at the end, so listings by other tests in this process stay clean.
@@ -29,8 +32,9 @@ struct RollbackTests {
         #expect(after.status != 0, "the restored old file made the key exportable again: \(after.stdout)")
         #expect(!after.stdout.contains("is exportable"))
         let dir = try TemporaryDirectory()
-        let export = try CLI.run(["export", uri, "-o", dir.file("out.pfx")] + pin + ["--password-source", "env:PFXPASS"],
-                                 environment: env.merging(["PFXPASS": "export-pass"]) { $1 })
+        let export = try CLI.run(
+            ["export", uri, "-o", dir.file("out.pfx")] + pin + ["--password-source", "env:PFXPASS"],
+            environment: env.merging(["PFXPASS": "export-pass"]) { $1 })
         #expect(export.status != 0, "export of a rolled-back key succeeded")
         #expect(!FileManager.default.fileExists(atPath: dir.file("out.pfx")))
 
@@ -41,13 +45,16 @@ struct RollbackTests {
         #expect(objects.stderr.contains("older copy"), "\(objects.stderr)")
     }
 
-    @Test("a damaged public object file: certbridge tokens says an object failed its integrity check, with a non-zero exit")
+    @Test(
+        "a damaged public object file: certbridge tokens says an object failed its integrity check, with a non-zero exit"
+    )
     func damagedFileReported() throws {
         // A store of its own: the damage is seen by no other test's listing.
         let store = try PrivateStore()
         try store.initializeToken(label: "damaged")
-        let written = try OtherProcess.runDriver(["write", "d", "1", "public"], token: "damaged", pin: SoftTokenRig.userPIN,
-                                                 environment: store.environment)
+        let written = try OtherProcess.runDriver(
+            ["write", "d", "1", "public"], token: "damaged", pin: SoftTokenRig.userPIN,
+            environment: store.environment)
         try #require(written.status == 0, "\(written.stderr)")
         let objects = try store.tokenDirectory() + "/objects"
         let name = try #require(try FileManager.default.contentsOfDirectory(atPath: objects).first)
@@ -58,7 +65,9 @@ struct RollbackTests {
         #expect(tokens.stderr.contains("token \"damaged\": object \(name) is damaged"), "\(tokens.stderr)")
     }
 
-    @Test("a certificate object's value changed in its file (the catalog vouches for public objects too): objects and tokens say 1 object failed its integrity check and exit 1")
+    @Test(
+        "a certificate object's value changed in its file (the catalog vouches for public objects too): objects and tokens say 1 object failed its integrity check and exit 1"
+    )
     func forgedCertificateReported() throws {
         // A store of its own: the forgery is seen by no other test's listing.
         let store = try PrivateStore()
@@ -67,8 +76,10 @@ struct RollbackTests {
         let pfx = try PFXFixture.make(ec: "prime256v1", chain: false, in: dir)
         try dir.write("pin", SoftTokenRig.userPIN)
         let pin = ["--pin-source", "file:\(dir.file("pin"))", "--module", SoftTokenRig.modulePath]
-        let imported = try CLI.run(["import", pfx.path, "--token", "pkcs11:token=forged", "--password-source", "file:\(pfx.passwordFile)"] + pin,
-                                   environment: store.environment)
+        let imported = try CLI.run(
+            ["import", pfx.path, "--token", "pkcs11:token=forged", "--password-source", "file:\(pfx.passwordFile)"]
+                + pin,
+            environment: store.environment)
         try #require(imported.status == 0, "\(imported.stdout) \(imported.stderr)")
         let clean = try CLI.run(["objects", "pkcs11:token=forged"] + pin, environment: store.environment)
         try #require(clean.status == 0, "\(clean.stderr)")
@@ -99,14 +110,16 @@ struct RollbackTests {
     func destroyedFilePutBack() throws {
         let test = try SoftTokenRig.freshToken()
         let session = try test.userSession()
-        let (_, key) = try PolicyTests.generate(session, label: "gone", flags: [Attribute(.sensitive, true), Attribute(.extractable, true)])
+        let (_, key) = try PolicyTests.generate(
+            session, label: "gone", flags: [Attribute(.sensitive, true), Attribute(.extractable, true)])
         let file = try tokenDirectory(of: test) + "/objects/" + String(key.handle, radix: 16)
         let copy = try Data(contentsOf: URL(fileURLWithPath: file))
         defer { unlink(file) }
         try session.destroy(key)
         try copy.write(to: URL(fileURLWithPath: file))
-        let listed = try OtherProcess.pkcs11Tool(["--token-label", test.label, "--login", "--pin", test.userPIN, "-O", "--type", "privkey"],
-                                                 environment: try SoftTokenRig.environment())
+        let listed = try OtherProcess.pkcs11Tool(
+            ["--token-label", test.label, "--login", "--pin", test.userPIN, "-O", "--type", "privkey"],
+            environment: try SoftTokenRig.environment())
         #expect(listed.status == 0, "\(listed.stderr)")
         #expect(!listed.stdout.contains("gone"), "the destroyed key is back: \(listed.stdout)")
     }

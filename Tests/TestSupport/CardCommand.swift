@@ -12,9 +12,11 @@ public struct CardCommandResult: Sendable {
 
 extension CardRig {
     /// Runs `tool` (a path, or a name looked up on PATH) to completion and collects its output.
-    public static func runProcess(_ tool: String, _ arguments: [String],
-                                  environment: [String: String] = [:],
-                                  input: Data? = nil) async throws -> CardCommandResult {
+    public static func runProcess(
+        _ tool: String, _ arguments: [String],
+        environment: [String: String] = [:],
+        input: Data? = nil
+    ) async throws -> CardCommandResult {
         let process = Process()
         if tool.contains("/") {
             process.executableURL = URL(fileURLWithPath: tool)
@@ -45,9 +47,10 @@ extension CardRig {
             let outputData = output.fileHandleForReading.readDataToEndOfFile()
             group.wait()
             process.waitUntilExit()
-            return CardCommandResult(status: process.terminationStatus,
-                                     standardOutput: String(decoding: outputData, as: UTF8.self),
-                                     standardError: String(decoding: errorData, as: UTF8.self))
+            return CardCommandResult(
+                status: process.terminationStatus,
+                standardOutput: String(decoding: outputData, as: UTF8.self),
+                standardError: String(decoding: errorData, as: UTF8.self))
         }
     }
 }

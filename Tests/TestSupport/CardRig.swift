@@ -80,8 +80,10 @@ public final class CardRig: @unchecked Sendable {
     }
 
     /// Runs `body` with a started rig and stops the rig afterwards, whatever happens.
-    public static func withRig<R: Sendable>(freshCard: Bool = true,
-                                            _ body: (CardRig) async throws -> R) async throws -> R {
+    public static func withRig<R: Sendable>(
+        freshCard: Bool = true,
+        _ body: (CardRig) async throws -> R
+    ) async throws -> R {
         let rig = try await start(freshCard: freshCard)
         do {
             let result = try await body(rig)
@@ -102,8 +104,10 @@ public final class CardRig: @unchecked Sendable {
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: CardRig.python)
-        process.arguments = [virtualCardDirectory.appendingPathComponent("rig.py").path, "serve",
-                             "--dir", directory.path, "--apdu-log"]
+        process.arguments = [
+            virtualCardDirectory.appendingPathComponent("rig.py").path, "serve",
+            "--dir", directory.path, "--apdu-log",
+        ]
         let input = Pipe()
         let output = Pipe()
         process.standardInput = input
@@ -114,8 +118,9 @@ public final class CardRig: @unchecked Sendable {
         // rig.py prints one line: "READY {json}" or "FAILED reason".
         let line = await CardRig.blocking { CardRig.readLine(output.fileHandleForReading) }
         guard line.hasPrefix("READY "),
-              let json = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8))
-                as? [String: Any] else {
+            let json = try? JSONSerialization.jsonObject(with: Data(line.dropFirst(6).utf8))
+                as? [String: Any]
+        else {
             try? input.fileHandleForWriting.close()
             await CardRig.blocking { process.waitUntilExit() }
             throw CardRigError(message: "the card rig did not start: \(line) (see \(directory.path))")
@@ -160,8 +165,10 @@ public final class CardRig: @unchecked Sendable {
     private func control(_ command: String) async throws {
         let result = try await CardRig.runProcess(
             CardRig.python,
-            [CardRig.virtualCardDirectory.appendingPathComponent("rig.py").path, command,
-             "--dir", CardRig.directory.path],
+            [
+                CardRig.virtualCardDirectory.appendingPathComponent("rig.py").path, command,
+                "--dir", CardRig.directory.path,
+            ],
             environment: environment)
         guard result.status == 0 else {
             throw CardRigError(message: "rig \(command) failed: \(result.standardError)")
@@ -170,12 +177,14 @@ public final class CardRig: @unchecked Sendable {
 
     /// Runs a tool (found on PATH) with the rig's environment; `input` goes to its standard input.
     public func run(_ tool: String, _ arguments: [String], input: Data? = nil) async throws
-        -> CardCommandResult {
+        -> CardCommandResult
+    {
         try await CardRig.runProcess(tool, arguments, environment: environment, input: input)
     }
 
     static var python: String {
-        FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3"
+        FileManager.default.isExecutableFile(atPath: "/usr/bin/python3")
+            ? "/usr/bin/python3"
             : "/usr/local/bin/python3"
     }
 

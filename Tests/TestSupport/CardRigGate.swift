@@ -17,7 +17,7 @@ actor CardRigGate {
         if waiters.isEmpty {
             busy = false
         } else {
-            waiters.removeFirst().resume() // hand over without unlocking
+            waiters.removeFirst().resume()  // hand over without unlocking
         }
     }
 }

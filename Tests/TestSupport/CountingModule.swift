@@ -16,8 +16,12 @@ public struct CountingModule: Sendable {
         let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
             .deletingLastPathComponent().appendingPathComponent("CountingModule/counting-pkcs11.c").path
         let path = dir.file("libcounting-pkcs11-\(UInt32.random(in: 0...UInt32.max)).so")
-        let built = try run("cc", ["-shared", "-fPIC", "-O1", "-I/usr/include/p11-kit-1", "-DCOUNTING_TARGET=\"\(target)\"",
-                                   "-o", path, source, "-ldl"])
+        let built = try run(
+            "cc",
+            [
+                "-shared", "-fPIC", "-O1", "-I/usr/include/p11-kit-1", "-DCOUNTING_TARGET=\"\(target)\"",
+                "-o", path, source, "-ldl",
+            ])
         guard built.status == 0 else { throw TestSupportError("cannot build the counting module: \(built.stderr)") }
         return CountingModule(path: path)
     }

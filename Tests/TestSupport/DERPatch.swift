@@ -11,7 +11,9 @@ public enum DERPatch {
 
     /// Replaces the `occurrence`-th INTEGER (in document order, counting from 0) whose value is
     /// `value` with `replacement`. Throws when there is no such INTEGER.
-    public static func replaceInteger(_ value: Int64, occurrence: Int, with replacement: Int64, in der: [UInt8]) throws -> [UInt8] {
+    public static func replaceInteger(_ value: Int64, occurrence: Int, with replacement: Int64, in der: [UInt8]) throws
+        -> [UInt8]
+    {
         guard let root = parse(der[...]).map(\.node) else { throw TestSupportError("not DER") }
         var seen = 0
         var done = false
@@ -20,7 +22,10 @@ public enum DERPatch {
             case .primitive(let tag, let contents):
                 if tag == 0x02, !done, integer(contents) == value {
                     defer { seen += 1 }
-                    if seen == occurrence { done = true; return .primitive(tag: tag, contents: encode(replacement)) }
+                    if seen == occurrence {
+                        done = true
+                        return .primitive(tag: tag, contents: encode(replacement))
+                    }
                 }
                 return node
             case .constructed(let tag, let children):
@@ -37,14 +42,19 @@ public enum DERPatch {
     static func parse(_ bytes: ArraySlice<UInt8>) -> (node: Node, rest: ArraySlice<UInt8>)? {
         var cursor = bytes.startIndex
         guard cursor < bytes.endIndex else { return nil }
-        let tag = bytes[cursor]; cursor += 1
+        let tag = bytes[cursor]
+        cursor += 1
         guard cursor < bytes.endIndex else { return nil }
-        var length = Int(bytes[cursor]); cursor += 1
+        var length = Int(bytes[cursor])
+        cursor += 1
         if length & 0x80 != 0 {
             let count = length & 0x7F
             guard count > 0, count <= 4, cursor + count <= bytes.endIndex else { return nil }
             length = 0
-            for _ in 0..<count { length = length << 8 | Int(bytes[cursor]); cursor += 1 }
+            for _ in 0..<count {
+                length = length << 8 | Int(bytes[cursor])
+                cursor += 1
+            }
         }
         guard length <= bytes.endIndex - cursor else { return nil }
         let contents = bytes[cursor..<(cursor + length)]
@@ -53,31 +63,39 @@ public enum DERPatch {
             var children: [Node] = []
             var remaining = contents
             while !remaining.isEmpty {
-                guard let (child, after) = parse(remaining) else { return (.primitive(tag: tag, contents: Array(contents)), rest) }
+                guard let (child, after) = parse(remaining) else {
+                    return (.primitive(tag: tag, contents: Array(contents)), rest)
+                }
                 children.append(child)
                 remaining = after
             }
             return (.constructed(tag: tag, children: children), rest)
         }
-        if tag == 0x04, contents.count > 32, let (inner, after) = parse(contents), after.isEmpty, case .constructed = inner {
+        if tag == 0x04, contents.count > 32, let (inner, after) = parse(contents), after.isEmpty,
+            case .constructed = inner
+        {
             return (.wrapping(tag: tag, inner: inner), rest)
         }
         return (.primitive(tag: tag, contents: Array(contents)), rest)
     }
 
     static func serialize(_ node: Node) -> [UInt8] {
-        let (tag, contents): (UInt8, [UInt8]) = switch node {
-        case .primitive(let tag, let contents): (tag, contents)
-        case .constructed(let tag, let children): (tag, children.flatMap(serialize))
-        case .wrapping(let tag, let inner): (tag, serialize(inner))
-        }
+        let (tag, contents): (UInt8, [UInt8]) =
+            switch node {
+            case .primitive(let tag, let contents): (tag, contents)
+            case .constructed(let tag, let children): (tag, children.flatMap(serialize))
+            case .wrapping(let tag, let inner): (tag, serialize(inner))
+            }
         var out = [tag]
         if contents.count < 0x80 {
             out.append(UInt8(contents.count))
         } else {
             var length = contents.count
             var bytes: [UInt8] = []
-            while length > 0 { bytes.insert(UInt8(length & 0xFF), at: 0); length >>= 8 }
+            while length > 0 {
+                bytes.insert(UInt8(length & 0xFF), at: 0)
+                length >>= 8
+            }
             out.append(0x80 | UInt8(bytes.count))
             out += bytes
         }
@@ -92,7 +110,10 @@ public enum DERPatch {
     static func encode(_ value: Int64) -> [UInt8] {
         var bytes: [UInt8] = []
         var rest = value
-        repeat { bytes.insert(UInt8(rest & 0xFF), at: 0); rest >>= 8 } while rest > 0
+        repeat {
+            bytes.insert(UInt8(rest & 0xFF), at: 0)
+            rest >>= 8
+        } while rest > 0
         if bytes[0] & 0x80 != 0 { bytes.insert(0, at: 0) }
         return bytes
     }

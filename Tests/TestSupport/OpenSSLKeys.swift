@@ -10,7 +10,8 @@ public struct RSAComponents: Sendable {
     /// A fresh RSA key from `openssl genpkey`.
     public static func generate(bits: Int = 2048, in dir: TemporaryDirectory) throws -> RSAComponents {
         let path = dir.file("rsa-\(UInt32.random(in: 0...UInt32.max)).pem")
-        let gen = try run("openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:\(bits)", "-out", path])
+        let gen = try run(
+            "openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:\(bits)", "-out", path])
         guard gen.status == 0 else { throw TestSupportError("openssl genpkey: \(gen.stderr)") }
         let text = try run("openssl", ["pkey", "-in", path, "-text", "-noout"]).stdout
         let fields = parseOpenSSLText(text)
@@ -27,18 +28,22 @@ public struct RSAComponents: Sendable {
 
     /// The private-key template for C_CreateObject, with the flags the test chooses.
     public func privateTemplate(label: String, id: [UInt8], extraFlags: [Attribute]) -> [Attribute] {
-        [Attribute(.privateKey), Attribute(.rsa), Attribute(.token, true), Attribute(.private, true),
-         Attribute(.label, string: label), Attribute(.id, bytes: id), Attribute(.sign, true),
-         Attribute(.modulus, bytes: modulus), Attribute(.publicExponent, bytes: publicExponent),
-         Attribute(.privateExponent, bytes: privateExponent), Attribute(.prime1, bytes: prime1),
-         Attribute(.prime2, bytes: prime2), Attribute(.exponent1, bytes: exponent1),
-         Attribute(.exponent2, bytes: exponent2), Attribute(.coefficient, bytes: coefficient)] + extraFlags
+        [
+            Attribute(.privateKey), Attribute(.rsa), Attribute(.token, true), Attribute(.private, true),
+            Attribute(.label, string: label), Attribute(.id, bytes: id), Attribute(.sign, true),
+            Attribute(.modulus, bytes: modulus), Attribute(.publicExponent, bytes: publicExponent),
+            Attribute(.privateExponent, bytes: privateExponent), Attribute(.prime1, bytes: prime1),
+            Attribute(.prime2, bytes: prime2), Attribute(.exponent1, bytes: exponent1),
+            Attribute(.exponent2, bytes: exponent2), Attribute(.coefficient, bytes: coefficient),
+        ] + extraFlags
     }
 
     public func publicTemplate(label: String, id: [UInt8]) -> [Attribute] {
-        [Attribute(.publicKey), Attribute(.rsa), Attribute(.token, true), Attribute(.label, string: label),
-         Attribute(.id, bytes: id), Attribute(.verify, true),
-         Attribute(.modulus, bytes: modulus), Attribute(.publicExponent, bytes: publicExponent)]
+        [
+            Attribute(.publicKey), Attribute(.rsa), Attribute(.token, true), Attribute(.label, string: label),
+            Attribute(.id, bytes: id), Attribute(.verify, true),
+            Attribute(.modulus, bytes: modulus), Attribute(.publicExponent, bytes: publicExponent),
+        ]
     }
 }
 
@@ -51,7 +56,9 @@ func parseOpenSSLText(_ text: String) -> [String: [UInt8]] {
             current = nil
             let parts = line.split(separator: ":", maxSplits: 1)
             guard let name = parts.first.map(String.init) else { continue }
-            if parts.count == 2, let open = parts[1].firstIndex(of: "("), let hex = parts[1][open...].split(separator: "x").last {
+            if parts.count == 2, let open = parts[1].firstIndex(of: "("),
+                let hex = parts[1][open...].split(separator: "x").last
+            {
                 var digits = String(hex.dropLast())
                 if digits.count % 2 == 1 { digits = "0" + digits }
                 fields[name] = hexBytes(digits)
@@ -96,7 +103,8 @@ public struct ECComponents: Sendable {
 
     public static func generate(curve: String = "prime256v1", in dir: TemporaryDirectory) throws -> ECComponents {
         let path = dir.file("ec-\(UInt32.random(in: 0...UInt32.max)).pem")
-        let gen = try run("openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:\(curve)", "-out", path])
+        let gen = try run(
+            "openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:\(curve)", "-out", path])
         guard gen.status == 0 else { throw TestSupportError("openssl genpkey: \(gen.stderr)") }
         let text = try run("openssl", ["pkey", "-in", path, "-text", "-noout"]).stdout
         let fields = parseOpenSSLText(text)
@@ -107,32 +115,47 @@ public struct ECComponents: Sendable {
         let size = (pub.count - 1) / 2
         while priv.count < size { priv.insert(0, at: 0) }
         let point = [0x04] + derLength(pub.count) + pub
-        return ECComponents(pem: try String(contentsOfFile: path, encoding: .utf8), parameters: params, privateValue: priv, point: point)
+        return ECComponents(
+            pem: try String(contentsOfFile: path, encoding: .utf8), parameters: params, privateValue: priv, point: point
+        )
     }
 }
 
 func derLength(_ length: Int) -> [UInt8] {
-    length < 0x80 ? [UInt8(length)] : length < 0x100 ? [0x81, UInt8(length)] : [0x82, UInt8(length >> 8), UInt8(length & 0xFF)]
+    length < 0x80
+        ? [UInt8(length)] : length < 0x100 ? [0x81, UInt8(length)] : [0x82, UInt8(length >> 8), UInt8(length & 0xFF)]
 }
 
 /// A certificate for a key, made by `openssl req -x509` (self-signed) or signed by an issuer.
-public func makeCertificate(keyPEM: String, subject: String, issuerKeyPEM: String? = nil, issuerCert: String? = nil,
-                            ca: Bool = false, in dir: TemporaryDirectory) throws -> (pemPath: String, der: [UInt8]) {
+public func makeCertificate(
+    keyPEM: String, subject: String, issuerKeyPEM: String? = nil, issuerCert: String? = nil,
+    ca: Bool = false, in dir: TemporaryDirectory
+) throws -> (pemPath: String, der: [UInt8]) {
     let tag = UInt32.random(in: 0...UInt32.max)
     let keyPath = try dir.write("key-\(tag).pem", keyPEM)
     let pemPath = dir.file("cert-\(tag).pem")
-    let ext = ca ? ["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"] : []
+    let ext =
+        ca ? ["-addext", "basicConstraints=critical,CA:TRUE", "-addext", "keyUsage=critical,keyCertSign,cRLSign"] : []
     if let issuerKeyPEM, let issuerCert {
         let issuerKey = try dir.write("issuer-\(tag).pem", issuerKeyPEM)
         let csr = dir.file("csr-\(tag).pem")
         var r = try run("openssl", ["req", "-new", "-key", keyPath, "-subj", subject, "-out", csr])
         guard r.status == 0 else { throw TestSupportError("openssl req: \(r.stderr)") }
-        let extFile = try dir.write("ext-\(tag).cnf", ca ? "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n" : "basicConstraints=CA:FALSE\n")
-        r = try run("openssl", ["x509", "-req", "-in", csr, "-CA", issuerCert, "-CAkey", issuerKey, "-CAcreateserial",
-                                "-days", "365", "-extfile", extFile, "-out", pemPath])
+        let extFile = try dir.write(
+            "ext-\(tag).cnf",
+            ca
+                ? "basicConstraints=critical,CA:TRUE\nkeyUsage=critical,keyCertSign,cRLSign\n"
+                : "basicConstraints=CA:FALSE\n")
+        r = try run(
+            "openssl",
+            [
+                "x509", "-req", "-in", csr, "-CA", issuerCert, "-CAkey", issuerKey, "-CAcreateserial",
+                "-days", "365", "-extfile", extFile, "-out", pemPath,
+            ])
         guard r.status == 0 else { throw TestSupportError("openssl x509: \(r.stderr)") }
     } else {
-        let r = try run("openssl", ["req", "-x509", "-key", keyPath, "-subj", subject, "-days", "365", "-out", pemPath] + ext)
+        let r = try run(
+            "openssl", ["req", "-x509", "-key", keyPath, "-subj", subject, "-days", "365", "-out", pemPath] + ext)
         guard r.status == 0 else { throw TestSupportError("openssl req -x509: \(r.stderr)") }
     }
     let der = try run("openssl", ["x509", "-in", pemPath, "-outform", "DER"]).stdoutData

@@ -12,7 +12,10 @@ public final class P11KitServer: @unchecked Sendable {
     /// p11-kit's RPC client module, the one `--module` names on the client side.
     public static var clientModulePath: String {
         get throws {
-            for dir in ["/usr/lib/x86_64-linux-gnu/pkcs11", "/usr/lib/aarch64-linux-gnu/pkcs11", "/usr/lib64/pkcs11", "/usr/lib/pkcs11"] {
+            for dir in [
+                "/usr/lib/x86_64-linux-gnu/pkcs11", "/usr/lib/aarch64-linux-gnu/pkcs11", "/usr/lib64/pkcs11",
+                "/usr/lib/pkcs11",
+            ] {
                 let path = dir + "/p11-kit-client.so"
                 if FileManager.default.fileExists(atPath: path) { return path }
             }
@@ -26,7 +29,9 @@ public final class P11KitServer: @unchecked Sendable {
         dir = try TemporaryDirectory("certbridge-p11kit")
         let socket = dir.file("socket")
         let announced = dir.file("announced")
-        guard FileManager.default.createFile(atPath: announced, contents: nil) else { throw TestSupportError("cannot write in \(dir.path)") }
+        guard FileManager.default.createFile(atPath: announced, contents: nil) else {
+            throw TestSupportError("cannot write in \(dir.path)")
+        }
         process = Process()
         process.executableURL = URL(fileURLWithPath: try which("p11-kit"))
         process.arguments = ["server", "-f", "--provider", provider, "-n", socket, "pkcs11:token=\(tokenLabel)"]
@@ -44,7 +49,8 @@ public final class P11KitServer: @unchecked Sendable {
         while true {
             let text = (try? String(contentsOfFile: announced, encoding: .utf8)) ?? ""
             if let line = text.split(separator: "\n").first(where: { $0.hasPrefix("P11_KIT_SERVER_ADDRESS=") }),
-               FileManager.default.fileExists(atPath: socket) {
+                FileManager.default.fileExists(atPath: socket)
+            {
                 let value = line.dropFirst("P11_KIT_SERVER_ADDRESS=".count).prefix { $0 != ";" }
                 address = String(value)
                 return

@@ -11,8 +11,10 @@ public struct RunResult: Sendable {
 /// Runs a program to completion. `input` is written to its standard input (then closed), so
 /// tests hand PINs to tools the way a user's script would, never on argv.
 @discardableResult
-public func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
-                input: Data? = nil, currentDirectory: String? = nil) throws -> RunResult {
+public func run(
+    _ executable: String, _ arguments: [String], environment: [String: String] = [:],
+    input: Data? = nil, currentDirectory: String? = nil
+) throws -> RunResult {
     let process = Process()
     process.executableURL = URL(fileURLWithPath: executable.hasPrefix("/") ? executable : try which(executable))
     process.arguments = arguments
@@ -20,7 +22,9 @@ public func run(_ executable: String, _ arguments: [String], environment: [Strin
     for (key, value) in environment { env[key] = value }
     process.environment = env
     if let currentDirectory { process.currentDirectoryURL = URL(fileURLWithPath: currentDirectory) }
-    let out = Pipe(), err = Pipe(), inp = Pipe()
+    let out = Pipe()
+    let err = Pipe()
+    let inp = Pipe()
     process.standardOutput = out
     process.standardError = err
     process.standardInput = inp
@@ -34,19 +38,33 @@ public func run(_ executable: String, _ arguments: [String], environment: [Strin
     let outData = out.fileHandleForReading.readDataToEndOfFile()
     process.waitUntilExit()
     while !errData.done { usleep(1000) }
-    return RunResult(status: process.terminationStatus,
-                     stdout: String(decoding: outData, as: UTF8.self),
-                     stderr: String(decoding: errData.value, as: UTF8.self),
-                     stdoutData: outData)
+    return RunResult(
+        status: process.terminationStatus,
+        stdout: String(decoding: outData, as: UTF8.self),
+        stderr: String(decoding: errData.value, as: UTF8.self),
+        stdoutData: outData)
 }
 
 private final class LockedData: @unchecked Sendable {
     private let lock = NSLock()
     private var data = Data()
     private var finished = false
-    func set(_ value: Data) { lock.lock(); data = value; finished = true; lock.unlock() }
-    var done: Bool { lock.lock(); defer { lock.unlock() }; return finished }
-    var value: Data { lock.lock(); defer { lock.unlock() }; return data }
+    func set(_ value: Data) {
+        lock.lock()
+        data = value
+        finished = true
+        lock.unlock()
+    }
+    var done: Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        return finished
+    }
+    var value: Data {
+        lock.lock()
+        defer { lock.unlock() }
+        return data
+    }
 }
 
 /// The absolute path of a program on PATH.

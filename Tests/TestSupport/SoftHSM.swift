@@ -16,8 +16,9 @@ public enum SoftHSM {
         let base = NSTemporaryDirectory() + "/certbridge-softhsm-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let tokens = base + "/tokens"
         do {
-            try FileManager.default.createDirectory(atPath: tokens, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: tokens, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
             let conf = base + "/softhsm2.conf"
             // Not `atomically:`, which leaves a TemporaryDirectory.* behind in /tmp on Linux.
             try Data("directories.tokendir = \(tokens)\nobjectstore.backend = file\nlog.level = ERROR\n".utf8)
@@ -72,7 +73,7 @@ public struct TestToken: Sendable {
     public func userSession() throws -> Session {
         let session = try token().openSession(readWrite: true)
         // Login state is shared by all sessions of this process on the token.
-        do { try session.login(.user, pin: pin) } catch where error.returnValue == .userAlreadyLoggedIn {}
+        do { try session.login(.user, pin: pin) } catch  where error.returnValue == .userAlreadyLoggedIn {}
         return session
     }
 

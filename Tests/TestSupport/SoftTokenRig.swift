@@ -15,7 +15,9 @@ public enum SoftTokenRig {
     public static var modulePath: String {
         _ = strict
         if let path = ProcessInfo.processInfo.environment["CERTBRIDGE_SOFTTOKEN_MODULE"] { return path }
-        return URL(fileURLWithPath: CLI.path).deletingLastPathComponent().appendingPathComponent("libcertbridge-softtoken.so").path
+        return URL(fileURLWithPath: CLI.path).deletingLastPathComponent().appendingPathComponent(
+            "libcertbridge-softtoken.so"
+        ).path
     }
 
     /// Strict PKCS#11 for this test process and every program it starts (unless a test says
@@ -29,8 +31,9 @@ public enum SoftTokenRig {
     private static let setup: Result<String, TestSupportError> = {
         let dir = NSTemporaryDirectory() + "/certbridge-softtoken-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         do {
-            try FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true,
-                                                    attributes: [.posixPermissions: 0o700])
+            try FileManager.default.createDirectory(
+                atPath: dir, withIntermediateDirectories: true,
+                attributes: [.posixPermissions: 0o700])
             setenv("CERTBRIDGE_SOFTTOKEN_DIR", dir, 1)
             setenv("CERTBRIDGE_SOFTTOKEN_KDF_ITERATIONS", iterations, 1)
             // Throwaway tokens: writes stay atomic for a killed process (what the crash tests
@@ -42,7 +45,9 @@ public enum SoftTokenRig {
             setenv("CERTBRIDGE_SOFTTOKEN_STRICT", "1", 1)
             // A static fixture is never deinitialised: its directory goes at process exit.
             atexit {
-                if let dir = getenv("CERTBRIDGE_SOFTTOKEN_DIR") { try? FileManager.default.removeItem(atPath: String(cString: dir)) }
+                if let dir = getenv("CERTBRIDGE_SOFTTOKEN_DIR") {
+                    try? FileManager.default.removeItem(atPath: String(cString: dir))
+                }
             }
             return .success(dir)
         } catch {
@@ -55,8 +60,10 @@ public enum SoftTokenRig {
 
     /// The environment a child process needs to see the same tokens.
     public static func environment() throws -> [String: String] {
-        ["CERTBRIDGE_SOFTTOKEN_DIR": try setup.get(), "CERTBRIDGE_SOFTTOKEN_KDF_ITERATIONS": iterations,
-         "CERTBRIDGE_SOFTTOKEN_FSYNC": "0", "CERTBRIDGE_SOFTTOKEN_STRICT": "1"]
+        [
+            "CERTBRIDGE_SOFTTOKEN_DIR": try setup.get(), "CERTBRIDGE_SOFTTOKEN_KDF_ITERATIONS": iterations,
+            "CERTBRIDGE_SOFTTOKEN_FSYNC": "0", "CERTBRIDGE_SOFTTOKEN_STRICT": "1",
+        ]
     }
 
     public static func module() throws -> Module {

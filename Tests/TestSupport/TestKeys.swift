@@ -42,15 +42,21 @@ public enum TestKeyType: String, Sendable, CaseIterable, CustomStringConvertible
 public enum TestKeys {
     /// Generates a key with openssl, imports its private half (and public half) into the token
     /// through `session`, and stores a self-signed certificate with the same id.
-    public static func install(_ type: TestKeyType, high: Bool = false, label: String, id: [UInt8],
-                               token: TestToken, session: Session, in dir: TemporaryDirectory) throws -> InstalledKey {
+    public static func install(
+        _ type: TestKeyType, high: Bool = false, label: String, id: [UInt8],
+        token: TestToken, session: Session, in dir: TemporaryDirectory
+    ) throws -> InstalledKey {
         let keyPath = dir.file("\(label).key.pem")
         let gen = try run("openssl", ["genpkey"] + type.genpkeyArguments + ["-out", keyPath])
         guard gen.status == 0 else { throw TestSupportError("openssl genpkey: \(gen.stderr)") }
-        let certPath = dir.file("\(label).cert.pem"), derPath = dir.file("\(label).cert.der"), pubPath = dir.file("\(label).pub.pem")
-        for arguments in [["req", "-x509", "-key", keyPath, "-subj", "/CN=\(label)", "-days", "30", "-out", certPath],
-                          ["x509", "-in", certPath, "-outform", "DER", "-out", derPath],
-                          ["x509", "-in", certPath, "-pubkey", "-noout", "-out", pubPath]] {
+        let certPath = dir.file("\(label).cert.pem")
+        let derPath = dir.file("\(label).cert.der")
+        let pubPath = dir.file("\(label).pub.pem")
+        for arguments in [
+            ["req", "-x509", "-key", keyPath, "-subj", "/CN=\(label)", "-days", "30", "-out", certPath],
+            ["x509", "-in", certPath, "-outform", "DER", "-out", derPath],
+            ["x509", "-in", certPath, "-pubkey", "-noout", "-out", pubPath],
+        ] {
             let made = try run("openssl", arguments)
             guard made.status == 0 else { throw TestSupportError("openssl \(arguments[0]): \(made.stderr)") }
         }
@@ -63,21 +69,30 @@ public enum TestKeys {
             _ = try session.createObject(rsa.publicTemplate(label: label, id: id))
         case .p256, .p384, .ed25519:
             let fields = parseOpenSSLText(try run("openssl", ["pkey", "-in", keyPath, "-text", "-noout"]).stdout)
-            guard var priv = fields["priv"], let pub = fields["pub"] else { throw TestSupportError("openssl pkey -text lacks priv/pub") }
+            guard var priv = fields["priv"], let pub = fields["pub"] else {
+                throw TestSupportError("openssl pkey -text lacks priv/pub")
+            }
             let keyType: KeyType = type == .ed25519 ? .ecEdwards : .ec
             if type == .ed25519 { priv = [UInt8](repeating: 0, count: 32 - priv.count) + priv }
             // An Ed25519 public key may start with zero bytes too; the point is always 32 bytes.
             let point = type == .ed25519 ? [UInt8](repeating: 0, count: 32 - pub.count) + pub : pub
-            _ = try session.createObject([Attribute(.privateKey), Attribute(keyType), Attribute(.private, true), Attribute(.sign, true),
-                                          Attribute(.ecParams, bytes: type.curveOID), Attribute(.value, bytes: priv)] + common + flags)
-            _ = try session.createObject([Attribute(.publicKey), Attribute(keyType), Attribute(.verify, true),
-                                          Attribute(.ecParams, bytes: type.curveOID),
-                                          Attribute(.ecPoint, bytes: [0x04, UInt8(point.count)] + point)] + common)
+            _ = try session.createObject(
+                [
+                    Attribute(.privateKey), Attribute(keyType), Attribute(.private, true), Attribute(.sign, true),
+                    Attribute(.ecParams, bytes: type.curveOID), Attribute(.value, bytes: priv),
+                ] + common + flags)
+            _ = try session.createObject(
+                [
+                    Attribute(.publicKey), Attribute(keyType), Attribute(.verify, true),
+                    Attribute(.ecParams, bytes: type.curveOID),
+                    Attribute(.ecPoint, bytes: [0x04, UInt8(point.count)] + point),
+                ] + common)
         }
         let der = [UInt8](try Data(contentsOf: URL(fileURLWithPath: derPath)))
         _ = try session.createObject(try certificateTemplate(der: der, label: label, id: id))
-        return InstalledKey(label: label, id: id, uri: "pkcs11:token=\(token.label);object=\(label);type=private",
-                            certificatePEM: certPath, certificateDER: derPath, publicKeyPEM: pubPath, privateKeyPEM: keyPath)
+        return InstalledKey(
+            label: label, id: id, uri: "pkcs11:token=\(token.label);object=\(label);type=private",
+            certificatePEM: certPath, certificateDER: derPath, publicKeyPEM: pubPath, privateKeyPEM: keyPath)
     }
 }
 
@@ -89,9 +104,10 @@ extension RSAComponents {
             guard let value = fields[name] else { throw TestSupportError("openssl pkey -text lacks \(name)") }
             return value
         }
-        self.init(pem: try String(contentsOfFile: path, encoding: .utf8),
-                  modulus: try field("modulus"), publicExponent: try field("publicExponent"),
-                  privateExponent: try field("privateExponent"), prime1: try field("prime1"), prime2: try field("prime2"),
-                  exponent1: try field("exponent1"), exponent2: try field("exponent2"), coefficient: try field("coefficient"))
+        self.init(
+            pem: try String(contentsOfFile: path, encoding: .utf8),
+            modulus: try field("modulus"), publicExponent: try field("publicExponent"),
+            privateExponent: try field("privateExponent"), prime1: try field("prime1"), prime2: try field("prime2"),
+            exponent1: try field("exponent1"), exponent2: try field("exponent2"), coefficient: try field("coefficient"))
     }
 }

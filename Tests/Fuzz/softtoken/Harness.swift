@@ -21,20 +21,28 @@ private func object(_ bytes: [UInt8]) {
     guard let read = try? TokenObject.read(handle: handle, bytes: bytes, masterKey: nil) else { return }
     if !read.isPrivate {
         guard let file = try? read.fileBytes(masterKey: nil),
-              let again = try? TokenObject.read(handle: handle, bytes: file, masterKey: nil),
-              again.attributes == read.attributes, again.generation == read.generation else { fail("a public object file") }
+            let again = try? TokenObject.read(handle: handle, bytes: file, masterKey: nil),
+            again.attributes == read.attributes, again.generation == read.generation
+        else { fail("a public object file") }
         return
     }
     // The body as the plaintext of a private object, sealed as the token seals it.
     let legacy = Array(bytes[0..<4]) == TokenObject.legacyMagic
     let plain = Array(bytes[read.bodyOffset...])
-    guard let sealed = try? Sealing.seal(plain, key: masterKey, aad: TokenObject.aad(handle, generation: legacy ? nil : read.generation)) else { return }
-    guard let opened = try? TokenObject.read(handle: handle, bytes: Array(bytes[0..<read.bodyOffset]) + sealed, masterKey: masterKey) else {
+    guard
+        let sealed = try? Sealing.seal(
+            plain, key: masterKey, aad: TokenObject.aad(handle, generation: legacy ? nil : read.generation))
+    else { return }
+    guard
+        let opened = try? TokenObject.read(
+            handle: handle, bytes: Array(bytes[0..<read.bodyOffset]) + sealed, masterKey: masterKey)
+    else {
         return
     }
     guard let file = try? opened.fileBytes(masterKey: masterKey),
-          let again = try? TokenObject.read(handle: handle, bytes: file, masterKey: masterKey),
-          again.attributes == opened.attributes, again.generation == opened.generation else { fail("a private object file") }
+        let again = try? TokenObject.read(handle: handle, bytes: file, masterKey: masterKey),
+        again.attributes == opened.attributes, again.generation == opened.generation
+    else { fail("a private object file") }
 }
 
 private func attributes(_ bytes: [UInt8]) {
@@ -44,7 +52,9 @@ private func attributes(_ bytes: [UInt8]) {
 
 private func record(_ bytes: [UInt8]) {
     if let token = try? TokenRecord.decode(bytes) {
-        guard let again = try? TokenRecord.decode(token.encoded()), again.encoded() == token.encoded() else { fail("a token record") }
+        guard let again = try? TokenRecord.decode(token.encoded()), again.encoded() == token.encoded() else {
+            fail("a token record")
+        }
     }
     if let counters = try? PINCounters.decode(bytes) {
         guard (try? PINCounters.decode(counters.encoded())) == counters else { fail("a pins file") }
@@ -57,9 +67,11 @@ private func manifest(_ bytes: [UInt8]) {
     let serial = "0123456789abcdef"
     _ = try? Manifest.open(bytes, masterKey: masterKey, serial: serial)
     guard let sealed = try? Sealing.seal(bytes, key: masterKey, aad: Manifest.aad(serial: serial)),
-          let opened = try? Manifest.open(Manifest.magic + sealed, masterKey: masterKey, serial: serial) else { return }
+        let opened = try? Manifest.open(Manifest.magic + sealed, masterKey: masterKey, serial: serial)
+    else { return }
     guard let resealed = try? opened.sealed(masterKey: masterKey, serial: serial),
-          (try? Manifest.open(resealed, masterKey: masterKey, serial: serial)) == opened else { fail("a manifest") }
+        (try? Manifest.open(resealed, masterKey: masterKey, serial: serial)) == opened
+    else { fail("a manifest") }
 }
 
 private let decoder: ([UInt8]) -> Void = {
