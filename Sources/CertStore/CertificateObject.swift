@@ -41,7 +41,7 @@ struct CertificateObject {
     /// The C_CreateObject template.
     func template(label: String, id: [UInt8], category: CertificateCategory) throws(StoreError) -> [Attribute] {
         [
-            Attribute(.certificate), Attribute(.certificateType, ulong: 0),  // 0: CKC_X_509
+            Attribute(.certificate), Attribute(CertificateType.x509),
             Attribute(.token, true), Attribute(.private, false), Attribute(.label, string: label),
             Attribute(.id, bytes: id), Attribute(.value, bytes: der),
             Attribute(.subject, bytes: certificate.subjectDER), Attribute(.issuer, bytes: certificate.issuerDER),

@@ -1,8 +1,8 @@
 import PKCS11
 
 /// The software token's integrity report: a vendor-defined object (class
-/// CKO_VENDOR_DEFINED|0x43420001) that only a find for that class returns. Its
-/// CKA_VENDOR_DEFINED|0x43420006 is the number of objects that failed their check (damaged,
+/// CKO_CERTBRIDGE_INTEGRITY_REPORT) that only a find for that class returns. Its
+/// CKA_CERTBRIDGE_INTEGRITY_FAILURES is the number of objects that failed their check (damaged,
 /// foreign, or an older copy put back), and its label the reasons, one per line. Other tokens
 /// have none, so they report nothing.
 extension Store {

@@ -5,7 +5,7 @@ public enum SecurityLevel: String, Sendable, Codable, CaseIterable {
     /// Windows "Low": usable after the token login.
     case standard
     /// Windows "Medium", "request my permission": CKA_ALWAYS_AUTHENTICATE, and every use needs a
-    /// yes/no approval (no password). The software token records it (CKA_VENDOR_DEFINED|0x43420003 = 1).
+    /// yes/no approval (no password). The software token records it (CKA_CERTBRIDGE_APPROVAL = CKA_CERTBRIDGE_APPROVAL_CONFIRM).
     case medium
     /// Windows "High", "request my permission with a password when this item is to be used":
     /// CKA_ALWAYS_AUTHENTICATE, a context-specific login with a password before every use.

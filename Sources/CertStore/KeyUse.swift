@@ -78,7 +78,7 @@ final class KeyUse {
         do throws(PKCS11Error) {
             try session.decryptInit(mechanism, key: handle.object)
         } catch
-            where [.mechanismInvalid, .mechanismParamInvalid, ReturnValue(rawValue: 0x7)].contains(error.returnValue)
+            where [.mechanismInvalid, .mechanismParamInvalid, .argumentsBad].contains(error.returnValue)
         {
             // SoftHSM2 2.6 answers CKR_ARGUMENTS_BAD to OAEP with any digest but SHA-1.
             throw StoreError(

@@ -1,7 +1,7 @@
 import PKCS11
 
 /// Where a Medium level is recorded on a token that has no attribute for it (every token but
-/// CertBridge's software token, which keeps CKA_VENDOR_DEFINED|0x43420003 in the key itself):
+/// CertBridge's software token, which keeps CKA_CERTBRIDGE_APPROVAL in the key itself):
 /// a private data object beside the key, labelled "CertBridge security level: LABEL", with the
 /// application "CertBridge security level" and the value "medium ID-HEX". The key itself carries
 /// CKA_ALWAYS_AUTHENTICATE=true, which the token enforces; the record only says that a yes/no,

@@ -176,7 +176,7 @@ extension Store {
             _ = try session.createObject(keyTemplate)
             step = "certificate"
             _ = try session.createObject([
-                Attribute(.certificate), Attribute(.certificateType, ulong: 0),  // 0: CKC_X_509
+                Attribute(.certificate), Attribute(CertificateType.x509),
                 Attribute(.id, bytes: [slot.id]), Attribute(.token, true),
                 Attribute(.value, bytes: item.certificate),
             ])

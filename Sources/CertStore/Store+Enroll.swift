@@ -97,7 +97,7 @@ extension Store {
         exportable: Bool, securityLevel: SecurityLevel, pin: PINProvider?,
         usage: KeyUsage = .signing, ownPassword: borrowing PIN? = nil
     ) throws(StoreError) -> KeyHandle {
-        // A High key's own password (the software token's CKA_VENDOR_DEFINED|0x43420001), as import sets it.
+        // A High key's own password (the software token's CKA_CERTBRIDGE_KEY_PASSWORD), as import sets it.
         var passwordAttribute: [Attribute] = []
         defer { for i in passwordAttribute.indices { passwordAttribute[i].wipe() } }
         switch ownPassword {
@@ -449,8 +449,7 @@ extension Store {
         do throws(PKCS11Error) {
             try key.session.setAttributes([Attribute(.sign, false)], of: key.object)
             return try key.object.attributes([.sign]).bool(.sign) == false
-        } catch  where [ReturnValue.attributeReadOnly, ReturnValue(rawValue: 0x1B)].contains(error.returnValue) {
-            // 0x1B: CKR_ACTION_PROHIBITED
+        } catch  where [ReturnValue.attributeReadOnly, .actionProhibited].contains(error.returnValue) {
             return false
         } catch {
             throw StoreError(error, doing: "taking the signing use away from \"\(key.label)\"", token: key.token)

@@ -3,7 +3,7 @@ import PKCS11
 extension Store {
     /// Unlocks a key that five wrong passwords locked (CertBridge's software token): the user
     /// logs in, and the SO PIN, given to the key as CertBridge's write-only unlock attribute
-    /// (CKA_VENDOR_DEFINED|0x43420005), clears its count. A wrong SO PIN counts as an SO try.
+    /// (CKA_CERTBRIDGE_UNLOCK_WITH_SO_PIN), clears its count. A wrong SO PIN counts as an SO try.
     public func unlockKey(matching uri: PKCS11URI, pin: @escaping PINProvider, soPIN: PINProvider) throws(StoreError)
         -> KeyDescription
     {

@@ -21,6 +21,8 @@ public struct Attribute: Sendable, Hashable {
     public init(_ objectClass: ObjectClass) { self.init(.class, ulong: objectClass.rawValue) }
     /// CKA_KEY_TYPE.
     public init(_ keyType: KeyType) { self.init(.keyType, ulong: keyType.rawValue) }
+    /// CKA_CERTIFICATE_TYPE.
+    public init(_ certificateType: CertificateType) { self.init(.certificateType, ulong: certificateType.rawValue) }
 
     /// Wipes the value; for templates that carried key material.
     public mutating func wipe() { PKCS11.wipe(&value) }

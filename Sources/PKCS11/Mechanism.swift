@@ -5,61 +5,6 @@ public struct MechanismType: RawRepresentable, Hashable, Sendable, CustomStringC
     /// Any value, including vendor-defined ones.
     public init(rawValue: UInt) { self.rawValue = rawValue }
 
-    /// CKM_RSA_PKCS_KEY_PAIR_GEN.
-    public static let rsaPKCSKeyPairGen = Self(rawValue: 0x0)
-    /// CKM_RSA_PKCS.
-    public static let rsaPKCS = Self(rawValue: 0x1)
-    /// CKM_RSA_X_509.
-    public static let rsaX509 = Self(rawValue: 0x3)
-    /// CKM_SHA256_RSA_PKCS.
-    public static let sha256RSAPKCS = Self(rawValue: 0x40)
-    /// CKM_SHA384_RSA_PKCS.
-    public static let sha384RSAPKCS = Self(rawValue: 0x41)
-    /// CKM_SHA512_RSA_PKCS.
-    public static let sha512RSAPKCS = Self(rawValue: 0x42)
-    /// CKM_RSA_PKCS_PSS.
-    public static let rsaPKCSPSS = Self(rawValue: 0x0D)
-    /// CKM_SHA256_RSA_PKCS_PSS.
-    public static let sha256RSAPKCSPSS = Self(rawValue: 0x43)
-    /// CKM_SHA384_RSA_PKCS_PSS.
-    public static let sha384RSAPKCSPSS = Self(rawValue: 0x44)
-    /// CKM_SHA512_RSA_PKCS_PSS.
-    public static let sha512RSAPKCSPSS = Self(rawValue: 0x45)
-    /// CKM_SHA_1.
-    public static let sha1 = Self(rawValue: 0x220)
-    /// CKM_SHA256.
-    public static let sha256 = Self(rawValue: 0x250)
-    /// CKM_SHA384.
-    public static let sha384 = Self(rawValue: 0x260)
-    /// CKM_SHA512.
-    public static let sha512 = Self(rawValue: 0x270)
-    /// CKM_RSA_PKCS_OAEP.
-    public static let rsaPKCSOAEP = Self(rawValue: 0x9)
-    /// CKM_ECDH1_DERIVE.
-    public static let ecdh1Derive = Self(rawValue: 0x1050)
-    /// CKM_EC_KEY_PAIR_GEN.
-    public static let ecKeyPairGen = Self(rawValue: 0x1040)
-    /// CKM_ECDSA.
-    public static let ecdsa = Self(rawValue: 0x1041)
-    /// CKM_ECDSA_SHA256.
-    public static let ecdsaSHA256 = Self(rawValue: 0x1044)
-    /// CKM_ECDSA_SHA384.
-    public static let ecdsaSHA384 = Self(rawValue: 0x1045)
-    /// CKM_ECDSA_SHA512.
-    public static let ecdsaSHA512 = Self(rawValue: 0x1046)
-    /// CKM_EC_EDWARDS_KEY_PAIR_GEN.
-    public static let ecEdwardsKeyPairGen = Self(rawValue: 0x1055)
-    /// CKM_EDDSA.
-    public static let eddsa = Self(rawValue: 0x1057)
-    /// CKM_AES_KEY_GEN.
-    public static let aesKeyGen = Self(rawValue: 0x1080)
-    /// CKM_AES_CBC_PAD.
-    public static let aesCBCPad = Self(rawValue: 0x1085)
-    /// CKM_AES_KEY_WRAP.
-    public static let aesKeyWrap = Self(rawValue: 0x2109)
-    /// CKM_AES_KEY_WRAP_PAD.
-    public static let aesKeyWrapPad = Self(rawValue: 0x210A)
-
     /// The spec's name for the value.
     public var name: String { Names.mechanism[rawValue] ?? "CKM_VENDOR_DEFINED" }
     /// The name, as messages print it.
@@ -72,14 +17,6 @@ public struct MaskGeneration: RawRepresentable, Hashable, Sendable {
     public let rawValue: UInt
     /// Any value, including vendor-defined ones.
     public init(rawValue: UInt) { self.rawValue = rawValue }
-    /// CKG_MGF1_SHA1.
-    public static let mgf1SHA1 = Self(rawValue: 1)
-    /// CKG_MGF1_SHA256.
-    public static let mgf1SHA256 = Self(rawValue: 2)
-    /// CKG_MGF1_SHA384.
-    public static let mgf1SHA384 = Self(rawValue: 3)
-    /// CKG_MGF1_SHA512.
-    public static let mgf1SHA512 = Self(rawValue: 4)
 }
 
 /// A CK_MECHANISM: a type and its parameter block, laid out as the C struct it stands for.

@@ -103,6 +103,7 @@ enum Names {
         0x1: "CKA_TOKEN",
         0x2: "CKA_PRIVATE",
         0x3: "CKA_LABEL",
+        0x4: "CKA_UNIQUE_ID",
         0x10: "CKA_APPLICATION",
         0x11: "CKA_VALUE",
         0x12: "CKA_OBJECT_ID",
@@ -574,6 +575,7 @@ enum Names {
         0x31: "CKK_GOSTR3411",
         0x32: "CKK_GOST28147",
         0x40: "CKK_EC_EDWARDS",
+        0x41: "CKK_EC_MONTGOMERY",
     ]
     static let objectClass: [UInt: String] = [
         0x0: "CKO_DATA",

@@ -281,16 +281,6 @@ public struct SessionState: RawRepresentable, Hashable, Sendable {
     public let rawValue: UInt
     /// Any CKS_* value.
     public init(rawValue: UInt) { self.rawValue = rawValue }
-    /// CKS_RO_PUBLIC_SESSION.
-    public static let readOnlyPublic = Self(rawValue: 0)
-    /// CKS_RO_USER_FUNCTIONS.
-    public static let readOnlyUser = Self(rawValue: 1)
-    /// CKS_RW_PUBLIC_SESSION.
-    public static let readWritePublic = Self(rawValue: 2)
-    /// CKS_RW_USER_FUNCTIONS.
-    public static let readWriteUser = Self(rawValue: 3)
-    /// CKS_RW_SO_FUNCTIONS.
-    public static let readWriteSO = Self(rawValue: 4)
 
     /// True when the user is logged in.
     public var isUserLoggedIn: Bool { self == .readOnlyUser || self == .readWriteUser }

@@ -86,35 +86,6 @@ public struct TokenFlags: OptionSet, Sendable, Hashable {
     /// Any CKF_* bits.
     public init(rawValue: UInt) { self.rawValue = rawValue }
 
-    /// CKF_RNG.
-    public static let rng = Self(rawValue: 1 << 0)
-    /// CKF_WRITE_PROTECTED.
-    public static let writeProtected = Self(rawValue: 1 << 1)
-    /// CKF_LOGIN_REQUIRED.
-    public static let loginRequired = Self(rawValue: 1 << 2)
-    /// CKF_USER_PIN_INITIALIZED.
-    public static let userPINInitialized = Self(rawValue: 1 << 3)
-    /// CKF_PROTECTED_AUTHENTICATION_PATH: a PIN pad.
-    public static let protectedAuthenticationPath = Self(rawValue: 1 << 8)
-    /// CKF_TOKEN_INITIALIZED.
-    public static let tokenInitialized = Self(rawValue: 1 << 10)
-    /// CKF_USER_PIN_COUNT_LOW.
-    public static let userPINCountLow = Self(rawValue: 1 << 16)
-    /// CKF_USER_PIN_FINAL_TRY.
-    public static let userPINFinalTry = Self(rawValue: 1 << 17)
-    /// CKF_USER_PIN_LOCKED.
-    public static let userPINLocked = Self(rawValue: 1 << 18)
-    /// CKF_USER_PIN_TO_BE_CHANGED.
-    public static let userPINToBeChanged = Self(rawValue: 1 << 19)
-    /// CKF_SO_PIN_COUNT_LOW.
-    public static let soPINCountLow = Self(rawValue: 1 << 20)
-    /// CKF_SO_PIN_FINAL_TRY.
-    public static let soPINFinalTry = Self(rawValue: 1 << 21)
-    /// CKF_SO_PIN_LOCKED.
-    public static let soPINLocked = Self(rawValue: 1 << 22)
-    /// CKF_SO_PIN_TO_BE_CHANGED.
-    public static let soPINToBeChanged = Self(rawValue: 1 << 23)
-
     /// Each set flag by its spec name without the CKF_ prefix, lower-cased with dashes
     /// (`user-pin-locked`), for people and JSON.
     public var names: [String] {

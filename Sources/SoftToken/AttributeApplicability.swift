@@ -8,18 +8,15 @@ internal import CPKCS11
 enum AttributeApplicability {
     private static let storage: Set<CK_ATTRIBUTE_TYPE> = [
         CKA.class, CKA.token, CKA.private, CKA.label, CKA.modifiable, CKA.copyable, CKA.destroyable,
-        0x4,  // CKA_UNIQUE_ID (3.0)
+        CKA.uniqueID,
     ]
-    /// CKA_CHECK_VALUE (PKCS#11 3.0), which the hand-typed table lacks.
-    private static let checkValue: CK_ATTRIBUTE_TYPE = 0x90
     private static let data: Set<CK_ATTRIBUTE_TYPE> = [CKA.application, CKA.objectID, CKA.value]
     private static let certificate: Set<CK_ATTRIBUTE_TYPE> = [
-        CKA.certificateType, CKA.trusted, CKA.certificateCategory, checkValue, CKA.startDate, CKA.endDate,
+        CKA.certificateType, CKA.trusted, CKA.certificateCategory, CKA.checkValue, CKA.startDate, CKA.endDate,
         CKA.publicKeyInfo, CKA.subject, CKA.id, CKA.issuer, CKA.serialNumber, CKA.value,
-        // URL, HASH_OF_SUBJECT_PUBLIC_KEY, HASH_OF_ISSUER_PUBLIC_KEY, NAME_HASH_ALGORITHM,
-        // JAVA_MIDP_SECURITY_DOMAIN
-        0x89, 0x8A, 0x8B, 0x8C, 0x88,
-        0x83, 0x84, 0x85,  // AC_ISSUER, OWNER, ATTR_TYPES (attribute certificates)
+        CKA.url, CKA.hashOfSubjectPublicKey, CKA.hashOfIssuerPublicKey, CKA.nameHashAlgorithm,
+        CKA.javaMidpSecurityDomain,
+        CKA.acIssuer, CKA.owner, CKA.attrTypes,  // attribute certificates
     ]
     private static let key: Set<CK_ATTRIBUTE_TYPE> = [
         CKA.keyType, CKA.id, CKA.startDate, CKA.endDate, CKA.derive, CKA.local, CKA.keyGenMechanism,
@@ -36,7 +33,7 @@ enum AttributeApplicability {
     ]
     private static let secretKey: Set<CK_ATTRIBUTE_TYPE> = [
         CKA.sensitive, CKA.encrypt, CKA.decrypt, CKA.sign, CKA.verify, CKA.wrap, CKA.unwrap, CKA.extractable,
-        CKA.alwaysSensitive, CKA.neverExtractable, checkValue, CKA.wrapWithTrusted, CKA.trusted,
+        CKA.alwaysSensitive, CKA.neverExtractable, CKA.checkValue, CKA.wrapWithTrusted, CKA.trusted,
         CKA.wrapTemplate, CKA.unwrapTemplate, CKA.deriveTemplate, CKA.value, CKA.valueLen,
         // Not in §4.10, but the token's High level applies to secret keys as to private ones.
         CKA.alwaysAuthenticate,
@@ -68,7 +65,7 @@ enum AttributeApplicability {
             let byType: [(Set<CK_ATTRIBUTE_TYPE>, Set<CK_ATTRIBUTE_TYPE>)]
             switch keyType {
             case CKK.rsa: byType = [rsa]
-            case CKK.ec, 0x40, 0x41: byType = [ec]  // CKK_EC, CKK_EC_EDWARDS, CKK_EC_MONTGOMERY
+            case CKK.ec, CKK.ecEdwards, CKK.ecMontgomery: byType = [ec]
             default: byType = [rsa, ec]  // the type is checked elsewhere; here any of them may apply
             }
             return byType.contains { (isPublic ? $0.0 : $0.1).contains(type) }

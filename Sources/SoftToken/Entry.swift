@@ -140,7 +140,7 @@ public enum SoftTokenEntry {
             // Not strict: the module asks the person itself (C_Login with a NULL PIN).
             if let token, !Provider.isStrict(token) { value.flags |= CKF.protectedAuthenticationPath }
             let sessions = token.map { provider.sessions(of: $0) } ?? []
-            value.ulMaxSessionCount = 0  // CK_EFFECTIVELY_INFINITE
+            value.ulMaxSessionCount = CK.effectivelyInfinite
             value.ulSessionCount = CK_ULONG(sessions.count)
             value.ulMaxRwSessionCount = 0
             value.ulRwSessionCount = CK_ULONG(sessions.filter(\.readWrite).count)

@@ -129,7 +129,7 @@ extension Provider {
         var material = try shared { () throws(CKRError) -> [UInt8] in
             guard let object = session.token.object(key) else { throw CKRError(CKR.keyHandleInvalid) }
             guard object.objectClass == CKO.secretKey, let value = object.attributes[CKA.material] else {
-                throw CKRError(0x67)  // CKR_KEY_INDIGESTIBLE
+                throw CKRError(CKR.keyIndigestible)
             }
             return value
         }

@@ -28,8 +28,10 @@ extension Template {
 
     /// The CK_BBOOL attributes.
     static let booleans: Set<CK_ATTRIBUTE_TYPE> = [
-        0x1, 0x2, 0x86, 0x103, 0x104, 0x105, 0x106, 0x107, 0x108, 0x109, 0x10A, 0x10B, 0x10C,
-        0x162, 0x163, 0x164, 0x165, 0x170, 0x171, 0x172, 0x202, 0x210,
+        CKA.token, CKA.private, CKA.trusted, CKA.sensitive, CKA.encrypt, CKA.decrypt, CKA.wrap, CKA.unwrap,
+        CKA.sign, CKA.signRecover, CKA.verify, CKA.verifyRecover, CKA.derive, CKA.extractable, CKA.local,
+        CKA.neverExtractable, CKA.alwaysSensitive, CKA.modifiable, CKA.copyable, CKA.destroyable,
+        CKA.alwaysAuthenticate, CKA.wrapWithTrusted,
     ]
 }
 

@@ -1,18 +1,10 @@
 internal import CPKCS11
 import CSoftTokenCrypto
 
-extension CKM {
-    static let aesKeyWrap: CK_MECHANISM_TYPE = 0x2109
-}
-
 extension CKA {
-    /// CKA_WRAP_TEMPLATE: what a key must match to be wrapped with this key (CK_ATTRIBUTE array).
-    static let wrapTemplate: CK_ATTRIBUTE_TYPE = 0x4000_0211
-    /// CKA_UNWRAP_TEMPLATE: what every key unwrapped with this key gets (CK_ATTRIBUTE array).
-    static let unwrapTemplate: CK_ATTRIBUTE_TYPE = 0x4000_0212
-    /// CKA_DERIVE_TEMPLATE: what every key derived from this key gets (CK_ATTRIBUTE array).
-    static let deriveTemplate: CK_ATTRIBUTE_TYPE = 0x4000_0213
-    /// The attributes whose value is an array of CK_ATTRIBUTE, kept as an encoded AttributeMap.
+    /// The attributes whose value is an array of CK_ATTRIBUTE, kept as an encoded AttributeMap:
+    /// CKA_WRAP_TEMPLATE (what a key must match to be wrapped with this key), CKA_UNWRAP_TEMPLATE
+    /// and CKA_DERIVE_TEMPLATE (what every key unwrapped or derived with this key gets).
     static let attributeArrays: Set<CK_ATTRIBUTE_TYPE> = [wrapTemplate, unwrapTemplate, deriveTemplate]
 }
 

@@ -6,9 +6,9 @@ import SoftToken
 /// find every other entry point through this table.
 @_cdecl("C_GetFunctionList")
 public func getFunctionList(_ list: UnsafeMutablePointer<UnsafeMutablePointer<CK_FUNCTION_LIST>?>?) -> CK_RV {
-    guard let list else { return 0x7 }  // CKR_ARGUMENTS_BAD
+    guard let list else { return CK_RV(CKR_ARGUMENTS_BAD) }
     list.pointee = functionList
-    return 0
+    return CK_RV(CKR_OK)
 }
 
 /// Allocated once and never freed: applications keep the pointer for the life of the process.
@@ -18,8 +18,8 @@ nonisolated(unsafe) private let functionList: UnsafeMutablePointer<CK_FUNCTION_L
     return list
 }()
 
-private let notSupported: CK_RV = 0x54  // CKR_FUNCTION_NOT_SUPPORTED
-private let notParallel: CK_RV = 0x51  // CKR_FUNCTION_NOT_PARALLEL
+private let notSupported = CK_RV(CKR_FUNCTION_NOT_SUPPORTED)
+private let notParallel = CK_RV(CKR_FUNCTION_NOT_PARALLEL)
 
 private func makeFunctionList() -> CK_FUNCTION_LIST {
     var f = CK_FUNCTION_LIST()

@@ -14,7 +14,7 @@ struct AllowedMechanismsTests {
         let test = try fixture.freshToken()
         let session = try test.userSession()
         let allowed = Attribute(
-            AttributeType(rawValue: 0x4000_0600),
+            .allowedMechanisms,
             bytes: withUnsafeBytes(of: MechanismType.sha256RSAPKCS.rawValue) { Array($0) })
         let (_, privateKey) = try PolicyTests.generate(session, rsa: true, label: "limited", flags: [allowed])
         for other in [MechanismType.rsaPKCS, .sha384RSAPKCS] {

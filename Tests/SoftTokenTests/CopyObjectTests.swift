@@ -99,7 +99,7 @@ struct CopyObjectTests {
         // Not copyable: CKR_ACTION_PROHIBITED.
         let sealed = try Self.copy(session, key, [Attribute(.copyable, false)])
         let prohibited = #expect(throws: PKCS11Error.self) { try Self.copy(session, sealed, []) }
-        #expect(prohibited?.returnValue == ReturnValue(rawValue: 0x1B))
+        #expect(prohibited?.returnValue == .actionProhibited)
     }
 
     @Test(
@@ -122,7 +122,7 @@ struct CopyObjectTests {
         #expect(try tight.attributes([.value]).values[.value] == nil)
         #expect(try loose.attributes([.value]).values[.value]?.count == 16)
 
-        let approval = AttributeType(rawValue: 0x8000_0000 | 0x4342_0003)
+        let approval = AttributeType.certBridgeApproval
         let high = try session.generateKey(
             Mechanism(.aesKeyGen),
             template: [
@@ -142,6 +142,6 @@ struct CopyObjectTests {
         let ro = #expect(throws: PKCS11Error.self) {
             try Self.copy(readOnly, Object(session: readOnly, handle: loose.handle), [Attribute(.token, true)])
         }
-        #expect(ro?.returnValue == ReturnValue(rawValue: 0xB5))
+        #expect(ro?.returnValue == .sessionReadOnly)
     }
 }

@@ -86,7 +86,7 @@ struct DeriveTests {
 
     /// CKA_ALLOWED_MECHANISMS naming one mechanism.
     static func allowed(_ type: UInt) -> Attribute {
-        Attribute(AttributeType(rawValue: 0x4000_0600), bytes: ulongBytes([type]))
+        Attribute(.allowedMechanisms, bytes: ulongBytes([type]))
     }
 
     static func readable(_ keyType: KeyType = .genericSecret, length: Int? = nil) -> [Attribute] {

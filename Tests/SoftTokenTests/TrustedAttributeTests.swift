@@ -50,6 +50,6 @@ struct TrustedAttributeTests {
         let wrapped = #expect(throws: PKCS11Error.self) {
             try session.wrapKey(Mechanism(.aesKeyWrapPad), wrappingKey: wrapper, key: target)
         }
-        #expect(wrapped?.returnValue == ReturnValue(rawValue: 0x69))  // CKR_KEY_NOT_WRAPPABLE
+        #expect(wrapped?.returnValue == .keyNotWrappable)
     }
 }

@@ -87,14 +87,14 @@ struct WrapTests {
                     mechanism, unwrappingKey: wrapper, wrapped: damaged,
                     template: [Attribute(.secretKey), Attribute(c.type), Attribute(.token, false)])
             }
-            #expect(refused?.returnValue == ReturnValue(rawValue: 0x110))
+            #expect(refused?.returnValue == .wrappedKeyInvalid)
         }
         // RFC 3394 takes whole 8-byte blocks.
         let odd = try Self.secretKey(session, Self.random(20), type: .genericSecret)
         let unaligned = #expect(throws: PKCS11Error.self) {
             try session.wrapKey(Mechanism(.aesKeyWrap), wrappingKey: wrapper, key: odd)
         }
-        #expect(unaligned?.returnValue == ReturnValue(rawValue: 0x62))  // CKR_KEY_SIZE_RANGE
+        #expect(unaligned?.returnValue == .keySizeRange)
     }
 
     @Test(
@@ -205,7 +205,7 @@ struct WrapTests {
         let notPermitted = #expect(throws: PKCS11Error.self) {
             try session.wrapKey(mechanism, wrappingKey: plainPublic, key: target)
         }
-        #expect(notPermitted?.returnValue == ReturnValue(rawValue: 0x68))
+        #expect(notPermitted?.returnValue == .keyFunctionNotPermitted)
     }
 
     @Test(
