@@ -147,10 +147,13 @@ extension Provider {
             try describePublic(key, into: &attributes)
             attributes[CKA.modulus] = key.isRSA ? key.component("n") : nil
             attributes[CKA.ecPoint] = nil
+            // An EC key derives unless the template says otherwise (as NSS's softoken has it):
+            // SunPKCS11 generates EC keys with an empty private template and then uses them
+            // for KeyAgreement ECDH. PKCS#11 leaves this default to the token.
             setDefaults(
                 &attributes,
                 [
-                    CKA.sign: true, CKA.decrypt: key.isRSA, CKA.unwrap: false, CKA.derive: false,
+                    CKA.sign: true, CKA.decrypt: key.isRSA, CKA.unwrap: false, CKA.derive: key.isEC,
                     CKA.signRecover: false, CKA.sensitive: true, CKA.extractable: false,
                     CKA.alwaysAuthenticate: false, CKA.wrapWithTrusted: false,
                 ])
@@ -172,12 +175,18 @@ extension Provider {
             attributes[CKA.valueLen] = [UInt8](ulong: CK_ULONG(value.count))
             // Usable for every function by default, as SoftHSM2 has it: Java's SunPKCS11 brings
             // an HMAC key with CLASS, KEY_TYPE and VALUE only, and then signs with it.
+            // Not sensitive unless the template says so (PKCS#11 2.40 §4.10's default), and
+            // extractable unless it is sensitive (a default PKCS#11 leaves to the token): a key
+            // made without a policy is readable, as SunPKCS11's KeyAgreement needs of the secret
+            // it derives; one asked to be sensitive stays unextractable unless the template
+            // says otherwise. The same for C_CreateObject, C_GenerateKey, C_UnwrapKey and C_DeriveKey.
+            let sensitive = attributes.bool(CKA.sensitive) ?? false
             setDefaults(
                 &attributes,
                 [
                     CKA.encrypt: true, CKA.decrypt: true, CKA.wrap: true, CKA.unwrap: true,
-                    CKA.sign: true, CKA.verify: true, CKA.derive: false, CKA.sensitive: true,
-                    CKA.extractable: false, CKA.trusted: false, CKA.wrapWithTrusted: false,
+                    CKA.sign: true, CKA.verify: true, CKA.derive: false, CKA.sensitive: false,
+                    CKA.extractable: !sensitive, CKA.trusted: false, CKA.wrapWithTrusted: false,
                     CKA.alwaysAuthenticate: false,
                 ])
             try setApproval(&attributes, password: password)

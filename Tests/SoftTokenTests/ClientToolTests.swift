@@ -4,9 +4,10 @@ import Testing
 
 @testable import PKCS11
 
-/// More programs that load `libcertbridge-softtoken.so` themselves: OpenSC's `pkcs11-tool -M`,
-/// GnuTLS's `p11tool --list-mechanisms`, NSS's `certutil` (the module added with `modutil`) and
-/// OpenSSL with libp11's engine, each checked against what the token holds or OpenSSL computes.
+/// More programs that load `libcertbridge-softtoken.so` themselves: OpenSC's `pkcs11-tool` (`-M`,
+/// `--derive`, Ed25519 key generation), GnuTLS's `p11tool --list-mechanisms`, NSS's `certutil`
+/// (the module added with `modutil`) and OpenSSL with libp11's engine, each checked against what
+/// the token holds or OpenSSL computes.
 @Suite("software token with pkcs11-tool -M, p11tool, NSS certutil and libp11")
 struct ClientToolTests {
     @Test(
@@ -42,6 +43,85 @@ struct ClientToolTests {
         ] {
             #expect(gnutls.stdout.contains(name), "p11tool lists no \(name): \(gnutls.stdout)")
         }
+    }
+
+    @Test(
+        "pkcs11-tool --keypairgen --usage-derive then --derive -m ECDH1-DERIVE on P-256 and P-521: the secret equals openssl pkeyutl -derive for the same keys"
+    )
+    func pkcs11ToolDerive() throws {
+        let store = try PrivateStore()
+        let label = "derive-\(UInt32.random(in: 0...UInt32.max))"
+        try store.initializeToken(label: label)
+        let login = ["--token-label", label, "--login", "--pin", SoftTokenRig.userPIN]
+        // Not P-384: OpenSC 0.23's --read-object of a P-384 public key fails ("cannot create
+        // EVP_PKEY") on SoftHSM2 as here; DeriveTests checks P-384 against openssl.
+        for (index, curve) in ["prime256v1", "secp521r1"].enumerated() {
+            let id = "0\(index + 1)"
+            let made = try OtherProcess.pkcs11Tool(
+                login + ["--keypairgen", "--key-type", "EC:\(curve)", "--usage-derive", "--id", id, "--label", curve],
+                environment: store.environment)
+            try #require(made.status == 0, "\(curve): \(made.stderr)")
+            let tokenPublic = store.dir.file("\(curve)-token.pub")
+            let read = try OtherProcess.pkcs11Tool(
+                login + ["--read-object", "--type", "pubkey", "--id", id, "-o", tokenPublic],
+                environment: store.environment)
+            try #require(read.status == 0, "\(read.stderr)")
+            let peer = store.dir.file("\(curve)-peer.pem")
+            let peerPublic = store.dir.file("\(curve)-peer.pub.der")
+            try #require(
+                try run("openssl", ["ecparam", "-name", curve, "-genkey", "-noout", "-out", peer]).status == 0)
+            try #require(
+                try run("openssl", ["pkey", "-in", peer, "-pubout", "-outform", "DER", "-out", peerPublic]).status == 0)
+            let secret = store.dir.file("\(curve)-token.z")
+            let derived = try OtherProcess.pkcs11Tool(
+                login + [
+                    "--derive", "-m", "ECDH1-DERIVE", "--id", id, "--input-file", peerPublic, "--output-file", secret,
+                ], environment: store.environment)
+            #expect(derived.status == 0, "\(curve): \(derived.stderr)")
+            let reference = try run(
+                "openssl", ["pkeyutl", "-derive", "-inkey", peer, "-peerkey", tokenPublic, "-peerform", "DER"])
+            try #require(reference.status == 0, "\(reference.stderr)")
+            let z = try Data(contentsOf: URL(fileURLWithPath: secret))
+            #expect(z.count == [32, 66][index], "\(curve)")
+            #expect(z == reference.stdoutData, "\(curve): pkcs11-tool's secret is not openssl's")
+        }
+    }
+
+    @Test(
+        "pkcs11-tool --keypairgen --key-type EC:edwards25519 makes an Ed25519 key; its -m EDDSA signature verifies with openssl, not over another message"
+    )
+    func pkcs11ToolEd25519() throws {
+        let store = try PrivateStore()
+        let label = "ed-\(UInt32.random(in: 0...UInt32.max))"
+        try store.initializeToken(label: label)
+        let login = ["--token-label", label, "--login", "--pin", SoftTokenRig.userPIN]
+        let made = try OtherProcess.pkcs11Tool(
+            login + ["--keypairgen", "--key-type", "EC:edwards25519", "--id", "0e", "--label", "ed"],
+            environment: store.environment)
+        try #require(made.status == 0, "\(made.stderr)")
+        #expect(made.stdout.contains("Private Key Object; EC_EDWARDS"), "\(made.stdout)")
+        let message = try store.dir.write("message", "signed by pkcs11-tool on the software token")
+        let other = try store.dir.write("other", "another message")
+        let signature = store.dir.file("sig")
+        let signed = try OtherProcess.pkcs11Tool(
+            login + ["--sign", "-m", "EDDSA", "--id", "0e", "-i", message, "-o", signature],
+            environment: store.environment)
+        try #require(signed.status == 0, "\(signed.stderr)")
+        let publicKey = store.dir.file("ed.pub")
+        let read = try OtherProcess.pkcs11Tool(
+            login + ["--read-object", "--type", "pubkey", "--id", "0e", "-o", publicKey], environment: store.environment
+        )
+        try #require(read.status == 0, "\(read.stderr)")
+        let text = try run("openssl", ["pkey", "-pubin", "-in", publicKey, "-noout", "-text"])
+        #expect(text.stdout.contains("ED25519"), "\(text.stdout) \(text.stderr)")
+        func verify(_ file: String) throws -> RunResult {
+            try run(
+                "openssl",
+                ["pkeyutl", "-verify", "-pubin", "-inkey", publicKey, "-rawin", "-in", file, "-sigfile", signature])
+        }
+        let verified = try verify(message)
+        #expect(verified.status == 0 && verified.stdout.contains("Verified Successfully"), "\(verified.stderr)")
+        #expect(try verify(other).status != 0, "a signature verifies over another message")
     }
 
     @Test("NSS certutil -L lists a certificate on the token once modutil has added the module")

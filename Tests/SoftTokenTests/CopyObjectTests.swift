@@ -52,7 +52,7 @@ struct CopyObjectTests {
         let key = try session.generateKey(
             Mechanism(.aesKeyGen),
             template: [
-                Attribute(.valueLen, ulong: 32), Attribute(.token, false),
+                Attribute(.valueLen, ulong: 32), Attribute(.token, false), Attribute(.sensitive, true),
                 Attribute(.encrypt, true), Attribute(.label, string: "original"),
             ])
         let copy = try Self.copy(session, key, [Attribute(.label, string: "copy"), Attribute(.token, true)])

@@ -148,39 +148,48 @@ struct DeriveTests {
     }
 
     @Test(
-        "a derived key from a generated base key is always sensitive and never extractable only while it is itself sensitive and unextractable"
+        "a derived key follows PKCS#11's rules: not sensitive unless asked (then unextractable unless asked), always sensitive and never extractable only if its base key was and it is"
     )
     func derivedPolicyFollowsBaseKey() throws {
         let rig = try Rig()
-        let (_, generated) = try rig.session.generateKeyPair(
-            Mechanism(.ecKeyPairGen),
-            publicTemplate: [Attribute(.token, false), Attribute(.ecParams, bytes: rig.mine.parameters)],
-            privateTemplate: [Attribute(.token, false), Attribute(.derive, true)])
-        func flags(_ handle: CK_OBJECT_HANDLE) throws -> (Bool?, Bool?, Bool?, Bool?, Bool?) {
-            let values = try Object(session: rig.session, handle: handle).attributes([
-                .sensitive, .extractable, .alwaysSensitive, .neverExtractable, .local,
-            ])
-            return (
-                values.bool(.sensitive), values.bool(.extractable), values.bool(.alwaysSensitive),
-                values.bool(.neverExtractable), values.bool(.local)
-            )
+        func generated(extractable: Bool) throws -> Object {
+            try rig.session.generateKeyPair(
+                Mechanism(.ecKeyPairGen),
+                publicTemplate: [Attribute(.token, false), Attribute(.ecParams, bytes: rig.mine.parameters)],
+                privateTemplate: [Attribute(.token, false), Attribute(.extractable, extractable)]
+            ).privateKey
         }
-        let strict = [
-            Attribute(.secretKey), Attribute(.aes), Attribute(.token, false), Attribute(.valueLen, ulong: 32),
+        let strictBase = try generated(extractable: false)
+        let extractableBase = try generated(extractable: true)
+        func flags(_ handle: CK_OBJECT_HANDLE) throws -> [Bool?] {
+            let types: [AttributeType] = [.sensitive, .extractable, .alwaysSensitive, .neverExtractable, .local]
+            let values = try Object(session: rig.session, handle: handle).attributes(types)
+            return types.map { values.bool($0) }
+        }
+        let base = [Attribute(.secretKey), Attribute(.aes), Attribute(.token, false), Attribute(.valueLen, ulong: 32)]
+        // (base key, the template's policy, SENSITIVE, EXTRACTABLE, ALWAYS_SENSITIVE, NEVER_EXTRACTABLE)
+        let cases: [(String, Object, [Attribute], [Bool])] = [
+            ("silent template", strictBase, [], [false, true, false, false]),
+            ("sensitive", strictBase, [Attribute(.sensitive, true)], [true, false, true, true]),
+            (
+                "sensitive, extractable", strictBase, [Attribute(.sensitive, true), Attribute(.extractable, true)],
+                [true, true, true, false]
+            ),
+            ("unextractable only", strictBase, [Attribute(.extractable, false)], [false, false, false, true]),
+            ("extractable base", extractableBase, [Attribute(.sensitive, true)], [true, false, true, false]),
+            // An imported base key was once outside the token: nothing derived from it was always sensitive.
+            ("imported base", rig.key, [Attribute(.sensitive, true)], [true, false, false, false]),
+            ("imported base, silent template", rig.key, [], [false, true, false, false]),
         ]
-        let (rv1, kept) = rig.derive(base: generated, template: strict)
-        try #require(rv1 == CKR_OK, "\(rv1)")
-        #expect(try flags(kept) == (true, false, true, true, false))
-        #expect(
-            try Object(session: rig.session, handle: kept).attributes([.value])[.value] == nil,
-            "a sensitive derived key gave its value")
-        let (rv2, loose) = rig.derive(base: generated, template: Self.readable())
-        try #require(rv2 == CKR_OK)
-        #expect(try flags(loose) == (false, true, false, false, false))
-        // An imported base key was once outside the token: nothing derived from it was always sensitive.
-        let (rv3, fromImported) = rig.derive(template: strict)
-        try #require(rv3 == CKR_OK)
-        #expect(try flags(fromImported) == (true, false, false, false, false))
+        for (name, baseKey, policy, expected) in cases {
+            let (rv, handle) = rig.derive(base: baseKey, template: base + policy)
+            try #require(rv == CKR_OK, "\(name): \(rv)")
+            #expect(try flags(handle) == (expected + [false]).map { Optional($0) }, "\(name)")
+            let value = try Object(session: rig.session, handle: handle).attributes([.value])[.value]
+            #expect((value == nil) == (expected[0] || !expected[1]), "\(name): CKA_VALUE readable is wrong")
+            // The imported key is openssl's: its secret is openssl's too.
+            if let value, baseKey.handle == rig.key.handle { #expect(value == Array(rig.expected.suffix(32))) }
+        }
     }
 
     @Test(

@@ -12,11 +12,14 @@ import javax.crypto.spec.*;
  * library only). Every result is checked against the JDK's own providers (SunRsaSign, SunEC,
  * SunJCE). Prints one line per case: "PASS name", "FAIL name: why" or "UNSUPPORTED name: why"
  * (the provider offers no such algorithm on this token). The user PIN comes on standard input.
+ * What each case made (public keys, signatures, ciphertexts, the ECDH secret) goes into
+ * OUTPUT_DIR as files named after the case, for the test to check with openssl.
  *
- * Usage: java TokenClient CONFIG_FILE < pin
+ * Usage: java TokenClient CONFIG_FILE OUTPUT_DIR < pin
  */
 public class TokenClient {
     static Provider token;
+    static java.nio.file.Path output;
     static final byte[] MESSAGE = "CertBridge's software token, through SunPKCS11.".getBytes();
     static final SecureRandom RANDOM = new SecureRandom();
 
@@ -37,9 +40,15 @@ public class TokenClient {
 
     static byte[] random(int n) { byte[] b = new byte[n]; RANDOM.nextBytes(b); return b; }
 
+    /** Leaves `data` in OUTPUT_DIR as `name`, for openssl. */
+    static void save(String name, byte[] data) throws Exception {
+        java.nio.file.Files.write(output.resolve(name), data);
+    }
+
     /** Signs on the token with a token-made key; the JDK's default provider verifies. */
     static void signature(String keyAlgorithm, AlgorithmParameterSpec keySpec, String algorithm, AlgorithmParameterSpec params)
             throws Exception {
+        save("message.bin", MESSAGE);
         KeyPairGenerator generator = KeyPairGenerator.getInstance(keyAlgorithm, token);
         if (keySpec != null) generator.initialize(keySpec); else generator.initialize(2048);
         KeyPair pair = generator.generateKeyPair();
@@ -68,6 +77,8 @@ public class TokenClient {
         tokenVerifier.initVerify(pair.getPublic());
         tokenVerifier.update(MESSAGE);
         require(tokenVerifier.verify(sig), "the token rejects its own signature");
+        save(algorithm + ".pub.der", exported.getEncoded());
+        save(algorithm + ".sig", sig);
     }
 
     /** RSA encryption both ways: the token encrypts for the JDK, the JDK for the token. */
@@ -87,6 +98,9 @@ public class TokenClient {
         byte[] fromJDK = jdk.doFinal(secret);
         onToken.init(Cipher.DECRYPT_MODE, pair.getPrivate());
         require(Arrays.equals(onToken.doFinal(fromJDK), secret), "the token does not open the JDK's ciphertext");
+        save(transformation.replace('/', '_') + ".key.der", pair.getPrivate().getEncoded());
+        save(transformation.replace('/', '_') + ".sealed", sealed);
+        save(transformation.replace('/', '_') + ".plain", secret);
     }
 
     /** AES on the token gives SunJCE's ciphertext for the same key, IV and input, and opens it. */
@@ -105,6 +119,11 @@ public class TokenClient {
         jdk.init(Cipher.ENCRYPT_MODE, key, params);
         if (gcm) jdk.updateAAD("header".getBytes());
         require(Arrays.equals(jdk.doFinal(plain), sealed), transformation + " ciphertext differs from SunJCE's");
+        String file = transformation.replace('/', '_');
+        save(file + ".key", key.getEncoded());
+        save(file + ".iv", iv);
+        save(file + ".plain", plain);
+        save(file + ".sealed", sealed);
         onToken.init(Cipher.DECRYPT_MODE, key, params);
         if (gcm) onToken.updateAAD("header".getBytes());
         require(Arrays.equals(onToken.doFinal(sealed), plain), "the token does not decrypt its ciphertext");
@@ -129,6 +148,7 @@ public class TokenClient {
 
     public static void main(String[] args) throws Exception {
         token = Security.getProvider("SunPKCS11").configure(args[0]);
+        output = java.nio.file.Paths.get(args[1]);
         Security.addProvider(token);
         BufferedReader in = new BufferedReader(new InputStreamReader(System.in));
         char[] pin = in.readLine().toCharArray();
@@ -162,6 +182,10 @@ public class TokenClient {
             PublicKey oursExported = KeyFactory.getInstance("EC").generatePublic(new X509EncodedKeySpec(ours.getPublic().getEncoded()));
             jdk.doPhase(oursExported, true);
             require(Arrays.equals(jdk.generateSecret(), shared), "the shared secret differs from SunEC's");
+            // For openssl pkeyutl -derive: the JDK's private key and the token's public key.
+            save("ECDH.peer.der", theirs.getPrivate().getEncoded());
+            save("ECDH.token.pub.der", oursExported.getEncoded());
+            save("ECDH.secret", shared);
         });
         check("KeyGenerator AES", () -> {
             KeyGenerator generator = KeyGenerator.getInstance("AES", token);
@@ -193,6 +217,8 @@ public class TokenClient {
             byte[] expected = jdk.doFinal(MESSAGE);
             byte[] got = onToken.doFinal();
             require(Arrays.equals(expected, got), "HMAC differs from SunJCE's: " + HexFormat.of().formatHex(got));
+            save("HmacSHA256.key", key.getEncoded());
+            save("HmacSHA256.mac", got);
         });
     }
 }
