@@ -20,21 +20,17 @@ struct DecryptCLITests {
     }
 
     /// A fresh token holding one imported key pair, its openssl files, and a message.
+    @dynamicMemberLookup
     struct Rig {
-        let fixture: any TokenFixture
-        let test: TestToken
-        let dir: TemporaryDirectory
-        let pinFile: String
+        let base: FixtureRig
         let message: String
         let keyPEM: String
         let certPEM: String
         let uri: String
 
         init(_ fixture: any TokenFixture, _ kind: KeyKind, securityLevel: String = "standard") throws {
-            self.fixture = fixture
-            test = try fixture.freshToken()
-            dir = try TemporaryDirectory()
-            pinFile = try dir.write("pin", test.userPIN + "\n")
+            base = try FixtureRig(fixture)
+            let dir = base.dir
             let passwordFile = try dir.write("pw", "pfx-pw\n")
             keyPEM = dir.file("key.pem")
             certPEM = dir.file("cert.pem")
@@ -55,19 +51,17 @@ struct DecryptCLITests {
             for i in bytes.indices { bytes[i] = UInt8.random(in: 0...255) }
             message = dir.file("message")
             try Data(bytes).write(to: URL(fileURLWithPath: message))
-            uri = "pkcs11:token=\(test.label);object=enc"
-            let imported = try certbridge([
-                "import", pfx, "--token", "pkcs11:token=\(test.label)", "--label", "enc",
+            uri = "\(base.tokenURI);object=enc"
+            let imported = try base.certbridgeWithPIN([
+                "import", pfx, "--token", base.tokenURI, "--label", "enc",
                 "--security-level", securityLevel, "--password-source", "file:\(passwordFile)",
             ])
             try #require(imported.status == 0, "import: \(imported.stderr)")
         }
 
-        func certbridge(_ arguments: [String]) throws -> RunResult {
-            try TestSupport.run(
-                CLI.path, arguments + ["--module", fixture.modulePath, "--pin-source", "file:\(pinFile)"],
-                environment: try fixture.environment())
-        }
+        subscript<T>(dynamicMember keyPath: KeyPath<FixtureRig, T>) -> T { base[keyPath: keyPath] }
+
+        func certbridge(_ arguments: [String]) throws -> RunResult { try base.certbridgeWithPIN(arguments) }
 
         func sameAsMessage(_ path: String) -> Bool {
             FileManager.default.contentsEqual(atPath: path, andPath: message)

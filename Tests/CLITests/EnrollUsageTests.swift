@@ -12,34 +12,14 @@ struct EnrollUsageTests {
         let usage: [String]?
     }
 
-    struct Rig {
-        let fixture: any TokenFixture
-        let test: TestToken
-        let dir: TemporaryDirectory
-        let pinFile: String
-
-        init(_ fixture: any TokenFixture) throws {
-            self.fixture = fixture
-            test = try fixture.freshToken()
-            dir = try TemporaryDirectory()
-            pinFile = try dir.write("pin", test.userPIN + "\n")
-        }
-
-        func certbridge(_ arguments: [String]) throws -> RunResult {
-            try TestSupport.run(
-                CLI.path, arguments + ["--module", fixture.modulePath, "--pin-source", "file:\(pinFile)"],
-                environment: try fixture.environment())
-        }
-    }
-
     @Test(
         "an encryption pair: the CSR asks for keyEncipherment (RSA) or keyAgreement (EC), enroll verify runs a decryption round trip, sign refuses",
         arguments: TokenFixtures.all, ["rsa:2048", "ec:p256"])
     func encryptionPair(fixture: any TokenFixture, key: String) throws {
-        let rig = try Rig(fixture)
+        let rig = try FixtureRig(fixture)
         let rsa = key.hasPrefix("rsa")
         let csr = rig.dir.file("enc.csr")
-        let made = try rig.certbridge([
+        let made = try rig.certbridgeWithPIN([
             "enroll", "new", "--subject", "CN=enc.example", "--key", key, "--usage", "encryption",
             "--token", "pkcs11:token=\(rig.test.label)", "-o", csr,
         ])
@@ -52,23 +32,23 @@ struct EnrollUsageTests {
         #expect(usage == (rsa ? "Key Encipherment" : "Key Agreement"), "\(text.stdout)")
 
         let uri = "pkcs11:token=\(rig.test.label);object=enc.example"
-        let listed = try rig.certbridge(["objects", uri + ";type=private", "--json"])
+        let listed = try rig.certbridgeWithPIN(["objects", uri + ";type=private", "--json"])
         let objects = try JSONDecoder().decode([ObjectJSON].self, from: listed.stdoutData)
         let usageListed = try #require(objects.first?.usage, "objects shows no usage: \(listed.stdout)")
         #expect(usageListed.contains(rsa ? "decrypt" : "derive"), "\(usageListed)")
         #expect(!usageListed.contains(rsa ? "derive" : "decrypt"), "\(usageListed)")
-        let verified = try rig.certbridge(["enroll", "verify", uri])
+        let verified = try rig.certbridgeWithPIN(["enroll", "verify", uri])
         #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
         #expect(verified.stdout.contains("encryption round trip"), "\(verified.stdout)")
         #expect(verified.stdout.contains(rsa ? "C_Decrypt" : "C_DeriveKey"), "\(verified.stdout)")
         #expect(!verified.stdout.contains("ok   sign"))
-        let tested = try rig.certbridge(["test-sign", uri, "--json"])
+        let tested = try rig.certbridgeWithPIN(["test-sign", uri, "--json"])
         #expect(
             tested.status == 0 && tested.stdout.contains("\"test\" : \"encrypt-decrypt\""),
             "\(tested.stdout) \(tested.stderr)")
 
         let data = try rig.dir.write("data", "sign me\n")
-        let signed = try rig.certbridge(["sign", uri, "--in", data, "--out", rig.dir.file("sig")])
+        let signed = try rig.certbridgeWithPIN(["sign", uri, "--in", data, "--out", rig.dir.file("sig")])
         #expect(signed.status != 0, "an encryption key signed")
         #expect(signed.stderr.split(separator: "\n").count == 1, "one sentence: \(signed.stderr)")
         #expect(!FileManager.default.fileExists(atPath: rig.dir.file("sig")))
@@ -78,15 +58,17 @@ struct EnrollUsageTests {
         "a signing pair (the default): the CSR asks for digitalSignature and nonRepudiation, enroll verify signs",
         arguments: TokenFixtures.all)
     func signingPair(fixture: any TokenFixture) throws {
-        let rig = try Rig(fixture)
+        let rig = try FixtureRig(fixture)
         let csr = rig.dir.file("sig.csr")
-        let made = try rig.certbridge([
+        let made = try rig.certbridgeWithPIN([
             "enroll", "new", "--subject", "CN=sig.example", "--token", "pkcs11:token=\(rig.test.label)", "-o", csr,
         ])
         try #require(made.status == 0, "\(made.stderr)")
         let text = try run("openssl", ["req", "-in", csr, "-noout", "-text"])
         #expect(text.stdout.contains("Digital Signature, Non Repudiation"), "\(text.stdout)")
-        let verified = try rig.certbridge(["enroll", "verify", "pkcs11:token=\(rig.test.label);object=sig.example"])
+        let verified = try rig.certbridgeWithPIN([
+            "enroll", "verify", "pkcs11:token=\(rig.test.label);object=sig.example",
+        ])
         #expect(verified.status == 0, "\(verified.stderr)")
         #expect(verified.stdout.contains("signing round trip"))
     }

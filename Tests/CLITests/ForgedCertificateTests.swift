@@ -10,7 +10,7 @@ import Testing
 struct ForgedCertificateTests {
     /// A token with the victim's key (id 7) and an attacker's key and certificate "victim".
     struct Attack {
-        let rig: SigningCLITests.Rig
+        let rig: FixtureRig
         let key: InstalledKey
         let data: String
         let attackerKey: String
@@ -19,7 +19,7 @@ struct ForgedCertificateTests {
         var pin: [String] { ["--pin-source", "file:\(rig.pinFile)"] }
 
         init(_ fixture: any TokenFixture, _ type: TestKeyType, high: Bool = false) throws {
-            rig = try SigningCLITests.Rig(fixture)
+            rig = try FixtureRig(fixture)
             key = try rig.install(type, high: high, label: "victim", id: [7])
             data = try rig.dir.write("data", "pay 1000 EUR to the attacker\n")
             attackerKey = rig.dir.file("attacker.key")

@@ -11,11 +11,10 @@ struct ObjectListingTests {
         "--table: a header and one line per object with label, class, key type, security level, verdict and id",
         arguments: TokenFixtures.all)
     func table(fixture: any TokenFixture) throws {
-        let rig = try SigningCLITests.Rig(fixture)
+        let rig = try FixtureRig(fixture)
         _ = try rig.install(.rsa2048, label: "alice", id: [0xA1])
         _ = try rig.install(.p256, high: true, label: "bob", id: [0xB0])
-        let pin = ["--pin-source", "file:\(rig.pinFile)"]
-        let result = try rig.certbridge(["objects", rig.tokenURI, "--table"] + pin)
+        let result = try rig.certbridge(["objects", rig.tokenURI, "--table"] + rig.pin)
         try #require(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n").map {
             $0.split(separator: " ", omittingEmptySubsequences: true).map(String.init)
@@ -33,11 +32,10 @@ struct ObjectListingTests {
 
     @Test("piped, the default is the blocks of --long (scripts that read them keep working)")
     func pipedIsLong() throws {
-        let rig = try SigningCLITests.Rig(SoftHSMFixture())
+        let rig = try FixtureRig(SoftHSMFixture())
         _ = try rig.install(.rsa2048, label: "alice", id: [1])
-        let pin = ["--pin-source", "file:\(rig.pinFile)"]
-        let plain = try rig.certbridge(["objects", rig.tokenURI] + pin)
-        let long = try rig.certbridge(["objects", rig.tokenURI, "--long"] + pin)
+        let plain = try rig.certbridge(["objects", rig.tokenURI] + rig.pin)
+        let long = try rig.certbridge(["objects", rig.tokenURI, "--long"] + rig.pin)
         #expect(plain.status == 0 && long.status == 0)
         #expect(plain.stdout == long.stdout)
         let rows = plain.stdout.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
@@ -45,7 +43,7 @@ struct ObjectListingTests {
             rows.contains(["verdict:", "non-exportable", "—", "CKA_EXTRACTABLE=false"])
                 || rows.contains { $0.prefix(2) == ["verdict:", "non-exportable"] }, "\(plain.stdout)")
         #expect(rows.contains(["certificate:", "alice"]), "\(plain.stdout)")
-        let both = try rig.certbridge(["objects", "--long", "--table"] + pin)
+        let both = try rig.certbridge(["objects", "--long", "--table"] + rig.pin)
         #expect(both.status == 2)
     }
 
@@ -53,11 +51,10 @@ struct ObjectListingTests {
         "--json is one array with every field; a listing of one class still names each key's certificate",
         arguments: TokenFixtures.all)
     func json(fixture: any TokenFixture) throws {
-        let rig = try SigningCLITests.Rig(fixture)
+        let rig = try FixtureRig(fixture)
         _ = try rig.install(.rsa2048, label: "alice", id: [1])
         _ = try rig.install(.p384, label: "carol", id: [3])
-        let pin = ["--pin-source", "file:\(rig.pinFile)"]
-        let all = try rig.certbridge(["objects", rig.tokenURI, "--json"] + pin)
+        let all = try rig.certbridge(["objects", rig.tokenURI, "--json"] + rig.pin)
         try #require(all.status == 0, "\(all.stderr)")
         let objects = try #require(try JSONSerialization.jsonObject(with: all.stdoutData) as? [[String: Any]])
         #expect(objects.count == 6)
@@ -72,12 +69,12 @@ struct ObjectListingTests {
         #expect(certificate["pairedWith"] as? String == "alice")
         #expect((certificate["certificate"] as? [String: Any])?["subject"] as? String == "CN=alice")
 
-        let keys = try rig.certbridge(["objects", rig.tokenURI + ";type=private", "--json"] + pin)
+        let keys = try rig.certbridge(["objects", rig.tokenURI + ";type=private", "--json"] + rig.pin)
         let listed = try #require(try JSONSerialization.jsonObject(with: keys.stdoutData) as? [[String: Any]])
         #expect(listed.count == 2)
         #expect(Set(listed.compactMap { $0["pairedWith"] as? String }) == ["alice", "carol"])
 
-        let none = try rig.certbridge(["objects", rig.tokenURI + ";object=nobody", "--json"] + pin)
+        let none = try rig.certbridge(["objects", rig.tokenURI + ";object=nobody", "--json"] + rig.pin)
         #expect(none.status == 0)
         #expect((try JSONSerialization.jsonObject(with: none.stdoutData) as? [Any])?.isEmpty == true, "\(none.stdout)")
     }

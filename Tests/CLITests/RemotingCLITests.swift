@@ -10,47 +10,36 @@ import Testing
 @Suite("p11-kit remoting through the CLI")
 struct RemotingCLITests {
     /// A fresh token of one fixture, served by its own `p11-kit server`.
+    @dynamicMemberLookup
     struct Rig {
-        let fixture: any TokenFixture
-        let test: TestToken
-        let dir: TemporaryDirectory
-        let pinFile: String
+        let base: FixtureRig
         let server: P11KitServer
 
         init(_ fixture: any TokenFixture) throws {
-            self.fixture = fixture
-            test = try fixture.freshToken()
-            dir = try TemporaryDirectory()
-            pinFile = try dir.write("pin", test.userPIN + "\n")
+            base = try FixtureRig(fixture)
             server = try P11KitServer(
-                provider: fixture.modulePath, tokenLabel: test.label, environment: try fixture.environment())
+                provider: fixture.modulePath, tokenLabel: base.test.label, environment: try fixture.environment())
         }
 
+        subscript<T>(dynamicMember keyPath: KeyPath<FixtureRig, T>) -> T { base[keyPath: keyPath] }
+
         func install(_ type: TestKeyType, high: Bool = false, label: String, id: [UInt8]) throws -> InstalledKey {
-            let session = try test.userSession()
-            defer { try? session.logout() }
-            return try TestKeys.install(type, high: high, label: label, id: id, token: test, session: session, in: dir)
+            try base.install(type, high: high, label: label, id: id)
         }
 
         /// certbridge through p11-kit-client.so (or `module`, a shim in front of it) and the server's socket.
         func remote(_ arguments: [String], module: String? = nil, environment: [String: String] = [:]) throws
             -> RunResult
         {
-            var env = try fixture.environment().merging(server.environment) { $1 }
-            for (key, value) in environment { env[key] = value }
-            return try run(
-                CLI.path, arguments + ["--module", try module ?? P11KitServer.clientModulePath], environment: env,
-                input: Data())
+            try base.certbridge(
+                arguments, module: try module ?? P11KitServer.clientModulePath,
+                environment: server.environment.merging(environment) { $1 })
         }
 
         /// certbridge on the provider module directly, on this machine.
         func local(_ arguments: [String], environment: [String: String] = [:]) throws -> RunResult {
-            let env = try fixture.environment().merging(environment) { $1 }
-            return try run(CLI.path, arguments + ["--module", fixture.modulePath], environment: env, input: Data())
+            try base.certbridge(arguments, environment: environment)
         }
-
-        var tokenURI: String { "pkcs11:token=\(test.label)" }
-        var pin: [String] { ["--pin-source", "file:\(pinFile)"] }
     }
 
     /// A `--json` listing as one canonical line per object (keys sorted), in the listed order.

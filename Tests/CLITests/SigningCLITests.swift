@@ -7,39 +7,6 @@ import Testing
 /// with every signature checked by `openssl` against the certificate made by `openssl`.
 @Suite("signing through the CLI")
 struct SigningCLITests {
-    /// A fresh token with keys on it, and the options that reach it.
-    struct Rig {
-        let fixture: any TokenFixture
-        let test: TestToken
-        let dir: TemporaryDirectory
-        let pinFile: String
-
-        init(_ fixture: any TokenFixture) throws {
-            self.fixture = fixture
-            test = try fixture.freshToken()
-            dir = try TemporaryDirectory()
-            pinFile = try dir.write("pin", test.userPIN + "\n")
-        }
-
-        func install(_ type: TestKeyType, high: Bool = false, label: String, id: [UInt8]) throws -> InstalledKey {
-            let session = try test.userSession()
-            defer { try? session.logout() }
-            return try TestKeys.install(type, high: high, label: label, id: id, token: test, session: session, in: dir)
-        }
-
-        func certbridge(
-            _ arguments: [String], module: String? = nil, environment: [String: String] = [:], input: String? = nil
-        ) throws -> RunResult {
-            var env = try fixture.environment()
-            for (key, value) in environment { env[key] = value }
-            return try TestSupport.run(
-                CLI.path, arguments + ["--module", module ?? fixture.modulePath], environment: env,
-                input: Data((input ?? "").utf8))
-        }
-
-        var tokenURI: String { "pkcs11:token=\(test.label)" }
-    }
-
     /// How `openssl` checks each mechanism, against the certificate's public key.
     static func opensslVerify(_ mechanism: String, publicKey: String, data: String, signature: String) throws
         -> RunResult
@@ -75,7 +42,7 @@ struct SigningCLITests {
         "every mechanism's signature verifies with openssl against the certificate, and with certbridge verify",
         arguments: TokenFixtures.all, [TestKeyType.rsa2048, .p256, .p384])
     func everyMechanismVerifiesWithOpenSSL(fixture: any TokenFixture, type: TestKeyType) throws {
-        let rig = try Rig(fixture)
+        let rig = try FixtureRig(fixture)
         for high in [false, true] {
             let key = try rig.install(type, high: high, label: high ? "high" : "std", id: [high ? 2 : 1])
             let data = try rig.dir.write("data-\(high)", "CertBridge signs this \(UUID()).\n")
@@ -101,7 +68,7 @@ struct SigningCLITests {
 
     @Test("EdDSA signs and openssl verifies, where the token offers CKM_EDDSA", arguments: TokenFixtures.all)
     func eddsa(fixture: any TokenFixture) throws {
-        let rig = try Rig(fixture)
+        let rig = try FixtureRig(fixture)
         let offered = try rig.test.token().slot.mechanisms()
         guard offered.contains(.eddsa) else { return }  // where the token has it
         let key = try rig.install(.ed25519, label: "ed", id: [9])
@@ -119,7 +86,7 @@ struct SigningCLITests {
         "the default mechanism follows the key; ECDSA is DER by default and r||s with --format raw; a tampered file is invalid (exit 1)",
         arguments: TokenFixtures.all)
     func defaultsFormatsAndInvalid(fixture: any TokenFixture) throws {
-        let rig = try Rig(fixture)
+        let rig = try FixtureRig(fixture)
         let key = try rig.install(.p384, label: "ec", id: [3])
         let data = try rig.dir.write("data", "hello\n")
         let pin = ["--pin-source", "env:TEST_PIN"]
@@ -166,7 +133,7 @@ struct SigningCLITests {
         "a High key through the CLI: one user login and one context login per sign, the key password from its own source, re-read per use",
         arguments: TokenFixtures.all)
     func highKeyCountedThroughCLI(fixture: any TokenFixture) throws {
-        let rig = try Rig(fixture)
+        let rig = try FixtureRig(fixture)
         let key = try rig.install(.rsa2048, high: true, label: "high", id: [4])
         let counting = try CountingModule.make(forwardingTo: fixture.modulePath, in: rig.dir)
         let data = try rig.dir.write("data", "approve me\n")
@@ -203,7 +170,7 @@ struct SigningCLITests {
         "test-sign on a High key: signs, verifies, the token refuses an unapproved signature, the key signs again",
         arguments: TokenFixtures.all)
     func testSignHigh(fixture: any TokenFixture) throws {
-        let rig = try Rig(fixture)
+        let rig = try FixtureRig(fixture)
         let high = try rig.install(.p256, high: true, label: "high", id: [5])
         let standard = try rig.install(.rsa2048, label: "std", id: [6])
         struct Step: Decodable {
@@ -240,7 +207,7 @@ struct SigningCLITests {
         "a wrong key password exits 4 with what the token says about tries left, and never shows the password",
         arguments: TokenFixtures.all)
     func wrongKeyPassword(fixture: any TokenFixture) throws {
-        let rig = try Rig(fixture)
+        let rig = try FixtureRig(fixture)
         let key = try rig.install(.p256, high: true, label: "high", id: [7])
         let data = try rig.dir.write("data", "x\n")
         let result = try rig.certbridge(
@@ -266,7 +233,7 @@ struct SigningCLITests {
         "wrong user PINs: exit 4 with tries left; exit 6 once the token locks the PIN (SoftHSM2 never does — checked, not assumed)",
         arguments: TokenFixtures.all)
     func lockout(fixture: any TokenFixture) throws {
-        let rig = try Rig(fixture)
+        let rig = try FixtureRig(fixture)
         let key = try rig.install(.p256, label: "k", id: [8])
         let data = try rig.dir.write("data", "x\n")
         let tries = fixture.userPINLockout ?? 12
@@ -297,7 +264,7 @@ struct SigningCLITests {
         "pin change: the old PIN stops working and the new one works; a wrong old PIN exits 4; --so changes the SO PIN",
         arguments: TokenFixtures.all)
     func pinChange(fixture: any TokenFixture) throws {
-        let rig = try Rig(fixture)
+        let rig = try FixtureRig(fixture)
         let newPIN = try rig.dir.write("new", "246810\n")
         let wrong = try rig.certbridge(
             ["pin", "change", rig.tokenURI, "--pin-source", "env:BAD", "--new-pin-source", "file:\(newPIN)"],
@@ -327,7 +294,7 @@ struct SigningCLITests {
         "pin unblock: the SO PIN sets a new user PIN that then signs; a wrong SO PIN exits 4",
         arguments: TokenFixtures.all)
     func pinUnblock(fixture: any TokenFixture) throws {
-        let rig = try Rig(fixture)
+        let rig = try FixtureRig(fixture)
         let key = try rig.install(.p256, label: "k", id: [1])
         let so = try rig.dir.write("so", rig.test.soPIN + "\n")
         let fresh = try rig.dir.write("fresh", "13579\n")
