@@ -44,14 +44,32 @@ public enum SoftHSM {
         return try Module.load(path: modulePath)
     }
 
-    private static let initLock = Mutex(())
+    private static let tokens = FreshTokens(labelPrefix: "cb", soPIN: soPIN, userPIN: userPIN)
 
     /// A new, initialized token with a user PIN, labelled uniquely unless a label is given.
     public static func freshToken(label: String? = nil) throws -> TestToken {
-        let module = try module()
-        let label = label ?? "cb-\(UInt32.random(in: 0...UInt32.max))"
-        // SoftHSM2 keeps one uninitialized slot; two tests must not race for it.
-        return try initLock.withLock { _ in
+        try tokens.make(in: module(), label: label)
+    }
+}
+
+/// Makes tokens in a module's one uninitialized slot, one at a time: two tests must not race
+/// for it (SoftHSM2 and the software token each keep a single empty slot).
+final class FreshTokens: Sendable {
+    let labelPrefix: String
+    let soPIN: String
+    let userPIN: String
+    private let lock = Mutex(())
+
+    init(labelPrefix: String, soPIN: String, userPIN: String) {
+        self.labelPrefix = labelPrefix
+        self.soPIN = soPIN
+        self.userPIN = userPIN
+    }
+
+    /// A new, initialized token with a user PIN, labelled uniquely unless a label is given.
+    func make(in module: Module, label: String?) throws -> TestToken {
+        let label = label ?? "\(labelPrefix)-\(UInt32.random(in: 0...UInt32.max))"
+        return try lock.withLock { _ in
             try TestToken.initialize(in: module, label: label, soPIN: soPIN, userPIN: userPIN)
         }
     }

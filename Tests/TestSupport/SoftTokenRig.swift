@@ -1,6 +1,5 @@
 import Foundation
 import PKCS11
-import Synchronization
 
 /// CertBridge's own software token for this test process: its own store directory (via
 /// CERTBRIDGE_SOFTTOKEN_DIR, set before the module is first loaded), a low KDF cost so that
@@ -71,15 +70,11 @@ public enum SoftTokenRig {
         return try Module.load(path: modulePath)
     }
 
-    private static let initLock = Mutex(())
+    private static let tokens = FreshTokens(labelPrefix: "st", soPIN: soPIN, userPIN: userPIN)
 
     /// A new, initialized token with a user PIN, labelled uniquely unless a label is given.
     public static func freshToken(label: String? = nil) throws -> TestToken {
-        let module = try module()
-        let label = label ?? "st-\(UInt32.random(in: 0...UInt32.max))"
-        return try initLock.withLock { _ in
-            try TestToken.initialize(in: module, label: label, soPIN: soPIN, userPIN: userPIN)
-        }
+        try tokens.make(in: module(), label: label)
     }
 }
 
