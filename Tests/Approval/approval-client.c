@@ -12,51 +12,11 @@
  * Built by the tests themselves (cc), so it never ships in a product.
  */
 #define _GNU_SOURCE
-#include <dlfcn.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include "p11-kit/pkcs11.h"
-
-static CK_FUNCTION_LIST_PTR p11;
-
-static void check(const char *function, CK_RV rv) {
-    if (rv == CKR_OK) return;
-    fprintf(stderr, "%s: rv=0x%lx\n", function, rv);
-    exit(2);
-}
-
-static double now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1000.0 + t.tv_nsec / 1e6;
-}
-
-static CK_SLOT_ID find_slot(const char *label) {
-    CK_ULONG count = 0;
-    CK_SLOT_ID slots[64];
-    check("C_GetSlotList", p11->C_GetSlotList(CK_TRUE, NULL, &count));
-    if (count > 64) count = 64;
-    check("C_GetSlotList", p11->C_GetSlotList(CK_TRUE, slots, &count));
-    char padded[32];
-    memset(padded, ' ', sizeof padded);
-    memcpy(padded, label, strlen(label) < 32 ? strlen(label) : 32);
-    for (CK_ULONG i = 0; i < count; i++) {
-        CK_TOKEN_INFO info;
-        if (p11->C_GetTokenInfo(slots[i], &info) == CKR_OK && memcmp(info.label, padded, 32) == 0) return slots[i];
-    }
-    fprintf(stderr, "no token labelled %s\n", label);
-    exit(2);
-}
+#include "../P11Client/p11-client.h"
 
 int main(int argc, char **argv) {
     if (argc != 7) { fprintf(stderr, "usage: %s MODULE TOKEN KEY COUNT none|null OUT_PREFIX\n", argv[0]); return 2; }
-    void *library = dlopen(argv[1], RTLD_NOW);
-    if (!library) { fprintf(stderr, "dlopen: %s\n", dlerror()); return 2; }
-    CK_C_GetFunctionList get = (CK_C_GetFunctionList)dlsym(library, "C_GetFunctionList");
-    if (!get) { fprintf(stderr, "no C_GetFunctionList\n"); return 2; }
-    check("C_GetFunctionList", get(&p11));
+    load_module(argv[1]);
     check("C_Initialize", p11->C_Initialize(NULL));
     CK_SLOT_ID slot = find_slot(argv[2]);
     CK_SESSION_HANDLE session;

@@ -32,43 +32,7 @@
  * Built by the tests themselves (cc), so it never ships in a product.
  */
 #define _GNU_SOURCE
-#include <dlfcn.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-#include "p11-kit/pkcs11.h"
-
-static CK_FUNCTION_LIST_PTR p11;
-
-static void check(const char *function, CK_RV rv) {
-    if (rv == CKR_OK) return;
-    fprintf(stderr, "%s: rv=0x%lx\n", function, rv);
-    exit(2);
-}
-
-/* The slot whose token has this label (blank-padded to 32 bytes in CK_TOKEN_INFO). */
-static CK_SLOT_ID find_slot(const char *label) {
-    CK_ULONG count = 0;
-    CK_SLOT_ID *slots = NULL;
-    CK_RV rv;
-    /* Other processes make tokens in the same store: the list may grow between the two calls. */
-    do {
-        check("C_GetSlotList", p11->C_GetSlotList(CK_TRUE, NULL, &count));
-        slots = realloc(slots, (count + 1) * sizeof *slots);
-        rv = p11->C_GetSlotList(CK_TRUE, slots, &count);
-    } while (rv == CKR_BUFFER_TOO_SMALL);
-    check("C_GetSlotList", rv);
-    char padded[32];
-    memset(padded, ' ', sizeof padded);
-    memcpy(padded, label, strlen(label) < 32 ? strlen(label) : 32);
-    for (CK_ULONG i = 0; i < count; i++) {
-        CK_TOKEN_INFO info;
-        if (p11->C_GetTokenInfo(slots[i], &info) == CKR_OK && memcmp(info.label, padded, 32) == 0) return slots[i];
-    }
-    fprintf(stderr, "no token labelled %s\n", label);
-    exit(2);
-}
+#include "../P11Client/p11-client.h"
 
 static void login(CK_SESSION_HANDLE session) {
     const char *pin = getenv("CB_DRIVER_PIN");
@@ -159,12 +123,6 @@ static int list_objects(CK_SESSION_HANDLE session) {
     return 0;
 }
 
-static double now_ms(void) {
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return t.tv_sec * 1e3 + t.tv_nsec / 1e6;
-}
-
 static long peak_rss_kb(void) {
     FILE *status = fopen("/proc/self/status", "r");
     char line[256];
@@ -233,11 +191,7 @@ static int timings(CK_SLOT_ID slot, CK_SESSION_HANDLE session, double open_ms, c
 
 int main(int argc, char **argv) {
     if (argc < 4) { fprintf(stderr, "usage: %s MODULE TOKEN_LABEL write|list|login|flags ...\n", argv[0]); return 2; }
-    void *library = dlopen(argv[1], RTLD_NOW);
-    if (!library) { fprintf(stderr, "dlopen: %s\n", dlerror()); return 2; }
-    CK_C_GetFunctionList get = (CK_C_GetFunctionList)dlsym(library, "C_GetFunctionList");
-    if (!get) { fprintf(stderr, "no C_GetFunctionList\n"); return 2; }
-    check("C_GetFunctionList", get(&p11));
+    load_module(argv[1]);
     double started = now_ms();
     check("C_Initialize", p11->C_Initialize(NULL));
     CK_SLOT_ID slot = find_slot(argv[2]);
