@@ -134,6 +134,21 @@ struct ApprovalTests {
         return (result, prefix)
     }
 
+    /// The client started (not waited for) on one signature with the "high" key, for a test
+    /// that kills it midway; its output goes nowhere.
+    static func startSigningOnce(_ rig: Rig, environment: [String: String]) throws -> Process {
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try client.get())
+        process.arguments = [SoftTokenRig.modulePath, "Approvals", "high", "1", "none", rig.dir.file("killed")]
+        var env = ProcessInfo.processInfo.environment
+        for (key, value) in environment { env[key] = value }
+        env["CB_CLIENT_PIN"] = Rig.pin
+        process.environment = env
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        return process
+    }
+
     /// An ECDSA signature as PKCS#11 gives it (r‖s) in the DER form openssl reads.
     static func derECDSA(_ raw: [UInt8]) -> [UInt8] {
         func integer(_ bytes: ArraySlice<UInt8>) -> [UInt8] {
@@ -447,15 +462,7 @@ struct ApprovalTests {
         let first = try Self.sign(rig, key: "high", count: 2, environment: wrong).0
         #expect(first.stdout.contains("sign 1 rv=0xa0"), "\(first.stdout)")
         // A process killed while it waits for the third answer: the two counted tries stay.
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Self.client.get())
-        process.arguments = [SoftTokenRig.modulePath, "Approvals", "high", "1", "none", rig.dir.file("killed")]
-        var env = ProcessInfo.processInfo.environment
-        for (key, value) in rig.environment(answer: "hang") { env[key] = value }
-        env["CB_CLIENT_PIN"] = Rig.pin
-        process.environment = env
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        let process = try Self.startSigningOnce(rig, environment: rig.environment(answer: "hang"))
         usleep(700_000)
         kill(process.processIdentifier, SIGKILL)
         process.waitUntilExit()
@@ -491,15 +498,7 @@ struct ApprovalTests {
         let tries = rig.store + "/" + token + "/keytries"
         let before = FileManager.default.contents(atPath: tries) ?? Data()
 
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: try Self.client.get())
-        process.arguments = [SoftTokenRig.modulePath, "Approvals", "high", "1", "none", rig.dir.file("killed")]
-        var env = ProcessInfo.processInfo.environment
-        for (key, value) in rig.environment(password: "not-the-password") { env[key] = value }
-        env["CB_CLIENT_PIN"] = Rig.pin
-        process.environment = env
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
+        let process = try Self.startSigningOnce(rig, environment: rig.environment(password: "not-the-password"))
         let started = Date()
         while (FileManager.default.contents(atPath: tries) ?? Data()) == before {
             guard process.isRunning, Date().timeIntervalSince(started) < 60 else {
@@ -639,15 +638,17 @@ struct ApprovalTests {
 
         let message = try dir.write("message", "approve me")
         let answerer = Self.here.appendingPathComponent("Terminal/answer-prompts.py").path
-        var promptEnv = env
-        promptEnv["CB_PROMPTS"] = #"[["Allow this use of key", "y"]]"#
+        /// `certbridge sign` on a pseudo-terminal that answers the approval prompt with `answer`.
+        func signAnswering(_ answer: String, out: String) throws -> RunResult {
+            var promptEnv = env
+            promptEnv["CB_PROMPTS"] = #"[["Allow this use of key", "\#(answer)"]]"#
+            return try run(
+                "/usr/bin/python3",
+                [answerer, CLI.path, "sign", "pkcs11:token=\(test.label);object=m", "--in", message, "--out", out]
+                    + options, environment: promptEnv)
+        }
         let signature = dir.file("m.sig")
-        let signed = try run(
-            "/usr/bin/python3",
-            [
-                answerer, CLI.path, "sign", "pkcs11:token=\(test.label);object=m", "--in", message,
-                "--out", signature,
-            ] + options, environment: promptEnv)
+        let signed = try signAnswering("y", out: signature)
         #expect(signed.status == 0, "\(signed.stdout)")
         #expect(
             !signed.stdout.contains("Key password") && !signed.stdout.contains("Token PIN to use the key"),
@@ -657,14 +658,8 @@ struct ApprovalTests {
             environment: env)
         #expect(verified.status == 0, "\(verified.stdout)\(verified.stderr)")
 
-        promptEnv["CB_PROMPTS"] = #"[["Allow this use of key", "n"]]"#
         let denied = dir.file("denied.sig")
-        let refused = try run(
-            "/usr/bin/python3",
-            [
-                answerer, CLI.path, "sign", "pkcs11:token=\(test.label);object=m", "--in", message,
-                "--out", denied,
-            ] + options, environment: promptEnv)
+        let refused = try signAnswering("n", out: denied)
         #expect(refused.status != 0)
         #expect(!FileManager.default.fileExists(atPath: denied))
     }

@@ -8,6 +8,15 @@ import Testing
 struct BackupDetailsTests {
     let module = ["--module", SoftHSM.modulePath]
 
+    /// `certbridge import` of a PFX onto `test`, the user PIN from the environment.
+    func restore(_ pfx: String, password: String, onto test: TestToken) throws -> RunResult {
+        try CLI.run(
+            [
+                "import", pfx, "--token", "pkcs11:token=\(test.label)", "--password-source", "file:\(password)",
+                "--pin-source", "env:PIN",
+            ] + module, environment: ["PIN": test.userPIN])
+    }
+
     /// Signs `data` with a token key through the CLI and checks the signature with openssl
     /// against `publicKeyPEM` (a file holding the original public key).
     func signsAsOriginal(uri: String, test: TestToken, publicKeyPEM: String, dir: TemporaryDirectory) throws -> Bool {
@@ -108,11 +117,7 @@ struct BackupDetailsTests {
                 "--pin-source", "env:PIN",
             ] + module, environment: ["PIN": first.userPIN])
         try #require(exported.status == 0, "\(exported.stderr)")
-        let restored = try CLI.run(
-            [
-                "import", out, "--token", "pkcs11:token=\(second.label)", "--password-source", "file:\(password)",
-                "--pin-source", "env:PIN",
-            ] + module, environment: ["PIN": second.userPIN])
+        let restored = try restore(out, password: password, onto: second)
         try #require(restored.status == 0, "\(restored.stderr)")
         let originalPublicKey = dir.file("original-pub.pem")
         try run("openssl", ["x509", "-in", pfx.certificatePEM, "-pubkey", "-noout", "-out", originalPublicKey])
@@ -143,11 +148,7 @@ struct BackupDetailsTests {
                 "--password-source", "file:\(password)", "--pin-source", "env:PIN",
             ] + module, environment: ["PIN": first.userPIN])
         try #require(saved.status == 0, "\(saved.stderr)")
-        let restored = try CLI.run(
-            [
-                "import", backup, "--token", "pkcs11:token=\(second.label)", "--password-source", "file:\(password)",
-                "--pin-source", "env:PIN",
-            ] + module, environment: ["PIN": second.userPIN])
+        let restored = try restore(backup, password: password, onto: second)
         try #require(restored.status == 0, "\(restored.stderr)")
         let requestPublicKey = dir.file("csr-pub.pem")
         let extracted = try run("openssl", ["req", "-in", csr, "-pubkey", "-noout", "-out", requestPublicKey])

@@ -32,12 +32,12 @@ struct EdDSACLITests {
 
     /// Signs a message with the key at `uri` through the CLI; the signature must pass
     /// `openssl pkeyutl -verify` with the PFX's public key and `certbridge verify`. Returns the
-    /// message and signature paths.
+    /// message and signature paths, and what `certbridge verify` said.
     @discardableResult
     func signAndCheck(
         _ uri: String, publicKey: String, in dir: TemporaryDirectory, _ common: [String],
         _ env: [String: String]
-    ) throws -> (message: String, signature: String) {
+    ) throws -> (message: String, signature: String, verified: RunResult) {
         let message = try dir.write("message", "signed on a token with EdDSA\n")
         let signature = dir.file("message.sig")
         let signed = try CLI.run(["sign", uri, "--in", message, "--out", signature] + common, environment: env)
@@ -50,7 +50,18 @@ struct EdDSACLITests {
             "\(checked.stdout) \(checked.stderr)")
         let verified = try CLI.run(["verify", uri, "--in", message, "--sig", signature] + common, environment: env)
         #expect(verified.status == 0, "\(verified.stderr)")
-        return (message, signature)
+        return (message, signature, verified)
+    }
+
+    /// `certbridge import` of an openssl-made PFX onto the token as `label`.
+    func importPFX(
+        _ made: (path: String, password: String, publicKey: String), on test: TestToken, label: String,
+        exportable: Bool = false, _ common: [String], _ env: [String: String]
+    ) throws -> RunResult {
+        try CLI.run(
+            ["import", made.path, "--token", "pkcs11:token=\(test.label)", "--label", label]
+                + (exportable ? ["--exportable"] : []) + ["--password-source", "file:\(made.password)"] + common,
+            environment: env)
     }
 
     @Test(
@@ -62,11 +73,7 @@ struct EdDSACLITests {
         let test = try SoftHSM.freshToken()
         let common = ["--pin-source", "env:PIN"] + softhsm
         let env = ["PIN": test.userPIN]
-        let imported = try CLI.run(
-            [
-                "import", made.path, "--token", "pkcs11:token=\(test.label)", "--exportable", "--label", "ed",
-                "--password-source", "file:\(made.password)",
-            ] + common, environment: env)
+        let imported = try importPFX(made, on: test, label: "ed", exportable: true, common, env)
         #expect(imported.status == 0, "\(imported.stderr)")
         #expect(imported.stdout.contains("EdDSA (Ed25519"), "\(imported.stdout)")
 
@@ -102,25 +109,10 @@ struct EdDSACLITests {
         let test = try SoftHSM.freshToken()
         let common = ["--pin-source", "env:PIN"] + softhsm
         let env = ["PIN": test.userPIN]
-        let imported = try CLI.run(
-            [
-                "import", made.path, "--token", "pkcs11:token=\(test.label)", "--label", "ed448",
-                "--password-source", "file:\(made.password)",
-            ] + common, environment: env)
+        let imported = try importPFX(made, on: test, label: "ed448", common, env)
         #expect(imported.status == 0, "\(imported.stderr)")
         let uri = "pkcs11:token=\(test.label);object=ed448"
-        let message = try dir.write("message", "Ed448 on a token\n")
-        let signature = dir.file("message.sig")
-        let signed = try CLI.run(["sign", uri, "--in", message, "--out", signature] + common, environment: env)
-        #expect(signed.status == 0, "\(signed.stderr)")
-        let checked = try run(
-            "openssl",
-            ["pkeyutl", "-verify", "-pubin", "-inkey", made.publicKey, "-rawin", "-in", message, "-sigfile", signature])
-        #expect(
-            checked.status == 0 && checked.stdout.contains("Signature Verified Successfully"),
-            "\(checked.stdout) \(checked.stderr)")
-
-        let verified = try CLI.run(["verify", uri, "--in", message, "--sig", signature] + common, environment: env)
+        let (message, signature, verified) = try signAndCheck(uri, publicKey: made.publicKey, in: dir, common, env)
         #expect(
             verified.status == 0 && verified.stdout.contains("valid eddsa signature")
                 && verified.stdout.contains("certificate"),
@@ -164,14 +156,10 @@ struct EdDSACLITests {
         let module = ["--module", SoftTokenRig.modulePath]
         let env = ["PIN": test.userPIN]
         let common = ["--pin-source", "env:PIN"] + module
-        let imported = try CLI.run(
-            [
-                "import", made.path, "--token", "pkcs11:token=\(test.label)", "--exportable", "--label", "ed",
-                "--password-source", "file:\(made.password)",
-            ] + common, environment: env)
+        let imported = try importPFX(made, on: test, label: "ed", exportable: true, common, env)
         try #require(imported.status == 0, "\(imported.stderr)")
         let uri = "pkcs11:token=\(test.label);object=ed"
-        let (message, _) = try signAndCheck(uri, publicKey: made.publicKey, in: dir, common, env)
+        let (message, _, _) = try signAndCheck(uri, publicKey: made.publicKey, in: dir, common, env)
 
         let exported = dir.file("back.pfx")
         let export = try CLI.run(

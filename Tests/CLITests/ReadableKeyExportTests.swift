@@ -69,23 +69,30 @@ struct ReadableKeyExportTests {
         #expect(try key.attributes([.privateExponent])[.privateExponent] == nil)
     }
 
+    /// `certbridge export` of "open-book" through the picky shim in front of SoftHSM2, with key
+    /// wrapping withheld (CERTBRIDGE_PICKY_NO_WRAP).
+    func exportWithoutWrap(from test: TestToken, to out: String, password: String, in dir: TemporaryDirectory)
+        throws -> RunResult
+    {
+        let picky = try PickyTokenImportTests.pickyModule(in: dir)
+        let env = ["PIN": test.userPIN, "CERTBRIDGE_PICKY_TARGET": SoftHSM.modulePath, "CERTBRIDGE_PICKY_NO_WRAP": "1"]
+        return try CLI.run(
+            [
+                "export", "pkcs11:token=\(test.label);object=open-book", "-o", out, "--password-source",
+                "file:\(password)", "--module", picky,
+            ] + common, environment: env)
+    }
+
     @Test(
         "on a token without key wrapping, a non-sensitive extractable key is read out into a PFX holding the same key",
         arguments: ["rsa", "p256", "p384"])
     func readOutWithoutWrap(kind: String) throws {
         let dir = try TemporaryDirectory()
-        let picky = try PickyTokenImportTests.pickyModule(in: dir)
         let test = try SoftHSM.freshToken()
         let keyPEM = try place(kind, sensitive: false, extractable: true, on: test, in: dir)
-        let env = ["PIN": test.userPIN, "CERTBRIDGE_PICKY_TARGET": SoftHSM.modulePath, "CERTBRIDGE_PICKY_NO_WRAP": "1"]
         let out = dir.file("open-book.pfx")
         let password = try dir.write("pass", "read-it-out")
-        let exported = try CLI.run(
-            [
-                "export", "pkcs11:token=\(test.label);object=open-book", "-o", out, "--password-source",
-                "file:\(password)",
-                "--module", picky,
-            ] + common, environment: env)
+        let exported = try exportWithoutWrap(from: test, to: out, password: password, in: dir)
         #expect(exported.status == 0, "\(exported.stderr)")
         #expect(try samePublicKey(pfx: out, password: password, keyPEM: keyPEM, dir: dir))
     }
@@ -95,18 +102,11 @@ struct ReadableKeyExportTests {
     )
     func sensitiveWithoutWrap() throws {
         let dir = try TemporaryDirectory()
-        let picky = try PickyTokenImportTests.pickyModule(in: dir)
         let test = try SoftHSM.freshToken()
         _ = try place("p256", sensitive: true, extractable: true, on: test, in: dir)
-        let env = ["PIN": test.userPIN, "CERTBRIDGE_PICKY_TARGET": SoftHSM.modulePath, "CERTBRIDGE_PICKY_NO_WRAP": "1"]
         let out = dir.file("stuck.pfx")
         let password = try dir.write("pass", "cannot")
-        let exported = try CLI.run(
-            [
-                "export", "pkcs11:token=\(test.label);object=open-book", "-o", out, "--password-source",
-                "file:\(password)",
-                "--module", picky,
-            ] + common, environment: env)
+        let exported = try exportWithoutWrap(from: test, to: out, password: password, in: dir)
         #expect(exported.status == 1, "\(exported.stderr)")
         #expect(exported.stderr.contains("CKM_AES_KEY_WRAP_PAD") && exported.stderr.contains("does not offer"))
         #expect(!FileManager.default.fileExists(atPath: out))

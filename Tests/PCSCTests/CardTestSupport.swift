@@ -65,6 +65,21 @@ actor EventLog {
     func index(of event: ReaderEvent, after start: Int = 0) -> Int? {
         events.indices.first { $0 >= start && events[$0] == event }
     }
+
+    /// A task that records every `ReaderEvents` event (the current state first) into `log`
+    /// until the sequence ends, then records how it ended; cancel it when done.
+    static func watch(into log: EventLog) -> Task<Void, Never> {
+        Task {
+            do {
+                for try await event in ReaderEvents(includingCurrentState: true) {
+                    await log.append(event)
+                }
+                await log.finish(nil)
+            } catch {
+                await log.finish(error)
+            }
+        }
+    }
 }
 
 extension CardRig {

@@ -51,16 +51,7 @@ struct VirtualReaderTests {
     func pcscdStops() async throws {
         let rig = try await CardRig.start()
         let log = EventLog()
-        let watcher = Task {
-            do {
-                for try await event in ReaderEvents(includingCurrentState: true) {
-                    await log.append(event)
-                }
-                await log.finish(nil)
-            } catch {
-                await log.finish(error)
-            }
-        }
+        let watcher = EventLog.watch(into: log)
         #expect(await eventually { await !log.events.isEmpty })
         await rig.stop()
         #expect(await eventually { await log.finished })
@@ -89,16 +80,7 @@ struct VirtualReaderTests {
         try await CardRig.withRig { rig in
             let card = try Context().connect(to: CardRig.readerName)
             let log = EventLog()
-            let watcher = Task {
-                do {
-                    for try await event in ReaderEvents(includingCurrentState: true) {
-                        await log.append(event)
-                    }
-                    await log.finish(nil)
-                } catch {
-                    await log.finish(error)
-                }
-            }
+            let watcher = EventLog.watch(into: log)
             let inserted = ReaderEvent.cardInserted(
                 reader: CardRig.readerName,
                 atr: ATR(hex: CardRig.atrHex)!)
