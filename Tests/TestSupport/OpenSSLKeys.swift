@@ -9,12 +9,7 @@ public struct RSAComponents: Sendable {
 
     /// A fresh RSA key from `openssl genpkey`.
     public static func generate(bits: Int = 2048, in dir: TemporaryDirectory) throws -> RSAComponents {
-        let path = dir.file("rsa-\(UInt32.random(in: 0...UInt32.max)).pem")
-        let gen = try run(
-            "openssl", ["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:\(bits)", "-out", path])
-        guard gen.status == 0 else { throw TestSupportError("openssl genpkey: \(gen.stderr)") }
-        let text = try run("openssl", ["pkey", "-in", path, "-text", "-noout"]).stdout
-        let fields = parseOpenSSLText(text)
+        let (path, fields) = try opensslGenerateKey("RSA", option: "rsa_keygen_bits:\(bits)", in: dir)
         func field(_ name: String) throws -> [UInt8] {
             guard let value = fields[name] else { throw TestSupportError("openssl pkey -text lacks \(name)") }
             return value
@@ -102,12 +97,7 @@ public struct ECComponents: Sendable {
     ]
 
     public static func generate(curve: String = "prime256v1", in dir: TemporaryDirectory) throws -> ECComponents {
-        let path = dir.file("ec-\(UInt32.random(in: 0...UInt32.max)).pem")
-        let gen = try run(
-            "openssl", ["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:\(curve)", "-out", path])
-        guard gen.status == 0 else { throw TestSupportError("openssl genpkey: \(gen.stderr)") }
-        let text = try run("openssl", ["pkey", "-in", path, "-text", "-noout"]).stdout
-        let fields = parseOpenSSLText(text)
+        let (path, fields) = try opensslGenerateKey("EC", option: "ec_paramgen_curve:\(curve)", in: dir)
         guard let params = curves[curve], var priv = fields["priv"], let pub = fields["pub"] else {
             throw TestSupportError("cannot read EC key fields")
         }
@@ -119,6 +109,18 @@ public struct ECComponents: Sendable {
             pem: try String(contentsOfFile: path, encoding: .utf8), parameters: params, privateValue: priv, point: point
         )
     }
+}
+
+/// A new key from `openssl genpkey -algorithm ALGORITHM -pkeyopt OPTION` in `dir`: its PEM file
+/// and the fields `openssl pkey -text` prints.
+func opensslGenerateKey(_ algorithm: String, option: String, in dir: TemporaryDirectory) throws -> (
+    path: String, fields: [String: [UInt8]]
+) {
+    let path = dir.file("\(algorithm.lowercased())-\(UInt32.random(in: 0...UInt32.max)).pem")
+    let gen = try run("openssl", ["genpkey", "-algorithm", algorithm, "-pkeyopt", option, "-out", path])
+    guard gen.status == 0 else { throw TestSupportError("openssl genpkey: \(gen.stderr)") }
+    let text = try run("openssl", ["pkey", "-in", path, "-text", "-noout"]).stdout
+    return (path, parseOpenSSLText(text))
 }
 
 func derLength(_ length: Int) -> [UInt8] {
