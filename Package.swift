@@ -89,7 +89,7 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ], path: "Tests/TestSupport"),
         .testTarget(name: "PKCS11Tests", dependencies: ["PKCS11", "TestSupport"]),
-        .testTarget(name: "PKCS12Tests", dependencies: ["PKCS12", "TestSupport"]),
+        .testTarget(name: "PKCS12Tests", dependencies: ["PKCS12", "COpenSSL", "TestSupport"]),
         .testTarget(
             name: "CertStoreTests",
             dependencies: [
