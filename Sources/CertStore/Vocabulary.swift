@@ -1,6 +1,8 @@
 // The two pure values a caller of the store hands in are PKCS11's own types, named here so that
-// no caller imports PKCS11: the rest of that layer (modules, slots, sessions, objects) is
-// imported `internal` by every other file of CertStore and never appears in its public API.
+// no caller imports PKCS11. The rest of that layer (modules, slots, sessions, objects) stays out
+// of CertStore's public API: a file whose public declarations name PIN or PKCS11URI must import
+// PKCS11 `public` (Swift's rule for a public use of an alias); every other file imports it
+// `internal`, so there the compiler refuses any PKCS#11 type in a public declaration.
 public import PKCS11
 
 /// A PIN or password: a non-copyable byte buffer, wiped when it goes away, never printed
