@@ -27,6 +27,9 @@ struct KeyPasswordOptions: ParsableArguments {
         }
         let ownPassword = keyPasswordSource != nil
         let pinSource = try global.pinSource(uri: uri)
+        // A descriptor gives its line once (a second read is at its end): what it gave serves
+        // every use in this command. A terminal asks anew each time; a file or variable is read anew.
+        let remembered = RememberedSecret()
         let provider: KeyPasswordProvider = { request throws(StoreError) in
             if request.key.securityLevel == .medium {
                 guard
@@ -37,7 +40,10 @@ struct KeyPasswordOptions: ParsableArguments {
                 return try pinSource.read(prompt: "PIN for token \"\(request.tokenLabel)\": ")
             }
             let prompt = Self.prompt(key: request.key.label, token: request.tokenLabel, ownPassword: ownPassword)
-            return try source.read(prompt: (request.attempt > 1 ? "Wrong. " : "") + prompt)
+            guard case .fileDescriptor = source else {
+                return try source.read(prompt: (request.attempt > 1 ? "Wrong. " : "") + prompt)
+            }
+            return try remembered.secret { () throws(StoreError) in try source.read(prompt: prompt) }
         }
         return (provider, source == .tty ? 3 : 1)
     }
@@ -46,6 +52,22 @@ struct KeyPasswordOptions: ParsableArguments {
     /// secret (the key's own password, or the token PIN), for which key, on which token.
     static func prompt(key: String, token: String?, ownPassword: Bool) -> String {
         "\(ownPassword ? "Key password" : "Token PIN") to use the key \"\(key)\"\(token.map { " on \"\($0)\"" } ?? ""): "
+    }
+}
+
+/// A secret read once and handed out as fresh copies (each wiped by its user); the original is
+/// wiped when the command ends with this object.
+final class RememberedSecret {
+    private var secret = PIN(bytes: [])
+    private var read = false
+
+    func secret(read source: () throws(StoreError) -> PIN) throws(StoreError) -> PIN {
+        if !read {
+            secret = try source()
+            read = true
+        }
+        var copy = secret.withUnsafeBytes { [UInt8]($0) }
+        return PIN(wiping: &copy)
     }
 }
 
@@ -86,8 +108,8 @@ extension CertBridge {
                 every use: from --key-password-source, else from the PIN source, read again.
 
                 Examples:
-                  certbridge sign 'pkcs11:token=Backup;object=alice' --in doc.pdf --out doc.sig \\
-                    --pin-source env:PIN
+                  certbridge sign 'pkcs11:token=Backup;object=alice' --in doc.pdf \\
+                    --out doc.sig --pin-source env:PIN
                   certbridge sign 'pkcs11:token=Backup;object=ec' --in doc --out doc.sig \\
                     --mechanism ecdsa-sha384
                 """)

@@ -46,3 +46,60 @@ struct HelpGoldenTests {
         }
     }
 }
+
+/// Help examples are meant to be copied: at the 80 columns ArgumentParser wraps to when there is
+/// no terminal, no example may be broken inside a word or an option.
+@Suite("help examples")
+struct HelpExampleTests {
+    /// Every command's path (`["pfx", "inspect"]`), from the binary's own command tree.
+    static func commandPaths() throws -> [[String]] {
+        let dump = try CLI.run(["--experimental-dump-help"])
+        let root = try #require(
+            try JSONSerialization.jsonObject(with: Data(dump.stdout.utf8)) as? [String: Any])
+        var paths: [[String]] = []
+        func walk(_ command: [String: Any], _ path: [String]) {
+            paths.append(path)
+            for case let sub as [String: Any] in command["subcommands"] as? [Any] ?? [] {
+                guard let name = sub["commandName"] as? String, name != "help" else { continue }
+                walk(sub, path + [name])
+            }
+        }
+        walk(try #require(root["command"] as? [String: Any]), [])
+        return paths
+    }
+
+    /// The example commands of a help text: each `certbridge …` line indented as an example, with
+    /// the lines its trailing backslashes continue onto.
+    static func examples(in help: String) -> [String] {
+        var examples: [String] = []
+        var continuing = false
+        for line in help.split(separator: "\n", omittingEmptySubsequences: false) {
+            let trimmed = line.trimmingCharacters(in: .whitespaces)
+            if continuing || (line.hasPrefix("  ") && trimmed.hasPrefix("certbridge ")) {
+                examples.append(trimmed)
+                continuing = trimmed.hasSuffix("\\")
+            }
+        }
+        return examples
+    }
+
+    @Test("every example reads the same at 80 columns as at 200, and fits in 80")
+    func examplesDoNotWrap() throws {
+        var checked = 0
+        for path in try Self.commandPaths() {
+            let narrow = try CLI.run(path + ["--help"], environment: ["COLUMNS": "80"])
+            let wide = try CLI.run(path + ["--help"], environment: ["COLUMNS": "200"])
+            #expect(narrow.status == 0 && wide.status == 0, "certbridge \(path.joined(separator: " ")) --help")
+            let examples = Self.examples(in: narrow.stdout)
+            #expect(
+                examples == Self.examples(in: wide.stdout),
+                "certbridge \(path.joined(separator: " ")) --help: an example wraps at 80 columns")
+            for line in narrow.stdout.split(separator: "\n") where Self.examples(in: String(line)).count == 1 {
+                #expect(line.count <= 80, "certbridge \(path.joined(separator: " ")) --help: \(line)")
+            }
+            checked += examples.count
+        }
+        // The help does have examples: a parser that found none would pass vacuously.
+        #expect(checked >= 20, "only \(checked) example lines found")
+    }
+}

@@ -24,8 +24,10 @@ struct SoftTokenCLITests {
             ["CERTBRIDGE_SOFTTOKEN_DIR": store, "CERTBRIDGE_SOFTTOKEN_KDF_ITERATIONS": SoftTokenRig.iterations]
         }
 
-        func certbridge(_ arguments: [String]) throws -> RunResult {
-            try run(CLI.path, arguments + ["--module", SoftTokenRig.modulePath], environment: environment)
+        func certbridge(_ arguments: [String], input: String = "") throws -> RunResult {
+            try run(
+                CLI.path, arguments + ["--module", SoftTokenRig.modulePath], environment: environment,
+                input: Data(input.utf8))
         }
 
         func initToken(_ label: String) throws -> RunResult {
@@ -92,6 +94,11 @@ struct SoftTokenCLITests {
         let good = try rig.certbridge(["test-sign", uri] + rig.pin + rig.keyPassword)
         #expect(good.status == 0, "\(good.stderr)")
         #expect(good.stdout.contains("refuse-unapproved"))
+        // A descriptor gives its line once; test-sign uses the password twice (sign, sign again).
+        let fromDescriptor = try rig.certbridge(
+            ["test-sign", uri] + rig.pin + ["--key-password-source", "fd:0"], input: "for this key only\n")
+        #expect(fromDescriptor.status == 0, "\(fromDescriptor.stdout)\(fromDescriptor.stderr)")
+        #expect(fromDescriptor.stdout.contains("ok   sign-again"))
         let withPIN = try rig.certbridge(
             ["test-sign", uri] + rig.pin + ["--key-password-source", "file:\(rig.dir.file("pin"))"])
         #expect(withPIN.status == 4)
