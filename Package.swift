@@ -1,4 +1,4 @@
-// swift-tools-version:6.1
+// swift-tools-version:6.2
 import PackageDescription
 
 /// The software token is loaded into foreign processes with dlopen: it must carry its own Swift
@@ -73,7 +73,7 @@ let package = Package(
         .executableTarget(
             name: "certbridge-bench-sign",
             dependencies: [
-                "CertStore", "CPKCS11",
+                "CertStore", "PKCS11", "CPKCS11",
                 .product(name: "Crypto", package: "swift-crypto"),
             ], path: "Benchmarks/SignBench"),
 
@@ -89,11 +89,11 @@ let package = Package(
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ], path: "Tests/TestSupport"),
         .testTarget(name: "PKCS11Tests", dependencies: ["PKCS11", "TestSupport"]),
-        .testTarget(name: "PKCS12Tests", dependencies: ["PKCS12", "TestSupport"]),
+        .testTarget(name: "PKCS12Tests", dependencies: ["PKCS12", "COpenSSL", "TestSupport"]),
         .testTarget(
             name: "CertStoreTests",
             dependencies: [
-                "CertStore", "TestSupport",
+                "CertStore", "PKCS11", "TestSupport",
                 .product(name: "X509", package: "swift-certificates"),
                 .product(name: "SwiftASN1", package: "swift-asn1"),
             ]),
@@ -105,3 +105,10 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// Every warning in our own targets is an error, in every build (the dependencies' warnings are
+// theirs: SwiftPM silences them, and a -warnings-as-errors on the command line would reach them).
+for target in package.targets where [.regular, .executable, .test].contains(target.type) {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.treatAllWarnings(as: .error)]
+    target.cSettings = (target.cSettings ?? []) + [.treatAllWarnings(as: .error)]
+}

@@ -1,5 +1,5 @@
-import CertStore
 import Foundation
+import PKCS11
 
 /// The bench token's PINs: a throwaway token in a private directory, never a user's.
 let benchUserPIN = Array("1234".utf8)

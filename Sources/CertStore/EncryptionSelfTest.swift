@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import PKCS11
+public import PKCS11
 import X509
 import _CryptoExtras
 
@@ -105,31 +105,7 @@ extension Store {
 
     /// A fresh ephemeral key on the public key's curve: its public point and the shared secret.
     private static func ephemeralAgreement(with publicKey: Certificate.PublicKey) throws -> ([UInt8], [UInt8]) {
-        func bytes(_ secret: SharedSecret) -> [UInt8] { secret.withUnsafeBytes { Array($0) } }
-        if let key = P256.Signing.PublicKey(publicKey) {
-            let ephemeral = P256.KeyAgreement.PrivateKey()
-            let peer = try P256.KeyAgreement.PublicKey(x963Representation: key.x963Representation)
-            return (
-                Array(ephemeral.publicKey.x963Representation),
-                bytes(try ephemeral.sharedSecretFromKeyAgreement(with: peer))
-            )
-        }
-        if let key = P384.Signing.PublicKey(publicKey) {
-            let ephemeral = P384.KeyAgreement.PrivateKey()
-            let peer = try P384.KeyAgreement.PublicKey(x963Representation: key.x963Representation)
-            return (
-                Array(ephemeral.publicKey.x963Representation),
-                bytes(try ephemeral.sharedSecretFromKeyAgreement(with: peer))
-            )
-        }
-        if let key = P521.Signing.PublicKey(publicKey) {
-            let ephemeral = P521.KeyAgreement.PrivateKey()
-            let peer = try P521.KeyAgreement.PublicKey(x963Representation: key.x963Representation)
-            return (
-                Array(ephemeral.publicKey.x963Representation),
-                bytes(try ephemeral.sharedSecretFromKeyAgreement(with: peer))
-            )
-        }
+        if let nist = NISTKey(publicKey) { return try nist.key.ephemeralAgreement() }
         throw StoreError(.failed, "the public key is not on P-256, P-384 or P-521")
     }
 }

@@ -1,5 +1,5 @@
 import Foundation
-import PKCS11
+internal import PKCS11
 
 #if canImport(Glibc)
     import Glibc

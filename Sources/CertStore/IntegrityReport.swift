@@ -1,4 +1,4 @@
-import PKCS11
+internal import PKCS11
 
 /// The software token's integrity report: a vendor-defined object (class
 /// CKO_CERTBRIDGE_INTEGRITY_REPORT) that only a find for that class returns. Its

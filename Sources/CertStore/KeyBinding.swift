@@ -1,5 +1,5 @@
 import Crypto
-import PKCS11
+internal import PKCS11
 import X509
 
 import enum PKCS12.PublicKeyInfo

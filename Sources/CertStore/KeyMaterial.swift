@@ -1,5 +1,6 @@
 import Crypto
-import PKCS11
+internal import PKCS11
+import SwiftASN1
 
 /// A private key in the form PKCS#11's C_CreateObject takes it: its raw components, as
 /// attributes. They are wiped when the value is released. (Swift arrays are copy-on-write: a
@@ -9,7 +10,7 @@ public final class KeyMaterial: @unchecked Sendable {
     // @unchecked: immutable after init except for the wipe in deinit.
 
     /// CKK_RSA, CKK_EC or CKK_EC_EDWARDS.
-    public let keyType: KeyType
+    let keyType: KeyType
     private var attributes: [Attribute]
 
     /// An RSA key from its CRT components (big-endian, no leading zeros needed).
@@ -53,7 +54,7 @@ public final class KeyMaterial: @unchecked Sendable {
 
     /// The attributes that identify the public key (for matching an existing key or certificate,
     /// and for the public key object).
-    public var publicKeyAttributes: [Attribute] {
+    var publicKeyAttributes: [Attribute] {
         let types: [AttributeType] = keyType == .rsa ? [.modulus, .publicExponent] : [.ecParams, .ecPoint]
         return types.compactMap(attribute)
     }
@@ -71,17 +72,9 @@ public final class KeyMaterial: @unchecked Sendable {
     }
 }
 
-/// The contents of a DER OCTET STRING (CKA_EC_POINT is one), or the bytes as they are.
+/// The contents of an OCTET STRING that is the whole of `bytes` (CKA_EC_POINT is one; some
+/// tokens give the bare point instead), or the bytes as they are.
 func unwrapOctetString(_ bytes: [UInt8]) -> [UInt8] {
-    guard bytes.count >= 2, bytes[0] == 0x04 else { return bytes }
-    var length = Int(bytes[1])
-    var offset = 2
-    if bytes[1] & 0x80 != 0 {
-        let count = Int(bytes[1] & 0x7F)
-        guard count <= 2, bytes.count >= 2 + count else { return bytes }
-        length = bytes[2..<(2 + count)].reduce(0) { $0 << 8 | Int($1) }
-        offset = 2 + count
-    }
-    guard offset + length == bytes.count else { return bytes }
-    return Array(bytes[offset...])
+    guard bytes.first == 0x04, let octets = try? ASN1OctetString(berEncoded: bytes) else { return bytes }
+    return Array(octets.bytes)
 }

@@ -1,4 +1,4 @@
-import PKCS11
+internal import PKCS11
 
 /// The Windows words for a key's protection, read back from the flags a token reports.
 public enum SecurityLevel: String, Sendable, Codable, CaseIterable {
@@ -45,14 +45,14 @@ public struct KeyFlags: Sendable, Hashable, Codable {
     public var triesLeft: Int?
 
     /// The attributes to read for `init(_:)`.
-    public static let attributes: [AttributeType] = [
+    static let attributes: [AttributeType] = [
         .sensitive, .extractable, .alwaysAuthenticate, .neverExtractable,
         .alwaysSensitive, .local, .private, .certBridgeHasKeyPassword,
         .certBridgeApproval, .certBridgeTriesLeft,
     ]
 
     /// The flags from attributes read with `KeyFlags.attributes`; unreported ones stay nil.
-    public init(_ values: AttributeValues) {
+    init(_ values: AttributeValues) {
         sensitive = values.bool(.sensitive)
         extractable = values.bool(.extractable)
         alwaysAuthenticate = values.bool(.alwaysAuthenticate)

@@ -1,4 +1,4 @@
-import PKCS11
+public import PKCS11
 import X509
 
 /// What an enrollment key pair is for: signing, or encryption (RSA key transport, EC key

@@ -1,4 +1,4 @@
-import PKCS11
+internal import PKCS11
 import SwiftASN1
 import X509
 

@@ -1,4 +1,4 @@
-import PKCS11
+internal import PKCS11
 
 /// Keys and certificates that share a CKA_ID, as PKCS#11 applications pair them: the labels of
 /// the certificates and private keys by hex id, read before a listing so that it can name each

@@ -1,5 +1,5 @@
 import Foundation
-import PKCS11
+internal import PKCS11
 import PKCS12
 import SwiftASN1
 import X509
@@ -53,7 +53,7 @@ public struct CertificateSummary: Sendable, Codable, Hashable {
     public var category: String?
 
     /// The summary of a DER certificate, with its CKA_CERTIFICATE_CATEGORY if known.
-    public init(der: [UInt8], category: CertificateCategory? = nil) throws {
+    init(der: [UInt8], category: CertificateCategory? = nil) throws {
         let certificate = try CertificateFields(der: der)
         subject = certificate.subject
         issuer = certificate.issuer

@@ -1,4 +1,4 @@
-import PKCS11
+public import PKCS11
 
 extension Store {
     /// Whose PIN: the user's, or the security officer's.

@@ -1,4 +1,4 @@
-import PKCS11
+public import PKCS11
 
 #if canImport(Glibc)
     import Glibc

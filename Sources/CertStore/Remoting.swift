@@ -1,4 +1,4 @@
-import PKCS11
+internal import PKCS11
 
 /// How a token is reached, for messages that must say why a mechanism is missing. p11-kit's RPC
 /// (`p11-kit server` + `p11-kit-client.so`, or a `remote:` module behind p11-kit's proxy) forwards

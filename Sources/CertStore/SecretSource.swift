@@ -1,4 +1,4 @@
-import PKCS11
+public import PKCS11
 
 #if canImport(Glibc)
     import Glibc
@@ -47,6 +47,12 @@ public enum SecretSource: Sendable, Hashable, CustomStringConvertible {
         case .fileDescriptor(let fd): "fd:\(fd)"
         }
     }
+
+    /// Makes this process non-dumpable before the first secret is read: no core dump, and no
+    /// ptrace or `/proc` reading of its memory by other processes of the same user
+    /// (`prctl(PR_SET_DUMPABLE, 0)`). Returns whether it took effect.
+    @discardableResult
+    public static func protectProcess() -> Bool { SecretMemory.protectProcess() }
 
     /// The longest secret read: a PIN or password is a line, and a source that goes on (a
     /// 100 MB file, `/dev/zero`) is a mistake, refused after this many bytes.

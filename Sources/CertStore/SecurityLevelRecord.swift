@@ -1,4 +1,4 @@
-import PKCS11
+internal import PKCS11
 
 /// Where a Medium level is recorded on a token that has no attribute for it (every token but
 /// CertBridge's software token, which keeps CKA_CERTBRIDGE_APPROVAL in the key itself):

@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import PKCS11
+internal import PKCS11
 
 /// A digest for signing.
 public enum DigestAlgorithm: String, Sendable, Hashable, CaseIterable, Codable {

@@ -1,5 +1,5 @@
 import Crypto
-import PKCS11
+public import PKCS11
 import SwiftASN1
 import X509
 import _CryptoExtras
@@ -49,50 +49,22 @@ public enum SignatureVerification {
         _ signature: [UInt8], of message: [UInt8], digest: DigestAlgorithm,
         format: SignatureFormat, publicKey: Certificate.PublicKey
     ) throws(StoreError) -> Bool {
-        // Each curve has its own types in swift-crypto; the digest may differ from the curve's own.
-        func check<Key, Sig>(
-            _ key: Key, _ parse: ([UInt8]) throws -> Sig, raw: Int,
-            _ verify: (Key, Sig, [UInt8]) -> Bool
-        ) throws(StoreError) -> Bool {
+        // The digest may differ from the curve's own.
+        func check<Key: NISTPublicKey>(_ key: Key, coordinateBytes: Int) -> Bool {
             do {
                 let der = format == .raw ? try ECDSAEncoding.der(fromRaw: signature) : signature
-                guard format == .der || signature.count == 2 * raw else { return false }
-                return verify(key, try parse(der), message)
+                guard format == .der || signature.count == 2 * coordinateBytes else { return false }
+                let sig = try Key.Signature(derRepresentation: der)
+                switch digest {
+                case .sha256: return key.isValidSignature(sig, for: SHA256.hash(data: message))
+                case .sha384: return key.isValidSignature(sig, for: SHA384.hash(data: message))
+                case .sha512: return key.isValidSignature(sig, for: SHA512.hash(data: message))
+                }
             } catch {
                 return false  // unparseable is simply not a valid signature
             }
         }
-        func hashed<H: HashFunction>(_: H.Type, _ message: [UInt8]) -> H.Digest { H.hash(data: message) }
-        if let key = P256.Signing.PublicKey(publicKey) {
-            return try check(key, { try P256.Signing.ECDSASignature(derRepresentation: $0) }, raw: 32) {
-                key, sig, message in
-                switch digest {
-                case .sha256: key.isValidSignature(sig, for: hashed(SHA256.self, message))
-                case .sha384: key.isValidSignature(sig, for: hashed(SHA384.self, message))
-                case .sha512: key.isValidSignature(sig, for: hashed(SHA512.self, message))
-                }
-            }
-        }
-        if let key = P384.Signing.PublicKey(publicKey) {
-            return try check(key, { try P384.Signing.ECDSASignature(derRepresentation: $0) }, raw: 48) {
-                key, sig, message in
-                switch digest {
-                case .sha256: key.isValidSignature(sig, for: hashed(SHA256.self, message))
-                case .sha384: key.isValidSignature(sig, for: hashed(SHA384.self, message))
-                case .sha512: key.isValidSignature(sig, for: hashed(SHA512.self, message))
-                }
-            }
-        }
-        if let key = P521.Signing.PublicKey(publicKey) {
-            return try check(key, { try P521.Signing.ECDSASignature(derRepresentation: $0) }, raw: 66) {
-                key, sig, message in
-                switch digest {
-                case .sha256: key.isValidSignature(sig, for: hashed(SHA256.self, message))
-                case .sha384: key.isValidSignature(sig, for: hashed(SHA384.self, message))
-                case .sha512: key.isValidSignature(sig, for: hashed(SHA512.self, message))
-                }
-            }
-        }
+        if let nist = NISTKey(publicKey) { return check(nist.key, coordinateBytes: nist.coordinateBytes) }
         throw mismatch(.ecdsa(digest))
     }
 

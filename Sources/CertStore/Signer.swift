@@ -1,4 +1,4 @@
-import PKCS11
+public import PKCS11
 import Synchronization
 import X509
 
@@ -69,23 +69,11 @@ public final class Signer: @unchecked Sendable {
         self.attempts = max(1, attempts)
         token = try store.token(matching: uri)
         session = try store.session(on: token, pin: pin)
-        var template: [Attribute] = [Attribute(.privateKey)]
-        if let label = uri.object { template.append(Attribute(.label, string: label)) }
-        if let id = uri.id { template.append(Attribute(.id, bytes: id)) }
-        guard template.count > 1 else {
-            throw StoreError(.usage, "name the key with object=LABEL or id=ID in the URI (\(uri.description))")
-        }
         if let type = uri.type, type != .privateKey {
             throw StoreError(.usage, "signing needs a private key; the URI names type=\(type.rawValue)")
         }
-        let values: AttributeValues
-        do throws(PKCS11Error) {
-            object = try session.findObject(template, what: "private key matching \(uri.description)")
-            values = try object.attributes(KeyDescription.attributes)
-        } catch {
-            throw StoreError(error, doing: "finding the key", token: token)
-        }
-        var described = try KeyDescription(values, token: token)
+        var described: KeyDescription
+        (object, described) = try Store.namedPrivateKey(uri, in: session, on: token)
         if SecurityLevelRecord.isMedium(
             described.flags, keyLabel: described.label, idHex: hex(described.id), session: session, token: token)
         {

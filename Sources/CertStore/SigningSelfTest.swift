@@ -1,5 +1,5 @@
 import Crypto
-import PKCS11
+internal import PKCS11
 import X509
 import _CryptoExtras
 
@@ -120,16 +120,8 @@ extension KeyKind {
             self = .rsa(bits: rsa.keySizeInBits)
             return
         }
-        if P256.Signing.PublicKey(publicKey) != nil {
-            self = .ec(curve: "P-256", bits: 256)
-            return
-        }
-        if P384.Signing.PublicKey(publicKey) != nil {
-            self = .ec(curve: "P-384", bits: 384)
-            return
-        }
-        if P521.Signing.PublicKey(publicKey) != nil {
-            self = .ec(curve: "P-521", bits: 521)
+        if let nist = NISTKey(publicKey) {
+            self = .ec(curve: nist.curve, bits: nist.bits)
             return
         }
         if Curve25519.Signing.PublicKey(publicKey) != nil {

@@ -1,5 +1,5 @@
 import Foundation
-import PKCS11
+public import PKCS11
 
 /// CertBridge's software token, as the store sees it: a PKCS#11 module like any other, found
 /// without registration so that the store works on a machine with no hardware at all.
@@ -39,8 +39,11 @@ extension Token {
 }
 
 extension Store {
+    /// Whether the software token has a slot with no token in it, where `createSoftToken` makes one.
+    public var canCreateSoftToken: Bool { softTokenEmptySlot != nil }
+
     /// The software token's slot with no token in it, where a new token is made.
-    public var softTokenEmptySlot: Slot? {
+    var softTokenEmptySlot: Slot? {
         for module in modules {
             guard (try? module.info())?.manufacturer == "CertBridge", let slots = try? module.slots() else { continue }
             if let slot = slots.first(where: { (try? $0.token())?.info.flags.contains(.tokenInitialized) == false }) {

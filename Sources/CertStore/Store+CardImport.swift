@@ -1,4 +1,4 @@
-import PKCS11
+internal import PKCS11
 
 /// A PIV card's key slots as Yubico's ykcs11 numbers them (CKA_ID 1..25, SP 800-73-4 key
 /// references), and what the card does with a key's PIN by default in each.

@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import PKCS11
+public import PKCS11
 import PKCS12
 import SwiftASN1
 import X509

@@ -1,4 +1,4 @@
-import PKCS11
+public import PKCS11
 import PKCS12
 
 /// The content ciphers `certbridge encrypt` offers, by the names OpenSSL gives them.

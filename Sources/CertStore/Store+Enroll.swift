@@ -1,5 +1,5 @@
 import Foundation
-import PKCS11
+public import PKCS11
 import SwiftASN1
 import X509
 

@@ -1,5 +1,5 @@
 import Foundation
-import PKCS11
+public import PKCS11
 import PKCS12
 
 /// The Export Wizard's choices.

@@ -1,6 +1,6 @@
 import Crypto
 import Foundation
-import PKCS11
+internal import PKCS11
 import PKCS12
 import _CryptoExtras
 

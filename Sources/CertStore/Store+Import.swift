@@ -1,4 +1,4 @@
-import PKCS11
+public import PKCS11
 
 /// What to place on a token: a key, its certificate and the rest of its certification path.
 public struct ImportItem {

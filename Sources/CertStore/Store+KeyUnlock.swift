@@ -1,4 +1,4 @@
-import PKCS11
+public import PKCS11
 
 extension Store {
     /// Unlocks a key that five wrong passwords locked (CertBridge's software token): the user
@@ -14,21 +14,7 @@ extension Store {
                 "\"\(token.info.label)\" does not lock keys on wrong passwords: only CertBridge's software token does")
         }
         let session = try session(on: token, readWrite: true, pin: pin)
-        var template: [Attribute] = [Attribute(.privateKey)]
-        if let label = uri.object { template.append(Attribute(.label, string: label)) }
-        if let id = uri.id { template.append(Attribute(.id, bytes: id)) }
-        guard template.count > 1 else {
-            throw StoreError(.usage, "name the key with object=LABEL or id=ID in the URI (\(uri.description))")
-        }
-        let key: Object
-        let values: AttributeValues
-        do throws(PKCS11Error) {
-            key = try session.findObject(template, what: "private key matching \(uri.description)")
-            values = try key.attributes(KeyDescription.attributes)
-        } catch {
-            throw StoreError(error, doing: "finding the key", token: token)
-        }
-        let description = try KeyDescription(values, token: token)
+        let (key, description) = try Self.namedPrivateKey(uri, in: session, on: token)
         let so = try soPIN(token)
         var unlock = so.withUnsafeBytes { Attribute(.certBridgeUnlockWithSOPIN, bytes: Array($0)) }
         defer { unlock.wipe() }

@@ -1,19 +1,19 @@
-import PKCS11
+public import PKCS11
 
 /// A private key found on a token, with the session it was found in.
 public struct KeyHandle {
     /// The token holding the key.
     public let token: Token
     /// The logged-in session the key was found in.
-    public let session: Session
+    let session: Session
     /// The private key object.
-    public let object: Object
+    let object: Object
     /// CKA_LABEL.
     public let label: String
     /// CKA_ID.
     public let id: [UInt8]
     /// CKA_KEY_TYPE, when the token reports it.
-    public let keyType: KeyType?
+    let keyType: KeyType?
     /// The flags as the token reported them.
     public let flags: KeyFlags
 
@@ -64,6 +64,30 @@ extension Store {
                 .usage, "\(found.count) private keys match \(keyURI): \(names); name one with object=LABEL or id=%..")
         }
         return found[0]
+    }
+}
+
+extension Store {
+    /// The one private key the URI names by label or id (`object=`, `id=`) in a session on
+    /// `token`, with its description as the token reports it.
+    static func namedPrivateKey(_ uri: PKCS11URI, in session: Session, on token: Token) throws(StoreError)
+        -> (object: Object, description: KeyDescription)
+    {
+        var template: [Attribute] = [Attribute(.privateKey)]
+        if let label = uri.object { template.append(Attribute(.label, string: label)) }
+        if let id = uri.id { template.append(Attribute(.id, bytes: id)) }
+        guard template.count > 1 else {
+            throw StoreError(.usage, "name the key with object=LABEL or id=ID in the URI (\(uri.description))")
+        }
+        let object: Object
+        let values: AttributeValues
+        do throws(PKCS11Error) {
+            object = try session.findObject(template, what: "private key matching \(uri.description)")
+            values = try object.attributes(KeyDescription.attributes)
+        } catch {
+            throw StoreError(error, doing: "finding the key", token: token)
+        }
+        return (object, try KeyDescription(values, token: token))
     }
 }
 

@@ -1,4 +1,4 @@
-import PKCS11
+public import PKCS11
 
 extension Store {
     /// How to get a token PIN when a login is needed. Called at most once per operation.
@@ -8,7 +8,7 @@ extension Store {
     /// wants a login. A wrong PIN is a `wrongSecret` error with the tries left where known.
     /// Before the session is handed out, an import a killed process left half-done on the token
     /// is rolled back (Store+Recovery.swift), so what the caller sees is whole.
-    public func session(on token: Token, readWrite: Bool = false, pin: PINProvider?) throws(StoreError) -> Session {
+    func session(on token: Token, readWrite: Bool = false, pin: PINProvider?) throws(StoreError) -> Session {
         let session = try loggedInSession(on: token, readWrite: readWrite, pin: pin)
         recoverInterruptedWrites(on: token)
         return session

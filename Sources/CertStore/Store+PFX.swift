@@ -1,5 +1,5 @@
 import Foundation
-import PKCS11
+public import PKCS11
 import PKCS12
 
 /// What `pfx inspect` and `import` say about a backup file: its contents and its protection.

@@ -1,6 +1,6 @@
 import Foundation
 import PCSC
-import PKCS11
+internal import PKCS11
 
 /// What `certbridge readers` shows for one PC/SC reader: the card in it, and the PKCS#11 tokens
 /// (slots) that sit in it.
@@ -91,7 +91,7 @@ extension Store {
             guard let moduleSlots = try? module.slots(tokenPresent: false) else { continue }
             for slot in moduleSlots {
                 guard let info = try? slot.info() else { continue }
-                let token = info.tokenPresent ? try? slot.token() : nil
+                let token = info.tokenPresent ? (try? slot.token()).map(Token.init) : nil
                 slots.append(
                     (
                         info.description,

@@ -1,5 +1,5 @@
 import Foundation
-import PKCS11
+internal import PKCS11
 
 #if canImport(Glibc)
     import Glibc
@@ -13,7 +13,7 @@ extension Store {
     /// cleared away. A journal whose writer still runs (it holds its lock) is left alone. Each
     /// recovery is said through `report`. Objects a login hides are reached only in a logged-in
     /// session: without one the journal waits for the next command that logs in.
-    public func recoverInterruptedWrites(on token: Token) {
+    func recoverInterruptedWrites(on token: Token) {
         // The identity itself is the key (its interpolated description went through reflection,
         // and so did a missing directory's FileManager error: together about 2 ms of every
         // `certbridge tokens`).

@@ -1,10 +1,10 @@
-import PKCS11
+public import PKCS11
 
 /// The certificate store over every token CertBridge can reach: the PKCS#11 modules registered
 /// with p11-kit (or the ones named with --module), one code path for hardware and software.
 public final class Store {
     /// The modules that loaded.
-    public let modules: [Module]
+    let modules: [Module]
     /// Modules that failed to load, with why; shown, not fatal, unless nothing loaded.
     public let problems: [String]
     /// Objects that failed their token's integrity check in the listings made so far (see
@@ -69,7 +69,7 @@ public final class Store {
         for module in modules where uri.map({ Self.module(at: module.path, matches: $0) }) ?? true {
             guard let moduleInfo = try? module.info(), let slots = try? module.slots() else { continue }
             for slot in slots {
-                guard let token = try? slot.token() else { continue }
+                guard let token = (try? slot.token()).map(Token.init) else { continue }
                 if let uri {
                     guard let slotInfo = try? slot.info(), uri.matches(token.info),
                         uri.matches(slot: slot, slotInfo: slotInfo, module: moduleInfo)
@@ -97,6 +97,11 @@ public final class Store {
             "\(matches.count) tokens match \(uri.tokenPart) (\(matches.map { "\"\($0.info.label)\"" }.joined(separator: ", "))); name one with token=LABEL or serial=SERIAL"
         )
     }
+}
+
+extension Store {
+    /// The paths of the modules that loaded.
+    public var modulePaths: [String] { modules.map(\.path) }
 }
 
 extension Store {

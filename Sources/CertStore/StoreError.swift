@@ -1,4 +1,4 @@
-import PKCS11
+internal import PKCS11
 
 /// An error from a store operation, with the exit code the CLI documents and one sentence for a
 /// person. It never carries a PIN or password.
@@ -46,7 +46,7 @@ extension StoreError: Equatable {
 extension StoreError {
     /// Maps a PKCS#11 failure to the documented outcome. `token` adds what the token says about
     /// its PIN counters to a wrong-PIN message, where it says anything.
-    public init(
+    init(
         _ error: PKCS11Error, doing action: String, token: Token? = nil, file: String = #fileID, line: Int = #line
     ) {
         let code: Code

@@ -1,5 +1,5 @@
 import Foundation
-import PKCS11
+internal import PKCS11
 import SwiftASN1
 import X509
 

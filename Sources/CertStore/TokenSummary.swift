@@ -1,4 +1,4 @@
-import PKCS11
+internal import PKCS11
 
 /// What `certbridge tokens` shows for one token.
 public struct TokenSummary: Sendable, Codable, Hashable {

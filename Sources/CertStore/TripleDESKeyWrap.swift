@@ -1,5 +1,5 @@
 import Crypto
-import PKCS11
+internal import PKCS11
 import PKCS12
 
 /// The CMS Triple-DES key wrap (RFC 3217 §3.2), unwrapping only: two 3DES-CBC passes around a

@@ -1,5 +1,5 @@
 import Crypto
-import PKCS11
+internal import PKCS11
 
 /// The ANSI X9.63 key derivation function (SEC 1 §3.6.1) that RFC 5753 key agreement uses:
 /// Hash(Z ‖ counter ‖ SharedInfo) for counter = 1, 2, … until enough bytes.

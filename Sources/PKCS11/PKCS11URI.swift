@@ -168,30 +168,28 @@ public struct PKCS11URI: Sendable, Hashable, CustomStringConvertible {
 
     /// The URI in RFC 7512 form, path attributes in a fixed order.
     public var description: String {
-        var path: [String] = []
-        func add(_ name: String, _ value: String?) {
-            if let value { path.append("\(name)=\(Self.percentEncode(Array(value.utf8)))") }
+        func attribute(_ name: String, _ value: String?) -> String? {
+            value.map { "\(name)=\(Self.percentEncode(Array($0.utf8)))" }
         }
-        add("library-manufacturer", libraryManufacturer)
-        add("library-description", libraryDescription)
-        add("library-version", libraryVersion)
-        add("slot-manufacturer", slotManufacturer)
-        add("slot-description", slotDescription)
-        if let slotID { path.append("slot-id=\(slotID)") }
-        add("manufacturer", manufacturer)
-        add("model", model)
-        add("serial", serial)
-        add("token", token)
-        add("object", object)
-        if let id { path.append("id=" + Self.percentEncodeAll(id)) }
-        if let type { path.append("type=\(type.rawValue)") }
-        var query: [String] = []
-        func addQuery(_ name: String, _ value: String?) {
-            if let value { query.append("\(name)=\(Self.percentEncode(Array(value.utf8)))") }
-        }
-        addQuery("pin-source", pinSource)
-        addQuery("module-name", moduleName)
-        addQuery("module-path", modulePath)
+        let path = [
+            attribute("library-manufacturer", libraryManufacturer),
+            attribute("library-description", libraryDescription),
+            attribute("library-version", libraryVersion),
+            attribute("slot-manufacturer", slotManufacturer),
+            attribute("slot-description", slotDescription),
+            slotID.map { "slot-id=\($0)" },
+            attribute("manufacturer", manufacturer),
+            attribute("model", model),
+            attribute("serial", serial),
+            attribute("token", token),
+            attribute("object", object),
+            id.map { "id=" + Self.percentEncodeAll($0) },
+            type.map { "type=\($0.rawValue)" },
+        ].compactMap { $0 }
+        let query = [
+            attribute("pin-source", pinSource), attribute("module-name", moduleName),
+            attribute("module-path", modulePath),
+        ].compactMap { $0 }
         return "pkcs11:" + path.joined(separator: ";") + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
     }
 

@@ -12,16 +12,7 @@ final class KeyHandle {
     /// Parses a SubjectPublicKeyInfo (`d2i_PUBKEY`); trailing bytes are an error.
     convenience init(publicKeyInfo der: [UInt8]) throws(PKCS12Error) {
         OpenSSLRuntime.ensureLoaded()
-        let parsed: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
-            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
-            guard let key = d2i_PUBKEY(nil, &cursor, buffer.count) else { return nil }
-            if cursor != buffer.baseAddress.map({ $0 + buffer.count }) {
-                EVP_PKEY_free(key)
-                return nil
-            }
-            return key
-        }
-        guard let parsed else {
+        guard let parsed = OpenSSLRuntime.decodeWhole(der, { d2i_PUBKEY(nil, $0, $1) }, free: EVP_PKEY_free) else {
             throw OpenSSLRuntime.error(.corrupt, "not a SubjectPublicKeyInfo", function: "d2i_PUBKEY")
         }
         self.init(owning: parsed)

@@ -45,6 +45,24 @@ enum OpenSSLRuntime {
         return PKCS12Error(code, reason, file: file, line: line)
     }
 
+    /// Runs a `d2i_*` decoder over the whole of `der`: the object (the caller owns it), or nil
+    /// when it does not parse or leaves bytes over (a concatenation or damage is not what it
+    /// claims to be).
+    static func decodeWhole(
+        _ der: [UInt8], _ d2i: (UnsafeMutablePointer<UnsafePointer<UInt8>?>, Int) -> OpaquePointer?,
+        free: (OpaquePointer) -> Void
+    ) -> OpaquePointer? {
+        der.withUnsafeBufferPointer { buffer in
+            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
+            guard let decoded = d2i(&cursor, buffer.count) else { return nil }
+            if cursor != buffer.baseAddress.map({ $0 + buffer.count }) {
+                free(decoded)
+                return nil
+            }
+            return decoded
+        }
+    }
+
     /// Runs an `i2d_*` encoder into a Swift array. Not for secrets: see `secretDER`.
     static func der(_ encode: (UnsafeMutablePointer<UnsafeMutablePointer<UInt8>?>?) -> Int32) -> [UInt8]? {
         var out: UnsafeMutablePointer<UInt8>? = nil

@@ -16,17 +16,7 @@ final class PFXFile {
     /// Parses the outer structure; anything malformed is `corrupt`.
     init(bytes: [UInt8]) throws(PKCS12Error) {
         OpenSSLRuntime.ensureLoaded()
-        let parsed: OpaquePointer? = bytes.withUnsafeBufferPointer { buffer in
-            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
-            guard let parsed = d2i_PKCS12(nil, &cursor, buffer.count) else { return nil }
-            // Trailing bytes mean the file is not what it claims (a concatenation or damage).
-            if cursor != buffer.baseAddress.map({ $0 + buffer.count }) {
-                PKCS12_free(parsed)
-                return nil
-            }
-            return parsed
-        }
-        guard let parsed else {
+        guard let parsed = OpenSSLRuntime.decodeWhole(bytes, { d2i_PKCS12(nil, $0, $1) }, free: PKCS12_free) else {
             throw OpenSSLRuntime.error(
                 .corrupt, "not a PFX/PKCS#12 file, or truncated or damaged", function: "d2i_PKCS12")
         }

@@ -10,16 +10,7 @@ final class X509Handle {
     /// Parses exactly one DER certificate (`d2i_X509`); trailing bytes are an error.
     convenience init(der: [UInt8]) throws(PKCS12Error) {
         OpenSSLRuntime.ensureLoaded()
-        let parsed: OpaquePointer? = der.withUnsafeBufferPointer { buffer in
-            var cursor: UnsafePointer<UInt8>? = buffer.baseAddress
-            guard let parsed = d2i_X509(nil, &cursor, buffer.count) else { return nil }
-            if cursor != buffer.baseAddress.map({ $0 + buffer.count }) {
-                X509_free(parsed)
-                return nil
-            }
-            return parsed
-        }
-        guard let parsed else {
+        guard let parsed = OpenSSLRuntime.decodeWhole(der, { d2i_X509(nil, $0, $1) }, free: X509_free) else {
             throw OpenSSLRuntime.error(.corrupt, "not a DER certificate", function: "d2i_X509")
         }
         self.init(owning: parsed)

@@ -41,14 +41,14 @@ extension CertBridge {
             if let uri {
                 tokens = [try store.token(matching: parseURI(uri))]
             } else {
-                tokens = store.tokens().filter { $0.isSoftToken && $0.info.flags.contains(.tokenInitialized) }
+                tokens = store.tokens().filter { $0.isSoftToken && $0.isInitialized }
             }
             var reports: [Report] = []
             for token in tokens {
                 let trail = try store.auditTrail(of: token)
                 reports.append(
                     Report(
-                        token: token.info.label, intact: trail.firstBadEntry == nil, firstBadEntry: trail.firstBadEntry,
+                        token: token.label, intact: trail.firstBadEntry == nil, firstBadEntry: trail.firstBadEntry,
                         problem: trail.problem, entries: trail.entries))
             }
             if global.json {

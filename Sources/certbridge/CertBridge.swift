@@ -33,7 +33,7 @@ struct CertBridge: ParsableCommand {
     static func main() {
         // Before the first PIN or password is read: no core dump or same-user ptrace of a
         // process that holds them.
-        SecretMemory.protectProcess()
+        SecretSource.protectProcess()
         do {
             var command = try parseAsRoot(OptionAliases.rewrite(Array(CommandLine.arguments.dropFirst())))
             try command.run()

@@ -17,14 +17,9 @@ extension StoreCommand {
                 "Encryption key: running the encryption round trip (encrypt to the public key, decrypt on the token).")
         }
         let report = try store.encryptionSelfTest(uri, pin: pin, keyPassword: provider, attempts: attempts) { step in
-            if !json { print("  \(step.ok ? "ok  " : "FAIL") \(step.name): \(step.detail)") }
+            printStep(step)
         }
-        if json { try printJSON(report) }
-        guard report.ok else {
-            let failed = report.steps.filter { !$0.ok }
-            let code = failed.first?.exitCode.flatMap(StoreError.Code.init(rawValue:)) ?? .failed
-            throw StoreError(code, "\(command) failed: " + failed.map(\.detail).joined(separator: "; "))
-        }
+        try finishSelfTest(report, command: command)
         if !json { print("\(command) passed: the encryption round trip (\(report.mechanism)) works.") }
         return true
     }

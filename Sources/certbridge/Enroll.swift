@@ -58,14 +58,7 @@ extension CertBridge.Enroll {
                 valueName: "USAGE"))
         var usage: KeyUsage = .signing
 
-        @Flag(help: "Make the key exportable, so it can be backed up.")
-        var exportable = false
-
-        @Option(
-            help: ArgumentHelp(
-                "standard (Windows Low), medium (a yes/no approval at every use) or high (a password at every use).",
-                valueName: "LEVEL"))
-        var securityLevel: SecurityLevel = .standard
+        @OptionGroup var policy: KeyPolicyOptions
 
         @Option(help: ArgumentHelp("Label for the key pair. Default: the subject's CN.", valueName: "L"))
         var label: String?
@@ -92,14 +85,14 @@ extension CertBridge.Enroll {
             // on a terminal) and used at once to approve the request's signature.
             var ownPassword: [UInt8]?
             defer { if ownPassword != nil { wipe(&ownPassword!) } }
-            if securityLevel == .high, target.hasKeyPasswords, let text = keyPassword.keyPasswordSource {
+            if policy.securityLevel == .high, target.hasKeyPasswords, let text = keyPassword.keyPasswordSource {
                 let secret = try SecretSource(text).readNew(
-                    prompt: "New password for this key on \"\(target.info.label)\" (asked at every use): ")
+                    prompt: "New password for this key on \"\(target.label)\" (asked at every use): ")
                 ownPassword = secret.withUnsafeBytes { Array($0) }
             }
             let handle = try store.generateEnrollmentKeyPair(
                 on: target, spec: key, label: label, subject: subject, subjectAlternativeNames: san,
-                exportable: exportable, securityLevel: securityLevel, pin: pin, usage: usage,
+                exportable: policy.exportable, securityLevel: policy.securityLevel, pin: pin, usage: usage,
                 ownPassword: ownPassword.map { PIN(bytes: $0) })
             var keyURI = target.uri
             keyURI.id = handle.id
@@ -127,16 +120,16 @@ extension CertBridge.Enroll {
             }
             if global.json {
                 return try printJSON([
-                    "token": target.info.label, "label": label,
+                    "token": target.label, "label": label,
                     "id": handle.id.map { String(format: "%02x", $0) }.joined(),
                     "uri": keyURI.description, "csr": output, "usage": usage.rawValue,
                 ])
             }
             print(
-                "Generated \(key.rawValue) \(usage.rawValue) key pair \"\(label)\" on \"\(target.info.label)\" (\(exportable ? "exportable" : "non-exportable"), \(securityLevel.rawValue))."
+                "Generated \(key.rawValue) \(usage.rawValue) key pair \"\(label)\" on \"\(target.label)\" (\(policy.exportable ? "exportable" : "non-exportable"), \(policy.securityLevel.rawValue))."
             )
             print("Wrote the request to \(output). When the certificate is issued: certbridge install-cert ISSUED.pem")
-            if !exportable { print("Note: this key is non-exportable; no backup of it can ever be made.") }
+            if !policy.exportable { print("Note: this key is non-exportable; no backup of it can ever be made.") }
         }
     }
 
@@ -208,15 +201,8 @@ extension CertBridge.Enroll {
             let signer = try signer(for: uri, store: global.store(), keyPassword: keyPassword)
             let json = global.json
             if !json { print("Signing key: running the signing round trip (sign a challenge, verify it).") }
-            let report = SigningSelfTest.run(signer) { step in
-                if !json { print("  \(step.ok ? "ok  " : "FAIL") \(step.name): \(step.detail)") }
-            }
-            if json { try printJSON(report) }
-            guard report.ok else {
-                let failed = report.steps.filter { !$0.ok }
-                let code = failed.first?.exitCode.flatMap(StoreError.Code.init(rawValue:)) ?? .failed
-                throw StoreError(code, "enroll verify failed: " + failed.map(\.detail).joined(separator: "; "))
-            }
+            let report = SigningSelfTest.run(signer) { step in printStep(step) }
+            try finishSelfTest(report, command: "enroll verify")
             if !json { print("The key \"\(signer.key.label)\" works, and the password is right.") }
         }
     }

@@ -26,9 +26,8 @@ struct GlobalOptions: ParsableArguments {
     var json = false
 
     func validate() throws {
-        for source in [pinSource, passwordSource].compactMap({ $0 }) {
-            do { _ = try SecretSource(source) } catch { throw ValidationError(error.reason) }
-        }
+        try validateSecretSource(pinSource)
+        try validateSecretSource(passwordSource)
     }
 
     /// The store over the chosen modules; a URI whose module-path or module-name rules some
@@ -64,11 +63,11 @@ struct GlobalOptions: ParsableArguments {
             let target = try store.targetToken(parsed)
             // Chosen without being named: say which, so it is never a silent choice.
             if uri == nil {
-                printNote("no --token given: using \"\(target.info.label)\" (\(target.uri)), the only token present")
+                printNote("no --token given: using \"\(target.label)\" (\(target.uri)), the only token present")
             }
             return target
         } catch
-            where error.code == .notFound && uri == nil && store.softTokenEmptySlot != nil && isatty(STDIN_FILENO) == 1
+            where error.code == .notFound && uri == nil && store.canCreateSoftToken && isatty(STDIN_FILENO) == 1
         {
             printNote("no token is present: making the software token \"\(SoftToken.defaultLabel)\"")
             return try makeSoftToken(
@@ -87,4 +86,11 @@ struct GlobalOptions: ParsableArguments {
     func pinProvider(for token: Token?, uri: String? = nil) throws(StoreError) -> Store.PINProvider {
         PINRouting(named: token, source: try pinSource(uri: uri), terminal: isatty(STDIN_FILENO) == 1).provider
     }
+}
+
+/// A secret source option (nil: not given) checked while parsing, so a misspelt one is a usage
+/// error before any token is touched.
+func validateSecretSource(_ text: String?) throws {
+    guard let text else { return }
+    do { _ = try SecretSource(text) } catch { throw ValidationError(error.reason) }
 }

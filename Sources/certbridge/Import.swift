@@ -55,14 +55,7 @@ extension CertBridge {
                 valueName: "URI"))
         var token: String?
 
-        @Flag(help: "Mark the key as exportable (CKA_EXTRACTABLE=true), so it can be backed up again.")
-        var exportable = false
-
-        @Option(
-            help: ArgumentHelp(
-                "standard (Windows Low): usable after the token login; medium: a yes/no approval at every use; high: a password (the key's own, else the PIN) at every use.",
-                valueName: "LEVEL"))
-        var securityLevel: SecurityLevel = .standard
+        @OptionGroup var policy: KeyPolicyOptions
 
         @Flag(help: "Leave out the chain (the CA certificates).")
         var noChain = false
@@ -101,14 +94,10 @@ extension CertBridge {
         var soPinSource: String?
 
         func validate() throws {
-            if let soPinSource {
-                do { _ = try SecretSource(soPinSource) } catch { throw ValidationError(error.reason) }
-            }
-            if let keyPasswordSource {
-                do { _ = try SecretSource(keyPasswordSource) } catch { throw ValidationError(error.reason) }
-                guard securityLevel == .high else {
-                    throw ValidationError("--key-password-source goes with --security-level high")
-                }
+            try validateSecretSource(soPinSource)
+            try validateSecretSource(keyPasswordSource)
+            if keyPasswordSource != nil, policy.securityLevel != .high {
+                throw ValidationError("--key-password-source goes with --security-level high")
             }
         }
 
@@ -124,8 +113,8 @@ extension CertBridge {
             let store = try global.store()
             let target = try global.targetToken(store, uri: token)
             var options = ImportOptions()
-            options.exportable = exportable
-            options.securityLevel = securityLevel
+            options.exportable = policy.exportable
+            options.securityLevel = policy.securityLevel
             options.includeChain = !noChain
             options.label = label
             options.replace = replace
@@ -144,13 +133,13 @@ extension CertBridge {
                 pin: try global.pinProvider(for: target, uri: token)
             ) { token throws(StoreError) in
                 try soSource.read(
-                    prompt: "SO PIN (for a PIV card: the management key, hex) for token \"\(token.info.label)\": ")
+                    prompt: "SO PIN (for a PIV card: the management key, hex) for token \"\(token.label)\": ")
             }
             // One entry prints one object, as always; several print a list.
             if global.json { return results.count == 1 ? try printJSON(results[0]) : try printJSON(results) }
             if results.count > 1 {
                 print(
-                    "Imported \(results.count) key entries onto \"\(target.info.label.visible)\", each with its certificate.\n"
+                    "Imported \(results.count) key entries onto \"\(target.label.visible)\", each with its certificate.\n"
                 )
             }
             for result in results {
@@ -171,5 +160,3 @@ extension CertBridge {
         }
     }
 }
-
-extension SecurityLevel: ExpressibleByArgument {}

@@ -17,14 +17,29 @@ struct NewPINOptions: ParsableArguments {
             "Where the new PIN comes from: tty (asked twice), file:PATH, env:NAME or fd:N.", valueName: "SRC"))
     var newPinSource: String = "tty"
 
-    func validate() throws {
-        do { _ = try SecretSource(newPinSource) } catch { throw ValidationError(error.reason) }
-    }
+    func validate() throws { try validateSecretSource(newPinSource) }
 
     func provider(_ prompt: String) throws(StoreError) -> Store.PINProvider {
         let source = try SecretSource(newPinSource)
-        return { token throws(StoreError) in try source.readNew(prompt: "\(prompt) for token \"\(token.info.label)\": ")
+        return { token throws(StoreError) in try source.readNew(prompt: "\(prompt) for token \"\(token.label)\": ")
         }
+    }
+}
+
+/// Where the security officer's PIN comes from, for the commands that need it to act on
+/// a token they already reach with the user PIN or none (`pin unblock`, `pin unlock-key`).
+struct SOPINOptions: ParsableArguments {
+    @Option(
+        help: ArgumentHelp(
+            "Where the security officer's PIN comes from: tty, file:PATH, env:NAME or fd:N.", valueName: "SRC"))
+    var soPinSource: String = "tty"
+
+    func validate() throws { try validateSecretSource(soPinSource) }
+
+    /// A provider that reads the SO PIN from the source, asking for it by the token's label.
+    func provider() throws(StoreError) -> Store.PINProvider {
+        let source = try SecretSource(soPinSource)
+        return { token throws(StoreError) in try source.read(prompt: "SO PIN for token \"\(token.label)\": ") }
     }
 }
 
@@ -59,10 +74,10 @@ extension CertBridge.Pin {
             try store.changePIN(
                 on: token, role: so ? .securityOfficer : .user,
                 old: { token throws(StoreError) in
-                    try source.read(prompt: "Current \(who) for token \"\(token.info.label)\": ")
+                    try source.read(prompt: "Current \(who) for token \"\(token.label)\": ")
                 },
                 new: newPIN.provider("New \(who)"))
-            print("The \(so ? "security officer" : "user") PIN of \"\(token.info.label)\" is changed.")
+            print("The \(so ? "security officer" : "user") PIN of \"\(token.label)\" is changed.")
         }
     }
 
@@ -82,29 +97,15 @@ extension CertBridge.Pin {
         @Argument(help: ArgumentHelp("The token (a PKCS#11 URI).", valueName: "URI"))
         var uri: String
 
-        @Option(
-            help: ArgumentHelp(
-                "Where the security officer's PIN comes from: tty, file:PATH, env:NAME or fd:N.", valueName: "SRC"))
-        var soPinSource: String = "tty"
-
+        @OptionGroup var soPIN: SOPINOptions
         @OptionGroup var newPIN: NewPINOptions
         @OptionGroup var global: GlobalOptions
-
-        func validate() throws {
-            do { _ = try SecretSource(soPinSource) } catch { throw ValidationError(error.reason) }
-        }
 
         func execute() throws(StoreError) {
             let store = try global.store()
             let token = try store.token(matching: parseURI(uri))
-            let soSource = try SecretSource(soPinSource)
-            try store.unblockPIN(
-                on: token,
-                soPIN: { token throws(StoreError) in
-                    try soSource.read(prompt: "SO PIN for token \"\(token.info.label)\": ")
-                },
-                newPIN: newPIN.provider("New user PIN"))
-            print("The user PIN of \"\(token.info.label)\" is set; it is unblocked.")
+            try store.unblockPIN(on: token, soPIN: soPIN.provider(), newPIN: newPIN.provider("New user PIN"))
+            print("The user PIN of \"\(token.label)\" is set; it is unblocked.")
         }
     }
 }

@@ -19,25 +19,13 @@ extension CertBridge.Pin {
         @Argument(help: ArgumentHelp("The key (a PKCS#11 URI with object= or id=).", valueName: "URI"))
         var uri: String
 
-        @Option(
-            help: ArgumentHelp(
-                "Where the security officer's PIN comes from: tty, file:PATH, env:NAME or fd:N.", valueName: "SRC"))
-        var soPinSource: String = "tty"
-
+        @OptionGroup var soPIN: SOPINOptions
         @OptionGroup var global: GlobalOptions
-
-        func validate() throws {
-            do { _ = try SecretSource(soPinSource) } catch { throw ValidationError(error.reason) }
-        }
 
         func execute() throws(StoreError) {
             let store = try global.store()
-            let soSource = try SecretSource(soPinSource)
             let key = try store.unlockKey(
-                matching: parseURI(uri), pin: global.pinProvider(store, uri: uri),
-                soPIN: { token throws(StoreError) in
-                    try soSource.read(prompt: "SO PIN for token \"\(token.info.label)\": ")
-                })
+                matching: parseURI(uri), pin: global.pinProvider(store, uri: uri), soPIN: soPIN.provider())
             print("Key \"\(key.label)\" is unlocked: five wrong passwords again before it locks.")
         }
     }

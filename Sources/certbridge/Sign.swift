@@ -10,11 +10,7 @@ struct KeyPasswordOptions: ParsableArguments {
             valueName: "SRC"))
     var keyPasswordSource: String?
 
-    func validate() throws {
-        if let keyPasswordSource {
-            do { _ = try SecretSource(keyPasswordSource) } catch { throw ValidationError(error.reason) }
-        }
-    }
+    func validate() throws { try validateSecretSource(keyPasswordSource) }
 
     /// The provider a Signer calls for every use of a High-level key: it reads its source anew
     /// each time (nothing is cached), and on a terminal allows three tries.

@@ -47,7 +47,7 @@ extension CertBridge.SoftTokenCommand {
         @OptionGroup var global: GlobalOptions
 
         func validate() throws {
-            do { _ = try SecretSource(soPinSource) } catch { throw ValidationError(error.reason) }
+            try validateSecretSource(soPinSource)
             guard !label.isEmpty, label.utf8.count <= 32 else {
                 throw ValidationError("a token label has 1 to 32 bytes")
             }
@@ -59,7 +59,7 @@ extension CertBridge.SoftTokenCommand {
                 store, label: label, soPIN: try SecretSource(soPinSource),
                 userPIN: try SecretSource(newPIN.newPinSource))
             if global.json { return try printJSON(TokenSummary(token)) }
-            print("Made the software token \"\(token.info.label)\" (serial \(token.info.serialNumber)): \(token.uri)")
+            print("Made the software token \"\(token.label)\" (serial \(token.serial)): \(token.uri)")
         }
     }
 }

@@ -46,7 +46,7 @@ func jsonEncoder() -> JSONEncoder {
 
 /// A URI argument parsed, a malformed one a usage error.
 func uriArgument(_ text: String) throws(StoreError) -> PKCS11URI {
-    do throws(PKCS11Error) { return try PKCS11URI(text) } catch { throw StoreError(error, doing: "reading the URI") }
+    try PKCS11URI(parsing: text)
 }
 
 /// `certbridge: error: ...` on stderr.

@@ -40,20 +40,8 @@ extension CertBridge {
                 )
             }
             let json = global.json
-            let report = SigningSelfTest.run(signer, algorithm: algorithm) { step in
-                if !json {
-                    print(
-                        "  \(step.ok ? Style.paint("ok  ", .green) : Style.paint("FAIL", .red)) \(step.name): \(step.detail)"
-                    )
-                }
-            }
-            if json { try printJSON(report) }
-            guard report.ok else {
-                // The first failure decides the exit code: a wrong password is 4, a locked PIN 6.
-                let failed = report.steps.filter { !$0.ok }
-                let code = failed.first?.exitCode.flatMap(StoreError.Code.init(rawValue:)) ?? .failed
-                throw StoreError(code, "test-sign failed: " + failed.map(\.detail).joined(separator: "; "))
-            }
+            let report = SigningSelfTest.run(signer, algorithm: algorithm) { step in printStep(step) }
+            try finishSelfTest(report, command: "test-sign")
             if !json { print("test-sign passed. It ran the signing round trip (sign, verify).") }
         }
     }

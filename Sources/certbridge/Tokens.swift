@@ -23,7 +23,7 @@ extension CertBridge {
             }
             let failures = store.integrityFailuresWithoutLogin()
             if tokens.isEmpty {
-                print("No tokens present (modules asked: \(store.modules.map(\.path).joined(separator: ", "))).")
+                print("No tokens present (modules asked: \(store.modulePaths.joined(separator: ", "))).")
                 return
             }
             for (module, group) in Dictionary(grouping: tokens, by: \.module).sorted(by: { $0.key < $1.key }) {

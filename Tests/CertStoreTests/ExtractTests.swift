@@ -1,4 +1,5 @@
 import Foundation
+import PKCS11
 import TestSupport
 import Testing
 
@@ -14,7 +15,7 @@ struct ExtractTests {
         var options = ImportOptions()
         options.exportable = exportable
         options.label = "k"
-        _ = try store.importItem(fixture.item, to: try test.token(), options: options, pin: { _ in test.pin })
+        _ = try store.importItem(fixture.item, to: try test.storeToken(), options: options, pin: { _ in test.pin })
         return (store, try PKCS11URI("pkcs11:token=\(test.label);object=k"))
     }
 

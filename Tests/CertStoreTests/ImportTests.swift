@@ -1,4 +1,5 @@
 import Foundation
+import PKCS11
 import TestSupport
 import Testing
 
@@ -64,7 +65,7 @@ struct ImportTests {
         options.exportable = exportable
         options.securityLevel = level
         let store = try store(test)
-        let result = try store.importItem(fixture.item, to: try test.token(), options: options, pin: pin(test))
+        let result = try store.importItem(fixture.item, to: try test.storeToken(), options: options, pin: pin(test))
         #expect(result.label == "Alice Example")
         let key = try #require(result.objects.first { $0.class == "private-key" })
         #expect(key.flags?.extractable == exportable)
@@ -87,7 +88,7 @@ struct ImportTests {
         var options = ImportOptions()
         options.includeChain = false
         let store = try store(test)
-        let result = try store.importItem(fixture.item, to: try test.token(), options: options, pin: pin(test))
+        let result = try store.importItem(fixture.item, to: try test.storeToken(), options: options, pin: pin(test))
         #expect(result.objects.filter { $0.class == "certificate" }.count == 1)
     }
 
@@ -96,17 +97,17 @@ struct ImportTests {
         let fixture = try Fixture.make(ec: true)
         let test = try token.freshToken()
         let store = try store(test)
-        _ = try store.importItem(fixture.item, to: try test.token(), options: ImportOptions(), pin: pin(test))
+        _ = try store.importItem(fixture.item, to: try test.storeToken(), options: ImportOptions(), pin: pin(test))
         let before = try test.snapshot()
         let error = #expect(throws: StoreError.self) {
-            try store.importItem(fixture.item, to: try test.token(), options: ImportOptions(), pin: pin(test))
+            try store.importItem(fixture.item, to: try test.storeToken(), options: ImportOptions(), pin: pin(test))
         }
         #expect(error?.reason.contains("already on") == true)
         #expect(try test.snapshot() == before)
         var replace = ImportOptions()
         replace.replace = true
         replace.label = "renamed"
-        let result = try store.importItem(fixture.item, to: try test.token(), options: replace, pin: pin(test))
+        let result = try store.importItem(fixture.item, to: try test.storeToken(), options: replace, pin: pin(test))
         #expect(result.replaced == 1)
         #expect(result.chainAlreadyPresent == 2)
         let keys = try test.userSession().findObjects([Attribute(.privateKey)])
@@ -125,7 +126,7 @@ struct ImportTests {
         let store = try store(test)
         let before = try test.snapshot()
         let error = #expect(throws: StoreError.self) {
-            try store.importItem(fixture.item, to: try test.token(), options: ImportOptions(), pin: pin(test)) {
+            try store.importItem(fixture.item, to: try test.storeToken(), options: ImportOptions(), pin: pin(test)) {
                 (current) throws(PKCS11Error) in
                 if current == step {
                     throw PKCS11Error(.returned(.deviceMemory), function: "C_CreateObject", reason: "injected")
@@ -145,7 +146,7 @@ struct ImportTests {
         let before = try test.snapshot()
         let item = ImportItem(key: other.item.key, certificate: fixture.item.certificate, chain: [], friendlyName: nil)
         let error = #expect(throws: StoreError.self) {
-            try store(test).importItem(item, to: try test.token(), options: ImportOptions(), pin: pin(test))
+            try store(test).importItem(item, to: try test.storeToken(), options: ImportOptions(), pin: pin(test))
         }
         #expect(error?.reason.contains("does not belong to the private key") == true)
         #expect(try test.snapshot() == before)

@@ -10,7 +10,7 @@ struct MissingMechanismTests {
     @Test("a module loaded here is named as the one that does not offer the mechanisms")
     func direct() throws {
         let test = try SoftHSM.freshToken()
-        let token = try test.token()
+        let token = try test.storeToken()
         #expect(TokenRoute(token) == .direct)
         let error = StoreError.missingMechanism([.aesKeyWrapPad, .aesCBCPad], for: "exporting \"k\"", token: token)
         #expect(

@@ -1,9 +1,11 @@
-import CertStore
 import Foundation
+import PKCS11
 import SwiftASN1
 import TestSupport
 import Testing
 import X509
+
+@testable import CertStore
 
 /// The signing protocol of issue 5, proved at the module boundary: a counting PKCS#11 shim
 /// between CertStore and the real module records every C_Login (by user type), C_SignInit
