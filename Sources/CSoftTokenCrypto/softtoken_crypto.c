@@ -327,18 +327,38 @@ static int set_rsa_params(EVP_PKEY_CTX *ctx, int padding, const char *pss_md, co
         && EVP_PKEY_CTX_set_rsa_pss_saltlen(ctx, salt_len) == 1;
 }
 
-/// DER ECDSA-Sig-Value to r||s, each padded to `half` bytes.
+/// One DER INTEGER at *p (a positive one, as ECDSA's r and s are), right-aligned in `half`
+/// bytes of `out`; moves *p past it. 1, or 0 when it is not such an integer or does not fit.
+static int der_integer_to_raw(const uint8_t **p, const uint8_t *end, uint8_t *out, size_t half) {
+    if (end - *p < 2 || (*p)[0] != 0x02 || ((*p)[1] & 0x80)) return 0;
+    size_t len = (*p)[1];
+    const uint8_t *v = *p + 2;
+    if (len == 0 || (size_t)(end - v) < len || (v[0] & 0x80)) return 0;
+    *p = v + len;
+    while (len > 0 && *v == 0) { v++; len--; }
+    if (len > half) return 0;
+    memset(out, 0, half - len);
+    memcpy(out + half - len, v, len);
+    return 1;
+}
+
+/// DER ECDSA-Sig-Value to r||s, each padded to `half` bytes. Read in place: the ECDSA_SIG and
+/// two BIGNUMs that d2i_ECDSA_SIG would allocate cost a few per cent of a P-256 signature.
 static long ecdsa_der_to_raw(const uint8_t *der, size_t len, size_t half, uint8_t *out, size_t cap) {
-    const unsigned char *p = der;
-    ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)len);
-    long result = -1;
-    if (sig == NULL) return -1;
-    const BIGNUM *r = NULL, *s = NULL;
-    ECDSA_SIG_get0(sig, &r, &s);
-    if (cap >= 2 * half && BN_bn2binpad(r, out, (int)half) == (int)half && BN_bn2binpad(s, out + half, (int)half) == (int)half)
-        result = (long)(2 * half);
-    ECDSA_SIG_free(sig);
-    return result;
+    if (cap < 2 * half || len < 2 || der[0] != 0x30) return -1;
+    const uint8_t *p = der + 2, *end = der + len;
+    size_t body = der[1];
+    if (body == 0x81) {
+        if (len < 3) return -1;
+        body = der[2];
+        p = der + 3;
+    } else if (body & 0x80) {
+        return -1;
+    }
+    if ((size_t)(end - p) != body) return -1;
+    if (!der_integer_to_raw(&p, end, out, half) || !der_integer_to_raw(&p, end, out + half, half) || p != end)
+        return -1;
+    return (long)(2 * half);
 }
 
 /// r||s to DER; length or -1.

@@ -14,13 +14,14 @@ extension Store {
     /// recovery is said through `report`. Objects a login hides are reached only in a logged-in
     /// session: without one the journal waits for the next command that logs in.
     func recoverInterruptedWrites(on token: Token) {
+        // The identity itself is the key (its interpolated description went through reflection,
+        // and so did a missing directory's FileManager error: together about 2 ms of every
+        // `certbridge tokens`).
         let identity = ImportJournal.TokenIdentity(token.info)
-        let key = "\(identity)"
-        guard !journalsChecked.contains(key) else { return }
+        guard !journalsChecked.contains(identity) else { return }
         var waiting = false
-        defer { if !waiting { journalsChecked.insert(key) } }
-        guard let directory = try? ImportJournal.directory(create: false),
-            let names = try? FileManager.default.contentsOfDirectory(atPath: directory)
+        defer { if !waiting { journalsChecked.insert(identity) } }
+        guard let directory = try? ImportJournal.directory(create: false), let names = Self.fileNames(in: directory)
         else { return }
         for name in names.sorted() where name.hasPrefix("import-") && name.hasSuffix(".journal") {
             let path = directory + "/" + name
@@ -34,6 +35,20 @@ extension Store {
             guard let journal = ImportJournal.read(fd: fd), journal.token == identity else { continue }
             if journal.committed || recover(journal, on: token) { unlink(path) } else { waiting = true }
         }
+    }
+
+    /// The names in a directory (readdir), or nil when it cannot be read (as when missing).
+    static func fileNames(in directory: String) -> [String]? {
+        guard let stream = opendir(directory) else { return nil }
+        defer { closedir(stream) }
+        var names: [String] = []
+        while let entry = readdir(stream) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
+            if name != "." && name != ".." { names.append(name) }
+        }
+        return names
     }
 
     /// Rolls one interrupted write back (or forward); true when the journal is done with.

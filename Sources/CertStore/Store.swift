@@ -14,7 +14,7 @@ public final class Store {
     /// killed process left half-done (Store+Recovery.swift); the CLI prints it on stderr.
     public var report: (String) -> Void = { _ in }
     /// The tokens whose import journals were looked at already.
-    var journalsChecked: Set<String> = []
+    var journalsChecked: Set<ImportJournal.TokenIdentity> = []
 
     /// Loads the named module paths, or, when none are named, every module registered with
     /// p11-kit and the software token. A `uri` whose module-path or module-name rules modules

@@ -8,19 +8,31 @@ final class CryptoKey: @unchecked Sendable {
     /// Signing contexts set up once per padding scheme and reused (see cbst_signer). A context
     /// serves one signature at a time: a thread takes one out of the pool (or makes one), signs
     /// outside the lock, and puts it back, so sessions on several threads sign with one key at once.
-    private var idleSigners: [SignerKey: [OpaquePointer]] = [:]
+    /// By scheme: a key signs with one or two, so a list searched in order costs less than
+    /// hashing the scheme's strings twice a signature.
+    private var idleSigners: [(scheme: SignerKey, signers: [OpaquePointer])] = []
     private let signerLock = Lock()
+    /// What the key is, asked of OpenSSL once: each of these asks OpenSSL's name map, under
+    /// its lock, which threads signing at once would otherwise meet on every signature.
+    private let kind: Int32
+    /// cbst_key_edwards: 25519, 448, or 0 for a key that is not an Edwards key.
+    let edwardsKind: Int32
+    /// The signature (or RSA block) size in bytes.
+    let signatureSize: Int
 
     init?(_ pointer: OpaquePointer?) {
         guard let pointer else { return nil }
         self.pointer = pointer
+        kind = cbst_key_kind(pointer)
+        edwardsKind = cbst_key_edwards(pointer)
+        signatureSize = cbst_signature_size(pointer)
     }
     deinit {
-        for signers in idleSigners.values { for signer in signers { cbst_signer_free(signer) } }
+        for (_, signers) in idleSigners { for signer in signers { cbst_signer_free(signer) } }
         cbst_key_free(pointer)
     }
 
-    struct SignerKey: Hashable {
+    struct SignerKey: Equatable {
         let padding: Int32
         let pssDigest: String?
         let mgf: String?
@@ -33,20 +45,28 @@ final class CryptoKey: @unchecked Sendable {
         if isEdwards { return signEdDSA(input, into: &out) }
         let key = SignerKey(
             padding: scheme.padding, pssDigest: scheme.pssDigest, mgf: scheme.mgf, saltLength: scheme.saltLength)
-        let pooled = signerLock.withLock { () -> OpaquePointer? in idleSigners[key]?.popLast() }
+        let pooled = signerLock.withLock { () -> OpaquePointer? in
+            guard let index = idleSigners.firstIndex(where: { $0.scheme == key }) else { return nil }
+            return idleSigners[index].signers.popLast()
+        }
         guard
             let signer = pooled
                 ?? cbst_signer_new(pointer, scheme.padding, scheme.pssDigest, scheme.mgf, scheme.saltLength)
         else { return -1 }
         let length = cbst_signer_sign(signer, input.baseAddress, input.count, &out, out.count)
-        signerLock.withLock { idleSigners[key, default: []].append(signer) }
+        signerLock.withLock {
+            if let index = idleSigners.firstIndex(where: { $0.scheme == key }) {
+                idleSigners[index].signers.append(signer)
+            } else {
+                idleSigners.append((key, [signer]))
+            }
+        }
         return length
     }
 
-    var isRSA: Bool { cbst_key_kind(pointer) == 1 }
-    var isEC: Bool { cbst_key_kind(pointer) == 2 }
+    var isRSA: Bool { kind == 1 }
+    var isEC: Bool { kind == 2 }
     var bits: Int { Int(cbst_key_bits(pointer)) }
-    var signatureSize: Int { cbst_signature_size(pointer) }
 
     /// A component (see cbst_key_component), or nil when the key has none.
     func component(_ name: String) -> [UInt8]? {
@@ -76,7 +96,16 @@ final class CryptoKey: @unchecked Sendable {
 enum Curve {
     static let nids: [Int32] = [415, 715, 716]  // prime256v1, secp384r1, secp521r1
 
+    /// The named-curve OIDs of `nids` as DER, compared before OpenSSL decodes anything: every
+    /// C_SignInit asks (CKA_EC_PARAMS gives the signature size).
+    private static let encodedOIDs: [(der: [UInt8], nid: Int32)] = [
+        ([0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07], 415),
+        ([0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x22], 715),
+        ([0x06, 0x05, 0x2B, 0x81, 0x04, 0x00, 0x23], 716),
+    ]
+
     static func nid(params: [UInt8]) -> Int32? {
+        if let known = encodedOIDs.first(where: { $0.der == params }) { return known.nid }
         let nid = params.withUnsafeBufferPointer { cbst_ec_nid_from_params($0.baseAddress, $0.count) }
         return nids.contains(nid) ? nid : nil
     }

@@ -63,7 +63,7 @@ enum EdwardsCurve: CaseIterable {
 }
 
 extension CryptoKey {
-    var isEdwards: Bool { cbst_key_edwards(pointer) != 0 }
+    var isEdwards: Bool { edwardsKind != 0 }
 
     /// An Edwards key's raw public key ("ec_point") or raw private key ("ec_d"), the names
     /// `component` uses for the EC equivalents.

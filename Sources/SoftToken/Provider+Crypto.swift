@@ -20,9 +20,14 @@ struct Output {
         return true
     }
 
-    func write(_ bytes: [UInt8]) {
-        if let buffer { bytes.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress!, count: bytes.count) } }
-        length.pointee = CK_ULONG(bytes.count)
+    func write(_ bytes: [UInt8]) { write(bytes, count: bytes.count) }
+
+    /// The first `count` bytes of `bytes` (a signature in a buffer of the longest size).
+    func write(_ bytes: [UInt8], count: Int) {
+        if let buffer, count > 0 {
+            bytes.withUnsafeBufferPointer { buffer.update(from: $0.baseAddress!, count: count) }
+        }
+        length.pointee = CK_ULONG(count)
     }
 }
 
@@ -38,7 +43,11 @@ extension Provider {
         let scheme = try SignatureScheme.parse(mechanism)
         session.sign = try shared { () throws(CKRError) in
             let object = try usableKey(session, key, class: CKO.privateKey, type: scheme.keyType, permission: CKA.sign)
-            return try beginKeyOperation(mechanism, scheme: scheme, key: object)
+            let operation = try beginKeyOperation(mechanism, scheme: scheme, key: object)
+            // The key taken now, under the lock this call holds anyway, so that C_Sign needs the
+            // shared lock for nothing; a key that needs its context login is opened by that.
+            if !operation.needsContextLogin { operation.preparedKey = try? self.key(of: object) }
+            return operation
         }
     }
 
@@ -85,6 +94,7 @@ extension Provider {
     /// is held, the shared lock only while the key is looked up.
     func authorizedKey(_ session: Session, _ operation: KeyOperation) throws(CKRError) -> CryptoKey {
         try requireContextLogin(session, operation)
+        if let key = operation.approvedKey ?? operation.preparedKey { return key }
         return try shared { () throws(CKRError) in try operationKey(operation) }
     }
 
@@ -108,7 +118,7 @@ extension Provider {
             ? operation.data.withUnsafeBufferPointer { sign(key, scheme, $0.baseAddress, $0.count, &signature) }
             : sign(key, scheme, data?.baseAddress?.assumingMemoryBound(to: UInt8.self), data?.count ?? 0, &signature)
         guard length > 0 else { throw CKRError(scheme.digest == nil ? CKR.dataLenRange : CKR.functionFailed) }
-        output.write(Array(signature[0..<length]))
+        output.write(signature, count: length)
     }
 
     /// One signature: the message hashed here when the mechanism hashes (and wrapped in a

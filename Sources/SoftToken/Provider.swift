@@ -35,8 +35,11 @@ public enum SoftTokenProvider {
     }
 
     /// Runs an operation call on one session: under that session's lock, with the shared lock
-    /// taken only where `body` asks for it (Provider.shared). Operations that a logout or a
-    /// close ended while this session was busy are dropped first.
+    /// taken only to find the session and where `body` asks for it (Provider.shared): once per
+    /// call on the way in, so two sessions' calls seldom wait for each other. A session closed
+    /// (or a provider finalized) between the look-up and the session's lock is refused by its
+    /// `closed` flag; operations that a logout or a close ended while this session was busy are
+    /// dropped first, under the shared lock as they were ended.
     static func call(session handle: CK_SESSION_HANDLE, _ body: (Provider, Session) throws(CKRError) -> Void) -> CK_RV {
         var found: (Provider, Session)?
         let refusal: CK_RV = lock.withLock {
@@ -48,13 +51,12 @@ public enum SoftTokenProvider {
         guard let (provider, session) = found else { return refusal }
         return session.lock.withLock {
             do throws(CKRError) {
-                try lock.withLock { () throws(CKRError) in
-                    guard state === provider, provider.sessions[handle] === session else {
-                        throw CKRError(CKR.sessionHandleInvalid)
-                    }
-                    if session.operationsEnded {
-                        session.endOperations()
-                        session.operationsEnded = false
+                guard !session.closed.load(ordering: .acquiring) else { throw CKRError(CKR.sessionHandleInvalid) }
+                if session.operationsEnded.load(ordering: .acquiring) {
+                    lock.withLock {
+                        if session.operationsEnded.exchange(false, ordering: .acquiringAndReleasing) {
+                            session.endOperations()
+                        }
                     }
                 }
                 try body(provider, session)
@@ -143,11 +145,16 @@ final class Provider {
     /// that call to drop when it next starts (the shared lock is held: waiting for a session
     /// lock here could deadlock, so it is only tried).
     func endOperations(of session: Session) {
-        if session.lock.withLockIfAvailable({ session.endOperations() }) == nil { session.operationsEnded = true }
+        if session.lock.withLockIfAvailable({ session.endOperations() }) == nil {
+            session.operationsEnded.store(true, ordering: .releasing)
+        }
     }
 
     func closeEverything() {
-        for session in sessions.values { endOperations(of: session) }
+        for session in sessions.values {
+            session.closed.store(true, ordering: .releasing)
+            endOperations(of: session)
+        }
         sessions.removeAll()
         for token in tokens.values { token.logout() }
         tokens.removeAll()
@@ -267,6 +274,7 @@ final class Provider {
 
     func closeSession(_ handle: CK_SESSION_HANDLE) throws(CKRError) {
         let session = try session(handle)
+        session.closed.store(true, ordering: .releasing)
         endOperations(of: session)
         session.token.dropSessionObjects(of: handle)
         sessions[handle] = nil

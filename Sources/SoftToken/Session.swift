@@ -1,8 +1,10 @@
 internal import CPKCS11
+import Synchronization
 
 /// One open session: its token, whether it may write, and the operations under way.
-/// The operations (sign … approvedWrap) are guarded by `lock`; `found` and `operationsEnded`
-/// by the provider's shared lock (see SoftTokenProvider).
+/// The operations (sign … approvedWrap) are guarded by `lock`; `found` by the provider's
+/// shared lock (see SoftTokenProvider); `closed` and `operationsEnded` are atomic, set under
+/// the shared lock and read by an operation call under `lock` alone.
 final class Session {
     let handle: CK_SESSION_HANDLE
     let slot: CK_SLOT_ID
@@ -12,7 +14,10 @@ final class Session {
     let lock = Lock()
     /// A logout or close ended the operations while a call was running here: the next call
     /// drops them before it starts.
-    var operationsEnded = false
+    let operationsEnded = Atomic<Bool>(false)
+    /// C_CloseSession, C_CloseAllSessions or C_Finalize removed this session: a call that found
+    /// it just before is refused (CKR_SESSION_HANDLE_INVALID) once it holds `lock`.
+    let closed = Atomic<Bool>(false)
 
     /// C_FindObjects results not yet handed out.
     var found: [CK_OBJECT_HANDLE]?
@@ -84,6 +89,8 @@ final class KeyOperation {
     var approved = false
     /// The key opened with its own password by the context login, for this operation only.
     var approvedKey: CryptoKey?
+    /// The object's key, taken at C_SignInit for a key that needs no context login.
+    var preparedKey: CryptoKey?
     /// Input gathered by the *Update calls.
     var data: [UInt8] = []
     /// An AES encryption or decryption's cipher context.
