@@ -6,14 +6,15 @@ import Foundation
 struct KeyPasswordOptions: ParsableArguments {
     @Option(
         help: ArgumentHelp(
-            "Where the password that approves each use of a High-level key comes from: tty, file:PATH, env:NAME or fd:N. Default: the token PIN's source, read again for every use.",
+            "Where the password that approves each use of a High-level key comes from: tty, file:PATH, env:NAME or fd:N. Default: the token PIN's source. A terminal is asked at every use; a file or variable is read again; the line a descriptor gives serves the whole command.",
             valueName: "SRC"))
     var keyPasswordSource: String?
 
     func validate() throws { try validateSecretSource(keyPasswordSource) }
 
-    /// The provider a Signer calls for every use of a High-level key: it reads its source anew
-    /// each time (nothing is cached), and on a terminal allows three tries.
+    /// The provider a Signer calls for every use of a High-level key: it asks a terminal anew
+    /// each time (three tries), reads a file or variable anew, and remembers a descriptor's one
+    /// line for the rest of the command.
     func provider(global: GlobalOptions, uri: String) throws(StoreError) -> (KeyPasswordProvider, attempts: Int) {
         let source: SecretSource
         if let keyPasswordSource {
