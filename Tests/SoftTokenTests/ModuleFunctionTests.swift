@@ -191,7 +191,6 @@ struct ModuleFunctionTests {
         }
         cases.append((Mechanism(MechanismType(rawValue: UInt(CKM_AES_CMAC))), aesKey, aesKey, true, []))
 
-        let functions = session.slot.module.functions.pointee
         let longMessage = Array(String(repeating: "a message signed in parts. ", count: 40).utf8)
         for (mechanism, signer, verifier, deterministic, fixed) in cases {
             let message = fixed.isEmpty ? longMessage : fixed
@@ -200,33 +199,13 @@ struct ModuleFunctionTests {
             }
             try session.signInit(mechanism, key: signer)
             let single = try session.sign(message)
-            try session.signInit(mechanism, key: signer)
-            for var part in parts {
-                #expect(functions.C_SignUpdate!(session.handle, &part, CK_ULONG(part.count)) == CKR_OK, "\(mechanism)")
-            }
-            var length: CK_ULONG = 0
-            #expect(functions.C_SignFinal!(session.handle, nil, &length) == CKR_OK)
-            var multi = [UInt8](repeating: 0, count: Int(length))
-            #expect(functions.C_SignFinal!(session.handle, &multi, &length) == CKR_OK, "\(mechanism)")
-            multi = Array(multi.prefix(Int(length)))
+            let multi = try session.signInParts(mechanism, key: signer, parts)
             if deterministic { #expect(single == multi, "\(mechanism): parts sign differently") }
             #expect(
                 try session.verify(mechanism, key: verifier, data: message, signature: multi),
                 "\(mechanism): a multi-part signature fails C_Verify")
             func verifyInParts(_ data: [[UInt8]], _ signature: [UInt8]) throws -> CK_RV {
-                var signature = signature
-                var mech = CK_MECHANISM(
-                    mechanism: CK_MECHANISM_TYPE(mechanism.type.rawValue), pParameter: nil, ulParameterLen: 0)
-                var parameter = mechanism.parameter
-                return parameter.withUnsafeMutableBytes { p in
-                    mech.pParameter = p.isEmpty ? nil : p.baseAddress
-                    mech.ulParameterLen = CK_ULONG(p.count)
-                    guard functions.C_VerifyInit!(session.handle, &mech, verifier.handle) == CKR_OK else {
-                        return CKR_GENERAL_ERROR
-                    }
-                    for var part in data { _ = functions.C_VerifyUpdate!(session.handle, &part, CK_ULONG(part.count)) }
-                    return functions.C_VerifyFinal!(session.handle, &signature, CK_ULONG(signature.count))
-                }
+                try session.verifyInParts(mechanism, key: verifier, data, signature: signature)
             }
             #expect(
                 try verifyInParts(parts, single) == CKR_OK,
