@@ -6,15 +6,8 @@ import Testing
 /// spends a PIN try: the token's PIN state is unchanged afterwards. Secrets are read up to 4 KiB.
 @Suite("Empty and endless PIN sources")
 struct EmptySecretSourceTests {
-    struct TokenJSON: Decodable {
-        let label: String
-        let pinState: String
-        let flags: [String]
-    }
-
     func state(of test: TestToken, fixture: any TokenFixture) throws -> TokenJSON {
-        let tokens = try CLI.json([TokenJSON].self, ["tokens", "--module", fixture.modulePath])
-        return try #require(tokens.first { $0.label == test.label })
+        try TokenJSON.listed(test.label, modules: [fixture.modulePath])
     }
 
     func objects(_ test: TestToken, fixture: any TokenFixture, source: String, environment: [String: String] = [:])

@@ -6,16 +6,6 @@ import Testing
 /// gets a password of its own, as `import` gives one, and every use asks for that password.
 @Suite("enrollment keys with their own password")
 struct EnrollKeyPasswordTests {
-    struct FlagsJSON: Decodable {
-        let ownPassword: Bool?
-        let alwaysAuthenticate: Bool?
-    }
-    struct ObjectJSON: Decodable {
-        let `class`: String
-        let label: String
-        let flags: FlagsJSON?
-    }
-
     @Test("the key's own password approves its request and every later use; the token PIN no longer does")
     func ownPassword() throws {
         let fixture = SoftTokenFixture()

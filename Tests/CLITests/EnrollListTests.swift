@@ -6,29 +6,18 @@ import Testing
 /// that `enroll verify`, `objects` and `install-cert` take.
 @Suite("enroll list shows each pending pair's security level and URI")
 struct EnrollListTests {
-    struct Pending: Decodable {
-        let uri: String
-        let securityLevel: String
-        let record: Record
-    }
-    struct Record: Decodable { let label: String }
-
     @Test("the table has SECURITY and URI columns, and each row's URI is the one --json gives and names the key")
     func levelAndURI() throws {
-        let dir = try TemporaryDirectory()
-        let test = try SoftHSM.freshToken()
-        let env = ["PIN": test.userPIN]
-        let pin = ["--pin-source", "env:PIN", "--module", SoftHSM.modulePath]
+        let cli = try TokenCLI.softHSM()
         for (name, level) in [("std.example", "standard"), ("high.example", "high")] {
-            let made = try CLI.run(
+            let made = try cli.run(
                 [
                     "enroll", "new", "--subject", "CN=\(name)", "--key", "ec:p256", "--security-level", level,
-                    "--token", "pkcs11:token=\(test.label)", "-o", dir.file("\(name).csr"),
-                ]
-                    + (level == "high" ? ["--key-password-source", "env:PIN"] : []) + pin, environment: env)
+                    "--token", cli.tokenURI, "-o", cli.dir.file("\(name).csr"),
+                ] + (level == "high" ? ["--key-password-source", "env:PIN"] : []))
             try #require(made.status == 0, "\(made.stderr)")
         }
-        let listed = try CLI.run(["enroll", "list", "--token", "pkcs11:token=\(test.label)"] + pin, environment: env)
+        let listed = try cli.run(["enroll", "list", "--token", cli.tokenURI])
         try #require(listed.status == 0, "\(listed.stderr)")
         let lines = listed.stdout.split(separator: "\n").map { $0.split(separator: " ").map(String.init) }
         #expect(
@@ -36,8 +25,7 @@ struct EnrollListTests {
             "\(listed.stdout)")
         #expect(lines.count == 3, "\(listed.stdout)")
 
-        let pending = try CLI.json(
-            [Pending].self, ["enroll", "list", "--token", "pkcs11:token=\(test.label)"] + pin, environment: env)
+        let pending = try cli.json([PendingJSON].self, ["enroll", "list", "--token", cli.tokenURI])
         #expect(pending.count == 2)
         for entry in pending {
             let row = try #require(lines.first { $0.count > 1 && $0[1] == entry.record.label }, "\(listed.stdout)")
@@ -46,7 +34,7 @@ struct EnrollListTests {
                 entry.uri.contains("object=\(entry.record.label)") && entry.uri.contains("type=private"), "\(entry.uri)"
             )
             // The URI shown is one the other commands take.
-            let objects = try CLI.run(["objects", entry.uri, "--json"] + pin, environment: env)
+            let objects = try cli.run(["objects", entry.uri, "--json"])
             try #require(objects.status == 0, "\(objects.stderr)")
             let found = try #require(try JSONSerialization.jsonObject(with: objects.stdoutData) as? [[String: Any]])
             #expect(found.map { $0["label"] as? String } == [entry.record.label], "\(objects.stdout)")

@@ -7,54 +7,42 @@ import Testing
 /// write nothing, and the profiles' algorithms as openssl sees them.
 @Suite("export through the CLI")
 struct ExportCLITests {
-    struct ResultJSON: Decodable {
-        let label: String
-        let id: String
-        let objects: [ObjectJSON]
-    }
-    struct ObjectJSON: Decodable {
-        let `class`: String
-        let id: String
-        let certificate: CertJSON?
-    }
-    struct CertJSON: Decodable {
-        let subject: String
-        let category: String?
+    /// A fresh token of the fixture; both token kinds are loaded, and each test names its token by label.
+    func token(_ fixture: any TokenFixture) throws -> TokenCLI {
+        try TokenCLI(fixture, modules: TokenCLI.everyModule)
     }
 
-    /// Both token kinds are loaded; each test names its token by label.
-    let module = ["--module", SoftHSM.modulePath, "--module", SoftTokenRig.modulePath]
-
-    func importBackup(_ pfx: PFXFixture, _ test: TestToken, exportable: Bool, label: String = "alice") throws
-        -> ResultJSON
+    func importBackup(_ pfx: PFXFixture, _ cli: TokenCLI, exportable: Bool, label: String = "alice") throws
+        -> ImportJSON
     {
-        var args =
+        try cli.json(
+            ImportJSON.self,
             [
-                "import", pfx.path, "--token", "pkcs11:token=\(test.label)", "--password-source",
-                "file:\(pfx.passwordFile)",
-                "--pin-source", "env:PIN", "--label", label,
-            ] + module
-        if exportable { args.append("--exportable") }
-        return try CLI.json(ResultJSON.self, args, environment: ["PIN": test.userPIN])
+                "import", pfx.path, "--token", cli.tokenURI, "--password-source", "file:\(pfx.passwordFile)",
+                "--label", label,
+            ] + (exportable ? ["--exportable"] : []))
+    }
+
+    /// A fresh token holding "alice", imported from an openssl-made PFX without a chain.
+    func alice(_ fixture: any TokenFixture, exportable: Bool) throws -> (cli: TokenCLI, pfx: PFXFixture) {
+        let cli = try token(fixture)
+        let pfx = try PFXFixture.make(chain: false, in: cli.dir)
+        _ = try importBackup(pfx, cli, exportable: exportable)
+        return (cli, pfx)
     }
 
     @Test(
         "round trip: import exportable, export, import the export on a second token: same key and chain",
         arguments: TokenFixtures.all, [nil, "prime256v1"])
     func roundTrip(fixture: any TokenFixture, curve: String?) throws {
-        let dir = try TemporaryDirectory()
+        let first = try token(fixture)
+        let second = try token(fixture)
+        let dir = first.dir
         let pfx = try PFXFixture.make(ec: curve, in: dir)
-        let first = try fixture.freshToken()
-        let second = try fixture.freshToken()
         let imported = try importBackup(pfx, first, exportable: true)
         let out = dir.file("exported.pfx")
         let password = try dir.write("export-pass", "n3w-backup-password\n")
-        let export = try CLI.run(
-            [
-                "export", "pkcs11:token=\(first.label);object=alice", "-o", out, "--password-source",
-                "file:\(password)",
-                "--pin-source", "env:PIN",
-            ] + module, environment: ["PIN": first.userPIN])
+        let export = try first.run(["export", first.uri("alice"), "-o", out, "--password-source", "file:\(password)"])
         #expect(export.status == 0, "\(export.stderr)")
         #expect(export.stdout.contains("with 3 certificate(s)"))
 
@@ -82,7 +70,7 @@ struct ExportCLITests {
             chainPEMs: pfx.chainPEMs)
         let restored = try importBackup(restoredFixture, second, exportable: false)
         #expect(restored.id == imported.id)
-        let chain = { (r: ResultJSON) in
+        let chain = { (r: ImportJSON) in
             r.objects.compactMap { $0.certificate }.filter { $0.category == "authority" }.map(\.subject).sorted()
         }
         #expect(chain(restored) == chain(imported))
@@ -93,41 +81,27 @@ struct ExportCLITests {
         "a non-exportable key: check-exportable and export exit 3, no password asked, no file written",
         arguments: TokenFixtures.all)
     func nonExportable(fixture: any TokenFixture) throws {
-        let dir = try TemporaryDirectory()
-        let pfx = try PFXFixture.make(chain: false, in: dir)
-        let test = try fixture.freshToken()
-        _ = try importBackup(pfx, test, exportable: false)
+        let (cli, _) = try alice(fixture, exportable: false)
+        let dir = cli.dir
         let out = dir.file("never.pfx")
         // A password source that cannot be read proves the refusal comes before any password.
-        let result = try CLI.run(
-            [
-                "export", "pkcs11:token=\(test.label);object=alice", "-o", out,
-                "--password-source", "file:\(dir.file("no-such-password-file"))", "--pin-source", "env:PIN",
-            ] + module,
-            environment: ["PIN": test.userPIN])
+        let result = try cli.run(
+            ["export", cli.uri("alice"), "-o", out, "--password-source", "file:\(dir.file("no-such-password-file"))"])
         #expect(result.status == 3)
         #expect(result.stderr.contains("marked non-exportable"))
         #expect(!FileManager.default.fileExists(atPath: out))
         #expect(try FileManager.default.contentsOfDirectory(atPath: dir.path).allSatisfy { !$0.contains("never.pfx") })
-        let check = try CLI.run(
-            ["check-exportable", "pkcs11:token=\(test.label);object=alice", "--pin-source", "env:PIN"] + module,
-            environment: ["PIN": test.userPIN])
+        let check = try cli.run(["check-exportable", cli.uri("alice")])
         #expect(check.status == 3)
     }
 
     @Test("compat output opens with openssl and shows 3DES and a SHA-1 MAC", arguments: TokenFixtures.all)
     func compat(fixture: any TokenFixture) throws {
-        let dir = try TemporaryDirectory()
-        let pfx = try PFXFixture.make(chain: false, in: dir)
-        let test = try fixture.freshToken()
-        _ = try importBackup(pfx, test, exportable: true)
-        let out = dir.file("compat.pfx")
-        let password = try dir.write("pass", "compat-pass")
-        let result = try CLI.run(
-            [
-                "export", "pkcs11:token=\(test.label);object=alice", "-o", out, "--profile", "compat",
-                "--password-source", "file:\(password)", "--pin-source", "env:PIN",
-            ] + module, environment: ["PIN": test.userPIN])
+        let (cli, _) = try alice(fixture, exportable: true)
+        let out = cli.dir.file("compat.pfx")
+        let password = try cli.dir.write("pass", "compat-pass")
+        let result = try cli.run(
+            ["export", cli.uri("alice"), "-o", out, "--profile", "compat", "--password-source", "file:\(password)"])
         #expect(result.status == 0, "\(result.stderr)")
         #expect(result.stderr.contains("compat protection"))
         let info = try run(
@@ -140,26 +114,15 @@ struct ExportCLITests {
         "an existing file is not replaced without --force; --cert-only writes the certificate alone",
         arguments: TokenFixtures.all)
     func files(fixture: any TokenFixture) throws {
-        let dir = try TemporaryDirectory()
-        let pfx = try PFXFixture.make(chain: false, in: dir)
-        let test = try fixture.freshToken()
-        _ = try importBackup(pfx, test, exportable: true)
-        let existing = try dir.write("taken.pfx", "keep me")
-        let password = try dir.write("pass", "p")
-        let refused = try CLI.run(
-            [
-                "export", "pkcs11:token=\(test.label);object=alice", "-o", existing, "--password-source",
-                "file:\(password)",
-                "--pin-source", "env:PIN",
-            ] + module, environment: ["PIN": test.userPIN])
+        let (cli, pfx) = try alice(fixture, exportable: true)
+        let existing = try cli.dir.write("taken.pfx", "keep me")
+        let password = try cli.dir.write("pass", "p")
+        let refused = try cli.run(["export", cli.uri("alice"), "-o", existing, "--password-source", "file:\(password)"])
         #expect(refused.status == 2)
         #expect(try String(contentsOfFile: existing, encoding: .utf8) == "keep me")
 
-        let pem = dir.file("alice.pem")
-        let cert = try CLI.run(
-            ["export", "pkcs11:token=\(test.label);object=alice", "--cert-only", "-o", pem, "--pin-source", "env:PIN"]
-                + module,
-            environment: ["PIN": test.userPIN])
+        let pem = cli.dir.file("alice.pem")
+        let cert = try cli.run(["export", cli.uri("alice"), "--cert-only", "-o", pem])
         #expect(cert.status == 0, "\(cert.stderr)")
         let fingerprint = { (path: String) in
             try run("openssl", ["x509", "-in", path, "-noout", "-fingerprint", "-sha256"]).stdout

@@ -105,9 +105,8 @@ struct FirstContactTests {
     )
     func softTokenInitAsksAgain() throws {
         let dir = try TemporaryDirectory()
-        let store = dir.file("softtoken")
-        try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
-        let env = ["CERTBRIDGE_SOFTTOKEN_DIR": store, "CERTBRIDGE_SOFTTOKEN_KDF_ITERATIONS": SoftTokenRig.iterations]
+        let store = try PrivateSoftTokenStore(in: dir)
+        let env = store.environment
         let args = ["softtoken", "init", "--label", "Asked", "--module", SoftTokenRig.modulePath]
         let made = try Self.onTerminal(
             args,

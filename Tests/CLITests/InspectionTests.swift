@@ -7,29 +7,6 @@ import Testing
 /// SoftHSM2 token holding keys made by the test itself.
 @Suite("tokens and objects through the CLI")
 struct InspectionTests {
-    struct TokenJSON: Decodable {
-        let label: String
-        let pinState: String
-        let flags: [String]
-        let uri: String
-    }
-    struct FlagsJSON: Decodable, Equatable {
-        let sensitive: Bool?, extractable: Bool?, alwaysAuthenticate: Bool?, neverExtractable: Bool?
-        let alwaysSensitive: Bool?, local: Bool?, `private`: Bool?
-    }
-    struct CertJSON: Decodable {
-        let subject: String
-        let issuer: String
-        let serial: String
-        let notBefore: Date
-        let notAfter: Date
-    }
-    struct ObjectJSON: Decodable {
-        let `class`: String, label: String, id: String, keyType: String?, keyBits: Int?, curve: String?
-        let flags: FlagsJSON?, verdict: String?, securityLevel: String?, certificate: CertJSON?, pairedWith: String?,
-            uri: String
-    }
-
     let softhsm = ["--module", SoftHSM.modulePath]
 
     @Test("tokens --json lists a fresh token with its PIN state and a URI that names it")
@@ -75,24 +52,27 @@ struct InspectionTests {
         let uri = "pkcs11:token=\(test.label)"
         let objects = try CLI.json([ObjectJSON].self, ["objects", uri, "--pin-source", "file:\(pinFile)"] + softhsm)
 
-        let generated = try #require(objects.first { $0.class == "private-key" && $0.label == "generated" })
-        #expect(generated.verdict == "non-exportable")
-        #expect(
-            generated.flags
-                == FlagsJSON(
-                    sensitive: true, extractable: false, alwaysAuthenticate: false, neverExtractable: true,
-                    alwaysSensitive: true, local: true, private: true))
+        /// The private key labelled `label`, with the verdict and every flag as listed.
+        func key(_ label: String, verdict: String, flags: FlagsJSON) throws -> ObjectJSON {
+            let key = try #require(objects.first { $0.class == "private-key" && $0.label == label })
+            #expect(key.verdict == verdict, "\(label)")
+            #expect(key.flags == flags, "\(label)")
+            return key
+        }
+        let generated = try key(
+            "generated", verdict: "non-exportable",
+            flags: FlagsJSON(
+                sensitive: true, extractable: false, alwaysAuthenticate: false, neverExtractable: true,
+                alwaysSensitive: true, local: true, private: true))
         #expect(generated.keyType == "EC" && generated.curve == "P-256" && generated.keyBits == 256)
         #expect(generated.id == "a1")
         #expect(generated.securityLevel == "standard")
 
-        let imported = try #require(objects.first { $0.class == "private-key" && $0.label == "imported" })
-        #expect(imported.verdict == "exportable")
-        #expect(
-            imported.flags
-                == FlagsJSON(
-                    sensitive: true, extractable: true, alwaysAuthenticate: true, neverExtractable: false,
-                    alwaysSensitive: false, local: false, private: true))
+        let imported = try key(
+            "imported", verdict: "exportable",
+            flags: FlagsJSON(
+                sensitive: true, extractable: true, alwaysAuthenticate: true, neverExtractable: false,
+                alwaysSensitive: false, local: false, private: true))
         #expect(imported.keyType == "RSA" && imported.keyBits == 2048)
         #expect(imported.securityLevel == "high")
         #expect(objects.contains { $0.class == "public-key" && $0.label == "imported" })

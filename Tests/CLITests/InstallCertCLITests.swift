@@ -7,68 +7,30 @@ import Testing
 /// searched are named when nothing matches, and a second install changes nothing.
 @Suite("install-cert through the CLI")
 struct InstallCertCLITests {
-    struct CertJSON: Decodable {
-        let subject: String
-        let category: String?
-    }
-    struct ObjectJSON: Decodable {
-        let `class`: String
-        let label: String
-        let id: String
-        let certificate: CertJSON?
-    }
-    struct InstallJSON: Decodable {
-        let installed: Bool
-        let chainAdded: Int
-        let chainAlreadyPresent: Int
-        let id: String
-    }
-
     let module = ["--module", SoftHSM.modulePath]
 
     @Test("--chain adds the CAs as authority certificates; installing again reports and writes nothing")
     func chainAndDuplicate() throws {
-        let dir = try TemporaryDirectory()
-        let test = try SoftHSM.freshToken()
-        let pin = ["--pin-source", "env:PIN"] + module
-        let env = ["PIN": test.userPIN]
-        let csr = dir.file("req.csr")
-        let made = try CLI.run(
-            [
-                "enroll", "new", "--subject", "CN=chained.example", "--key", "ec:p256", "--token",
-                "pkcs11:token=\(test.label)",
-                "-o", csr,
-            ] + pin, environment: env)
+        let cli = try TokenCLI.softHSM()
+        let csr = cli.dir.file("req.csr")
+        let made = try cli.run([
+            "enroll", "new", "--subject", "CN=chained.example", "--key", "ec:p256", "--token", cli.tokenURI, "-o", csr,
+        ])
         try #require(made.status == 0, "\(made.stderr)")
 
         // A root and an issuing CA, made with openssl; the issuing CA signs the request.
-        let root = try RSAComponents.generate(in: dir)
-        let rootCert = try makeCertificate(keyPEM: root.pem, subject: "/CN=Install Root CA", ca: true, in: dir)
-        let mid = try RSAComponents.generate(in: dir)
-        let midCert = try makeCertificate(
-            keyPEM: mid.pem, subject: "/CN=Install Issuing CA", issuerKeyPEM: root.pem,
-            issuerCert: rootCert.pemPath, ca: true, in: dir)
-        let midKey = try dir.write("mid-key.pem", mid.pem)
-        let issued = dir.file("issued.pem")
-        let signed = try run(
-            "openssl",
-            [
-                "x509", "-req", "-in", csr, "-CA", midCert.pemPath, "-CAkey", midKey, "-CAcreateserial",
-                "-days", "30", "-out", issued,
-            ])
-        try #require(signed.status == 0, "\(signed.stderr)")
-        let chain = try dir.write(
+        let root = try TestCA(subject: "/CN=Install Root CA", in: cli.dir)
+        let mid = try TestCA(subject: "/CN=Install Issuing CA", issuer: root, in: cli.dir)
+        let issued = try mid.issue(csr)
+        let chain = try cli.dir.write(
             "chain.pem",
-            try String(contentsOfFile: midCert.pemPath, encoding: .utf8)
-                + String(contentsOfFile: rootCert.pemPath, encoding: .utf8))
+            try String(contentsOfFile: mid.certificatePEM, encoding: .utf8)
+                + String(contentsOfFile: root.certificatePEM, encoding: .utf8))
 
-        let first = try CLI.json(
-            InstallJSON.self,
-            ["install-cert", issued, "--chain-file", chain, "--token", "pkcs11:token=\(test.label)"] + pin,
-            environment: env)
+        let first = try cli.json(
+            InstallJSON.self, ["install-cert", issued, "--chain-file", chain, "--token", cli.tokenURI])
         #expect(first.installed && first.chainAdded == 2 && first.chainAlreadyPresent == 0)
-        let objects = try CLI.json(
-            [ObjectJSON].self, ["objects", "pkcs11:token=\(test.label)"] + pin, environment: env)
+        let objects = try cli.objects()
         let authorities = objects.filter { $0.certificate?.category == "authority" }.compactMap {
             $0.certificate?.subject
         }
@@ -79,32 +41,21 @@ struct InstallCertCLITests {
         let user = objects.filter { $0.certificate?.category == "user" }
         #expect(user.count == 1 && user.first?.id == first.id && user.first?.label == "chained.example")
 
-        let before = try test.snapshot()
-        let again = try CLI.run(
-            ["install-cert", issued, "--chain-file", chain, "--token", "pkcs11:token=\(test.label)"] + pin,
-            environment: env)
+        let before = try cli.test.snapshot()
+        let again = try cli.run(["install-cert", issued, "--chain-file", chain, "--token", cli.tokenURI])
         #expect(again.status == 0)
-        #expect(again.stdout.contains("already on \"\(test.label)\""))
+        #expect(again.stdout.contains("already on \"\(cli.test.label)\""))
         #expect(again.stdout.contains("Chain: 0 added, 2 already present."))
-        #expect(try test.snapshot() == before, "nothing is written twice")
+        #expect(try cli.test.snapshot() == before, "nothing is written twice")
     }
 
     @Test("a certificate that matches no key pair exits 5 naming every token searched")
     func noMatchNamesAllTokens() throws {
         let dir = try TemporaryDirectory()
         // A SoftHSM2 of its own, so "every token" is exactly the two made here.
-        let tokens = dir.file("tokens")
-        try FileManager.default.createDirectory(atPath: tokens, withIntermediateDirectories: true)
-        let conf = try dir.write(
-            "softhsm2.conf", "directories.tokendir = \(tokens)\nobjectstore.backend = file\nlog.level = ERROR\n")
+        let softHSM = try PrivateSoftHSM(in: dir)
         let labels = ["search-one", "search-two"]
-        for label in labels {
-            let made = try run(
-                "softhsm2-util",
-                ["--init-token", "--free", "--label", label, "--so-pin", SoftHSM.soPIN, "--pin", SoftHSM.userPIN],
-                environment: ["SOFTHSM2_CONF": conf])
-            try #require(made.status == 0, "\(made.stderr)")
-        }
+        for label in labels { try softHSM.initToken(label: label) }
         let stranger = try makeCertificate(
             keyPEM: try ECComponents.generate(in: dir).pem, subject: "/CN=Nobody Known", in: dir)
         let pins = try dir.write("pin", SoftHSM.userPIN + "\n")
@@ -112,7 +63,7 @@ struct InstallCertCLITests {
         // to (the PIN is for the token the command names); each is named as not searched.
         let result = try CLI.run(
             ["install-cert", stranger.pemPath, "--pin-source", "file:\(pins)"] + module,
-            environment: ["SOFTHSM2_CONF": conf])
+            environment: softHSM.environment)
         #expect(result.status == 5, "\(result.stderr)")
         #expect(result.stderr.contains("no key pair on any token searched matches"), "\(result.stderr)")
         for label in labels { #expect(result.stderr.contains("\"\(label)\""), "\(label) was searched") }
@@ -123,12 +74,12 @@ struct InstallCertCLITests {
         "a key pair made by another tool, with an id that is not CertBridge's, is found by its public key",
         arguments: ["rsa", "ec", "rsa-no-public"])
     func foreignKeyPair(kind: String) throws {
-        let dir = try TemporaryDirectory()
-        let test = try SoftHSM.freshToken()
+        let cli = try TokenCLI.softHSM()
+        let dir = cli.dir
         let id: [UInt8] = [0x0F, 0x0E]
         let keyPEM: String
         do {
-            let session = try test.userSession()
+            let session = try cli.test.userSession()
             let flags = [Attribute(.sensitive, true), Attribute(.extractable, false)]
             if kind == "ec" {
                 let ec = try ECComponents.generate(in: dir)
@@ -152,17 +103,10 @@ struct InstallCertCLITests {
             }
         }
         let issued = try makeCertificate(keyPEM: keyPEM, subject: "/CN=Foreign Key", in: dir)
-        let installed = try CLI.json(
-            InstallJSON.self,
-            [
-                "install-cert", issued.pemPath, "--token", "pkcs11:token=\(test.label)",
-                "--pin-source", "env:PIN",
-            ] + module, environment: ["PIN": test.userPIN])
+        let installed = try cli.json(InstallJSON.self, ["install-cert", issued.pemPath, "--token", cli.tokenURI])
         #expect(installed.installed)
         #expect(installed.id == "0f0e", "the certificate takes the key's own id")
-        let objects = try CLI.json(
-            [ObjectJSON].self, ["objects", "pkcs11:token=\(test.label);type=cert", "--pin-source", "env:PIN"] + module,
-            environment: ["PIN": test.userPIN])
+        let objects = try cli.objects(";type=cert")
         #expect(objects.count == 1 && objects.first?.id == "0f0e" && objects.first?.label == "foreign")
     }
 
@@ -171,18 +115,11 @@ struct InstallCertCLITests {
     )
     func tokenWithAnotherPIN() throws {
         let dir = try TemporaryDirectory()
-        let tokens = dir.file("tokens")
-        try FileManager.default.createDirectory(atPath: tokens, withIntermediateDirectories: true)
-        let conf = try dir.write(
-            "softhsm2.conf", "directories.tokendir = \(tokens)\nobjectstore.backend = file\nlog.level = ERROR\n")
-        let env = ["SOFTHSM2_CONF": conf]
+        let softHSM = try PrivateSoftHSM(in: dir)
+        let env = softHSM.environment
         // "other-pin" sorts and is made first, so it is met before the token that holds the key.
-        for (label, pin) in [("other-pin", "86420"), ("holder", SoftHSM.userPIN)] {
-            let made = try run(
-                "softhsm2-util", ["--init-token", "--free", "--label", label, "--so-pin", SoftHSM.soPIN, "--pin", pin],
-                environment: env)
-            try #require(made.status == 0, "\(made.stderr)")
-        }
+        try softHSM.initToken(label: "other-pin", pin: "86420")
+        try softHSM.initToken(label: "holder")
         let pinFile = try dir.write("pin", SoftHSM.userPIN + "\n")
         let pin = ["--pin-source", "file:\(pinFile)"] + module
         let csr = dir.file("req.csr")
@@ -190,39 +127,23 @@ struct InstallCertCLITests {
             ["enroll", "new", "--subject", "CN=on.holder", "--token", "pkcs11:token=holder", "-o", csr] + pin,
             environment: env)
         try #require(made.status == 0, "\(made.stderr)")
-        let ca = try RSAComponents.generate(in: dir)
-        let caCert = try makeCertificate(keyPEM: ca.pem, subject: "/CN=Holder CA", ca: true, in: dir)
-        let caKey = try dir.write("ca-key.pem", ca.pem)
-        let issued = dir.file("issued.pem")
-        try #require(
-            try run(
-                "openssl",
-                [
-                    "x509", "-req", "-in", csr, "-CA", caCert.pemPath, "-CAkey", caKey, "-CAcreateserial",
-                    "-days", "30", "-out", issued,
-                ]
-            ).status == 0)
+        let issued = try TestCA(subject: "/CN=Holder CA", in: dir).issue(csr)
 
         // enroll list over every token: "other-pin" holds no pending pair, so it is not logged
         // in to at all; "holder" does, but was not named, so with no terminal to ask it is
         // skipped and named (exit 2), and no PIN is tried on either.
-        struct Pending: Decodable { let token: String }
-        struct TokenJSON: Decodable {
-            let label: String
-            let pinState: String
-        }
         func pinState(_ label: String) throws -> String? {
             let tokens = try CLI.json([TokenJSON].self, ["tokens"] + module, environment: env)
             return tokens.first(where: { $0.label == label })?.pinState
         }
         let listed = try CLI.run(["enroll", "list", "--json"] + pin, environment: env)
         #expect(listed.status == 2, "\(listed.stderr)")
-        #expect(try JSONDecoder().decode([Pending].self, from: listed.stdoutData).isEmpty)
+        #expect(try listed.json([PendingJSON].self).isEmpty)
         #expect(listed.stderr.contains("not searched: \"holder\" (no PIN is given for it"), "\(listed.stderr)")
         #expect(!listed.stderr.contains("other-pin"), "a token with nothing pending needs no login: \(listed.stderr)")
         #expect(try pinState("other-pin") == "ok", "no PIN was tried on the token with another PIN")
         let holderOnly = try CLI.json(
-            [Pending].self, ["enroll", "list", "--token", "pkcs11:token=holder"] + pin, environment: env)
+            [PendingJSON].self, ["enroll", "list", "--token", "pkcs11:token=holder"] + pin, environment: env)
         #expect(holderOnly.map(\.token) == ["holder"])
         let named = try CLI.run(["enroll", "list", "--token", "pkcs11:token=other-pin"] + pin, environment: env)
         #expect(named.status == 4, "a token named in the URI is not skipped: \(named.stdout)")

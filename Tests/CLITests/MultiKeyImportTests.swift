@@ -6,8 +6,6 @@ import Testing
 /// land, each with its certificate, in one all-or-nothing import; `--friendly-name` picks one.
 @Suite("several keys in one PFX through the CLI")
 struct MultiKeyImportTests {
-    let module = ["--module", SoftHSM.modulePath]
-
     /// A keystore with an EC entry "one" and an RSA entry "two", each with a self-signed certificate.
     func keystore(in dir: TemporaryDirectory) throws -> (path: String, password: String) {
         let path = dir.file("two-entries.p12")
@@ -26,23 +24,10 @@ struct MultiKeyImportTests {
         return (path, try dir.write("ks-pass", "changeit\n"))
     }
 
-    struct ObjectJSON: Decodable {
-        let `class`: String
-        let label: String
-        let id: String
-        let pairedWith: String?
-    }
-
-    func objects(_ test: TestToken) throws -> [ObjectJSON] {
-        try CLI.json(
-            [ObjectJSON].self, ["objects", "pkcs11:token=\(test.label)", "--pin-source", "env:PIN"] + module,
-            environment: ["PIN": test.userPIN])
-    }
-
     @Test("both keys of a keytool keystore land, each with its own certificate; pfx inspect lists both entries")
     func bothKeysLand() throws {
-        let dir = try TemporaryDirectory()
-        let store = try keystore(in: dir)
+        let cli = try TokenCLI.softHSM()
+        let store = try keystore(in: cli.dir)
         struct Inspected: Decodable {
             struct Key: Decodable {
                 let friendlyName: String?
@@ -55,16 +40,11 @@ struct MultiKeyImportTests {
         #expect(inspected.keys.map(\.friendlyName) == ["one", "two"])
         #expect(inspected.keys.map(\.subject) == ["CN=Entry one", "CN=Entry two"])
 
-        let test = try SoftHSM.freshToken()
-        let imported = try CLI.run(
-            [
-                "import", store.path, "--token", "pkcs11:token=\(test.label)", "--password-source",
-                "file:\(store.password)",
-                "--pin-source", "env:PIN",
-            ] + module, environment: ["PIN": test.userPIN])
+        let imported = try cli.run(
+            ["import", store.path, "--token", cli.tokenURI, "--password-source", "file:\(store.password)"])
         #expect(imported.status == 0, "\(imported.stderr)")
         #expect(imported.stdout.contains("Imported 2 key entries"), "\(imported.stdout)")
-        let found = try objects(test)
+        let found = try cli.objects()
         let keys = found.filter { $0.class == "private-key" }
         #expect(keys.map(\.label).sorted() == ["one", "two"])
         for key in keys {
@@ -78,34 +58,27 @@ struct MultiKeyImportTests {
         "when the second entry fails (its key is on the token already), the first is removed again: the token is as it was"
     )
     func secondFailureLeavesTokenAsItWas() throws {
-        let dir = try TemporaryDirectory()
-        let store = try keystore(in: dir)
-        let test = try SoftHSM.freshToken()
-        let base =
-            [
-                "--token", "pkcs11:token=\(test.label)", "--password-source", "file:\(store.password)", "--pin-source",
-                "env:PIN",
-            ] + module
-        let onlyTwo = try CLI.run(
-            ["import", store.path, "--friendly-name", "two"] + base, environment: ["PIN": test.userPIN])
+        let cli = try TokenCLI.softHSM()
+        let store = try keystore(in: cli.dir)
+        let base = ["--token", cli.tokenURI, "--password-source", "file:\(store.password)"]
+        let onlyTwo = try cli.run(["import", store.path, "--friendly-name", "two"] + base)
         #expect(onlyTwo.status == 0, "\(onlyTwo.stderr)")
         #expect(
-            try objects(test).filter { $0.class == "private-key" }.map(\.label) == ["two"],
+            try cli.objects().filter { $0.class == "private-key" }.map(\.label) == ["two"],
             "--friendly-name places one entry")
-        let before = try test.snapshot()
+        let before = try cli.test.snapshot()
 
-        let whole = try CLI.run(["import", store.path] + base, environment: ["PIN": test.userPIN])
+        let whole = try cli.run(["import", store.path] + base)
         #expect(whole.status == 1, "\(whole.stderr)")
         #expect(whole.stderr.contains("key entry 2 of 2 \"two\""), "\(whole.stderr)")
         #expect(whole.stderr.contains("already on"), "\(whole.stderr)")
         #expect(whole.stderr.contains("placed before it were removed again"), "\(whole.stderr)")
-        #expect(try test.snapshot() == before, "entry one, placed first, is gone again")
+        #expect(try cli.test.snapshot() == before, "entry one, placed first, is gone again")
 
-        let unknown = try CLI.run(
-            ["import", store.path, "--friendly-name", "three"] + base, environment: ["PIN": test.userPIN])
+        let unknown = try cli.run(["import", store.path, "--friendly-name", "three"] + base)
         #expect(unknown.status == 5 && unknown.stderr.contains("\"one\", \"two\""), "\(unknown.stderr)")
-        let labelled = try CLI.run(["import", store.path, "--label", "x"] + base, environment: ["PIN": test.userPIN])
+        let labelled = try cli.run(["import", store.path, "--label", "x"] + base)
         #expect(labelled.status == 2 && labelled.stderr.contains("--friendly-name"), "\(labelled.stderr)")
-        #expect(try test.snapshot() == before)
+        #expect(try cli.test.snapshot() == before)
     }
 }

@@ -19,25 +19,13 @@ struct PINRoutingTests {
 
         init() throws {
             dir = try TemporaryDirectory()
-            let tokens = dir.file("softhsm")
-            let store = dir.file("softtoken")
-            for path in [tokens, store] {
-                try FileManager.default.createDirectory(atPath: path, withIntermediateDirectories: true)
-            }
-            let conf = try dir.write(
-                "softhsm2.conf", "directories.tokendir = \(tokens)\nobjectstore.backend = file\nlog.level = ERROR\n")
-            environment = [
-                "SOFTHSM2_CONF": conf, "CERTBRIDGE_SOFTTOKEN_DIR": store,
-                "CERTBRIDGE_SOFTTOKEN_KDF_ITERATIONS": SoftTokenRig.iterations, "CERTBRIDGE_SOFTTOKEN_FSYNC": "0",
-            ]
+            let softHSM = try PrivateSoftHSM(in: dir)
+            environment = softHSM.environment.merging(try PrivateSoftTokenStore(in: dir).environment) { $1 }
+                .merging(["CERTBRIDGE_SOFTTOKEN_FSYNC": "0"]) { $1 }
             hsmPIN = try dir.write("hsm-pin", SoftHSM.userPIN + "\n")
             softPIN = try dir.write("soft-pin", "24680\n")
             let so = try dir.write("so-pin", SoftHSM.soPIN + "\n")
-            let made = try run(
-                "softhsm2-util",
-                ["--init-token", "--free", "--label", hsm, "--so-pin", SoftHSM.soPIN, "--pin", SoftHSM.userPIN],
-                environment: ["SOFTHSM2_CONF": conf])
-            try #require(made.status == 0, "\(made.stderr)")
+            try softHSM.initToken(label: hsm)
             let init2 = try certbridge([
                 "softtoken", "init", "--label", soft, "--new-pin-source", "file:\(softPIN)", "--so-pin-source",
                 "file:\(so)",
@@ -51,17 +39,11 @@ struct PINRoutingTests {
             try run(CLI.path, arguments + modules, environment: environment)
         }
 
-        struct TokenJSON: Decodable {
-            let label: String
-            let pinState: String
-            let flags: [String]
-        }
-
         /// The token's flags as `tokens --json` reports them (the PIN counters among them).
         func flags(_ label: String) throws -> [String] {
             let result = try certbridge(["tokens", "--json"])
             try #require(result.status == 0, "\(result.stderr)")
-            let tokens = try JSONDecoder().decode([TokenJSON].self, from: result.stdoutData)
+            let tokens = try result.json([TokenJSON].self)
             return try #require(tokens.first { $0.label == label }).flags.sorted()
         }
 
@@ -80,20 +62,22 @@ struct PINRoutingTests {
             ])
             try #require(made.status == 0, "\(made.stderr)")
         }
-    }
 
-    struct Pending: Decodable {
-        let token: String
-        let uri: String
+        /// Two tokens with a pending enrollment pair on each (named `hsm` and `soft`), so that
+        /// listing either needs its login.
+        static func pending(hsm: String, soft: String) throws -> TwoTokens {
+            let rig = try TwoTokens()
+            try rig.enroll(rig.hsm, pin: rig.hsmPIN, cn: hsm)
+            try rig.enroll(rig.soft, pin: rig.softPIN, cn: soft)
+            return rig
+        }
     }
 
     @Test(
         "enroll list --pin-source for one token leaves the other token's failed-PIN counter unchanged; each is named and skipped unless named"
     )
     func enrollListTriesNoOtherPIN() throws {
-        let rig = try TwoTokens()
-        try rig.enroll(rig.hsm, pin: rig.hsmPIN, cn: "on.hsm")
-        try rig.enroll(rig.soft, pin: rig.softPIN, cn: "on.soft")
+        let rig = try TwoTokens.pending(hsm: "on.hsm", soft: "on.soft")
         let softBefore = try rig.flags(rig.soft)
         let hsmBefore = try rig.flags(rig.hsm)
 
@@ -102,12 +86,12 @@ struct PINRoutingTests {
             "enroll", "list", "--json", "--token", "pkcs11:token=\(rig.hsm)", "--pin-source", "file:\(rig.hsmPIN)",
         ])
         #expect(named.status == 0, "\(named.stderr)")
-        #expect(try JSONDecoder().decode([Pending].self, from: named.stdoutData).map(\.token) == [rig.hsm])
+        #expect(try named.json([PendingJSON].self).map(\.token) == [rig.hsm])
 
         // Not named: with no terminal to ask, both are skipped and named; no PIN is tried.
         let unnamed = try rig.certbridge(["enroll", "list", "--json", "--pin-source", "file:\(rig.hsmPIN)"])
         #expect(unnamed.status == 2, "\(unnamed.stderr)")
-        #expect(try JSONDecoder().decode([Pending].self, from: unnamed.stdoutData).isEmpty)
+        #expect(try unnamed.json([PendingJSON].self).isEmpty)
         for label in [rig.hsm, rig.soft] {
             #expect(unnamed.stderr.contains("\"\(label)\" (no PIN is given for it"), "\(unnamed.stderr)")
             #expect(
@@ -130,9 +114,7 @@ struct PINRoutingTests {
         "on a terminal, each token the search was not told about is asked for by name: Enter skips it, its own PIN searches it"
     )
     func terminalAsksByName() throws {
-        let rig = try TwoTokens()
-        try rig.enroll(rig.hsm, pin: rig.hsmPIN, cn: "tty.hsm")
-        try rig.enroll(rig.soft, pin: rig.softPIN, cn: "tty.soft")
+        let rig = try TwoTokens.pending(hsm: "tty.hsm", soft: "tty.soft")
         let softPIN = try String(contentsOfFile: rig.softPIN, encoding: .utf8).trimmingCharacters(in: .newlines)
         let shown = try TerminalPasswordTests.onTerminal(
             ["enroll", "list", "--pin-source", "file:\(rig.hsmPIN)"] + rig.modules,
@@ -169,7 +151,7 @@ struct PINRoutingTests {
                 environment: rig.environment.merging(environment) { $1 })
             #expect(listed.status == 0, "\(source): \(listed.stderr)")
             #expect(
-                try JSONDecoder().decode([Pending].self, from: listed.stdoutData).map(\.token) == [rig.soft],
+                try listed.json([PendingJSON].self).map(\.token) == [rig.soft],
                 "\(source)")
         }
         let fd = try run(
@@ -273,11 +255,7 @@ struct PINRoutingTests {
     @Test("import with one token present names it in its output")
     func importNamesTheOnlyToken() throws {
         let dir = try TemporaryDirectory()
-        let store = dir.file("softtoken")
-        try FileManager.default.createDirectory(atPath: store, withIntermediateDirectories: true)
-        let environment = [
-            "CERTBRIDGE_SOFTTOKEN_DIR": store, "CERTBRIDGE_SOFTTOKEN_KDF_ITERATIONS": SoftTokenRig.iterations,
-        ]
+        let environment = try PrivateSoftTokenStore(in: dir).environment
         let pin = try dir.write("pin", "1234\n")
         let so = try dir.write("so", "87654321\n")
         let module = ["--module", SoftTokenRig.modulePath]

@@ -56,19 +56,10 @@ struct RestorePathTests {
             ], pin: "PIN_TO")
         try #require(imported.status == 0, "\(imported.stderr)")
 
-        let ca = try RSAComponents.generate(in: dir)
-        let caCert = try makeCertificate(keyPEM: ca.pem, subject: "/CN=Restore Test CA", ca: true, in: dir)
-        let caKey = try dir.write("ca-key.pem", ca.pem)
-        let issued = dir.file("issued.pem")
-        let signed = try run(
-            "openssl",
-            [
-                "x509", "-req", "-in", csr, "-CA", caCert.pemPath, "-CAkey", caKey, "-CAcreateserial",
-                "-days", "30", "-out", issued,
-            ])
-        try #require(signed.status == 0, "\(signed.stderr)")
+        let ca = try TestCA(subject: "/CN=Restore Test CA", in: dir)
+        let issued = try ca.issue(csr)
         let installed = try cli(
-            ["install-cert", issued, "--chain-file", caCert.pemPath, "--token", "pkcs11:token=\(to.label)"],
+            ["install-cert", issued, "--chain-file", ca.certificatePEM, "--token", "pkcs11:token=\(to.label)"],
             pin: "PIN_TO")
         try #require(installed.status == 0, "\(installed.stderr)")
         #expect(installed.stdout.contains("Removed the placeholder"), "\(installed.stdout)")
