@@ -25,36 +25,6 @@ struct CardCLITests {
         let tokens: [Slot]
     }
 
-    /// What `test-sign --json` prints.
-    struct SelfTest: Decodable {
-        struct Step: Decodable {
-            let name: String
-            let ok: Bool
-            let detail: String
-        }
-        let ok: Bool
-        let securityLevel: String
-        let moduleLax: Bool?
-        let steps: [Step]
-    }
-
-    /// What `import --json` prints, as far as the tests read it.
-    struct Imported: Decodable {
-        struct Object: Decodable {
-            struct Flags: Decodable {
-                let extractable: Bool?
-                let sensitive: Bool?
-                let alwaysAuthenticate: Bool?
-            }
-            let `class`: String
-            let id: String
-            let flags: Flags?
-        }
-        let id: String
-        let objects: [Object]
-        let notes: [String]
-    }
-
     /// Files the card tests share: a PFX made by openssl, the PIN and the management key.
     struct Files {
         let dir: TemporaryDirectory
@@ -77,6 +47,13 @@ struct CardCLITests {
         try await rig.run(CLI.path, arguments, input: Data())
     }
 
+    /// certbridge through OpenSC, the module that signs on the card, with the card PIN from its file.
+    static func throughOpenSC(_ rig: CardRig, _ files: Files, _ arguments: [String]) async throws
+        -> CardCommandResult
+    {
+        try await certbridge(rig, arguments + ["--module", CardRig.opensc, "--pin-source", "file:\(files.pinFile)"])
+    }
+
     static func readers(_ rig: CardRig) async throws -> [Reader] {
         let result = try await certbridge(
             rig, ["readers", "--json", "--module", CardRig.opensc, "--module", CardRig.ykcs11])
@@ -92,18 +69,39 @@ struct CardCLITests {
         return try #require(slot.uri)
     }
 
-    /// Imports the PFX onto the card through ykcs11.
-    static func importOntoCard(_ rig: CardRig, _ files: Files, level: String, extra: [String] = []) async throws
+    /// `certbridge import` of the PFX onto the card's token in `module`, with `options` after.
+    static func importPFX(_ rig: CardRig, _ files: Files, module: String, _ options: [String]) async throws
         -> CardCommandResult
     {
-        let token = try await tokenURI(rig, module: CardRig.ykcs11)
+        let token = try await tokenURI(rig, module: module)
         return try await certbridge(
             rig,
             [
-                "import", files.pfx.path, "--module", CardRig.ykcs11, "--token", token,
-                "--security-level", level, "--password-source", "file:\(files.pfx.passwordFile)",
-                "--so-pin-source", "file:\(files.managementKeyFile)",
-            ] + extra)
+                "import", files.pfx.path, "--module", module, "--token", token,
+                "--password-source", "file:\(files.pfx.passwordFile)",
+            ] + options)
+    }
+
+    /// Imports the PFX onto the card through ykcs11, with the management key.
+    static func importOntoCard(_ rig: CardRig, _ files: Files, level: String, extra: [String] = []) async throws
+        -> CardCommandResult
+    {
+        try await importPFX(
+            rig, files, module: CardRig.ykcs11,
+            ["--security-level", level, "--so-pin-source", "file:\(files.managementKeyFile)"] + extra)
+    }
+
+    /// Runs `body` with a started rig whose card holds the PFX, imported through ykcs11 at `level`
+    /// (the import must succeed), and what the import printed.
+    static func withImported(
+        _ files: Files, level: String, extra: [String] = [],
+        _ body: (CardRig, CardCommandResult) async throws -> Void
+    ) async throws {
+        try await CardRig.withRig { rig in
+            let imported = try await importOntoCard(rig, files, level: level, extra: extra)
+            try #require(imported.status == 0, "\(imported.combined)")
+            try await body(rig, imported)
+        }
     }
 
     @Test("readers lists the card's reader with the card, its ATR, its name, and its OpenSC and ykcs11 tokens")
@@ -165,10 +163,8 @@ struct CardCLITests {
     )
     func importHighThenTestSign() async throws {
         let files = try Files()
-        try await CardRig.withRig { rig in
-            let imported = try await Self.importOntoCard(rig, files, level: "high", extra: ["--json"])
-            try #require(imported.status == 0, "\(imported.combined)")
-            let result = try JSONDecoder().decode(Imported.self, from: Data(imported.standardOutput.utf8))
+        try await Self.withImported(files, level: "high", extra: ["--json"]) { rig, imported in
+            let result = try decodeCLIJSON(ImportJSON.self, from: Data(imported.standardOutput.utf8))
             #expect(result.id == "02")  // slot 9C: PIN policy "always"
             let key = try #require(result.objects.first { $0.class == "private-key" })
             #expect(key.flags?.alwaysAuthenticate == true)
@@ -189,14 +185,9 @@ struct CardCLITests {
 
             let opensc = try await Self.tokenURI(rig, module: CardRig.opensc)
             let keyURI = opensc + ";id=%02;type=private"
-            let selfTest = try await Self.certbridge(
-                rig,
-                [
-                    "test-sign", keyURI, "--module", CardRig.opensc,
-                    "--pin-source", "file:\(files.pinFile)", "--json",
-                ])
+            let selfTest = try await Self.throughOpenSC(rig, files, ["test-sign", keyURI, "--json"])
             #expect(selfTest.status == 0, "\(selfTest.combined)")
-            let report = try JSONDecoder().decode(SelfTest.self, from: Data(selfTest.standardOutput.utf8))
+            let report = try decodeCLIJSON(SelfTestJSON.self, from: Data(selfTest.standardOutput.utf8))
             #expect(report.ok)
             #expect(report.securityLevel == "high")
             // The second signature without the PIN was refused by the card, not merely by CertBridge.
@@ -204,12 +195,7 @@ struct CardCLITests {
             #expect(report.steps.map(\.name) == ["sign", "verify", "refuse-unapproved", "sign-again"])
             #expect(report.steps.allSatisfy { $0.ok }, "\(report.steps)")
 
-            let check = try await Self.certbridge(
-                rig,
-                [
-                    "check-exportable", keyURI, "--module", CardRig.opensc,
-                    "--pin-source", "file:\(files.pinFile)",
-                ])
+            let check = try await Self.throughOpenSC(rig, files, ["check-exportable", keyURI])
             #expect(check.status == 3, "\(check.combined)")
             #expect(check.standardOutput.contains("not exportable"), "\(check.combined)")
         }
@@ -220,9 +206,7 @@ struct CardCLITests {
     )
     func importStandardAndSign() async throws {
         let files = try Files()
-        try await CardRig.withRig { rig in
-            let imported = try await Self.importOntoCard(rig, files, level: "standard", extra: ["--exportable"])
-            try #require(imported.status == 0, "\(imported.combined)")
+        try await Self.withImported(files, level: "standard", extra: ["--exportable"]) { rig, imported in
             #expect(imported.standardError.contains("never lets a private key out"), "\(imported.combined)")
             #expect(imported.standardOutput.contains("extractable=no"), "\(imported.standardOutput)")
             #expect(imported.standardError.contains("slot 9A (PIV Authentication)"), "\(imported.standardError)")
@@ -236,12 +220,8 @@ struct CardCLITests {
 
             let opensc = try await Self.tokenURI(rig, module: CardRig.opensc)
             let signature = files.dir.file("data.sig")
-            let signed = try await Self.certbridge(
-                rig,
-                [
-                    "sign", opensc + ";id=%01;type=private", "--in", files.data, "--out", signature,
-                    "--module", CardRig.opensc, "--pin-source", "file:\(files.pinFile)",
-                ])
+            let signed = try await Self.throughOpenSC(
+                rig, files, ["sign", opensc + ";id=%01;type=private", "--in", files.data, "--out", signature])
             #expect(signed.status == 0, "\(signed.combined)")
             let publicKey = files.dir.file("pub.pem")
             _ = try run("openssl", ["x509", "-in", files.pfx.certificatePEM, "-pubkey", "-noout", "-out", publicKey])
@@ -257,18 +237,12 @@ struct CardCLITests {
         arguments: ["prime256v1", "secp384r1"])
     func importECHigh(curve: String) async throws {
         let files = try Files(ec: curve)
-        try await CardRig.withRig { rig in
-            let imported = try await Self.importOntoCard(rig, files, level: "high")
-            try #require(imported.status == 0, "\(imported.combined)")
+        try await Self.withImported(files, level: "high") { rig, _ in
             let opensc = try await Self.tokenURI(rig, module: CardRig.opensc)
-            let selfTest = try await Self.certbridge(
-                rig,
-                [
-                    "test-sign", opensc + ";id=%02;type=private", "--module", CardRig.opensc,
-                    "--pin-source", "file:\(files.pinFile)", "--json",
-                ])
+            let selfTest = try await Self.throughOpenSC(
+                rig, files, ["test-sign", opensc + ";id=%02;type=private", "--json"])
             #expect(selfTest.status == 0, "\(selfTest.combined)")
-            let report = try JSONDecoder().decode(SelfTest.self, from: Data(selfTest.standardOutput.utf8))
+            let report = try decodeCLIJSON(SelfTestJSON.self, from: Data(selfTest.standardOutput.utf8))
             #expect(report.ok && report.moduleLax == false, "\(report.steps)")
         }
     }
@@ -276,18 +250,12 @@ struct CardCLITests {
     @Test("sign on a pulled card fails with exit 5 and says the card was removed")
     func signOnPulledCard() async throws {
         let files = try Files()
-        try await CardRig.withRig { rig in
-            let imported = try await Self.importOntoCard(rig, files, level: "standard")
-            try #require(imported.status == 0, "\(imported.combined)")
+        try await Self.withImported(files, level: "standard") { rig, _ in
             let opensc = try await Self.tokenURI(rig, module: CardRig.opensc)
             try await rig.pull()
-            let signed = try await Self.certbridge(
-                rig,
-                [
-                    "sign", opensc + ";id=%01;type=private", "--in", files.data,
-                    "--out", files.dir.file("pulled.sig"), "--module", CardRig.opensc,
-                    "--pin-source", "file:\(files.pinFile)",
-                ])
+            let signed = try await Self.throughOpenSC(
+                rig, files,
+                ["sign", opensc + ";id=%01;type=private", "--in", files.data, "--out", files.dir.file("pulled.sig")])
             #expect(signed.status == 5, "\(signed.combined)")
             #expect(signed.standardError.contains("was the card removed?"), "\(signed.standardError)")
             #expect(!FileManager.default.fileExists(atPath: files.dir.file("pulled.sig")))
@@ -321,12 +289,7 @@ struct CardCLITests {
             let again = try await Self.importOntoCard(rig, files, level: "high", extra: ["--replace"])
             #expect(again.status == 0, "\(again.combined)")
             let opensc = try await Self.tokenURI(rig, module: CardRig.opensc)
-            let selfTest = try await Self.certbridge(
-                rig,
-                [
-                    "test-sign", opensc + ";id=%02;type=private", "--module", CardRig.opensc,
-                    "--pin-source", "file:\(files.pinFile)",
-                ])
+            let selfTest = try await Self.throughOpenSC(rig, files, ["test-sign", opensc + ";id=%02;type=private"])
             #expect(selfTest.status == 0, "\(selfTest.combined)")
         }
     }
@@ -335,14 +298,8 @@ struct CardCLITests {
     func importThroughOpenSCIsRefused() async throws {
         let files = try Files()
         try await CardRig.withRig { rig in
-            let token = try await Self.tokenURI(rig, module: CardRig.opensc)
-            let result = try await Self.certbridge(
-                rig,
-                [
-                    "import", files.pfx.path, "--module", CardRig.opensc, "--token", token,
-                    "--password-source", "file:\(files.pfx.passwordFile)",
-                    "--pin-source", "file:\(files.pinFile)",
-                ])
+            let result = try await Self.importPFX(
+                rig, files, module: CardRig.opensc, ["--pin-source", "file:\(files.pinFile)"])
             #expect(result.status == 1, "\(result.combined)")
             #expect(
                 result.standardError.contains("ykcs11") && result.standardError.contains("nothing was written"),
@@ -354,15 +311,9 @@ struct CardCLITests {
     func wrongManagementKey() async throws {
         let files = try Files()
         try await CardRig.withRig { rig in
-            let token = try await Self.tokenURI(rig, module: CardRig.ykcs11)
             let wrongKey = try files.dir.write("wrong-mgm", String(repeating: "0A", count: 24) + "\n")
-            let result = try await Self.certbridge(
-                rig,
-                [
-                    "import", files.pfx.path, "--module", CardRig.ykcs11, "--token", token,
-                    "--password-source", "file:\(files.pfx.passwordFile)",
-                    "--so-pin-source", "file:\(wrongKey)",
-                ])
+            let result = try await Self.importPFX(
+                rig, files, module: CardRig.ykcs11, ["--so-pin-source", "file:\(wrongKey)"])
             #expect(result.status == 4, "\(result.combined)")
             let state =
                 try JSONSerialization.jsonObject(with: Data(contentsOf: URL(fileURLWithPath: rig.stateFile)))

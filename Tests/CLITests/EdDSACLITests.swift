@@ -7,8 +7,6 @@ import Testing
 /// token (both offer CKM_EDDSA) as CKK_EC_EDWARDS, signing what openssl verifies.
 @Suite("EdDSA keys through the CLI")
 struct EdDSACLITests {
-    let softhsm = ["--module", SoftHSM.modulePath]
-
     /// An openssl-made PFX for a new key of `algorithm` (ed25519, ed448), with its public key PEM.
     func pfx(_ algorithm: String, in dir: TemporaryDirectory) throws -> (
         path: String, password: String, publicKey: String
@@ -31,72 +29,61 @@ struct EdDSACLITests {
     }
 
     /// Signs a message with the key at `uri` through the CLI; the signature must pass
-    /// `openssl pkeyutl -verify` with the PFX's public key and `certbridge verify`. Returns the
-    /// message and signature paths, and what `certbridge verify` said.
+    /// `openssl pkeyutl -verify` with the PFX's public key and, unless `verify` is false,
+    /// `certbridge verify`. Returns the message and signature paths, and what `certbridge verify` said.
     @discardableResult
     func signAndCheck(
-        _ uri: String, publicKey: String, in dir: TemporaryDirectory, _ common: [String],
-        _ env: [String: String]
-    ) throws -> (message: String, signature: String, verified: RunResult) {
-        let message = try dir.write("message", "signed on a token with EdDSA\n")
-        let signature = dir.file("message.sig")
-        let signed = try CLI.run(["sign", uri, "--in", message, "--out", signature] + common, environment: env)
-        #expect(signed.status == 0, "\(signed.stderr)")
-        let checked = try run(
-            "openssl",
-            ["pkeyutl", "-verify", "-pubin", "-inkey", publicKey, "-rawin", "-in", message, "-sigfile", signature])
+        _ uri: String, publicKey: String, _ cli: TokenCLI, message text: String? = nil, verify: Bool = true
+    )
+        throws -> (message: String, signature: String, verified: RunResult?)
+    {
+        let message = try cli.dir.write("message", text ?? "signed on a token with EdDSA\n")
+        let signature = cli.dir.file("message.sig")
+        let signed = try cli.run(["sign", uri, "--in", message, "--out", signature])
+        try #require(signed.status == 0, "\(signed.stderr)")
+        let checked = try opensslVerify("eddsa", publicKey: publicKey, data: message, signature: signature)
         #expect(
             checked.status == 0 && checked.stdout.contains("Signature Verified Successfully"),
             "\(checked.stdout) \(checked.stderr)")
-        let verified = try CLI.run(["verify", uri, "--in", message, "--sig", signature] + common, environment: env)
+        guard verify else { return (message, signature, nil) }
+        let verified = try cli.run(["verify", uri, "--in", message, "--sig", signature])
         #expect(verified.status == 0, "\(verified.stderr)")
         return (message, signature, verified)
     }
 
-    /// `certbridge import` of an openssl-made PFX onto the token as `label`.
-    func importPFX(
-        _ made: (path: String, password: String, publicKey: String), on test: TestToken, label: String,
-        exportable: Bool = false, _ common: [String], _ env: [String: String]
-    ) throws -> RunResult {
-        try CLI.run(
-            ["import", made.path, "--token", "pkcs11:token=\(test.label)", "--label", label]
-                + (exportable ? ["--exportable"] : []) + ["--password-source", "file:\(made.password)"] + common,
-            environment: env)
+    /// `certbridge import` of an openssl-made PFX (or a file with its password) onto the token as `label`.
+    func importPFX(_ path: String, password: String, on cli: TokenCLI, label: String, exportable: Bool = false)
+        throws -> RunResult
+    {
+        try cli.run(
+            ["import", path, "--token", cli.tokenURI, "--label", label]
+                + (exportable ? ["--exportable"] : []) + ["--password-source", "file:\(password)"])
     }
 
     @Test(
         "Ed25519: PFX → SoftHSM2 → sign → openssl pkeyutl -verify; verify and test-sign pass; export says SoftHSM2 cannot wrap it and writes nothing; the PFX re-imports on another token"
     )
     func ed25519RoundTrip() throws {
-        let dir = try TemporaryDirectory()
-        let made = try pfx("ed25519", in: dir)
-        let test = try SoftHSM.freshToken()
-        let common = ["--pin-source", "env:PIN"] + softhsm
-        let env = ["PIN": test.userPIN]
-        let imported = try importPFX(made, on: test, label: "ed", exportable: true, common, env)
+        let cli = try TokenCLI.softHSM()
+        let made = try pfx("ed25519", in: cli.dir)
+        let imported = try importPFX(made.path, password: made.password, on: cli, label: "ed", exportable: true)
         #expect(imported.status == 0, "\(imported.stderr)")
         #expect(imported.stdout.contains("EdDSA (Ed25519"), "\(imported.stdout)")
 
-        let uri = "pkcs11:token=\(test.label);object=ed"
-        try signAndCheck(uri, publicKey: made.publicKey, in: dir, common, env)
-        let selfTest = try CLI.run(["test-sign", uri] + common, environment: env)
+        let uri = cli.uri("ed")
+        try signAndCheck(uri, publicKey: made.publicKey, cli)
+        let selfTest = try cli.run(["test-sign", uri])
         #expect(selfTest.status == 0, "\(selfTest.stderr)")
 
-        let output = dir.file("back.pfx")
-        let exported = try CLI.run(
-            ["export", uri, "-o", output, "--password-source", "file:\(made.password)"] + common, environment: env)
+        let output = cli.dir.file("back.pfx")
+        let exported = try cli.run(["export", uri, "-o", output, "--password-source", "file:\(made.password)"])
         #expect(exported.status == 1, "\(exported.stderr)")
         #expect(
             exported.stderr.contains("cannot wrap a EdDSA key") && exported.stderr.contains("CKR_KEY_NOT_WRAPPABLE"),
             "\(exported.stderr)")
         #expect(!FileManager.default.fileExists(atPath: output))
 
-        let other = try SoftHSM.freshToken()
-        let again = try CLI.run(
-            [
-                "import", made.path, "--token", "pkcs11:token=\(other.label)", "--label", "ed",
-                "--password-source", "file:\(made.password)", "--pin-source", "env:PIN",
-            ] + softhsm, environment: ["PIN": other.userPIN])
+        let again = try importPFX(made.path, password: made.password, on: try TokenCLI.softHSM(), label: "ed")
         #expect(again.status == 0, "\(again.stderr)")
     }
 
@@ -104,20 +91,19 @@ struct EdDSACLITests {
         "Ed448: PFX → SoftHSM2 → sign → openssl pkeyutl -verify; verify (certificate, then public key object) and test-sign pass, a forged signature fails"
     )
     func ed448Signs() throws {
-        let dir = try TemporaryDirectory()
+        let cli = try TokenCLI.softHSM()
+        let dir = cli.dir
         let made = try pfx("ed448", in: dir)
-        let test = try SoftHSM.freshToken()
-        let common = ["--pin-source", "env:PIN"] + softhsm
-        let env = ["PIN": test.userPIN]
-        let imported = try importPFX(made, on: test, label: "ed448", common, env)
+        let imported = try importPFX(made.path, password: made.password, on: cli, label: "ed448")
         #expect(imported.status == 0, "\(imported.stderr)")
-        let uri = "pkcs11:token=\(test.label);object=ed448"
-        let (message, signature, verified) = try signAndCheck(uri, publicKey: made.publicKey, in: dir, common, env)
+        let uri = cli.uri("ed448")
+        let (message, signature, shown) = try signAndCheck(uri, publicKey: made.publicKey, cli)
+        let verified = try #require(shown)
         #expect(
             verified.status == 0 && verified.stdout.contains("valid eddsa signature")
                 && verified.stdout.contains("certificate"),
             "\(verified.stdout) \(verified.stderr)")
-        let selfTest = try CLI.run(["test-sign", uri] + common, environment: env)
+        let selfTest = try cli.run(["test-sign", uri])
         #expect(selfTest.status == 0, "\(selfTest.stdout) \(selfTest.stderr)")
 
         // A signature by another Ed448 key (made by openssl) over the same message fails.
@@ -127,17 +113,17 @@ struct EdDSACLITests {
         #expect(
             try run("openssl", ["pkeyutl", "-sign", "-inkey", otherKey, "-rawin", "-in", message, "-out", forged])
                 .status == 0)
-        let refused = try CLI.run(["verify", uri, "--in", message, "--sig", forged] + common, environment: env)
+        let refused = try cli.run(["verify", uri, "--in", message, "--sig", forged])
         #expect(refused.status == 1 && refused.stderr.contains("NOT valid"), "\(refused.stdout) \(refused.stderr)")
 
         // Without its certificate, the public key object (CKK_EC_EDWARDS, CKA_EC_POINT) is used.
-        let session = try test.userSession()
+        let session = try cli.test.userSession()
         for certificate in try session.findObjects([Attribute(.certificate)]) { try certificate.destroy() }
-        let byObject = try CLI.run(["verify", uri, "--in", message, "--sig", signature] + common, environment: env)
+        let byObject = try cli.run(["verify", uri, "--in", message, "--sig", signature])
         #expect(
             byObject.status == 0 && byObject.stdout.contains("public key object"),
             "\(byObject.stdout) \(byObject.stderr)")
-        let forgedByObject = try CLI.run(["verify", uri, "--in", message, "--sig", forged] + common, environment: env)
+        let forgedByObject = try cli.run(["verify", uri, "--in", message, "--sig", forged])
         #expect(forgedByObject.status == 1, "\(forgedByObject.stdout) \(forgedByObject.stderr)")
     }
 
@@ -150,20 +136,16 @@ struct EdDSACLITests {
         "Ed25519 on the software token: PFX → token → sign → openssl pkeyutl -verify → export → the exported PFX re-imports and signs",
         .enabled(if: softTokenOffersEdDSA, "the software token does not offer CKM_EDDSA yet"))
     func ed25519RoundTripOnSoftToken() throws {
-        let dir = try TemporaryDirectory()
+        let cli = try TokenCLI(SoftTokenFixture())
+        let dir = cli.dir
         let made = try pfx("ed25519", in: dir)
-        let test = try SoftTokenRig.freshToken()
-        let module = ["--module", SoftTokenRig.modulePath]
-        let env = ["PIN": test.userPIN]
-        let common = ["--pin-source", "env:PIN"] + module
-        let imported = try importPFX(made, on: test, label: "ed", exportable: true, common, env)
+        let imported = try importPFX(made.path, password: made.password, on: cli, label: "ed", exportable: true)
         try #require(imported.status == 0, "\(imported.stderr)")
-        let uri = "pkcs11:token=\(test.label);object=ed"
-        let (message, _, _) = try signAndCheck(uri, publicKey: made.publicKey, in: dir, common, env)
+        let uri = cli.uri("ed")
+        let (message, _, _) = try signAndCheck(uri, publicKey: made.publicKey, cli)
 
         let exported = dir.file("back.pfx")
-        let export = try CLI.run(
-            ["export", uri, "-o", exported, "--password-source", "file:\(made.password)"] + common, environment: env)
+        let export = try cli.run(["export", uri, "-o", exported, "--password-source", "file:\(made.password)"])
         try #require(export.status == 0, "\(export.stderr)")
         // openssl opens the exported file, and its key is the one that went in.
         let exportedKey = dir.file("back-key.pem")
@@ -181,25 +163,13 @@ struct EdDSACLITests {
             try String(contentsOfFile: exportedPublic, encoding: .utf8)
                 == String(contentsOfFile: made.publicKey, encoding: .utf8))
 
-        let other = try SoftTokenRig.freshToken()
-        let again = try CLI.run(
-            [
-                "import", exported, "--token", "pkcs11:token=\(other.label)", "--label", "ed",
-                "--password-source", "file:\(made.password)", "--pin-source", "env:PIN",
-            ] + module,
-            environment: ["PIN": other.userPIN])
+        let other = try TokenCLI(SoftTokenFixture())
+        let again = try importPFX(exported, password: made.password, on: other, label: "ed")
         try #require(again.status == 0, "\(again.stderr)")
         let resigned = dir.file("again.sig")
-        let signedAgain = try CLI.run(
-            [
-                "sign", "pkcs11:token=\(other.label);object=ed", "--in", message, "--out", resigned, "--pin-source",
-                "env:PIN",
-            ] + module,
-            environment: ["PIN": other.userPIN])
+        let signedAgain = try other.run(["sign", other.uri("ed"), "--in", message, "--out", resigned])
         #expect(signedAgain.status == 0, "\(signedAgain.stderr)")
-        let checkedAgain = try run(
-            "openssl",
-            ["pkeyutl", "-verify", "-pubin", "-inkey", made.publicKey, "-rawin", "-in", message, "-sigfile", resigned])
+        let checkedAgain = try opensslVerify("eddsa", publicKey: made.publicKey, data: message, signature: resigned)
         #expect(checkedAgain.status == 0, "\(checkedAgain.stdout) \(checkedAgain.stderr)")
     }
 
@@ -207,37 +177,21 @@ struct EdDSACLITests {
         "Ed25519 and Ed448: PFX → software token (CKK_EC_EDWARDS by C_CreateObject) → sign → openssl pkeyutl -verify",
         arguments: ["ed25519", "ed448"])
     func softTokenSigns(algorithm: String) throws {
-        let test = try SoftTokenRig.freshToken()
-        let offered = try test.token().slot.mechanisms()
+        let cli = try TokenCLI(SoftTokenFixture())
+        let offered = try cli.test.token().slot.mechanisms()
         #expect(offered.contains(.eddsa) && offered.contains(.ecEdwardsKeyPairGen))
-        let dir = try TemporaryDirectory()
-        let made = try pfx(algorithm, in: dir)
-        let common = ["--pin-source", "env:PIN", "--module", SoftTokenRig.modulePath]
-        let env = ["PIN": test.userPIN]
-        let imported = try CLI.run(
-            [
-                "import", made.path, "--token", "pkcs11:token=\(test.label)", "--label", algorithm,
-                "--password-source", "file:\(made.password)",
-            ] + common, environment: env)
+        let made = try pfx(algorithm, in: cli.dir)
+        let imported = try importPFX(made.path, password: made.password, on: cli, label: algorithm)
         try #require(imported.status == 0, "\(imported.stderr)")
         #expect(imported.stdout.contains("EdDSA (Ed"), "\(imported.stdout)")
 
-        let uri = "pkcs11:token=\(test.label);object=\(algorithm)"
-        let message = try dir.write("message", "signed by the software token with \(algorithm)\n")
-        let signature = dir.file("message.sig")
-        let signed = try CLI.run(["sign", uri, "--in", message, "--out", signature] + common, environment: env)
-        try #require(signed.status == 0, "\(signed.stderr)")
-        let checked = try run(
-            "openssl",
-            ["pkeyutl", "-verify", "-pubin", "-inkey", made.publicKey, "-rawin", "-in", message, "-sigfile", signature])
-        #expect(
-            checked.status == 0 && checked.stdout.contains("Signature Verified Successfully"),
-            "\(checked.stdout) \(checked.stderr)")
+        let uri = cli.uri(algorithm)
         // Certificate checks of Ed448 keys wait for swift-certificates; Ed25519 goes all the way.
+        try signAndCheck(
+            uri, publicKey: made.publicKey, cli, message: "signed by the software token with \(algorithm)\n",
+            verify: algorithm == "ed25519")
         guard algorithm == "ed25519" else { return }
-        let verified = try CLI.run(["verify", uri, "--in", message, "--sig", signature] + common, environment: env)
-        #expect(verified.status == 0, "\(verified.stderr)")
-        let selfTest = try CLI.run(["test-sign", uri] + common, environment: env)
+        let selfTest = try cli.run(["test-sign", uri])
         #expect(selfTest.status == 0, "\(selfTest.stdout) \(selfTest.stderr)")
     }
 }

@@ -104,9 +104,7 @@ struct FirstContactTests {
         "softtoken init on a terminal states the PIN rules first, asks again after a short PIN or a mismatch, and gives up after 3"
     )
     func softTokenInitAsksAgain() throws {
-        let dir = try TemporaryDirectory()
-        let store = try PrivateSoftTokenStore(in: dir)
-        let env = store.environment
+        let store = try PrivateSoftTokenStore()
         let args = ["softtoken", "init", "--label", "Asked", "--module", SoftTokenRig.modulePath]
         let made = try Self.onTerminal(
             args,
@@ -115,7 +113,7 @@ struct FirstContactTests {
                 ("New SO PIN", "so-pin-1"), ("Confirm new SO PIN", "so-pin-2"),  // mismatch: asked again
                 ("New SO PIN", "so-pin-1"), ("Confirm new SO PIN", "so-pin-1"),
                 ("New PIN", "user-pin"), ("Confirm new PIN", "user-pin"),
-            ], environment: env)
+            ], environment: store.environment)
         #expect(made.status == 0, "\(made.stdout)")
         let rules = try #require(made.stdout.range(of: "Each has 4 to 255 characters"), "\(made.stdout)")
         let firstPrompt = try #require(made.stdout.range(of: "New SO PIN"))
@@ -131,7 +129,7 @@ struct FirstContactTests {
                 ("New SO PIN", "aaaa1"), ("Confirm new SO PIN", "bbbb1"),
                 ("New SO PIN", "aaaa2"), ("Confirm new SO PIN", "bbbb2"),
                 ("New SO PIN", "aaaa3"), ("Confirm new SO PIN", "bbbb3"),
-            ], environment: env)
+            ], environment: store.environment)
         #expect(refused.status == 2, "\(refused.stdout)")
         #expect(refused.stdout.contains("the two entries did not match"))
     }

@@ -8,27 +8,6 @@ import Testing
 /// on failure.
 @Suite("import through the CLI")
 struct ImportCLITests {
-    struct FlagsJSON: Decodable {
-        let sensitive: Bool?
-        let extractable: Bool?
-        let alwaysAuthenticate: Bool?
-    }
-    struct CertJSON: Decodable { let category: String? }
-    struct ObjectJSON: Decodable {
-        let `class`: String
-        let label: String
-        let id: String
-        let flags: FlagsJSON?
-        let verdict: String?
-        let certificate: CertJSON?
-    }
-    struct ResultJSON: Decodable {
-        let token: String
-        let label: String
-        let id: String
-        let objects: [ObjectJSON]
-    }
-
     func importArgs(_ pfx: PFXFixture, _ test: TestToken, _ extra: [String] = []) -> [String] {
         [
             "import", pfx.path, "--token", "pkcs11:token=\(test.label)", "--password-source",
@@ -93,7 +72,7 @@ struct ImportCLITests {
         if exportable { extra.append("--exportable") }
         let run = try CLI.run(importArgs(pfx, test, extra), environment: ["PIN": test.userPIN])
         #expect(run.status == 0, "\(run.stderr)")
-        let result = try JSONDecoder().decode(ResultJSON.self, from: run.stdoutData)
+        let result = try run.json(ImportJSON.self)
         let key = try #require(result.objects.first { $0.class == "private-key" })
         #expect(key.flags?.extractable == exportable)
         #expect(key.flags?.sensitive == true)
@@ -111,20 +90,11 @@ struct ImportCLITests {
         ])
     func keySizes(fixture: any TokenFixture, size: (Int, String?)) throws {
         let (rsaBits, curve) = size
-        struct SizedJSON: Decodable {
-            let objects: [Sized]
-            let id: String
-        }
-        struct Sized: Decodable {
-            let `class`: String
-            let keyBits: Int?
-            let curve: String?
-        }
         let dir = try TemporaryDirectory()
         let pfx = try PFXFixture.make(ec: curve, rsaBits: rsaBits, chain: false, in: dir)
         let test = try fixture.freshToken()
         let result = try CLI.json(
-            SizedJSON.self, importArgs(pfx, test, ["--label", "sized"]), environment: ["PIN": test.userPIN])
+            ImportJSON.self, importArgs(pfx, test, ["--label", "sized"]), environment: ["PIN": test.userPIN])
         let key = try #require(result.objects.first { $0.class == "private-key" })
         if curve != nil {
             #expect(key.curve == "P-521" && key.keyBits == 521)
@@ -148,12 +118,12 @@ struct ImportCLITests {
         let pfx = try PFXFixture.make(name: "Zoë Müller 証明書", in: dir)
         let test = try fixture.freshToken()
         let result = try CLI.json(
-            ResultJSON.self, importArgs(pfx, test, ["--no-chain"]), environment: ["PIN": test.userPIN])
+            ImportJSON.self, importArgs(pfx, test, ["--no-chain"]), environment: ["PIN": test.userPIN])
         #expect(result.label == "Zoë Müller 証明書", "the friendlyName is the default label")
         #expect(result.objects.filter { $0.class == "certificate" }.count == 1)
         let other = try fixture.freshToken()
         let labelled = try CLI.json(
-            ResultJSON.self, importArgs(pfx, other, ["--label", "alice"]), environment: ["PIN": other.userPIN])
+            ImportJSON.self, importArgs(pfx, other, ["--label", "alice"]), environment: ["PIN": other.userPIN])
         #expect(labelled.objects.allSatisfy { $0.class != "private-key" || $0.label == "alice" })
     }
 

@@ -7,8 +7,6 @@ import Testing
 /// searched are named when nothing matches, and a second install changes nothing.
 @Suite("install-cert through the CLI")
 struct InstallCertCLITests {
-    let module = ["--module", SoftHSM.modulePath]
-
     @Test("--chain adds the CAs as authority certificates; installing again reports and writes nothing")
     func chainAndDuplicate() throws {
         let cli = try TokenCLI.softHSM()
@@ -51,19 +49,15 @@ struct InstallCertCLITests {
 
     @Test("a certificate that matches no key pair exits 5 naming every token searched")
     func noMatchNamesAllTokens() throws {
-        let dir = try TemporaryDirectory()
         // A SoftHSM2 of its own, so "every token" is exactly the two made here.
-        let softHSM = try PrivateSoftHSM(in: dir)
+        let softHSM = try PrivateSoftHSM()
         let labels = ["search-one", "search-two"]
         for label in labels { try softHSM.initToken(label: label) }
         let stranger = try makeCertificate(
-            keyPEM: try ECComponents.generate(in: dir).pem, subject: "/CN=Nobody Known", in: dir)
-        let pins = try dir.write("pin", SoftHSM.userPIN + "\n")
+            keyPEM: try ECComponents.generate(in: softHSM.dir).pem, subject: "/CN=Nobody Known", in: softHSM.dir)
         // No --token: no token holds its public key, and none was named, so none is logged in
         // to (the PIN is for the token the command names); each is named as not searched.
-        let result = try CLI.run(
-            ["install-cert", stranger.pemPath, "--pin-source", "file:\(pins)"] + module,
-            environment: softHSM.environment)
+        let result = try softHSM.certbridge(["install-cert", stranger.pemPath] + softHSM.pin)
         #expect(result.status == 5, "\(result.stderr)")
         #expect(result.stderr.contains("no key pair on any token searched matches"), "\(result.stderr)")
         for label in labels { #expect(result.stderr.contains("\"\(label)\""), "\(label) was searched") }
@@ -114,53 +108,49 @@ struct InstallCertCLITests {
         "searching every token, enroll list and install-cert try the PIN on no token they were not told about: each is skipped and named, and named with --token it is searched"
     )
     func tokenWithAnotherPIN() throws {
-        let dir = try TemporaryDirectory()
-        let softHSM = try PrivateSoftHSM(in: dir)
-        let env = softHSM.environment
+        let softHSM = try PrivateSoftHSM()
         // "other-pin" sorts and is made first, so it is met before the token that holds the key.
         try softHSM.initToken(label: "other-pin", pin: "86420")
         try softHSM.initToken(label: "holder")
-        let pinFile = try dir.write("pin", SoftHSM.userPIN + "\n")
-        let pin = ["--pin-source", "file:\(pinFile)"] + module
-        let csr = dir.file("req.csr")
-        let made = try CLI.run(
-            ["enroll", "new", "--subject", "CN=on.holder", "--token", "pkcs11:token=holder", "-o", csr] + pin,
-            environment: env)
+        let pin = softHSM.pin
+        let csr = softHSM.dir.file("req.csr")
+        let made = try softHSM.certbridge(
+            ["enroll", "new", "--subject", "CN=on.holder", "--token", "pkcs11:token=holder", "-o", csr] + pin)
         try #require(made.status == 0, "\(made.stderr)")
-        let issued = try TestCA(subject: "/CN=Holder CA", in: dir).issue(csr)
+        let issued = try TestCA(subject: "/CN=Holder CA", in: softHSM.dir).issue(csr)
 
         // enroll list over every token: "other-pin" holds no pending pair, so it is not logged
         // in to at all; "holder" does, but was not named, so with no terminal to ask it is
         // skipped and named (exit 2), and no PIN is tried on either.
         func pinState(_ label: String) throws -> String? {
-            let tokens = try CLI.json([TokenJSON].self, ["tokens"] + module, environment: env)
+            let tokens = try softHSM.json([TokenJSON].self, ["tokens"])
             return tokens.first(where: { $0.label == label })?.pinState
         }
-        let listed = try CLI.run(["enroll", "list", "--json"] + pin, environment: env)
+        let listed = try softHSM.certbridge(["enroll", "list", "--json"] + pin)
         #expect(listed.status == 2, "\(listed.stderr)")
         #expect(try listed.json([PendingJSON].self).isEmpty)
         #expect(listed.stderr.contains("not searched: \"holder\" (no PIN is given for it"), "\(listed.stderr)")
         #expect(!listed.stderr.contains("other-pin"), "a token with nothing pending needs no login: \(listed.stderr)")
         #expect(try pinState("other-pin") == "ok", "no PIN was tried on the token with another PIN")
-        let holderOnly = try CLI.json(
-            [PendingJSON].self, ["enroll", "list", "--token", "pkcs11:token=holder"] + pin, environment: env)
+        let holderOnly = try softHSM.json(
+            [PendingJSON].self, ["enroll", "list", "--token", "pkcs11:token=holder"] + pin)
         #expect(holderOnly.map(\.token) == ["holder"])
-        let named = try CLI.run(["enroll", "list", "--token", "pkcs11:token=other-pin"] + pin, environment: env)
+        let named = try softHSM.certbridge(["enroll", "list", "--token", "pkcs11:token=other-pin"] + pin)
         #expect(named.status == 4, "a token named in the URI is not skipped: \(named.stdout)")
 
         // install-cert finds the pair's public key on "holder" without a login, and says which
         // --token to add; named, it installs.
-        let unnamed = try CLI.run(["install-cert", issued] + pin, environment: env)
+        let unnamed = try softHSM.certbridge(["install-cert", issued] + pin)
         #expect(unnamed.status == 2, "\(unnamed.stderr)")
         #expect(unnamed.stderr.contains("is on \"holder\""), "\(unnamed.stderr)")
-        let installed = try CLI.run(["install-cert", issued, "--token", "pkcs11:token=holder"] + pin, environment: env)
+        let installed = try softHSM.certbridge(["install-cert", issued, "--token", "pkcs11:token=holder"] + pin)
         #expect(installed.status == 0, "\(installed.stderr)")
         #expect(installed.stdout.contains("on \"holder\""))
 
         // A certificate that matches nothing exits 5, naming the tokens not searched.
         let stranger = try makeCertificate(
-            keyPEM: try ECComponents.generate(in: dir).pem, subject: "/CN=Nobody Here", in: dir)
-        let missed = try CLI.run(["install-cert", stranger.pemPath] + pin, environment: env)
+            keyPEM: try ECComponents.generate(in: softHSM.dir).pem, subject: "/CN=Nobody Here", in: softHSM.dir)
+        let missed = try softHSM.certbridge(["install-cert", stranger.pemPath] + pin)
         #expect(missed.status == 5, "\(missed.stderr)")
         #expect(missed.stderr.contains("no key pair on any token searched matches"), "\(missed.stderr)")
         #expect(missed.stderr.contains("\"other-pin\" (no PIN is given for it"), "\(missed.stderr)")

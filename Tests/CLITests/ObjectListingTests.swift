@@ -11,9 +11,7 @@ struct ObjectListingTests {
         "--table: a header and one line per object with label, class, key type, security level, verdict and id",
         arguments: TokenFixtures.all)
     func table(fixture: any TokenFixture) throws {
-        let rig = try FixtureRig(fixture)
-        _ = try rig.install(.rsa2048, label: "alice", id: [0xA1])
-        _ = try rig.install(.p256, high: true, label: "bob", id: [0xB0])
+        let rig = try FixtureRig.holding(fixture, [(.rsa2048, false, "alice", [0xA1]), (.p256, true, "bob", [0xB0])])
         let result = try rig.certbridge(["objects", rig.tokenURI, "--table"] + rig.pin)
         try #require(result.status == 0, "\(result.stderr)")
         let lines = result.stdout.split(separator: "\n").map {
@@ -32,8 +30,7 @@ struct ObjectListingTests {
 
     @Test("piped, the default is the blocks of --long (scripts that read them keep working)")
     func pipedIsLong() throws {
-        let rig = try FixtureRig(SoftHSMFixture())
-        _ = try rig.install(.rsa2048, label: "alice", id: [1])
+        let rig = try FixtureRig.holding(SoftHSMFixture(), [(.rsa2048, false, "alice", [1])])
         let plain = try rig.certbridge(["objects", rig.tokenURI] + rig.pin)
         let long = try rig.certbridge(["objects", rig.tokenURI, "--long"] + rig.pin)
         #expect(plain.status == 0 && long.status == 0)
@@ -51,9 +48,7 @@ struct ObjectListingTests {
         "--json is one array with every field; a listing of one class still names each key's certificate",
         arguments: TokenFixtures.all)
     func json(fixture: any TokenFixture) throws {
-        let rig = try FixtureRig(fixture)
-        _ = try rig.install(.rsa2048, label: "alice", id: [1])
-        _ = try rig.install(.p384, label: "carol", id: [3])
+        let rig = try FixtureRig.holding(fixture, [(.rsa2048, false, "alice", [1]), (.p384, false, "carol", [3])])
         let all = try rig.certbridge(["objects", rig.tokenURI, "--json"] + rig.pin)
         try #require(all.status == 0, "\(all.stderr)")
         let objects = try #require(try JSONSerialization.jsonObject(with: all.stdoutData) as? [[String: Any]])

@@ -19,54 +19,51 @@ struct PickyTokenImportTests {
         return path
     }
 
-    struct FlagsJSON: Decodable {
-        let sensitive: Bool?
-        let extractable: Bool?
-        let alwaysAuthenticate: Bool?
-    }
-    struct ObjectJSON: Decodable {
-        let `class`: String
-        let flags: FlagsJSON?
-        let verdict: String?
-    }
-    struct ResultJSON: Decodable {
-        let objects: [ObjectJSON]
-        let notes: [String]
-    }
+    /// What each test starts from: the shim built into a fresh directory, an openssl-made P-256
+    /// PFX there, and a fresh SoftHSM2 token that the shim stands in front of.
+    struct Rig {
+        let dir: TemporaryDirectory
+        let picky: String
+        let pfx: PFXFixture
+        let test: TestToken
 
-    func importThroughPicky(
-        _ picky: String, _ test: TestToken, pfx: PFXFixture, refuse: String = "", drop: String = "",
-        _ extra: [String]
-    ) throws -> RunResult {
-        try CLI.run(
-            [
-                "import", pfx.path, "--token", "pkcs11:token=\(test.label)", "--password-source",
-                "file:\(pfx.passwordFile)",
-                "--pin-source", "env:PIN", "--module", picky,
-            ] + extra,
-            environment: [
-                "PIN": test.userPIN, "CERTBRIDGE_PICKY_TARGET": SoftHSM.modulePath,
-                "CERTBRIDGE_PICKY_REFUSE": refuse, "CERTBRIDGE_PICKY_DROP": drop,
-            ])
+        init(chain: Bool) throws {
+            dir = try TemporaryDirectory()
+            picky = try PickyTokenImportTests.pickyModule(in: dir)
+            pfx = try PFXFixture.make(ec: "prime256v1", chain: chain, in: dir)
+            test = try SoftHSM.freshToken()
+        }
+
+        /// `certbridge import` of the PFX through the shim, which refuses the attributes in
+        /// `refuse` and drops those in `drop` (hex CKA values).
+        func importPFX(refuse: String = "", drop: String = "", _ extra: [String]) throws -> RunResult {
+            try CLI.run(
+                [
+                    "import", pfx.path, "--token", "pkcs11:token=\(test.label)", "--password-source",
+                    "file:\(pfx.passwordFile)",
+                    "--pin-source", "env:PIN", "--module", picky,
+                ] + extra,
+                environment: [
+                    "PIN": test.userPIN, "CERTBRIDGE_PICKY_TARGET": SoftHSM.modulePath,
+                    "CERTBRIDGE_PICKY_REFUSE": refuse, "CERTBRIDGE_PICKY_DROP": drop,
+                ])
+        }
     }
 
     @Test(
         "a token that ignores CKA_ALWAYS_AUTHENTICATE cannot take a High key: refused after the write, naming the limit, token as before"
     )
     func highIgnored() throws {
-        let dir = try TemporaryDirectory()
-        let picky = try Self.pickyModule(in: dir)
-        let pfx = try PFXFixture.make(ec: "prime256v1", in: dir)
-        let test = try SoftHSM.freshToken()
-        let before = try test.snapshot()
-        let result = try importThroughPicky(picky, test, pfx: pfx, drop: "0x202", ["--security-level", "high"])
+        let rig = try Rig(chain: true)
+        let before = try rig.test.snapshot()
+        let result = try rig.importPFX(drop: "0x202", ["--security-level", "high"])
         #expect(result.status == 1, "\(result.stdout) \(result.stderr)")
         #expect(result.stderr.contains("cannot hold a key at the High level"), "\(result.stderr)")
         #expect(result.stderr.contains("nothing was left on the token"))
-        #expect(try test.snapshot() == before)
+        #expect(try rig.test.snapshot() == before)
 
         // The same token takes a standard key: the shim is not simply broken.
-        let standard = try importThroughPicky(picky, test, pfx: pfx, drop: "0x202", [])
+        let standard = try rig.importPFX(drop: "0x202", [])
         #expect(standard.status == 0, "\(standard.stderr)")
     }
 
@@ -74,13 +71,10 @@ struct PickyTokenImportTests {
         "a token that refuses CKA_EXTRACTABLE in the template: a non-exportable key is placed by its default, read back, and a note says so"
     )
     func extractableRefusedNonExportable() throws {
-        let dir = try TemporaryDirectory()
-        let picky = try Self.pickyModule(in: dir)
-        let pfx = try PFXFixture.make(ec: "prime256v1", chain: false, in: dir)
-        let test = try SoftHSM.freshToken()
-        let result = try importThroughPicky(picky, test, pfx: pfx, refuse: "0x162", ["--json"])
+        let rig = try Rig(chain: false)
+        let result = try rig.importPFX(refuse: "0x162", ["--json"])
         #expect(result.status == 0, "\(result.stderr)")
-        let imported = try JSONDecoder().decode(ResultJSON.self, from: result.stdoutData)
+        let imported = try result.json(ImportJSON.self)
         let key = try #require(imported.objects.first { $0.class == "private-key" })
         #expect(key.verdict == "non-exportable")
         #expect(key.flags?.extractable == false && key.flags?.sensitive == true)
@@ -94,14 +88,11 @@ struct PickyTokenImportTests {
         "a token that refuses CKA_EXTRACTABLE cannot take an exportable key: refused with the CKR name, nothing written"
     )
     func extractableRefusedExportable() throws {
-        let dir = try TemporaryDirectory()
-        let picky = try Self.pickyModule(in: dir)
-        let pfx = try PFXFixture.make(ec: "prime256v1", chain: false, in: dir)
-        let test = try SoftHSM.freshToken()
-        let before = try test.snapshot()
-        let result = try importThroughPicky(picky, test, pfx: pfx, refuse: "0x162", ["--exportable"])
+        let rig = try Rig(chain: false)
+        let before = try rig.test.snapshot()
+        let result = try rig.importPFX(refuse: "0x162", ["--exportable"])
         #expect(result.status == 1, "\(result.stdout) \(result.stderr)")
         #expect(result.stderr.contains("C_CreateObject: CKR_ATTRIBUTE_TYPE_INVALID"), "\(result.stderr)")
-        #expect(try test.snapshot() == before)
+        #expect(try rig.test.snapshot() == before)
     }
 }

@@ -142,19 +142,9 @@ struct RemotingCLITests {
         let high = try rig.install(.p256, high: true, label: "high", id: [5])
         let standard = try rig.install(.rsa2048, label: "std", id: [6])
 
-        struct Step: Decodable {
-            let name: String
-            let ok: Bool
-            let detail: String
-        }
-        struct Report: Decodable {
-            let steps: [Step]
-            let moduleLax: Bool?
-            let ok: Bool
-        }
         let selfTest = try rig.remote(["test-sign", high.uri, "--json"] + rig.pin)
         try #require(selfTest.status == 0, "\(selfTest.stderr)")
-        let report = try JSONDecoder().decode(Report.self, from: selfTest.stdoutData)
+        let report = try selfTest.json(SelfTestJSON.self)
         #expect(report.steps.map(\.name) == ["sign", "verify", "refuse-unapproved", "sign-again"])
         #expect(report.steps.allSatisfy { $0.ok } && report.ok)
         #expect(report.moduleLax == false)

@@ -7,27 +7,6 @@ import Testing
 /// with every signature checked by `openssl` against the certificate made by `openssl`.
 @Suite("signing through the CLI")
 struct SigningCLITests {
-    /// How `openssl` checks each mechanism, against the certificate's public key.
-    static func opensslVerify(_ mechanism: String, publicKey: String, data: String, signature: String) throws
-        -> RunResult
-    {
-        let digest = "-" + (mechanism.split(separator: "-").last.map(String.init) ?? "sha256")
-        if mechanism == "eddsa" {
-            return try run(
-                "openssl",
-                ["pkeyutl", "-verify", "-pubin", "-inkey", publicKey, "-rawin", "-in", data, "-sigfile", signature])
-        }
-        if mechanism.hasPrefix("rsa-pss") {
-            return try run(
-                "openssl",
-                [
-                    "dgst", digest, "-sigopt", "rsa_padding_mode:pss", "-sigopt", "rsa_pss_saltlen:digest",
-                    "-verify", publicKey, "-signature", signature, data,
-                ])
-        }
-        return try run("openssl", ["dgst", digest, "-verify", publicKey, "-signature", signature, data])
-    }
-
     static let mechanisms: [TestKeyType: [String]] = [
         .rsa2048: [
             "rsa-pkcs-sha256", "rsa-pkcs-sha384", "rsa-pkcs-sha512", "rsa-pss-sha256", "rsa-pss-sha384",
@@ -53,7 +32,7 @@ struct SigningCLITests {
                     "--pin-source", "file:\(rig.pinFile)",
                 ])
                 try #require(signed.status == 0, "\(mechanism): \(signed.stderr)")
-                let checked = try Self.opensslVerify(mechanism, publicKey: key.publicKeyPEM, data: data, signature: sig)
+                let checked = try opensslVerify(mechanism, publicKey: key.publicKeyPEM, data: data, signature: sig)
                 #expect(
                     checked.status == 0 && checked.stdout.contains("Verified OK"),
                     "openssl rejects \(mechanism) (high=\(high)): \(checked.stdout) \(checked.stderr)")
@@ -78,7 +57,7 @@ struct SigningCLITests {
             "sign", key.uri, "--in", data, "--out", sig, "--pin-source", "file:\(rig.pinFile)",
         ])
         try #require(signed.status == 0, "\(signed.stderr)")
-        let checked = try Self.opensslVerify("eddsa", publicKey: key.publicKeyPEM, data: data, signature: sig)
+        let checked = try opensslVerify("eddsa", publicKey: key.publicKeyPEM, data: data, signature: sig)
         #expect(checked.status == 0, "\(checked.stdout) \(checked.stderr)")
     }
 
@@ -86,23 +65,16 @@ struct SigningCLITests {
         "the default mechanism follows the key; ECDSA is DER by default and r||s with --format raw; a tampered file is invalid (exit 1)",
         arguments: TokenFixtures.all)
     func defaultsFormatsAndInvalid(fixture: any TokenFixture) throws {
-        let rig = try FixtureRig(fixture)
-        let key = try rig.install(.p384, label: "ec", id: [3])
-        let data = try rig.dir.write("data", "hello\n")
+        let (rig, key, data) = try FixtureRig.signing(fixture, .p384, label: "ec", id: [3], data: "hello\n")
         let pin = ["--pin-source", "env:TEST_PIN"]
         let env = ["TEST_PIN": rig.test.userPIN]
-        struct Signed: Decodable {
-            let mechanism: String
-            let format: String
-            let bytes: Int
-        }
         let signed = try rig.certbridge(
             ["sign", key.uri, "--in", data, "--out", rig.dir.file("der.sig"), "--json"] + pin, environment: env)
         try #require(signed.status == 0, "\(signed.stderr)")
-        let result = try JSONDecoder().decode(Signed.self, from: signed.stdoutData)
+        let result = try signed.json(SignatureJSON.self)
         #expect(result.mechanism == "ecdsa-sha384" && result.format == "der")
         #expect(
-            try Self.opensslVerify(
+            try opensslVerify(
                 "ecdsa-sha384", publicKey: key.publicKeyPEM, data: data, signature: rig.dir.file("der.sig")
             ).status == 0)
 
@@ -133,10 +105,9 @@ struct SigningCLITests {
         "a High key through the CLI: one user login and one context login per sign, the key password from its own source, re-read per use",
         arguments: TokenFixtures.all)
     func highKeyCountedThroughCLI(fixture: any TokenFixture) throws {
-        let rig = try FixtureRig(fixture)
-        let key = try rig.install(.rsa2048, high: true, label: "high", id: [4])
+        let (rig, key, data) = try FixtureRig.signing(
+            fixture, .rsa2048, high: true, label: "high", id: [4], data: "approve me\n")
         let counting = try CountingModule.make(forwardingTo: fixture.modulePath, in: rig.dir)
-        let data = try rig.dir.write("data", "approve me\n")
         let keyPassword = try rig.dir.write("keypw", rig.test.userPIN + "\n")
         for round in 1...3 {
             let signed = try rig.certbridge(
@@ -173,22 +144,9 @@ struct SigningCLITests {
         let rig = try FixtureRig(fixture)
         let high = try rig.install(.p256, high: true, label: "high", id: [5])
         let standard = try rig.install(.rsa2048, label: "std", id: [6])
-        struct Step: Decodable {
-            let name: String
-            let ok: Bool
-            let detail: String
-        }
-        struct Report: Decodable {
-            let securityLevel: String
-            let mechanism: String
-            let steps: [Step]
-            let moduleLax: Bool?
-            let ok: Bool
-        }
-
         let result = try rig.certbridge(["test-sign", high.uri, "--pin-source", "file:\(rig.pinFile)", "--json"])
         try #require(result.status == 0, "\(result.stderr)")
-        let report = try JSONDecoder().decode(Report.self, from: result.stdoutData)
+        let report = try result.json(SelfTestJSON.self)
         #expect(report.steps.map(\.name) == ["sign", "verify", "refuse-unapproved", "sign-again"])
         #expect(report.steps.allSatisfy { $0.ok })
         #expect(report.moduleLax == false)
@@ -207,9 +165,7 @@ struct SigningCLITests {
         "a wrong key password exits 4 with what the token says about tries left, and never shows the password",
         arguments: TokenFixtures.all)
     func wrongKeyPassword(fixture: any TokenFixture) throws {
-        let rig = try FixtureRig(fixture)
-        let key = try rig.install(.p256, high: true, label: "high", id: [7])
-        let data = try rig.dir.write("data", "x\n")
+        let (rig, key, data) = try FixtureRig.signing(fixture, .p256, high: true, label: "high", id: [7], data: "x\n")
         let result = try rig.certbridge(
             [
                 "sign", key.uri, "--in", data, "--out", rig.dir.file("s"), "--pin-source", "file:\(rig.pinFile)",
@@ -233,9 +189,7 @@ struct SigningCLITests {
         "wrong user PINs: exit 4 with tries left; exit 6 once the token locks the PIN (SoftHSM2 never does — checked, not assumed)",
         arguments: TokenFixtures.all)
     func lockout(fixture: any TokenFixture) throws {
-        let rig = try FixtureRig(fixture)
-        let key = try rig.install(.p256, label: "k", id: [8])
-        let data = try rig.dir.write("data", "x\n")
+        let (rig, key, data) = try FixtureRig.signing(fixture, .p256, label: "k", id: [8], data: "x\n")
         let tries = fixture.userPINLockout ?? 12
         var statuses: [Int32] = []
         for _ in 0..<tries {
@@ -294,8 +248,7 @@ struct SigningCLITests {
         "pin unblock: the SO PIN sets a new user PIN that then signs; a wrong SO PIN exits 4",
         arguments: TokenFixtures.all)
     func pinUnblock(fixture: any TokenFixture) throws {
-        let rig = try FixtureRig(fixture)
-        let key = try rig.install(.p256, label: "k", id: [1])
+        let (rig, key, data) = try FixtureRig.signing(fixture, .p256, label: "k", id: [1], data: "x\n")
         let so = try rig.dir.write("so", rig.test.soPIN + "\n")
         let fresh = try rig.dir.write("fresh", "13579\n")
         let wrong = try rig.certbridge(
@@ -306,7 +259,6 @@ struct SigningCLITests {
             "pin", "unblock", rig.tokenURI, "--so-pin-source", "file:\(so)", "--new-pin-source", "file:\(fresh)",
         ])
         #expect(unblocked.status == 0, "\(unblocked.stderr)")
-        let data = try rig.dir.write("data", "x\n")
         let signed = try rig.certbridge([
             "sign", key.uri, "--in", data, "--out", rig.dir.file("s"), "--pin-source", "file:\(fresh)",
         ])
