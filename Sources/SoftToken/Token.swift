@@ -709,6 +709,19 @@ final class Token {
         return object
     }
 
+    /// A token object's searchable attributes (Catalog.searchable) from its catalog entry, as an
+    /// object of those attributes only, when its file is as the catalog has it (one stat, no
+    /// read); nil when the object is loaded already or must be read (C_GetAttributeValue of
+    /// class, id or label needs no object file).
+    func catalogView(_ handle: CK_OBJECT_HANDLE) -> TokenObject? {
+        guard objects[handle] == nil, let entry = catalog.entries[handle], !entry.isDestroyed,
+            integrityFailures[handle] == nil, !entry.isPrivate || canSeePrivate, let searchable = entry.searchable,
+            directory.fileIdentity(of: directory.objectName(UInt64(handle))) == entry.identity,
+            let attributes = try? AttributeMap.decode(searchable)
+        else { return nil }
+        return TokenObject(handle: handle, isPrivate: entry.isPrivate, session: nil, attributes: attributes)
+    }
+
     /// The objects this login may see whose attributes equal `template`'s (C_FindObjectsInit);
     /// hidden attributes match nothing. A template of searchable attributes only (class, id,
     /// label, …) is answered from the catalog without reading any object file.
