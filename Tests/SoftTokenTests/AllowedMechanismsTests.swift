@@ -11,8 +11,7 @@ struct AllowedMechanismsTests {
         "a key limited to CKM_SHA256_RSA_PKCS refuses CKM_RSA_PKCS and CKM_SHA384_RSA_PKCS with CKR_MECHANISM_INVALID and signs with its own",
         arguments: TokenFixtures.all)
     func limitedKey(fixture: any TokenFixture) throws {
-        let test = try fixture.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try fixture.freshSession()
         let allowed = Attribute(
             .allowedMechanisms,
             bytes: withUnsafeBytes(of: MechanismType.sha256RSAPKCS.rawValue) { Array($0) })

@@ -49,8 +49,7 @@ struct PolicyTests {
         "a sensitive private key's private components read as CKR_ATTRIBUTE_SENSITIVE, its public ones as values",
         arguments: TokenFixtures.all)
     func sensitiveComponents(fixture: any TokenFixture) throws {
-        let test = try fixture.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try fixture.freshSession()
         // Extractable, so only CKA_SENSITIVE stands between the caller and the values.
         let flags = [Attribute(.sensitive, true), Attribute(.extractable, true)]
         let (_, rsa) = try Self.generate(session, rsa: true, label: "rsa", flags: flags)
@@ -69,13 +68,8 @@ struct PolicyTests {
         "C_WrapKey refuses a non-extractable key with CKR_KEY_UNEXTRACTABLE and wraps an extractable one",
         arguments: TokenFixtures.all)
     func wrapOnlyExtractable(fixture: any TokenFixture) throws {
-        let test = try fixture.freshToken()
-        let session = try test.userSession()
-        let wrappingKey = try session.generateKey(
-            Mechanism(.aesKeyGen),
-            template: [
-                Attribute(.valueLen, ulong: 32), Attribute(.wrap, true), Attribute(.token, false),
-            ])
+        let (_, session) = try fixture.freshSession()
+        let wrappingKey = try session.generateAESKey(bytes: 32, adding: [Attribute(.wrap, true)])
         let (_, closed) = try Self.generate(
             session, label: "closed", flags: [Attribute(.sensitive, true), Attribute(.extractable, false)])
         let refused = #expect(throws: PKCS11Error.self) {
@@ -93,8 +87,7 @@ struct PolicyTests {
         "an always-authenticate key signs only after SignInit, Login(CONTEXT_SPECIFIC), Sign: one signature per login",
         arguments: TokenFixtures.all, [false, true])
     func alwaysAuthenticate(fixture: any TokenFixture, rsa: Bool) throws {
-        let test = try fixture.freshToken()
-        let session = try test.userSession()
+        let (test, session) = try fixture.freshSession()
         let (publicKey, privateKey) = try Self.generate(
             session, rsa: rsa, label: "high",
             flags: [Attribute(.sensitive, true), Attribute(.extractable, false), Attribute(.alwaysAuthenticate, true)])
@@ -122,8 +115,7 @@ struct PolicyTests {
         "flags only tighten: SENSITIVE true→false and EXTRACTABLE false→true are CKR_ATTRIBUTE_READ_ONLY; false→true and true→false work",
         arguments: TokenFixtures.all)
     func flagsOnlyTighten(fixture: any TokenFixture) throws {
-        let test = try fixture.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try fixture.freshSession()
         let (_, strict) = try Self.generate(
             session, label: "strict", flags: [Attribute(.sensitive, true), Attribute(.extractable, false)])
         for loosening in [Attribute(.sensitive, false), Attribute(.extractable, true)] {
@@ -153,8 +145,7 @@ struct PolicyTests {
         "ALWAYS_SENSITIVE, NEVER_EXTRACTABLE and LOCAL are true for a generated non-extractable key, false for an imported one",
         arguments: TokenFixtures.all)
     func originFlags(fixture: any TokenFixture) throws {
-        let test = try fixture.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try fixture.freshSession()
         let origin: [AttributeType] = [.alwaysSensitive, .neverExtractable, .local]
         let (_, generated) = try Self.generate(
             session, label: "generated", flags: [Attribute(.sensitive, true), Attribute(.extractable, false)])

@@ -12,8 +12,7 @@ struct StrictArgumentTests {
         "a CK_BBOOL attribute of length 2 or 0 is CKR_ATTRIBUTE_VALUE_INVALID; a NULL mechanism is CKR_ARGUMENTS_BAD",
         arguments: TokenFixtures.all)
     func strict(fixture: any TokenFixture) throws {
-        let test = try fixture.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try fixture.freshSession()
         let f = session.slot.module.functions.pointee
         var objectClass = CK_ULONG(CKO_DATA)
         for length in [0, 2] {
@@ -34,8 +33,7 @@ struct StrictArgumentTests {
             }
             #expect(rv == CKR_ATTRIBUTE_VALUE_INVALID, "CKA_TOKEN of \(length) bytes")
         }
-        let key = try session.generateKey(
-            Mechanism(.aesKeyGen), template: [Attribute(.valueLen, ulong: 16), Attribute(.token, false)])
+        let key = try session.generateAESKey(bytes: 16)
         #expect(f.C_SignInit!(session.handle, nil, key.handle) == CKR_ARGUMENTS_BAD)
         #expect(f.C_EncryptInit!(session.handle, nil, key.handle) == CKR_ARGUMENTS_BAD)
         #expect(f.C_DigestInit!(session.handle, nil) == CKR_ARGUMENTS_BAD)

@@ -12,8 +12,7 @@ struct TrustedAttributeTests {
         "a user's C_CreateObject, C_GenerateKey or C_SetAttributeValue with CKA_TRUSTED=TRUE is CKR_ATTRIBUTE_READ_ONLY; a wrap-with-trusted key does not leave under an untrusted key",
         arguments: TokenFixtures.all)
     func userCannotSetTrusted(fixture: any TokenFixture) throws {
-        let test = try fixture.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try fixture.freshSession()
         let value = [UInt8](repeating: 7, count: 32)
         let created = #expect(throws: PKCS11Error.self) {
             try session.createObject([
@@ -23,30 +22,16 @@ struct TrustedAttributeTests {
         }
         #expect(created?.returnValue == .attributeReadOnly)
         let generated = #expect(throws: PKCS11Error.self) {
-            try session.generateKey(
-                Mechanism(.aesKeyGen),
-                template: [
-                    Attribute(.valueLen, ulong: 32), Attribute(.token, false),
-                    Attribute(.wrap, true), Attribute(.trusted, true),
-                ])
+            try session.generateAESKey(bytes: 32, adding: [Attribute(.wrap, true), Attribute(.trusted, true)])
         }
         #expect(generated?.returnValue == .attributeReadOnly)
-        let wrapper = try session.generateKey(
-            Mechanism(.aesKeyGen),
-            template: [
-                Attribute(.valueLen, ulong: 32), Attribute(.token, false),
-                Attribute(.wrap, true),
-            ])
+        let wrapper = try session.generateAESKey(bytes: 32, adding: [Attribute(.wrap, true)])
         let set = #expect(throws: PKCS11Error.self) {
             try session.setAttributes([Attribute(.trusted, true)], of: wrapper)
         }
         #expect(set?.returnValue == .attributeReadOnly)
-        let target = try session.generateKey(
-            Mechanism(.aesKeyGen),
-            template: [
-                Attribute(.valueLen, ulong: 16), Attribute(.token, false),
-                Attribute(.extractable, true), Attribute(.wrapWithTrusted, true),
-            ])
+        let target = try session.generateAESKey(
+            bytes: 16, adding: [Attribute(.extractable, true), Attribute(.wrapWithTrusted, true)])
         let wrapped = #expect(throws: PKCS11Error.self) {
             try session.wrapKey(Mechanism(.aesKeyWrapPad), wrappingKey: wrapper, key: target)
         }

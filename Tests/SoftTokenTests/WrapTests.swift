@@ -42,8 +42,7 @@ struct WrapTests {
         arguments: [16, 24, 32])
     func aesKeyWrap(wrapKeySize: Int) throws {
         let dir = try TemporaryDirectory()
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftTokenRig.freshSession()
         let kek = Self.random(wrapKeySize)
         let wrapper = try Self.secretKey(session, kek, [Attribute(.wrap, true), Attribute(.unwrap, true)])
         let cases: [(pad: Bool, type: KeyType, size: Int, iv: [UInt8]?, defaultIV: [UInt8])] = [
@@ -102,8 +101,7 @@ struct WrapTests {
     )
     func aesKeyWrapPrivateKey() throws {
         let dir = try TemporaryDirectory()
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftTokenRig.freshSession()
         let kek = Self.random(32)
         let wrapper = try Self.secretKey(session, kek, [Attribute(.wrap, true), Attribute(.unwrap, true)])
         let ec = try ECComponents.generate(in: dir)
@@ -142,8 +140,7 @@ struct WrapTests {
         let dir = try TemporaryDirectory()
         let components = try RSAComponents.generate(bits: 2048, in: dir)
         let pem = try dir.write("key.pem", components.pem)
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftTokenRig.freshSession()
         let privateKey = try session.createObject(
             components.privateTemplate(label: "rsa", id: [1], extraFlags: [Attribute(.unwrap, true)]))
         let publicKey = try session.createObject(
@@ -249,8 +246,7 @@ struct WrapTests {
         "CKA_WRAP_TEMPLATE: only matching keys are wrapped; CKA_UNWRAP_TEMPLATE: the unwrapped key gets it, a conflicting template is CKR_TEMPLATE_INCONSISTENT; both read back"
     )
     func wrapAndUnwrapTemplates() throws {
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftTokenRig.freshSession()
         let raw = CipherTests.Raw(session)
         let kek = Self.random(32)
         var aes = CK_ULONG(CKK_AES)
@@ -312,8 +308,7 @@ struct WrapTests {
         "C_GetMechanismInfo: CKM_AES_KEY_WRAP and _PAD wrap and unwrap with 16–32-byte keys; RSA PKCS#1 and OAEP add CKF_WRAP and CKF_UNWRAP"
     )
     func mechanismInfo() throws {
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftTokenRig.freshSession()
         let functions = session.slot.module.functions.pointee
         func info(_ type: UInt) -> (CK_RV, CK_MECHANISM_INFO) {
             var value = CK_MECHANISM_INFO()
