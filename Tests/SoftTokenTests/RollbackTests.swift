@@ -7,15 +7,23 @@ import Testing
 /// (or after a destroy) is refused, never used.
 @Suite("software token: rollback of object files")
 struct RollbackTests {
+    /// An extractable sensitive key pair made on a fresh token, its private key's object file,
+    /// and that file's bytes now (the copy a test puts back later).
+    static func keyAndFile(label: String) throws -> (
+        test: TestToken, session: Session, key: Object, file: String, bytes: Data
+    ) {
+        let (test, session) = try SoftTokenRig.freshSession()
+        let (_, key) = try PolicyTests.generate(
+            session, label: label, flags: [Attribute(.sensitive, true), Attribute(.extractable, true)])
+        let file = try tokenDirectory(of: test) + "/objects/" + String(key.handle, radix: 16)
+        return (test, session, key, file, try Data(contentsOf: URL(fileURLWithPath: file)))
+    }
+
     @Test(
         "a key's file copied while exportable and put back after the key was made non-exportable: check-exportable does not say exportable and export fails"
     )
     func singleFileRollback() throws {
-        let (test, session) = try SoftTokenRig.freshSession()
-        let (_, key) = try PolicyTests.generate(
-            session, label: "rolled", flags: [Attribute(.sensitive, true), Attribute(.extractable, true)])
-        let file = try tokenDirectory(of: test) + "/objects/" + String(key.handle, radix: 16)
-        let exportable = try Data(contentsOf: URL(fileURLWithPath: file))
+        let (test, session, key, file, exportable) = try Self.keyAndFile(label: "rolled")
         // The refused file goes at the end, so listings by other tests in this process stay clean.
         defer { unlink(file) }
         let pin = ["--pin-source", "env:PIN", "--module", SoftTokenRig.modulePath]
@@ -105,11 +113,7 @@ struct RollbackTests {
 
     @Test("a destroyed key's file put back is not used again")
     func destroyedFilePutBack() throws {
-        let (test, session) = try SoftTokenRig.freshSession()
-        let (_, key) = try PolicyTests.generate(
-            session, label: "gone", flags: [Attribute(.sensitive, true), Attribute(.extractable, true)])
-        let file = try tokenDirectory(of: test) + "/objects/" + String(key.handle, radix: 16)
-        let copy = try Data(contentsOf: URL(fileURLWithPath: file))
+        let (test, session, key, file, copy) = try Self.keyAndFile(label: "gone")
         defer { unlink(file) }
         try session.destroy(key)
         try copy.write(to: URL(fileURLWithPath: file))
