@@ -14,23 +14,10 @@ struct StrictArgumentTests {
     func strict(fixture: any TokenFixture) throws {
         let (_, session) = try fixture.freshSession()
         let f = session.slot.module.functions.pointee
-        var objectClass = CK_ULONG(CKO_DATA)
         for length in [0, 2] {
-            var flag: [UInt8] = [0, 0]
+            let template = RawTemplate().add(CKA_CLASS, ulong: CKO_DATA).add(CKA_TOKEN, bytes: [0, 0], length: length)
             var handle: CK_OBJECT_HANDLE = 0
-            let rv = withUnsafeMutableBytes(of: &objectClass) { classBytes in
-                flag.withUnsafeMutableBytes { flagBytes in
-                    var template = [
-                        CK_ATTRIBUTE(
-                            type: CK_ATTRIBUTE_TYPE(CKA_CLASS), pValue: classBytes.baseAddress,
-                            ulValueLen: CK_ULONG(classBytes.count)),
-                        CK_ATTRIBUTE(
-                            type: CK_ATTRIBUTE_TYPE(CKA_TOKEN), pValue: flagBytes.baseAddress,
-                            ulValueLen: CK_ULONG(length)),
-                    ]
-                    return f.C_CreateObject!(session.handle, &template, 2, &handle)
-                }
-            }
+            let rv = template.withAttributes { f.C_CreateObject!(session.handle, $0, $1, &handle) }
             #expect(rv == CKR_ATTRIBUTE_VALUE_INVALID, "CKA_TOKEN of \(length) bytes")
         }
         let key = try session.generateAESKey(bytes: 16)
