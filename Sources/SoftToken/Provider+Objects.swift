@@ -419,7 +419,10 @@ extension Provider {
         template: UnsafeMutableBufferPointer<CK_ATTRIBUTE>
     ) throws(CKRError) {
         let session = try session(handle)
-        guard let target = session.token.object(object) else { throw CKRError(CKR.objectHandleInvalid) }
+        // Class, id, label and the like come from the catalog without reading the object file.
+        let searchableOnly = template.allSatisfy { Catalog.searchable.contains($0.type) }
+        guard let target = (searchableOnly ? session.token.catalogView(object) : nil) ?? session.token.object(object)
+        else { throw CKRError(CKR.objectHandleInvalid) }
         var result = CKR.ok
         for i in template.indices {
             let type = template[i].type
@@ -536,10 +539,13 @@ extension Provider {
 
     func find(_ handle: CK_SESSION_HANDLE, max: Int) throws(CKRError) -> [CK_OBJECT_HANDLE] {
         let session = try session(handle)
-        guard var found = session.found else { throw CKRError(CKR.operationNotInitialized) }
-        let batch = Array(found.suffix(max).reversed())
-        found.removeLast(batch.count)
-        session.found = found
+        guard let count = session.found.map({ Swift.min(max, $0.count) }) else {
+            throw CKRError(CKR.operationNotInitialized)
+        }
+        // In place: a copy of the remaining handles per call made a client that asks for one
+        // handle at a time (pkcs11-tool, p11tool) quadratic in the number of objects.
+        let batch = Array(session.found!.suffix(count).reversed())
+        session.found!.removeLast(count)
         return batch
     }
 

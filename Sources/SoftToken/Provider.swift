@@ -278,8 +278,8 @@ final class Provider {
         endOperations(of: session)
         session.token.dropSessionObjects(of: handle)
         sessions[handle] = nil
-        // The login ends with the token's last session.
-        if sessions(of: session.token).isEmpty { session.token.logout() }
+        // The login ends with the token's last session; the process remembers it (RememberedLogin).
+        if sessions(of: session.token).isEmpty { session.token.logout(keepingRememberedLogin: true) }
     }
 
     func closeAllSessions(slot: CK_SLOT_ID) throws(CKRError) {

@@ -39,6 +39,12 @@ final class Token {
     /// SHA-256 of a per-login random salt and the user PIN: a context login with the PIN is
     /// checked against it without running the KDF again.
     private var pinCheck: (salt: [UInt8], digest: [UInt8])?
+    /// This process's last user login, kept when its last session closed (RememberedLogin).
+    private var remembered: RememberedLogin?
+    /// Whether the current login came from `remembered`, and the catalog (length and file) as
+    /// the last check after a login left it.
+    private var unlockedFromMemory = false
+    private var checkedCatalog: (length: Int, identity: FileIdentity?)?
 
     init(directory: TokenDirectory) throws(CKRError) {
         self.directory = directory
@@ -259,6 +265,14 @@ final class Token {
     /// earlier version applied; then the catalog is rewritten under the key if it needs it.
     private func checkAfterLogin() throws(CKRError) {
         guard let masterKey, catalogLoaded else { return }
+        // A login from the remembered one, on a catalog no write changed since the last check:
+        // that check holds, and the private entries it opened are open still.
+        if unlockedFromMemory, let checked = checkedCatalog, checked.length == catalog.length,
+            checked.identity == catalog.fileIdentity
+        {
+            return
+        }
+        checkedCatalog = nil
         closePrivateEntries()
         catalog.openAll(masterKey: masterKey)
         var needsCompaction = false
@@ -306,13 +320,15 @@ final class Token {
         for (handle, entry) in catalog.entries where entry.isPrivate { reindex(handle, entry) }
         // A catalog with forged or unvouched entries is left as it is: rewritten under the key,
         // it would vouch for them. Entries whose files failed stay: they are the evidence.
-        guard needsCompaction, !catalogSuspect else { return }
-        try directory.locked(exclusive: true) { () throws(CKRError) in
-            let before = directory.stamp()
-            try catchUp()
-            try compact(masterKey)
-            if before == stamp { stamp = directory.stamp() }
+        if needsCompaction && !catalogSuspect {
+            try directory.locked(exclusive: true) { () throws(CKRError) in
+                let before = directory.stamp()
+                try catchUp()
+                try compact(masterKey)
+                if before == stamp { stamp = directory.stamp() }
+            }
         }
+        checkedCatalog = (catalog.length, catalog.fileIdentity)
     }
 
     /// Takes the private objects' attributes out of memory and out of the lookup.
@@ -454,6 +470,7 @@ final class Token {
         if user == CKU.user {
             let salt = try randomBytes(32)
             pinCheck = (salt, Self.pinDigest(salt: salt, pin: pin))
+            remembered = RememberedLogin(masterKey: key, pin: pin, record: record)
         }
         // Private objects are opened when used, not here.
     }
@@ -482,6 +499,19 @@ final class Token {
             let wrapped = isSO ? record.soWrapped : record.userWrapped!
             var tries = counters
             guard (isSO ? tries.so : tries.user) < PINCounters.limit else { throw CKRError(CKR.pinLocked) }
+            // The PIN of this process's last user login, while the token file still wraps the key
+            // as then, is known right without the key derivation (RememberedLogin): it clears
+            // the count of wrong tries, if any, and writes nothing else. Any other PIN is counted
+            // on disk before its check, as always, so that a process killed during the check
+            // still used up the try.
+            unlockedFromMemory = false
+            if !isSO, let master = remembered?.masterKey(pin: pin, record: record) {
+                unlockedFromMemory = true
+                tries.user = 0
+                try writeCounters(tries)
+                stamp = directory.stamp()
+                return master
+            }
             if isSO { tries.so += 1 } else { tries.user += 1 }
             try writeCounters(tries)
             var derived = try Sealing.deriveKey(pin, salt: salt, iterations: record.iterations)
@@ -507,14 +537,22 @@ final class Token {
         return digest.count == pinCheck.digest.count && cbst_equal(digest, pinCheck.digest, digest.count) == 1
     }
 
-    /// C_Logout: the master key, the PIN digest and every opened private object are wiped.
-    func logout() {
+    /// C_Logout: the master key, the PIN digest and every opened private object are wiped; the
+    /// remembered login too, unless the login ended only because its last session closed.
+    func logout(keepingRememberedLogin: Bool = false) {
+        let keeping = keepingRememberedLogin && remembered != nil
+        if !keeping {
+            remembered = nil
+            checkedCatalog = nil
+        }
         if var key = masterKey { wipe(&key) }
         masterKey = nil
         loggedIn = nil
         pinCheck = nil
         for (handle, object) in objects where object.isToken && object.isPrivate { dropLoaded(handle, wiping: true) }
-        closePrivateEntries()
+        // Kept with the remembered login (which holds the key that opens them anyway), hidden
+        // while no one is logged in: a login per object (p11tool) then costs no catalog pass.
+        if !keeping { closePrivateEntries() }
         // Private session objects die with the login.
         for (session, handles) in sessionObjects {
             for handle in handles where objects[handle]?.isPrivate == true { forget(handle, session: session) }
@@ -525,6 +563,7 @@ final class Token {
     /// SO key, or the master key on a token without the escrow, under the new SO PIN), and the
     /// user's C_SetPIN on such a token (the master key rewrapped).
     func setPIN(_ user: CK_USER_TYPE, to pin: [UInt8], masterKey given: [UInt8]? = nil) throws(CKRError) {
+        remembered = nil
         guard let masterKey = given ?? masterKey else { throw CKRError(CKR.userNotLoggedIn) }
         let salt = try randomBytes(16)
         var derived = try Sealing.deriveKey(pin, salt: salt, iterations: record.iterations)
@@ -574,6 +613,7 @@ final class Token {
     /// renewed through the escrow. A token without the escrow (made before it) only rewraps its
     /// key, as the SO could not follow a new one.
     func changeUserPIN(to pin: [UInt8], oldMaster: [UInt8]) throws(CKRError) {
+        remembered = nil
         guard let soPublic = record.soPublic else { return try setPIN(CKU.user, to: pin, masterKey: oldMaster) }
         try loadObjects()
         var fresh = try randomBytes(32)
@@ -707,6 +747,19 @@ final class Token {
         guard let object = objects[handle] ?? load(handle) else { return nil }
         guard !object.isPrivate || canSeePrivate else { return nil }
         return object
+    }
+
+    /// A token object's searchable attributes (Catalog.searchable) from its catalog entry, as an
+    /// object of those attributes only, when its file is as the catalog has it (one stat, no
+    /// read); nil when the object is loaded already or must be read (C_GetAttributeValue of
+    /// class, id or label needs no object file).
+    func catalogView(_ handle: CK_OBJECT_HANDLE) -> TokenObject? {
+        guard objects[handle] == nil, let entry = catalog.entries[handle], !entry.isDestroyed,
+            integrityFailures[handle] == nil, !entry.isPrivate || canSeePrivate, let searchable = entry.searchable,
+            directory.fileIdentity(of: directory.objectName(UInt64(handle))) == entry.identity,
+            let attributes = try? AttributeMap.decode(searchable)
+        else { return nil }
+        return TokenObject(handle: handle, isPrivate: entry.isPrivate, session: nil, attributes: attributes)
     }
 
     /// The objects this login may see whose attributes equal `template`'s (C_FindObjectsInit);

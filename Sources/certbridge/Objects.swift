@@ -59,9 +59,7 @@ extension CertBridge {
             if global.json {
                 var printer = JSONArrayPrinter()
                 do throws(StoreError) {
-                    skipped = try store.forEachObject(matching: uri, pin: pin) { (object) throws(StoreError) in
-                        try printer.print(object)
-                    }
+                    skipped = try store.forEachObject(matching: uri, pin: pin) { printer.print($0) }
                 } catch {
                     printer.abandon()
                     throw error

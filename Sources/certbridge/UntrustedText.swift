@@ -13,6 +13,8 @@ enum UntrustedText {
     /// `text` with C0, DEL, C1 and bidi controls made visible. `keepNewlines` is for our own
     /// multi-line messages on stderr; a cell or a value is escaped whole.
     static func visible(_ text: String, keepNewlines: Bool = false) -> String {
+        // Printable ASCII, what almost every label and name is, needs no scalar-by-scalar look.
+        if isPrintableASCII(text) { return text }
         guard text.unicodeScalars.contains(where: { needsEscape($0.value) }) else { return text }
         var out = ""
         out.unicodeScalars.reserveCapacity(text.unicodeScalars.count + 8)
@@ -35,7 +37,7 @@ enum UntrustedText {
     /// JSON text with DEL, C1 and bidi controls escaped as `\u00XX` (JSONEncoder escapes only
     /// C0). They can only occur inside JSON strings, so the document stays equal in meaning.
     static func escapingJSON(_ json: String) -> String {
-        guard
+        guard !json.utf8.allSatisfy({ $0 < 0x7F }),
             json.unicodeScalars.contains(where: {
                 $0.value == 0x7F || (0x80...0x9F).contains($0.value) || isBidiControl($0.value)
             })
@@ -52,6 +54,10 @@ enum UntrustedText {
             }
         }
         return out
+    }
+
+    private static func isPrintableASCII(_ text: String) -> Bool {
+        text.utf8.allSatisfy { $0 >= 0x20 && $0 < 0x7F }
     }
 
     private static func needsEscape(_ value: UInt32) -> Bool {

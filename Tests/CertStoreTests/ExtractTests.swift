@@ -55,9 +55,7 @@ struct ExtractTests {
         // Every wrap route at the PKCS#11 level is refused by the token itself.
         let session = try test.userSession()
         let object = try session.findObject([Attribute(.privateKey), Attribute(.label, string: "k")], what: "k")
-        let aes = try session.generateKey(
-            Mechanism(.aesKeyGen),
-            template: [Attribute(.valueLen, ulong: 32), Attribute(.wrap, true), Attribute(.token, false)])
+        let aes = try session.generateAESKey(bytes: 32, adding: [Attribute(.wrap, true)])
         let refused = #expect(throws: PKCS11Error.self) {
             try session.wrapKey(Mechanism(.aesKeyWrapPad), wrappingKey: aes, key: object)
         }

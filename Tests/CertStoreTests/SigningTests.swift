@@ -42,15 +42,39 @@ struct SigningTests {
                 keyPassword: keyPassword, attempts: attempts)
         }
 
-        var rightPIN: KeyPasswordProvider {
-            let pin = test.userPIN
-            return { _ in PIN(bytes: Array(pin.utf8)) }
-        }
+        var rightPIN: KeyPasswordProvider { keyPasswords().provider }
 
         func logins(_ userType: Int, ok: Bool? = nil) throws -> Int {
             try counting.calls().filter {
                 $0.function == "C_Login" && $0.userType == userType && (ok == nil || $0.ok == ok)
             }.count
+        }
+
+        /// Key passwords answered the way a person would type them: `wrong` for the first
+        /// `wrongFirst` asks, the user PIN after.
+        func keyPasswords(wrong: String = "", wrongFirst: Int = 0) -> KeyPasswords {
+            KeyPasswords(right: test.userPIN, wrong: wrong, wrongFirst: wrongFirst)
+        }
+    }
+
+    /// A key password provider that records every ask (by its attempt number within the use).
+    final class KeyPasswords {
+        let right: String
+        let wrong: String
+        let wrongFirst: Int
+        private(set) var attempts: [Int] = []
+
+        init(right: String, wrong: String, wrongFirst: Int) {
+            self.right = right
+            self.wrong = wrong
+            self.wrongFirst = wrongFirst
+        }
+
+        var provider: KeyPasswordProvider {
+            { request in
+                self.attempts.append(request.attempt)
+                return PIN(bytes: Array((self.attempts.count <= self.wrongFirst ? self.wrong : self.right).utf8))
+            }
         }
     }
 
@@ -59,12 +83,8 @@ struct SigningTests {
         arguments: TokenFixtures.all)
     func contextLoginPerSignature(fixture: any TokenFixture) throws {
         let rig = try Rig(fixture, high: true)
-        var asked = 0
-        let pin = rig.test.userPIN
-        let signer = try rig.signer(keyPassword: { _ in
-            asked += 1
-            return PIN(bytes: Array(pin.utf8))
-        })
+        let passwords = rig.keyPasswords()
+        let signer = try rig.signer(keyPassword: passwords.provider)
         #expect(signer.key.securityLevel == .high)
         let publicKey = try signer.publicKey().key
         let n = 5
@@ -75,7 +95,7 @@ struct SigningTests {
                 try SignatureVerification.isValid(
                     signature, of: message, algorithm: .ecdsa(.sha256), publicKey: publicKey))
         }
-        #expect(asked == n, "the key password is asked for every use, never cached")
+        #expect(passwords.attempts.count == n, "the key password is asked for every use, never cached")
         #expect(try rig.logins(2, ok: true) == n)
         #expect(try rig.logins(2) == n)
         #expect(try rig.logins(1) == 1)
@@ -130,12 +150,7 @@ struct SigningTests {
         arguments: TokenFixtures.all)
     func wrongPasswordThenRight(fixture: any TokenFixture) throws {
         let rig = try Rig(fixture, high: true)
-        var calls = 0
-        let pin = rig.test.userPIN
-        let signer = try rig.signer(keyPassword: { _ in
-            calls += 1
-            return PIN(bytes: Array((calls == 1 ? "99999" : pin).utf8))
-        })
+        let signer = try rig.signer(keyPassword: rig.keyPasswords(wrong: "99999", wrongFirst: 1).provider)
         let error = #expect(throws: StoreError.self) { _ = try signer.sign(Array("first".utf8)) }
         #expect(error?.code == .wrongSecret)
         #expect(error?.reason.contains("CKR_PIN_INCORRECT") == true)
@@ -157,15 +172,10 @@ struct SigningTests {
     @Test("a person typing gets several tries within one use, on one operation", arguments: TokenFixtures.all)
     func retriesWithinOneUse(fixture: any TokenFixture) throws {
         let rig = try Rig(fixture, high: true)
-        var attempts: [Int] = []
-        let pin = rig.test.userPIN
-        let signer = try rig.signer(
-            keyPassword: { request in
-                attempts.append(request.attempt)
-                return PIN(bytes: Array((request.attempt < 3 ? "0000" : pin).utf8))
-            }, attempts: 3)
+        let passwords = rig.keyPasswords(wrong: "0000", wrongFirst: 2)
+        let signer = try rig.signer(keyPassword: passwords.provider, attempts: 3)
         _ = try signer.sign(Array("typed".utf8))
-        #expect(attempts == [1, 2, 3])
+        #expect(passwords.attempts == [1, 2, 3])
         #expect(try rig.logins(2, ok: false) == 2)
         #expect(try rig.logins(2, ok: true) == 1)
         #expect(try rig.counting.calls().filter { $0.function == "C_SignInit" }.count == 1)
@@ -194,12 +204,8 @@ struct SigningTests {
         arguments: TokenFixtures.all, [TestKeyType.rsa2048, .p256, .p384])
     func customPrivateKey(fixture: any TokenFixture, type: TestKeyType) throws {
         let rig = try Rig(fixture, type, high: true)
-        var asked = 0
-        let pin = rig.test.userPIN
-        let signer = try rig.signer(keyPassword: { _ in
-            asked += 1
-            return PIN(bytes: Array(pin.utf8))
-        })
+        let passwords = rig.keyPasswords()
+        let signer = try rig.signer(keyPassword: passwords.provider)
         let key = try TokenPrivateKey(signer)
         let privateKey = Certificate.PrivateKey(key)
         let name = try DistinguishedName { CommonName("CertBridge token key") }
@@ -220,7 +226,7 @@ struct SigningTests {
         let certPath = try rig.dir.write("self.pem", try certificate.serializeAsPEM().pemString)
         let verified = try run("openssl", ["verify", "-CAfile", certPath, "-check_ss_sig", certPath])
         #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
-        #expect(asked == 2, "one password per signature: the CSR and the certificate")
+        #expect(passwords.attempts.count == 2, "one password per signature: the CSR and the certificate")
         #expect(try rig.logins(2, ok: true) == 2)
     }
 

@@ -58,6 +58,20 @@ struct CardToolTests {
         #expect(cert.status == 0, "\(cert.combined)")
     }
 
+    /// Runs `body` on a fresh rig whose card holds a new key made by openssl (`keyType`, as
+    /// `openssl req -newkey` takes it) and its certificate in `slot`.
+    static func withKeyOnCard(
+        _ keyType: [String], slot: String, pinPolicy: String,
+        _ body: (CardRig, Credentials) async throws -> Void
+    ) async throws {
+        let credentials = try await makeCredentials(keyType)
+        defer { credentials.remove() }
+        try await CardRig.withRig { rig in
+            try await importToCard(rig, credentials, slot: slot, pinPolicy: pinPolicy)
+            try await body(rig, credentials)
+        }
+    }
+
     /// pkcs11-tool --sign with `module`, then openssl verifies against the certificate's key.
     static func signAndVerify(
         _ rig: CardRig, module: String, id: String, mechanism: String,
@@ -101,10 +115,7 @@ struct CardToolTests {
 
     @Test("an RSA key imported with PIN policy always signs through OpenSC and ykcs11; openssl verifies")
     func rsaAlwaysAuthenticate() async throws {
-        let credentials = try await Self.makeCredentials(["-newkey", "rsa:2048"])
-        defer { credentials.remove() }
-        try await CardRig.withRig { rig in
-            try await Self.importToCard(rig, credentials, slot: "9c", pinPolicy: "always")
+        try await Self.withKeyOnCard(["-newkey", "rsa:2048"], slot: "9c", pinPolicy: "always") { rig, credentials in
             // 9C (digital signature) is PKCS#15 id 02 in both modules.
             try await Self.signAndVerify(
                 rig, module: CardRig.opensc, id: "02",
@@ -124,11 +135,9 @@ struct CardToolTests {
 
     @Test("a P-256 key in 9A signs ECDSA through OpenSC and ykcs11; openssl verifies")
     func ecdsa() async throws {
-        let credentials = try await Self.makeCredentials(
-            ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"])
-        defer { credentials.remove() }
-        try await CardRig.withRig { rig in
-            try await Self.importToCard(rig, credentials, slot: "9a", pinPolicy: "once")
+        try await Self.withKeyOnCard(
+            ["-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256"], slot: "9a", pinPolicy: "once"
+        ) { rig, credentials in
             for module in [CardRig.opensc, CardRig.ykcs11] {
                 try await Self.signAndVerify(
                     rig, module: module, id: "01",
@@ -140,10 +149,7 @@ struct CardToolTests {
 
     @Test("keys and certificates survive pulling and re-inserting the card")
     func statePersists() async throws {
-        let credentials = try await Self.makeCredentials(["-newkey", "rsa:2048"])
-        defer { credentials.remove() }
-        try await CardRig.withRig { rig in
-            try await Self.importToCard(rig, credentials, slot: "9a", pinPolicy: "once")
+        try await Self.withKeyOnCard(["-newkey", "rsa:2048"], slot: "9a", pinPolicy: "once") { rig, credentials in
             try await rig.pull()
             let empty = try await rig.run("pkcs11-tool", ["--module", CardRig.opensc, "-L"])
             #expect(!empty.standardOutput.contains("PIV_II"), "\(empty.combined)")

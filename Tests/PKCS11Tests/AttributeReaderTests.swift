@@ -7,8 +7,7 @@ import Testing
 struct AttributeReaderTests {
     @Test("values that fit come in one call; a longer one is read whole by the second pass; a missing one is absent")
     func fitsAndOverflows() throws {
-        let test = try SoftHSM.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftHSM.freshSession()
         defer { try? session.logout() }
         let longLabel = String(repeating: "L", count: 600)
         let short = try session.createObject([
@@ -32,8 +31,7 @@ struct AttributeReaderTests {
 
     @Test("a sensitive attribute is absent and the others still come")
     func sensitive() throws {
-        let test = try SoftHSM.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftHSM.freshSession()
         defer { try? session.logout() }
         let (_, key) = try session.generateKeyPair(
             Mechanism(.rsaPKCSKeyPairGen),

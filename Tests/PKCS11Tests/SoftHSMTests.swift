@@ -48,8 +48,7 @@ struct SoftHSMTests {
 
     @Test("generated keys read back with every flag; sensitive values are left out, not an error")
     func generatedKeyFlags() throws {
-        let test = try SoftHSM.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftHSM.freshSession()
         let (_, priv) = try session.generateKeyPair(
             Mechanism(.ecKeyPairGen),
             publicTemplate: [Attribute(.token, true), Attribute(.ecParams, bytes: p256OID), Attribute(.verify, true)],
@@ -101,8 +100,7 @@ struct SoftHSMTests {
 
     @Test("an always-authenticate key needs a context login for each signature")
     func alwaysAuthenticate() throws {
-        let test = try SoftHSM.freshToken()
-        let session = try test.userSession()
+        let (test, session) = try SoftHSM.freshSession()
         let (_, priv) = try session.generateKeyPair(
             Mechanism(.ecKeyPairGen),
             publicTemplate: [Attribute(.ecParams, bytes: p256OID), Attribute(.verify, true)],
@@ -120,13 +118,8 @@ struct SoftHSMTests {
 
     @Test("a non-extractable key cannot be wrapped; an extractable one can")
     func wrapping() throws {
-        let test = try SoftHSM.freshToken()
-        let session = try test.userSession()
-        let wrapKey = try session.generateKey(
-            Mechanism(.aesKeyGen),
-            template: [
-                Attribute(.valueLen, ulong: 32), Attribute(.wrap, true), Attribute(.token, false),
-            ])
+        let (_, session) = try SoftHSM.freshSession()
+        let wrapKey = try session.generateAESKey(bytes: 32, adding: [Attribute(.wrap, true)])
         for extractable in [false, true] {
             let (_, priv) = try session.generateKeyPair(
                 Mechanism(.ecKeyPairGen),
@@ -147,8 +140,7 @@ struct SoftHSMTests {
 
     @Test("findObject says when there is none or more than one")
     func findOne() throws {
-        let test = try SoftHSM.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftHSM.freshSession()
         for _ in 0..<2 {
             _ = try session.createObject([
                 Attribute(.data), Attribute(.token, true), Attribute(.label, string: "twin"),

@@ -132,15 +132,20 @@ static long peak_rss_kb(void) {
     return kb;
 }
 
-/* One C_FindObjects by label (data objects and `populate`'s keys alike); the number found. */
-static CK_ULONG find_one(CK_SESSION_HANDLE session, const char *label) {
-    CK_ATTRIBUTE filter[] = {{CKA_LABEL, (void *)label, strlen(label)}};
+/* One C_FindObjects with a filter of `n` attributes; the number found (at most 4). */
+static CK_ULONG count_found(CK_SESSION_HANDLE session, CK_ATTRIBUTE *filter, CK_ULONG n) {
     CK_OBJECT_HANDLE found[4];
     CK_ULONG count = 0;
-    check("C_FindObjectsInit", p11->C_FindObjectsInit(session, filter, 1));
+    check("C_FindObjectsInit", p11->C_FindObjectsInit(session, filter, n));
     check("C_FindObjects", p11->C_FindObjects(session, found, 4, &count));
     check("C_FindObjectsFinal", p11->C_FindObjectsFinal(session));
     return count;
+}
+
+/* One C_FindObjects by label (data objects and `populate`'s keys alike); the number found. */
+static CK_ULONG find_one(CK_SESSION_HANDLE session, const char *label) {
+    CK_ATTRIBUTE filter[] = {{CKA_LABEL, (void *)label, strlen(label)}};
+    return count_found(session, filter, 1);
 }
 
 /* One C_FindObjects by class + id (4-byte big-endian n); the number of objects found. */
@@ -148,12 +153,7 @@ static CK_ULONG find_by_id(CK_SESSION_HANDLE session, long n) {
     CK_OBJECT_CLASS data = CKO_SECRET_KEY;
     unsigned char id[4] = {(unsigned char)(n >> 24), (unsigned char)(n >> 16), (unsigned char)(n >> 8), (unsigned char)n};
     CK_ATTRIBUTE filter[] = {{CKA_CLASS, &data, sizeof data}, {CKA_ID, id, sizeof id}};
-    CK_OBJECT_HANDLE found[4];
-    CK_ULONG count = 0;
-    check("C_FindObjectsInit", p11->C_FindObjectsInit(session, filter, 2));
-    check("C_FindObjects", p11->C_FindObjects(session, found, 4, &count));
-    check("C_FindObjectsFinal", p11->C_FindObjectsFinal(session));
-    return count;
+    return count_found(session, filter, 2);
 }
 
 static int timings(CK_SLOT_ID slot, CK_SESSION_HANDLE session, double open_ms, const char *prefix, long count) {

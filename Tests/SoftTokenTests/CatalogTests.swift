@@ -28,9 +28,7 @@ struct CatalogTests {
         "a fresh process logs in and runs 400 finds by class+label and class+id over 300 objects (half private) without opening an object file; listing values opens them"
     )
     func findsReadNoObjectFile() throws {
-        let store = try PrivateStore()
-        let label = "catalog-\(UInt32.random(in: 0...UInt32.max))"
-        try store.initializeToken(label: label)
+        let (store, label) = try PrivateStore.withToken("catalog")
         let made = try OtherProcess.runDriver(
             ["populate", "p", "300"], token: label, pin: SoftTokenRig.userPIN, environment: store.environment)
         try #require(made.status == 0, "\(made.stderr)")

@@ -110,8 +110,7 @@ struct CipherTests {
         ], [16, 32])
     func aesModes(mechanismCase: (CK_MECHANISM_TYPE, String, Int), keySize: Int) throws {
         let (mechanismType, mode, size) = mechanismCase
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftTokenRig.freshSession()
         let raw = Raw(session)
         let keyValue = (0..<keySize).map { _ in UInt8.random(in: 0...255) }
         let key = try Self.aesKey(session, keyValue)
@@ -137,8 +136,7 @@ struct CipherTests {
         "AES-GCM with AAD and tags of 12 to 16 bytes equals OpenSSL's; a changed tag is CKR_ENCRYPTED_DATA_INVALID",
         arguments: [12, 16])
     func aesGCM(tagLength: Int) throws {
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftTokenRig.freshSession()
         let raw = Raw(session)
         let keyValue = (0..<32).map { _ in UInt8.random(in: 0...255) }
         let key = try Self.aesKey(session, keyValue)
@@ -203,8 +201,7 @@ struct CipherTests {
         let dir = try TemporaryDirectory()
         let components = try RSAComponents.generate(bits: 2048, in: dir)
         let pem = try dir.write("key.pem", components.pem)
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftTokenRig.freshSession()
         let raw = Raw(session)
         let privateKey = try session.createObject(
             components.privateTemplate(label: "rsa", id: [1], extraFlags: [Attribute(.decrypt, true)]))
@@ -263,8 +260,7 @@ struct CipherTests {
 
     @Test("C_GetMechanismInfo: RSA PKCS#1 and OAEP offer CKF_ENCRYPT and CKF_DECRYPT; AES modes 16–32-byte keys")
     func mechanismFlags() throws {
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftTokenRig.freshSession()
         let functions = session.slot.module.functions.pointee
         func info(_ type: CK_MECHANISM_TYPE) -> CK_MECHANISM_INFO {
             var value = CK_MECHANISM_INFO()

@@ -14,9 +14,7 @@ struct ClientToolTests {
         "pkcs11-tool -M and p11tool --list-mechanisms list the wrap mechanisms with their wrap/unwrap flags and key sizes"
     )
     func mechanismListings() throws {
-        let store = try PrivateStore()
-        let label = "mech-\(UInt32.random(in: 0...UInt32.max))"
-        try store.initializeToken(label: label)
+        let (store, label) = try PrivateStore.withToken("mech")
         let listed = try OtherProcess.pkcs11Tool(["--token-label", label, "-M"], environment: store.environment)
         #expect(listed.status == 0, "\(listed.stderr)")
         let lines = listed.stdout.split(separator: "\n").map { $0.trimmingCharacters(in: .whitespaces) }
@@ -49,9 +47,7 @@ struct ClientToolTests {
         "pkcs11-tool --keypairgen --usage-derive then --derive -m ECDH1-DERIVE on P-256 and P-521: the secret equals openssl pkeyutl -derive for the same keys"
     )
     func pkcs11ToolDerive() throws {
-        let store = try PrivateStore()
-        let label = "derive-\(UInt32.random(in: 0...UInt32.max))"
-        try store.initializeToken(label: label)
+        let (store, label) = try PrivateStore.withToken("derive")
         let login = ["--token-label", label, "--login", "--pin", SoftTokenRig.userPIN]
         // Not P-384: OpenSC 0.23's --read-object of a P-384 public key fails ("cannot create
         // EVP_PKEY") on SoftHSM2 as here; DeriveTests checks P-384 against openssl.
@@ -91,9 +87,7 @@ struct ClientToolTests {
         "pkcs11-tool --keypairgen --key-type EC:edwards25519 makes an Ed25519 key; its -m EDDSA signature verifies with openssl, not over another message"
     )
     func pkcs11ToolEd25519() throws {
-        let store = try PrivateStore()
-        let label = "ed-\(UInt32.random(in: 0...UInt32.max))"
-        try store.initializeToken(label: label)
+        let (store, label) = try PrivateStore.withToken("ed")
         let login = ["--token-label", label, "--login", "--pin", SoftTokenRig.userPIN]
         let made = try OtherProcess.pkcs11Tool(
             login + ["--keypairgen", "--key-type", "EC:edwards25519", "--id", "0e", "--label", "ed"],
@@ -126,9 +120,7 @@ struct ClientToolTests {
 
     @Test("NSS certutil -L lists a certificate on the token once modutil has added the module")
     func nssCertutil() throws {
-        let store = try PrivateStore()
-        let label = "nss-\(UInt32.random(in: 0...UInt32.max))"
-        try store.initializeToken(label: label)
+        let (store, label) = try PrivateStore.withToken("nss")
         let key = try ECComponents.generate(in: store.dir)
         let certificate = try makeCertificate(keyPEM: key.pem, subject: "/CN=NSS on CertBridge", in: store.dir)
         let der = store.dir.file("cert.der")
@@ -165,8 +157,7 @@ struct ClientToolTests {
         let dir = try TemporaryDirectory()
         let components = try RSAComponents.generate(bits: 2048, in: dir)
         let pem = try dir.write("key.pem", components.pem)
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (test, session) = try SoftTokenRig.freshSession()
         _ = try session.createObject(
             components.privateTemplate(label: "decrypter", id: [0x44], extraFlags: [Attribute(.decrypt, true)]))
         _ = try session.createObject(

@@ -47,14 +47,10 @@ struct CopyObjectTests {
         "a copy of a generated, non-extractable AES key stays sensitive and non-extractable, keeps its origin, encrypts alike; loosening is CKR_ATTRIBUTE_READ_ONLY"
     )
     func copyTightensOnly() throws {
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
-        let key = try session.generateKey(
-            Mechanism(.aesKeyGen),
-            template: [
-                Attribute(.valueLen, ulong: 32), Attribute(.token, false), Attribute(.sensitive, true),
-                Attribute(.encrypt, true), Attribute(.label, string: "original"),
-            ])
+        let (_, session) = try SoftTokenRig.freshSession()
+        let key = try session.generateAESKey(
+            bytes: 32,
+            adding: [Attribute(.sensitive, true), Attribute(.encrypt, true), Attribute(.label, string: "original")])
         let copy = try Self.copy(session, key, [Attribute(.label, string: "copy"), Attribute(.token, true)])
         let before = try key.attributes(Self.origin)
         let after = try copy.attributes(Self.origin)
@@ -106,14 +102,9 @@ struct CopyObjectTests {
         "a copy of an extractable key may become non-extractable (its NEVER_EXTRACTABLE stays false); a High key's copy keeps CKA_ALWAYS_AUTHENTICATE and its approval"
     )
     func copyOfExtractableAndHighKeys() throws {
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
-        let loose = try session.generateKey(
-            Mechanism(.aesKeyGen),
-            template: [
-                Attribute(.valueLen, ulong: 16), Attribute(.token, false),
-                Attribute(.extractable, true), Attribute(.sensitive, false),
-            ])
+        let (test, session) = try SoftTokenRig.freshSession()
+        let loose = try session.generateAESKey(
+            bytes: 16, adding: [Attribute(.extractable, true), Attribute(.sensitive, false)])
         let tight = try Self.copy(session, loose, [Attribute(.extractable, false), Attribute(.sensitive, true)])
         let flags = try tight.attributes([.extractable, .sensitive, .neverExtractable, .alwaysSensitive])
         #expect(flags.bool(.extractable) == false && flags.bool(.sensitive) == true)
@@ -123,12 +114,8 @@ struct CopyObjectTests {
         #expect(try loose.attributes([.value]).values[.value]?.count == 16)
 
         let approval = AttributeType.certBridgeApproval
-        let high = try session.generateKey(
-            Mechanism(.aesKeyGen),
-            template: [
-                Attribute(.valueLen, ulong: 16), Attribute(.token, false),
-                Attribute(.encrypt, true), Attribute(.alwaysAuthenticate, true),
-            ])
+        let high = try session.generateAESKey(
+            bytes: 16, adding: [Attribute(.encrypt, true), Attribute(.alwaysAuthenticate, true)])
         let highCopy = try Self.copy(session, high, [])
         let copied = try highCopy.attributes([.alwaysAuthenticate, approval])
         #expect(copied.bool(.alwaysAuthenticate) == true)

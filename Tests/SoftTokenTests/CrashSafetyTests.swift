@@ -110,8 +110,7 @@ struct CrashSafetyTests {
 
     @Test("a process that keeps looking while another writes finds every object once the writer is done")
     func readerDuringWrites() throws {
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (test, session) = try SoftTokenRig.freshSession()
         let writer = try Background(
             driver: ["write", "w-", "200", "public"], token: test.label, pin: test.userPIN,
             environment: try SoftTokenRig.environment())
@@ -132,9 +131,7 @@ struct CrashSafetyTests {
     )
     func pinTryOutlivesCrash() throws {
         // A costly KDF (fixed per token at C_InitToken) gives the kill a wide window.
-        let store = try PrivateStore(iterations: 1_000_000)
-        let label = "pins-\(UInt32.random(in: 0...UInt32.max))"
-        try store.initializeToken(label: label)
+        let (store, label) = try PrivateStore.withToken("pins", iterations: 1_000_000)
         let pins = URL(fileURLWithPath: try store.tokenDirectory() + "/pins")
         let before = (try? Data(contentsOf: pins)) ?? Data()
         func flags() throws -> TokenFlags {

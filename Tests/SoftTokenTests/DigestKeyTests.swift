@@ -11,8 +11,7 @@ struct DigestKeyTests {
     @Test("DigestUpdate(prefix), DigestKey(AES key), DigestFinal equals openssl dgst -sha256 of prefix‖key")
     func digestKey() throws {
         let dir = try TemporaryDirectory()
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftTokenRig.freshSession()
         let f = session.slot.module.functions.pointee
         let value = (0..<32).map { _ in UInt8.random(in: 0...255) }
         let key = try session.createObject([
@@ -36,9 +35,7 @@ struct DigestKeyTests {
 
     @Test("pkcs11-tool -M lists the new mechanisms with their flags")
     func mechanismList() throws {
-        let store = try PrivateStore()
-        let label = "mech-\(UInt32.random(in: 0...UInt32.max))"
-        try store.initializeToken(label: label)
+        let (store, label) = try PrivateStore.withToken("mech")
         let listed = try OtherProcess.pkcs11Tool(["--token-label", label, "-M"], environment: store.environment)
         #expect(listed.status == 0, "\(listed.stderr)")
         for line in [

@@ -132,8 +132,7 @@ struct EdDSATests {
         arguments: Curve.allCases, [false, true])
     func generatedKeysSign(curve: Curve, printable: Bool) throws {
         let dir = try TemporaryDirectory()
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftTokenRig.freshSession()
         let params = printable ? curve.printable : curve.oid
         let (publicKey, privateKey) = try session.generateKeyPair(
             Mechanism(.ecEdwardsKeyPairGen),
@@ -180,8 +179,7 @@ struct EdDSATests {
         arguments: Curve.allCases)
     func importedKeysSignAsOpenSSL(curve: Curve) throws {
         let dir = try TemporaryDirectory()
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftTokenRig.freshSession()
         let key = try OpenSSLKey(curve, in: dir)
         let privateKey = try session.createObject([
             Attribute(.privateKey), Attribute(.ecEdwards), Attribute(.token, true), Attribute(.sign, true),
@@ -220,8 +218,7 @@ struct EdDSATests {
     )
     func parametersAndRefusals() throws {
         let dir = try TemporaryDirectory()
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftTokenRig.freshSession()
         let key = try OpenSSLKey(.ed25519, in: dir)
         let template = [
             Attribute(.privateKey), Attribute(.ecEdwards), Attribute(.token, false), Attribute(.sign, true),

@@ -22,9 +22,7 @@ struct JavaInteropTests {
         "Signature (RSA, RSASSA-PSS, ECDSA), Cipher (RSA PKCS#1, AES-GCM, AES-CBC-PKCS5), KeyAgreement ECDH, KeyGenerator AES and Mac HmacSHA256 work on the token and agree with the JDK's providers and with openssl"
     )
     func sunPKCS11() throws {
-        let store = try PrivateStore()
-        let label = "java-\(UInt32.random(in: 0...UInt32.max))"
-        try store.initializeToken(label: label)
+        let (store, _) = try PrivateStore.withToken("java")
         let config = try store.dir.write("token.cfg", "name = CertBridge\nlibrary = \(SoftTokenRig.modulePath)\n")
         let classes = store.dir.file("classes")
         let made = store.dir.file("made")

@@ -20,8 +20,7 @@ struct KeyDefaultsTests {
         "a secret key from C_CreateObject, C_GenerateKey or C_UnwrapKey is not sensitive unless asked (PKCS#11's default), extractable unless sensitive, and its value reads back only then"
     )
     func secretKeyDefaults() throws {
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftTokenRig.freshSession()
         let value = (0..<32).map { _ in UInt8.random(in: 0...255) }
         let aes = [Attribute(.secretKey), Attribute(.aes), Attribute(.token, false)]
         let wrapper = try session.createObject(
@@ -70,8 +69,7 @@ struct KeyDefaultsTests {
         "an EC private key may derive unless its template says not (SunPKCS11 generates with an empty template); RSA and Edwards keys may not"
     )
     func privateKeyDeriveDefault() throws {
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftTokenRig.freshSession()
         let p256: [UInt8] = [0x06, 0x08, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x03, 0x01, 0x07]
         let ed25519: [UInt8] = [0x06, 0x03, 0x2B, 0x65, 0x70]
         let cases: [(String, Mechanism, [Attribute], [Attribute], Bool)] = [

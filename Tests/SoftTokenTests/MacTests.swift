@@ -68,8 +68,7 @@ struct MacTests {
         ])
     func macs(type: CK_MECHANISM_TYPE, algorithm: String, keyType: CK_KEY_TYPE, keySize: Int) throws {
         let dir = try TemporaryDirectory()
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftTokenRig.freshSession()
         let keyValue = (0..<keySize).map { _ in UInt8.random(in: 0...255) }
         let key = try session.createObject([
             Attribute(.secretKey), Attribute(.keyType, ulong: keyType), Attribute(.token, false),
@@ -97,8 +96,7 @@ struct MacTests {
         "CKM_GENERIC_SECRET_KEY_GEN makes a CKK_GENERIC_SECRET key of CKA_VALUE_LEN bytes whose HMAC equals openssl's")
     func genericSecretKeyGen() throws {
         let dir = try TemporaryDirectory()
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftTokenRig.freshSession()
         let key = try session.generateKey(
             Mechanism(MechanismType(rawValue: CKM_GENERIC_SECRET_KEY_GEN)),
             template: [

@@ -13,8 +13,7 @@ struct ManyObjectsTests {
         "10,000 data objects created in this process are all found by a fresh process (C_FindObjects and pkcs11-tool -O)"
     )
     func tenThousandObjects() throws {
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (test, session) = try SoftTokenRig.freshSession()
         let env = try SoftTokenRig.environment()
 
         var clock = Date()

@@ -14,8 +14,7 @@ struct ModuleFunctionTests {
         "C_SeedRandom mixes a seed in (CKR_OK, the token has CKF_RNG); a NULL seed with a length is CKR_ARGUMENTS_BAD; C_Get/SetOperationState are CKR_FUNCTION_NOT_SUPPORTED"
     )
     func seedAndOperationState() throws {
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftTokenRig.freshSession()
         let functions = session.slot.module.functions.pointee
         var info = CK_TOKEN_INFO()
         #expect(functions.C_GetTokenInfo!(session.slot.id, &info) == CKR_OK)
@@ -49,8 +48,7 @@ struct ModuleFunctionTests {
     )
     func attributesByClass() throws {
         let dir = try TemporaryDirectory()
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftTokenRig.freshSession()
         let rsa = try RSAComponents.generate(bits: 2048, in: dir)
         let certificate = try makeCertificate(keyPEM: rsa.pem, subject: "/CN=Attributes", in: dir)
         let der = certificate.der
@@ -80,12 +78,7 @@ struct ModuleFunctionTests {
             (
                 "CKA_MODULUS_BITS in C_GenerateKey (AES)",
                 {
-                    _ = try session.generateKey(
-                        Mechanism(.aesKeyGen),
-                        template: [
-                            Attribute(.valueLen, ulong: 16), Attribute(.token, false),
-                            Attribute(.modulusBits, ulong: 2048),
-                        ])
+                    _ = try session.generateAESKey(bytes: 16, adding: [Attribute(.modulusBits, ulong: 2048)])
                 }
             ),
             ("CKA_SIGN on a certificate", { _ = try session.createObject(cert + [Attribute(.sign, true)]) }),
@@ -125,8 +118,7 @@ struct ModuleFunctionTests {
         "every signature mechanism signs and verifies in parts (C_SignUpdate/C_VerifyUpdate) as in one call: each verifies the other's signature, deterministic ones are equal, a changed message fails"
     )
     func multiPartSigning() throws {
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftTokenRig.freshSession()
         let rsa = try session.generateKeyPair(
             Mechanism(.rsaPKCSKeyPairGen),
             publicTemplate: [Attribute(.token, false), Attribute(.modulusBits, ulong: 2048), Attribute(.verify, true)],

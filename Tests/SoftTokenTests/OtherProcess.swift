@@ -128,6 +128,16 @@ struct PrivateStore {
         self.iterations = iterations
     }
 
+    /// A new store with one token made by pkcs11-tool, labelled `prefix-` and a random number.
+    static func withToken(_ prefix: String, iterations: Int = Int(SoftTokenRig.iterations)!) throws -> (
+        store: PrivateStore, label: String
+    ) {
+        let store = try PrivateStore(iterations: iterations)
+        let label = "\(prefix)-\(UInt32.random(in: 0...UInt32.max))"
+        try store.initializeToken(label: label)
+        return (store, label)
+    }
+
     var environment: [String: String] {
         ["CERTBRIDGE_SOFTTOKEN_DIR": path, "CERTBRIDGE_SOFTTOKEN_KDF_ITERATIONS": String(iterations)]
     }

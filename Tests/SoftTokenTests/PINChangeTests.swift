@@ -15,9 +15,7 @@ struct PINChangeTests {
 
     /// A store of its own with a token holding `count` data objects p0…, half of them private.
     static func populated(_ count: Int) throws -> (PrivateStore, String) {
-        let store = try PrivateStore()
-        let label = "rekey-\(UInt32.random(in: 0...UInt32.max))"
-        try store.initializeToken(label: label)
+        let (store, label) = try PrivateStore.withToken("rekey")
         let made = try OtherProcess.runDriver(
             ["populate", "p", String(count)], token: label, pin: SoftTokenRig.userPIN,
             environment: store.environment)

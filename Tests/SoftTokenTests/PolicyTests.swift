@@ -5,7 +5,8 @@ import Testing
 
 @testable import PKCS11
 
-/// Key policy as the token itself enforces it, through the PKCS11 layer. The same tests run on
+/// Key policy as the token itself enforces it, through the PKCS11 layer: sensitive and
+/// extractable keys, always-authenticate, CKA_ALLOWED_MECHANISMS, CKA_TRUSTED. The same tests run on
 /// SoftHSM2 and on CertBridge's software token: whatever SoftHSM2 refuses, ours must refuse with
 /// the same CK_RV.
 @Suite("key policy on every token")
@@ -49,8 +50,7 @@ struct PolicyTests {
         "a sensitive private key's private components read as CKR_ATTRIBUTE_SENSITIVE, its public ones as values",
         arguments: TokenFixtures.all)
     func sensitiveComponents(fixture: any TokenFixture) throws {
-        let test = try fixture.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try fixture.freshSession()
         // Extractable, so only CKA_SENSITIVE stands between the caller and the values.
         let flags = [Attribute(.sensitive, true), Attribute(.extractable, true)]
         let (_, rsa) = try Self.generate(session, rsa: true, label: "rsa", flags: flags)
@@ -69,13 +69,8 @@ struct PolicyTests {
         "C_WrapKey refuses a non-extractable key with CKR_KEY_UNEXTRACTABLE and wraps an extractable one",
         arguments: TokenFixtures.all)
     func wrapOnlyExtractable(fixture: any TokenFixture) throws {
-        let test = try fixture.freshToken()
-        let session = try test.userSession()
-        let wrappingKey = try session.generateKey(
-            Mechanism(.aesKeyGen),
-            template: [
-                Attribute(.valueLen, ulong: 32), Attribute(.wrap, true), Attribute(.token, false),
-            ])
+        let (_, session) = try fixture.freshSession()
+        let wrappingKey = try session.generateAESKey(bytes: 32, adding: [Attribute(.wrap, true)])
         let (_, closed) = try Self.generate(
             session, label: "closed", flags: [Attribute(.sensitive, true), Attribute(.extractable, false)])
         let refused = #expect(throws: PKCS11Error.self) {
@@ -93,8 +88,7 @@ struct PolicyTests {
         "an always-authenticate key signs only after SignInit, Login(CONTEXT_SPECIFIC), Sign: one signature per login",
         arguments: TokenFixtures.all, [false, true])
     func alwaysAuthenticate(fixture: any TokenFixture, rsa: Bool) throws {
-        let test = try fixture.freshToken()
-        let session = try test.userSession()
+        let (test, session) = try fixture.freshSession()
         let (publicKey, privateKey) = try Self.generate(
             session, rsa: rsa, label: "high",
             flags: [Attribute(.sensitive, true), Attribute(.extractable, false), Attribute(.alwaysAuthenticate, true)])
@@ -122,8 +116,7 @@ struct PolicyTests {
         "flags only tighten: SENSITIVE true→false and EXTRACTABLE false→true are CKR_ATTRIBUTE_READ_ONLY; false→true and true→false work",
         arguments: TokenFixtures.all)
     func flagsOnlyTighten(fixture: any TokenFixture) throws {
-        let test = try fixture.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try fixture.freshSession()
         let (_, strict) = try Self.generate(
             session, label: "strict", flags: [Attribute(.sensitive, true), Attribute(.extractable, false)])
         for loosening in [Attribute(.sensitive, false), Attribute(.extractable, true)] {
@@ -153,8 +146,7 @@ struct PolicyTests {
         "ALWAYS_SENSITIVE, NEVER_EXTRACTABLE and LOCAL are true for a generated non-extractable key, false for an imported one",
         arguments: TokenFixtures.all)
     func originFlags(fixture: any TokenFixture) throws {
-        let test = try fixture.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try fixture.freshSession()
         let origin: [AttributeType] = [.alwaysSensitive, .neverExtractable, .local]
         let (_, generated) = try Self.generate(
             session, label: "generated", flags: [Attribute(.sensitive, true), Attribute(.extractable, false)])
@@ -170,5 +162,58 @@ struct PolicyTests {
         let brought = try imported.attributes(origin + [.sensitive, .extractable])
         for type in origin { #expect(brought.bool(type) == false, "\(type) of an imported key") }
         #expect(brought.bool(.sensitive) == true && brought.bool(.extractable) == false)
+    }
+
+    // CKA_ALLOWED_MECHANISMS limits what a key does: any other mechanism is CKR_MECHANISM_INVALID.
+    @Test(
+        "a key limited to CKM_SHA256_RSA_PKCS refuses CKM_RSA_PKCS and CKM_SHA384_RSA_PKCS with CKR_MECHANISM_INVALID and signs with its own",
+        arguments: TokenFixtures.all)
+    func limitedKey(fixture: any TokenFixture) throws {
+        let (_, session) = try fixture.freshSession()
+        let allowed = Attribute(
+            .allowedMechanisms,
+            bytes: withUnsafeBytes(of: MechanismType.sha256RSAPKCS.rawValue) { Array($0) })
+        let (_, privateKey) = try Self.generate(session, rsa: true, label: "limited", flags: [allowed])
+        for other in [MechanismType.rsaPKCS, .sha384RSAPKCS] {
+            let refused = #expect(throws: PKCS11Error.self) {
+                try session.signInit(Mechanism(other), key: privateKey)
+                _ = try session.sign(Array("data".utf8))
+            }
+            #expect(refused?.returnValue == .mechanismInvalid, "\(other)")
+        }
+        try session.signInit(Mechanism(.sha256RSAPKCS), key: privateKey)
+        #expect(try session.sign(Array("data".utf8)).count == 256)
+    }
+
+    // CKA_TRUSTED is the SO's alone: a user who could mark a key of their own trusted could
+    // wrap out a key marked CKA_WRAP_WITH_TRUSTED with it.
+    @Test(
+        "a user's C_CreateObject, C_GenerateKey or C_SetAttributeValue with CKA_TRUSTED=TRUE is CKR_ATTRIBUTE_READ_ONLY; a wrap-with-trusted key does not leave under an untrusted key",
+        arguments: TokenFixtures.all)
+    func userCannotSetTrusted(fixture: any TokenFixture) throws {
+        let (_, session) = try fixture.freshSession()
+        let value = [UInt8](repeating: 7, count: 32)
+        let created = #expect(throws: PKCS11Error.self) {
+            try session.createObject([
+                Attribute(.secretKey), Attribute(.aes), Attribute(.token, false), Attribute(.value, bytes: value),
+                Attribute(.wrap, true), Attribute(.trusted, true),
+            ])
+        }
+        #expect(created?.returnValue == .attributeReadOnly)
+        let generated = #expect(throws: PKCS11Error.self) {
+            try session.generateAESKey(bytes: 32, adding: [Attribute(.wrap, true), Attribute(.trusted, true)])
+        }
+        #expect(generated?.returnValue == .attributeReadOnly)
+        let wrapper = try session.generateAESKey(bytes: 32, adding: [Attribute(.wrap, true)])
+        let set = #expect(throws: PKCS11Error.self) {
+            try session.setAttributes([Attribute(.trusted, true)], of: wrapper)
+        }
+        #expect(set?.returnValue == .attributeReadOnly)
+        let target = try session.generateAESKey(
+            bytes: 16, adding: [Attribute(.extractable, true), Attribute(.wrapWithTrusted, true)])
+        let wrapped = #expect(throws: PKCS11Error.self) {
+            try session.wrapKey(Mechanism(.aesKeyWrapPad), wrappingKey: wrapper, key: target)
+        }
+        #expect(wrapped?.returnValue == .keyNotWrappable)
     }
 }

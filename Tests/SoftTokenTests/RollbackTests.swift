@@ -7,16 +7,23 @@ import Testing
 /// (or after a destroy) is refused, never used.
 @Suite("software token: rollback of object files")
 struct RollbackTests {
+    /// An extractable sensitive key pair made on a fresh token, its private key's object file,
+    /// and that file's bytes now (the copy a test puts back later).
+    static func keyAndFile(label: String) throws -> (
+        test: TestToken, session: Session, key: Object, file: String, bytes: Data
+    ) {
+        let (test, session) = try SoftTokenRig.freshSession()
+        let (_, key) = try PolicyTests.generate(
+            session, label: label, flags: [Attribute(.sensitive, true), Attribute(.extractable, true)])
+        let file = try tokenDirectory(of: test) + "/objects/" + String(key.handle, radix: 16)
+        return (test, session, key, file, try Data(contentsOf: URL(fileURLWithPath: file)))
+    }
+
     @Test(
         "a key's file copied while exportable and put back after the key was made non-exportable: check-exportable does not say exportable and export fails"
     )
     func singleFileRollback() throws {
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
-        let (_, key) = try PolicyTests.generate(
-            session, label: "rolled", flags: [Attribute(.sensitive, true), Attribute(.extractable, true)])
-        let file = try tokenDirectory(of: test) + "/objects/" + String(key.handle, radix: 16)
-        let exportable = try Data(contentsOf: URL(fileURLWithPath: file))
+        let (test, session, key, file, exportable) = try Self.keyAndFile(label: "rolled")
         // The refused file goes at the end, so listings by other tests in this process stay clean.
         defer { unlink(file) }
         let pin = ["--pin-source", "env:PIN", "--module", SoftTokenRig.modulePath]
@@ -50,10 +57,9 @@ struct RollbackTests {
     )
     func damagedFileReported() throws {
         // A store of its own: the damage is seen by no other test's listing.
-        let store = try PrivateStore()
-        try store.initializeToken(label: "damaged")
+        let (store, label) = try PrivateStore.withToken("damaged")
         let written = try OtherProcess.runDriver(
-            ["write", "d", "1", "public"], token: "damaged", pin: SoftTokenRig.userPIN,
+            ["write", "d", "1", "public"], token: label, pin: SoftTokenRig.userPIN,
             environment: store.environment)
         try #require(written.status == 0, "\(written.stderr)")
         let objects = try store.tokenDirectory() + "/objects"
@@ -62,7 +68,7 @@ struct RollbackTests {
         let tokens = try CLI.run(["tokens", "--module", SoftTokenRig.modulePath], environment: store.environment)
         #expect(tokens.status == 1)
         #expect(tokens.stderr.contains("1 object failed its integrity check"), "\(tokens.stderr)")
-        #expect(tokens.stderr.contains("token \"damaged\": object \(name) is damaged"), "\(tokens.stderr)")
+        #expect(tokens.stderr.contains("token \"\(label)\": object \(name) is damaged"), "\(tokens.stderr)")
     }
 
     @Test(
@@ -70,18 +76,17 @@ struct RollbackTests {
     )
     func forgedCertificateReported() throws {
         // A store of its own: the forgery is seen by no other test's listing.
-        let store = try PrivateStore()
-        try store.initializeToken(label: "forged")
+        let (store, label) = try PrivateStore.withToken("forged")
         let dir = try TemporaryDirectory()
         let pfx = try PFXFixture.make(ec: "prime256v1", chain: false, in: dir)
         try dir.write("pin", SoftTokenRig.userPIN)
         let pin = ["--pin-source", "file:\(dir.file("pin"))", "--module", SoftTokenRig.modulePath]
         let imported = try CLI.run(
-            ["import", pfx.path, "--token", "pkcs11:token=forged", "--password-source", "file:\(pfx.passwordFile)"]
+            ["import", pfx.path, "--token", "pkcs11:token=\(label)", "--password-source", "file:\(pfx.passwordFile)"]
                 + pin,
             environment: store.environment)
         try #require(imported.status == 0, "\(imported.stdout) \(imported.stderr)")
-        let clean = try CLI.run(["objects", "pkcs11:token=forged"] + pin, environment: store.environment)
+        let clean = try CLI.run(["objects", "pkcs11:token=\(label)"] + pin, environment: store.environment)
         try #require(clean.status == 0, "\(clean.stderr)")
 
         // The certificate's DER inside its (public, plain) object file: one byte of its signature changed.
@@ -98,7 +103,7 @@ struct RollbackTests {
         }
         try #require(forged, "no object file holds the certificate")
 
-        let listed = try CLI.run(["objects", "pkcs11:token=forged"] + pin, environment: store.environment)
+        let listed = try CLI.run(["objects", "pkcs11:token=\(label)"] + pin, environment: store.environment)
         #expect(listed.status == 1, "\(listed.stdout)")
         #expect(listed.stderr.contains("1 object failed its integrity check"), "\(listed.stderr)")
         let tokens = try CLI.run(["tokens", "--module", SoftTokenRig.modulePath], environment: store.environment)
@@ -108,12 +113,7 @@ struct RollbackTests {
 
     @Test("a destroyed key's file put back is not used again")
     func destroyedFilePutBack() throws {
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
-        let (_, key) = try PolicyTests.generate(
-            session, label: "gone", flags: [Attribute(.sensitive, true), Attribute(.extractable, true)])
-        let file = try tokenDirectory(of: test) + "/objects/" + String(key.handle, radix: 16)
-        let copy = try Data(contentsOf: URL(fileURLWithPath: file))
+        let (test, session, key, file, copy) = try Self.keyAndFile(label: "gone")
         defer { unlink(file) }
         try session.destroy(key)
         try copy.write(to: URL(fileURLWithPath: file))

@@ -48,38 +48,35 @@ struct SignatureTests {
         }
     }
 
-    static let cases: [Case] = [
-        .plain("CKM_RSA_PKCS (DigestInfo of SHA-256)", .rsa, CKM_RSA_PKCS, digest: nil, prehash: "sha256"),
-        .plain("CKM_SHA1_RSA_PKCS", .rsa, CKM_SHA1_RSA_PKCS, digest: "sha1"),
-        .plain("CKM_SHA224_RSA_PKCS", .rsa, CKM_SHA224_RSA_PKCS, digest: "sha224"),
-        .plain("CKM_SHA256_RSA_PKCS", .rsa, CKM_SHA256_RSA_PKCS, digest: "sha256"),
-        .plain("CKM_SHA384_RSA_PKCS", .rsa, CKM_SHA384_RSA_PKCS, digest: "sha384"),
-        .plain("CKM_SHA512_RSA_PKCS", .rsa, CKM_SHA512_RSA_PKCS, digest: "sha512"),
-        .pss(
-            "CKM_RSA_PKCS_PSS (SHA-256 digest)", CKM_RSA_PKCS_PSS, hash: CKM_SHA256, mgf: CKG_MGF1_SHA256, salt: 32,
-            digest: nil),
-        .pss(
-            "CKM_SHA1_RSA_PKCS_PSS", CKM_SHA1_RSA_PKCS_PSS, hash: CKM_SHA_1, mgf: CKG_MGF1_SHA1, salt: 20,
-            digest: "sha1"),
-        .pss(
-            "CKM_SHA224_RSA_PKCS_PSS", CKM_SHA224_RSA_PKCS_PSS, hash: CKM_SHA224, mgf: CKG_MGF1_SHA224, salt: 28,
-            digest: "sha224"),
-        .pss(
-            "CKM_SHA256_RSA_PKCS_PSS", CKM_SHA256_RSA_PKCS_PSS, hash: CKM_SHA256, mgf: CKG_MGF1_SHA256, salt: 32,
-            digest: "sha256"),
-        .pss(
-            "CKM_SHA384_RSA_PKCS_PSS", CKM_SHA384_RSA_PKCS_PSS, hash: CKM_SHA384, mgf: CKG_MGF1_SHA384, salt: 48,
-            digest: "sha384"),
-        .pss(
-            "CKM_SHA512_RSA_PKCS_PSS", CKM_SHA512_RSA_PKCS_PSS, hash: CKM_SHA512, mgf: CKG_MGF1_SHA512, salt: 64,
-            digest: "sha512"),
-        .plain("CKM_ECDSA (SHA-256 digest)", .ec, CKM_ECDSA, digest: nil, prehash: "sha256"),
-        .plain("CKM_ECDSA_SHA1", .ec, CKM_ECDSA_SHA1, digest: "sha1"),
-        .plain("CKM_ECDSA_SHA224", .ec, CKM_ECDSA_SHA224, digest: "sha224"),
-        .plain("CKM_ECDSA_SHA256", .ec, CKM_ECDSA_SHA256, digest: "sha256"),
-        .plain("CKM_ECDSA_SHA384", .ec, CKM_ECDSA_SHA384, digest: "sha384"),
-        .plain("CKM_ECDSA_SHA512", .ec, CKM_ECDSA_SHA512, digest: "sha512"),
+    /// The hashes the mechanisms come in, with what uses each: openssl's name for it; for PSS
+    /// the CKM_SHA* hash, its MGF1 and a salt of the hash's length; the RSA PKCS#1, RSA PSS and
+    /// ECDSA mechanisms that hash with it.
+    static let hashes: [(digest: String, hash: UInt, mgf: UInt, salt: Int, rsa: UInt, pss: UInt, ecdsa: UInt)] = [
+        ("sha1", CKM_SHA_1, CKG_MGF1_SHA1, 20, CKM_SHA1_RSA_PKCS, CKM_SHA1_RSA_PKCS_PSS, CKM_ECDSA_SHA1),
+        ("sha224", CKM_SHA224, CKG_MGF1_SHA224, 28, CKM_SHA224_RSA_PKCS, CKM_SHA224_RSA_PKCS_PSS, CKM_ECDSA_SHA224),
+        ("sha256", CKM_SHA256, CKG_MGF1_SHA256, 32, CKM_SHA256_RSA_PKCS, CKM_SHA256_RSA_PKCS_PSS, CKM_ECDSA_SHA256),
+        ("sha384", CKM_SHA384, CKG_MGF1_SHA384, 48, CKM_SHA384_RSA_PKCS, CKM_SHA384_RSA_PKCS_PSS, CKM_ECDSA_SHA384),
+        ("sha512", CKM_SHA512, CKG_MGF1_SHA512, 64, CKM_SHA512_RSA_PKCS, CKM_SHA512_RSA_PKCS_PSS, CKM_ECDSA_SHA512),
     ]
+
+    /// Each family: the mechanism that signs a digest the caller made, then one per hash.
+    static let cases: [Case] = {
+        func name(_ type: UInt) -> String { MechanismType(rawValue: type).name }
+        var cases: [Case] = [
+            .plain("CKM_RSA_PKCS (DigestInfo of SHA-256)", .rsa, CKM_RSA_PKCS, digest: nil, prehash: "sha256")
+        ]
+        cases += hashes.map { Case.plain(name($0.rsa), .rsa, $0.rsa, digest: $0.digest) }
+        cases.append(
+            .pss(
+                "CKM_RSA_PKCS_PSS (SHA-256 digest)", CKM_RSA_PKCS_PSS, hash: CKM_SHA256, mgf: CKG_MGF1_SHA256, salt: 32,
+                digest: nil))
+        cases += hashes.map {
+            Case.pss(name($0.pss), $0.pss, hash: $0.hash, mgf: $0.mgf, salt: $0.salt, digest: $0.digest)
+        }
+        cases.append(.plain("CKM_ECDSA (SHA-256 digest)", .ec, CKM_ECDSA, digest: nil, prehash: "sha256"))
+        cases += hashes.map { Case.plain(name($0.ecdsa), .ec, $0.ecdsa, digest: $0.digest) }
+        return cases
+    }()
 
     /// The keys of one test: openssl's, on the token as a private and a public key object.
     struct Keys {
@@ -87,26 +84,27 @@ struct SignatureTests {
         let session: Session
         let privateKey: Object
         let publicKey: Object
-        let keyFile: String
-        let publicFile: String
+        /// openssl's private key, PEM.
+        var keyFile: String { dir.file("key.pem") }
+        /// Its public key, PEM.
+        var publicFile: String { dir.file("public.pem") }
 
         init(_ key: Key) throws {
             dir = try TemporaryDirectory()
-            session = try SoftTokenRig.freshToken().userSession()
-            keyFile = dir.file("key.pem")
-            publicFile = dir.file("public.pem")
+            session = try SoftTokenRig.freshSession().session
             let id: [UInt8] = [0x51]
+            let pem: String
             switch key {
             case .rsa:
                 let rsa = try RSAComponents.generate(bits: 2048, in: dir)
-                try rsa.pem.write(toFile: keyFile, atomically: true, encoding: .utf8)
+                pem = rsa.pem
                 privateKey = try session.createObject(
                     rsa.privateTemplate(label: "rsa", id: id, extraFlags: [Attribute(.token, false)]))
                 publicKey = try session.createObject(
                     rsa.publicTemplate(label: "rsa", id: id).filter { $0.type != .token } + [Attribute(.token, false)])
             case .ec:
                 let ec = try ECComponents.generate(curve: "prime256v1", in: dir)
-                try ec.pem.write(toFile: keyFile, atomically: true, encoding: .utf8)
+                pem = ec.pem
                 let common: [Attribute] = [
                     Attribute(.ec), Attribute(.token, false), Attribute(.ecParams, bytes: ec.parameters),
                     Attribute(.id, bytes: id),
@@ -117,6 +115,7 @@ struct SignatureTests {
                 publicKey = try session.createObject(
                     [Attribute(.publicKey), Attribute(.verify, true), Attribute(.ecPoint, bytes: ec.point)] + common)
             }
+            try pem.write(toFile: keyFile, atomically: true, encoding: .utf8)
             let exported = try run("openssl", ["pkey", "-in", keyFile, "-pubout", "-out", publicFile])
             try #require(exported.status == 0, "\(exported.stderr)")
         }

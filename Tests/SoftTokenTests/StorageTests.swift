@@ -15,8 +15,7 @@ struct StorageTests {
         "a key with its own password signs only after a context login with that password; the user PIN is CKR_PIN_INCORRECT",
         arguments: [false, true])
     func keyPassword(generated: Bool) throws {
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (test, session) = try SoftTokenRig.freshSession()
         let password = "high-\(UInt32.random(in: 0...UInt32.max))"
         let flags = [
             Attribute(.sensitive, true), Attribute(.extractable, false), Attribute(.alwaysAuthenticate, true),
@@ -72,8 +71,7 @@ struct StorageTests {
 
     @Test("whether a key has its own password is read back from the token, and cannot be claimed in a template")
     func ownPasswordFlagIsTheTokens() throws {
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftTokenRig.freshSession()
         let key = try ECComponents.generate(in: try TemporaryDirectory())
         let base = [
             Attribute(.privateKey), Attribute(.ec), Attribute(.token, false), Attribute(.private, true),
@@ -94,8 +92,7 @@ struct StorageTests {
 
     @Test("private objects are encrypted at rest: no private label, value or key component is on disk; public ones are")
     func encryptedAtRest() throws {
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (test, session) = try SoftTokenRig.freshSession()
         let marker = UInt32.random(in: 0...UInt32.max)
         let privateLabel = "private-label-\(marker)"
         let privateValue = "private-value-\(marker)"
@@ -155,8 +152,7 @@ struct StorageTests {
 
     @Test("the token's files are 0600 and its directories 0700")
     func permissions() throws {
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (test, session) = try SoftTokenRig.freshSession()
         _ = try session.createObject([Attribute(.data), Attribute(.token, true), Attribute(.label, string: "mode")])
         _ = try PolicyTests.generate(session, flags: [])
         let root = try tokenDirectory(of: test)
@@ -192,8 +188,7 @@ struct StorageTests {
         "a second module instance, in another process, sees what this process created; this process sees what it created and destroyed"
     )
     func otherProcessesSeeObjects() throws {
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (test, session) = try SoftTokenRig.freshSession()
         let env = try SoftTokenRig.environment()
         _ = try session.createObject([
             Attribute(.data), Attribute(.token, true), Attribute(.private, true),

@@ -55,9 +55,7 @@ struct ToolInteropTests {
         "pkcs11-tool inits a token, sets and changes PINs, makes RSA and EC keys whose signatures openssl verifies, lists them, and its --test finds no errors"
     )
     func pkcs11ToolEndToEnd() throws {
-        let store = try PrivateStore()
-        let label = "tool-\(UInt32.random(in: 0...UInt32.max))"
-        try store.initializeToken(label: label)
+        let (store, label) = try PrivateStore.withToken("tool")
         let env = store.environment
         func tool(_ arguments: [String]) throws -> RunResult {
             try OtherProcess.pkcs11Tool(["--token-label", label] + arguments, environment: env)
@@ -135,9 +133,7 @@ struct ToolInteropTests {
 
     @Test("p11tool lists the token, and after logging in (GNUTLS_PIN) its keys")
     func p11toolListsTokenAndKeys() throws {
-        let store = try PrivateStore()
-        let label = "p11-\(UInt32.random(in: 0...UInt32.max))"
-        try store.initializeToken(label: label)
+        let (store, label) = try PrivateStore.withToken("p11")
         let made = try OtherProcess.pkcs11Tool(
             [
                 "--token-label", label, "--login", "--pin", SoftTokenRig.userPIN, "--keypairgen",

@@ -42,8 +42,7 @@ struct WrapTests {
         arguments: [16, 24, 32])
     func aesKeyWrap(wrapKeySize: Int) throws {
         let dir = try TemporaryDirectory()
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftTokenRig.freshSession()
         let kek = Self.random(wrapKeySize)
         let wrapper = try Self.secretKey(session, kek, [Attribute(.wrap, true), Attribute(.unwrap, true)])
         let cases: [(pad: Bool, type: KeyType, size: Int, iv: [UInt8]?, defaultIV: [UInt8])] = [
@@ -102,8 +101,7 @@ struct WrapTests {
     )
     func aesKeyWrapPrivateKey() throws {
         let dir = try TemporaryDirectory()
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftTokenRig.freshSession()
         let kek = Self.random(32)
         let wrapper = try Self.secretKey(session, kek, [Attribute(.wrap, true), Attribute(.unwrap, true)])
         let ec = try ECComponents.generate(in: dir)
@@ -142,8 +140,7 @@ struct WrapTests {
         let dir = try TemporaryDirectory()
         let components = try RSAComponents.generate(bits: 2048, in: dir)
         let pem = try dir.write("key.pem", components.pem)
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftTokenRig.freshSession()
         let privateKey = try session.createObject(
             components.privateTemplate(label: "rsa", id: [1], extraFlags: [Attribute(.unwrap, true)]))
         let publicKey = try session.createObject(
@@ -249,31 +246,12 @@ struct WrapTests {
         "CKA_WRAP_TEMPLATE: only matching keys are wrapped; CKA_UNWRAP_TEMPLATE: the unwrapped key gets it, a conflicting template is CKR_TEMPLATE_INCONSISTENT; both read back"
     )
     func wrapAndUnwrapTemplates() throws {
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftTokenRig.freshSession()
         let raw = CipherTests.Raw(session)
         let kek = Self.random(32)
-        var aes = CK_ULONG(CKK_AES)
-        var yes: CK_BBOOL = 1
-        var no: CK_BBOOL = 0
-        let wrapper: CK_OBJECT_HANDLE = try withUnsafeMutableBytes(of: &aes) { aesBytes in
-            try withUnsafeMutableBytes(of: &yes) { yesBytes in
-                try withUnsafeMutableBytes(of: &no) { noBytes in
-                    var wrapTemplate = [
-                        CK_ATTRIBUTE(
-                            type: CK_ATTRIBUTE_TYPE(CKA_KEY_TYPE), pValue: aesBytes.baseAddress,
-                            ulValueLen: CK_ULONG(aesBytes.count))
-                    ]
-                    var unwrapTemplate = [
-                        CK_ATTRIBUTE(
-                            type: CK_ATTRIBUTE_TYPE(CKA_SENSITIVE), pValue: yesBytes.baseAddress, ulValueLen: 1),
-                        CK_ATTRIBUTE(
-                            type: CK_ATTRIBUTE_TYPE(CKA_EXTRACTABLE), pValue: noBytes.baseAddress, ulValueLen: 1),
-                    ]
-                    return try raw.createKey(kek, wrapTemplate: &wrapTemplate, unwrapTemplate: &unwrapTemplate)
-                }
-            }
-        }
+        let wrapper = try raw.createKey(
+            kek, wrapTemplate: RawTemplate().add(CKA_KEY_TYPE, ulong: CKK_AES),
+            unwrapTemplate: RawTemplate().add(CKA_SENSITIVE, bool: true).add(CKA_EXTRACTABLE, bool: false))
         let wrapKey = Object(session: session, handle: wrapper)
         let matching = try Self.secretKey(session, Self.random(16))
         let wrapped = try session.wrapKey(Mechanism(.aesKeyWrap), wrappingKey: wrapKey, key: matching)
@@ -312,8 +290,7 @@ struct WrapTests {
         "C_GetMechanismInfo: CKM_AES_KEY_WRAP and _PAD wrap and unwrap with 16–32-byte keys; RSA PKCS#1 and OAEP add CKF_WRAP and CKF_UNWRAP"
     )
     func mechanismInfo() throws {
-        let test = try SoftTokenRig.freshToken()
-        let session = try test.userSession()
+        let (_, session) = try SoftTokenRig.freshSession()
         let functions = session.slot.module.functions.pointee
         func info(_ type: UInt) -> (CK_RV, CK_MECHANISM_INFO) {
             var value = CK_MECHANISM_INFO()
@@ -338,54 +315,15 @@ struct WrapTests {
 /// Wrap templates through the raw function list (the PKCS11 layer has no nested templates).
 extension CipherTests.Raw {
     /// A session AES key that wraps and unwraps, with a CKA_WRAP_TEMPLATE and CKA_UNWRAP_TEMPLATE.
-    func createKey(_ value: [UInt8], wrapTemplate: inout [CK_ATTRIBUTE], unwrapTemplate: inout [CK_ATTRIBUTE]) throws
-        -> CK_OBJECT_HANDLE
+    func createKey(_ value: [UInt8], wrapTemplate: RawTemplate, unwrapTemplate: RawTemplate) throws -> CK_OBJECT_HANDLE
     {
-        var klass = CK_ULONG(CKO_SECRET_KEY)
-        var type = CK_ULONG(CKK_AES)
-        var yes: CK_BBOOL = 1
-        var no: CK_BBOOL = 0
-        var value = value
+        let template = RawTemplate()
+            .add(CKA_CLASS, ulong: CKO_SECRET_KEY).add(CKA_KEY_TYPE, ulong: CKK_AES)
+            .add(CKA_TOKEN, bool: false).add(CKA_WRAP, bool: true).add(CKA_UNWRAP, bool: true)
+            .add(CKA_VALUE, bytes: value)
+            .add(CKA_WRAP_TEMPLATE, template: wrapTemplate).add(CKA_UNWRAP_TEMPLATE, template: unwrapTemplate)
         var handle: CK_OBJECT_HANDLE = 0
-        let rv = withUnsafeMutableBytes(of: &klass) { k in
-            withUnsafeMutableBytes(of: &type) { t in
-                withUnsafeMutableBytes(of: &yes) { y in
-                    withUnsafeMutableBytes(of: &no) { n in
-                        value.withUnsafeMutableBytes { v in
-                            wrapTemplate.withUnsafeMutableBytes { w in
-                                unwrapTemplate.withUnsafeMutableBytes { u in
-                                    var template = [
-                                        CK_ATTRIBUTE(
-                                            type: CK_ATTRIBUTE_TYPE(CKA_CLASS), pValue: k.baseAddress,
-                                            ulValueLen: CK_ULONG(k.count)),
-                                        CK_ATTRIBUTE(
-                                            type: CK_ATTRIBUTE_TYPE(CKA_KEY_TYPE), pValue: t.baseAddress,
-                                            ulValueLen: CK_ULONG(t.count)),
-                                        CK_ATTRIBUTE(
-                                            type: CK_ATTRIBUTE_TYPE(CKA_TOKEN), pValue: n.baseAddress, ulValueLen: 1),
-                                        CK_ATTRIBUTE(
-                                            type: CK_ATTRIBUTE_TYPE(CKA_WRAP), pValue: y.baseAddress, ulValueLen: 1),
-                                        CK_ATTRIBUTE(
-                                            type: CK_ATTRIBUTE_TYPE(CKA_UNWRAP), pValue: y.baseAddress, ulValueLen: 1),
-                                        CK_ATTRIBUTE(
-                                            type: CK_ATTRIBUTE_TYPE(CKA_VALUE), pValue: v.baseAddress,
-                                            ulValueLen: CK_ULONG(v.count)),
-                                        CK_ATTRIBUTE(
-                                            type: CK_ATTRIBUTE_TYPE(CKA_WRAP_TEMPLATE), pValue: w.baseAddress,
-                                            ulValueLen: CK_ULONG(w.count)),
-                                        CK_ATTRIBUTE(
-                                            type: CK_ATTRIBUTE_TYPE(CKA_UNWRAP_TEMPLATE), pValue: u.baseAddress,
-                                            ulValueLen: CK_ULONG(u.count)),
-                                    ]
-                                    return functions.C_CreateObject!(
-                                        self.handle, &template, CK_ULONG(template.count), &handle)
-                                }
-                            }
-                        }
-                    }
-                }
-            }
-        }
+        let rv = template.withAttributes { functions.C_CreateObject!(self.handle, $0, $1, &handle) }
         guard rv == CKR_OK else {
             throw TestSupportError("C_CreateObject with wrap templates: 0x\(String(rv, radix: 16))")
         }

@@ -1,13 +1,13 @@
 import Foundation
 import PKCS11
-import Synchronization
 
 /// A private SoftHSM2 for this test process: its own token directory (via SOFTHSM2_CONF, set
 /// before the module is first loaded) and fresh tokens made on demand, found by label.
-public enum SoftHSM {
+public enum SoftHSM: TokenRig {
     public static let modulePath = "/usr/lib/softhsm/libsofthsm2.so"
-    public static let userPIN = "1234"
-    public static let soPIN = "12345678"
+    public static let name = "SoftHSM2"
+    /// SoftHSM2 2.6.1 marks CKF_USER_PIN_COUNT_LOW after a wrong PIN but never locks it.
+    public static let userPINLockout: Int? = nil
 
     /// This process's SoftHSM2 directory, removed at exit.
     nonisolated(unsafe) private static var removeAtExit: String?
@@ -38,41 +38,7 @@ public enum SoftHSM {
         ["SOFTHSM2_CONF": try setup.get()]
     }
 
-    /// The SoftHSM2 module, loaded after SOFTHSM2_CONF points at this process's directory.
-    public static func module() throws -> Module {
-        _ = try setup.get()
-        return try Module.load(path: modulePath)
-    }
-
-    private static let tokens = FreshTokens(labelPrefix: "cb", soPIN: soPIN, userPIN: userPIN)
-
-    /// A new, initialized token with a user PIN, labelled uniquely unless a label is given.
-    public static func freshToken(label: String? = nil) throws -> TestToken {
-        try tokens.make(in: module(), label: label)
-    }
-}
-
-/// Makes tokens in a module's one uninitialized slot, one at a time: two tests must not race
-/// for it (SoftHSM2 and the software token each keep a single empty slot).
-final class FreshTokens: Sendable {
-    let labelPrefix: String
-    let soPIN: String
-    let userPIN: String
-    private let lock = Mutex(())
-
-    init(labelPrefix: String, soPIN: String, userPIN: String) {
-        self.labelPrefix = labelPrefix
-        self.soPIN = soPIN
-        self.userPIN = userPIN
-    }
-
-    /// A new, initialized token with a user PIN, labelled uniquely unless a label is given.
-    func make(in module: Module, label: String?) throws -> TestToken {
-        let label = label ?? "\(labelPrefix)-\(UInt32.random(in: 0...UInt32.max))"
-        return try lock.withLock { _ in
-            try TestToken.initialize(in: module, label: label, soPIN: soPIN, userPIN: userPIN)
-        }
-    }
+    public static let tokens = FreshTokens(labelPrefix: "cb")
 }
 
 /// A token made for one test.

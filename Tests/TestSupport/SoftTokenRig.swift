@@ -4,9 +4,10 @@ import PKCS11
 /// CertBridge's own software token for this test process: its own store directory (via
 /// CERTBRIDGE_SOFTTOKEN_DIR, set before the module is first loaded), a low KDF cost so that
 /// logins stay fast, and fresh tokens made on demand in the empty slot, found by label.
-public enum SoftTokenRig {
-    public static let userPIN = "1234"
-    public static let soPIN = "12345678"
+public enum SoftTokenRig: TokenRig {
+    public static let name = "software token"
+    /// The software token locks the user PIN after five wrong tries.
+    public static let userPINLockout: Int? = 5
     /// PBKDF2 iterations for test tokens (the module's floor; real tokens get 600,000).
     public static let iterations = "1000"
 
@@ -65,25 +66,8 @@ public enum SoftTokenRig {
         ]
     }
 
-    public static func module() throws -> Module {
-        _ = try setup.get()
-        return try Module.load(path: modulePath)
-    }
-
-    private static let tokens = FreshTokens(labelPrefix: "st", soPIN: soPIN, userPIN: userPIN)
-
-    /// A new, initialized token with a user PIN, labelled uniquely unless a label is given.
-    public static func freshToken(label: String? = nil) throws -> TestToken {
-        try tokens.make(in: module(), label: label)
-    }
+    public static let tokens = FreshTokens(labelPrefix: "st")
 }
 
-/// CertBridge's software token: it locks the user PIN after five wrong tries.
-public struct SoftTokenFixture: TokenFixture {
-    public init() {}
-    public var description: String { "software token" }
-    public var modulePath: String { SoftTokenRig.modulePath }
-    public func freshToken() throws -> TestToken { try SoftTokenRig.freshToken() }
-    public func environment() throws -> [String: String] { try SoftTokenRig.environment() }
-    public var userPINLockout: Int? { 5 }
-}
+/// CertBridge's software token, for the parametrized tests.
+public typealias SoftTokenFixture = RigFixture<SoftTokenRig>

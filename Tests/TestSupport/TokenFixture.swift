@@ -13,14 +13,15 @@ public protocol TokenFixture: Sendable, CustomStringConvertible {
     var userPINLockout: Int? { get }
 }
 
-/// SoftHSM2 2.6.1: it marks CKF_USER_PIN_COUNT_LOW after a wrong PIN but never locks it.
-public struct SoftHSMFixture: TokenFixture {
-    public init() {}
-    public var description: String { "SoftHSM2" }
-    public var modulePath: String { SoftHSM.modulePath }
-    public func freshToken() throws -> TestToken { try SoftHSM.freshToken() }
-    public func environment() throws -> [String: String] { try SoftHSM.environment() }
-    public var userPINLockout: Int? { nil }
+/// SoftHSM2, for the parametrized tests.
+public typealias SoftHSMFixture = RigFixture<SoftHSM>
+
+extension TokenFixture {
+    /// A new token of this kind and a read-write session on it, logged in as the user.
+    public func freshSession() throws -> (test: TestToken, session: Session) {
+        let test = try freshToken()
+        return (test, try test.userSession())
+    }
 }
 
 public enum TokenFixtures {

@@ -35,6 +35,7 @@ import sys
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
 from card_state import CardState  # noqa: E402
+from control_line import read_line  # noqa: E402
 from piv_applet import PIVApplet  # noqa: E402
 
 # 3B: direct convention; T0 8C: TD1 follows, 12 historical bytes; TD1 01: T=1 only.
@@ -200,13 +201,7 @@ class VirtualCard:
         client, _ = server.accept()
         client.settimeout(2)
         try:
-            line = b""
-            while not line.endswith(b"\n"):
-                chunk = client.recv(256)
-                if not chunk:
-                    break
-                line += chunk
-            command = line.decode().strip()
+            command = read_line(client).decode().strip()
             if command == "pull":
                 self.pull()
             elif command == "insert":

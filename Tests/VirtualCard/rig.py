@@ -40,6 +40,8 @@ import sys
 import tempfile
 import time
 
+from control_line import read_line
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 CARD = os.path.join(HERE, "card.py")
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
@@ -280,12 +282,7 @@ def control(paths: Paths, command: str) -> dict:
         except OSError as e:
             raise RigError(f"no card at {paths.control}: {e.strerror}") from None
         s.sendall(command.encode() + b"\n")
-        reply = b""
-        while not reply.endswith(b"\n"):
-            chunk = s.recv(4096)
-            if not chunk:
-                break
-            reply += chunk
+        reply = read_line(s)
     return json.loads(reply)
 
 
