@@ -53,26 +53,28 @@ struct InspectionTests {
         let objects = try CLI.json([ObjectJSON].self, ["objects", uri, "--pin-source", "file:\(pinFile)"] + softhsm)
 
         /// The private key labelled `label`, with the verdict and every flag as listed.
-        func key(_ label: String, verdict: String, flags: FlagsJSON) throws -> ObjectJSON {
+        func key(_ label: String, verdict: String, flags: [String: Bool]) throws -> ObjectJSON {
             let key = try #require(objects.first { $0.class == "private-key" && $0.label == label })
             #expect(key.verdict == verdict, "\(label)")
-            #expect(key.flags == flags, "\(label)")
+            #expect(key.flags?.reported == flags, "\(label)")
             return key
         }
         let generated = try key(
             "generated", verdict: "non-exportable",
-            flags: FlagsJSON(
-                sensitive: true, extractable: false, alwaysAuthenticate: false, neverExtractable: true,
-                alwaysSensitive: true, local: true, private: true))
+            flags: [
+                "sensitive": true, "extractable": false, "alwaysAuthenticate": false, "neverExtractable": true,
+                "alwaysSensitive": true, "local": true, "private": true,
+            ])
         #expect(generated.keyType == "EC" && generated.curve == "P-256" && generated.keyBits == 256)
         #expect(generated.id == "a1")
         #expect(generated.securityLevel == "standard")
 
         let imported = try key(
             "imported", verdict: "exportable",
-            flags: FlagsJSON(
-                sensitive: true, extractable: true, alwaysAuthenticate: true, neverExtractable: false,
-                alwaysSensitive: false, local: false, private: true))
+            flags: [
+                "sensitive": true, "extractable": true, "alwaysAuthenticate": true, "neverExtractable": false,
+                "alwaysSensitive": false, "local": false, "private": true,
+            ])
         #expect(imported.keyType == "RSA" && imported.keyBits == 2048)
         #expect(imported.securityLevel == "high")
         #expect(objects.contains { $0.class == "public-key" && $0.label == "imported" })

@@ -40,25 +40,20 @@ extension TokenJSON {
 }
 
 /// A key's flags as the token reported them; a flag the token did not report is nil.
-public struct FlagsJSON: Decodable, Equatable, Sendable {
+public struct FlagsJSON: Decodable, Sendable {
     public let sensitive, extractable, alwaysAuthenticate, neverExtractable: Bool?
     public let alwaysSensitive, local, `private`: Bool?
     /// The key has its own password (the software token's High keys); nil on other tokens.
     public let ownPassword: Bool?
 
-    public init(
-        sensitive: Bool? = nil, extractable: Bool? = nil, alwaysAuthenticate: Bool? = nil,
-        neverExtractable: Bool? = nil, alwaysSensitive: Bool? = nil, local: Bool? = nil, private: Bool? = nil,
-        ownPassword: Bool? = nil
-    ) {
-        self.sensitive = sensitive
-        self.extractable = extractable
-        self.alwaysAuthenticate = alwaysAuthenticate
-        self.neverExtractable = neverExtractable
-        self.alwaysSensitive = alwaysSensitive
-        self.local = local
-        self.private = `private`
-        self.ownPassword = ownPassword
+    /// Every flag the token reported, by its JSON name: a test compares the whole set at once.
+    public var reported: [String: Bool] {
+        let flags: [(String, Bool?)] = [
+            ("sensitive", sensitive), ("extractable", extractable), ("alwaysAuthenticate", alwaysAuthenticate),
+            ("neverExtractable", neverExtractable), ("alwaysSensitive", alwaysSensitive), ("local", local),
+            ("private", `private`), ("ownPassword", ownPassword),
+        ]
+        return Dictionary(uniqueKeysWithValues: flags.compactMap { name, value in value.map { (name, $0) } })
     }
 }
 
