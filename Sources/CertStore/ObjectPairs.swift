@@ -8,10 +8,28 @@ struct Pairs {
     private var certificateLabels: [String: String] = [:]
     private var keyLabels: [String: String] = [:]
 
+    /// No pairs.
+    init() {}
+
     /// The pairs among the objects that match `template` in every class but its own: a listing
     /// of only the private keys still names their certificates.
-    init(in session: Session, template: [Attribute]) throws(PKCS11Error) {
+    init(in session: Session, template: [Attribute], found: [Object]) throws(PKCS11Error) {
         let listed = template.first { $0.type == .class }.map { AttributeValues([.class: $0.value]).objectClass } ?? nil
+        if listed == nil {
+            // Every class is listed: the pairs are among the objects found, with no search of
+            // their own (a search costs a pass over every object file on SoftHSM2).
+            let reader = AttributeReader(session: session, attributes: [(.class, 8), (.id, 256), (.label, 256)])
+            for object in found {
+                let values = try reader.read(object)
+                guard let id = values.id, !id.isEmpty else { continue }
+                switch values.objectClass {
+                case .certificate?: certificateLabels[hex(id)] = values.label ?? ""
+                case .privateKey?: keyLabels[hex(id)] = values.label ?? ""
+                default: break
+                }
+            }
+            return
+        }
         let rest = template.filter { $0.type != .class }
         let reader = AttributeReader(session: session, attributes: [(.id, 256), (.label, 256)])
         if listed != .certificate {

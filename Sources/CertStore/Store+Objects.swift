@@ -69,15 +69,34 @@ extension Store {
         return skipped
     }
 
-    /// What a listing reads of every object, with room enough that one C_GetAttributeValue call
-    /// gives all of it for usual objects (an RSA-8192 modulus, labels and ids of 256 bytes).
-    static let summaryAttributes: [(type: AttributeType, capacity: Int)] =
-        [
-            (.class, 8), (.label, 256), (.id, 256), (.keyType, 8), (.modulus, 1024), (.modulusBits, 8),
-            (.ecParams, 128),
-            (.valueLen, 8), (.certificateCategory, 8), (.sign, 1), (.decrypt, 1), (.unwrap, 1), (.derive, 1),
+    /// What a listing reads of an object, by class, each with room enough that one
+    /// C_GetAttributeValue call gives all of it for usual objects (an RSA-8192 modulus, labels
+    /// and ids of 256 bytes): what every object has first, then what its class has. A token
+    /// that pays per attribute asked for (SoftHSM2 checks its file at each) is asked only for
+    /// what the object can have: a certificate is not asked for moduli and key flags.
+    struct SummaryReaders {
+        static let common: [(type: AttributeType, capacity: Int)] = [
+            (.class, 8), (.label, 256), (.id, 256), (.keyType, 8), (.certificateCategory, 8),
         ]
-        + KeyFlags.attributes.map { ($0, $0 == .certBridgeApproval || $0 == .certBridgeTriesLeft ? 8 : 1) }
+        static let size: [(type: AttributeType, capacity: Int)] = [
+            (.modulus, 1024), (.modulusBits, 8), (.ecParams, 128), (.valueLen, 8),
+        ]
+        static let key: [(type: AttributeType, capacity: Int)] =
+            size + [(.sign, 1), (.decrypt, 1), (.unwrap, 1), (.derive, 1)]
+            + KeyFlags.attributes.map { ($0, $0 == .certBridgeApproval || $0 == .certBridgeTriesLeft ? 8 : 1) }
+
+        let common: AttributeReader
+        let key: AttributeReader
+        let publicKey: AttributeReader
+        let certificate: AttributeReader
+
+        init(session: Session) {
+            common = AttributeReader(session: session, attributes: Self.common)
+            key = AttributeReader(session: session, attributes: Self.key)
+            publicKey = AttributeReader(session: session, attributes: Self.size)
+            certificate = AttributeReader(session: session, attributes: [(.value, 4096)])
+        }
+    }
 
     func forEachObject(
         in session: Session, token: Token, template: [Attribute],
@@ -87,16 +106,16 @@ extension Store {
         let pairs: Pairs
         do throws(PKCS11Error) {
             found = try session.findObjects(template)
-            pairs = try Pairs(in: session, template: template)
+            // Nothing listed, nothing to pair: no pass over the token's keys and certificates.
+            pairs = found.isEmpty ? Pairs() : try Pairs(in: session, template: template, found: found)
         } catch {
             throw StoreError(error, doing: "listing objects on \"\(token.info.label)\"", token: token)
         }
-        let reader = AttributeReader(session: session, attributes: Self.summaryAttributes)
-        let certificateReader = AttributeReader(session: session, attributes: [(.value, 4096)])
+        let readers = SummaryReaders(session: session)
         for object in found {
             var summary: ObjectSummary
             do throws(PKCS11Error) {
-                summary = try self.summary(of: object, on: token, reader: reader, certificateReader: certificateReader)
+                summary = try self.summary(of: object, on: token, readers: readers)
             } catch {
                 throw StoreError(error, doing: "listing objects on \"\(token.info.label)\"", token: token)
             }
@@ -116,16 +135,18 @@ extension Store {
 
     /// One object's summary, for a caller that reads only a few.
     func summary(of object: Object, on token: Token) throws(PKCS11Error) -> ObjectSummary {
-        try summary(
-            of: object, on: token, reader: AttributeReader(session: object.session, attributes: Self.summaryAttributes),
-            certificateReader: AttributeReader(session: object.session, attributes: [(.value, 4096)]))
+        try summary(of: object, on: token, readers: SummaryReaders(session: object.session))
     }
 
-    func summary(of object: Object, on token: Token, reader: AttributeReader, certificateReader: AttributeReader)
-        throws(PKCS11Error) -> ObjectSummary
-    {
-        let values = try reader.read(object)
-        let objectClass = values.objectClass
+    func summary(of object: Object, on token: Token, readers: SummaryReaders) throws(PKCS11Error) -> ObjectSummary {
+        let common = try readers.common.read(object)
+        let objectClass = common.objectClass
+        let values: AttributeValues
+        switch objectClass {
+        case .privateKey?, .secretKey?: values = common.merging(try readers.key.read(object))
+        case .publicKey?: values = common.merging(try readers.publicKey.read(object))
+        default: values = common
+        }
         var uri = token.uri
         uri.object = values.label
         uri.id = values.id
@@ -160,7 +181,7 @@ extension Store {
                 }
             }
         case .certificate?:
-            let der = try certificateReader.read(object)[.value] ?? []
+            let der = try readers.certificate.read(object)[.value] ?? []
             let category = values.ulong(.certificateCategory).map(CertificateCategory.init(rawValue:))
             summary.certificate = try? CertificateSummary(der: der, category: category)
         default:

@@ -40,6 +40,11 @@ public struct AttributeValues: Sendable {
     /// The raw bytes of one attribute.
     public subscript(type: AttributeType) -> [UInt8]? { values[type] }
 
+    /// These values and `other`'s (other's where both have one).
+    public func merging(_ other: AttributeValues) -> AttributeValues {
+        AttributeValues(values.merging(other.values) { $1 })
+    }
+
     /// A CK_BBOOL attribute.
     public func bool(_ type: AttributeType) -> Bool? {
         values[type].flatMap { $0.isEmpty ? nil : $0[0] != 0 }

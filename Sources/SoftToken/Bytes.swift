@@ -39,22 +39,26 @@ extension Array where Element == UInt8 {
 
 /// Reads the fixed-width big-endian fields and length-prefixed records of the storage formats.
 struct ByteReader {
-    private let bytes: [UInt8]
+    private let bytes: ArraySlice<UInt8>
+    /// How far into `bytes` the reader is (from the slice's start).
     private(set) var offset = 0
-    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    init(_ bytes: [UInt8]) { self.bytes = bytes[...] }
+    /// A reader of part of a larger buffer, without copying it.
+    init(_ bytes: ArraySlice<UInt8>) { self.bytes = bytes }
 
     var isAtEnd: Bool { offset == bytes.count }
 
     mutating func take(_ n: Int) throws(CKRError) -> ArraySlice<UInt8> {
         guard n >= 0, bytes.count - offset >= n else { throw CKRError(CKR.deviceError) }
         defer { offset += n }
-        return bytes[offset..<offset + n]
+        let start = bytes.startIndex + offset
+        return bytes[start..<start + n]
     }
     mutating func u32() throws(CKRError) -> UInt32 { try take(4).reduce(0) { $0 << 8 | UInt32($1) } }
     mutating func u64() throws(CKRError) -> UInt64 { try take(8).reduce(0) { $0 << 8 | UInt64($1) } }
     mutating func rest() -> [UInt8] {
         defer { offset = bytes.count }
-        return Array(bytes[offset...])
+        return Array(bytes[(bytes.startIndex + offset)...])
     }
 }
 

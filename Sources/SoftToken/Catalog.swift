@@ -13,8 +13,8 @@ struct FileDigest: Equatable {
     var a: UInt64 = 0, b: UInt64 = 0, c: UInt64 = 0, d: UInt64 = 0
 
     init() {}
-    init(of bytes: [UInt8]) { self.init(digest: Token.digest(bytes)) }
-    init(digest: [UInt8]) {
+    init(of bytes: [UInt8]) { self.init(digest: Token.digest(bytes)[...]) }
+    init(digest: ArraySlice<UInt8>) {
         var reader = ByteReader(digest)
         a = (try? reader.u64()) ?? 0
         b = (try? reader.u64()) ?? 0
@@ -103,8 +103,8 @@ struct Catalog {
         return nil
     }
 
-    static func aad(serial: String, plain: [UInt8]) -> [UInt8] {
-        Array("certbridge index \(serial)".utf8) + Token.digest(plain)
+    static func aad(serial: String, plain: ArraySlice<UInt8>) -> [UInt8] {
+        Array("certbridge index \(serial)".utf8) + plain.withUnsafeBufferPointer { Token.digest($0) }
     }
 
     // MARK: - Records
@@ -136,7 +136,7 @@ struct Catalog {
         }
         var body = plain
         if let masterKey {
-            let sealed = try Sealing.seal(secret, key: masterKey, aad: aad(serial: serial, plain: plain))
+            let sealed = try Sealing.seal(secret, key: masterKey, aad: aad(serial: serial, plain: plain[...]))
             body.append(u32: UInt32(sealed.count))
             body += sealed
         } else {
@@ -149,7 +149,7 @@ struct Catalog {
         return framed
     }
 
-    static func fnv1a(_ bytes: [UInt8]) -> UInt64 {
+    static func fnv1a(_ bytes: some Sequence<UInt8>) -> UInt64 {
         var hash: UInt64 = 0xcbf2_9ce4_8422_2325
         for byte in bytes { hash = (hash ^ UInt64(byte)) &* 0x100_0000_01b3 }
         return hash
@@ -170,13 +170,15 @@ struct Catalog {
             var n = 0
             for i in 0..<4 { n = n << 8 | Int(bytes[offset + i]) }
             guard n > 0, offset + 4 + n + 8 <= bytes.count else { break }
-            let body = Array(bytes[offset + 4..<offset + 4 + n])
+            // Read in place: a copy of each record was a second catalog in memory while opening.
+            let body = bytes[offset + 4..<offset + 4 + n]
             var check: UInt64 = 0
             for i in 0..<8 { check = check << 8 | UInt64(bytes[offset + 4 + n + i]) }
             guard check == Self.fnv1a(body), let parsed = try? Self.parse(body) else { break }
             let number = records
             records += 1
             let sealed = !parsed.sealed.isEmpty
+            if entries.isEmpty { entries.reserveCapacity(parsed.entries.count) }
             for (handle, var entry) in parsed.entries {
                 entry.record = number
                 let old = entries.updateValue(entry, forKey: handle)
@@ -193,8 +195,8 @@ struct Catalog {
         return changed
     }
 
-    private static func parse(_ body: [UInt8]) throws(CKRError) -> (
-        entries: [(CK_OBJECT_HANDLE, CatalogEntry)], plain: [UInt8], sealed: [UInt8]
+    private static func parse(_ body: ArraySlice<UInt8>) throws(CKRError) -> (
+        entries: [(CK_OBJECT_HANDLE, CatalogEntry)], plain: ArraySlice<UInt8>, sealed: [UInt8]
     ) {
         var reader = ByteReader(body)
         guard try reader.take(1).first == 1 else { throw CKRError(CKR.deviceError) }
@@ -206,7 +208,7 @@ struct Catalog {
             let generation = try reader.u64()
             let identity = FileIdentity(inode: try reader.u64(), size: try reader.u64(), changed: try reader.u64())
             let isPrivate = try reader.take(1).first == 1
-            let digest = FileDigest(digest: Array(try reader.take(32)))
+            let digest = FileDigest(digest: try reader.take(32))
             let shown = Array(try reader.take(Int(try reader.u32())))
             entries.append(
                 (
@@ -216,10 +218,10 @@ struct Catalog {
                         searchable: isPrivate ? nil : shown, record: -1, sealedRecord: -1)
                 ))
         }
-        let plainEnd = reader.offset
+        let plainEnd = body.startIndex + reader.offset
         let sealed = Array(try reader.take(Int(try reader.u32())))
         guard reader.isAtEnd else { throw CKRError(CKR.deviceError) }
-        return (entries, Array(body[0..<plainEnd]), sealed)
+        return (entries, body[..<plainEnd], sealed)
     }
 
     /// Opens one record's seal: the private objects it names get their searchable attributes;

@@ -66,7 +66,11 @@ final class Token {
             repairs = try readCatalogLocked()
         }
         try? directory.removeLeftovers()
-        if masterKey != nil { try? checkAfterLogin() } else if !repairs.isEmpty { try? persist(repairs) }
+        if masterKey != nil {
+            try? checkAfterLogin(sealsOpen: true)
+        } else if !repairs.isEmpty {
+            try? persist(repairs)
+        }
     }
 
     /// The catalog read afresh and checked against the folder, under the token's lock.
@@ -125,9 +129,10 @@ final class Token {
         catalog.fileIdentity = read
         if from == 0 { catalog.compactedLength = catalog.length }
         for (handle, old) in changed {
-            if let old { unindex(handle, old) }
+            // A first read is indexed whole afterwards (rebuildIndex).
+            if catalogLoaded, let old { unindex(handle, old) }
             dropLoaded(handle)
-            if let entry = catalog.entries[handle] { reindex(handle, entry) }
+            if catalogLoaded, let entry = catalog.entries[handle] { reindex(handle, entry) }
             if catalogLoaded, masterKey != nil, let problem = catalog.problem(handle) {
                 integrityFailures[handle] = problem
                 catalogSuspect = true
@@ -263,7 +268,8 @@ final class Token {
     /// At login (or when the catalog is first read while logged in): the seals opened, each
     /// entry checked, files the catalog learnt without the key opened, the old manifest of an
     /// earlier version applied; then the catalog is rewritten under the key if it needs it.
-    private func checkAfterLogin() throws(CKRError) {
+    /// `sealsOpen`: the catalog was just read with the key, which opened every seal as it went.
+    private func checkAfterLogin(sealsOpen: Bool = false) throws(CKRError) {
         guard let masterKey, catalogLoaded else { return }
         // A login from the remembered one, on a catalog no write changed since the last check:
         // that check holds, and the private entries it opened are open still.
@@ -273,8 +279,10 @@ final class Token {
             return
         }
         checkedCatalog = nil
-        closePrivateEntries()
-        catalog.openAll(masterKey: masterKey)
+        if !sealsOpen {
+            closePrivateEntries()
+            catalog.openAll(masterKey: masterKey)
+        }
         var needsCompaction = false
         var learnt: [CK_OBJECT_HANDLE] = []
         catalogSuspect = false
@@ -317,7 +325,12 @@ final class Token {
                 }
             }
         }
-        for (handle, entry) in catalog.entries where entry.isPrivate { reindex(handle, entry) }
+        if sealsOpen {
+            // The read indexed every entry whose attributes it knew: only the ones learnt here are new.
+            for handle in learnt { if let entry = catalog.entries[handle] { reindex(handle, entry) } }
+        } else {
+            for (handle, entry) in catalog.entries where entry.isPrivate { reindex(handle, entry) }
+        }
         // A catalog with forged or unvouched entries is left as it is: rewritten under the key,
         // it would vouch for them. Entries whose files failed stay: they are the evidence.
         if needsCompaction && !catalogSuspect {
@@ -730,8 +743,12 @@ final class Token {
     }
 
     static func digest(_ bytes: [UInt8]) -> [UInt8] {
+        bytes.withUnsafeBufferPointer { digest($0) }
+    }
+
+    static func digest(_ bytes: UnsafeBufferPointer<UInt8>) -> [UInt8] {
         var out = [UInt8](repeating: 0, count: 32)
-        _ = cbst_digest("SHA256", bytes, bytes.count, &out)
+        _ = cbst_digest("SHA256", bytes.baseAddress, bytes.count, &out)
         return out
     }
 
