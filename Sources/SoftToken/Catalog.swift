@@ -73,6 +73,10 @@ struct Catalog {
     var entries: [CK_OBJECT_HANDLE: CatalogEntry] = [:]
     /// Every record's sealed part (kept sealed; opened at each login), with its additional data.
     var seals: [(record: Int32, aad: [UInt8], sealed: [UInt8])] = []
+    /// Whether seals were opened as they were read (with the key) and not kept: `openAll` cannot
+    /// open those again, the catalog is read afresh instead. A listing's catalog holds no sealed
+    /// copy of what it opened.
+    private(set) var hasUnkeptSeals = false
     /// Records whose seal does not open under the token key.
     var forged: Set<Int32> = []
     /// How much of the file was read and whole, the file's identity then, records so far, and the
@@ -191,9 +195,13 @@ struct Catalog {
                 if reportingChanges { changed.append((handle, old)) }
             }
             if sealed {
-                seals.append(
-                    (number, Self.aad(serial: serial, plain: body[..<shape.plainEnd]), Array(body[shape.sealed])))
-                if let masterKey { open(seals.count - 1, masterKey: masterKey) }
+                let aad = Self.aad(serial: serial, plain: body[..<shape.plainEnd])
+                if let masterKey {
+                    open(record: number, aad: aad, sealed: body[shape.sealed], masterKey: masterKey)
+                    hasUnkeptSeals = true
+                } else {
+                    seals.append((number, aad, Array(body[shape.sealed])))
+                }
             }
             offset += 4 + n + 8
             length += 4 + n + 8
@@ -234,7 +242,12 @@ struct Catalog {
     /// a seal that does not open marks the record forged.
     mutating func open(_ index: Int, masterKey: [UInt8]) {
         let seal = seals[index]
-        guard var secret = Sealing.open(seal.sealed, key: masterKey, aad: seal.aad) else {
+        open(record: seal.record, aad: seal.aad, sealed: seal.sealed[...], masterKey: masterKey)
+    }
+
+    private mutating func open(record: Int32, aad: [UInt8], sealed: ArraySlice<UInt8>, masterKey: [UInt8]) {
+        let seal = (record: record, aad: aad)
+        guard var secret = Sealing.open(sealed, key: masterKey, aad: aad) else {
             forged.insert(seal.record)
             return
         }
@@ -250,7 +263,8 @@ struct Catalog {
         }
     }
 
-    /// Opens every seal (at login); the handles whose private attributes became known.
+    /// Opens every seal (at login); the handles whose private attributes became known. Not for
+    /// a catalog with unkept seals (`hasUnkeptSeals`).
     mutating func openAll(masterKey: [UInt8]) {
         forged = []
         for i in seals.indices { open(i, masterKey: masterKey) }

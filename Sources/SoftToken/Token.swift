@@ -283,6 +283,12 @@ final class Token {
             return
         }
         checkedCatalog = nil
+        var sealsOpen = sealsOpen
+        if !sealsOpen && catalog.hasUnkeptSeals {
+            // Its seals were opened as it was read and not kept: read afresh with the key.
+            try directory.locked(exclusive: false) { () throws(CKRError) in _ = try readCatalogLocked() }
+            sealsOpen = true
+        }
         if !sealsOpen {
             closePrivateEntries()
             catalog.openAll(masterKey: masterKey)
