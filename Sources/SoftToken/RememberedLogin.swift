@@ -25,7 +25,8 @@ final class RememberedLogin {
     private let page: UnsafeMutableRawPointer
     private let pageSize: Int
     private let keyCount: Int
-    private let check: (salt: [UInt8], digest: [UInt8])
+    /// SHA-256(salt ‖ PIN), the salt random and never written anywhere.
+    let check: (salt: [UInt8], digest: [UInt8])
     private let wrapped: [UInt8]
     private let userSalt: [UInt8]
     private let iterations: UInt32

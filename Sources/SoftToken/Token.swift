@@ -490,7 +490,10 @@ final class Token {
             logout()
             throw error
         }
-        if user == CKU.user {
+        if user == CKU.user, unlockedFromMemory, let remembered {
+            // The same PIN as the remembered login's: its salted digest serves the context logins.
+            pinCheck = remembered.check
+        } else if user == CKU.user {
             let salt = try randomBytes(32)
             pinCheck = (salt, Self.pinDigest(salt: salt, pin: pin))
             remembered = RememberedLogin(masterKey: key, pin: pin, record: record)
