@@ -73,6 +73,10 @@ struct Catalog {
     var entries: [CK_OBJECT_HANDLE: CatalogEntry] = [:]
     /// Every record's sealed part (kept sealed; opened at each login), with its additional data.
     var seals: [(record: Int32, aad: [UInt8], sealed: [UInt8])] = []
+    /// Whether seals were opened as they were read (with the key) and not kept: `openAll` cannot
+    /// open those again, the catalog is read afresh instead. A listing's catalog holds no sealed
+    /// copy of what it opened.
+    private(set) var hasUnkeptSeals = false
     /// Records whose seal does not open under the token key.
     var forged: Set<Int32> = []
     /// How much of the file was read and whole, the file's identity then, records so far, and the
@@ -158,7 +162,9 @@ struct Catalog {
     /// Reads the records in `bytes` (the file from `length` on, or the whole file when
     /// `length` is 0) into the catalog; the key, when given, opens their seals at once.
     /// Returns the handles whose entries changed, with their entries before.
-    mutating func apply(_ bytes: [UInt8], masterKey: [UInt8]?, serial: String) -> [(CK_OBJECT_HANDLE, CatalogEntry?)] {
+    mutating func apply(_ bytes: [UInt8], masterKey: [UInt8]?, serial: String, reportingChanges: Bool = true)
+        -> [(CK_OBJECT_HANDLE, CatalogEntry?)]
+    {
         var offset = 0
         if length == 0 {
             guard bytes.count >= 4, Array(bytes[0..<4]) == Self.magic else { return [] }
@@ -174,20 +180,28 @@ struct Catalog {
             let body = bytes[offset + 4..<offset + 4 + n]
             var check: UInt64 = 0
             for i in 0..<8 { check = check << 8 | UInt64(bytes[offset + 4 + n + i]) }
-            guard check == Self.fnv1a(body), let parsed = try? Self.parse(body) else { break }
+            // Checked whole first, then applied entry by entry as it is parsed again (no array of
+            // the record's entries beside the catalog).
+            guard check == Self.fnv1a(body), let shape = try? Self.parse(body, visiting: false) else { break }
             let number = records
             records += 1
-            let sealed = !parsed.sealed.isEmpty
-            if entries.isEmpty { entries.reserveCapacity(parsed.entries.count) }
-            for (handle, var entry) in parsed.entries {
+            let sealed = !shape.sealed.isEmpty
+            if entries.isEmpty { entries.reserveCapacity(shape.count) }
+            _ = try? Self.parse(body, visiting: true) { handle, entry in
+                var entry = entry
                 entry.record = number
                 let old = entries.updateValue(entry, forKey: handle)
                 entries[handle]?.sealedRecord = sealed ? number : (old?.sealedRecord ?? -1)
-                changed.append((handle, old))
+                if reportingChanges { changed.append((handle, old)) }
             }
             if sealed {
-                seals.append((number, Self.aad(serial: serial, plain: parsed.plain), parsed.sealed))
-                if let masterKey { open(seals.count - 1, masterKey: masterKey) }
+                let aad = Self.aad(serial: serial, plain: body[..<shape.plainEnd])
+                if let masterKey {
+                    open(record: number, aad: aad, sealed: body[shape.sealed], masterKey: masterKey)
+                    hasUnkeptSeals = true
+                } else {
+                    seals.append((number, aad, Array(body[shape.sealed])))
+                }
             }
             offset += 4 + n + 8
             length += 4 + n + 8
@@ -195,40 +209,45 @@ struct Catalog {
         return changed
     }
 
-    private static func parse(_ body: ArraySlice<UInt8>) throws(CKRError) -> (
-        entries: [(CK_OBJECT_HANDLE, CatalogEntry)], plain: ArraySlice<UInt8>, sealed: [UInt8]
-    ) {
+    /// Walks one record's body, giving each entry to `visit` when `visiting` (else it only
+    /// checks the layout). Returns the entry count, where the plain part ends and where the
+    /// sealed part is.
+    private static func parse(
+        _ body: ArraySlice<UInt8>, visiting: Bool, _ visit: (CK_OBJECT_HANDLE, CatalogEntry) -> Void = { _, _ in }
+    ) throws(CKRError) -> (count: Int, plainEnd: Int, sealed: Range<Int>) {
         var reader = ByteReader(body)
         guard try reader.take(1).first == 1 else { throw CKRError(CKR.deviceError) }
         let count = Int(try reader.u32())
-        var entries: [(CK_OBJECT_HANDLE, CatalogEntry)] = []
-        entries.reserveCapacity(count)
         for _ in 0..<count {
             let handle = CK_OBJECT_HANDLE(try reader.u64())
             let generation = try reader.u64()
             let identity = FileIdentity(inode: try reader.u64(), size: try reader.u64(), changed: try reader.u64())
             let isPrivate = try reader.take(1).first == 1
             let digest = FileDigest(digest: try reader.take(32))
-            let shown = Array(try reader.take(Int(try reader.u32())))
-            entries.append(
-                (
-                    handle,
-                    CatalogEntry(
-                        generation: generation, identity: identity, digest: digest, isPrivate: isPrivate,
-                        searchable: isPrivate ? nil : shown, record: -1, sealedRecord: -1)
-                ))
+            let shown = try reader.take(Int(try reader.u32()))
+            guard visiting else { continue }
+            visit(
+                handle,
+                CatalogEntry(
+                    generation: generation, identity: identity, digest: digest, isPrivate: isPrivate,
+                    searchable: isPrivate ? nil : Array(shown), record: -1, sealedRecord: -1))
         }
         let plainEnd = body.startIndex + reader.offset
-        let sealed = Array(try reader.take(Int(try reader.u32())))
+        let sealed = try reader.take(Int(try reader.u32()))
         guard reader.isAtEnd else { throw CKRError(CKR.deviceError) }
-        return (entries, body[..<plainEnd], sealed)
+        return (count, plainEnd, sealed.startIndex..<sealed.endIndex)
     }
 
     /// Opens one record's seal: the private objects it names get their searchable attributes;
     /// a seal that does not open marks the record forged.
     mutating func open(_ index: Int, masterKey: [UInt8]) {
         let seal = seals[index]
-        guard var secret = Sealing.open(seal.sealed, key: masterKey, aad: seal.aad) else {
+        open(record: seal.record, aad: seal.aad, sealed: seal.sealed[...], masterKey: masterKey)
+    }
+
+    private mutating func open(record: Int32, aad: [UInt8], sealed: ArraySlice<UInt8>, masterKey: [UInt8]) {
+        let seal = (record: record, aad: aad)
+        guard var secret = Sealing.open(sealed, key: masterKey, aad: aad) else {
             forged.insert(seal.record)
             return
         }
@@ -244,7 +263,8 @@ struct Catalog {
         }
     }
 
-    /// Opens every seal (at login); the handles whose private attributes became known.
+    /// Opens every seal (at login); the handles whose private attributes became known. Not for
+    /// a catalog with unkept seals (`hasUnkeptSeals`).
     mutating func openAll(masterKey: [UInt8]) {
         forged = []
         for i in seals.indices { open(i, masterKey: masterKey) }

@@ -141,12 +141,21 @@ enum Sealing {
 
     /// The plaintext, or nil when the key is wrong or the bytes are damaged.
     static func open(_ sealed: [UInt8], key: [UInt8], aad: [UInt8]) -> [UInt8]? {
+        open(sealed[...], key: key, aad: aad)
+    }
+
+    /// The same, for sealed bytes inside a larger buffer (read in place, not copied).
+    static func open(_ sealed: ArraySlice<UInt8>, key: [UInt8], aad: [UInt8]) -> [UInt8]? {
         guard sealed.count >= 12 + 16 else { return nil }
-        let nonce = Array(sealed[0..<12])
-        let body = Array(sealed[12...])
-        var out = [UInt8](repeating: 0, count: body.count - 16)
-        guard cbst_aes256gcm_open(key, nonce, aad, aad.count, body, body.count, &out) == 1 else { return nil }
-        return out
+        return sealed.withUnsafeBufferPointer { all -> [UInt8]? in
+            let nonce = Array(all[0..<12])
+            let body = UnsafeBufferPointer(rebasing: all[12...])
+            var out = [UInt8](repeating: 0, count: body.count - 16)
+            guard cbst_aes256gcm_open(key, nonce, aad, aad.count, body.baseAddress, body.count, &out) == 1 else {
+                return nil
+            }
+            return out
+        }
     }
 }
 

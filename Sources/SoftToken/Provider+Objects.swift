@@ -432,12 +432,16 @@ extension Provider {
                 continue
             }
             var value: [UInt8]?
+            // Key material taken out of the key for this call is wiped after it; a value that is
+            // the object's own attribute is shared, not copied (wiping it would copy it first).
+            var extracted = false
             var problem = CKR.attributeTypeInvalid
             if let component = privateComponents[type], target.objectClass == CKO.privateKey {
                 if isSensitive(target) {
                     problem = CKR.attributeSensitive
                 } else {
                     value = try key(of: target).component(component)
+                    extracted = true
                 }
             } else if type == CKA.value && target.objectClass == CKO.privateKey
                 && (target.keyType == CKK.ec || target.keyType == CKK.ecEdwards)
@@ -446,6 +450,7 @@ extension Provider {
                     problem = CKR.attributeSensitive
                 } else {
                     value = try key(of: target).component("ec_d")
+                    extracted = true
                 }
             } else if type == CKA.value && target.objectClass == CKO.secretKey {
                 if isSensitive(target) {
@@ -466,7 +471,7 @@ extension Provider {
             } else if !CKA.hidden.contains(type) {
                 value = target.attributes[type]
             }
-            defer { if value != nil { wipe(&value!) } }
+            defer { if extracted, value != nil { wipe(&value!) } }
             guard let value else {
                 template[i].ulValueLen = unavailable
                 if result == CKR.ok || problem == CKR.attributeSensitive { result = problem }

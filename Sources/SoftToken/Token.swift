@@ -26,7 +26,10 @@ final class Token {
     /// dropped) and the session objects, by handle.
     private var objects: [CK_OBJECT_HANDLE: TokenObject] = [:]
     private var loadedTokenObjects = 0
-    private static let loadedLimit = 2048
+    /// A loaded object is about 3 KB (its attributes decoded one array each): 256 of them keep
+    /// a listing's memory flat while every client's working set (a key, its certificate and
+    /// public key, the objects of one search) stays loaded.
+    private static let loadedLimit = 256
     /// Token objects refused for failing their integrity check, with the reason: kept out of
     /// every lookup, never used.
     private(set) var integrityFailures: [CK_OBJECT_HANDLE: String] = [:]
@@ -125,7 +128,8 @@ final class Token {
         }
         if identity == known { return }
         guard let (bytes, read) = try directory.readTail(directory.catalogName, from: from) else { return }
-        let changed = catalog.apply(bytes, masterKey: masterKey, serial: record.serial)
+        // A first read changes nothing this process holds: it needs no list of what changed.
+        let changed = catalog.apply(bytes, masterKey: masterKey, serial: record.serial, reportingChanges: catalogLoaded)
         catalog.fileIdentity = read
         if from == 0 { catalog.compactedLength = catalog.length }
         for (handle, old) in changed {
@@ -279,6 +283,12 @@ final class Token {
             return
         }
         checkedCatalog = nil
+        var sealsOpen = sealsOpen
+        if !sealsOpen && catalog.hasUnkeptSeals {
+            // Its seals were opened as it was read and not kept: read afresh with the key.
+            try directory.locked(exclusive: false) { () throws(CKRError) in _ = try readCatalogLocked() }
+            sealsOpen = true
+        }
         if !sealsOpen {
             closePrivateEntries()
             catalog.openAll(masterKey: masterKey)

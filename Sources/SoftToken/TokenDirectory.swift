@@ -47,32 +47,11 @@ final class TokenDirectory {
         return try body()
     }
 
-    /// The whole file, or nil when it does not exist.
+    /// The whole file, or nil when it does not exist. The files read whole (token, pins, key
+    /// tries, manifest, audit head, object files) are replaced by rename, never grown in place,
+    /// so the size fstat gives is the whole file; the catalog, which grows, is read by readTail.
     func read(_ name: String) throws(CKRError) -> [UInt8]? {
-        let fd = open(path + "/" + name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
-        if fd < 0 {
-            if errno == ENOENT { return nil }
-            throw CKRError(CKR.deviceError)
-        }
-        defer { close(fd) }
-        var info = stat()
-        guard fstat(fd, &info) == 0 else { throw CKRError(CKR.deviceError) }
-        // Sized from fstat, so a token of many small objects loads without scratch buffers;
-        // reading goes on past that size in case the file grew meanwhile.
-        var out = [UInt8](repeating: 0, count: max(Int(info.st_size), 0))
-        var done = 0
-        while true {
-            if done == out.count { out.append(contentsOf: [UInt8](repeating: 0, count: 4096)) }
-            let n = out.withUnsafeMutableBytes { Glibc.read(fd, $0.baseAddress! + done, $0.count - done) }
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw CKRError(CKR.deviceError)
-            }
-            if n == 0 { break }
-            done += n
-        }
-        out.removeLast(out.count - done)
-        return out
+        try readTail(name, from: 0)?.bytes
     }
 
     /// Replaces `name` with `bytes` atomically and durably (0600). The temporary file has an

@@ -100,13 +100,30 @@ func table(_ rows: [[String]], indent: String = "") -> String {
     guard let width = rows.map(\.count).max() else { return "" }
     var widths = [Int](repeating: 0, count: width)
     for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
-    return rows.map { indent + tableLine($0, widths: widths) }.joined(separator: "\n")
+    // One string appended to, not a string per cell and line joined: this was a tenth of
+    // listing 50,000 objects.
+    var out = ""
+    out.reserveCapacity(rows.reduce(0) { $0 + indent.utf8.count + $1.reduce(0) { $0 + $1.utf8.count + 2 } } + 64)
+    for (n, row) in rows.enumerated() {
+        if n > 0 { out += "\n" }
+        out += indent
+        appendLine(row, widths: widths, to: &out)
+    }
+    return out
 }
 
 /// One row of a table: each cell but the last padded to its column's width, two spaces apart.
 func tableLine(_ row: [String], widths: [Int]) -> String {
-    row.enumerated().map { i, cell in
+    var out = ""
+    appendLine(row, widths: widths, to: &out)
+    return out
+}
+
+private func appendLine(_ row: [String], widths: [Int], to out: inout String) {
+    for (i, cell) in row.enumerated() {
+        if i > 0 { out += "  " }
+        out += cell
         // Not NSString's padding(toLength:): it was a twentieth of listing 10,000 objects.
-        i == row.count - 1 ? cell : cell + String(repeating: " ", count: max(0, widths[i] - cell.count))
-    }.joined(separator: "  ")
+        if i < row.count - 1 { out += String(repeating: " ", count: max(0, widths[i] - cell.count)) }
+    }
 }

@@ -189,6 +189,27 @@ static int timings(CK_SLOT_ID slot, CK_SESSION_HANDLE session, double open_ms, c
     return 0;
 }
 
+/* Logs in and out `rounds` times, each login finding one object by label: the logins end with
+ * C_Logout ("logout") or with the close of the last session ("close", as p11tool does).
+ * Prints how many finds found their object. */
+static int relogin(CK_SLOT_ID slot, CK_SESSION_HANDLE session, const char *prefix, long count, const char *how) {
+    int closing = strcmp(how, "close") == 0, found = 0, rounds = 20;
+    for (int i = 0; i < rounds; i++) {
+        char label[128];
+        snprintf(label, sizeof label, "%s%ld", prefix, (long)rand() % count);
+        if (closing && i > 0) {
+            check("C_OpenSession", p11->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &session));
+        }
+        login(session);
+        found += find_one(session, label) == 1;
+        if (closing) check("C_CloseSession", p11->C_CloseSession(session));
+        else check("C_Logout", p11->C_Logout(session));
+    }
+    if (closing) check("C_OpenSession", p11->C_OpenSession(slot, CKF_SERIAL_SESSION | CKF_RW_SESSION, NULL, NULL, &session));
+    printf("found=%d of %d\n", found, rounds);
+    return 0;
+}
+
 int main(int argc, char **argv) {
     if (argc < 4) { fprintf(stderr, "usage: %s MODULE TOKEN_LABEL write|list|login|flags ...\n", argv[0]); return 2; }
     load_module(argv[1]);
@@ -212,6 +233,8 @@ int main(int argc, char **argv) {
         status = populate(session, argv[4], atol(argv[5]));
     } else if (strcmp(command, "timings") == 0 && argc == 6) {
         status = timings(slot, session, open_ms, argv[4], atol(argv[5]));
+    } else if (strcmp(command, "relogin") == 0 && argc == 7) {
+        status = relogin(slot, session, argv[4], atol(argv[5]), argv[6]);
     } else if (strcmp(command, "list") == 0) {
         status = list_objects(session);
     } else if (strcmp(command, "setpin") == 0) {

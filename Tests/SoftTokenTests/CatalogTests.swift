@@ -47,4 +47,18 @@ struct CatalogTests {
         #expect(list.stdout.split(separator: "\n").count == 300)
         #expect(listing >= 300, "listing 300 values opened \(listing) object files")
     }
+
+    @Test(
+        "a process that logs in again and again (after C_Logout, or after closing its last session as p11tool does) finds its objects without opening an object file",
+        arguments: ["logout", "close"])
+    func reloginsReadNoObjectFile(how: String) throws {
+        let (store, label) = try PrivateStore.withToken("relogin")
+        let made = try OtherProcess.runDriver(
+            ["populate", "p", "300"], token: label, pin: SoftTokenRig.userPIN, environment: store.environment)
+        try #require(made.status == 0, "\(made.stderr)")
+        let (opened, result) = try Self.objectFilesOpened(["relogin", "p", "300", how], label: label, store: store)
+        try #require(result.status == 0, "\(result.stderr)")
+        #expect(result.stdout.contains("found=20 of 20"), "\(result.stdout)")
+        #expect(opened == 0, "20 logins opened \(opened) object files")
+    }
 }

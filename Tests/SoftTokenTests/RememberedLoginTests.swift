@@ -36,6 +36,24 @@ struct RememberedLoginTests {
         #expect(try session.findObjects([Attribute(.label, string: "kept")]).count == 1)
     }
 
+    @Test(
+        "after C_Logout (which forgets the remembered login) a login through the KDF reads the catalog again and finds the private objects; a wrong PIN still fails"
+    )
+    func afterExplicitLogout() throws {
+        let test = try SoftTokenRig.freshToken()
+        let session = try test.userSession()
+        _ = try session.createObject([
+            Attribute(.data), Attribute(.token, true), Attribute(.private, true), Attribute(.label, string: "kept"),
+        ])
+        try session.logout()
+        let hidden = try session.findObjects([Attribute(.label, string: "kept")])
+        #expect(hidden.isEmpty, "a private object while logged out")
+        let refused = #expect(throws: PKCS11Error.self) { try session.login(.user, pin: Self.wrongPIN) }
+        #expect(refused?.returnValue == .pinIncorrect)
+        try session.login(.user, pin: test.pin)
+        #expect(try session.findObjects([Attribute(.label, string: "kept")]).count == 1)
+    }
+
     @Test("a PIN locked after the last session closed stays locked for the right PIN")
     func lockedStaysLocked() throws {
         let test = try SoftTokenRig.freshToken()
