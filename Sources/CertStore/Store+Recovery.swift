@@ -20,7 +20,7 @@ extension Store {
         let identity = ImportJournal.TokenIdentity(token.info)
         guard !journalsChecked.contains(identity) else { return }
         var waiting = false
-        defer { if !waiting { journalsChecked.insert(identity) } }
+        defer { if !waiting { journalsChecked.append(identity) } }
         guard let directory = try? ImportJournal.directory(create: false), let names = Self.fileNames(in: directory)
         else { return }
         for name in names.sorted() where name.hasPrefix("import-") && name.hasSuffix(".journal") {

@@ -1,0 +1,156 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+extension ImportJournal.Line {
+    /// This line as the journal holds it, byte for byte as `JSONEncoder` writes it with
+    /// `.sortedKeys` and `.iso8601` dates: compact, keys in order, nil members left out, `/`
+    /// escaped. Written directly: JSONEncoder's first use (its generic Encodable machinery) was a
+    /// tenth of an import. `ImportJournal.read` still reads it with JSONDecoder, so a journal
+    /// written by either is recovered alike.
+    var json: String {
+        var json = CompactJSON()
+        json.object { json in
+            json.field("committed", committed)
+            if let expect { json.member("expect") { $0.expected(expect) } }
+            if let finish { json.member("finish") { $0.matches(finish) } }
+            json.field("irreversible", irreversible)
+            json.field("operation", operation)
+            json.number("pid", pid)
+            json.field("started", started.map(CompactJSON.iso8601))
+            if let token {
+                json.member("token") {
+                    $0.object { json in
+                        json.field("label", token.label)
+                        json.field("manufacturer", token.manufacturer)
+                        json.field("model", token.model)
+                        json.field("serial", token.serial)
+                    }
+                }
+            }
+        }
+        return json.text
+    }
+}
+
+extension CompactJSON {
+    fileprivate mutating func expected(_ expected: ImportJournal.Expected) {
+        object { json in
+            json.member("matches") { $0.matches(expected.matches) }
+            json.field("what", expected.what)
+        }
+    }
+
+    fileprivate mutating func matches(_ matches: [ImportJournal.Match]) {
+        array(matches) { json, match in
+            json.object { json in
+                json.number("count", match.count)
+                json.member("template") {
+                    $0.array(match.template) { json, attribute in
+                        json.object { json in
+                            json.number("type", attribute.type)
+                            json.field("value", attribute.value)
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// A writer of JSONEncoder's compact layout (no spaces or newlines) with its default string
+/// escapes. Members are written in the order they are given: the caller keeps them sorted.
+struct CompactJSON {
+    private(set) var text = ""
+    private var first = true
+
+    init() { text.reserveCapacity(512) }
+
+    mutating func object(_ body: (inout CompactJSON) -> Void) {
+        text += "{"
+        first = true
+        body(&self)
+        text += "}"
+        first = false
+    }
+
+    mutating func array<Element>(_ elements: [Element], _ body: (inout CompactJSON, Element) -> Void) {
+        text += "["
+        first = true
+        for element in elements {
+            if !first { text += "," }
+            first = false
+            body(&self, element)
+        }
+        text += "]"
+        first = false
+    }
+
+    /// A member whose value `body` writes.
+    mutating func member(_ name: String, _ body: (inout CompactJSON) -> Void) {
+        if !first { text += "," }
+        first = false
+        quote(name)
+        text += ":"
+        body(&self)
+    }
+
+    /// A string member; nothing when nil, as JSONEncoder leaves out a nil optional.
+    mutating func field(_ name: String, _ value: String?) {
+        guard let value else { return }
+        member(name) { $0.quote(value) }
+    }
+
+    mutating func number(_ name: String, _ value: (some BinaryInteger)?) {
+        guard let value else { return }
+        member(name) { $0.text += String(value) }
+    }
+
+    mutating func field(_ name: String, _ value: Bool?) {
+        guard let value else { return }
+        member(name) { $0.text += value ? "true" : "false" }
+    }
+
+    /// What JSONEncoder writes for the characters it escapes by name (without
+    /// `.withoutEscapingSlashes`, `/` is one of them).
+    private static let named: [Unicode.Scalar: String] = [
+        "\"": "\\\"", "\\": "\\\\", "/": "\\/", "\u{08}": "\\b", "\u{0C}": "\\f", "\n": "\\n", "\r": "\\r",
+        "\t": "\\t",
+    ]
+
+    /// A JSON string: the named escapes above, the other C0 controls as `\u00xx`, the rest
+    /// (DEL and non-ASCII included) as it is.
+    private mutating func quote(_ string: String) {
+        text += "\""
+        if string.utf8.allSatisfy({
+            $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") && $0 != UInt8(ascii: "/")
+        }) {
+            text += string
+        } else {
+            for scalar in string.unicodeScalars {
+                if let escape = Self.named[scalar] {
+                    text += escape
+                } else if scalar.value < 0x20 {
+                    let digits = String(scalar.value, radix: 16)
+                    text += "\\u" + String(repeating: "0", count: 4 - digits.count) + digits
+                } else {
+                    text.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        text += "\""
+    }
+
+    /// `Date` as JSONEncoder's `.iso8601` writes it: UTC, whole seconds.
+    static func iso8601(_ date: Date) -> String {
+        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let year = String(parts.tm_year + 1900)
+        return String(repeating: "0", count: max(0, 4 - year.count)) + year + "-" + two(parts.tm_mon + 1) + "-"
+            + two(parts.tm_mday) + "T" + two(parts.tm_hour) + ":" + two(parts.tm_min) + ":" + two(parts.tm_sec) + "Z"
+    }
+}
