@@ -1,9 +1,5 @@
 import Foundation
 
-#if canImport(Glibc)
-    import Glibc
-#endif
-
 extension ObjectSummary {
     /// This summary as JSON, byte for byte as `JSONEncoder` writes it with `.prettyPrinted`,
     /// `.sortedKeys`, `.withoutEscapingSlashes` and ISO 8601 dates (the CLI's `--json`), each
@@ -17,8 +13,8 @@ extension ObjectSummary {
                 json.object { json in
                     json.field("category", certificate.category)
                     json.field("issuer", certificate.issuer)
-                    json.field("notAfter", PrettyJSON.iso8601(certificate.notAfter))
-                    json.field("notBefore", PrettyJSON.iso8601(certificate.notBefore))
+                    json.field("notAfter", JSONText.iso8601(certificate.notAfter))
+                    json.field("notBefore", JSONText.iso8601(certificate.notBefore))
                     json.field("serial", certificate.serial)
                     json.field("subject", certificate.subject)
                 }
@@ -134,40 +130,7 @@ private struct PrettyJSON {
         text += value ? "true" : "false"
     }
 
-    /// What JSONEncoder writes for the characters it escapes by name.
-    private static let named: [Unicode.Scalar: String] = [
-        "\"": "\\\"", "\\": "\\\\", "\u{08}": "\\b", "\u{0C}": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t",
-    ]
-
-    /// A JSON string: the named escapes above, the other C0 controls as `\u00xx`, the rest
-    /// (including `/`, DEL and non-ASCII) as it is.
     private mutating func quote(_ string: String) {
-        text += "\""
-        if string.utf8.allSatisfy({ $0 >= 0x20 && $0 != UInt8(ascii: "\"") && $0 != UInt8(ascii: "\\") }) {
-            text += string
-        } else {
-            for scalar in string.unicodeScalars {
-                if let escape = Self.named[scalar] {
-                    text += escape
-                } else if scalar.value < 0x20 {
-                    let digits = String(scalar.value, radix: 16)
-                    text += "\\u" + String(repeating: "0", count: 4 - digits.count) + digits
-                } else {
-                    text.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        text += "\""
-    }
-
-    /// `Date` as JSONEncoder's `.iso8601` writes it: UTC, whole seconds.
-    static func iso8601(_ date: Date) -> String {
-        var seconds = time_t(date.timeIntervalSince1970.rounded(.down))
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func two(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        let year = String(parts.tm_year + 1900)
-        return String(repeating: "0", count: max(0, 4 - year.count)) + year + "-" + two(parts.tm_mon + 1) + "-"
-            + two(parts.tm_mday) + "T" + two(parts.tm_hour) + ":" + two(parts.tm_min) + ":" + two(parts.tm_sec) + "Z"
+        JSONText.quote(string, escapingSlashes: false, to: &text)
     }
 }
