@@ -108,6 +108,8 @@ struct CoreDumpTests {
 
         var env = try SoftHSM.environment().merging(SoftTokenRig.environment()) { $1 }
         env["CERTBRIDGE_SOFTTOKEN_DIR"] = store
+        // The import is killed mid-way: its journal goes to this test's directory, not the user's.
+        env["XDG_STATE_HOME"] = dir.path
         // The Swift runtime's backtracer would catch SIGABRT itself (and cannot read a
         // non-dumpable process); the kernel's default action is what is tested here.
         env["SWIFT_BACKTRACE"] = "enable=no"
