@@ -624,6 +624,9 @@ final class Token {
     private func switchEpoch() {
         directory.epoch = record.epoch
         if loggedIn != nil { logout() }
+        // A new epoch is a new master key: the remembered one opens nothing of it.
+        remembered = nil
+        checkedCatalog = nil
         for (handle, object) in objects where object.isToken { dropLoaded(handle, wiping: true) }
         resetCatalog()
         catalogLoaded = false
