@@ -238,28 +238,22 @@ struct Catalog {
         return (count, plainEnd, sealed.startIndex..<sealed.endIndex)
     }
 
-    /// Opens one record's seal: the private objects it names get their searchable attributes;
-    /// a seal that does not open marks the record forged.
-    mutating func open(_ index: Int, masterKey: [UInt8]) {
-        let seal = seals[index]
-        open(record: seal.record, aad: seal.aad, sealed: seal.sealed[...], masterKey: masterKey)
-    }
-
+    /// Opens one record's seal (read in place): the private objects it names get their
+    /// searchable attributes; a seal that does not open marks the record forged.
     private mutating func open(record: Int32, aad: [UInt8], sealed: ArraySlice<UInt8>, masterKey: [UInt8]) {
-        let seal = (record: record, aad: aad)
         guard var secret = Sealing.open(sealed, key: masterKey, aad: aad) else {
-            forged.insert(seal.record)
+            forged.insert(record)
             return
         }
         defer { wipe(&secret) }
         var reader = ByteReader(secret)
         while !reader.isAtEnd {
             guard let handle = try? reader.u64(), let n = try? reader.u32(), let value = try? reader.take(Int(n)) else {
-                forged.insert(seal.record)
+                forged.insert(record)
                 return
             }
             let key = CK_OBJECT_HANDLE(handle)
-            if entries[key]?.record == seal.record { entries[key]?.searchable = Array(value) }
+            if entries[key]?.record == record { entries[key]?.searchable = Array(value) }
         }
     }
 
@@ -267,7 +261,7 @@ struct Catalog {
     /// a catalog with unkept seals (`hasUnkeptSeals`).
     mutating func openAll(masterKey: [UInt8]) {
         forged = []
-        for i in seals.indices { open(i, masterKey: masterKey) }
+        for seal in seals { open(record: seal.record, aad: seal.aad, sealed: seal.sealed[...], masterKey: masterKey) }
     }
 
     /// Forgets the private objects' searchable attributes (at logout); returns their handles.
