@@ -23,6 +23,12 @@ struct LazyModuleLoadingTests {
 
     @Test("a URI naming a registered module loads that module alone; one naming none loads them all")
     func registered() throws {
+        // The registered modules are loaded in this process, where the test rigs' SoftHSM2 and
+        // software token then live too: their directories are set before either is first loaded
+        // (a module initialised first with the system's configuration keeps it, and every later
+        // test's tokens landed where their CLI children did not look).
+        _ = try SoftHSM.environment()
+        _ = try SoftTokenRig.environment()
         let registered = ModuleRegistry.registeredModules()
         guard let softhsm = registered.first(where: { $0.path.hasSuffix("libsofthsm2.so") }), registered.count > 1
         else {
