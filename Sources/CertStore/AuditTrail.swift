@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 
 /// One entry of the software token's audit trail, as the module appended it.
 public struct AuditEntry: Codable, Sendable, Hashable {
@@ -101,7 +101,7 @@ public struct AuditTrail: Sendable {
         return nil
     }
 
-    private static func hex(_ digest: SHA256.Digest) -> String { digest.map { String(format: "%02x", $0) }.joined() }
+    private static func hex(_ digest: SHA256.Digest) -> String { CertStore.hex(Array(digest)) }
 }
 
 extension Store {
@@ -115,7 +115,7 @@ extension Store {
         let environment = ProcessInfo.processInfo.environment
         let root =
             environment["CERTBRIDGE_SOFTTOKEN_DIR"].flatMap { $0.isEmpty ? nil : $0 }
-            ?? (NSHomeDirectory() + "/.local/share/certbridge/softtoken")
+            ?? ((environment["HOME"] ?? "") + "/.local/share/certbridge/softtoken")
         let directory = root + "/" + token.info.serialNumber
         let log = FileManager.default.contents(atPath: directory + "/audit") ?? Data()
         return AuditTrail(log: log, head: FileManager.default.contents(atPath: directory + "/audit-head"))

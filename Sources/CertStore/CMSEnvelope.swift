@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 import SwiftASN1
 
 /// A CMS EnvelopedData or AuthEnvelopedData (RFC 5652 §6, RFC 5083) as `openssl cms -encrypt`
@@ -112,19 +112,19 @@ public struct CMSEnvelope: Sendable, Hashable {
             return file
         }
         var body: Substring
-        if let begin = text.range(of: "-----BEGIN ") {
+        if let begin = text.firstRange(of: "-----BEGIN ") {
             let afterHeader = text[begin.upperBound...].drop { $0 != "\n" }
-            guard let end = afterHeader.range(of: "-----END ") else {
+            guard let end = afterHeader.firstRange(of: "-----END ") else {
                 throw StoreError(.failed, "the PEM file has no END line")
             }
             body = afterHeader[..<end.lowerBound]
         } else if text.lowercased().contains("pkcs7-mime") {
-            let normalized = text.replacingOccurrences(of: "\r\n", with: "\n")
-            guard let blank = normalized.range(of: "\n\n") else {
+            let normalized = text.replacing("\r\n", with: "\n")
+            guard let blank = normalized.firstRange(of: "\n\n") else {
                 throw StoreError(.failed, "the S/MIME message has no body")
             }
             body = normalized[blank.upperBound...]
-            if let boundary = body.range(of: "\n--") { body = body[..<boundary.lowerBound] }
+            if let boundary = body.firstRange(of: "\n--") { body = body[..<boundary.lowerBound] }
         } else {
             throw StoreError(.failed, "the file is neither DER, PEM nor S/MIME enveloped data")
         }

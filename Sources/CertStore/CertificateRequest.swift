@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 internal import PKCS11
 import SwiftASN1
 import X509
@@ -56,7 +57,9 @@ public enum CertificateRequest {
         parts.append(current)
         var rdns: [RelativeDistinguishedName] = []
         for part in parts {
-            let pair = part.split(separator: "=", maxSplits: 1).map { $0.trimmingCharacters(in: .whitespaces) }
+            let pair = part.split(separator: "=", maxSplits: 1).map {
+                String($0.drop(while: \.isWhitespace).reversed().drop(while: \.isWhitespace).reversed())
+            }
             guard pair.count == 2, !pair[1].isEmpty else {
                 throw StoreError(
                     .usage, "the subject part \"\(part)\" is not of the form TYPE=value (e.g. CN=Alice,O=Example,C=DE)")

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A yes/no asked of the person on the controlling terminal: the approval of one use of a
 /// Medium-level key where the token does not ask itself.

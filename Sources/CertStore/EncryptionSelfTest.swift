@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 public import PKCS11
 import X509
 import _CryptoExtras

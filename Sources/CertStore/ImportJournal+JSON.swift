@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 extension ImportJournal.Line {
     /// This line as the journal holds it, byte for byte as `JSONEncoder` writes it with

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 internal import PKCS11
 
 #if canImport(Glibc)
@@ -101,7 +101,7 @@ final class ImportJournal {
     init(operation: String, token: Token, session: Session, irreversible: String? = nil) throws(StoreError) {
         self.session = session
         let directory = try Self.directory(create: true)
-        let marker = (0..<8).map { _ in String(format: "%02x", UInt8.random(in: 0...255)) }.joined()
+        let marker = hex((0..<8).map { _ in UInt8.random(in: 0...255) })
         path = directory + "/import-\(marker).journal"
         fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else {

@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 import X509
 
 /// swift-crypto gives P-256, P-384 and P-521 types of their own. These name what the store does

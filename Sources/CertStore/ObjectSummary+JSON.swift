@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 extension ObjectSummary {
     /// This summary as JSON, byte for byte as `JSONEncoder` writes it with `.prettyPrinted`,

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 internal import PKCS11
 import PKCS12
 import SwiftASN1

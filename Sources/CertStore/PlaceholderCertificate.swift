@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 import PKCS12
 import SwiftASN1
 import X509

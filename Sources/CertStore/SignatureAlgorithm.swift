@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 internal import PKCS11
 
 /// A digest for signing.

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 public import PKCS11
 
 /// CertBridge's software token, as the store sees it: a PKCS#11 module like any other, found
@@ -22,7 +22,7 @@ public enum SoftToken {
         if let path = environment["CERTBRIDGE_SOFTTOKEN_MODULE"], !path.isEmpty { return path }
         var candidates: [String] = []
         if let exe = try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe") {
-            let dir = (exe as NSString).deletingLastPathComponent
+            let dir = exe.lastIndex(of: "/").map { String(exe[..<$0]) } ?? ""
             candidates += [dir + "/" + libraryName, dir + "/../lib/certbridge/" + libraryName]
         }
         candidates += ["/usr/lib/x86_64-linux-gnu/pkcs11/" + libraryName, "/usr/local/lib/certbridge/" + libraryName]

@@ -1,5 +1,5 @@
 import Crypto
-import Foundation
+import FoundationEssentials
 public import PKCS11
 import PKCS12
 import SwiftASN1

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 public import PKCS11
 import SwiftASN1
 import X509

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 public import PKCS11
 import PKCS12
 
@@ -211,11 +212,13 @@ extension Store {
     private func writeVerified(_ bytes: [UInt8], to path: String, password: borrowing PIN, publicKeyInfo: [UInt8])
         throws(StoreError)
     {
-        let directory = (path as NSString).deletingLastPathComponent
-        removeStaleExportFiles(in: directory.isEmpty ? "." : directory)
+        let slash = path.lastIndex(of: "/")
+        let directory = slash.map { $0 == path.startIndex ? "/" : String(path[..<$0]) } ?? "."
+        let name = slash.map { String(path[path.index(after: $0)...]) } ?? path
+        removeStaleExportFiles(in: directory)
         let temporary =
-            (directory.isEmpty ? "." : directory)
-            + "/.\((path as NSString).lastPathComponent)\(exportTemporaryMark)\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+            (directory == "/" ? "" : directory)
+            + "/.\(name)\(exportTemporaryMark)\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
         let fd = try writeNewFile(bytes, to: temporary, locked: true)
         defer { close(fd) }
         testPauseExport()
@@ -294,7 +297,7 @@ func removeStaleExportFiles(in directory: String) {
 /// The pid in an export's temporary file name, or nil for any other name.
 func exportTemporaryPID(_ name: String) -> pid_t? {
     for mark in [exportTemporaryMark, ".certbridge-"] {
-        guard let range = name.range(of: mark, options: .backwards),
+        guard let range = name.ranges(of: mark).last,
             range.lowerBound > name.index(after: name.startIndex)
         else { continue }
         let parts = name[range.upperBound...].split(separator: "-", omittingEmptySubsequences: false)

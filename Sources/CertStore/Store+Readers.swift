@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 import PCSC
 internal import PKCS11
 
@@ -138,7 +139,7 @@ extension Store {
             guard let reader = readers.first(where: { slot(description, isIn: $0.reader) }) else { return false }
             if !reader.isCardPresent || reader.isUnavailable { return true }
             if ContinuousClock.now >= deadline { return false }
-            Thread.sleep(forTimeInterval: 0.1)
+            usleep(100_000)
         }
     }
 

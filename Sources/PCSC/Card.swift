@@ -1,5 +1,5 @@
 internal import CPCSC
-import Foundation
+import Synchronization
 
 /// A connection to the card in one reader (an SCARDHANDLE from `SCardConnect`).
 ///
@@ -16,8 +16,7 @@ public final class Card: @unchecked Sendable {
     /// The protocol pcscd negotiated (T=0 or T=1).
     public let activeProtocol: CardProtocols
     private let handle: SCARDHANDLE
-    private let lock = NSLock()
-    private var isConnected = true
+    private let isConnected = Mutex(true)
 
     init(context: Context, handle: SCARDHANDLE, reader: String, activeProtocol: CardProtocols) {
         self.context = context
@@ -27,7 +26,7 @@ public final class Card: @unchecked Sendable {
     }
 
     deinit {
-        if lock.withLock({ isConnected }) {
+        if isConnected.withLock({ $0 }) {
             SCardDisconnect(handle, DWORD(SCARD_LEAVE_CARD))
         }
     }
@@ -81,9 +80,9 @@ public final class Card: @unchecked Sendable {
 
     /// Ends the connection (`SCardDisconnect`) and tells the reader what to do with the card.
     public func disconnect(_ disposition: Disposition = .leave) throws(PCSCError) {
-        let wasConnected = lock.withLock {
-            defer { isConnected = false }
-            return isConnected
+        let wasConnected = isConnected.withLock { connected in
+            defer { connected = false }
+            return connected
         }
         guard wasConnected else { return }
         try scardCall("SCardDisconnect") { SCardDisconnect(handle, disposition.rawValue) }

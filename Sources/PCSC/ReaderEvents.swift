@@ -1,5 +1,6 @@
 internal import CPCSC
-import Foundation
+import Glibc
+import Synchronization
 
 /// Reader and card changes as they happen, as an `AsyncSequence` of `ReaderEvent`.
 ///
@@ -39,9 +40,10 @@ public struct ReaderEvents: AsyncSequence, Sendable {
             return stream.makeAsyncIterator()
         }
         continuation.onTermination = { _ in monitor.cancel() }
-        let thread = Thread { monitor.run() }
-        thread.name = "PCSC.ReaderEvents"
-        thread.start()
+        if let error = startDetachedThread(monitor.run) {
+            monitor.cancel()
+            continuation.finish(throwing: error)
+        }
         return stream.makeAsyncIterator()
     }
 }
@@ -56,8 +58,7 @@ final class StatusMonitor: @unchecked Sendable {
     private let context: Context
     private let includingCurrentState: Bool
     private let continuation: AsyncThrowingStream<ReaderEvent, any Error>.Continuation
-    private let lock = NSLock()
-    private var cancelled = false
+    private let cancelled = Atomic(false)
 
     init(
         includingCurrentState: Bool,
@@ -69,11 +70,11 @@ final class StatusMonitor: @unchecked Sendable {
     }
 
     func cancel() {
-        lock.withLock { cancelled = true }
+        cancelled.store(true, ordering: .sequentiallyConsistent)
         context.cancel()
     }
 
-    private var isCancelled: Bool { lock.withLock { cancelled } }
+    private var isCancelled: Bool { cancelled.load(ordering: .sequentiallyConsistent) }
 
     func run() {
         do {
@@ -153,4 +154,27 @@ final class StatusMonitor: @unchecked Sendable {
 extension PCSCError {
     /// SCARD_E_READER_UNAVAILABLE: the reader went away during a wait.
     static let readerUnavailable = PCSCError(code: 0x8010_0017)
+}
+
+/// Runs `body` on a new detached thread; nil, or the error when no thread could be started.
+/// (Foundation's Thread, without Foundation.)
+private func startDetachedThread(_ body: @escaping @Sendable () -> Void) -> PCSCError? {
+    final class Start {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
+    let start = Unmanaged.passRetained(Start(body)).toOpaque()
+    var thread = pthread_t()
+    let result = pthread_create(
+        &thread, nil,
+        { start in
+            Unmanaged<Start>.fromOpaque(start!).takeRetainedValue().body()
+            return nil
+        }, start)
+    guard result == 0 else {
+        Unmanaged<Start>.fromOpaque(start).release()
+        return PCSCError(code: 0x8010_0006, function: "pthread_create")  // SCARD_E_NO_MEMORY
+    }
+    pthread_detach(thread)
+    return nil
 }

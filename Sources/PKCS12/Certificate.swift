@@ -1,5 +1,5 @@
 internal import COpenSSL
-import Foundation
+import FoundationEssentials
 
 /// An X.509 certificate with the fields a token and a person need, parsed once by OpenSSL.
 ///

@@ -1,5 +1,5 @@
 internal import COpenSSL
-import Foundation
+import FoundationEssentials
 
 /// What a listing shows of a certificate: subject, issuer, serial and validity, read from the
 /// TBSCertificate's own elements without decoding the public key. (`d2i_X509` in OpenSSL 3

@@ -1,6 +1,6 @@
 import ArgumentParser
 import CertStore
-import Foundation
+import FoundationEssentials
 
 extension CertBridge {
     struct Audit: StoreCommand {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CertStore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 @main
 struct CertBridge: ParsableCommand {
@@ -40,11 +41,11 @@ struct CertBridge: ParsableCommand {
         } catch {
             let code = exitCode(for: error)
             if code.rawValue == 64 {
-                let message = fullMessage(for: error).replacingOccurrences(of: "Error: ", with: "")
+                let message = fullMessage(for: error).replacing("Error: ", with: "")
                 printError(message)
                 // A script that asked for JSON gets a usage error in the same shape as any other.
                 if wantsJSON(CommandLine.arguments) { printJSONError(code: 2, message: message) }
-                Foundation.exit(2)
+                Glibc.exit(2)
             }
             exit(withError: error)
         }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CertStore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension CertBridge {
     struct Decrypt: StoreCommand {
@@ -57,7 +58,7 @@ extension CertBridge {
                 file, with: key, pin: global.pinProvider(store, uri: uri), keyPassword: provider, attempts: attempts)
             defer { wipe(&decryption.plaintext) }
             if output == "-" {
-                FileHandle.standardOutput.write(Data(decryption.plaintext))
+                writeAll(STDOUT_FILENO, decryption.plaintext)
             } else {
                 try writePrivateFile(output, decryption.plaintext)
             }

@@ -1,6 +1,6 @@
 import ArgumentParser
 import CertStore
-import Foundation
+import FoundationEssentials
 
 extension CertBridge {
     struct Enroll: ParsableCommand {
@@ -121,7 +121,7 @@ extension CertBridge.Enroll {
             if global.json {
                 return try printJSON([
                     "token": target.label, "label": label,
-                    "id": handle.id.map { String(format: "%02x", $0) }.joined(),
+                    "id": handle.id.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(),
                     "uri": keyURI.description, "csr": output, "usage": usage.rawValue,
                 ])
             }

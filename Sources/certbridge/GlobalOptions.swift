@@ -1,6 +1,7 @@
 import ArgumentParser
 import CertStore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Options every subcommand accepts, so a script can pass one set to all of them.
 struct GlobalOptions: ParsableArguments {

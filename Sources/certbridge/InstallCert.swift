@@ -1,6 +1,7 @@
 import ArgumentParser
 import CertStore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension CertBridge {
     struct InstallCert: StoreCommand {
@@ -65,26 +66,25 @@ extension CertBridge {
 /// Reads a whole file, with a clear error naming it. With `maxSize`, a larger file is refused
 /// after reading at most one byte more than that (so a huge file or a device costs nothing).
 func readFile(_ path: String, maxSize: Int? = nil) throws(StoreError) -> [UInt8] {
-    guard let handle = FileHandle(forReadingAtPath: path) else {
-        let exists = FileManager.default.fileExists(atPath: path)
+    let fd = open(path, O_RDONLY | O_CLOEXEC)
+    guard fd >= 0 else {
+        let exists = errno != ENOENT
         throw StoreError(exists ? .failed : .notFound, exists ? "cannot read \(path)" : "\(path) does not exist")
     }
-    defer { try? handle.close() }
-    let data: Data?
+    defer { close(fd) }
     if let maxSize {
         var status = stat()
-        if fstat(handle.fileDescriptor, &status) == 0, Int(status.st_size) > maxSize {
+        if fstat(fd, &status) == 0, Int(status.st_size) > maxSize {
             throw StoreError(
                 .failed, "\(path) is refused: it is \(status.st_size) bytes, more than the \(maxSize >> 20) MiB allowed"
             )
         }
-        data = try? handle.read(upToCount: maxSize + 1)
-        if let data, data.count > maxSize {
-            throw StoreError(.failed, "\(path) is refused: it is more than the \(maxSize >> 20) MiB allowed")
-        }
-    } else {
-        data = try? handle.readToEnd()
     }
-    guard let data else { throw StoreError(.failed, "cannot read \(path)") }
-    return [UInt8](data)
+    guard let data = readAll(fd, limit: maxSize.map { $0 + 1 } ?? .max) else {
+        throw StoreError(.failed, "cannot read \(path)")
+    }
+    if let maxSize, data.count > maxSize {
+        throw StoreError(.failed, "\(path) is refused: it is more than the \(maxSize >> 20) MiB allowed")
+    }
+    return data
 }

@@ -1,5 +1,5 @@
 import CertStore
-import Foundation
+import FoundationEssentials
 
 /// Prints a JSON array one element at a time, so a long listing is never held whole in memory.
 /// The text is the same as `printJSON` prints for the whole array: pretty, sorted keys, each

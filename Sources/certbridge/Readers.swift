@@ -1,6 +1,8 @@
 import ArgumentParser
 import CertStore
-import Foundation
+import Dispatch
+import FoundationEssentials
+import Glibc
 
 extension CertBridge {
     struct Readers: StoreCommand {
@@ -107,7 +109,7 @@ extension CertBridge {
                 if let card = change.card { parts.append(card) }
                 line = parts.map(\.visible).joined(separator: "  ")
             }
-            FileHandle.standardOutput.write(Data((line + "\n").utf8))
+            writeAll(STDOUT_FILENO, Array((line + "\n").utf8))
         }
     }
 }

@@ -1,6 +1,7 @@
 import ArgumentParser
 import CertStore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Where the password that approves each use of a High-level key comes from.
 struct KeyPasswordOptions: ParsableArguments {
@@ -81,8 +82,13 @@ extension StoreCommand {
 
 /// Reads a whole file, or standard input for `-`.
 func readInput(_ path: String) throws(StoreError) -> [UInt8] {
-    let data = path == "-" ? FileHandle.standardInput.readDataToEndOfFile() : FileManager.default.contents(atPath: path)
-    guard let data else { throw StoreError(.notFound, "cannot read \(path)") }
+    if path == "-" {
+        guard let data = readAll(STDIN_FILENO) else { throw StoreError(.failed, "cannot read standard input") }
+        return data
+    }
+    guard let data = FileManager.default.contents(atPath: path) else {
+        throw StoreError(.notFound, "cannot read \(path)")
+    }
     return [UInt8](data)
 }
 

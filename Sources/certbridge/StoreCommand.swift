@@ -1,6 +1,7 @@
 import ArgumentParser
 import CertStore
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A subcommand that works on the store: it runs `execute`, and turns a StoreError into one
 /// sentence on stderr and the documented exit code.
@@ -51,8 +52,7 @@ func uriArgument(_ text: String) throws(StoreError) -> PKCS11URI {
 
 /// `certbridge: error: ...` on stderr.
 func printError(_ message: String) {
-    FileHandle.standardError.write(
-        Data("certbridge: error: \(UntrustedText.visible(message, keepNewlines: true))\n".utf8))
+    writeStandardError("certbridge: error: \(UntrustedText.visible(message, keepNewlines: true))\n")
 }
 
 /// Whether a JSON document went to stdout already: an error after it is not a second document.
@@ -82,13 +82,12 @@ func printJSONError(code: Int32, message: String) {
 /// `certbridge: warning: ...` on stderr, "warning" in yellow on a terminal.
 func printWarning(_ message: String) {
     let tag = Style.paint("warning:", .yellow, fd: STDERR_FILENO)
-    FileHandle.standardError.write(
-        Data("certbridge: \(tag) \(UntrustedText.visible(message, keepNewlines: true))\n".utf8))
+    writeStandardError("certbridge: \(tag) \(UntrustedText.visible(message, keepNewlines: true))\n")
 }
 
 /// `certbridge: note: ...` on stderr: progress and hints that scripts can ignore.
 func printNote(_ message: String) {
-    FileHandle.standardError.write(Data("certbridge: \(UntrustedText.visible(message, keepNewlines: true))\n".utf8))
+    writeStandardError("certbridge: \(UntrustedText.visible(message, keepNewlines: true))\n")
 }
 
 /// A left-aligned text table.

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Colour for verdicts and warnings, and only for a person: on a terminal, never into a pipe or
 /// a file, and never when `NO_COLOR` is set to anything (https://no-color.org). `TERM=dumb`
