@@ -1,3 +1,4 @@
+import Crypto
 import FoundationEssentials
 internal import PKCS11
 
@@ -10,7 +11,8 @@ internal import PKCS11
 /// killed half-way leaves enough behind for the next command on that token to finish the job:
 /// roll the write back, or, once the old objects of a replacement were being removed, forward.
 ///
-/// The file, `$XDG_STATE_HOME/certbridge/import-MARKER.journal` (0600, made with
+/// The file, `$XDG_STATE_HOME/certbridge/import-TOKEN-MARKER.journal` (TOKEN: `fileKey` of the
+/// token it is for, so a command reads only its own tokens' journals; 0600, made with
 /// O_EXCL|O_NOFOLLOW in a directory that must be the user's own and not writable by others), is
 /// a list of JSON lines that is only ever appended to: the header (which token, what is being
 /// done), then each object about to be created, then, for a replacement, how many of the old
@@ -31,6 +33,26 @@ final class ImportJournal {
         var manufacturer: String
         var model: String
         var serial: String
+
+        /// The token in a journal's file name: 16 hex digits of SHA-256 over the four fields,
+        /// each length-prefixed.
+        var fileKey: String {
+            var hash = SHA256()
+            for field in [label, manufacturer, model, serial] {
+                let bytes = Array(field.utf8)
+                hash.update(data: withUnsafeBytes(of: UInt32(bytes.count).bigEndian) { Array($0) } + bytes)
+            }
+            return hex(Array(hash.finalize().prefix(8)))
+        }
+    }
+
+    /// The token key in a journal file's name, and its marker; nil for another file. Journals of
+    /// earlier releases (`import-MARKER.journal`) have no token key.
+    static func nameParts(_ name: String) -> (token: Substring?, marker: Substring)? {
+        guard name.hasPrefix("import-"), name.hasSuffix(".journal") else { return nil }
+        let middle = name.dropFirst("import-".count).dropLast(".journal".count)
+        guard let dash = middle.firstIndex(of: "-") else { return (nil, middle) }
+        return (middle[..<dash], middle[middle.index(after: dash)...])
     }
 
     /// One attribute of a template, its value in hex.
@@ -102,7 +124,7 @@ final class ImportJournal {
         self.session = session
         let directory = try Self.directory(create: true)
         let marker = hex((0..<8).map { _ in UInt8.random(in: 0...255) })
-        path = directory + "/import-\(marker).journal"
+        path = directory + "/import-\(TokenIdentity(token.info).fileKey)-\(marker).journal"
         fd = open(path, O_RDWR | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0o600)
         guard fd >= 0 else {
             throw StoreError(

@@ -23,7 +23,10 @@ extension Store {
         defer { if !waiting { journalsChecked.append(identity) } }
         guard let directory = try? ImportJournal.directory(create: false), let names = Self.fileNames(in: directory)
         else { return }
-        for name in names.sorted() where name.hasPrefix("import-") && name.hasSuffix(".journal") {
+        let key = identity.fileKey
+        for name in names.sorted() {
+            // Another token's journal is not opened (its name says whose it is).
+            guard let parts = ImportJournal.nameParts(name), parts.token.map({ $0 == key }) ?? true else { continue }
             let path = directory + "/" + name
             let fd = open(path, O_RDWR | O_NOFOLLOW | O_CLOEXEC)
             guard fd >= 0 else { continue }
@@ -32,7 +35,15 @@ extension Store {
             guard fstat(fd, &info) == 0, info.st_mode & S_IFMT == S_IFREG, info.st_uid == geteuid() else { continue }
             // The writer holds the lock while it runs; the kernel lets go of it when it dies.
             guard flock(fd, LOCK_EX | LOCK_NB) == 0 else { continue }
-            guard let journal = ImportJournal.read(fd: fd), journal.token == identity else { continue }
+            guard let journal = ImportJournal.read(fd: fd) else { continue }
+            guard journal.token == identity else {
+                // An earlier release's name, for another token: named for that token from now on
+                // (the lock, on the file, stays), so the commands on this one skip it unread.
+                if parts.token == nil, let owner = journal.token {
+                    rename(path, directory + "/import-\(owner.fileKey)-\(parts.marker).journal")
+                }
+                continue
+            }
             if journal.committed || recover(journal, on: token) { unlink(path) } else { waiting = true }
         }
     }

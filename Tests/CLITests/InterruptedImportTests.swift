@@ -185,6 +185,39 @@ struct InterruptedImportTests {
         #expect(rig.journals.isEmpty)
     }
 
+    @Test(
+        "a journal names its token: another token's commands rename one of an earlier release for it and then skip it; its own token still rolls it back",
+        arguments: TokenFixtures.all)
+    func journalsKeyedByToken(fixture: any TokenFixture) throws {
+        let rig = try Rig(fixture, chain: false)
+        let nothing = try rig.test.snapshot()
+        let child = try Child(rig.importArguments(), environment: rig.pausing("1:5000"))
+        #expect(child.wait(for: "paused after object 1"))
+        child.kill()
+        let written = try #require(rig.journals.first)
+        let parts = written.dropFirst("import-".count).dropLast(".journal".count).split(separator: "-")
+        try #require(parts.count == 2, "\(written)")
+        let marker = String(parts[1])
+        // As an earlier release named it: no token in the name.
+        let directory = rig.state.path + "/certbridge/"
+        try #require(rename(directory + written, directory + "import-\(marker).journal") == 0)
+
+        let other = try fixture.freshToken()
+        let elsewhere = try CLI.run(
+            ["objects", "pkcs11:token=\(other.label)", "--pin-source", "env:PIN", "--module", other.module.path],
+            environment: ["PIN": other.userPIN, "XDG_STATE_HOME": rig.state.path])
+        #expect(elsewhere.status == 0, "\(elsewhere.stderr)")
+        #expect(!elsewhere.stderr.contains("interrupted"), "\(elsewhere.stderr)")
+        #expect(rig.journals == [written], "named for its own token again")
+        #expect(try rig.test.snapshot().count == nothing.count + 1)
+
+        let objects = try rig.objects()
+        #expect(objects.status == 0, "\(objects.stderr)")
+        #expect(objects.stderr.contains("rolled back an interrupted import"), "\(objects.stderr)")
+        #expect(try rig.test.snapshot() == nothing)
+        #expect(rig.journals.isEmpty)
+    }
+
     /// The least a token takes as an RSA private key: SoftHSM2 insists on the components.
     func shellKey(_ fixture: any TokenFixture) -> [Attribute] {
         [
