@@ -19,7 +19,7 @@ final class Token {
     private var catalogLoaded = false
     /// Whether the login found catalog entries that are forged or changed without the key.
     private var catalogSuspect = false
-    private var stamp: [Int] = []
+    private var stamp = TokenDirectory.Stamp()
     /// Lookup by class, id and label over the catalog and the session objects.
     private var index = ObjectIndex()
     /// The objects read from their files (token objects, at most `loadedLimit`, read again when
@@ -518,7 +518,10 @@ final class Token {
     /// master key on a token without the SO escrow, for the SO); the caller wipes it.
     func unlockSecret(_ user: CK_USER_TYPE, pin: [UInt8]) throws(CKRError) -> [UInt8] {
         try directory.locked(exclusive: true) { () throws(CKRError) -> [UInt8] in
-            try reloadWhatIsLoaded()
+            // The counters checked below are those on disk: read again unless nothing changed
+            // since this process last read them (a login per object, as p11tool makes, then
+            // reads no file).
+            if directory.stamp() != stamp { try reloadWhatIsLoaded() }
             let isSO = user == CKU.so
             guard isSO || record.userPINInitialized else { throw CKRError(CKR.userPINNotInitialized) }
             let salt = isSO ? record.soSalt : record.userSalt!

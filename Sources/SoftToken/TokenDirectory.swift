@@ -26,6 +26,18 @@ final class TokenDirectory {
 
     init(path: String) { self.path = path }
 
+    deinit { if opened >= 0 { close(opened) } }
+
+    /// The token directory, opened once: the reads and stats of its files (several per PKCS#11
+    /// call) go relative to it, a walk of one or two names instead of the whole path. -1 when it
+    /// could not be opened (the full path is used then).
+    private lazy var opened: Int32 = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+
+    /// stat(2) of a file of the directory.
+    private func status(of name: String, _ info: inout stat) -> Bool {
+        opened >= 0 ? fstatat(opened, name, &info, 0) == 0 : stat(path + "/" + name, &info) == 0
+    }
+
     /// Makes the directory (0700) with its objects folder.
     static func create(path: String) throws(CKRError) -> TokenDirectory {
         guard mkdir(path, 0o700) == 0 || errno == EEXIST, mkdir(path + "/objects", 0o700) == 0 || errno == EEXIST else {
@@ -93,7 +105,8 @@ final class TokenDirectory {
     /// The file from `offset` on (empty when it is shorter) with its identity, or nil when it
     /// does not exist: a log read again reads only what was appended.
     func readTail(_ name: String, from offset: Int) throws(CKRError) -> (bytes: [UInt8], identity: FileIdentity)? {
-        let fd = open(path + "/" + name, O_RDONLY | O_NOFOLLOW | O_CLOEXEC)
+        let flags = O_RDONLY | O_NOFOLLOW | O_CLOEXEC
+        let fd = opened >= 0 ? openat(opened, name, flags) : open(path + "/" + name, flags)
         if fd < 0 {
             if errno == ENOENT { return nil }
             throw CKRError(CKR.deviceError)
@@ -147,7 +160,7 @@ final class TokenDirectory {
     /// A file's identity (inode, size, change time), or nil when it is gone.
     func fileIdentity(of name: String) -> FileIdentity? {
         var info = stat()
-        guard stat(path + "/" + name, &info) == 0 else { return nil }
+        guard status(of: name, &info) else { return nil }
         return Self.identity(info)
     }
 
@@ -275,49 +288,49 @@ final class TokenDirectory {
         (entries(of: folder) ?? []).filter { $0.contains(".tmp-") }
     }
 
-    /// What changes whenever an object or the token file is written, renamed or removed: the
-    /// modification and change times of `objects/`, `token` and `pins`.
+    /// What changes whenever an object, the catalog, the token file, the PIN counters or the key
+    /// tries are written, renamed or removed: the identity (inode, size, change time) of
+    /// `objects/`, `token`, `pins`, `keytries` and the catalog. An unchanged stamp means the
+    /// process's copies of them are current (a login reads none of them again).
     ///
     /// Kernels before 6.13 stamp files from a coarse clock (one tick, up to 10 ms), so two
-    /// changes within a tick leave `objects/` with the same times (and, unlike `token` and
-    /// `pins`, which each write replaces, the same inode and size), and a process that looked
-    /// between them would never see the second. A stamp taken within two ticks of a change to
-    /// `objects/` is therefore made unique (git's "racily clean" rule): the next look reads the
-    /// directory again.
-    func stamp() -> [Int] {
-        var result: [Int] = []
+    /// changes within a tick can leave a file with the same identity: `objects/` keeps its inode
+    /// and size, and a file replaced twice can get its old inode back with the same size. A
+    /// process that looked between them would never see the second. A stamp taken within two
+    /// ticks of a change to any of them is therefore made unique (git's "racily clean" rule):
+    /// the next look reads them again.
+    func stamp() -> Stamp {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
+        let nanoseconds = UInt64(now.tv_sec) &* 1_000_000_000 &+ UInt64(now.tv_nsec)
+        var result = Stamp()
         var racy = false
-        for name in [objectsFolder, "token", "pins", catalogName] {
-            guard let identity = identity(of: name) else {
-                result += [0, 0, 0, 0, 0, 0]
-                continue
-            }
-            result += identity
-            let age = (now.tv_sec - identity[4]) * 1_000_000_000 + (now.tv_nsec - identity[5])
-            if name == objectsFolder && age < 20_000_000 { racy = true }
+        func look(_ name: String) -> FileIdentity {
+            guard let identity = fileIdentity(of: name) else { return FileIdentity() }
+            if nanoseconds < identity.changed &+ 20_000_000 { racy = true }
+            return identity
         }
+        result.folder = look(objectsFolder)
+        result.token = look("token")
+        result.pins = look("pins")
+        result.keyTries = look(KeyTries.fileName)
+        result.catalog = look(catalogName)
         if racy {
             Self.racyStamps += 1
-            result.append(Self.racyStamps)
+            result.racy = Self.racyStamps
         }
         return result
     }
 
+    /// See `stamp()`.
+    struct Stamp: Equatable {
+        var folder = FileIdentity(), token = FileIdentity(), pins = FileIdentity()
+        var keyTries = FileIdentity(), catalog = FileIdentity()
+        var racy = 0
+    }
+
     /// Makes each racy stamp differ from every other (all calls run under the provider's lock).
     nonisolated(unsafe) private static var racyStamps = 0
-
-    /// A file's identity: inode, size, modification and change times (seconds, nanoseconds);
-    /// nil when it is gone.
-    func identity(of name: String) -> [Int]? {
-        var info = stat()
-        guard stat(path + "/" + name, &info) == 0 else { return nil }
-        return [
-            Int(info.st_ino), Int(info.st_size), info.st_mtim.tv_sec, info.st_mtim.tv_nsec, info.st_ctim.tv_sec,
-            info.st_ctim.tv_nsec,
-        ]
-    }
 
     /// Removes every object file and the PIN counters (C_InitToken).
     func removeAllObjects() throws(CKRError) {
