@@ -168,29 +168,37 @@ public struct PKCS11URI: Sendable, Hashable, CustomStringConvertible {
 
     /// The URI in RFC 7512 form, path attributes in a fixed order.
     public var description: String {
-        func attribute(_ name: String, _ value: String?) -> String? {
-            value.map { "\(name)=\(Self.percentEncode(Array($0.utf8)))" }
+        // Appended into one buffer: a listing prints a URI for every object.
+        var out = Array("pkcs11:".utf8)
+        out.reserveCapacity(160)
+        // Before the next attribute: nothing at first, then ";"; in the query "?", then "&".
+        var separator: UInt8?
+        func put(_ name: String, _ value: String?, encoded: Bool = true) {
+            guard let value else { return }
+            if let separator { out.append(separator) }
+            out += name.utf8
+            out.append(UInt8(ascii: "="))
+            if encoded { Self.percentEncode(value.utf8, into: &out) } else { out += value.utf8 }
+            separator = separator == UInt8(ascii: "?") ? UInt8(ascii: "&") : separator ?? UInt8(ascii: ";")
         }
-        let path = [
-            attribute("library-manufacturer", libraryManufacturer),
-            attribute("library-description", libraryDescription),
-            attribute("library-version", libraryVersion),
-            attribute("slot-manufacturer", slotManufacturer),
-            attribute("slot-description", slotDescription),
-            slotID.map { "slot-id=\($0)" },
-            attribute("manufacturer", manufacturer),
-            attribute("model", model),
-            attribute("serial", serial),
-            attribute("token", token),
-            attribute("object", object),
-            id.map { "id=" + Self.percentEncodeAll($0) },
-            type.map { "type=\($0.rawValue)" },
-        ].compactMap { $0 }
-        let query = [
-            attribute("pin-source", pinSource), attribute("module-name", moduleName),
-            attribute("module-path", modulePath),
-        ].compactMap { $0 }
-        return "pkcs11:" + path.joined(separator: ";") + (query.isEmpty ? "" : "?" + query.joined(separator: "&"))
+        put("library-manufacturer", libraryManufacturer)
+        put("library-description", libraryDescription)
+        put("library-version", libraryVersion)
+        put("slot-manufacturer", slotManufacturer)
+        put("slot-description", slotDescription)
+        put("slot-id", slotID.map { String($0) }, encoded: false)
+        put("manufacturer", manufacturer)
+        put("model", model)
+        put("serial", serial)
+        put("token", token)
+        put("object", object)
+        put("id", id.map { Self.percentEncodeAll($0) }, encoded: false)
+        put("type", type?.rawValue, encoded: false)
+        separator = UInt8(ascii: "?")
+        put("pin-source", pinSource)
+        put("module-name", moduleName)
+        put("module-path", modulePath)
+        return String(decoding: out, as: UTF8.self)
     }
 
     // RFC 7512's pchar minus the separators it reserves (";", "?", "&", "=" inside values),
@@ -207,6 +215,11 @@ public struct PKCS11URI: Sendable, Hashable, CustomStringConvertible {
     static func percentEncode(_ bytes: [UInt8]) -> String {
         var out: [UInt8] = []
         out.reserveCapacity(bytes.count)
+        percentEncode(bytes, into: &out)
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    static func percentEncode(_ bytes: some Sequence<UInt8>, into out: inout [UInt8]) {
         for byte in bytes {
             if unreserved[Int(byte)] {
                 out.append(byte)
@@ -214,7 +227,6 @@ public struct PKCS11URI: Sendable, Hashable, CustomStringConvertible {
                 out += [UInt8(ascii: "%"), hexDigits[Int(byte >> 4)], hexDigits[Int(byte & 0x0F)]]
             }
         }
-        return String(decoding: out, as: UTF8.self)
     }
 
     /// Every byte as %XX (CKA_ID, which is binary).

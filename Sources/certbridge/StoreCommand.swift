@@ -95,10 +95,12 @@ func printNote(_ message: String) {
 /// Every cell is printed through `UntrustedText.visible`: cells hold labels, subjects and names
 /// from tokens and files.
 func table(_ rows: [[String]], indent: String = "") -> String {
-    let rows = rows.map { $0.map(\.visible) }
+    let rows = rows.map { $0.map { $0.visible } }  // a closure: a key path is looked up per call
     guard let width = rows.map(\.count).max() else { return "" }
     var widths = [Int](repeating: 0, count: width)
-    for row in rows { for (i, cell) in row.enumerated() { widths[i] = max(widths[i], cell.count) } }
+    // A row's last cell is not padded, so its width is never needed (and is the long one: a
+    // subject, a URI).
+    for row in rows { for (i, cell) in row.enumerated().dropLast() { widths[i] = max(widths[i], cell.columns) } }
     // One string appended to, not a string per cell and line joined: this was a tenth of
     // listing 50,000 objects.
     var out = ""
@@ -123,6 +125,27 @@ private func appendLine(_ row: [String], widths: [Int], to out: inout String) {
         if i > 0 { out += "  " }
         out += cell
         // Not NSString's padding(toLength:): it was a twentieth of listing 10,000 objects.
-        if i < row.count - 1 { out += String(repeating: " ", count: max(0, widths[i] - cell.count)) }
+        if i < row.count - 1 { pad(&out, max(0, widths[i] - cell.columns)) }
+    }
+}
+
+private let spaces = String(repeating: " ", count: 64)
+
+/// `count` spaces appended, without a string made for them.
+private func pad(_ out: inout String, _ count: Int) {
+    var left = count
+    while left > 0 {
+        let n = min(left, spaces.utf8.count)
+        out.append(contentsOf: spaces.prefix(n))
+        left -= n
+    }
+}
+
+extension String {
+    /// The columns a cell takes: its characters, counted without grapheme breaking when it is
+    /// ASCII (nearly always).
+    fileprivate var columns: Int {
+        let bytes = utf8
+        return bytes.allSatisfy { $0 < 0x80 } ? bytes.count : count
     }
 }
