@@ -7,24 +7,30 @@ internal import PKCS11
 struct Pairs {
     private var certificateLabels: [String: String] = [:]
     private var keyLabels: [String: String] = [:]
+    /// What the pass read of each object found, in order, when it read every object.
+    private var found: [ObjectBasics] = []
 
     /// No pairs.
     init() {}
 
     /// The pairs among the objects that match `template` in every class but its own: a listing
     /// of only the private keys still names their certificates.
-    init(in session: Session, template: [Attribute], found: [Object]) throws(PKCS11Error) {
+    init(in session: Session, template: [Attribute], found: [Object], readers: Store.SummaryReaders)
+        throws(PKCS11Error)
+    {
         let listed = template.first { $0.type == .class }.map { AttributeValues([.class: $0.value]).objectClass } ?? nil
         if listed == nil {
             // Every class is listed: the pairs are among the objects found, with no search of
-            // their own (a search costs a pass over every object file on SoftHSM2).
-            let reader = AttributeReader(session: session, attributes: [(.class, 8), (.id, 256), (.label, 256)])
+            // their own (a search costs a pass over every object file on SoftHSM2), and what is
+            // read of each is kept for its summary.
+            self.found.reserveCapacity(found.count)
             for object in found {
-                let values = try reader.read(object)
-                guard let id = values.id, !id.isEmpty else { continue }
-                switch values.objectClass {
-                case .certificate?: certificateLabels[hex(id)] = values.label ?? ""
-                case .privateKey?: keyLabels[hex(id)] = values.label ?? ""
+                let basics = ObjectBasics(try readers.common.read(object))
+                self.found.append(basics)
+                guard let id = basics.id, !id.isEmpty else { continue }
+                switch basics.objectClass {
+                case .certificate?: certificateLabels[hex(id)] = basics.label ?? ""
+                case .privateKey?: keyLabels[hex(id)] = basics.label ?? ""
                 default: break
                 }
             }
@@ -51,6 +57,9 @@ struct Pairs {
         }
         return labels
     }
+
+    /// What the pass read of the `n`th object found; nil when it did not read every object.
+    func basics(_ n: Int) -> ObjectBasics? { n < found.count ? found[n] : nil }
 
     /// Sets `pairedWith`: a certificate's private key, or the certificate of any other object.
     func pair(_ summary: inout ObjectSummary) {

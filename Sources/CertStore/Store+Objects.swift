@@ -69,32 +69,58 @@ extension Store {
         return skipped
     }
 
-    /// What a listing reads of an object, by class, each with room enough that one
-    /// C_GetAttributeValue call gives all of it for usual objects (an RSA-8192 modulus, labels
-    /// and ids of 256 bytes): what every object has first, then what its class has. A token
-    /// that pays per attribute asked for (SoftHSM2 checks its file at each) is asked only for
-    /// what the object can have: a certificate is not asked for moduli and key flags.
-    struct SummaryReaders {
+    /// What a listing reads of an object: what every object has first (`common`: class, label,
+    /// id, key type, certificate category), then what its class and key type have, each with
+    /// room enough that one C_GetAttributeValue call gives all of it for usual objects (an
+    /// RSA-8192 modulus, labels and ids of 256 bytes). A token is asked only for what the object
+    /// can have: an EC key is not asked for a modulus, a certificate not for key flags. An
+    /// attribute the object cannot have costs twice on SoftHSM2 (which checks its object file
+    /// per attribute), and a variable-length one that comes back unavailable is asked again
+    /// (it may have been too long: SoftHSM2 then reports the last error of the call).
+    final class SummaryReaders {
         static let common: [(type: AttributeType, capacity: Int)] = [
             (.class, 8), (.label, 256), (.id, 256), (.keyType, 8), (.certificateCategory, 8),
         ]
-        static let size: [(type: AttributeType, capacity: Int)] = [
-            (.modulus, 1024), (.modulusBits, 8), (.ecParams, 128), (.valueLen, 8),
+        /// The attributes that give a key's size, by key type (all of them when it is unknown).
+        static func size(_ keyType: KeyType?) -> [(type: AttributeType, capacity: Int)] {
+            switch keyType {
+            case .rsa?: [(.modulus, 1024), (.modulusBits, 8)]
+            case .ec?, .ecEdwards?, .ecMontgomery?: [(.ecParams, 128)]
+            case nil: [(.modulus, 1024), (.modulusBits, 8), (.ecParams, 128), (.valueLen, 8)]
+            default: [(.valueLen, 8)]
+            }
+        }
+        static let usage: [(type: AttributeType, capacity: Int)] = [
+            (.sign, 1), (.decrypt, 1), (.unwrap, 1), (.derive, 1),
         ]
-        static let key: [(type: AttributeType, capacity: Int)] =
-            size + [(.sign, 1), (.decrypt, 1), (.unwrap, 1), (.derive, 1)]
-            + KeyFlags.attributes.map { ($0, $0 == .certBridgeApproval || $0 == .certBridgeTriesLeft ? 8 : 1) }
+        static let flags: [(type: AttributeType, capacity: Int)] = KeyFlags.attributes.map {
+            ($0, $0 == .certBridgeApproval || $0 == .certBridgeTriesLeft ? 8 : 1)
+        }
 
+        private let session: Session
         let common: AttributeReader
-        let key: AttributeReader
-        let publicKey: AttributeReader
-        let certificate: AttributeReader
+        private var byKind: [String: AttributeReader] = [:]
 
         init(session: Session) {
+            self.session = session
             common = AttributeReader(session: session, attributes: Self.common)
-            key = AttributeReader(session: session, attributes: Self.key)
-            publicKey = AttributeReader(session: session, attributes: Self.size)
-            certificate = AttributeReader(session: session, attributes: [(.value, 4096)])
+        }
+
+        /// The reader of what an object of this class and key type has beyond `common`; nil
+        /// when that is nothing (data objects).
+        func reader(for objectClass: ObjectClass?, keyType: KeyType?) -> AttributeReader? {
+            let attributes: [(type: AttributeType, capacity: Int)]
+            switch objectClass {
+            case .privateKey?, .secretKey?: attributes = Self.size(keyType) + Self.usage + Self.flags
+            case .publicKey?: attributes = Self.size(keyType)
+            case .certificate?: attributes = [(.value, 4096)]
+            default: return nil
+            }
+            let kind = "\(objectClass?.rawValue ?? 0)/\(keyType.map { String($0.rawValue) } ?? "-")"
+            if let reader = byKind[kind] { return reader }
+            let reader = AttributeReader(session: session, attributes: attributes)
+            byKind[kind] = reader
+            return reader
         }
     }
 
@@ -104,18 +130,18 @@ extension Store {
     ) throws(StoreError) {
         let found: [Object]
         let pairs: Pairs
+        let readers = SummaryReaders(session: session)
         do throws(PKCS11Error) {
             found = try session.findObjects(template)
             // Nothing listed, nothing to pair: no pass over the token's keys and certificates.
-            pairs = found.isEmpty ? Pairs() : try Pairs(in: session, template: template, found: found)
+            pairs = found.isEmpty ? Pairs() : try Pairs(in: session, template: template, found: found, readers: readers)
         } catch {
             throw StoreError(error, doing: "listing objects on \"\(token.info.label)\"", token: token)
         }
-        let readers = SummaryReaders(session: session)
-        for object in found {
+        for (n, object) in found.enumerated() {
             var summary: ObjectSummary
             do throws(PKCS11Error) {
-                summary = try self.summary(of: object, on: token, readers: readers)
+                summary = try self.summary(of: object, on: token, readers: readers, basics: pairs.basics(n))
             } catch {
                 throw StoreError(error, doing: "listing objects on \"\(token.info.label)\"", token: token)
             }
@@ -135,28 +161,28 @@ extension Store {
 
     /// One object's summary, for a caller that reads only a few.
     func summary(of object: Object, on token: Token) throws(PKCS11Error) -> ObjectSummary {
-        try summary(of: object, on: token, readers: SummaryReaders(session: object.session))
+        try summary(of: object, on: token, readers: SummaryReaders(session: object.session), basics: nil)
     }
 
-    func summary(of object: Object, on token: Token, readers: SummaryReaders) throws(PKCS11Error) -> ObjectSummary {
-        let common = try readers.common.read(object)
-        let objectClass = common.objectClass
-        let values: AttributeValues
-        switch objectClass {
-        case .privateKey?, .secretKey?: values = common.merging(try readers.key.read(object))
-        case .publicKey?: values = common.merging(try readers.publicKey.read(object))
-        default: values = common
-        }
+    /// `basics`: the object's `common` attributes when the pairing pass read them already.
+    func summary(of object: Object, on token: Token, readers: SummaryReaders, basics known: ObjectBasics?)
+        throws(PKCS11Error) -> ObjectSummary
+    {
+        let basics: ObjectBasics
+        if let known { basics = known } else { basics = ObjectBasics(try readers.common.read(object)) }
+        let objectClass = basics.objectClass
+        var values = AttributeValues()
+        if let reader = readers.reader(for: objectClass, keyType: basics.keyType) { values = try reader.read(object) }
         var uri = token.uri
-        uri.object = values.label
-        uri.id = values.id
+        uri.object = basics.label
+        uri.id = basics.id
         uri.type = PKCS11URI.ObjectType.allCases.first { $0.objectClass == objectClass }
         var summary = ObjectSummary(
-            uri: uri.description, class: className(objectClass), label: values.label ?? "",
-            id: hex(values.id ?? []))
+            uri: uri.description, class: className(objectClass), label: basics.label ?? "",
+            id: hex(basics.id ?? []))
         switch objectClass {
         case .privateKey?, .publicKey?, .secretKey?:
-            let keyType = values.keyType
+            let keyType = basics.keyType
             summary.keyType = keyType.map(keyTypeName)
             if keyType == .rsa {
                 summary.keyBits = values[.modulus].map(bitLength) ?? values.ulong(.modulusBits).map { Int($0) }
@@ -181,15 +207,33 @@ extension Store {
                 }
             }
         case .certificate?:
-            let der = try readers.certificate.read(object)[.value] ?? []
-            let category = values.ulong(.certificateCategory).map(CertificateCategory.init(rawValue:))
+            let der = values[.value] ?? []
+            let category = basics.category.map(CertificateCategory.init(rawValue:))
             summary.certificate = try? CertificateSummary(der: der, category: category)
         default:
             break
         }
         return summary
     }
+}
 
+/// An object's class, label, id, key type and certificate category (`SummaryReaders.common`):
+/// read of every object by a listing's pairing pass and kept for its summary, so each object is
+/// asked twice (these, then what its class has), not three times. About 100 bytes an object.
+struct ObjectBasics {
+    var objectClass: ObjectClass?
+    var label: String?
+    var id: [UInt8]?
+    var keyType: KeyType?
+    var category: UInt?
+
+    init(_ values: AttributeValues) {
+        objectClass = values.objectClass
+        label = values.label
+        id = values.id
+        keyType = values.keyType
+        category = values.ulong(.certificateCategory)
+    }
 }
 
 func keyTypeName(_ keyType: KeyType) -> String {
