@@ -158,6 +158,44 @@ struct SoftTokenCLITests {
         #expect(checked.status == 3, "\(checked.stderr)")
     }
 
+    @Test(
+        "a certificate's object file changed in place on disk: tokens and objects say that one object failed its integrity check (exit 1), and objects leaves it out"
+    )
+    func tamperedFileIsReported() throws {
+        let rig = try Rig()
+        #expect(try rig.initToken("Tamper").status == 0)
+        let pfx = try PFXFixture.make(ec: "prime256v1", chain: false, in: rig.dir)
+        let imported = try rig.certbridge(
+            ["import", pfx.path, "--label", "dave", "--password-source", "file:\(pfx.passwordFile)"] + rig.pin)
+        try #require(imported.status == 0, "\(imported.stderr)")
+        #expect(try rig.certbridge(["tokens"]).status == 0)
+
+        // The certificate's file holds its DER in the clear: one byte of it changed, in place.
+        let der = try run("openssl", ["x509", "-in", pfx.certificatePEM, "-outform", "DER"]).stdoutData
+        let serial = try #require(try FileManager.default.contentsOfDirectory(atPath: rig.store).first)
+        let folder = rig.store + "/" + serial + "/objects"
+        let files = try FileManager.default.contentsOfDirectory(atPath: folder).map { folder + "/" + $0 }
+        let file = try #require(
+            files.first { (FileManager.default.contents(atPath: $0) ?? Data()).range(of: der) != nil })
+        let at = try #require(FileManager.default.contents(atPath: file)?.range(of: der)).lowerBound + der.count / 2
+        let handle = try #require(FileHandle(forUpdatingAtPath: file))
+        try handle.seek(toOffset: UInt64(at))
+        let byte = try #require(try handle.read(upToCount: 1)?.first) ^ 0x01
+        try handle.seek(toOffset: UInt64(at))
+        try handle.write(contentsOf: Data([byte]))
+        try handle.close()
+
+        let tokens = try rig.certbridge(["tokens"])
+        #expect(tokens.status == 1)
+        #expect(tokens.stderr.contains("1 object failed its integrity check"), "\(tokens.stderr)")
+        #expect(tokens.stdout.contains("token:         Tamper"), "the tokens are still listed")
+        let objects = try rig.certbridge(["objects", "pkcs11:token=Tamper"] + rig.pin)
+        #expect(objects.status == 1)
+        #expect(objects.stderr.contains("1 object failed its integrity check"), "\(objects.stderr)")
+        #expect(objects.stdout.contains("private-key:  dave"))
+        #expect(!objects.stdout.contains("certificate:  dave"), "the changed certificate is not offered")
+    }
+
     @Test("with no token at all and no terminal, import says how to make the software token (exit 5)")
     func noTokenYet() throws {
         let rig = try Rig()
