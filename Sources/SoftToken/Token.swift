@@ -20,8 +20,11 @@ final class Token {
     /// Whether the login found catalog entries that are forged or changed without the key.
     private var catalogSuspect = false
     private var stamp = TokenDirectory.Stamp()
-    /// Lookup by class, id and label over the catalog and the session objects.
+    /// Lookup by class, id and label over the catalog and the session objects, built at the
+    /// first search that uses it: the integrity report's sweep needs none (`certbridge tokens`
+    /// on a big token), and a quarter of reading a 50,000-entry catalog was building it.
     private var index = ObjectIndex()
+    private var indexBuilt = false
     /// The objects read from their files (token objects, at most `loadedLimit`, read again when
     /// dropped) and the session objects, by handle.
     private var objects: [CK_OBJECT_HANDLE: TokenObject] = [:]
@@ -83,7 +86,8 @@ final class Token {
         try catchUp()
         let repairs = try survey()
         catalogLoaded = true
-        rebuildIndex()
+        index.removeAll()
+        indexBuilt = false
         return repairs
     }
 
@@ -364,17 +368,18 @@ final class Token {
 
     /// Puts an entry in the lookup (a private one once its attributes are known).
     private func reindex(_ handle: CK_OBJECT_HANDLE, _ entry: CatalogEntry) {
-        guard !entry.isDestroyed, let searchable = entry.searchable else { return }
+        guard indexBuilt, !entry.isDestroyed, let searchable = entry.searchable else { return }
         index.add(handle) { Catalog.value($0, in: searchable) }
     }
 
     private func unindex(_ handle: CK_OBJECT_HANDLE, _ entry: CatalogEntry) {
-        guard let searchable = entry.searchable else { return }
+        guard indexBuilt, let searchable = entry.searchable else { return }
         index.remove(handle) { Catalog.value($0, in: searchable) }
     }
 
     private func rebuildIndex() {
         index.removeAll()
+        indexBuilt = true
         for (handle, entry) in catalog.entries { reindex(handle, entry) }
         for object in objects.values where !object.isToken { index.add(object.handle) { object.attributes[$0]?[...] } }
     }
@@ -839,6 +844,7 @@ final class Token {
                 found.append(handle)
             }
         }
+        if !indexBuilt { rebuildIndex() }
         if let candidates = index.candidates(for: template) {
             for handle in candidates { consider(handle) }
         } else {
@@ -912,16 +918,16 @@ final class Token {
             if let entry = catalog.entries[object.handle] { reindex(object.handle, entry) }
             return
         }
-        if let old = objects[object.handle] { index.remove(old.handle) { old.attributes[$0]?[...] } }
+        if indexBuilt, let old = objects[object.handle] { index.remove(old.handle) { old.attributes[$0]?[...] } }
         objects[object.handle] = object
-        index.add(object.handle) { object.attributes[$0]?[...] }
+        if indexBuilt { index.add(object.handle) { object.attributes[$0]?[...] } }
         if let session = object.session { sessionObjects[session, default: []].insert(object.handle) }
     }
 
     /// Drops a session object from memory and from every lookup.
     private func forget(_ handle: CK_OBJECT_HANDLE, session: CK_SESSION_HANDLE) {
         guard let object = objects.removeValue(forKey: handle) else { return }
-        index.remove(handle) { object.attributes[$0]?[...] }
+        if indexBuilt { index.remove(handle) { object.attributes[$0]?[...] } }
         sessionObjects[session]?.remove(handle)
         if sessionObjects[session]?.isEmpty == true { sessionObjects[session] = nil }
     }
