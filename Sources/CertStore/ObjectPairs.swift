@@ -2,8 +2,10 @@ internal import PKCS11
 
 /// Keys and certificates that share a CKA_ID, as PKCS#11 applications pair them: the labels of
 /// the certificates and private keys by hex id, read before a listing so that it can name each
-/// object's partner as it prints. Two filtered searches and one small read per certificate and
-/// private key; about a hundred bytes per entry, not the objects themselves.
+/// object's partner as it prints. A listing of every class reads each object's common
+/// attributes once (`ObjectBasics`, kept for its summary); a listing of one class makes two
+/// filtered searches and one small read per certificate and private key. About a hundred bytes
+/// per object, not the objects themselves.
 struct Pairs {
     private var certificateLabels: [String: String] = [:]
     private var keyLabels: [String: String] = [:]

@@ -49,7 +49,7 @@ extension Store {
 
     /// Hands every object on every token the URI names (all tokens for nil) to `body` as it is
     /// read, token by token, so a listing prints while it reads and holds one object at a time
-    /// (plus each certificate's and key's id and label, to pair them, and 8 bytes per handle).
+    /// (plus, per object, its handle and what the pairing pass read of it: about 100 bytes).
     /// Over several tokens, one whose PIN is not given or is refused is skipped and returned.
     @discardableResult
     public func forEachObject(
