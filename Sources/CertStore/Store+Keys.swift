@@ -12,6 +12,8 @@ public struct KeyHandle {
     public let label: String
     /// CKA_ID.
     public let id: [UInt8]
+    /// CKA_ID in lower-case hex, as listings show it.
+    public var idHex: String { hex(id) }
     /// CKA_KEY_TYPE, when the token reports it.
     let keyType: KeyType?
     /// The flags as the token reported them.

@@ -99,7 +99,12 @@ extension Store {
 
         private let session: Session
         let common: AttributeReader
-        private var byKind: [String: AttributeReader] = [:]
+        /// The readers made so far, by class and key type (raw values).
+        private var byKind: [Kind: AttributeReader] = [:]
+        private struct Kind: Hashable {
+            let objectClass: UInt?
+            let keyType: UInt?
+        }
 
         init(session: Session) {
             self.session = session
@@ -116,7 +121,7 @@ extension Store {
             case .certificate?: attributes = [(.value, 4096)]
             default: return nil
             }
-            let kind = "\(objectClass?.rawValue ?? 0)/\(keyType.map { String($0.rawValue) } ?? "-")"
+            let kind = Kind(objectClass: objectClass?.rawValue, keyType: keyType?.rawValue)
             if let reader = byKind[kind] { return reader }
             let reader = AttributeReader(session: session, attributes: attributes)
             byKind[kind] = reader

@@ -40,10 +40,8 @@ public struct ReaderEvents: AsyncSequence, Sendable {
             return stream.makeAsyncIterator()
         }
         continuation.onTermination = { _ in monitor.cancel() }
-        if let error = startDetachedThread(monitor.run) {
-            monitor.cancel()
-            continuation.finish(throwing: error)
-        }
+        // Finishing runs onTermination, which cancels the monitor (and releases its context).
+        if let error = startDetachedThread(monitor.run) { continuation.finish(throwing: error) }
         return stream.makeAsyncIterator()
     }
 }

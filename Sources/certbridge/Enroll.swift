@@ -121,7 +121,7 @@ extension CertBridge.Enroll {
             if global.json {
                 return try printJSON([
                     "token": target.label, "label": label,
-                    "id": handle.id.map { ($0 < 16 ? "0" : "") + String($0, radix: 16) }.joined(),
+                    "id": handle.idHex,
                     "uri": keyURI.description, "csr": output, "usage": usage.rawValue,
                 ])
             }
