@@ -1,5 +1,6 @@
 internal import COpenSSL
 import FoundationEssentials
+import Synchronization
 
 /// An X.509 certificate with the fields a token and a person need, parsed once by OpenSSL.
 ///
@@ -33,9 +34,28 @@ public struct Certificate: Hashable, Sendable, CustomStringConvertible {
     /// The subject.
     public var description: String { subject }
 
-    /// Parses one DER certificate (`d2i_X509`).
+    /// Parses one DER certificate (`d2i_X509`), or gives the value parsed from the same DER
+    /// before (`recent`).
     public init(der: [UInt8]) throws(PKCS12Error) {
+        if let parsed = Self.recent.withLock({ $0[der] }) {
+            self = parsed
+            return
+        }
         try self.init(handle: X509Handle(der: der))
+    }
+
+    /// The certificates this process parsed last, by DER. An import reads each certificate at
+    /// several steps (the backup, the chain, the token template), and OpenSSL 3.0 builds a
+    /// decoder for the public key at every `d2i_X509` (about 0.2 ms); a value is the same
+    /// value whenever its DER is. Public data only, and at most `recentLimit` of them.
+    private static let recent = Mutex<[[UInt8]: Certificate]>([:])
+    private static let recentLimit = 32
+
+    private static func remember(_ certificate: Certificate) {
+        recent.withLock { recent in
+            if recent.count >= recentLimit { recent.removeAll(keepingCapacity: true) }
+            recent[certificate.der] = certificate
+        }
     }
 
     init(handle: X509Handle) throws(PKCS12Error) {
@@ -63,6 +83,7 @@ public struct Certificate: Hashable, Sendable, CustomStringConvertible {
         guard !der.isEmpty, !subjectDER.isEmpty, !publicKeyInfo.isEmpty else {
             throw OpenSSLRuntime.error(.corrupt, "certificate does not re-encode", function: "i2d_X509")
         }
+        Self.remember(self)
     }
 
     /// Parses every certificate in a file: one DER certificate, or PEM with one or more

@@ -51,7 +51,7 @@ public final class PrivateKey: @unchecked Sendable {
     public let bits: Int
     /// The public key, for CKA_MODULUS/CKA_PUBLIC_EXPONENT or CKA_EC_PARAMS/CKA_EC_POINT.
     public let publicKey: PublicKey
-    /// SubjectPublicKeyInfo DER (`i2d_PUBKEY`).
+    /// SubjectPublicKeyInfo DER, as `i2d_PUBKEY` writes it (`PublicKeyInfo.der(of:)`).
     public let publicKeyInfo: [UInt8]
 
     // Immutable after init and never handed out except inside closures: safe to share.
@@ -203,7 +203,8 @@ public final class PrivateKey: @unchecked Sendable {
                     function: "EVP_PKEY_pairwise_check")
             }
         }
-        publicKeyInfo = handle.publicKeyInfo
+        // Written here: `i2d_PUBKEY` builds an OpenSSL encoder for it (0.6–0.9 ms).
+        publicKeyInfo = PublicKeyInfo.der(of: publicKey)
         guard let p8 = EVP_PKEY2PKCS8(key) else {
             throw OpenSSLRuntime.error(.openSSL, "cannot encode the key as PKCS#8", function: "EVP_PKEY2PKCS8")
         }
@@ -335,15 +336,5 @@ public final class PrivateKey: @unchecked Sendable {
     }
 
     /// Wraps bytes in a DER OCTET STRING (CKA_EC_POINT's form).
-    static func octetString(_ contents: [UInt8]) -> [UInt8] {
-        var header: [UInt8] = [0x04]
-        if contents.count < 0x80 {
-            header.append(UInt8(contents.count))
-        } else if contents.count <= 0xff {
-            header += [0x81, UInt8(contents.count)]
-        } else {
-            header += [0x82, UInt8(contents.count >> 8), UInt8(contents.count & 0xff)]
-        }
-        return header + contents
-    }
+    static func octetString(_ contents: [UInt8]) -> [UInt8] { PublicKeyInfo.tlv(0x04, contents) }
 }

@@ -75,9 +75,11 @@ public enum PublicKeyInfo {
         return Array(digest.prefix(Int(digestLength)))
     }
 
-    /// Whether two SPKI DER blobs hold the same key, however encoded (`EVP_PKEY_eq`).
+    /// Whether two SPKI DER blobs hold the same key, however encoded: from the DER where that
+    /// tells (`sameByDER`), else `EVP_PKEY_eq`.
     static func same(_ lhs: [UInt8], _ rhs: [UInt8]) -> Bool {
         if lhs == rhs { return true }
+        if let judged = sameByDER(lhs, rhs) { return judged }
         guard let a = try? KeyHandle(publicKeyInfo: lhs), let b = try? KeyHandle(publicKeyInfo: rhs) else {
             return false
         }

@@ -36,6 +36,25 @@ import Testing
         #expect(!key.matches(other))
     }
 
+    @Test("the SPKI written without OpenSSL is openssl's, and other encodings of the key still match it")
+    func publicKeyInfoEncodings() throws {
+        let ed25519 = try PrivateKey(pkcs8DER: try pkcs8(.ed25519))
+        #expect(ed25519.publicKeyInfo == (try pki.leafPublicKeyInfo(.ed25519)))
+        // A compressed point is the same P-256 key in other bytes: the DER comparison leaves it
+        // to OpenSSL, which must say so; a point of another key stays another key.
+        let p256 = try PrivateKey(pkcs8DER: try pkcs8(.p256))
+        let name = "p256-\(Int.random(in: 0..<Int.max)).compressed.spki"
+        try pki.run([
+            "ec", "-in", "p256.key", "-pubout", "-conv_form", "compressed", "-outform", "DER", "-out", name,
+        ])
+        let compressed = try pki.bytes(name)
+        #expect(compressed != p256.publicKeyInfo)
+        #expect(p256.matches(publicKeyInfo: compressed))
+        #expect(!ed25519.matches(publicKeyInfo: compressed))
+        let intermediate = try #require(try Certificate.parseAll(try pki.bytes("intermediate.pem")).first)
+        #expect(!p256.matches(intermediate))
+    }
+
     @Test("RSA components are the CRT set, sized for the modulus")
     func rsaComponents() throws {
         let key = try PrivateKey(pkcs8DER: try pkcs8(.rsa2048))
