@@ -844,8 +844,10 @@ final class Token {
                 found.append(handle)
             }
         }
-        if !indexBuilt { rebuildIndex() }
-        if let candidates = index.candidates(for: template) {
+        // A template without an indexed attribute (a listing of everything) needs no index.
+        let usesIndex = template.keys.contains { ObjectIndex.indexed.contains($0) }
+        if usesIndex && !indexBuilt { rebuildIndex() }
+        if usesIndex, let candidates = index.candidates(for: template) {
             for handle in candidates { consider(handle) }
         } else {
             for handle in catalog.entries.keys { consider(handle) }
