@@ -289,9 +289,13 @@ final class TokenDirectory {
     }
 
     /// What changes whenever an object, the catalog, the token file, the PIN counters or the key
-    /// tries are written, renamed or removed: the identity (inode, size, change time) of
-    /// `objects/`, `token`, `pins`, `keytries` and the catalog. An unchanged stamp means the
-    /// process's copies of them are current (a login reads none of them again).
+    /// tries are written, renamed or removed: the identity (inode, size, change time) of the
+    /// token directory, of `objects/` and of the catalog. Every write of `token`, `pins` and
+    /// `keytries` (and of a compacted catalog) is a temporary file renamed into the token
+    /// directory, which changes the directory; an object's, into `objects/`; only the catalog is
+    /// appended to in place. Three stats, where one per file was five: a client that logs in
+    /// and searches once per object (p11tool) takes several stamps per object. An unchanged
+    /// stamp means the process's copies of them are current (a login reads none of them again).
     ///
     /// Kernels before 6.13 stamp files from a coarse clock (one tick, up to 10 ms), so two
     /// changes within a tick can leave a file with the same identity: `objects/` keeps its inode
@@ -310,10 +314,8 @@ final class TokenDirectory {
             if nanoseconds < identity.changed &+ 20_000_000 { racy = true }
             return identity
         }
+        result.directory = look(".")
         result.folder = look(objectsFolder)
-        result.token = look("token")
-        result.pins = look("pins")
-        result.keyTries = look(KeyTries.fileName)
         result.catalog = look(catalogName)
         if racy {
             Self.racyStamps += 1
@@ -324,8 +326,7 @@ final class TokenDirectory {
 
     /// See `stamp()`.
     struct Stamp: Equatable {
-        var folder = FileIdentity(), token = FileIdentity(), pins = FileIdentity()
-        var keyTries = FileIdentity(), catalog = FileIdentity()
+        var directory = FileIdentity(), folder = FileIdentity(), catalog = FileIdentity()
         var racy = 0
     }
 
