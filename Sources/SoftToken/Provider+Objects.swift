@@ -421,7 +421,9 @@ extension Provider {
         let session = try session(handle)
         // Class, id, label and the like come from the catalog without reading the object file.
         let searchableOnly = template.allSatisfy { Catalog.searchable.contains($0.type) }
-        guard let target = (searchableOnly ? session.token.catalogView(object) : nil) ?? session.token.object(object)
+        guard
+            let target = (searchableOnly ? session.token.catalogView(object, for: template.map { $0.type }) : nil)
+                ?? session.token.object(object)
         else { throw CKRError(CKR.objectHandleInvalid) }
         var result = CKR.ok
         for i in template.indices {

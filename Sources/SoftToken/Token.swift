@@ -542,8 +542,9 @@ final class Token {
             if !isSO, let master = remembered?.masterKey(pin: pin, record: record) {
                 unlockedFromMemory = true
                 tries.user = 0
-                try writeCounters(tries)
-                stamp = directory.stamp()
+                // Under the lock, only our own write changes the directory: without one (no
+                // wrong try to clear) the stamp is still current.
+                if try writeCounters(tries) { stamp = directory.stamp() }
                 return master
             }
             if isSO { tries.so += 1 } else { tries.user += 1 }
@@ -749,10 +750,13 @@ final class Token {
         }
     }
 
-    private func writeCounters(_ tries: PINCounters) throws(CKRError) {
-        guard tries != counters else { return }
+    /// Writes the PIN counters when they changed; whether it wrote.
+    @discardableResult
+    private func writeCounters(_ tries: PINCounters) throws(CKRError) -> Bool {
+        guard tries != counters else { return false }
         try directory.write("pins", tries.encoded())
         counters = tries
+        return true
     }
 
     static func wrapAAD(so: Bool) -> [UInt8] {
@@ -790,16 +794,18 @@ final class Token {
         return object
     }
 
-    /// A token object's searchable attributes (Catalog.searchable) from its catalog entry, as an
-    /// object of those attributes only, when its file is as the catalog has it (one stat, no
-    /// read); nil when the object is loaded already or must be read (C_GetAttributeValue of
-    /// class, id or label needs no object file).
-    func catalogView(_ handle: CK_OBJECT_HANDLE) -> TokenObject? {
+    /// A token object's searchable attributes (Catalog.searchable) of `types` from its catalog
+    /// entry, as an object of those attributes only, when its file is as the catalog has it (one
+    /// stat, no read); nil when the object is loaded already or must be read (C_GetAttributeValue
+    /// of class, id or label needs no object file).
+    func catalogView(_ handle: CK_OBJECT_HANDLE, for types: [CK_ATTRIBUTE_TYPE]) -> TokenObject? {
         guard objects[handle] == nil, let entry = catalog.entries[handle], !entry.isDestroyed,
             integrityFailures[handle] == nil, !entry.isPrivate || canSeePrivate, let searchable = entry.searchable,
-            directory.fileIdentity(of: directory.objectName(UInt64(handle))) == entry.identity,
-            let attributes = try? AttributeMap.decode(searchable)
+            directory.fileIdentity(of: directory.objectName(UInt64(handle))) == entry.identity
         else { return nil }
+        // Only the attributes asked for, read in place (a call asks for one or two).
+        var attributes = AttributeMap()
+        for type in types { if let value = Catalog.value(type, in: searchable) { attributes[type] = Array(value) } }
         return TokenObject(handle: handle, isPrivate: entry.isPrivate, session: nil, attributes: attributes)
     }
 
