@@ -55,6 +55,23 @@ import Testing
         #expect(!p256.matches(intermediate))
     }
 
+    @Test("an RSA SPKI without rsaEncryption's NULL parameters is the same key; another RSA key's SPKI is not")
+    func rsaParameters() throws {
+        let key = try PrivateKey(pkcs8DER: try pkcs8(.rsa2048))
+        // 30 82 LL LL | 30 0D 06 09 <rsaEncryption> 05 00 | 03 82 ... (the key bits)
+        var spki = key.publicKeyInfo
+        try #require(Array(spki[4..<6]) == [0x30, 0x0D] && Array(spki[17..<19]) == [0x05, 0x00])
+        spki.removeSubrange(17..<19)
+        spki[5] = 0x0B
+        let outer = (Int(spki[2]) << 8 | Int(spki[3])) - 2
+        spki[2] = UInt8(outer >> 8)
+        spki[3] = UInt8(outer & 0xFF)
+        #expect(key.matches(publicKeyInfo: spki))
+        let other = try PrivateKey(pkcs8DER: try pkcs8(.rsa1024))
+        #expect(!key.matches(publicKeyInfo: other.publicKeyInfo))
+        #expect(!other.matches(publicKeyInfo: spki))
+    }
+
     @Test("RSA components are the CRT set, sized for the modulus")
     func rsaComponents() throws {
         let key = try PrivateKey(pkcs8DER: try pkcs8(.rsa2048))
