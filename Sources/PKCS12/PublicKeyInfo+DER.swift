@@ -125,7 +125,7 @@ extension PublicKeyInfo {
             out.append(0x80 | UInt8(length.count))
             out += length
         }
-        out.reserveCapacity(out.count + contents.count)
-        return out + contents
+        out += contents
+        return out
     }
 }
